@@ -1,0 +1,9 @@
+export {
+  CampaignStore,
+  CampaignError,
+  type CampaignDefinition,
+  type CampaignRecord,
+  type CreateCampaignInput,
+  type FinalizeResult,
+} from './store.ts';
+export { createQueues, enqueueExpand, type Queues } from './queues.ts';

@@ -1,0 +1,58 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOBS, QUEUES, type ExpandJob, type Keys, type SendBatchJob } from '@volley/contracts';
+
+export interface Queues {
+  send: Queue<SendBatchJob>;
+  control: Queue<ExpandJob>;
+  close(): Promise<void>;
+}
+
+/**
+ * Completed jobs are removed at once: the per-recipient state lives in the campaign's
+ * bitmaps and counters, and keeping finished jobs would grow Redis with every message.
+ * Failed jobs are kept (bounded) for an operator to inspect.
+ */
+export const SEND_JOB_DEFAULTS = {
+  removeOnComplete: true,
+  removeOnFail: { count: 10_000 },
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+} as const;
+
+export function createQueues(connection: Redis, keys: Keys): Queues {
+  const send = new Queue<SendBatchJob>(QUEUES.send, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: SEND_JOB_DEFAULTS,
+  });
+  const control = new Queue<ExpandJob>(QUEUES.control, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: { ...SEND_JOB_DEFAULTS, attempts: 20 },
+  });
+  return {
+    send,
+    control,
+    async close() {
+      await Promise.all([send.close(), control.close()]);
+    },
+  };
+}
+
+/**
+ * Asks for the window of recipients starting at `from` to be expanded into send jobs.
+ * The job id names the window, so concurrent requests for the same window add one job.
+ */
+export async function enqueueExpand(
+  control: Queue<ExpandJob>,
+  campaignId: string,
+  from: number,
+  delayMs = 0,
+): Promise<void> {
+  await control.add(
+    JOBS.expand,
+    { campaignId, from },
+    { jobId: `expand-${campaignId}-${from}`, delay: Math.max(0, delayMs) },
+  );
+}

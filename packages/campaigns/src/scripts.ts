@@ -1,0 +1,108 @@
+/**
+ * Lua scripts: each is one round trip and atomic, so counters can never disagree with the
+ * per-recipient bitmaps even when BullMQ runs a job twice.
+ */
+
+/**
+ * Records a final outcome for one recipient exactly once.
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set
+ * ARGV: index, outcome, email, reason, detail, now, lowWater, suppress ('1'/'0'), campaign id
+ * Returns {recorded, signal, cursor}: signal 0 nothing, 1 refill the window, 2 completed.
+ */
+export const FINALIZE = `
+local idx = tonumber(ARGV[1])
+if redis.call('SETBIT', KEYS[2], idx, 1) == 1 then return {0, 0, 0} end
+if redis.call('GETBIT', KEYS[3], idx) == 1 then
+  redis.call('SETBIT', KEYS[3], idx, 0)
+  redis.call('HINCRBY', KEYS[1], 'deferred', -1)
+end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'e', ARGV[3], 'o', ARGV[2], 'r', ARGV[4], 'd', ARGV[5], 't', ARGV[6])
+if ARGV[8] == '1' then redis.call('SADD', KEYS[5], string.lower(ARGV[3])) end
+local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
+local total = tonumber(h[1]) or 0
+local cursor = tonumber(h[2]) or 0
+local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+local deferred = tonumber(h[7]) or 0
+if final >= total and h[8] == 'running' then
+  redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', ARGV[6])
+  redis.call('SREM', KEYS[6], ARGV[9])
+  return {1, 2, cursor}
+end
+if cursor < total and (cursor - final - deferred) <= tonumber(ARGV[7]) then return {1, 1, cursor} end
+return {1, 0, cursor}
+`;
+
+/**
+ * Marks a recipient as waiting for a retry (once per wait) and records the event.
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream
+ * ARGV: index, email, reason, detail, now, lowWater
+ * Returns {recorded, signal, cursor} like FINALIZE (deferral frees a window place).
+ */
+export const DEFER = `
+local idx = tonumber(ARGV[1])
+if redis.call('GETBIT', KEYS[2], idx) == 1 then return {0, 0, 0} end
+if redis.call('GETBIT', KEYS[3], idx) == 0 then
+  redis.call('SETBIT', KEYS[3], idx, 1)
+  redis.call('HINCRBY', KEYS[1], 'deferred', 1)
+end
+redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
+local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred')
+local total = tonumber(h[1]) or 0
+local cursor = tonumber(h[2]) or 0
+local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+local deferred = tonumber(h[7]) or 0
+if cursor < total and (cursor - final - deferred) <= tonumber(ARGV[6]) then return {1, 1, cursor} end
+return {1, 0, cursor}
+`;
+
+/**
+ * Freezes the recipient set and moves a draft or scheduled campaign to running.
+ * KEYS: campaign hash, recipients list, seen set, running set   ARGV: now, campaign id
+ * Returns {started (1/0), total, status}.
+ */
+export const START = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'draft' and status ~= 'scheduled' then return {0, 0, status or ''} end
+local total = redis.call('LLEN', KEYS[2])
+redis.call('HSET', KEYS[1], 'status', 'running', 'total', total, 'cursor', 0, 'startedAt', ARGV[1])
+redis.call('DEL', KEYS[3])
+if total == 0 then
+  redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', ARGV[1])
+  return {1, 0, 'completed'}
+end
+redis.call('SADD', KEYS[4], ARGV[2])
+return {1, total, 'running'}
+`;
+
+/**
+ * Advances the expansion cursor if nobody else did (compare and set).
+ * KEYS: campaign hash   ARGV: expected cursor, new cursor
+ */
+export const ADVANCE = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '-1')
+if cur ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[2])
+return 1
+`;
+
+/**
+ * Appends recipients to a draft, skipping addresses already present (case-insensitive domain,
+ * as normalized by the caller).
+ * KEYS: campaign hash, recipients list, seen set   ARGV: key1, json1, key2, json2, ...
+ * Returns {added, duplicates} or an error when the campaign no longer takes recipients.
+ */
+export const ADD_RECIPIENTS = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'draft' and status ~= 'scheduled' then return redis.error_reply('NOT_DRAFT ' .. tostring(status)) end
+local added, dup = 0, 0
+for i = 1, #ARGV, 2 do
+  if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+    added = added + 1
+  else
+    dup = dup + 1
+  end
+end
+return {added, dup}
+`;

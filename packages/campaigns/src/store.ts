@@ -1,0 +1,345 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type {
+  CampaignCounts,
+  CampaignStatus,
+  FinalOutcome,
+  Keys,
+  Recipient,
+  RecipientEvent,
+} from '@volley/contracts';
+import { LuaScript } from './lua.ts';
+import { ADD_RECIPIENTS, ADVANCE, DEFER, FINALIZE, START } from './scripts.ts';
+
+export interface CampaignDefinition {
+  from: string;
+  subject: string;
+  html?: string | undefined;
+  text?: string | undefined;
+  replyTo?: string | undefined;
+  headers?: Record<string, string> | undefined;
+}
+
+export interface CampaignRecord extends CampaignDefinition {
+  id: string;
+  tenant: string;
+  status: CampaignStatus;
+  createdAt: number;
+  sendAt?: number | undefined;
+  startedAt?: number | undefined;
+  completedAt?: number | undefined;
+  /** Next recipient index to expand into send jobs. */
+  cursor: number;
+  counts: CampaignCounts;
+}
+
+export interface CreateCampaignInput extends CampaignDefinition {
+  tenant: string;
+  sendAt?: number | undefined;
+  draft?: boolean | undefined;
+}
+
+export interface FinalizeResult {
+  recorded: boolean;
+  /** The window has room: expand from `cursor`. */
+  refill: boolean;
+  completed: boolean;
+  cursor: number;
+}
+
+export class CampaignError extends Error {
+  constructor(
+    readonly code: 'CAMPAIGN_NOT_FOUND' | 'CAMPAIGN_NOT_DRAFT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CampaignError';
+  }
+}
+
+const finalizeScript = new LuaScript(FINALIZE);
+const deferScript = new LuaScript(DEFER);
+const startScript = new LuaScript(START);
+const advanceScript = new LuaScript(ADVANCE);
+const addScript = new LuaScript(ADD_RECIPIENTS);
+
+/** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
+const ADD_CHUNK = 1000;
+
+function num(v: string | undefined): number {
+  return v === undefined ? 0 : Number(v);
+}
+
+function optNum(v: string | undefined): number | undefined {
+  return v === undefined || v === '' ? undefined : Number(v);
+}
+
+function toResult(raw: unknown): FinalizeResult {
+  const [recorded, signal, cursor] = raw as [number, number, number];
+  return { recorded: recorded === 1, refill: signal === 1, completed: signal === 2, cursor };
+}
+
+/** Campaign definitions, recipients and per-recipient state in Redis. */
+export class CampaignStore {
+  constructor(
+    readonly redis: Redis,
+    readonly keys: Keys,
+  ) {}
+
+  newId(): string {
+    return randomBytes(10).toString('hex');
+  }
+
+  async create(id: string, input: CreateCampaignInput, now = Date.now()): Promise<void> {
+    const status: CampaignStatus = input.sendAt !== undefined && !input.draft ? 'scheduled' : 'draft';
+    const fields: Record<string, string> = {
+      tenant: input.tenant,
+      status,
+      from: input.from,
+      subject: input.subject,
+      createdAt: String(now),
+      total: '0',
+      cursor: '0',
+      sent: '0',
+      deferred: '0',
+      bounced: '0',
+      suppressed: '0',
+      failed: '0',
+    };
+    if (input.html !== undefined) fields.html = input.html;
+    if (input.text !== undefined) fields.text = input.text;
+    if (input.replyTo !== undefined) fields.replyTo = input.replyTo;
+    if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
+    if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
+    await this.redis
+      .multi()
+      .hset(this.keys.campaign(id), fields)
+      .zadd(this.keys.tenantCampaigns(input.tenant), now, id)
+      .exec();
+  }
+
+  /**
+   * Appends recipients (already validated and normalized by the caller) to a draft or scheduled
+   * campaign; addresses already present are counted as duplicates and skipped.
+   */
+  async addRecipients(id: string, recipients: Recipient[]): Promise<{ added: number; duplicates: number }> {
+    let added = 0;
+    let duplicates = 0;
+    for (let i = 0; i < recipients.length; i += ADD_CHUNK) {
+      const args: string[] = [];
+      for (const r of recipients.slice(i, i + ADD_CHUNK)) {
+        args.push(r.email.toLowerCase(), JSON.stringify(r.vars ? { email: r.email, vars: r.vars } : { email: r.email }));
+      }
+      let res: unknown;
+      try {
+        res = await addScript.run(
+          this.redis,
+          [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id)],
+          args,
+        );
+      } catch (err) {
+        if (err instanceof Error && err.message.includes('NOT_DRAFT')) {
+          throw new CampaignError(
+            'CAMPAIGN_NOT_DRAFT',
+            `campaign ${id} has started; recipients can only be added to a draft or scheduled campaign`,
+          );
+        }
+        throw err;
+      }
+      const [a, d] = res as [number, number];
+      added += a;
+      duplicates += d;
+    }
+    return { added, duplicates };
+  }
+
+  /** Freezes the recipients and marks the campaign running. */
+  async start(id: string, now = Date.now()): Promise<{ started: boolean; total: number; status: string }> {
+    const [started, total, status] = (await startScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id), this.keys.running],
+      [now, id],
+    )) as [number, number, string];
+    return { started: started === 1, total, status };
+  }
+
+  async get(id: string): Promise<CampaignRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.campaign(id));
+    if (!h.tenant) return undefined;
+    const status = h.status as CampaignStatus;
+    const frozen = status !== 'draft' && status !== 'scheduled';
+    const total = frozen ? num(h.total) : await this.redis.llen(this.keys.recipients(id));
+    const sent = num(h.sent);
+    const deferred = num(h.deferred);
+    const bounced = num(h.bounced);
+    const suppressed = num(h.suppressed);
+    const failed = num(h.failed);
+    return {
+      id,
+      tenant: h.tenant,
+      status,
+      from: h.from ?? '',
+      subject: h.subject ?? '',
+      html: h.html,
+      text: h.text,
+      replyTo: h.replyTo,
+      headers: h.headers ? (JSON.parse(h.headers) as Record<string, string>) : undefined,
+      createdAt: num(h.createdAt),
+      sendAt: optNum(h.sendAt),
+      startedAt: optNum(h.startedAt),
+      completedAt: optNum(h.completedAt),
+      cursor: num(h.cursor),
+      counts: {
+        total,
+        queued: Math.max(0, total - sent - deferred - bounced - suppressed - failed),
+        sent,
+        deferred,
+        bounced,
+        suppressed,
+        failed,
+      },
+    };
+  }
+
+  async status(id: string): Promise<CampaignStatus | undefined> {
+    return ((await this.redis.hget(this.keys.campaign(id), 'status')) ?? undefined) as
+      | CampaignStatus
+      | undefined;
+  }
+
+  /** Ids of running campaigns. */
+  async runningIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.running);
+  }
+
+  /**
+   * Where a running campaign's expansion stands: the cursor, and how many expanded recipients
+   * are still in send jobs (neither final nor parked for a retry).
+   */
+  async windowState(
+    id: string,
+  ): Promise<{ status: string; cursor: number; total: number; inWindow: number } | undefined> {
+    const h = await this.redis.hmget(
+      this.keys.campaign(id),
+      'status', 'cursor', 'total', 'sent', 'bounced', 'suppressed', 'failed', 'deferred',
+    );
+    if (h[0] === null) return undefined;
+    const [status, cursor, total, ...rest] = h;
+    const counts = rest.map((v) => num(v ?? undefined));
+    const final = (counts[0] ?? 0) + (counts[1] ?? 0) + (counts[2] ?? 0) + (counts[3] ?? 0);
+    const c = num(cursor ?? undefined);
+    return { status: status ?? '', cursor: c, total: num(total ?? undefined), inWindow: c - final - (counts[4] ?? 0) };
+  }
+
+  /** Reads the recipients [from, from+count) of the frozen list. */
+  async recipientWindow(id: string, from: number, count: number): Promise<Recipient[]> {
+    const rows = await this.redis.lrange(this.keys.recipients(id), from, from + count - 1);
+    return rows.map((r) => JSON.parse(r) as Recipient);
+  }
+
+  async advanceCursor(id: string, expected: number, next: number): Promise<boolean> {
+    return (await advanceScript.run(this.redis, [this.keys.campaign(id)], [expected, next])) === 1;
+  }
+
+  /** For each index, whether the recipient already reached a final state (the sent marker). */
+  async doneFlags(id: string, indexes: number[]): Promise<boolean[]> {
+    if (indexes.length === 0) return [];
+    const args: (string | number)[] = [];
+    for (const i of indexes) args.push('GET', 'u1', i);
+    const bits = (await this.redis.call('BITFIELD_RO', this.keys.done(id), ...args)) as number[];
+    return bits.map((b) => b === 1);
+  }
+
+  /** For each address, whether it is on the tenant's suppression list. */
+  async suppressedFlags(tenant: string, emails: string[]): Promise<boolean[]> {
+    if (emails.length === 0) return [];
+    const r = await this.redis.smismember(
+      this.keys.suppression(tenant),
+      ...emails.map((e) => e.toLowerCase()),
+    );
+    return r.map((b) => b === 1);
+  }
+
+  async finalize(
+    id: string,
+    tenant: string,
+    index: number,
+    email: string,
+    outcome: FinalOutcome,
+    opts: { reason?: string; detail?: string; suppress?: boolean; lowWater: number; now?: number },
+  ): Promise<FinalizeResult> {
+    const raw = await finalizeScript.run(
+      this.redis,
+      [
+        this.keys.campaign(id),
+        this.keys.done(id),
+        this.keys.deferred(id),
+        this.keys.events(id),
+        this.keys.suppression(tenant),
+        this.keys.running,
+      ],
+      [
+        index,
+        outcome,
+        email,
+        opts.reason ?? '',
+        (opts.detail ?? '').slice(0, 500),
+        opts.now ?? Date.now(),
+        opts.lowWater,
+        opts.suppress ? '1' : '0',
+        id,
+      ],
+    );
+    return toResult(raw);
+  }
+
+  async defer(
+    id: string,
+    index: number,
+    email: string,
+    opts: { reason: string; detail: string; lowWater: number; now?: number },
+  ): Promise<FinalizeResult> {
+    const raw = await deferScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.done(id), this.keys.deferred(id), this.keys.events(id)],
+      [index, email, opts.reason, opts.detail.slice(0, 500), opts.now ?? Date.now(), opts.lowWater],
+    );
+    return toResult(raw);
+  }
+
+  /** Per-recipient events oldest first; `cursor` is the last stream id seen. */
+  async events(
+    id: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ events: (RecipientEvent & { id: string })[]; next: string | undefined }> {
+    const start = cursor ? `(${cursor}` : '-';
+    const rows = await this.redis.xrange(this.keys.events(id), start, '+', 'COUNT', limit);
+    const events = rows.map(([sid, flat]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string;
+      const ev: RecipientEvent & { id: string } = {
+        id: sid,
+        campaignId: id,
+        index: num(f.i),
+        email: f.e ?? '',
+        outcome: (f.o ?? 'failed') as RecipientEvent['outcome'],
+        at: num(f.t),
+      };
+      if (f.r) ev.reason = f.r;
+      if (f.d) ev.detail = f.d;
+      return ev;
+    });
+    const last = rows[rows.length - 1];
+    return { events, next: rows.length === limit && last ? last[0] : undefined };
+  }
+
+  /** Reserves an Idempotency-Key for `id`; returns the campaign id already holding it, if any. */
+  async claimIdempotencyKey(tenant: string, key: string, id: string): Promise<string | undefined> {
+    const k = this.keys.idempotency(tenant, key);
+    // A day is how long clients are expected to retry a create.
+    const ok = await this.redis.set(k, id, 'EX', 86_400, 'NX');
+    if (ok === 'OK') return undefined;
+    return (await this.redis.get(k)) ?? undefined;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * Configuration from environment variables, parsed and validated once at start.
+ * Every problem is collected, so one failed start shows all of them.
+ */
+
+export class ConfigError extends Error {
+  readonly code = 'VOLLEY_CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface RelayTarget {
+  /** The URL as given, with any password masked, for logs. */
+  label: string;
+  host: string;
+  port: number;
+  /** smtps:// means TLS from the first byte; smtp:// upgrades with STARTTLS when offered. */
+  secure: boolean;
+  auth?: { user: string; pass: string };
+  /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
+  weight: number;
+}
+
+export interface CommonConfig {
+  redisUrl: string;
+  /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
+  redisPrefix: string;
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+}
+
+export interface ApiConfig extends CommonConfig {
+  port: number;
+  host: string;
+  apiKey: string;
+  adminKey: string | undefined;
+  /** Largest request body accepted, in bytes. @defaultValue 10 MiB */
+  bodyLimit: number;
+  /** Most inline recipients in one create request; larger lists go through upload. */
+  maxInlineRecipients: number;
+}
+
+export interface SenderConfig extends CommonConfig {
+  delivery: 'relay' | 'mx';
+  relays: RelayTarget[];
+  /** Batches processed at once by one sender process. @defaultValue 8 */
+  concurrency: number;
+  /** SMTP connections per relay held by one sender process. @defaultValue 10 */
+  poolSize: number;
+  /** Recipients (of one domain) per send job. @defaultValue 50 */
+  batchSize: number;
+  /** Recipients expanded into send jobs at a time per campaign; bounds Redis memory. @defaultValue 10000 */
+  expandWindow: number;
+  /** A deferred message older than this bounces as `expired`. @defaultValue 3 days */
+  maxAgeMs: number;
+  /** First retry delay of a deferred message; doubles per attempt, with jitter. @defaultValue 60 s */
+  retryBaseMs: number;
+  /** Longest delay between two attempts. @defaultValue 1 h */
+  retryMaxMs: number;
+  /** Name announced in EHLO. @defaultValue the host name */
+  heloName: string | undefined;
+  /** Deadline for in-flight messages on SIGTERM. @defaultValue 30 s */
+  drainTimeoutMs: number;
+  shapingPolicy: string | undefined;
+}
+
+export type Env = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  required(name: string, why: string): string {
+    const v = this.raw(name);
+    if (v === undefined) {
+      this.problems.push(`${name} is not set: ${why}`);
+      return '';
+    }
+    return v;
+  }
+
+  int(name: string, def: number, min: number, max: number, why = ''): number {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(
+        `${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}${why ? `: ${why}` : ''}`,
+      );
+      return def;
+    }
+    return n;
+  }
+
+  port(name: string, def: number): number {
+    return this.int(name, def, 0, 65535, '0 picks a free port');
+  }
+
+  oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    if (!(allowed as readonly string[]).includes(v)) {
+      this.problems.push(`${name}=${JSON.stringify(v)} must be one of ${allowed.join(', ')}`);
+      return def;
+    }
+    return v as T;
+  }
+
+  durationMs(name: string, def: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      this.problems.push(
+        `${name}=${JSON.stringify(v)} is not a duration: use a number with a unit, such as 90s, 30m, 12h or 3d`,
+      );
+      return def;
+    }
+    return ms;
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = UNITS[m[2] ?? ''];
+  return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
+}
+
+/** Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `?weight=N`. */
+export function parseRelays(text: string, problems: string[]): RelayTarget[] {
+  const out: RelayTarget[] = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(part);
+    } catch {
+      problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} is not a URL (expected smtp://host:port)`);
+      continue;
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} must start with smtp:// or smtps://`,
+      );
+      continue;
+    }
+    const secure = url.protocol === 'smtps:';
+    const port = url.port ? Number(url.port) : secure ? 465 : 587;
+    const weightText = url.searchParams.get('weight');
+    const weight = weightText === null ? 1 : Number(weightText);
+    if (!Number.isFinite(weight) || weight <= 0) {
+      problems.push(`VOLLEY_SMTP_RELAY: weight of ${url.hostname} must be a positive number`);
+      continue;
+    }
+    if (!url.hostname) {
+      problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has no host`);
+      continue;
+    }
+    const target: RelayTarget = {
+      label: `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}:***@` : ''}${url.host}`,
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      secure,
+      weight,
+    };
+    if (url.username) {
+      target.auth = {
+        user: decodeURIComponent(url.username),
+        pass: decodeURIComponent(url.password),
+      };
+    }
+    out.push(target);
+  }
+  if (out.length === 0 && problems.length === 0) {
+    problems.push('VOLLEY_SMTP_RELAY names no relay: give at least one smtp://host:port');
+  }
+  return out;
+}
+
+function mask(urlText: string): string {
+  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+function common(r: Reader, defaultMetricsPort: number): CommonConfig {
+  const redisUrl = r.required(
+    'REDIS_URL',
+    'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
+  );
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    r.problems.push(`REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`);
+  }
+  const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
+    r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
+  }
+  return {
+    redisUrl,
+    redisPrefix,
+    metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
+    metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',
+    logLevel: r.oneOf('VOLLEY_LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ]),
+  };
+}
+
+function done<T>(r: Reader, value: T): T {
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return value;
+}
+
+/** Default metrics ports, one per service so they can share a host during development. */
+export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
+
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  const r = new Reader(env);
+  const c = common(r, DEFAULT_METRICS_PORTS.api);
+  const apiKey = r.required(
+    'VOLLEY_API_KEY',
+    'without it no client could authenticate; set a long random secret (e.g. `openssl rand -hex 24`)',
+  );
+  if (apiKey && apiKey.length < 16) {
+    r.problems.push('VOLLEY_API_KEY must be at least 16 characters so it cannot be guessed');
+  }
+  return done(r, {
+    ...c,
+    port: r.port('VOLLEY_API_PORT', 8080),
+    host: r.raw('VOLLEY_API_HOST') ?? '127.0.0.1',
+    apiKey,
+    adminKey: r.raw('VOLLEY_ADMIN_KEY'),
+    bodyLimit: r.int('VOLLEY_API_BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxInlineRecipients: r.int('VOLLEY_MAX_INLINE_RECIPIENTS', 10_000, 1, 1_000_000),
+  });
+}
+
+export function loadSenderConfig(env: Env = process.env): SenderConfig {
+  const r = new Reader(env);
+  const c = common(r, DEFAULT_METRICS_PORTS.sender);
+  const delivery = r.oneOf('VOLLEY_DELIVERY', 'relay', ['relay', 'mx'] as const);
+  if (delivery === 'mx') {
+    r.problems.push(
+      'VOLLEY_DELIVERY=mx (direct to MX) is not available in this version; use relay with VOLLEY_SMTP_RELAY',
+    );
+  }
+  const relays = parseRelays(r.raw('VOLLEY_SMTP_RELAY') ?? 'smtp://127.0.0.1:2525', r.problems);
+  const batchSize = r.int('VOLLEY_BATCH_SIZE', 50, 1, 1000);
+  const expandWindow = r.int('VOLLEY_EXPAND_WINDOW', 10_000, 100, 10_000_000);
+  if (expandWindow < batchSize) {
+    r.problems.push('VOLLEY_EXPAND_WINDOW must be at least VOLLEY_BATCH_SIZE');
+  }
+  return done(r, {
+    ...c,
+    delivery,
+    relays,
+    concurrency: r.int('VOLLEY_SENDER_CONCURRENCY', 8, 1, 1000),
+    poolSize: r.int('VOLLEY_SMTP_POOL_SIZE', 10, 1, 500),
+    batchSize,
+    expandWindow,
+    maxAgeMs: r.durationMs('VOLLEY_MAX_AGE', 3 * 86_400_000),
+    retryBaseMs: r.durationMs('VOLLEY_RETRY_BASE', 60_000),
+    retryMaxMs: r.durationMs('VOLLEY_RETRY_MAX', 3_600_000),
+    heloName: r.raw('VOLLEY_HELO_NAME'),
+    drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
+    shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
+  });
+}
+
+/** Services that only need Redis and a metrics port (bounce, collector, for now). */
+export function loadCommonConfig(
+  service: keyof typeof DEFAULT_METRICS_PORTS,
+  env: Env = process.env,
+): CommonConfig {
+  const r = new Reader(env);
+  return done(r, common(r, DEFAULT_METRICS_PORTS[service]));
+}

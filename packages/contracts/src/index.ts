@@ -1,0 +1,146 @@
+/**
+ * The one place that names queues, job payloads, Redis keys and event types.
+ * Nothing else spells a Redis key or a queue name by hand.
+ */
+
+export const QUEUES = {
+  /** Batches of recipients of one campaign and one recipient domain. */
+  send: 'volley-send',
+  /** Campaign control work: expanding the next window of recipients into send jobs. */
+  control: 'volley-control',
+} as const;
+
+export const JOBS = {
+  sendBatch: 'send-batch',
+  expand: 'expand',
+} as const;
+
+export type CampaignStatus =
+  | 'draft'
+  | 'scheduled'
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'cancelled';
+
+export const CAMPAIGN_STATUSES: readonly CampaignStatus[] = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+];
+
+/** A recipient as the API accepts it and as it is stored (once) per campaign. */
+export interface Recipient {
+  email: string;
+  vars?: Record<string, unknown>;
+}
+
+/** A recipient inside a send job: its position in the campaign is its identity. */
+export interface BatchRecipient extends Recipient {
+  /** Index of the recipient in the campaign's frozen recipient list. */
+  i: number;
+}
+
+export interface SendBatchJob {
+  /** Stable id of the batch (`<campaign>-<window>-<n>`); retries derive their job ids from it. */
+  batchId: string;
+  campaignId: string;
+  tenant: string;
+  /** Lower-cased recipient domain shared by every recipient of the batch. */
+  domain: string;
+  recipients: BatchRecipient[];
+  /** 1 for the first try; a retry batch carries the attempt it is. */
+  attempt: number;
+  /** Epoch ms of the first attempt, for expiry by age. */
+  firstAttemptAt: number;
+}
+
+export interface ExpandJob {
+  campaignId: string;
+  /** The cursor this expansion starts at; part of the job id so a window is expanded once. */
+  from: number;
+}
+
+/** Final and intermediate outcomes of one recipient. */
+export type Outcome = 'sent' | 'deferred' | 'bounced' | 'suppressed' | 'failed';
+export const FINAL_OUTCOMES = ['sent', 'bounced', 'suppressed', 'failed'] as const;
+export type FinalOutcome = (typeof FINAL_OUTCOMES)[number];
+
+/** One per-recipient event, as stored in the campaign's event stream. */
+export interface RecipientEvent {
+  campaignId: string;
+  index: number;
+  email: string;
+  outcome: Outcome;
+  /** Reason in Sisimai's vocabulary when known (userunknown, mailboxfull, ...). */
+  reason?: string;
+  /** The SMTP reply or error text that decided the outcome. */
+  detail?: string;
+  at: number;
+}
+
+export interface CampaignCounts {
+  total: number;
+  queued: number;
+  sent: number;
+  deferred: number;
+  bounced: number;
+  suppressed: number;
+  failed: number;
+}
+
+/**
+ * Redis key layout. A prefix separates deployments (and tests running side by side).
+ * BullMQ keys use the same prefix through the queue `prefix` option.
+ */
+export class Keys {
+  constructor(readonly prefix: string = 'volley') {}
+
+  /** Hash: definition, status and counters of one campaign. */
+  campaign(id: string): string {
+    return `${this.prefix}:c:${id}`;
+  }
+  /** List of JSON recipients in submission order; frozen when the campaign starts. */
+  recipients(id: string): string {
+    return `${this.prefix}:c:${id}:r`;
+  }
+  /** Bitmap by recipient index: set once the recipient reached a final state (sent marker). */
+  done(id: string): string {
+    return `${this.prefix}:c:${id}:done`;
+  }
+  /** Bitmap by recipient index: set while the recipient waits for a retry. */
+  deferred(id: string): string {
+    return `${this.prefix}:c:${id}:def`;
+  }
+  /** Set of lower-cased addresses already in the campaign, for deduplication. */
+  seen(id: string): string {
+    return `${this.prefix}:c:${id}:seen`;
+  }
+  /** Stream of per-recipient events, oldest first. */
+  events(id: string): string {
+    return `${this.prefix}:c:${id}:ev`;
+  }
+  /** Sorted set of a tenant's campaign ids by creation time. */
+  tenantCampaigns(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:campaigns`;
+  }
+  /** Set of lower-cased suppressed addresses of a tenant. */
+  suppression(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:suppressed`;
+  }
+  /** String: campaign id created under an Idempotency-Key. */
+  idempotency(tenant: string, key: string): string {
+    return `${this.prefix}:t:${tenant}:idem:${key}`;
+  }
+  /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
+  get running(): string {
+    return `${this.prefix}:running`;
+  }
+  /** Prefix given to BullMQ so its keys live under the same namespace. */
+  get bullPrefix(): string {
+    return `${this.prefix}:q`;
+  }
+}

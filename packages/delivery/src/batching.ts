@@ -1,0 +1,40 @@
+import type { BatchRecipient, Recipient } from '@volley/contracts';
+
+export interface PlannedBatch {
+  batchId: string;
+  domain: string;
+  recipients: BatchRecipient[];
+}
+
+function domainOf(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/**
+ * Splits a window of recipients into batches of one domain each, so that a later per-domain
+ * throttle can delay a batch without holding up any other domain.
+ */
+export function planBatches(
+  campaignId: string,
+  from: number,
+  rows: Recipient[],
+  batchSize: number,
+): PlannedBatch[] {
+  const byDomain = new Map<string, BatchRecipient[]>();
+  rows.forEach((r, k) => {
+    const d = domainOf(r.email);
+    let list = byDomain.get(d);
+    if (!list) byDomain.set(d, (list = []));
+    const br: BatchRecipient = { i: from + k, email: r.email };
+    if (r.vars) br.vars = r.vars;
+    list.push(br);
+  });
+  const out: PlannedBatch[] = [];
+  let n = 0;
+  for (const [domain, list] of byDomain) {
+    for (let i = 0; i < list.length; i += batchSize) {
+      out.push({ batchId: `${campaignId}-${from}-${n++}`, domain, recipients: list.slice(i, i + batchSize) });
+    }
+  }
+  return out;
+}

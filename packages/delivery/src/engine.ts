@@ -1,0 +1,380 @@
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import type { SenderConfig } from '@volley/config';
+import {
+  JOBS,
+  QUEUES,
+  Keys,
+  type BatchRecipient,
+  type CampaignStatus,
+  type ExpandJob,
+  type SendBatchJob,
+} from '@volley/contracts';
+import { CampaignStore, createQueues, enqueueExpand, type FinalizeResult, type Queues } from '@volley/campaigns';
+import {
+  MessageComposer,
+  compileCampaignTemplates,
+  normalizeEmail,
+  type CompiledTemplates,
+} from '@volley/message';
+import { RelayPool, type SendResult } from '@volley/smtp';
+import { connectRedis } from '@volley/redis';
+import { messagesCounter, smtpDurationHistogram } from '@volley/metrics';
+import { planBatches } from './batching.ts';
+import { retryDelayMs } from './backoff.ts';
+
+export interface SenderEngineOptions {
+  config: SenderConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+interface CampaignRuntime {
+  id: string;
+  tenant: string;
+  status: CampaignStatus;
+  statusReadAt: number;
+  templates: CompiledTemplates | Error;
+  composer: MessageComposer | Error;
+}
+
+/** Reasons that say the address will never take mail: put it on the tenant's suppression list. */
+const HARD_REASONS = new Set(['userunknown', 'hostunknown', 'notaccept']);
+
+/** How stale a cached campaign status may be; bounds how long a pause or cancel takes to act. */
+const STATUS_TTL_MS = 1000;
+/** Campaigns kept compiled per process; least recently used beyond that are dropped. */
+const CAMPAIGN_CACHE_SIZE = 500;
+/** How often each sender checks running campaigns for a window that needs refilling. */
+const SWEEP_INTERVAL_MS = 5000;
+
+/**
+ * The sender: expands campaign windows into per-domain batches and delivers each batch
+ * through pooled SMTP connections, recording every recipient's outcome exactly once.
+ */
+export class SenderEngine {
+  private readonly cfg: SenderConfig;
+  private readonly log: Logger;
+  private readonly keys: Keys;
+  private readonly redis: Redis;
+  private readonly store: CampaignStore;
+  private readonly queues: Queues;
+  private readonly pool: RelayPool;
+  private readonly campaigns = new Map<string, CampaignRuntime>();
+  private readonly refillAsked = new Set<string>();
+  private readonly messages;
+  private readonly smtpTime;
+  private sendWorker: Worker<SendBatchJob> | undefined;
+  private controlWorker: Worker<ExpandJob> | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(opts: SenderEngineOptions) {
+    this.cfg = opts.config;
+    this.log = opts.logger;
+    this.keys = new Keys(this.cfg.redisPrefix);
+    this.redis = connectRedis(this.cfg.redisUrl, { name: 'volley-sender' });
+    this.store = new CampaignStore(this.redis, this.keys);
+    this.queues = createQueues(this.redis, this.keys);
+    this.pool = new RelayPool(this.cfg.relays, { poolSize: this.cfg.poolSize, heloName: this.cfg.heloName });
+    this.messages = messagesCounter(opts.registry);
+    this.smtpTime = smtpDurationHistogram(opts.registry);
+  }
+
+  get lowWater(): number {
+    return Math.floor(this.cfg.expandWindow / 2);
+  }
+
+  /** True while Redis answers; used by /readyz. */
+  ready(): boolean {
+    return !this.closing && this.redis.status === 'ready';
+  }
+
+  start(): void {
+    const workerConnection = connectRedis(this.cfg.redisUrl, {
+      name: 'volley-sender-worker',
+      maxRetriesPerRequest: null,
+    });
+    this.sendWorker = new Worker<SendBatchJob>(QUEUES.send, (job, token) => this.processBatch(job, token), {
+      connection: workerConnection,
+      prefix: this.keys.bullPrefix,
+      concurrency: this.cfg.concurrency,
+    });
+    this.controlWorker = new Worker<ExpandJob>(QUEUES.control, (job, token) => this.processExpand(job, token), {
+      connection: workerConnection.duplicate(),
+      prefix: this.keys.bullPrefix,
+      concurrency: 2,
+    });
+    for (const w of [this.sendWorker, this.controlWorker]) {
+      w.on('failed', (job, err) => {
+        this.log.error({ err, jobId: job?.id, queue: w.name }, 'job failed; BullMQ will retry it');
+      });
+      w.on('error', (err) => this.log.error({ err, queue: w.name }, 'worker error'));
+    }
+    this.sweeper = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.log.warn({ err }, 'window sweep failed'));
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Stops taking work, lets in-flight batches finish until the deadline, then closes.
+   * Batches cut off by the deadline stay in BullMQ and are picked up by another sender;
+   * recipients already accepted are skipped there by their sent marker.
+   */
+  async stop(deadlineMs = this.cfg.drainTimeoutMs): Promise<void> {
+    this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const workers = [this.sendWorker, this.controlWorker].filter((w): w is Worker => w !== undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = Promise.all(workers.map((w) => w.close()));
+    const timedOut = await Promise.race([
+      graceful.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.log.warn({ deadlineMs }, 'drain deadline passed; leaving unfinished batches to other senders');
+      await Promise.all(workers.map((w) => w.close(true)));
+    }
+    this.pool.close();
+    await this.queues.close();
+    this.redis.disconnect();
+  }
+
+  private async runtime(id: string): Promise<CampaignRuntime | undefined> {
+    const now = Date.now();
+    let rt = this.campaigns.get(id);
+    if (rt && now - rt.statusReadAt > STATUS_TTL_MS) {
+      const status = await this.store.status(id);
+      if (!status) {
+        this.campaigns.delete(id);
+        return undefined;
+      }
+      rt.status = status;
+      rt.statusReadAt = now;
+    }
+    if (rt) {
+      // Re-insert to keep Map order as recency order for the LRU.
+      this.campaigns.delete(id);
+      this.campaigns.set(id, rt);
+      return rt;
+    }
+    const rec = await this.store.get(id);
+    if (!rec) return undefined;
+    let templates: CompiledTemplates | Error;
+    let composer: MessageComposer | Error;
+    try {
+      templates = compileCampaignTemplates(rec);
+    } catch (err) {
+      templates = err instanceof Error ? err : new Error(String(err));
+    }
+    try {
+      composer = new MessageComposer({
+        campaignId: id,
+        from: rec.from,
+        replyTo: rec.replyTo,
+        headers: rec.headers,
+      });
+    } catch (err) {
+      composer = err instanceof Error ? err : new Error(String(err));
+    }
+    rt = { id, tenant: rec.tenant, status: rec.status, statusReadAt: now, templates, composer };
+    this.campaigns.set(id, rt);
+    if (this.campaigns.size > CAMPAIGN_CACHE_SIZE) {
+      const oldest = this.campaigns.keys().next().value;
+      if (oldest !== undefined) this.campaigns.delete(oldest);
+    }
+    return rt;
+  }
+
+  private async processExpand(job: Job<ExpandJob>, token: string | undefined): Promise<void> {
+    const { campaignId: id, from } = job.data;
+    let state = await this.store.windowState(id);
+    if (!state) return;
+    if (state.status === 'scheduled') {
+      await this.store.start(id);
+      state = await this.store.windowState(id);
+      if (!state) return;
+    }
+    if (state.status !== 'running' || state.cursor !== from || from >= state.total) return;
+    if (from > 0 && state.inWindow > this.lowWater) {
+      // The window is still full: wait in BullMQ's delayed set rather than expanding past the bound.
+      await job.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError();
+    }
+    const rows = await this.store.recipientWindow(id, from, this.cfg.expandWindow);
+    const batches = planBatches(id, from, rows, this.cfg.batchSize);
+    const rt = await this.runtime(id);
+    if (!rt) return;
+    const now = Date.now();
+    // Adding before advancing the cursor: a crash in between re-adds the same job ids (a no-op
+    // while they exist), never skips a recipient.
+    await this.queues.send.addBulk(
+      batches.map((b) => ({
+        name: JOBS.sendBatch,
+        data: {
+          batchId: b.batchId,
+          campaignId: id,
+          tenant: rt.tenant,
+          domain: b.domain,
+          recipients: b.recipients,
+          attempt: 1,
+          firstAttemptAt: now,
+        },
+        opts: { jobId: b.batchId },
+      })),
+    );
+    await this.store.advanceCursor(id, from, from + rows.length);
+    this.log.debug({ campaignId: id, from, count: rows.length, batches: batches.length }, 'window expanded');
+  }
+
+  private async processBatch(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
+    const d = job.data;
+    const rt = await this.runtime(d.campaignId);
+    if (!rt) {
+      this.log.warn({ campaignId: d.campaignId }, 'batch for a campaign that no longer exists; dropped');
+      return;
+    }
+    if (rt.status === 'paused' || rt.status === 'scheduled') {
+      // Paused: hold the batch in the delayed set; it is checked again after a short wait.
+      await job.moveToDelayed(Date.now() + 2000, token);
+      throw new DelayedError();
+    }
+    if (rt.status === 'cancelled') return;
+
+    const done = await this.store.doneFlags(d.campaignId, d.recipients.map((r) => r.i));
+    const todo = d.recipients.filter((_r, k) => !done[k]);
+    if (todo.length === 0) return;
+    const suppressed = await this.store.suppressedFlags(rt.tenant, todo.map((r) => r.email));
+
+    const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.cfg.maxAgeMs;
+    const deferred: BatchRecipient[] = [];
+    const signals: FinalizeResult[] = [];
+    await Promise.all(
+      todo.map(async (r, k) => {
+        if (suppressed[k]) {
+          signals.push(await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
+          return;
+        }
+        if (expired) {
+          signals.push(await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
+          return;
+        }
+        const result = await this.deliver(rt, r);
+        if (result.disposition === 'deferred') {
+          deferred.push(r);
+          this.messages.inc({ outcome: 'deferred', reason: result.reason });
+          signals.push(
+            await this.store.defer(d.campaignId, r.i, r.email, {
+              reason: result.reason,
+              detail: result.text,
+              lowWater: this.lowWater,
+            }),
+          );
+        } else {
+          signals.push(result.signal);
+        }
+      }),
+    );
+    if (deferred.length > 0) {
+      const next = d.attempt + 1;
+      await this.queues.send.add(
+        JOBS.sendBatch,
+        { ...d, recipients: deferred, attempt: next },
+        {
+          jobId: `${d.batchId}-a${next}`,
+          delay: retryDelayMs(d.attempt, this.cfg.retryBaseMs, this.cfg.retryMaxMs),
+        },
+      );
+    }
+    await this.handleSignals(d.campaignId, signals);
+  }
+
+  private async record(
+    rt: CampaignRuntime,
+    r: BatchRecipient,
+    outcome: 'sent' | 'bounced' | 'suppressed' | 'failed',
+    reason: string,
+    detail: string,
+    suppress = false,
+  ): Promise<FinalizeResult> {
+    const res = await this.store.finalize(rt.id, rt.tenant, r.i, r.email, outcome, {
+      reason,
+      detail,
+      suppress,
+      lowWater: this.lowWater,
+    });
+    if (res.recorded) this.messages.inc({ outcome, reason });
+    return res;
+  }
+
+  /** Renders, composes and sends one message; final outcomes are recorded here. */
+  private async deliver(
+    rt: CampaignRuntime,
+    r: BatchRecipient,
+  ): Promise<{ disposition: 'deferred'; reason: string; text: string } | { disposition: 'final'; signal: FinalizeResult }> {
+    const final = async (
+      outcome: 'sent' | 'bounced' | 'failed',
+      reason: string,
+      detail: string,
+      suppress = false,
+    ) => ({ disposition: 'final' as const, signal: await this.record(rt, r, outcome, reason, detail, suppress) });
+
+    const to = normalizeEmail(r.email);
+    if (!to) return final('failed', 'syntaxerror', 'invalid recipient address; never sent');
+    if (rt.templates instanceof Error) return final('failed', 'template', rt.templates.message);
+    if (rt.composer instanceof Error) return final('failed', 'template', rt.composer.message);
+    let raw;
+    try {
+      const content = rt.templates.render({ ...(r.vars ?? {}), email: r.email });
+      raw = rt.composer.compose(r.i, to, content);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return final('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
+    }
+    const t0 = process.hrtime.bigint();
+    const res: SendResult = await this.pool.send(raw);
+    this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
+    const detail = res.text;
+    if (res.disposition === 'delivered') return final('sent', 'delivered', detail);
+    if (res.disposition === 'bounced') return final('bounced', res.reason, detail, HARD_REASONS.has(res.reason));
+    return { disposition: 'deferred', reason: res.reason, text: detail };
+  }
+
+  private async handleSignals(id: string, signals: FinalizeResult[]): Promise<void> {
+    let refillAt = -1;
+    for (const s of signals) {
+      if (s.completed) {
+        this.log.info({ campaignId: id }, 'campaign completed');
+        this.refillAsked.forEach((k) => k.startsWith(`${id}:`) && this.refillAsked.delete(k));
+      }
+      if (s.refill) refillAt = Math.max(refillAt, s.cursor);
+    }
+    if (refillAt >= 0) await this.askRefill(id, refillAt);
+  }
+
+  /** Enqueues the expansion of the window at `cursor`, once per process and window. */
+  private async askRefill(id: string, cursor: number): Promise<void> {
+    const key = `${id}:${cursor}`;
+    if (this.refillAsked.has(key)) return;
+    this.refillAsked.add(key);
+    if (this.refillAsked.size > 10_000) this.refillAsked.clear();
+    await enqueueExpand(this.queues.control, id, cursor);
+  }
+
+  /** Safety net for a refill request lost in a crash: every running campaign is looked at. */
+  private async sweep(): Promise<void> {
+    for (const id of await this.store.runningIds()) {
+      const s = await this.store.windowState(id);
+      if (!s || s.status !== 'running') continue;
+      if (s.cursor < s.total && s.inWindow <= this.lowWater) {
+        await enqueueExpand(this.queues.control, id, s.cursor);
+      }
+    }
+  }
+}

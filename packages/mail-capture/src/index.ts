@@ -1,0 +1,140 @@
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+
+export interface CapturedMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+  receivedAt: number;
+  /** Which connection carried it, so tests can count connections. */
+  sessionId: string;
+}
+
+export interface RejectRule {
+  code: number;
+  message: string;
+}
+
+export interface CaptureOptions {
+  port?: number;
+  host?: string;
+  /** Folder to store each message in as `<time>-<n>.eml`; none keeps messages in memory only. */
+  dir?: string;
+  /** Called for every accepted message. */
+  onMessage?: (m: CapturedMessage) => void;
+  /** Decides a reply per recipient; undefined accepts. Lets tests inject 4xx and 5xx. */
+  onRecipient?: (address: string) => RejectRule | undefined;
+  /** Keep accepted messages in `messages` (tests); off for long local runs. @defaultValue true */
+  keep?: boolean;
+}
+
+export interface CaptureServer {
+  port: number;
+  messages: CapturedMessage[];
+  /** Resolves once `count` messages have been accepted in total. */
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real SMTP server on loopback that accepts mail and stores it: the local "inbox" of
+ * `npm start`, and the receiving side of the tests.
+ */
+export async function startCaptureServer(opts: CaptureOptions = {}): Promise<CaptureServer> {
+  if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+  const messages: CapturedMessage[] = [];
+  let total = 0;
+  let seq = 0;
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const keep = opts.keep ?? true;
+
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    banner: 'Volley mail capture',
+    // 50 MB: far above any campaign message; a message over it is refused, not truncated.
+    size: 50 * 1024 * 1024,
+    maxClients: 1000,
+    onRcptTo(address: SMTPServerAddress, _session, callback) {
+      const rule = opts.onRecipient?.(address.address);
+      if (rule) {
+        const err = new Error(rule.message) as Error & { responseCode: number };
+        err.responseCode = rule.code;
+        callback(err);
+        return;
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const m: CapturedMessage = {
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          receivedAt: Date.now(),
+          sessionId: session.id,
+        };
+        const finish = (): void => {
+          if (keep) messages.push(m);
+          total++;
+          opts.onMessage?.(m);
+          for (let i = waiters.length - 1; i >= 0; i--) {
+            const w = waiters[i];
+            if (w && total >= w.count) {
+              waiters.splice(i, 1);
+              w.resolve();
+            }
+          }
+          callback();
+        };
+        if (opts.dir) {
+          const name = `${m.receivedAt}-${String(++seq).padStart(7, '0')}.eml`;
+          // The 250 is sent only after the file is written: accepted means stored.
+          writeFile(join(opts.dir, name), raw).then(finish, (err: unknown) =>
+            callback(err instanceof Error ? err : new Error(String(err))),
+          );
+        } else {
+          finish();
+        }
+      });
+    },
+  });
+  server.on('error', () => {
+    // Client-side protocol errors are per connection; the server keeps running.
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      const addr = server.server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : 0);
+    });
+  });
+  return {
+    port,
+    messages,
+    waitFor(count, timeoutMs = 60_000) {
+      if (total >= count) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${count} messages; ${total} arrived`)),
+          timeoutMs,
+        );
+        waiters.push({
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,95 @@
+import { domainToASCII } from 'node:url';
+
+export interface Mailbox {
+  name?: string;
+  /** Address with the domain lower-cased and in ASCII (punycode) form. */
+  address: string;
+  domain: string;
+}
+
+// Dot-atom local part (RFC 5322 §3.4.1), ASCII only: quoted local parts and SMTPUTF8
+// addresses are refused rather than half-supported.
+const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** The address in canonical form (domain lower-cased, IDN to punycode), or undefined if invalid. */
+export function normalizeEmail(input: string): string | undefined {
+  if (typeof input !== 'string' || input.length > 320) return undefined;
+  const at = input.lastIndexOf('@');
+  if (at <= 0 || at === input.length - 1) return undefined;
+  const local = input.slice(0, at);
+  if (local.length > 64 || !LOCAL.test(local)) return undefined;
+  const domain = domainToASCII(input.slice(at + 1).toLowerCase());
+  if (!domain || domain.length > 253) return undefined;
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return undefined;
+  if (/^\d+$/.test(labels[labels.length - 1] ?? '')) return undefined;
+  return `${local}@${domain}`;
+}
+
+export function isValidEmail(input: string): boolean {
+  return normalizeEmail(input) !== undefined;
+}
+
+/** Parses `addr@example.com` or `Display Name <addr@example.com>`. */
+export function parseMailbox(input: string): Mailbox | undefined {
+  if (typeof input !== 'string' || /[\r\n\0]/.test(input)) return undefined;
+  const m = /^\s*(?:"?([^"<>]*?)"?\s*)?<([^<>\s]+)>\s*$/.exec(input);
+  const raw = m ? m[2] : input.trim();
+  const address = normalizeEmail(raw ?? '');
+  if (!address) return undefined;
+  const name = m?.[1]?.trim();
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  return name ? { name, address, domain } : { address, domain };
+}
+
+export class HeaderError extends Error {
+  readonly code = 'VOLLEY_HEADER_INVALID';
+  constructor(
+    readonly header: string,
+    readonly detail: string,
+  ) {
+    super(`header ${JSON.stringify(header)}: ${detail}`);
+    this.name = 'HeaderError';
+  }
+}
+
+/** Headers Volley writes itself; a campaign may not set or override them. */
+const STRUCTURAL = new Set([
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+  'return-path',
+  'received',
+  'sender',
+  'reply-to',
+  'dkim-signature',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+]);
+
+const NAME = /^[!-9;-~]{1,76}$/; // printable ASCII without ':' (RFC 5322 §2.2)
+
+/** Validates custom headers; throws HeaderError naming the first bad one. */
+export function validateCustomHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!NAME.test(name)) throw new HeaderError(name, 'names use printable ASCII without ":" or spaces');
+    if (STRUCTURAL.has(name.toLowerCase())) {
+      throw new HeaderError(name, 'is set by Volley and cannot be given (use the campaign fields)');
+    }
+    if (typeof value !== 'string') throw new HeaderError(name, 'value must be a string');
+    if (/[\r\n\0]/.test(value)) throw new HeaderError(name, 'value must not contain CR, LF or NUL');
+    if (value.length > 900) throw new HeaderError(name, 'value is longer than 900 characters');
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,2 @@
+export { connectRedis, type RedisClient } from './connect.ts';
+export { startLocalRedis, findRedisServer, freePort, type LocalRedis } from './local.ts';

@@ -1,0 +1,156 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer, connect } from 'node:net';
+
+export interface LocalRedis {
+  url: string;
+  port: number;
+  pid: number;
+  /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+const CANDIDATES = ['redis-server', '/usr/bin/redis-server', '/usr/local/bin/redis-server'];
+
+/** The redis-server binary on this machine, or undefined. */
+export function findRedisServer(): string | undefined {
+  for (const bin of CANDIDATES) {
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return bin;
+  }
+  return undefined;
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    let exited = false;
+    child.once('exit', (code) => {
+      exited = true;
+      reject(new Error(`redis-server exited with code ${code} before accepting connections`));
+    });
+    const attempt = (): void => {
+      if (exited) return;
+      const sock = connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port}`));
+        // Polling a port has no event to wait on; 20 ms keeps start-up quick.
+        else setTimeout(attempt, 20);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * A server left running by an earlier run that was killed (SIGKILL leaves children behind)
+ * would share the data folder with the new one; it is stopped first. Only a process whose
+ * command line is redis-server is signalled.
+ */
+async function stopStale(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmd.includes('redis-server')) {
+      process.kill(pid, 'SIGTERM');
+      // A process exit of another tree has no event to await: poll /proc for up to 10 s.
+      for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await sleep(50);
+    }
+  } catch {
+    // Not running any more.
+  }
+  rmSync(pidFile, { force: true });
+}
+
+export interface LocalRedisOptions {
+  /** Folder for the AOF and RDB files; none means an in-memory server. */
+  dataDir?: string;
+  port?: number;
+  /** Forwarded lines of the server's log, for debugging. */
+  onLog?: (line: string) => void;
+}
+
+/**
+ * Starts redis-server as a child process on loopback. Used by `npm start`, the tests and
+ * the benchmarks; never a mock.
+ */
+export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<LocalRedis> {
+  const bin = findRedisServer();
+  if (!bin) {
+    throw new Error(
+      'redis-server was not found on PATH. Install it (Debian/Ubuntu: `sudo apt-get install -y redis-server`) ' +
+        'or point REDIS_URL at a running Redis.',
+    );
+  }
+  for (let tries = 0; ; tries++) {
+    const port = opts.port ?? (await freePort());
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes'];
+    args.push('--save', '', '--daemonize', 'no', '--loglevel', 'warning');
+    if (opts.dataDir) {
+      mkdirSync(opts.dataDir, { recursive: true });
+      await stopStale(join(opts.dataDir, 'redis.pid'));
+      args.push('--dir', opts.dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec');
+    } else {
+      args.push('--appendonly', 'no');
+    }
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const forward = (buf: Buffer): void => {
+      for (const line of buf.toString().split('\n')) if (line.trim()) opts.onLog?.(line);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    try {
+      await waitForPort(port, child, 10_000);
+    } catch (err) {
+      child.kill('SIGKILL');
+      // Another process may have taken the port between freePort() and the bind.
+      if (opts.port === undefined && tries < 3) continue;
+      throw err;
+    }
+    if (opts.dataDir) writeFileSync(join(opts.dataDir, 'redis.pid'), String(child.pid));
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      port,
+      pid: child.pid ?? -1,
+      async stop() {
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(timer);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import { ConfigError } from '@volley/config';
+
+/**
+ * Runs `stop` once on SIGTERM or SIGINT, then exits. A second signal exits at once, for an
+ * operator who does not want to wait for the drain.
+ */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop()
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+/**
+ * Starts a service's main function; a configuration error is printed plainly (it is meant for
+ * a person), anything else with its stack. Both exit with status 1.
+ */
+export function runService(name: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`volley ${name}: ${err.message}\n`);
+    } else {
+      process.stderr.write(
+        `volley ${name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    }
+    process.exit(1);
+  });
+}

@@ -1,0 +1,36 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { ApiProblem } from './problem.ts';
+
+export interface Principal {
+  tenant: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/**
+ * Bearer-key authentication. Keys are compared by their SHA-256 digest in constant time, so
+ * the plaintext key is held only long enough to hash it.
+ */
+export function bearerAuth(apiKey: string): (req: FastifyRequest) => Promise<void> {
+  const expected = digest(apiKey);
+  return async (req) => {
+    const header = req.headers.authorization;
+    if (!header) {
+      throw new ApiProblem(401, 'Unauthorized', 'send the API key as `Authorization: Bearer <key>`');
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m?.[1] || !timingSafeEqual(digest(m[1]), expected)) {
+      throw new ApiProblem(401, 'Unauthorized', 'the API key is not valid');
+    }
+    req.principal = { tenant: 'default' };
+  };
+}

@@ -1,0 +1,34 @@
+import { pino } from 'pino';
+import { loadApiConfig } from '@volley/config';
+import { Keys } from '@volley/contracts';
+import { createQueues } from '@volley/campaigns';
+import { connectRedis } from '@volley/redis';
+import { createRegistry, startMetricsServer } from '@volley/metrics';
+import { buildApp } from './app.ts';
+import { onShutdown, runService } from '@volley/runtime';
+
+async function main(): Promise<void> {
+  const config = loadApiConfig();
+  const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+  const keys = new Keys(config.redisPrefix);
+  const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
+  const queues = createQueues(redis, keys);
+  const registry = createRegistry('api');
+  const app = await buildApp({ config, redis, keys, queues, registry, logger });
+  const metrics = await startMetricsServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry,
+    ready: () => redis.status === 'ready',
+  });
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info({ address, metricsPort: metrics.port }, 'api listening');
+  onShutdown(logger, async () => {
+    await app.close();
+    await metrics.close();
+    await queues.close();
+    redis.disconnect();
+  });
+}
+
+runService('api', main);

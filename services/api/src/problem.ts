@@ -1,0 +1,79 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CampaignError } from '@volley/campaigns';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An error the client can act on, answered as RFC 9457 problem+json. */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+    this.name = 'ApiProblem';
+  }
+}
+
+function slug(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export function sendProblem(reply: FastifyReply, p: ApiProblem): FastifyReply {
+  const body: Record<string, unknown> = {
+    type: `https://volley.dev/problems/${slug(p.title)}`,
+    title: p.title,
+    status: p.status,
+    detail: p.detail,
+  };
+  if (p.errors?.length) body.errors = p.errors;
+  return reply.code(p.status).type('application/problem+json').send(body);
+}
+
+interface AjvError {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+function describe(e: AjvError, context: string | undefined): FieldError {
+  const path = `${context ?? 'body'}${(e.instancePath ?? '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')}`;
+  if (e.keyword === 'additionalProperties' && e.params?.additionalProperty) {
+    return { path, message: `unknown property ${JSON.stringify(e.params.additionalProperty)}` };
+  }
+  return { path, message: e.message ?? 'is invalid' };
+}
+
+/** One error handler: client errors explained, server errors logged and hidden. */
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err instanceof ApiProblem) return sendProblem(reply, err);
+  if (err instanceof CampaignError) {
+    const status = err.code === 'CAMPAIGN_NOT_FOUND' ? 404 : 409;
+    return sendProblem(reply, new ApiProblem(status, status === 404 ? 'Not found' : 'Conflict', err.message));
+  }
+  if (err.validation) {
+    const errors = (err.validation as AjvError[]).map((e) => describe(e, err.validationContext));
+    const first = errors[0];
+    return sendProblem(
+      reply,
+      new ApiProblem(400, 'Invalid request', first ? `${first.path} ${first.message}` : err.message, errors),
+    );
+  }
+  const status = err.statusCode ?? 500;
+  if (status === 413) {
+    return sendProblem(reply, new ApiProblem(413, 'Body too large', `${err.message}; upload large recipient lists in parts`));
+  }
+  if (status >= 400 && status < 500) {
+    return sendProblem(reply, new ApiProblem(status, 'Bad request', err.message));
+  }
+  req.log.error({ err, url: req.url, method: req.method }, 'request failed');
+  return sendProblem(
+    reply,
+    new ApiProblem(status === 503 ? 503 : 500, 'Internal error', 'the server failed to handle the request; it was logged, retry later'),
+  );
+}

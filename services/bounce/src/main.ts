@@ -1,0 +1,29 @@
+import { pino } from 'pino';
+import { loadCommonConfig } from '@volley/config';
+import { connectRedis } from '@volley/redis';
+import { createRegistry, startMetricsServer } from '@volley/metrics';
+import { onShutdown, runService } from '@volley/runtime';
+
+/**
+ * The bounce service: for now it connects to Redis and serves /metrics, /healthz and /readyz;
+ * its own work arrives with its issue.
+ */
+async function main(): Promise<void> {
+  const config = loadCommonConfig('bounce');
+  const logger = pino({ level: config.logLevel, base: { service: 'bounce' } });
+  const redis = connectRedis(config.redisUrl, { name: 'volley-bounce' });
+  const registry = createRegistry('bounce');
+  const metrics = await startMetricsServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry,
+    ready: () => redis.status === 'ready',
+  });
+  logger.info({ metricsPort: metrics.port }, 'bounce started');
+  onShutdown(logger, async () => {
+    await metrics.close();
+    redis.disconnect();
+  });
+}
+
+runService('bounce', main);

@@ -1,0 +1,150 @@
+/**
+ * `npm start`: the whole engine on one machine with embedded defaults. A local Redis (unless
+ * REDIS_URL is set), a mail capture server that stores every message as an .eml file, and
+ * the api, sender, bounce and collector services as child processes, as a deployment runs them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startCaptureServer } from '@volley/mail-capture';
+import { startLocalRedis, type LocalRedis } from '@volley/redis';
+import { DEFAULT_METRICS_PORTS } from '@volley/config';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
+/** A key for the local engine only; printed at start. Deployments must set their own. */
+export const LOCAL_DEV_KEY = 'volley-local-dev-key';
+
+const SERVICES = ['api', 'sender', 'bounce', 'collector'] as const;
+type Service = (typeof SERVICES)[number];
+
+const COLORS: Record<Service, string> = { api: '36', sender: '32', bounce: '35', collector: '33' };
+const tty = process.stdout.isTTY;
+const tag = (name: string, color = '0'): string => (tty ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`);
+
+function say(line: string): void {
+  process.stdout.write(`${tag('volley', '1')} ${line}\n`);
+}
+
+/** Pino's JSON lines as short readable ones: level, message, then the interesting fields. */
+function pretty(line: string): string {
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const { level, msg, time: _t, pid: _p, hostname: _h, service: _s, ...rest } = o;
+    const names: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+    const fields = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    return `${names[Number(level)] ?? String(level)}: ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (l) => {
+      process.stdout.write(`${tag(name, COLORS[name])} ${pretty(l)}\n`);
+    });
+  }
+  return child;
+}
+
+async function main(): Promise<void> {
+  const apiPort = Number(process.env.VOLLEY_API_PORT ?? 8080);
+  const capturePort = Number(process.env.VOLLEY_CAPTURE_PORT ?? 2525);
+  const mailDir = resolve(ROOT, process.env.VOLLEY_CAPTURE_DIR ?? `${STATE}/mail`);
+  const apiKey = process.env.VOLLEY_API_KEY ?? LOCAL_DEV_KEY;
+
+  let redis: LocalRedis | undefined;
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    redis = await startLocalRedis({
+      dataDir: `${STATE}/redis`,
+      onLog: (l) => process.stdout.write(`${tag('redis', '31')} ${l}\n`),
+    });
+    redisUrl = redis.url;
+    say(`started redis-server (pid ${redis.pid}) on ${redis.url}, data in ${STATE}/redis`);
+  } else {
+    say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  }
+
+  let captured = 0;
+  const capture = await startCaptureServer({
+    port: capturePort,
+    dir: mailDir,
+    keep: false,
+    onMessage: () => {
+      captured++;
+    },
+  });
+  say(`mail capture listening on smtp://127.0.0.1:${capture.port}, storing messages in ${mailDir}`);
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    VOLLEY_API_KEY: apiKey,
+    VOLLEY_API_PORT: String(apiPort),
+    VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
+  };
+  const children = new Map<Service, ChildProcess>();
+  let stopping = false;
+
+  const stopAll = async (code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true;
+      say('stopping...');
+      await Promise.all(
+        [...children.values()].map(
+          (c) =>
+            new Promise<void>((done) => {
+              if (c.exitCode !== null || c.signalCode !== null) return done();
+              c.once('exit', () => done());
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+      await capture.close();
+      if (redis) await redis.stop();
+      say(`stopped; ${captured} messages were captured this run`);
+    }
+    process.exit(code);
+  };
+
+  for (const name of SERVICES) {
+    const child = startService(name, {
+      ...env,
+      VOLLEY_METRICS_PORT: process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ?? String(DEFAULT_METRICS_PORTS[name]),
+    });
+    children.set(name, child);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${name} exited (${signal ?? `code ${code}`}); stopping the engine`);
+      void stopAll(1);
+    });
+  }
+
+  say(
+    [
+      'engine starting:',
+      `  API        http://127.0.0.1:${apiPort}   (Authorization: Bearer ${apiKey === LOCAL_DEV_KEY ? LOCAL_DEV_KEY : '<VOLLEY_API_KEY>'})`,
+      `  metrics    ${SERVICES.map((s) => `${s} :${DEFAULT_METRICS_PORTS[s]}`).join(', ')}`,
+      `  mail       ${mailDir}`,
+      '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
+    ].join('\n'),
+  );
+
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`volley: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

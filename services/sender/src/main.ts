@@ -1,0 +1,29 @@
+import { pino } from 'pino';
+import { loadSenderConfig } from '@volley/config';
+import { SenderEngine } from '@volley/delivery';
+import { createRegistry, startMetricsServer } from '@volley/metrics';
+import { onShutdown, runService } from '@volley/runtime';
+
+async function main(): Promise<void> {
+  const config = loadSenderConfig();
+  const logger = pino({ level: config.logLevel, base: { service: 'sender', pid: process.pid } });
+  const registry = createRegistry('sender');
+  const engine = new SenderEngine({ config, logger, registry });
+  const metrics = await startMetricsServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry,
+    ready: () => engine.ready(),
+  });
+  engine.start();
+  logger.info(
+    { relays: config.relays.map((r) => r.label), concurrency: config.concurrency, metricsPort: metrics.port },
+    'sender started',
+  );
+  onShutdown(logger, async () => {
+    await engine.stop();
+    await metrics.close();
+  });
+}
+
+runService('sender', main);
