@@ -91,7 +91,8 @@ export class CampaignStore {
   }
 
   async create(id: string, input: CreateCampaignInput, now = Date.now()): Promise<void> {
-    const status: CampaignStatus = input.sendAt !== undefined && !input.draft ? 'scheduled' : 'draft';
+    const status: CampaignStatus =
+      input.sendAt !== undefined && !input.draft ? 'scheduled' : 'draft';
     const fields: Record<string, string> = {
       tenant: input.tenant,
       status,
@@ -122,13 +123,19 @@ export class CampaignStore {
    * Appends recipients (already validated and normalized by the caller) to a draft or scheduled
    * campaign; addresses already present are counted as duplicates and skipped.
    */
-  async addRecipients(id: string, recipients: Recipient[]): Promise<{ added: number; duplicates: number }> {
+  async addRecipients(
+    id: string,
+    recipients: Recipient[],
+  ): Promise<{ added: number; duplicates: number }> {
     let added = 0;
     let duplicates = 0;
     for (let i = 0; i < recipients.length; i += ADD_CHUNK) {
       const args: string[] = [];
       for (const r of recipients.slice(i, i + ADD_CHUNK)) {
-        args.push(r.email.toLowerCase(), JSON.stringify(r.vars ? { email: r.email, vars: r.vars } : { email: r.email }));
+        args.push(
+          r.email.toLowerCase(),
+          JSON.stringify(r.vars ? { email: r.email, vars: r.vars } : { email: r.email }),
+        );
       }
       let res: unknown;
       try {
@@ -154,7 +161,10 @@ export class CampaignStore {
   }
 
   /** Freezes the recipients and marks the campaign running. */
-  async start(id: string, now = Date.now()): Promise<{ started: boolean; total: number; status: string }> {
+  async start(
+    id: string,
+    now = Date.now(),
+  ): Promise<{ started: boolean; total: number; status: string }> {
     const [started, total, status] = (await startScript.run(
       this.redis,
       [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id), this.keys.running],
@@ -203,8 +213,7 @@ export class CampaignStore {
 
   async status(id: string): Promise<CampaignStatus | undefined> {
     return ((await this.redis.hget(this.keys.campaign(id), 'status')) ?? undefined) as
-      | CampaignStatus
-      | undefined;
+      CampaignStatus | undefined;
   }
 
   /** Ids of running campaigns. */
@@ -221,14 +230,26 @@ export class CampaignStore {
   ): Promise<{ status: string; cursor: number; total: number; inWindow: number } | undefined> {
     const h = await this.redis.hmget(
       this.keys.campaign(id),
-      'status', 'cursor', 'total', 'sent', 'bounced', 'suppressed', 'failed', 'deferred',
+      'status',
+      'cursor',
+      'total',
+      'sent',
+      'bounced',
+      'suppressed',
+      'failed',
+      'deferred',
     );
     if (h[0] === null) return undefined;
     const [status, cursor, total, ...rest] = h;
     const counts = rest.map((v) => num(v ?? undefined));
     const final = (counts[0] ?? 0) + (counts[1] ?? 0) + (counts[2] ?? 0) + (counts[3] ?? 0);
     const c = num(cursor ?? undefined);
-    return { status: status ?? '', cursor: c, total: num(total ?? undefined), inWindow: c - final - (counts[4] ?? 0) };
+    return {
+      status: status ?? '',
+      cursor: c,
+      total: num(total ?? undefined),
+      inWindow: c - final - (counts[4] ?? 0),
+    };
   }
 
   /** Reads the recipients [from, from+count) of the frozen list. */

@@ -140,12 +140,17 @@ export function parseDuration(text: string): number | undefined {
 /** Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `?weight=N`. */
 export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   const out: RelayTarget[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     let url: URL;
     try {
       url = new URL(part);
     } catch {
-      problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} is not a URL (expected smtp://host:port)`);
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} is not a URL (expected smtp://host:port)`,
+      );
       continue;
     }
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
@@ -197,7 +202,9 @@ function common(r: Reader, defaultMetricsPort: number): CommonConfig {
     'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
   );
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(`REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`);
+    r.problems.push(
+      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
+    );
   }
   const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {

@@ -16,12 +16,7 @@ export const JOBS = {
 } as const;
 
 export type CampaignStatus =
-  | 'draft'
-  | 'scheduled'
-  | 'running'
-  | 'paused'
-  | 'completed'
-  | 'cancelled';
+  'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
 
 export const CAMPAIGN_STATUSES: readonly CampaignStatus[] = [
   'draft',

@@ -33,7 +33,11 @@ export function planBatches(
   let n = 0;
   for (const [domain, list] of byDomain) {
     for (let i = 0; i < list.length; i += batchSize) {
-      out.push({ batchId: `${campaignId}-${from}-${n++}`, domain, recipients: list.slice(i, i + batchSize) });
+      out.push({
+        batchId: `${campaignId}-${from}-${n++}`,
+        domain,
+        recipients: list.slice(i, i + batchSize),
+      });
     }
   }
   return out;

@@ -12,7 +12,13 @@ import {
   type ExpandJob,
   type SendBatchJob,
 } from '@volley/contracts';
-import { CampaignStore, createQueues, enqueueExpand, type FinalizeResult, type Queues } from '@volley/campaigns';
+import {
+  CampaignStore,
+  createQueues,
+  enqueueExpand,
+  type FinalizeResult,
+  type Queues,
+} from '@volley/campaigns';
 import {
   MessageComposer,
   compileCampaignTemplates,
@@ -78,7 +84,10 @@ export class SenderEngine {
     this.redis = connectRedis(this.cfg.redisUrl, { name: 'volley-sender' });
     this.store = new CampaignStore(this.redis, this.keys);
     this.queues = createQueues(this.redis, this.keys);
-    this.pool = new RelayPool(this.cfg.relays, { poolSize: this.cfg.poolSize, heloName: this.cfg.heloName });
+    this.pool = new RelayPool(this.cfg.relays, {
+      poolSize: this.cfg.poolSize,
+      heloName: this.cfg.heloName,
+    });
     this.messages = messagesCounter(opts.registry);
     this.smtpTime = smtpDurationHistogram(opts.registry);
   }
@@ -97,16 +106,24 @@ export class SenderEngine {
       name: 'volley-sender-worker',
       maxRetriesPerRequest: null,
     });
-    this.sendWorker = new Worker<SendBatchJob>(QUEUES.send, (job, token) => this.processBatch(job, token), {
-      connection: workerConnection,
-      prefix: this.keys.bullPrefix,
-      concurrency: this.cfg.concurrency,
-    });
-    this.controlWorker = new Worker<ExpandJob>(QUEUES.control, (job, token) => this.processExpand(job, token), {
-      connection: workerConnection.duplicate(),
-      prefix: this.keys.bullPrefix,
-      concurrency: 2,
-    });
+    this.sendWorker = new Worker<SendBatchJob>(
+      QUEUES.send,
+      (job, token) => this.processBatch(job, token),
+      {
+        connection: workerConnection,
+        prefix: this.keys.bullPrefix,
+        concurrency: this.cfg.concurrency,
+      },
+    );
+    this.controlWorker = new Worker<ExpandJob>(
+      QUEUES.control,
+      (job, token) => this.processExpand(job, token),
+      {
+        connection: workerConnection.duplicate(),
+        prefix: this.keys.bullPrefix,
+        concurrency: 2,
+      },
+    );
     for (const w of [this.sendWorker, this.controlWorker]) {
       w.on('failed', (job, err) => {
         this.log.error({ err, jobId: job?.id, queue: w.name }, 'job failed; BullMQ will retry it');
@@ -127,7 +144,9 @@ export class SenderEngine {
   async stop(deadlineMs = this.cfg.drainTimeoutMs): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    const workers = [this.sendWorker, this.controlWorker].filter((w): w is Worker => w !== undefined);
+    const workers = [this.sendWorker, this.controlWorker].filter(
+      (w): w is Worker => w !== undefined,
+    );
     let timer: NodeJS.Timeout | undefined;
     const graceful = Promise.all(workers.map((w) => w.close()));
     const timedOut = await Promise.race([
@@ -138,7 +157,10 @@ export class SenderEngine {
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.log.warn({ deadlineMs }, 'drain deadline passed; leaving unfinished batches to other senders');
+      this.log.warn(
+        { deadlineMs },
+        'drain deadline passed; leaving unfinished batches to other senders',
+      );
       await Promise.all(workers.map((w) => w.close(true)));
     }
     this.pool.close();
@@ -230,14 +252,20 @@ export class SenderEngine {
       })),
     );
     await this.store.advanceCursor(id, from, from + rows.length);
-    this.log.debug({ campaignId: id, from, count: rows.length, batches: batches.length }, 'window expanded');
+    this.log.debug(
+      { campaignId: id, from, count: rows.length, batches: batches.length },
+      'window expanded',
+    );
   }
 
   private async processBatch(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
     const d = job.data;
     const rt = await this.runtime(d.campaignId);
     if (!rt) {
-      this.log.warn({ campaignId: d.campaignId }, 'batch for a campaign that no longer exists; dropped');
+      this.log.warn(
+        { campaignId: d.campaignId },
+        'batch for a campaign that no longer exists; dropped',
+      );
       return;
     }
     if (rt.status === 'paused' || rt.status === 'scheduled') {
@@ -247,10 +275,16 @@ export class SenderEngine {
     }
     if (rt.status === 'cancelled') return;
 
-    const done = await this.store.doneFlags(d.campaignId, d.recipients.map((r) => r.i));
+    const done = await this.store.doneFlags(
+      d.campaignId,
+      d.recipients.map((r) => r.i),
+    );
     const todo = d.recipients.filter((_r, k) => !done[k]);
     if (todo.length === 0) return;
-    const suppressed = await this.store.suppressedFlags(rt.tenant, todo.map((r) => r.email));
+    const suppressed = await this.store.suppressedFlags(
+      rt.tenant,
+      todo.map((r) => r.email),
+    );
 
     const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.cfg.maxAgeMs;
     const deferred: BatchRecipient[] = [];
@@ -258,11 +292,15 @@ export class SenderEngine {
     await Promise.all(
       todo.map(async (r, k) => {
         if (suppressed[k]) {
-          signals.push(await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
+          signals.push(
+            await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'),
+          );
           return;
         }
         if (expired) {
-          signals.push(await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
+          signals.push(
+            await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'),
+          );
           return;
         }
         const result = await this.deliver(rt, r);
@@ -317,13 +355,19 @@ export class SenderEngine {
   private async deliver(
     rt: CampaignRuntime,
     r: BatchRecipient,
-  ): Promise<{ disposition: 'deferred'; reason: string; text: string } | { disposition: 'final'; signal: FinalizeResult }> {
+  ): Promise<
+    | { disposition: 'deferred'; reason: string; text: string }
+    | { disposition: 'final'; signal: FinalizeResult }
+  > {
     const final = async (
       outcome: 'sent' | 'bounced' | 'failed',
       reason: string,
       detail: string,
       suppress = false,
-    ) => ({ disposition: 'final' as const, signal: await this.record(rt, r, outcome, reason, detail, suppress) });
+    ) => ({
+      disposition: 'final' as const,
+      signal: await this.record(rt, r, outcome, reason, detail, suppress),
+    });
 
     const to = normalizeEmail(r.email);
     if (!to) return final('failed', 'syntaxerror', 'invalid recipient address; never sent');
@@ -342,7 +386,8 @@ export class SenderEngine {
     this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
     const detail = res.text;
     if (res.disposition === 'delivered') return final('sent', 'delivered', detail);
-    if (res.disposition === 'bounced') return final('bounced', res.reason, detail, HARD_REASONS.has(res.reason));
+    if (res.disposition === 'bounced')
+      return final('bounced', res.reason, detail, HARD_REASONS.has(res.reason));
     return { disposition: 'deferred', reason: res.reason, text: detail };
   }
 

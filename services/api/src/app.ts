@@ -43,7 +43,10 @@ const iso = (ms: number | undefined): string | undefined =>
 function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
   const errors: FieldError[] = [];
   if (!parseMailbox(body.from)) {
-    errors.push({ path: 'body.from', message: 'is not a valid address (use addr@example.com or Name <addr@example.com>)' });
+    errors.push({
+      path: 'body.from',
+      message: 'is not a valid address (use addr@example.com or Name <addr@example.com>)',
+    });
   }
   if (body.replyTo !== undefined && !parseMailbox(body.replyTo)) {
     errors.push({ path: 'body.replyTo', message: 'is not a valid address' });
@@ -79,10 +82,16 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
   recipients.forEach((r, i) => {
     if (errors.length >= 100) return;
     if (!normalizeEmail(r.email)) {
-      errors.push({ path: `body.recipients[${i}].email`, message: `${JSON.stringify(r.email.slice(0, 100))} is not a valid address` });
+      errors.push({
+        path: `body.recipients[${i}].email`,
+        message: `${JSON.stringify(r.email.slice(0, 100))} is not a valid address`,
+      });
     }
     if (r.vars !== undefined && JSON.stringify(r.vars).length > LIMITS.varsBytes) {
-      errors.push({ path: `body.recipients[${i}].vars`, message: `is larger than ${LIMITS.varsBytes} bytes` });
+      errors.push({
+        path: `body.recipients[${i}].vars`,
+        message: `is larger than ${LIMITS.varsBytes} bytes`,
+      });
     }
   });
   return errors;
@@ -113,7 +122,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply
       .code(404)
       .type('application/problem+json')
-      .send({ type: 'https://volley.dev/problems/not-found', title: 'Not found', status: 404, detail: `no route ${req.method} ${req.url.split('?')[0]}` }),
+      .send({
+        type: 'https://volley.dev/problems/not-found',
+        title: 'Not found',
+        status: 404,
+        detail: `no route ${req.method} ${req.url.split('?')[0]}`,
+      }),
   );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -129,7 +143,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
       const loadOwned = async (id: string, tenant: string) => {
         const rec = await store.get(id);
-        if (!rec || rec.tenant !== tenant) throw new ApiProblem(404, 'Not found', `campaign ${id} does not exist`);
+        if (!rec || rec.tenant !== tenant)
+          throw new ApiProblem(404, 'Not found', `campaign ${id} does not exist`);
         return rec;
       };
 
@@ -146,16 +161,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           const body = req.body;
           const errors = validateCampaign(body, deps.config.maxInlineRecipients);
           if (errors.length > 0) {
-            throw new ApiProblem(400, 'Invalid campaign', `${errors[0]?.path} ${errors[0]?.message}`, errors);
+            throw new ApiProblem(
+              400,
+              'Invalid campaign',
+              `${errors[0]?.path} ${errors[0]?.message}`,
+              errors,
+            );
           }
           const id = store.newId();
           const idemKey = req.headers['idempotency-key'];
           if (typeof idemKey === 'string' && idemKey.length > 0) {
-            if (idemKey.length > 200) throw new ApiProblem(400, 'Invalid request', 'Idempotency-Key is longer than 200 characters');
+            if (idemKey.length > 200)
+              throw new ApiProblem(
+                400,
+                'Invalid request',
+                'Idempotency-Key is longer than 200 characters',
+              );
             const existing = await store.claimIdempotencyKey(tenant, idemKey, id);
             if (existing) {
               const status = (await store.status(existing)) ?? 'draft';
-              return reply.code(202).header('idempotent-replayed', 'true').send({ id: existing, status });
+              return reply
+                .code(202)
+                .header('idempotent-replayed', 'true')
+                .send({ id: existing, status });
             }
           }
           const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
@@ -175,7 +203,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           if (body.recipients?.length) {
             recipients = await store.addRecipients(
               id,
-              body.recipients.map((r) => ({ email: normalizeEmail(r.email) ?? r.email, vars: r.vars })),
+              body.recipients.map((r) => ({
+                email: normalizeEmail(r.email) ?? r.email,
+                vars: r.vars,
+              })),
             );
             accepted.inc(recipients.added);
           }
@@ -217,7 +248,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           const rec = await loadOwned(req.params.id, req.principal?.tenant ?? 'default');
           const res = await store.start(rec.id);
           if (!res.started) {
-            throw new ApiProblem(409, 'Conflict', `campaign ${rec.id} is ${res.status}; only a draft or scheduled campaign can be started`);
+            throw new ApiProblem(
+              409,
+              'Conflict',
+              `campaign ${rec.id} is ${res.status}; only a draft or scheduled campaign can be started`,
+            );
           }
           if (res.status === 'running') await enqueueExpand(deps.queues.control, rec.id, 0);
           return reply.code(202).send({ id: rec.id, status: res.status as 'running' });
@@ -226,7 +261,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
       v1.get(
         '/campaigns/:id/events',
-        { schema: { params: CampaignIdParams, querystring: EventsQuery, response: { 200: EventsResponse } } },
+        {
+          schema: {
+            params: CampaignIdParams,
+            querystring: EventsQuery,
+            response: { 200: EventsResponse },
+          },
+        },
         async (req) => {
           const rec = await loadOwned(req.params.id, req.principal?.tenant ?? 'default');
           const page = await store.events(rec.id, req.query.cursor, req.query.limit ?? 100);

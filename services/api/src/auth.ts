@@ -25,7 +25,11 @@ export function bearerAuth(apiKey: string): (req: FastifyRequest) => Promise<voi
   return async (req) => {
     const header = req.headers.authorization;
     if (!header) {
-      throw new ApiProblem(401, 'Unauthorized', 'send the API key as `Authorization: Bearer <key>`');
+      throw new ApiProblem(
+        401,
+        'Unauthorized',
+        'send the API key as `Authorization: Bearer <key>`',
+      );
     }
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m?.[1] || !timingSafeEqual(digest(m[1]), expected)) {

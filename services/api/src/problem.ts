@@ -20,7 +20,10 @@ export class ApiProblem extends Error {
 }
 
 function slug(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export function sendProblem(reply: FastifyReply, p: ApiProblem): FastifyReply {
@@ -50,23 +53,42 @@ function describe(e: AjvError, context: string | undefined): FieldError {
 }
 
 /** One error handler: client errors explained, server errors logged and hidden. */
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(
+  err: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   if (err instanceof ApiProblem) return sendProblem(reply, err);
   if (err instanceof CampaignError) {
     const status = err.code === 'CAMPAIGN_NOT_FOUND' ? 404 : 409;
-    return sendProblem(reply, new ApiProblem(status, status === 404 ? 'Not found' : 'Conflict', err.message));
+    return sendProblem(
+      reply,
+      new ApiProblem(status, status === 404 ? 'Not found' : 'Conflict', err.message),
+    );
   }
   if (err.validation) {
     const errors = (err.validation as AjvError[]).map((e) => describe(e, err.validationContext));
     const first = errors[0];
     return sendProblem(
       reply,
-      new ApiProblem(400, 'Invalid request', first ? `${first.path} ${first.message}` : err.message, errors),
+      new ApiProblem(
+        400,
+        'Invalid request',
+        first ? `${first.path} ${first.message}` : err.message,
+        errors,
+      ),
     );
   }
   const status = err.statusCode ?? 500;
   if (status === 413) {
-    return sendProblem(reply, new ApiProblem(413, 'Body too large', `${err.message}; upload large recipient lists in parts`));
+    return sendProblem(
+      reply,
+      new ApiProblem(
+        413,
+        'Body too large',
+        `${err.message}; upload large recipient lists in parts`,
+      ),
+    );
   }
   if (status >= 400 && status < 500) {
     return sendProblem(reply, new ApiProblem(status, 'Bad request', err.message));
@@ -74,6 +96,10 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   req.log.error({ err, url: req.url, method: req.method }, 'request failed');
   return sendProblem(
     reply,
-    new ApiProblem(status === 503 ? 503 : 500, 'Internal error', 'the server failed to handle the request; it was logged, retry later'),
+    new ApiProblem(
+      status === 503 ? 503 : 500,
+      'Internal error',
+      'the server failed to handle the request; it was logged, retry later',
+    ),
   );
 }

@@ -32,10 +32,25 @@ export const RecipientSchema = Type.Object(
 
 export const CreateCampaignBody = Type.Object(
   {
-    from: Type.String({ minLength: 3, maxLength: 400, description: '`addr@example.com` or `Name <addr@example.com>`.' }),
-    subject: Type.String({ minLength: 1, maxLength: LIMITS.subject, description: 'Handlebars template.' }),
-    html: Type.Optional(Type.String({ maxLength: LIMITS.body, description: 'Handlebars template of the HTML part.' })),
-    text: Type.Optional(Type.String({ maxLength: LIMITS.body, description: 'Handlebars template of the text part; derived from html when absent.' })),
+    from: Type.String({
+      minLength: 3,
+      maxLength: 400,
+      description: '`addr@example.com` or `Name <addr@example.com>`.',
+    }),
+    subject: Type.String({
+      minLength: 1,
+      maxLength: LIMITS.subject,
+      description: 'Handlebars template.',
+    }),
+    html: Type.Optional(
+      Type.String({ maxLength: LIMITS.body, description: 'Handlebars template of the HTML part.' }),
+    ),
+    text: Type.Optional(
+      Type.String({
+        maxLength: LIMITS.body,
+        description: 'Handlebars template of the text part; derived from html when absent.',
+      }),
+    ),
     replyTo: Type.Optional(Type.String({ maxLength: 400 })),
     headers: Type.Optional(
       Type.Record(Type.String(), Type.String(), {
@@ -43,8 +58,12 @@ export const CreateCampaignBody = Type.Object(
         description: 'Extra headers; names and values without CR/LF, structural headers refused.',
       }),
     ),
-    sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'Start at this time (ISO 8601).' })),
-    draft: Type.Optional(Type.Boolean({ description: 'Keep as a draft: add recipients, then start.' })),
+    sendAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Start at this time (ISO 8601).' }),
+    ),
+    draft: Type.Optional(
+      Type.Boolean({ description: 'Keep as a draft: add recipients, then start.' }),
+    ),
     recipients: Type.Optional(Type.Array(RecipientSchema, { description: 'Inline recipients.' })),
   },
   { additionalProperties: false },
@@ -84,7 +103,9 @@ export const CampaignResponse = Type.Object({
 });
 
 export const EventsQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: '^\\d+-\\d+$', description: 'The `next` of the previous page.' })),
+  cursor: Type.Optional(
+    Type.String({ pattern: '^\\d+-\\d+$', description: 'The `next` of the previous page.' }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 

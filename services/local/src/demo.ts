@@ -5,8 +5,26 @@
 const API = process.env.VOLLEY_API_URL ?? `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
 const KEY = process.env.VOLLEY_API_KEY ?? 'volley-local-dev-key';
 const COUNT = Number(process.env.VOLLEY_DEMO_RECIPIENTS ?? 1000);
-const DOMAINS = ['example.com', 'example.net', 'example.org', 'mail.example', 'inbox.test', 'post.test'];
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Radia', 'Vint'];
+const DOMAINS = [
+  'example.com',
+  'example.net',
+  'example.org',
+  'mail.example',
+  'inbox.test',
+  'post.test',
+];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Radia',
+  'Vint',
+];
 
 interface Counts {
   total: number;
@@ -18,16 +36,25 @@ interface Counts {
   failed: number;
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   let res: Response;
   try {
     res = await fetch(`${API}${path}`, {
       method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : null,
     });
   } catch {
-    throw new Error(`cannot reach the API at ${API}: is the engine running? Start it with \`npm start\``);
+    throw new Error(
+      `cannot reach the API at ${API}: is the engine running? Start it with \`npm start\``,
+    );
   }
   return { status: res.status, json: await res.json().catch(() => ({})) };
 }
@@ -47,7 +74,9 @@ async function main(): Promise<void> {
     recipients,
   });
   if (created.status !== 202) {
-    throw new Error(`the API refused the campaign (${created.status}): ${JSON.stringify(created.json)}`);
+    throw new Error(
+      `the API refused the campaign (${created.status}): ${JSON.stringify(created.json)}`,
+    );
   }
   const { id } = created.json as { id: string };
   process.stdout.write(`campaign ${id}: ${COUNT} recipients over ${DOMAINS.length} domains\n`);
@@ -76,7 +105,8 @@ async function main(): Promise<void> {
       );
       process.exit(c.counts.sent === c.counts.total ? 0 : 1);
     }
-    if (Date.now() > deadline) throw new Error('the campaign did not finish within 10 minutes; check the engine logs');
+    if (Date.now() > deadline)
+      throw new Error('the campaign did not finish within 10 minutes; check the engine logs');
     // Polling a REST API for progress is what a user would do; 250 ms keeps the bar lively.
     await new Promise((r) => setTimeout(r, 250));
   }

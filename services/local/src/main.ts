@@ -20,7 +20,8 @@ type Service = (typeof SERVICES)[number];
 
 const COLORS: Record<Service, string> = { api: '36', sender: '32', bounce: '35', collector: '33' };
 const tty = process.stdout.isTTY;
-const tag = (name: string, color = '0'): string => (tty ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`);
+const tag = (name: string, color = '0'): string =>
+  tty ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`;
 
 function say(line: string): void {
   process.stdout.write(`${tag('volley', '1')} ${line}\n`);
@@ -31,22 +32,34 @@ function pretty(line: string): string {
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
     const { level, msg, time: _t, pid: _p, hostname: _h, service: _s, ...rest } = o;
-    const names: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+    const text = typeof msg === 'string' ? msg : JSON.stringify(msg ?? '');
+    const names: Record<number, string> = {
+      10: 'trace',
+      20: 'debug',
+      30: 'info',
+      40: 'WARN',
+      50: 'ERROR',
+      60: 'FATAL',
+    };
     const fields = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `${names[Number(level)] ?? String(level)}: ${String(msg ?? '')}${fields ? `  ${fields}` : ''}`;
+    return `${names[Number(level)] ?? String(level)}: ${text}${fields ? `  ${fields}` : ''}`;
   } catch {
     return line;
   }
 }
 
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (l) => {
@@ -120,7 +133,9 @@ async function main(): Promise<void> {
   for (const name of SERVICES) {
     const child = startService(name, {
       ...env,
-      VOLLEY_METRICS_PORT: process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ?? String(DEFAULT_METRICS_PORTS[name]),
+      VOLLEY_METRICS_PORT:
+        process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ??
+        String(DEFAULT_METRICS_PORTS[name]),
     });
     children.set(name, child);
     child.once('exit', (code, signal) => {

@@ -17,7 +17,11 @@ async function main(): Promise<void> {
   });
   engine.start();
   logger.info(
-    { relays: config.relays.map((r) => r.label), concurrency: config.concurrency, metricsPort: metrics.port },
+    {
+      relays: config.relays.map((r) => r.label),
+      concurrency: config.concurrency,
+      metricsPort: metrics.port,
+    },
     'sender started',
   );
   onShutdown(logger, async () => {

@@ -1,0 +1,101 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ConfigError,
+  loadApiConfig,
+  loadSenderConfig,
+  parseDuration,
+  parseRelays,
+} from '@volley/config';
+import { spawnService } from '@volley/testkit';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', VOLLEY_API_KEY: 'a-long-enough-key-123' };
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  test('defaults work with only the required variables', () => {
+    const api = loadApiConfig(base);
+    assert.equal(api.port, 8080);
+    const s = loadSenderConfig(base);
+    assert.equal(s.delivery, 'relay');
+    assert.equal(s.relays[0]?.port, 2525);
+    assert.equal(s.maxAgeMs, 3 * 86_400_000);
+  });
+
+  test('every problem is reported at once, naming the variable and what follows', () => {
+    const p = problems(() =>
+      loadApiConfig({
+        VOLLEY_API_PORT: 'eighty',
+        VOLLEY_LOG_LEVEL: 'loud',
+        VOLLEY_API_KEY: 'short',
+      }),
+    );
+    assert.equal(p.length, 4);
+    assert.match(
+      p.find((x) => x.startsWith('REDIS_URL')) ?? '',
+      /not set: the services keep campaigns/,
+    );
+    assert.match(
+      p.find((x) => x.startsWith('VOLLEY_API_PORT')) ?? '',
+      /whole number from 0 to 65535/,
+    );
+    assert.match(p.find((x) => x.startsWith('VOLLEY_LOG_LEVEL')) ?? '', /must be one of/);
+    assert.match(p.find((x) => x.startsWith('VOLLEY_API_KEY')) ?? '', /at least 16/);
+  });
+
+  test('relay URLs: several, weights, credentials masked in labels, bad schemes refused', () => {
+    const errs: string[] = [];
+    const relays = parseRelays(
+      'smtp://u%40x:secret@relay1.example:25?weight=3, smtps://relay2.example',
+      errs,
+    );
+    assert.deepEqual(errs, []);
+    assert.equal(relays.length, 2);
+    assert.deepEqual(relays[0]?.auth, { user: 'u@x', pass: 'secret' });
+    assert.equal(relays[0]?.weight, 3);
+    assert.ok(!relays[0]?.label.includes('secret'));
+    assert.equal(relays[1]?.port, 465);
+    assert.equal(relays[1]?.secure, true);
+    const bad: string[] = [];
+    parseRelays('http://relay.example,smtp://x:pw@h:25?weight=-1', bad);
+    assert.equal(bad.length, 2);
+    assert.ok(
+      bad.every((b) => !b.includes('pw@')),
+      'passwords never appear in errors',
+    );
+  });
+
+  test('durations take units', () => {
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('3d'), 259_200_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('3 days'), undefined);
+    assert.match(
+      problems(() => loadSenderConfig({ ...base, VOLLEY_MAX_AGE: 'forever' }))[0] ?? '',
+      /VOLLEY_MAX_AGE.*duration/,
+    );
+  });
+
+  test('a service with a wrong value stops at start with a message naming the variable', async () => {
+    const p = spawnService('sender', {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      VOLLEY_SMTP_RELAY: 'ftp://nope',
+      VOLLEY_SENDER_CONCURRENCY: '0',
+    });
+    const code = await p.exited;
+    assert.equal(code, 1);
+    const out = p.lines.join('\n');
+    assert.match(out, /volley sender: invalid configuration/);
+    assert.match(out, /VOLLEY_SMTP_RELAY: "ftp:\/\/nope" must start with smtp:\/\/ or smtps:\/\//);
+    assert.match(out, /VOLLEY_SENDER_CONCURRENCY="0" must be a whole number from 1 to 1000/);
+  });
+});

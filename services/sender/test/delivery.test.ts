@@ -1,0 +1,293 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { simpleParser } from 'mailparser';
+import { Registry } from 'prom-client';
+import { Keys } from '@volley/contracts';
+import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
+import { connectRedis, type RedisClient } from '@volley/redis';
+import {
+  spawnService,
+  startCaptureServer,
+  startRedis,
+  uniquePrefix,
+  waitUntil,
+  type CaptureServer,
+  type ServiceProcess,
+} from '@volley/testkit';
+import { buildApp } from '../../api/src/app.ts';
+
+const KEY = 'test-key-0123456789abcdef';
+const DOMAINS = ['one.example', 'two.example', 'three.example', 'four.example', 'five.example'];
+
+let stopRedis: () => Promise<void>;
+let redisUrl: string;
+let redis: RedisClient;
+
+before(async () => {
+  const server = await startRedis();
+  stopRedis = () => server.stop();
+  redisUrl = server.url;
+  redis = connectRedis(redisUrl, { name: 'sender-test' });
+  await redis.ping();
+});
+
+after(async () => {
+  redis.disconnect();
+  await stopRedis();
+});
+
+/** One isolated engine: its own key prefix, capture server, API and sender processes. */
+class Harness {
+  readonly keys = new Keys(uniquePrefix('snd'));
+  readonly store = new CampaignStore(redis, this.keys);
+  queues!: Queues;
+  app!: FastifyInstance;
+  capture!: CaptureServer;
+  senders: ServiceProcess[] = [];
+
+  async start(opts: {
+    senders: number;
+    env?: Record<string, string>;
+    capture?: Parameters<typeof startCaptureServer>[0];
+  }) {
+    this.capture = await startCaptureServer(opts.capture);
+    this.queues = createQueues(redis, this.keys);
+    this.app = await buildApp({
+      config: { apiKey: KEY, bodyLimit: 10 * 1024 * 1024, maxInlineRecipients: 10_000 },
+      redis,
+      keys: this.keys,
+      queues: this.queues,
+      registry: new Registry(),
+      logger: false,
+    });
+    for (let i = 0; i < opts.senders; i++) {
+      const p = spawnService('sender', {
+        REDIS_URL: redisUrl,
+        VOLLEY_REDIS_PREFIX: this.keys.prefix,
+        VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${this.capture.port}`,
+        VOLLEY_METRICS_PORT: '0',
+        VOLLEY_BATCH_SIZE: '20',
+        VOLLEY_EXPAND_WINDOW: '400',
+        ...opts.env,
+      });
+      this.senders.push(p);
+    }
+    await Promise.all(this.senders.map((s) => s.waitForLine(/sender started/)));
+  }
+
+  async create(payload: Record<string, unknown>): Promise<string> {
+    const res = await this.app.inject({
+      method: 'POST',
+      url: '/v1/campaigns',
+      headers: { authorization: `Bearer ${KEY}` },
+      payload,
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    return res.json<{ id: string }>().id;
+  }
+
+  async completed(id: string, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(
+      async () => (await this.store.status(id)) === 'completed',
+      `campaign ${id} to complete`,
+      timeoutMs,
+    );
+  }
+
+  async metricsOf(p: ServiceProcess): Promise<string> {
+    const line = await p.waitForLine(/sender started/);
+    const port = (JSON.parse(line) as { metricsPort: number }).metricsPort;
+    return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  }
+
+  async stop(): Promise<void> {
+    const codes = await Promise.all(this.senders.map((s) => s.stop('SIGTERM')));
+    assert.deepEqual(
+      codes,
+      codes.map(() => 0),
+      'senders exit cleanly on SIGTERM',
+    );
+    await this.app.close();
+    await this.queues.close();
+    await this.capture.close();
+  }
+}
+
+function recipients(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    email: `user${i}@${DOMAINS[i % DOMAINS.length]}`,
+    vars: { name: `Name${i}`, n: i },
+  }));
+}
+
+const CAMPAIGN = {
+  from: 'Volley Test <news@sender.example>',
+  subject: 'Hello {{name}}',
+  html: '<p>Hi {{name}}, you are number {{n}}.</p>',
+};
+
+function sentCount(metrics: string): number {
+  const m = /volley_messages_total\{[^}]*outcome="sent"[^}]*\} (\d+)/.exec(metrics);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('sender', () => {
+  test('1,000 recipients over 5 domains are each delivered exactly once with their own content', async () => {
+    const h = new Harness();
+    await h.start({ senders: 1 });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(1000) });
+      await h.completed(id);
+      const c = await h.store.get(id);
+      assert.equal(c?.counts.sent, 1000);
+      assert.equal(h.capture.messages.length, 1000);
+      const seen = new Map<string, number>();
+      for (const m of h.capture.messages) {
+        assert.equal(m.to.length, 1);
+        const to = m.to[0] ?? '';
+        seen.set(to, (seen.get(to) ?? 0) + 1);
+        const parsed = await simpleParser(m.raw);
+        const n = Number(/^user(\d+)@/.exec(to)?.[1]);
+        assert.equal(parsed.subject, `Hello Name${n}`);
+        assert.match(String(parsed.html), new RegExp(`Hi Name${n}, you are number ${n}\\.`));
+        assert.match(parsed.text ?? '', new RegExp(`Hi Name${n}, you are number ${n}\\.`));
+        assert.equal(parsed.messageId, `<${id}.${n}@sender.example>`);
+      }
+      assert.equal(seen.size, 1000);
+      assert.ok(
+        [...seen.values()].every((v) => v === 1),
+        'no recipient received two messages',
+      );
+      assert.deepEqual(new Set([...seen.keys()].map((e) => e.split('@')[1])), new Set(DOMAINS));
+      assert.equal(sentCount(await h.metricsOf(h.senders[0] as ServiceProcess)), 1000);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a second sender process shares the work without sending anything twice', async () => {
+    const h = new Harness();
+    await h.start({ senders: 2 });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(3000) });
+      await h.completed(id);
+      const tos = h.capture.messages.map((m) => m.to[0]);
+      assert.equal(tos.length, 3000);
+      assert.equal(new Set(tos).size, 3000, 'every recipient exactly once');
+      const perProcess = await Promise.all(
+        h.senders.map(async (s) => sentCount(await h.metricsOf(s))),
+      );
+      assert.equal(
+        perProcess.reduce((a, b) => a + b, 0),
+        3000,
+      );
+      assert.ok(
+        perProcess.every((n) => n > 0),
+        `both senders delivered some messages: ${perProcess.join(', ')}`,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a render failure fails that recipient only, with a clear reason', async () => {
+    const h = new Harness();
+    await h.start({ senders: 1 });
+    try {
+      const id = await h.create({
+        ...CAMPAIGN,
+        // A partial chosen by a variable: only the recipient naming a missing partial fails.
+        html: '<p>Hi {{name}}</p>{{#if p}}{{> (lookup . "p")}}{{/if}}',
+        recipients: [
+          { email: 'ok1@one.example', vars: { name: 'A' } },
+          { email: 'bad@two.example', vars: { name: 'B', p: 'nonexistent' } },
+          { email: 'ok2@three.example', vars: { name: 'C' } },
+        ],
+      });
+      await h.completed(id);
+      const c = await h.store.get(id);
+      assert.equal(c?.counts.sent, 2);
+      assert.equal(c?.counts.failed, 1);
+      const { events } = await h.store.events(id, undefined, 10);
+      const bad = events.find((e) => e.email === 'bad@two.example');
+      assert.equal(bad?.outcome, 'failed');
+      assert.equal(bad?.reason, 'template');
+      assert.match(bad?.detail ?? '', /nonexistent/);
+      assert.deepEqual(h.capture.messages.map((m) => m.to[0]).sort(), [
+        'ok1@one.example',
+        'ok2@three.example',
+      ]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('an inline 5xx bounces and suppresses, a 4xx is retried and delivered, a rate-limit 5xx is deferred', async () => {
+    const tries = new Map<string, number>();
+    const h = new Harness();
+    await h.start({
+      senders: 1,
+      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '500ms' },
+      capture: {
+        onRecipient(addr) {
+          const n = (tries.get(addr) ?? 0) + 1;
+          tries.set(addr, n);
+          if (addr.startsWith('gone@'))
+            return { code: 550, message: '5.1.1 <gone@two.example>: user unknown' };
+          if (addr.startsWith('busy@') && n === 1)
+            return { code: 451, message: '4.3.0 try again later' };
+          if (addr.startsWith('limited@') && n === 1)
+            return { code: 550, message: '5.7.1 rate limited, try again later' };
+          return undefined;
+        },
+      },
+    });
+    try {
+      const id = await h.create({
+        ...CAMPAIGN,
+        recipients: [
+          { email: 'gone@two.example', vars: { name: 'G' } },
+          { email: 'busy@three.example', vars: { name: 'B' } },
+          { email: 'limited@four.example', vars: { name: 'L' } },
+          { email: 'fine@one.example', vars: { name: 'F' } },
+        ],
+      });
+      await h.completed(id);
+      const c = await h.store.get(id);
+      assert.deepEqual(
+        { sent: c?.counts.sent, bounced: c?.counts.bounced, deferred: c?.counts.deferred },
+        { sent: 3, bounced: 1, deferred: 0 },
+      );
+      assert.equal(tries.get('busy@three.example'), 2);
+      assert.equal(tries.get('limited@four.example'), 2);
+      assert.equal(tries.get('gone@two.example'), 1, 'a hard bounce is not retried');
+      const { events } = await h.store.events(id, undefined, 20);
+      const gone = events.find((e) => e.email === 'gone@two.example');
+      assert.equal(gone?.outcome, 'bounced');
+      assert.equal(gone?.reason, 'userunknown');
+      assert.deepEqual(
+        events
+          .filter((e) => e.outcome === 'deferred')
+          .map((e) => e.email)
+          .sort(),
+        ['busy@three.example', 'limited@four.example'],
+      );
+      assert.deepEqual(
+        await h.store.suppressedFlags('default', ['gone@two.example', 'fine@one.example']),
+        [true, false],
+      );
+
+      // The suppressed address is skipped before any connection in the next campaign.
+      const id2 = await h.create({
+        ...CAMPAIGN,
+        recipients: [{ email: 'gone@two.example', vars: { name: 'G' } }],
+      });
+      await h.completed(id2);
+      assert.equal((await h.store.get(id2))?.counts.suppressed, 1);
+      assert.equal(tries.get('gone@two.example'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
+});
