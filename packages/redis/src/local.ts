@@ -120,7 +120,9 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     } else {
       args.push('--appendonly', 'no');
     }
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C in the terminal must not stop Redis before the services
+    // that still write to it have drained; the owner stops it last.
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const forward = (buf: Buffer): void => {
       for (const line of buf.toString().split('\n')) if (line.trim()) opts.onLog?.(line);
     };

@@ -26,6 +26,28 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  watchParent(logger, handler);
+}
+
+/**
+ * Under `npm start` each service runs in its own process group, so a supervisor killed
+ * outright (SIGKILL) would leave it behind. VOLLEY_PARENT_PID names the supervisor; when it is
+ * gone the service shuts down as on SIGTERM. Checked once a second: there is no event for the
+ * death of a process that is not our child.
+ */
+function watchParent(logger: Logger, stop: (signal: NodeJS.Signals) => void): void {
+  const ppid = Number(process.env.VOLLEY_PARENT_PID);
+  if (!Number.isInteger(ppid) || ppid <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(ppid, 0);
+    } catch {
+      clearInterval(timer);
+      logger.warn({ ppid }, 'supervisor is gone; shutting down');
+      stop('SIGTERM');
+    }
+  }, 1000);
+  timer.unref();
 }
 
 /**

@@ -56,8 +56,11 @@ function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
     ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
     {
       cwd: ROOT,
-      env,
+      env: { ...env, VOLLEY_PARENT_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: Ctrl-C reaches only this supervisor, which stops the services in
+      // order (one SIGTERM each, so senders drain instead of seeing a second signal and quitting).
+      detached: true,
     },
   );
   for (const stream of [child.stdout, child.stderr]) {

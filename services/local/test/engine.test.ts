@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '@volley/redis';
+import { ROOT, waitUntil } from '@volley/testkit';
+
+/**
+ * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
+ * demo` delivers every demo message into the capture folder, and Ctrl-C stops everything.
+ */
+test('npm start runs the engine, the demo delivers every message, SIGINT stops it all', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'volley-local-'));
+  const ports = {
+    api: await freePort(),
+    capture: await freePort(),
+    api_m: await freePort(),
+    sender_m: await freePort(),
+    bounce_m: await freePort(),
+    collector_m: await freePort(),
+  };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    VOLLEY_LOCAL_DIR: dir,
+    VOLLEY_API_PORT: String(ports.api),
+    VOLLEY_CAPTURE_PORT: String(ports.capture),
+    VOLLEY_API_METRICS_PORT: String(ports.api_m),
+    VOLLEY_SENDER_METRICS_PORT: String(ports.sender_m),
+    VOLLEY_BOUNCE_METRICS_PORT: String(ports.bounce_m),
+    VOLLEY_COLLECTOR_METRICS_PORT: String(ports.collector_m),
+  };
+  const engine = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve(ROOT, 'services/local/src/main.ts')],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const lines: string[] = [];
+  let onLine: ((l: string) => void) | undefined;
+  for (const s of [engine.stdout, engine.stderr]) {
+    createInterface({ input: s }).on('line', (l) => {
+      lines.push(l);
+      onLine?.(l);
+    });
+  }
+  const exited = new Promise<number | null>((r) => engine.once('exit', (code) => r(code)));
+  try {
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(
+        () => rej(new Error(`engine did not start:\n${lines.join('\n')}`)),
+        60_000,
+      );
+      let ready = 0;
+      const check = (l: string): void => {
+        if (/api listening|sender started|bounce started|collector started/.test(l)) ready++;
+        if (ready === 4) {
+          clearTimeout(timer);
+          res();
+        }
+      };
+      lines.forEach(check);
+      onLine = check;
+      void exited.then((code) => rej(new Error(`engine exited (${code}):\n${lines.join('\n')}`)));
+    });
+
+    const demo = spawn(
+      process.execPath,
+      ['--import', 'tsx', resolve(ROOT, 'services/local/src/demo.ts')],
+      {
+        cwd: ROOT,
+        env: { ...env, VOLLEY_API_URL: `http://127.0.0.1:${ports.api}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    demo.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    demo.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((r) => demo.once('exit', (c) => r(c)));
+    assert.equal(code, 0, out);
+    assert.match(out, /done in [\d.]+ s: 1000 sent, 0 bounced, 0 failed/);
+
+    const mail = join(dir, 'mail');
+    const files = readdirSync(mail).filter((f) => f.endsWith('.eml'));
+    assert.equal(files.length, 1000);
+    const first = readFileSync(join(mail, files[0] ?? ''), 'utf8');
+    assert.match(first, /^From: "Volley Demo" <demo@volley\.example>\r\n/);
+
+    for (const [service, port] of [
+      ['api', ports.api_m],
+      ['sender', ports.sender_m],
+      ['bounce', ports.bounce_m],
+      ['collector', ports.collector_m],
+    ] as const) {
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(
+        metrics,
+        new RegExp(`volley_process_cpu_seconds_total\\{service="${service}"\\}`),
+      );
+    }
+    const senderMetrics = await (await fetch(`http://127.0.0.1:${ports.sender_m}/metrics`)).text();
+    assert.match(
+      senderMetrics,
+      /volley_messages_total\{outcome="sent",reason="delivered",service="sender"\} 1000/,
+    );
+  } finally {
+    const redisPidFile = join(dir, 'redis', 'redis.pid');
+    const redisPid = existsSync(redisPidFile)
+      ? Number(readFileSync(redisPidFile, 'utf8'))
+      : undefined;
+    engine.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 0, lines.join('\n'));
+    assert.match(lines.join('\n'), /stopped; 1000 messages were captured this run/);
+    if (redisPid) {
+      await waitUntil(
+        () => !existsSync(`/proc/${redisPid}`),
+        'the local redis-server to exit',
+        10_000,
+      );
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
