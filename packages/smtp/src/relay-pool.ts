@@ -119,7 +119,8 @@ export class RelayPool {
         };
         if (!isConnectionLevel(err)) return last;
         relay.failures++;
-        relay.downUntil = Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
+        relay.downUntil =
+          Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
       }
     }
     return last ?? { ...classifyReply({ text: 'no relay available' }), relay: 'none' };
