@@ -2,6 +2,8 @@
  * `npm run demo`: sends a demo campaign of about 1,000 recipients over several domains to the
  * running engine over REST, shows live progress and ends with a summary.
  */
+import type { CampaignCounts } from '@volley/contracts';
+
 const API = process.env.VOLLEY_API_URL ?? `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
 const KEY = process.env.VOLLEY_API_KEY ?? 'volley-local-dev-key';
 const COUNT = Number(process.env.VOLLEY_DEMO_RECIPIENTS ?? 1000);
@@ -25,16 +27,6 @@ const FIRST = [
   'Radia',
   'Vint',
 ];
-
-interface Counts {
-  total: number;
-  queued: number;
-  sent: number;
-  deferred: number;
-  bounced: number;
-  suppressed: number;
-  failed: number;
-}
 
 async function api(
   method: string,
@@ -87,7 +79,7 @@ async function main(): Promise<void> {
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     const { json } = await api('GET', `/v1/campaigns/${id}`);
-    const c = json as { status: string; counts: Counts };
+    const c = json as { status: string; counts: CampaignCounts };
     const doneN = c.counts.sent + c.counts.bounced + c.counts.failed + c.counts.suppressed;
     const pct = c.counts.total ? Math.floor((100 * doneN) / c.counts.total) : 100;
     const secs = (Date.now() - started) / 1000;
