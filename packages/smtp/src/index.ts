@@ -4,9 +4,5 @@ export {
   type Classification,
   type Disposition,
 } from './classify.ts';
-export {
-  RelayPool,
-  type RelayPoolOptions,
-  type SendResult,
-  type OutgoingMessage,
-} from './relay-pool.ts';
+export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
+export type { OutgoingMessage, SendResult, Transport } from './transport.ts';

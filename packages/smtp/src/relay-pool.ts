@@ -1,7 +1,8 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { RelayTarget } from '@volley/config';
-import { classifyReply, type Classification } from './classify.ts';
+import { classifyReply } from './classify.ts';
+import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
 
 export interface RelayPoolOptions {
   /** Connections per relay held by this process. */
@@ -20,15 +21,6 @@ interface Relay {
   failures: number;
 }
 
-export interface OutgoingMessage {
-  envelope: { from: string; to: string };
-  raw: string;
-}
-
-export interface SendResult extends Classification {
-  relay: string;
-}
-
 interface SmtpErrorShape {
   code?: string;
   responseCode?: number;
@@ -45,7 +37,7 @@ function isConnectionLevel(err: SmtpErrorShape): boolean {
  * round robin; a relay that cannot be reached is left out with a growing pause, so its
  * messages go to the others instead of hammering it (Haraka #3100).
  */
-export class RelayPool {
+export class RelayPool implements Transport {
   private readonly relays: Relay[];
   private readonly downBaseMs: number;
 
@@ -94,7 +86,7 @@ export class RelayPool {
   }
 
   /** Sends one message; never throws for an SMTP or network failure, it classifies it. */
-  async send(msg: OutgoingMessage): Promise<SendResult> {
+  async send(msg: OutgoingMessage, _domain?: string): Promise<SendResult> {
     const tried = new Set<Relay>();
     let last: SendResult | undefined;
     for (let i = 0; i < this.relays.length; i++) {
