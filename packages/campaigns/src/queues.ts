@@ -16,8 +16,11 @@ export interface Queues {
 export const SEND_JOB_DEFAULTS = {
   removeOnComplete: true,
   removeOnFail: { count: 10_000 },
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
+  // Retried until it works (about 16 hours at the worker's capped backoff): a job that gives up
+  // would strand its recipients. Deferred SMTP replies are not job failures; they have their own
+  // retry jobs.
+  attempts: 1000,
+  backoff: { type: 'custom' },
 } as const;
 
 export function createQueues(connection: Redis, keys: Keys): Queues {
@@ -29,7 +32,7 @@ export function createQueues(connection: Redis, keys: Keys): Queues {
   const control = new Queue<ExpandJob>(QUEUES.control, {
     connection,
     prefix: keys.bullPrefix,
-    defaultJobOptions: { ...SEND_JOB_DEFAULTS, attempts: 20 },
+    defaultJobOptions: SEND_JOB_DEFAULTS,
   });
   return {
     send,

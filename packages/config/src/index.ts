@@ -65,6 +65,12 @@ export interface SenderConfig extends CommonConfig {
   /** Deadline for in-flight messages on SIGTERM. @defaultValue 30 s */
   drainTimeoutMs: number;
   shapingPolicy: string | undefined;
+  /**
+   * How long a batch stays locked to a sender without renewal; also how often stalled batches
+   * (of a sender that died) are looked for. A dead sender's batches resume after at most about
+   * twice this. @defaultValue 30 s
+   */
+  jobLockMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -285,6 +291,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     heloName: r.raw('VOLLEY_HELO_NAME'),
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
+    jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
   });
 }
 

@@ -53,6 +53,21 @@ const HARD_REASONS = new Set(['userunknown', 'hostunknown', 'notaccept']);
 const STATUS_TTL_MS = 1000;
 /** Campaigns kept compiled per process; least recently used beyond that are dropped. */
 const CAMPAIGN_CACHE_SIZE = 500;
+/**
+ * Jobs are idempotent (the done bitmap skips finished recipients), so a job may run again as
+ * often as it takes: a batch whose sender was SIGKILLed several times must stall back into the
+ * queue each time, never land in "failed" with recipients that nobody will send.
+ */
+const WORKER_RESILIENCE = {
+  maxStalledCount: 1_000_000,
+  settings: {
+    // Errors while processing are infrastructure trouble (Redis failover, say): retry from 1 s,
+    // doubling to at most a minute.
+    backoffStrategy: (attemptsMade: number) =>
+      Math.min(1000 * 2 ** Math.max(0, attemptsMade - 1), 60_000),
+  },
+};
+
 /** How often each sender checks running campaigns for a window that needs refilling. */
 const SWEEP_INTERVAL_MS = 5000;
 
@@ -113,6 +128,9 @@ export class SenderEngine {
         connection: workerConnection,
         prefix: this.keys.bullPrefix,
         concurrency: this.cfg.concurrency,
+        lockDuration: this.cfg.jobLockMs,
+        stalledInterval: this.cfg.jobLockMs,
+        ...WORKER_RESILIENCE,
       },
     );
     this.controlWorker = new Worker<ExpandJob>(
@@ -122,6 +140,9 @@ export class SenderEngine {
         connection: workerConnection.duplicate(),
         prefix: this.keys.bullPrefix,
         concurrency: 2,
+        lockDuration: this.cfg.jobLockMs,
+        stalledInterval: this.cfg.jobLockMs,
+        ...WORKER_RESILIENCE,
       },
     );
     for (const w of [this.sendWorker, this.controlWorker]) {

@@ -1,140 +1,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance } from 'fastify';
 import { simpleParser } from 'mailparser';
-import { Registry } from 'prom-client';
-import { Keys } from '@volley/contracts';
-import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
-import { connectRedis, type RedisClient } from '@volley/redis';
-import {
-  spawnService,
-  startCaptureServer,
-  startRedis,
-  uniquePrefix,
-  waitUntil,
-  type CaptureServer,
-  type ServiceProcess,
-} from '@volley/testkit';
-import { buildApp } from '../../api/src/app.ts';
+import type { ServiceProcess } from '@volley/testkit';
+import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
 
-const KEY = 'test-key-0123456789abcdef';
-const DOMAINS = ['one.example', 'two.example', 'three.example', 'four.example', 'five.example'];
-
-let stopRedis: () => Promise<void>;
-let redisUrl: string;
-let redis: RedisClient;
-
+let shared: Awaited<ReturnType<typeof sharedRedis>>;
 before(async () => {
-  const server = await startRedis();
-  stopRedis = () => server.stop();
-  redisUrl = server.url;
-  redis = connectRedis(redisUrl, { name: 'sender-test' });
-  await redis.ping();
+  shared = await sharedRedis();
 });
-
 after(async () => {
-  redis.disconnect();
-  await stopRedis();
+  await shared.stop();
 });
-
-/** One isolated engine: its own key prefix, capture server, API and sender processes. */
-class Harness {
-  readonly keys = new Keys(uniquePrefix('snd'));
-  readonly store = new CampaignStore(redis, this.keys);
-  queues!: Queues;
-  app!: FastifyInstance;
-  capture!: CaptureServer;
-  senders: ServiceProcess[] = [];
-
-  async start(opts: {
-    senders: number;
-    env?: Record<string, string>;
-    capture?: Parameters<typeof startCaptureServer>[0];
-  }) {
-    this.capture = await startCaptureServer(opts.capture);
-    this.queues = createQueues(redis, this.keys);
-    this.app = await buildApp({
-      config: { apiKey: KEY, bodyLimit: 10 * 1024 * 1024, maxInlineRecipients: 10_000 },
-      redis,
-      keys: this.keys,
-      queues: this.queues,
-      registry: new Registry(),
-      logger: false,
-    });
-    for (let i = 0; i < opts.senders; i++) {
-      const p = spawnService('sender', {
-        REDIS_URL: redisUrl,
-        VOLLEY_REDIS_PREFIX: this.keys.prefix,
-        VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${this.capture.port}`,
-        VOLLEY_METRICS_PORT: '0',
-        VOLLEY_BATCH_SIZE: '20',
-        VOLLEY_EXPAND_WINDOW: '400',
-        ...opts.env,
-      });
-      this.senders.push(p);
-    }
-    await Promise.all(this.senders.map((s) => s.waitForLine(/sender started/)));
-  }
-
-  async create(payload: Record<string, unknown>): Promise<string> {
-    const res = await this.app.inject({
-      method: 'POST',
-      url: '/v1/campaigns',
-      headers: { authorization: `Bearer ${KEY}` },
-      payload,
-    });
-    assert.equal(res.statusCode, 202, res.body);
-    return res.json<{ id: string }>().id;
-  }
-
-  async completed(id: string, timeoutMs = 60_000): Promise<void> {
-    await waitUntil(
-      async () => (await this.store.status(id)) === 'completed',
-      `campaign ${id} to complete`,
-      timeoutMs,
-    );
-  }
-
-  async metricsOf(p: ServiceProcess): Promise<string> {
-    const line = await p.waitForLine(/sender started/);
-    const port = (JSON.parse(line) as { metricsPort: number }).metricsPort;
-    return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  }
-
-  async stop(): Promise<void> {
-    const codes = await Promise.all(this.senders.map((s) => s.stop('SIGTERM')));
-    assert.deepEqual(
-      codes,
-      codes.map(() => 0),
-      'senders exit cleanly on SIGTERM',
-    );
-    await this.app.close();
-    await this.queues.close();
-    await this.capture.close();
-  }
-}
-
-function recipients(n: number) {
-  return Array.from({ length: n }, (_, i) => ({
-    email: `user${i}@${DOMAINS[i % DOMAINS.length]}`,
-    vars: { name: `Name${i}`, n: i },
-  }));
-}
-
-const CAMPAIGN = {
-  from: 'Volley Test <news@sender.example>',
-  subject: 'Hello {{name}}',
-  html: '<p>Hi {{name}}, you are number {{n}}.</p>',
-};
-
-function sentCount(metrics: string): number {
-  const m = /volley_messages_total\{[^}]*outcome="sent"[^}]*\} (\d+)/.exec(metrics);
-  return m ? Number(m[1]) : 0;
-}
 
 describe('sender', () => {
   test('1,000 recipients over 5 domains are each delivered exactly once with their own content', async () => {
-    const h = new Harness();
+    const h = new Harness(shared.redis, shared.url);
     await h.start({ senders: 1 });
     try {
       const id = await h.create({ ...CAMPAIGN, recipients: recipients(1000) });
@@ -167,7 +47,7 @@ describe('sender', () => {
   });
 
   test('a second sender process shares the work without sending anything twice', async () => {
-    const h = new Harness();
+    const h = new Harness(shared.redis, shared.url);
     await h.start({ senders: 2 });
     try {
       const id = await h.create({ ...CAMPAIGN, recipients: recipients(3000) });
@@ -192,7 +72,7 @@ describe('sender', () => {
   });
 
   test('a render failure fails that recipient only, with a clear reason', async () => {
-    const h = new Harness();
+    const h = new Harness(shared.redis, shared.url);
     await h.start({ senders: 1 });
     try {
       const id = await h.create({
@@ -225,7 +105,7 @@ describe('sender', () => {
 
   test('an inline 5xx bounces and suppresses, a 4xx is retried and delivered, a rate-limit 5xx is deferred', async () => {
     const tries = new Map<string, number>();
-    const h = new Harness();
+    const h = new Harness(shared.redis, shared.url);
     await h.start({
       senders: 1,
       env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '500ms' },
