@@ -7,3 +7,4 @@ export {
   type FinalizeResult,
 } from './store.ts';
 export { createQueues, enqueueExpand, type Queues } from './queues.ts';
+export { applyLifecycle, LIFECYCLE, type LifecycleAction } from './lifecycle.ts';

@@ -106,3 +106,31 @@ for i = 1, #ARGV, 2 do
 end
 return {added, dup}
 `;
+
+/**
+ * Moves a campaign between lifecycle states if it is in one of the allowed ones.
+ * KEYS: campaign hash, running set
+ * ARGV: allowed (comma-separated), target, now, campaign id, field to stamp with now
+ * Returns {changed (1/0), status before}.
+ */
+export const TRANSITION = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {0, ''} end
+local allowed = ',' .. ARGV[1] .. ','
+if not string.find(allowed, ',' .. status .. ',', 1, true) then return {0, status} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], ARGV[5], ARGV[3])
+if ARGV[2] == 'cancelled' then redis.call('SREM', KEYS[2], ARGV[4]) end
+return {1, status}
+`;
+
+/**
+ * Parks a send job of a paused campaign, atomically with the status check, so a resume that
+ * runs at the same moment either sees the job in the set or the job sees "running".
+ * KEYS: campaign hash, parked set   ARGV: job id
+ * Returns the status; the job was parked when it is "paused".
+ */
+export const PARK = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'paused' then redis.call('SADD', KEYS[2], ARGV[1]) end
+return status or ''
+`;

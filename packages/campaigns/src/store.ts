@@ -9,7 +9,7 @@ import type {
   RecipientEvent,
 } from '@volley/contracts';
 import { LuaScript } from './lua.ts';
-import { ADD_RECIPIENTS, ADVANCE, DEFER, FINALIZE, START } from './scripts.ts';
+import { ADD_RECIPIENTS, ADVANCE, DEFER, FINALIZE, PARK, START, TRANSITION } from './scripts.ts';
 
 export interface CampaignDefinition {
   from: string;
@@ -62,6 +62,8 @@ const deferScript = new LuaScript(DEFER);
 const startScript = new LuaScript(START);
 const advanceScript = new LuaScript(ADVANCE);
 const addScript = new LuaScript(ADD_RECIPIENTS);
+const transitionScript = new LuaScript(TRANSITION);
+const parkScript = new LuaScript(PARK);
 
 /** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
 const ADD_CHUNK = 1000;
@@ -173,6 +175,43 @@ export class CampaignStore {
     return { started: started === 1, total, status };
   }
 
+  /**
+   * Changes the status if it is one of `from`; answers whether it changed and what it was.
+   * Cancelling also takes the campaign out of the running set.
+   */
+  async transition(
+    id: string,
+    from: CampaignStatus[],
+    to: CampaignStatus,
+    now = Date.now(),
+  ): Promise<{ changed: boolean; was: string }> {
+    const [changed, was] = (await transitionScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.running],
+      [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
+    )) as [number, string];
+    return { changed: changed === 1, was };
+  }
+
+  /** Records a send job held back by a pause, if the campaign is still paused; returns the status. */
+  async park(id: string, jobId: string): Promise<string> {
+    return (await parkScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.parked(id)],
+      [jobId],
+    )) as string;
+  }
+
+  /** Takes the ids of the jobs parked during a pause, emptying the set. */
+  async takeParked(id: string): Promise<string[]> {
+    const key = this.keys.parked(id);
+    const [[, ids]] = (await this.redis.multi().smembers(key).del(key).exec()) as [
+      [unknown, string[]],
+      unknown,
+    ];
+    return ids;
+  }
+
   async get(id: string): Promise<CampaignRecord | undefined> {
     const h = await this.redis.hgetall(this.keys.campaign(id));
     if (!h.tenant) return undefined;
@@ -184,6 +223,8 @@ export class CampaignStore {
     const bounced = num(h.bounced);
     const suppressed = num(h.suppressed);
     const failed = num(h.failed);
+    // Neither final nor waiting for a retry: still to be sent (or, once cancelled, never to be).
+    const open = Math.max(0, total - sent - deferred - bounced - suppressed - failed);
     return {
       id,
       tenant: h.tenant,
@@ -201,9 +242,10 @@ export class CampaignStore {
       cursor: num(h.cursor),
       counts: {
         total,
-        queued: Math.max(0, total - sent - deferred - bounced - suppressed - failed),
+        queued: status === 'cancelled' ? 0 : open,
+        cancelled: status === 'cancelled' ? open + deferred : 0,
         sent,
-        deferred,
+        deferred: status === 'cancelled' ? 0 : deferred,
         bounced,
         suppressed,
         failed,

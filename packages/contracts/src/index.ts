@@ -79,6 +79,8 @@ export interface RecipientEvent {
 
 export interface CampaignCounts {
   total: number;
+  /** Recipients of a cancelled campaign that were never attempted to a final state. */
+  cancelled: number;
   queued: number;
   sent: number;
   deferred: number;
@@ -113,6 +115,10 @@ export class Keys {
   /** Set of lower-cased addresses already in the campaign, for deduplication. */
   seen(id: string): string {
     return `${this.prefix}:c:${id}:seen`;
+  }
+  /** Set of send job ids held back while the campaign is paused; promoted on resume. */
+  parked(id: string): string {
+    return `${this.prefix}:c:${id}:parked`;
   }
   /** Stream of per-recipient events, oldest first. */
   events(id: string): string {

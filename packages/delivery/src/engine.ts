@@ -68,6 +68,8 @@ const WORKER_RESILIENCE = {
   },
 };
 
+/** How long a batch of a paused campaign waits before it looks at the status again. */
+const PARK_RECHECK_MS = 30_000;
 /** How often each sender checks running campaigns for a window that needs refilling. */
 const SWEEP_INTERVAL_MS = 5000;
 
@@ -289,10 +291,18 @@ export class SenderEngine {
       );
       return;
     }
-    if (rt.status === 'paused' || rt.status === 'scheduled') {
-      // Paused: hold the batch in the delayed set; it is checked again after a short wait.
-      await job.moveToDelayed(Date.now() + 2000, token);
-      throw new DelayedError();
+    if (rt.status === 'paused' && job.id) {
+      // Checked and recorded in one script, so a resume at this instant either finds the job
+      // in the parked set (and promotes it) or this sees "running".
+      const now = await this.store.park(d.campaignId, job.id);
+      rt.status = now as CampaignStatus;
+      rt.statusReadAt = Date.now();
+      if (now === 'paused') {
+        // Resume promotes parked jobs at once; the delay only bounds how long a job whose
+        // promotion raced with this move would wait.
+        await job.moveToDelayed(Date.now() + PARK_RECHECK_MS, token);
+        throw new DelayedError();
+      }
     }
     if (rt.status === 'cancelled') return;
 

@@ -6,7 +6,13 @@ import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { ApiConfig } from '@volley/config';
 import type { Keys } from '@volley/contracts';
-import { CampaignStore, enqueueExpand, type Queues } from '@volley/campaigns';
+import {
+  CampaignStore,
+  LIFECYCLE,
+  applyLifecycle,
+  enqueueExpand,
+  type Queues,
+} from '@volley/campaigns';
 import {
   HeaderError,
   TemplateError,
@@ -258,6 +264,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           return reply.code(202).send({ id: rec.id, status: res.status as 'running' });
         },
       );
+
+      for (const action of ['pause', 'resume', 'cancel'] as const) {
+        v1.post(
+          `/campaigns/:id/${action}`,
+          { schema: { params: CampaignIdParams, response: { 202: CreatedResponse } } },
+          async (req, reply) => {
+            const rec = await loadOwned(req.params.id, req.principal?.tenant ?? 'default');
+            const res = await applyLifecycle(store, deps.queues, rec.id, action);
+            if (!res.changed) {
+              throw new ApiProblem(
+                409,
+                'Conflict',
+                `campaign ${rec.id} is ${res.was}; ${action} applies to ${LIFECYCLE[action].from.join(' or ')} campaigns`,
+              );
+            }
+            return reply.code(202).send({ id: rec.id, status: res.status });
+          },
+        );
+      }
 
       v1.get(
         '/campaigns/:id/events',

@@ -82,6 +82,7 @@ export const CreatedResponse = Type.Object({
 
 export const CountsSchema = Type.Object({
   total: Type.Integer(),
+  cancelled: Type.Integer(),
   queued: Type.Integer(),
   sent: Type.Integer(),
   deferred: Type.Integer(),

@@ -1,0 +1,112 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { waitUntil } from '@volley/testkit';
+import { CAMPAIGN, Harness, KEY, recipients, sharedRedis } from './harness.ts';
+
+let shared: Awaited<ReturnType<typeof sharedRedis>>;
+before(async () => {
+  shared = await sharedRedis();
+});
+after(async () => {
+  await shared.stop();
+});
+
+const ENV = {
+  VOLLEY_BATCH_SIZE: '50',
+  VOLLEY_EXPAND_WINDOW: '1000',
+  VOLLEY_SENDER_CONCURRENCY: '4',
+};
+const IN_FLIGHT = 4 * 50;
+
+async function action(
+  h: Harness,
+  id: string,
+  what: string,
+): Promise<{ status: number; body: string }> {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: `/v1/campaigns/${id}/${what}`,
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  return { status: res.statusCode, body: res.body };
+}
+
+/** No send job is waiting or running: whatever is left sits in the delayed set. */
+async function quiet(h: Harness): Promise<boolean> {
+  const c = await h.queues.send.getJobCounts('waiting', 'active', 'prioritized');
+  return (c.waiting ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0;
+}
+
+describe('campaign lifecycle across senders', () => {
+  test('pause holds every remaining batch, resume sends only what was not sent: each recipient exactly once', async (t) => {
+    const received = new Map<string, number>();
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 2,
+      env: ENV,
+      capture: {
+        keep: false,
+        onMessage: (m) => received.set(m.to[0] ?? '', (received.get(m.to[0] ?? '') ?? 0) + 1),
+      },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(4000) });
+      await h.capture.waitFor(500, 60_000);
+      const pausedAt = Date.now();
+      const atPause = received.size;
+      assert.deepEqual(await action(h, id, 'pause'), {
+        status: 202,
+        body: JSON.stringify({ id, status: 'paused' }),
+      });
+      await waitUntil(() => quiet(h), 'every batch to be parked', 30_000);
+      t.diagnostic(`all batches parked ${Date.now() - pausedAt} ms after the pause`);
+      const held = received.size;
+      assert.ok(
+        held - atPause <= 2 * IN_FLIGHT,
+        `${held - atPause} sent after the pause exceed the in-flight bound`,
+      );
+      assert.ok(held < 4000, 'the campaign was paused mid-way');
+      const parked = await shared.redis.scard(h.keys.parked(id));
+      assert.ok(parked > 0, 'batches are parked');
+      assert.equal((await h.store.get(id))?.status, 'paused');
+      assert.equal((await action(h, id, 'pause')).status, 409, 'pausing twice is a conflict');
+
+      assert.equal((await action(h, id, 'resume')).status, 202);
+      await h.completed(id);
+      assert.equal(received.size, 4000);
+      assert.ok(
+        [...received.values()].every((n) => n === 1),
+        'no recipient received two messages',
+      );
+      assert.equal((await h.store.get(id))?.counts.sent, 4000);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('cancel stops sending across senders and reports what was never sent', async () => {
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({ senders: 2, env: ENV, capture: { keep: false } });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(4000) });
+      await h.capture.waitFor(500, 60_000);
+      assert.equal((await action(h, id, 'cancel')).status, 202);
+      await waitUntil(() => quiet(h), 'no batch waiting or running', 30_000);
+      // Batches already delayed (none here) would be dropped when they come back.
+      const delayed = await h.queues.send.getJobCounts('delayed');
+      assert.equal(delayed.delayed ?? 0, 0);
+      const c = await h.store.get(id);
+      assert.equal(c?.status, 'cancelled');
+      assert.ok((c?.counts.sent ?? 0) < 4000);
+      assert.equal((c?.counts.sent ?? 0) + (c?.counts.cancelled ?? 0), 4000);
+      assert.equal(c?.counts.queued, 0);
+      assert.equal((await action(h, id, 'resume')).status, 409);
+      assert.ok(
+        !(await shared.redis.sismember(h.keys.running, id)),
+        'a cancelled campaign is not swept',
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+});
