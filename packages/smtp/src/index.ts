@@ -6,3 +6,11 @@ export {
 } from './classify.ts';
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
 export type { OutgoingMessage, SendResult, Transport } from './transport.ts';
+export {
+  MxResolver,
+  type MxResolverOptions,
+  type MxLookup,
+  type MxHost,
+  type MxFailure,
+} from './mx-resolver.ts';
+export { MxPool, type MxPoolOptions, type MxDestinationStatus } from './mx-pool.ts';

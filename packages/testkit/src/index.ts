@@ -9,6 +9,13 @@ import { createInterface } from 'node:readline';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 
 export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@volley/mail-capture';
+export {
+  startDnsStub,
+  type DnsStub,
+  type DnsZone,
+  type ZoneEntry,
+  type DnsQuery,
+} from './dns-stub.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 

@@ -1,0 +1,379 @@
+import { isIP } from 'node:net';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { classifyReply } from './classify.ts';
+import { MxResolver } from './mx-resolver.ts';
+import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
+
+export interface MxPoolOptions {
+  /** Where MX answers come from (and are cached). @defaultValue a new MxResolver on the system's DNS */
+  resolver?: MxResolver | undefined;
+  /** Port of every MX host: 25 on the Internet, another one in tests. @defaultValue 25 */
+  port?: number | undefined;
+  /** Connections per destination address held by this process. @defaultValue 5 */
+  poolSize?: number | undefined;
+  /** EHLO name; receivers check it against the sending IP's PTR. @defaultValue the OS hostname */
+  heloName?: string | undefined;
+  /**
+   * A destination with no message for this long has its connections and pool closed, so a
+   * campaign to thousands of domains does not keep thousands of idle sockets. Receivers drop
+   * idle sessions themselves after a minute or more. @defaultValue 60 000 ms
+   */
+  idleMs?: number | undefined;
+  /** First pause for an address that failed to connect, doubling per outage. @defaultValue 5 000 ms */
+  downBaseMs?: number | undefined;
+  /** Longest such pause. @defaultValue 300 000 ms (Postfix's minimal backoff for a dead host) */
+  downMaxMs?: number | undefined;
+  /**
+   * Addresses tried per message before it is deferred: each costs up to a connection timeout.
+   * @defaultValue 5 (Postfix's smtp_mx_address_limit)
+   */
+  maxAddresses?: number | undefined;
+  /** How long an address whose TLS handshake failed gets plaintext sessions. @defaultValue 3 600 000 ms */
+  plaintextMs?: number | undefined;
+  /** @defaultValue 30 000 ms */
+  connectionTimeoutMs?: number | undefined;
+  /** @defaultValue 30 000 ms */
+  greetingTimeoutMs?: number | undefined;
+  /** Silence tolerated mid-session. @defaultValue 120 000 ms */
+  socketTimeoutMs?: number | undefined;
+}
+
+/** One destination address as seen by this process, for health reporting. */
+export interface MxDestinationStatus {
+  /** `ip:port` (`[ip6]:port` for IPv6). */
+  destination: string;
+  /** MX host name last used for it (the TLS server name). */
+  host: string;
+  inFlight: number;
+  /** Epoch ms until which it is left out after connection failures; 0 when it is not. */
+  restingUntil: number;
+  /** True while it gets plaintext sessions after a failed TLS handshake. */
+  plaintext: boolean;
+}
+
+type PoolTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+
+/** Options nodemailer 10's pool takes that @types/nodemailer does not declare yet. */
+interface PoolExtras {
+  /** Closes a pooled connection idle this long. */
+  idleTimeout: number;
+  /** Times a message goes back on the queue after its connection closed before it was sent. */
+  maxRequeues: number;
+}
+
+interface Destination {
+  readonly key: string;
+  readonly address: string;
+  servername: string;
+  transport: PoolTransport | undefined;
+  transportPlain: boolean;
+  inFlight: number;
+  lastUsed: number;
+  failures: number;
+  downUntil: number;
+  plainUntil: number;
+}
+
+interface SmtpErrorShape {
+  code?: string;
+  originalCode?: string;
+  responseCode?: number;
+  response?: string;
+  message?: string;
+  command?: string;
+}
+
+interface Outcome {
+  /** True when a server answered about this message: no other MX host is tried. */
+  final: boolean;
+  result: SendResult;
+}
+
+/**
+ * Errors that say the connection failed rather than anything about the message. An error with
+ * no code at all is nodemailer's "Connection pool was closed", which we cause on purpose.
+ */
+const NETWORK_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ETLS', 'EDNS', 'EPROTOCOL']);
+
+/**
+ * Stages where a reply refuses the session, not the message: a 421 or 554 greeting, a failed
+ * EHLO. Like Postfix (smtp_skip_5xx_greeting), the next MX host is tried.
+ */
+const SESSION_STAGES = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS']);
+
+function isTlsFailure(err: SmtpErrorShape): boolean {
+  // nodemailer reports a failed handshake as ETLS, or as ESOCKET keeping OpenSSL's code.
+  return (
+    err.code === 'ETLS' ||
+    /^ERR_(SSL|TLS)_/.test(err.originalCode ?? '') ||
+    (err.code === 'ESOCKET' && /SSL routines/.test(err.message ?? ''))
+  );
+}
+
+/**
+ * Direct delivery to the recipient domain's MX hosts: in preference order, each host's
+ * addresses in turn, moving on only when a host cannot be reached or refuses the session.
+ * Connections are pooled per destination address, STARTTLS is used whenever offered (without
+ * certificate checks, which opportunistic TLS cannot make), and an address that failed to
+ * connect is left out for a growing while so queued mail does not hammer it.
+ */
+export class MxPool implements Transport {
+  private readonly resolver: MxResolver;
+  private readonly port: number;
+  private readonly poolSize: number;
+  private readonly heloName: string | undefined;
+  private readonly idleMs: number;
+  private readonly downBaseMs: number;
+  private readonly downMaxMs: number;
+  private readonly maxAddresses: number;
+  private readonly plaintextMs: number;
+  private readonly timeouts: { connection: number; greeting: number; socket: number };
+  private readonly dests = new Map<string, Destination>();
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(opts: MxPoolOptions = {}) {
+    this.resolver = opts.resolver ?? new MxResolver();
+    this.port = opts.port ?? 25;
+    this.poolSize = opts.poolSize ?? 5;
+    this.heloName = opts.heloName;
+    this.idleMs = opts.idleMs ?? 60_000;
+    this.downBaseMs = opts.downBaseMs ?? 5_000;
+    this.downMaxMs = opts.downMaxMs ?? 300_000;
+    this.maxAddresses = opts.maxAddresses ?? 5;
+    this.plaintextMs = opts.plaintextMs ?? 3_600_000;
+    this.timeouts = {
+      connection: opts.connectionTimeoutMs ?? 30_000,
+      greeting: opts.greetingTimeoutMs ?? 30_000,
+      socket: opts.socketTimeoutMs ?? 120_000,
+    };
+    if (this.poolSize < 1 || this.maxAddresses < 1) {
+      throw new Error(
+        `MxPool: poolSize (${this.poolSize}) and maxAddresses (${this.maxAddresses}) must be at least 1`,
+      );
+    }
+    // Checking twice per idle period bounds how long an idle pool outlives idleMs; the timer
+    // is unref'd so it never keeps a draining process alive.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(this.idleMs, 60_000) / 2));
+    this.sweeper.unref();
+  }
+
+  /** Sends one message; never throws for a DNS, SMTP or network failure, it classifies it. */
+  async send(msg: OutgoingMessage, domain: string): Promise<SendResult> {
+    if (this.closed) {
+      return {
+        ...classifyReply({ text: 'MX pool is closed', errorCode: 'ECLOSED' }),
+        relay: 'none',
+      };
+    }
+    const lookup = await this.resolver.resolve(domain);
+    if (!lookup.ok) {
+      const { errorCode: _code, ...classification } = lookup.failure;
+      return { ...classification, relay: 'none' };
+    }
+
+    const now = Date.now();
+    const candidates: { host: string; address: string }[] = [];
+    let firstResting: Destination | undefined;
+    for (const host of lookup.hosts) {
+      for (const address of host.addresses) {
+        const d = this.dests.get(this.keyOf(address));
+        if (d && d.downUntil > now) {
+          if (!firstResting || d.downUntil < firstResting.downUntil) firstResting = d;
+          continue;
+        }
+        candidates.push({ host: host.name, address });
+      }
+    }
+    if (candidates.length === 0) {
+      const wait = Math.ceil(((firstResting?.downUntil ?? now) - now) / 1000);
+      return {
+        ...classifyReply({
+          text: `4.4.1 every MX address of ${lookup.domain} is resting after failed connections; next try in ${wait} s`,
+          errorCode: 'EMXRESTING',
+        }),
+        relay: lookup.hosts[0]?.name ?? 'none',
+      };
+    }
+
+    let last: SendResult | undefined;
+    for (const c of candidates.slice(0, this.maxAddresses)) {
+      if (this.closed) break;
+      const outcome = await this.attempt(this.destination(c.address, c.host), c.host, msg, 1);
+      if (outcome.final) return outcome.result;
+      last = outcome.result;
+    }
+    return (
+      last ?? {
+        ...classifyReply({ text: 'MX pool is closed', errorCode: 'ECLOSED' }),
+        relay: 'none',
+      }
+    );
+  }
+
+  /** Destinations this process holds, for health reporting and tests. */
+  status(): MxDestinationStatus[] {
+    const now = Date.now();
+    return [...this.dests.values()].map((d) => ({
+      destination: d.key,
+      host: d.servername,
+      inFlight: d.inFlight,
+      restingUntil: d.downUntil > now ? d.downUntil : 0,
+      plaintext: d.plainUntil > now,
+    }));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const d of this.dests.values()) this.retire(d);
+    this.dests.clear();
+  }
+
+  private keyOf(address: string): string {
+    return isIP(address) === 6 ? `[${address}]:${this.port}` : `${address}:${this.port}`;
+  }
+
+  private destination(address: string, host: string): Destination {
+    const key = this.keyOf(address);
+    let d = this.dests.get(key);
+    if (!d) {
+      d = {
+        key,
+        address,
+        servername: host,
+        transport: undefined,
+        transportPlain: false,
+        inFlight: 0,
+        lastUsed: Date.now(),
+        failures: 0,
+        downUntil: 0,
+        plainUntil: 0,
+      };
+      this.dests.set(key, d);
+    }
+    return d;
+  }
+
+  /**
+   * Sends over one destination. `retries` covers a pool we replaced while the message waited in
+   * it (TLS fell back to plaintext): the message goes to the new pool instead of counting as a
+   * failure of the host.
+   */
+  private async attempt(
+    d: Destination,
+    host: string,
+    msg: OutgoingMessage,
+    retries: number,
+    forcePlain = false,
+  ): Promise<Outcome> {
+    const plain = forcePlain || d.plainUntil > Date.now();
+    const transport = this.transportFor(d, host, plain);
+    d.inFlight++;
+    d.lastUsed = Date.now();
+    let err: SmtpErrorShape;
+    try {
+      const info = await transport.sendMail({ envelope: msg.envelope, raw: msg.raw });
+      d.failures = 0;
+      const text = String(info.response ?? '250 OK');
+      const code = Number(/^(\d{3})/.exec(text)?.[1] ?? 250);
+      return { final: true, result: { ...classifyReply({ code, text }), relay: host } };
+    } catch (e) {
+      err = e instanceof Error ? e : { message: String(e) };
+    } finally {
+      d.inFlight--;
+      d.lastUsed = Date.now();
+    }
+
+    const result: SendResult = {
+      ...classifyReply({
+        code: err.responseCode,
+        text: err.response ?? err.message ?? 'unknown error',
+        errorCode: err.code,
+      }),
+      relay: host,
+    };
+    const network = err.responseCode === undefined && (!err.code || NETWORK_CODES.has(err.code));
+    const refused = err.responseCode !== undefined && SESSION_STAGES.has(err.command ?? 'CONN');
+    if (!network && !refused) return { final: true, result };
+    if (this.closed) return { final: false, result };
+
+    if (!plain && isTlsFailure(err)) {
+      // Opportunistic TLS must not stop delivery: as Postfix does at its "may" level, a failed
+      // handshake is followed by a plaintext session, and the address stays plaintext a while
+      // so every message does not pay for a failing handshake first.
+      if (d.plainUntil <= Date.now()) d.plainUntil = Date.now() + this.plaintextMs;
+      return this.attempt(d, host, msg, retries, true);
+    }
+    if (network && d.transport !== transport && d.downUntil <= Date.now() && retries > 0) {
+      return this.attempt(d, host, msg, retries - 1);
+    }
+    this.rest(d);
+    return { final: false, result };
+  }
+
+  private transportFor(d: Destination, host: string, plain: boolean): PoolTransport {
+    if (d.transport && d.transportPlain === plain) return d.transport;
+    this.retire(d);
+    d.servername = host;
+    const options: SMTPPool.Options & PoolExtras = {
+      pool: true,
+      host: d.address,
+      port: this.port,
+      name: this.heloName,
+      maxConnections: this.poolSize,
+      // Keep connections for as long as the server allows (see RelayPool).
+      maxMessages: Infinity,
+      idleTimeout: this.idleMs,
+      // A connection the server closes before its greeting is retried twice, then the host
+      // counts as failed and the next MX gets the message.
+      maxRequeues: 2,
+      // STARTTLS whenever offered; a refused STARTTLS (4xx/5xx) continues in plaintext.
+      ignoreTLS: plain,
+      opportunisticTLS: true,
+      // No certificate check: opportunistic TLS only defends against passive listeners, and
+      // most MX certificates would not match or verify (RFC 7435). SNI names the MX host.
+      tls: {
+        rejectUnauthorized: false,
+        ...(isIP(host) ? {} : { servername: host }),
+      },
+      connectionTimeout: this.timeouts.connection,
+      greetingTimeout: this.timeouts.greeting,
+      socketTimeout: this.timeouts.socket,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    };
+    d.transport = nodemailer.createTransport(options);
+    d.transportPlain = plain;
+    return d.transport;
+  }
+
+  /** Leaves an address out after a connection failure; one outage counts once. */
+  private rest(d: Destination): void {
+    const now = Date.now();
+    if (d.downUntil > now) return;
+    d.failures++;
+    d.downUntil = now + Math.min(this.downBaseMs * 2 ** (d.failures - 1), this.downMaxMs);
+    // Messages already queued on this pool would each open another doomed connection: closing
+    // it fails them at once, and they move on to the next MX host.
+    this.retire(d);
+  }
+
+  /** Closes a destination's pool; connections in the middle of a message finish it first. */
+  private retire(d: Destination): void {
+    d.transport?.close();
+    d.transport = undefined;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, d] of this.dests) {
+      if (d.inFlight > 0 || now - d.lastUsed < this.idleMs) continue;
+      this.retire(d);
+      // A failing address is remembered past its rest, so its pause keeps growing while it
+      // stays unreachable.
+      if (d.failures === 0 || now > d.downUntil + this.downMaxMs) this.dests.delete(key);
+    }
+  }
+}
