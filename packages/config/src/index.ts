@@ -46,6 +46,10 @@ export interface ApiConfig extends CommonConfig {
 export interface SenderConfig extends CommonConfig {
   delivery: 'relay' | 'mx';
   relays: RelayTarget[];
+  /** DNS servers for MX lookups (`ip` or `ip:port`); empty uses the system's. */
+  dnsServers: string[];
+  /** Port of MX hosts in mx mode. @defaultValue 25 */
+  mxPort: number;
   /** Batches processed at once by one sender process. @defaultValue 8 */
   concurrency: number;
   /** SMTP connections per relay held by one sender process. @defaultValue 10 */
@@ -266,10 +270,16 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
   const r = new Reader(env);
   const c = common(r, DEFAULT_METRICS_PORTS.sender);
   const delivery = r.oneOf('VOLLEY_DELIVERY', 'relay', ['relay', 'mx'] as const);
-  if (delivery === 'mx') {
-    r.problems.push(
-      'VOLLEY_DELIVERY=mx (direct to MX) is not available in this version; use relay with VOLLEY_SMTP_RELAY',
-    );
+  const dnsServers = (r.raw('VOLLEY_DNS_SERVERS') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const d of dnsServers) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/.test(d)) {
+      r.problems.push(
+        `VOLLEY_DNS_SERVERS: ${JSON.stringify(d)} is not an IP address (with optional :port); MX lookups would go nowhere`,
+      );
+    }
   }
   const relays = parseRelays(r.raw('VOLLEY_SMTP_RELAY') ?? 'smtp://127.0.0.1:2525', r.problems);
   const batchSize = r.int('VOLLEY_BATCH_SIZE', 50, 1, 1000);
@@ -281,6 +291,8 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     ...c,
     delivery,
     relays,
+    dnsServers,
+    mxPort: r.port('VOLLEY_MX_PORT', 25),
     concurrency: r.int('VOLLEY_SENDER_CONCURRENCY', 8, 1, 1000),
     poolSize: r.int('VOLLEY_SMTP_POOL_SIZE', 10, 1, 500),
     batchSize,

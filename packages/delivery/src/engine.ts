@@ -25,7 +25,7 @@ import {
   normalizeEmail,
   type CompiledTemplates,
 } from '@volley/message';
-import { RelayPool, type SendResult } from '@volley/smtp';
+import { MxPool, MxResolver, RelayPool, type SendResult, type Transport } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
 import { messagesCounter, smtpDurationHistogram } from '@volley/metrics';
 import { planBatches } from './batching.ts';
@@ -84,7 +84,7 @@ export class SenderEngine {
   private readonly redis: Redis;
   private readonly store: CampaignStore;
   private readonly queues: Queues;
-  private readonly pool: RelayPool;
+  private readonly transport: Transport;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
   private readonly messages;
@@ -101,10 +101,20 @@ export class SenderEngine {
     this.redis = connectRedis(this.cfg.redisUrl, { name: 'volley-sender' });
     this.store = new CampaignStore(this.redis, this.keys);
     this.queues = createQueues(this.redis, this.keys);
-    this.pool = new RelayPool(this.cfg.relays, {
-      poolSize: this.cfg.poolSize,
-      heloName: this.cfg.heloName,
-    });
+    this.transport =
+      this.cfg.delivery === 'mx'
+        ? new MxPool({
+            resolver: new MxResolver(
+              this.cfg.dnsServers.length ? { servers: this.cfg.dnsServers } : {},
+            ),
+            port: this.cfg.mxPort,
+            poolSize: this.cfg.poolSize,
+            heloName: this.cfg.heloName,
+          })
+        : new RelayPool(this.cfg.relays, {
+            poolSize: this.cfg.poolSize,
+            heloName: this.cfg.heloName,
+          });
     this.messages = messagesCounter(opts.registry);
     this.smtpTime = smtpDurationHistogram(opts.registry);
   }
@@ -186,7 +196,7 @@ export class SenderEngine {
       );
       await Promise.all(workers.map((w) => w.close(true)));
     }
-    this.pool.close();
+    this.transport.close();
     await this.queues.close();
     this.redis.disconnect();
   }
@@ -413,7 +423,7 @@ export class SenderEngine {
       return final('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }
     const t0 = process.hrtime.bigint();
-    const res: SendResult = await this.pool.send(raw);
+    const res: SendResult = await this.transport.send(raw, to.slice(to.lastIndexOf('@') + 1));
     this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
     const detail = res.text;
     if (res.disposition === 'delivered') return final('sent', 'delivered', detail);

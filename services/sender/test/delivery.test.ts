@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
-import type { ServiceProcess } from '@volley/testkit';
+import { freePort } from '@volley/redis';
+import { startCaptureServer, startDnsStub, type ServiceProcess } from '@volley/testkit';
 import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
 
 let shared: Awaited<ReturnType<typeof sharedRedis>>;
@@ -168,6 +169,59 @@ describe('sender', () => {
       assert.equal(tries.get('gone@two.example'), 1);
     } finally {
       await h.stop();
+    }
+  });
+
+  test('direct to MX: each domain goes to its own MX host, a null MX bounces without a connection', async () => {
+    const port = await freePort();
+    const mx1 = await startCaptureServer({ host: '127.0.0.2', port });
+    const mx2 = await startCaptureServer({ host: '127.0.0.3', port });
+    const dns = await startDnsStub({
+      'alpha.example': { mx: [{ preference: 10, exchange: 'mx.alpha.example' }] },
+      'mx.alpha.example': { a: ['127.0.0.2'] },
+      'beta.example': { mx: [{ preference: 10, exchange: 'mx.beta.example' }] },
+      'mx.beta.example': { a: ['127.0.0.3'] },
+      'nomail.example': { mx: [{ preference: 0, exchange: '' }], a: ['127.0.0.2'] },
+    });
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 1,
+      env: {
+        VOLLEY_DELIVERY: 'mx',
+        VOLLEY_DNS_SERVERS: `127.0.0.1:${dns.port}`,
+        VOLLEY_MX_PORT: String(port),
+      },
+    });
+    try {
+      const list = [
+        ...Array.from({ length: 30 }, (_, i) => ({
+          email: `a${i}@alpha.example`,
+          vars: { name: 'A' },
+        })),
+        ...Array.from({ length: 20 }, (_, i) => ({
+          email: `b${i}@beta.example`,
+          vars: { name: 'B' },
+        })),
+        { email: 'x@nomail.example', vars: { name: 'X' } },
+      ];
+      const id = await h.create({ ...CAMPAIGN, recipients: list });
+      await h.completed(id);
+      assert.equal(mx1.messages.length, 30);
+      assert.ok(mx1.messages.every((m) => m.to[0]?.endsWith('@alpha.example')));
+      assert.equal(mx2.messages.length, 20);
+      assert.ok(mx2.messages.every((m) => m.to[0]?.endsWith('@beta.example')));
+      const c = await h.store.get(id);
+      assert.equal(c?.counts.sent, 50);
+      assert.equal(c?.counts.bounced, 1);
+      const { events } = await h.store.events(id, undefined, 100);
+      assert.equal(events.find((e) => e.email === 'x@nomail.example')?.reason, 'notaccept');
+      assert.ok(
+        !dns.queries.some((q) => q.name === 'nomail.example' && q.type === 'A'),
+        'null MX: no address lookup',
+      );
+    } finally {
+      await h.stop();
+      await Promise.all([mx1.close(), mx2.close(), dns.close()]);
     }
   });
 });
