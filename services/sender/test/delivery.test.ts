@@ -224,4 +224,38 @@ describe('sender', () => {
       await Promise.all([mx1.close(), mx2.close(), dns.close()]);
     }
   });
+
+  test('a message deferred past the maximum age bounces as expired and is not suppressed', async () => {
+    let attempts = 0;
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 1,
+      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '200ms', VOLLEY_MAX_AGE: '1s' },
+      capture: {
+        onRecipient: () => {
+          attempts++;
+          return { code: 421, message: '4.7.0 [TSS04] Messages temporarily deferred' };
+        },
+      },
+    });
+    try {
+      const id = await h.create({
+        ...CAMPAIGN,
+        recipients: [{ email: 'slow@yahoo.example', vars: { name: 'S' } }],
+      });
+      await h.completed(id);
+      const c = await h.store.get(id);
+      assert.equal(c?.counts.bounced, 1);
+      assert.equal(c?.counts.deferred, 0);
+      assert.ok(attempts >= 2, `retried before expiring (${attempts} attempts)`);
+      const { events } = await h.store.events(id, undefined, 100);
+      const last = events[events.length - 1];
+      assert.equal(last?.outcome, 'bounced');
+      assert.equal(last?.reason, 'expired');
+      assert.equal(events.filter((e) => e.outcome === 'deferred').length, attempts);
+      assert.deepEqual(await h.store.suppressedFlags('default', ['slow@yahoo.example']), [false]);
+    } finally {
+      await h.stop();
+    }
+  });
 });

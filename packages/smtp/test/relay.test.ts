@@ -1,0 +1,95 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRelays } from '@volley/config';
+import { freePort } from '@volley/redis';
+import { startCaptureServer, type CaptureServer } from '@volley/testkit';
+import { RelayPool } from '../src/index.ts';
+
+let a: CaptureServer;
+let b: CaptureServer;
+before(async () => {
+  a = await startCaptureServer();
+  b = await startCaptureServer({
+    onRecipient: (addr) =>
+      addr.startsWith('reject@') ? { code: 550, message: '5.1.1 no such user' } : undefined,
+  });
+});
+after(async () => {
+  await Promise.all([a.close(), b.close()]);
+});
+
+function message(i: number): { envelope: { from: string; to: string }; raw: string } {
+  return {
+    envelope: { from: 'news@sender.example', to: `user${i}@rcpt.example` },
+    raw: `From: news@sender.example\r\nTo: user${i}@rcpt.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`,
+  };
+}
+
+function pool(urls: string, downBaseMs?: number): RelayPool {
+  const problems: string[] = [];
+  const relays = parseRelays(urls, problems);
+  assert.deepEqual(problems, []);
+  return new RelayPool(relays, { poolSize: 2, ...(downBaseMs ? { downBaseMs } : {}) });
+}
+
+describe('relay pool', () => {
+  test('spreads traffic by weight', async () => {
+    const before = [a.messages.length, b.messages.length];
+    const p = pool(`smtp://127.0.0.1:${a.port}?weight=3,smtp://127.0.0.1:${b.port}?weight=1`);
+    try {
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => p.send(message(i))));
+      assert.ok(results.every((r) => r.disposition === 'delivered'));
+      // Smooth weighted round robin is exact over whole cycles: 150 and 50.
+      assert.equal(a.messages.length - (before[0] ?? 0), 150);
+      assert.equal(b.messages.length - (before[1] ?? 0), 50);
+    } finally {
+      p.close();
+    }
+  });
+
+  test('a relay that refuses connections is left out and its traffic goes to the other', async () => {
+    const dead = await freePort();
+    const before = a.messages.length;
+    const p = pool(`smtp://127.0.0.1:${dead},smtp://127.0.0.1:${a.port}`, 60_000);
+    try {
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => p.send(message(i))));
+      assert.ok(
+        results.every((r) => r.disposition === 'delivered'),
+        'no message fails while one relay is up',
+      );
+      assert.equal(a.messages.length - before, 40);
+      assert.deepEqual(p.resting(), [`smtp://127.0.0.1:${dead}`]);
+    } finally {
+      p.close();
+    }
+  });
+
+  test('when every relay is down the message is deferred, not bounced', async () => {
+    const p = pool(`smtp://127.0.0.1:${await freePort()}`);
+    try {
+      const r = await p.send(message(1));
+      assert.equal(r.disposition, 'deferred');
+      assert.equal(r.reason, 'networkerror');
+    } finally {
+      p.close();
+    }
+  });
+
+  test('an SMTP rejection is an answer, classified, and not retried on another relay', async () => {
+    const before = a.messages.length;
+    const p = pool(`smtp://127.0.0.1:${b.port},smtp://127.0.0.1:${a.port}`);
+    try {
+      const r = await p.send({
+        envelope: { from: 'n@s.example', to: 'reject@rcpt.example' },
+        raw: 'Subject: x\r\n\r\nx\r\n',
+      });
+      assert.equal(r.disposition, 'bounced');
+      assert.equal(r.reason, 'userunknown');
+      assert.equal(r.code, 550);
+      assert.equal(r.enhanced, '5.1.1');
+      assert.equal(a.messages.length, before);
+    } finally {
+      p.close();
+    }
+  });
+});
