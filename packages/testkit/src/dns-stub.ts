@@ -17,6 +17,8 @@ export interface ZoneEntry {
   mx?: MxRecord[];
   a?: string[];
   aaaa?: string[];
+  /** TXT records, each one string (split into 255-byte character strings on the wire). */
+  txt?: string[];
   /** TTL of every record of this name, in seconds. @defaultValue 300 */
   ttl?: number;
   /** Answer every question for this name with this response code instead of records. */
@@ -32,7 +34,7 @@ export interface ZoneEntry {
  */
 export type DnsZone = Record<string, ZoneEntry>;
 
-export type QueryType = 'A' | 'AAAA' | 'MX' | 'OTHER';
+export type QueryType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'OTHER';
 
 export interface DnsQuery {
   name: string;
@@ -48,6 +50,7 @@ export interface DnsStub {
 
 const TYPE_A = 1;
 const TYPE_MX = 15;
+const TYPE_TXT = 16;
 const TYPE_AAAA = 28;
 const CLASS_IN = 1;
 const RCODES = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
@@ -58,6 +61,7 @@ function typeName(t: number): QueryType {
   if (t === TYPE_A) return 'A';
   if (t === TYPE_AAAA) return 'AAAA';
   if (t === TYPE_MX) return 'MX';
+  if (t === TYPE_TXT) return 'TXT';
   return 'OTHER';
 }
 
@@ -129,6 +133,16 @@ function answersFor(entry: ZoneEntry, qtype: number): Buffer[] {
         const pref = Buffer.alloc(2);
         pref.writeUInt16BE(mx.preference, 0);
         return record(TYPE_MX, ttl, Buffer.concat([pref, encodeName(mx.exchange)]));
+      });
+    case TYPE_TXT:
+      return (entry.txt ?? []).map((text) => {
+        const bytes = Buffer.from(text, 'utf8');
+        const strings: Buffer[] = [];
+        for (let i = 0; i < bytes.length || i === 0; i += 255) {
+          const part = bytes.subarray(i, i + 255);
+          strings.push(Buffer.from([part.length]), part);
+        }
+        return record(TYPE_TXT, ttl, Buffer.concat(strings));
       });
     default:
       return [];
