@@ -69,12 +69,27 @@ export interface SenderConfig extends CommonConfig {
   /** Deadline for in-flight messages on SIGTERM. @defaultValue 30 s */
   drainTimeoutMs: number;
   shapingPolicy: string | undefined;
+  /** Domain of the VERP return path `bounces+<token>@<domain>`; unset sends with the From address. */
+  bounceDomain: string | undefined;
+  /** HMAC secret of VERP and unsubscribe tokens; required with a bounce domain. */
+  verpSecret: string | undefined;
+  /** Base https URL of one-click unsubscribe (RFC 8058); the token is appended as a path segment. */
+  unsubscribeUrl: string | undefined;
+  /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
+  dkimKeys: DkimKeyRef[];
   /**
    * How long a batch stays locked to a sender without renewal; also how often stalled batches
    * (of a sender that died) are looked for. A dead sender's batches resume after at most about
    * twice this. @defaultValue 30 s
    */
   jobLockMs: number;
+}
+
+export interface DkimKeyRef {
+  domain: string;
+  selector: string;
+  /** Path of the PEM private key file. */
+  keyPath: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -304,7 +319,65 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    ...messageIdentity(r),
   });
+}
+
+/** VERP, unsubscribe and DKIM settings, checked together because they depend on each other. */
+function messageIdentity(
+  r: Reader,
+): Pick<SenderConfig, 'bounceDomain' | 'verpSecret' | 'unsubscribeUrl' | 'dkimKeys'> {
+  const bounceDomain = r.raw('VOLLEY_BOUNCE_DOMAIN')?.toLowerCase();
+  if (bounceDomain && !/^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/.test(bounceDomain)) {
+    r.problems.push(`VOLLEY_BOUNCE_DOMAIN=${JSON.stringify(bounceDomain)} is not a domain name`);
+  }
+  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
+  if (bounceDomain && !verpSecret) {
+    r.problems.push(
+      'VOLLEY_VERP_SECRET is not set: with VOLLEY_BOUNCE_DOMAIN, return paths carry a signed token and the bounce collector needs the same secret to trust them',
+    );
+  }
+  if (verpSecret && verpSecret.length < 16) {
+    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
+  }
+  const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
+  if (unsubscribeUrl) {
+    let ok: boolean;
+    try {
+      ok = new URL(unsubscribeUrl).protocol === 'https:';
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      r.problems.push(
+        `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)} must be an https:// URL (RFC 8058 one-click needs https)`,
+      );
+    }
+    if (!verpSecret) {
+      r.problems.push(
+        'VOLLEY_UNSUBSCRIBE_URL needs VOLLEY_VERP_SECRET: unsubscribe links carry a signed token',
+      );
+    }
+  }
+  const dkimKeys: DkimKeyRef[] = [];
+  for (const entry of (r.raw('VOLLEY_DKIM_KEYS') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const m = /^([A-Za-z0-9.-]+):([A-Za-z0-9._-]+):(.+)$/.exec(entry);
+    if (!m) {
+      r.problems.push(
+        `VOLLEY_DKIM_KEYS: ${JSON.stringify(entry)} must be domain:selector:/path/to/private-key.pem`,
+      );
+      continue;
+    }
+    dkimKeys.push({
+      domain: (m[1] ?? '').toLowerCase(),
+      selector: m[2] ?? '',
+      keyPath: m[3] ?? '',
+    });
+  }
+  return { bounceDomain, verpSecret, unsubscribeUrl, dkimKeys };
 }
 
 /** Services that only need Redis and a metrics port (bounce, collector, for now). */

@@ -19,10 +19,14 @@ import {
   type FinalizeResult,
   type Queues,
 } from '@volley/campaigns';
+import { readFileSync } from 'node:fs';
 import {
+  DkimSigner,
   MessageComposer,
+  verpAddress,
   compileCampaignTemplates,
   normalizeEmail,
+  parseMailbox,
   type CompiledTemplates,
 } from '@volley/message';
 import { MxPool, MxResolver, RelayPool, type SendResult, type Transport } from '@volley/smtp';
@@ -40,6 +44,8 @@ export interface SenderEngineOptions {
 interface CampaignRuntime {
   id: string;
   tenant: string;
+  /** Domain of the From address: picks the DKIM keys. */
+  fromDomain: string;
   status: CampaignStatus;
   statusReadAt: number;
   templates: CompiledTemplates | Error;
@@ -85,6 +91,7 @@ export class SenderEngine {
   private readonly store: CampaignStore;
   private readonly queues: Queues;
   private readonly transport: Transport;
+  private readonly dkim: DkimSigner | undefined;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
   private readonly messages;
@@ -115,6 +122,22 @@ export class SenderEngine {
             poolSize: this.cfg.poolSize,
             heloName: this.cfg.heloName,
           });
+    this.dkim = this.cfg.dkimKeys.length
+      ? new DkimSigner(
+          this.cfg.dkimKeys.map((k) => {
+            let privateKey: string;
+            try {
+              privateKey = readFileSync(k.keyPath, 'utf8');
+            } catch (err) {
+              throw new Error(
+                `VOLLEY_DKIM_KEYS: cannot read the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${(err as Error).message}`,
+                { cause: err },
+              );
+            }
+            return { domain: k.domain, selector: k.selector, privateKey };
+          }),
+        )
+      : undefined;
     this.messages = messagesCounter(opts.registry);
     this.smtpTime = smtpDurationHistogram(opts.registry);
   }
@@ -238,7 +261,16 @@ export class SenderEngine {
     } catch (err) {
       composer = err instanceof Error ? err : new Error(String(err));
     }
-    rt = { id, tenant: rec.tenant, status: rec.status, statusReadAt: now, templates, composer };
+    const fromDomain = parseMailbox(rec.from)?.domain ?? '';
+    rt = {
+      id,
+      tenant: rec.tenant,
+      fromDomain,
+      status: rec.status,
+      statusReadAt: now,
+      templates,
+      composer,
+    };
     this.campaigns.set(id, rt);
     if (this.campaigns.size > CAMPAIGN_CACHE_SIZE) {
       const oldest = this.campaigns.keys().next().value;
@@ -418,6 +450,10 @@ export class SenderEngine {
     try {
       const content = rt.templates.render({ ...(r.vars ?? {}), email: r.email });
       raw = rt.composer.compose(r.i, to, content);
+      if (this.cfg.bounceDomain && this.cfg.verpSecret) {
+        raw.envelope.from = verpAddress(this.cfg.verpSecret, this.cfg.bounceDomain, rt.id, r.i);
+      }
+      if (this.dkim) raw.raw = this.dkim.sign(raw.raw, rt.fromDomain);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return final('failed', 'template', `render failed: ${msg.slice(0, 300)}`);

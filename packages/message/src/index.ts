@@ -17,3 +17,12 @@ export {
   HeaderError,
   type Mailbox,
 } from './address.ts';
+export { DkimSigner, DkimKeyError, type DkimKeyConfig } from './dkim.ts';
+export {
+  TokenError,
+  createToken,
+  readToken,
+  verpAddress,
+  readVerpAddress,
+  type TokenPurpose,
+} from './tokens.ts';

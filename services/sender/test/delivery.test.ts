@@ -1,6 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import { readVerpAddress } from '@volley/message';
 import { freePort } from '@volley/redis';
 import { startCaptureServer, startDnsStub, type ServiceProcess } from '@volley/testkit';
 import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
@@ -256,6 +263,50 @@ describe('sender', () => {
       assert.deepEqual(await h.store.suppressedFlags('default', ['slow@yahoo.example']), [false]);
     } finally {
       await h.stop();
+    }
+  });
+
+  test('with a bounce domain and DKIM keys: VERP return path per recipient, signatures verify as a receiver would', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dir = mkdtempSync(join(tmpdir(), 'volley-dkim-'));
+    const keyPath = join(dir, 'rsa1.pem');
+    writeFileSync(keyPath, rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const dns = await startDnsStub({
+      'rsa1._domainkey.sender.example': {
+        txt: [
+          `v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
+        ],
+      },
+    });
+    const secret = 'verp-secret-0123456789';
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 1,
+      env: {
+        VOLLEY_BOUNCE_DOMAIN: 'bounce.sender.example',
+        VOLLEY_VERP_SECRET: secret,
+        VOLLEY_DKIM_KEYS: `sender.example:rsa1:${keyPath}`,
+      },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(20) });
+      await h.completed(id);
+      assert.equal(h.capture.messages.length, 20);
+      const resolver = new Resolver({ timeout: 2000, tries: 1 });
+      resolver.setServers([`127.0.0.1:${dns.port}`]);
+      for (const m of h.capture.messages) {
+        const n = Number(/^user(\d+)@/.exec(m.to[0] ?? '')?.[1]);
+        assert.match(m.from, /^bounces\+[a-z2-7]+@bounce\.sender\.example$/);
+        assert.deepEqual(readVerpAddress(secret, m.from), { campaignId: id, index: n });
+        const res = (await dkimVerify(m.raw, {
+          resolver: async (name: string, rr: string) =>
+            (await resolver.resolve(name, rr)) as string[][],
+        })) as unknown as { results: { status: { result: string } }[] };
+        assert.equal(res.results[0]?.status.result, 'pass');
+      }
+    } finally {
+      await h.stop();
+      await dns.close();
     }
   });
 });
