@@ -8,7 +8,7 @@ import type {
   Recipient,
   RecipientEvent,
 } from '@volley/contracts';
-import { LuaScript } from './lua.ts';
+import { LuaScript } from '@volley/redis';
 import { ADD_RECIPIENTS, ADVANCE, DEFER, FINALIZE, PARK, START, TRANSITION } from './scripts.ts';
 
 export interface CampaignDefinition {
@@ -160,6 +160,36 @@ export class CampaignStore {
       duplicates += d;
     }
     return { added, duplicates };
+  }
+
+  /**
+   * Starts an upload: one at a time per campaign (the lock lapses after an hour if the API
+   * process dies). Answers the lock token and the list length to roll back to, or undefined
+   * when another upload is running.
+   */
+  async beginUpload(id: string): Promise<{ token: string; startLength: number } | undefined> {
+    const token = randomBytes(8).toString('hex');
+    const ok = await this.redis.set(this.keys.uploadLock(id), token, 'EX', 3600, 'NX');
+    if (ok !== 'OK') return undefined;
+    return { token, startLength: await this.redis.llen(this.keys.recipients(id)) };
+  }
+
+  async endUpload(id: string, token: string): Promise<void> {
+    const key = this.keys.uploadLock(id);
+    if ((await this.redis.get(key)) === token) await this.redis.del(key);
+  }
+
+  /** Removes every recipient an aborted upload added, so a refused file changes nothing. */
+  async rollbackUpload(id: string, startLength: number): Promise<void> {
+    const list = this.keys.recipients(id);
+    for (let from = startLength; ; from += ADD_CHUNK) {
+      const rows = await this.redis.lrange(list, from, from + ADD_CHUNK - 1);
+      if (rows.length === 0) break;
+      const emails = rows.map((r) => (JSON.parse(r) as Recipient).email.toLowerCase());
+      await this.redis.srem(this.keys.seen(id), ...emails);
+    }
+    if (startLength === 0) await this.redis.del(list);
+    else await this.redis.ltrim(list, 0, startLength - 1);
   }
 
   /** Freezes the recipients and marks the campaign running. */

@@ -120,6 +120,10 @@ export class Keys {
   parked(id: string): string {
     return `${this.prefix}:c:${id}:parked`;
   }
+  /** String: token of the upload in progress, so two uploads to one campaign cannot interleave. */
+  uploadLock(id: string): string {
+    return `${this.prefix}:c:${id}:upload`;
+  }
   /** Stream of per-recipient events, oldest first. */
   events(id: string): string {
     return `${this.prefix}:c:${id}:ev`;
@@ -145,3 +149,5 @@ export class Keys {
     return `${this.prefix}:q`;
   }
 }
+
+export * from './shaping-keys.ts';

@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import type { ShapingKeys } from '@volley/contracts';
+
+export { LuaScript } from '@volley/redis';
+
+/** What the shaping modules share: the connection, the key layout and the clock. */
+export interface ShapingContext {
+  redis: Redis;
+  keys: ShapingKeys;
+  /**
+   * Epoch ms to use instead of Redis `TIME`; for tests of time-driven steps only. In service
+   * the scripts read Redis `TIME`, because the workers' own clocks disagree.
+   */
+  clock?: (() => number) | undefined;
+}
+
+/** The clock argument of every script: 0 means "use Redis TIME". */
+export function clockArg(ctx: ShapingContext): number {
+  return ctx.clock ? ctx.clock() : 0;
+}
+
+/**
+ * Helpers prepended to every script.
+ * - `now_ms(arg)`: the injected clock, or Redis TIME in ms with microsecond fraction.
+ * - `fmt(x)`: a number as text with microsecond precision. Lua numbers returned to Redis are
+ *   cut to integers and `tostring` keeps only 14 digits, too few for epoch ms with fractions.
+ * - `factor_at(state, now)`: the adaptive rate factor of a destination: `f0` until `until`,
+ *   then `step` higher every `every` ms, up to 1. A pure function of time, so every worker
+ *   computes the same factor and no timer has to raise it.
+ */
+export const PRELUDE = `
+local function now_ms(arg)
+  local t = tonumber(arg)
+  if t and t > 0 then return t end
+  local r = redis.call('TIME')
+  return tonumber(r[1]) * 1000 + tonumber(r[2]) / 1000
+end
+local function fmt(x) return string.format('%.3f', x) end
+local function factor_at(state, now)
+  local h = redis.call('HMGET', state, 'f0', 'until', 'step', 'every')
+  local f0 = tonumber(h[1])
+  if not f0 then return 1 end
+  local u = tonumber(h[2])
+  if now < u then return f0 end
+  local f = f0 + (math.floor((now - u) / tonumber(h[4])) + 1) * tonumber(h[3])
+  if f >= 1 - 1e-9 then return 1 end
+  return f
+end
+local function suspended_until(susp, field, now)
+  local v = redis.call('HMGET', susp, '*', field)
+  local u = math.max(tonumber(v[1]) or 0, tonumber(v[2]) or 0)
+  if u > now then return u end
+  return 0
+end
+`;
+
+/** Parses a number returned by a script (as text by `fmt`, or as an integer). */
+export function num(v: unknown): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n)) throw new Error(`shaping script returned ${String(v)}, not a number`);
+  return n;
+}
+
+/** The reply of a script as an array, or a clear error. */
+export function arr(v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new Error(`shaping script returned ${String(v)}, not an array`);
+  return v as unknown[];
+}
