@@ -22,6 +22,7 @@ import {
   validateTemplates,
 } from '@volley/message';
 import { bearerAuth } from './auth.ts';
+import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, type FieldError } from './problem.ts';
 import {
   CampaignIdParams,
@@ -35,7 +36,8 @@ import {
 } from './schemas.ts';
 
 export interface AppDeps {
-  config: Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInlineRecipients'>;
+  config: Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInlineRecipients'> &
+    Partial<Pick<ApiConfig, 'uploadLimit' | 'uploadMaxInvalid'>>;
   redis: Redis;
   keys: Keys;
   queues: Queues;
@@ -283,6 +285,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           },
         );
       }
+
+      registerUpload(v1, {
+        store,
+        loadOwned,
+        accepted,
+        uploadLimit: deps.config.uploadLimit ?? 2 * 1024 ** 3,
+        maxInvalid: deps.config.uploadMaxInvalid ?? 1000,
+      });
 
       v1.get(
         '/campaigns/:id/events',

@@ -1,0 +1,134 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Counter } from 'prom-client';
+import { Type } from 'typebox';
+import type { CampaignRecord, CampaignStore } from '@volley/campaigns';
+import { ingestRecipients, type UploadFormat } from '@volley/ingest';
+import { ApiProblem } from './problem.ts';
+import { CampaignIdParams } from './schemas.ts';
+
+export interface UploadDeps {
+  store: CampaignStore;
+  loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
+  accepted: Counter;
+  uploadLimit: number;
+  maxInvalid: number;
+}
+
+const FORMATS: Record<string, UploadFormat> = {
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+  'text/csv': 'csv',
+};
+
+const UploadResult = Type.Object({
+  rows: Type.Integer({ description: 'Rows read (blank lines and the CSV header not counted).' }),
+  added: Type.Integer(),
+  duplicates: Type.Integer({ description: 'Rows whose address was already in the campaign.' }),
+  invalid: Type.Integer(),
+  errors: Type.Array(Type.Object({ row: Type.Integer(), reason: Type.String() }), {
+    description: 'The first invalid rows, with their line number.',
+  }),
+  total: Type.Integer({ description: 'Recipients in the campaign after the upload.' }),
+});
+
+/** Counts bytes as they stream in and stops past the limit (Fastify's bodyLimit does not see raw streams). */
+async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of stream) {
+    const b = chunk as Buffer;
+    seen += b.length;
+    if (seen > limit) {
+      throw new ApiProblem(
+        413,
+        'Body too large',
+        `the upload is larger than ${limit} bytes; split the list into several uploads`,
+      );
+    }
+    yield b;
+  }
+}
+
+/**
+ * `POST /v1/campaigns/{id}/recipients`: NDJSON (`{"email":..,"vars":{..}}` a line) or CSV (a
+ * header row naming the variables, one of them `email`), streamed into a draft with constant
+ * memory. Invalid rows are reported with their line number; more than the allowed number of
+ * them refuses the file, and a refused file changes nothing.
+ */
+export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
+  const app = v1.withTypeProvider<TypeBoxTypeProvider>();
+  // The body stays a stream: the handler reads it with backpressure.
+  app.addContentTypeParser(Object.keys(FORMATS), (_req, payload, done) => done(null, payload));
+
+  app.post(
+    '/campaigns/:id/recipients',
+    {
+      bodyLimit: deps.uploadLimit,
+      schema: {
+        params: CampaignIdParams,
+        querystring: Type.Object({
+          maxInvalid: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'Invalid rows tolerated before the upload is refused.',
+            }),
+          ),
+        }),
+        response: { 200: UploadResult },
+      },
+    },
+    async (req, reply) => {
+      const tenant = req.principal?.tenant ?? 'default';
+      const rec = await deps.loadOwned(req.params.id, tenant);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      const format = FORMATS[type];
+      if (!format) {
+        throw new ApiProblem(
+          415,
+          'Unsupported media type',
+          'send recipients as application/x-ndjson or text/csv',
+        );
+      }
+      if (rec.status !== 'draft' && rec.status !== 'scheduled') {
+        throw new ApiProblem(
+          409,
+          'Conflict',
+          `campaign ${rec.id} is ${rec.status}; recipients can only be added to a draft or scheduled campaign`,
+        );
+      }
+      const upload = await deps.store.beginUpload(rec.id);
+      if (!upload)
+        throw new ApiProblem(
+          409,
+          'Conflict',
+          `another upload to campaign ${rec.id} is in progress; retry when it ends`,
+        );
+      try {
+        const result = await ingestRecipients(
+          limited(req.body as Readable, deps.uploadLimit),
+          { format, maxInvalid: req.query.maxInvalid ?? deps.maxInvalid },
+          (batch) => deps.store.addRecipients(rec.id, batch),
+        ).catch(async (err: unknown) => {
+          await deps.store.rollbackUpload(rec.id, upload.startLength);
+          throw err;
+        });
+        if (result.aborted) {
+          await deps.store.rollbackUpload(rec.id, upload.startLength);
+          throw new ApiProblem(
+            422,
+            'Upload refused',
+            `${result.aborted}; nothing was added. Fix the rows listed in errors and upload again`,
+            result.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
+          );
+        }
+        deps.accepted.inc(result.added);
+        const total = (await deps.store.get(rec.id))?.counts.total ?? 0;
+        return reply.code(200).send({ ...result, total });
+      } finally {
+        await deps.store.endUpload(rec.id, upload.token);
+      }
+    },
+  );
+}
