@@ -12,6 +12,14 @@ export interface Mailbox {
 const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
+// Letters, digits, hyphens and dots, or any non-ASCII character (IDN). domainToASCII parses a
+// URL host: it would percent-decode "%41", drop tabs and newlines, and cut the host at "/", "?"
+// or "#", turning "a@example.com/x" into a valid-looking "a@example.com".
+const DOMAIN_INPUT = /^(?:[A-Za-z0-9.-]|\P{ASCII})+$/u;
+
+/** RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets. */
+const MAX_ADDRESS = 254;
+
 /** The address in canonical form (domain lower-cased, IDN to punycode), or undefined if invalid. */
 export function normalizeEmail(input: string): string | undefined {
   if (typeof input !== 'string' || input.length > 320) return undefined;
@@ -19,12 +27,16 @@ export function normalizeEmail(input: string): string | undefined {
   if (at <= 0 || at === input.length - 1) return undefined;
   const local = input.slice(0, at);
   if (local.length > 64 || !LOCAL.test(local)) return undefined;
-  const domain = domainToASCII(input.slice(at + 1).toLowerCase());
+  const rawDomain = input.slice(at + 1);
+  if (!DOMAIN_INPUT.test(rawDomain)) return undefined;
+  const domain = domainToASCII(rawDomain.toLowerCase());
   if (!domain || domain.length > 253) return undefined;
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return undefined;
   if (/^\d+$/.test(labels[labels.length - 1] ?? '')) return undefined;
-  return `${local}@${domain}`;
+  const address = `${local}@${domain}`;
+  // Checked after punycode, which lengthens non-ASCII domains.
+  return address.length > MAX_ADDRESS ? undefined : address;
 }
 
 export function isValidEmail(input: string): boolean {
@@ -54,7 +66,7 @@ export class HeaderError extends Error {
   }
 }
 
-/** Headers Volley writes itself; a campaign may not set or override them. */
+/** Headers Volley writes itself or that shape the MIME structure; a campaign may not set them. */
 const STRUCTURAL = new Set([
   'from',
   'to',
@@ -74,22 +86,30 @@ const STRUCTURAL = new Set([
   'dkim-signature',
   'list-unsubscribe',
   'list-unsubscribe-post',
+  // Top-level MIME fields Volley does not write: they would apply to the whole multipart body
+  // and change how links in the HTML part resolve.
+  'content-id',
+  'content-base',
+  'content-location',
 ]);
 
 const NAME = /^[!-9;-~]{1,76}$/; // printable ASCII without ':' (RFC 5322 §2.2)
 
 /** Validates custom headers; throws HeaderError naming the first bad one. */
 export function validateCustomHeaders(headers: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: [string, string][] = [];
   for (const [name, value] of Object.entries(headers)) {
-    if (!NAME.test(name)) throw new HeaderError(name, 'names use printable ASCII without ":" or spaces');
+    if (!NAME.test(name))
+      throw new HeaderError(name, 'names use printable ASCII without ":" or spaces');
     if (STRUCTURAL.has(name.toLowerCase())) {
       throw new HeaderError(name, 'is set by Volley and cannot be given (use the campaign fields)');
     }
     if (typeof value !== 'string') throw new HeaderError(name, 'value must be a string');
     if (/[\r\n\0]/.test(value)) throw new HeaderError(name, 'value must not contain CR, LF or NUL');
     if (value.length > 900) throw new HeaderError(name, 'value is longer than 900 characters');
-    out[name] = value;
+    out.push([name, value]);
   }
-  return out;
+  // fromEntries defines own properties, so a header named "__proto__" is kept, not swallowed
+  // by the prototype setter.
+  return Object.fromEntries(out);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { parseMailbox, type Mailbox } from './address.ts';
-import { encodeHeaderValue, encodeQuotedPrintable } from './encoding.ts';
+import { normalizeEmail, parseMailbox, validateCustomHeaders, type Mailbox } from './address.ts';
+import { encodeHeaderValue, encodeQuotedPrintable, encodeWords } from './encoding.ts';
 import { htmlToText } from './html-text.ts';
 import type { RenderedContent } from './templates.ts';
 
@@ -17,13 +17,28 @@ export interface ComposedMessage {
   raw: string;
 }
 
+/** RFC 5322 §2.1.1: lines SHOULD stay within 78 characters. */
+const LINE_SHOULD = 78;
+
+/** Dot-atom text (RFC 5322 §3.2.3): what the left side of a Message-ID may hold. */
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
 function formatMailbox(m: Mailbox, headerName: string): string {
   if (!m.name) return m.address;
-  const plain = /^[\x20-\x7e]*$/.test(m.name);
-  const display = plain
-    ? `"${m.name.replace(/["\\]/g, '\\$&')}"`
-    : encodeHeaderValue(m.name, headerName.length);
-  return `${display} <${m.address}>`;
+  const prefix = headerName.length + 2;
+  const quoted = `"${m.name.replace(/["\\]/g, '\\$&')}"`;
+  // A quoted "=?...?=" is still decoded by many readers, so such names are encoded too; so are
+  // names too long for one line, since encoded words fold where a quoted string cannot.
+  const plain =
+    /^[\x20-\x7e]*$/.test(m.name) &&
+    !m.name.includes('=?') &&
+    prefix + quoted.length <= LINE_SHOULD;
+  // eslint-disable-next-line no-control-regex
+  const display = plain ? quoted : encodeWords(m.name.replace(/[\x00-\x1f\x7f]+/g, ' '), prefix);
+  const lastBreak = display.lastIndexOf('\n');
+  const lastLine = lastBreak < 0 ? prefix + display.length : display.length - lastBreak - 1;
+  const fits = lastLine + ` <${m.address}>`.length <= LINE_SHOULD;
+  return `${display}${fits ? ' ' : '\r\n '}<${m.address}>`;
 }
 
 let dateSecond = -1;
@@ -50,8 +65,16 @@ export class MessageComposer {
   private readonly boundary: string;
 
   constructor(readonly opts: ComposerOptions) {
+    // The campaign id becomes the left side of every Message-ID.
+    if (!DOT_ATOM.test(opts.campaignId)) {
+      throw new Error(
+        `invalid campaign id ${JSON.stringify(opts.campaignId)} (dot-atom characters only)`,
+      );
+    }
     const from = parseMailbox(opts.from);
-    if (!from) throw new Error(`campaign ${opts.campaignId}: invalid From ${JSON.stringify(opts.from)}`);
+    if (!from) {
+      throw new Error(`campaign ${opts.campaignId}: invalid From ${JSON.stringify(opts.from)}`);
+    }
     this.envelopeFrom = from.address;
     this.idDomain = from.domain;
     const lines = [`From: ${formatMailbox(from, 'From')}`];
@@ -60,7 +83,10 @@ export class MessageComposer {
       if (!rt) throw new Error(`campaign ${opts.campaignId}: invalid Reply-To`);
       lines.push(`Reply-To: ${formatMailbox(rt, 'Reply-To')}`);
     }
-    for (const [name, value] of Object.entries(opts.headers ?? {})) {
+    // Checked here as well as at the API: a stored campaign must not be able to override the
+    // structure (Content-Type, From...) or smuggle a line break into the head.
+    const headers = validateCustomHeaders(opts.headers ?? {});
+    for (const [name, value] of Object.entries(headers)) {
       lines.push(`${name}: ${encodeHeaderValue(value, name.length)}`);
     }
     lines.push('MIME-Version: 1.0');
@@ -71,21 +97,28 @@ export class MessageComposer {
 
   /** Deterministic per campaign and recipient, so a retried send keeps its identity. */
   messageId(index: number): string {
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw new Error(`invalid recipient index ${index}`);
+    }
     return `<${this.opts.campaignId}.${index}@${this.idDomain}>`;
   }
 
   compose(index: number, to: string, content: RenderedContent, now = Date.now()): ComposedMessage {
     const messageId = this.messageId(index);
+    // The address goes into the head verbatim: only a valid one can be trusted not to break it.
+    const rcpt = normalizeEmail(to);
+    if (!rcpt) throw new Error(`invalid recipient ${JSON.stringify(to.slice(0, 100))}`);
     const text = content.text ?? (content.html !== undefined ? htmlToText(content.html) : '');
     let head =
       this.fixedHeaders +
-      `To: ${to}\r\n` +
-      `Subject: ${encodeHeaderValue(content.subject, 7)}\r\n` +
+      `To: ${rcpt}\r\n` +
+      `Subject: ${encodeHeaderValue(content.subject, 'Subject'.length, true)}\r\n` +
       `Date: ${rfc5322Date(now)}\r\n` +
       `Message-ID: ${messageId}\r\n`;
     let body: string;
     if (content.html === undefined) {
-      head += 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n';
+      head +=
+        'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n';
       body = encodeQuotedPrintable(text);
     } else {
       const b = this.boundary;
@@ -100,7 +133,7 @@ export class MessageComposer {
         `\r\n--${b}--\r\n`;
     }
     return {
-      envelope: { from: this.envelopeFrom, to },
+      envelope: { from: this.envelopeFrom, to: rcpt },
       messageId,
       raw: `${head}\r\n${body}`,
     };

@@ -19,33 +19,98 @@ const ENTITIES: Record<string, string> = {
 function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, body: string) => {
     if (body[0] === '#') {
-      const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : Number(body.slice(1));
-      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      const code =
+        body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : Number(body.slice(1));
+      // Surrogate halves are not characters; they would reach the body as U+FFFD.
+      const valid =
+        Number.isFinite(code) &&
+        code > 0 &&
+        code <= 0x10ffff &&
+        !(code >= 0xd800 && code <= 0xdfff);
+      return valid ? String.fromCodePoint(code) : whole;
     }
     return ENTITIES[body.toLowerCase()] ?? whole;
   });
 }
 
 /**
+ * Removes `<!-- ... -->` and the raw-text elements whose content is not shown. Written as
+ * indexOf scans rather than lazy regular expressions: those rescan the rest of the input from
+ * every unclosed opener, which is quadratic, and the HTML comes from campaign authors.
+ */
+function stripHidden(html: string): string {
+  const lower = html.toLowerCase();
+  const opener = /<!--|<(script|style|head|title)\b[^<>]*>/gi;
+  let out = '';
+  let from = 0;
+  let m: RegExpExecArray | null;
+  while ((m = opener.exec(html)) !== null) {
+    out += html.slice(from, m.index);
+    const close = m[1] === undefined ? '-->' : `</${m[1].toLowerCase()}`;
+    const end = lower.indexOf(close, opener.lastIndex);
+    // Unclosed: browsers hide the rest of the document too.
+    if (end < 0) return out;
+    const gt = m[1] === undefined ? end + 2 : html.indexOf('>', end);
+    if (gt < 0) return out;
+    from = gt + 1;
+    opener.lastIndex = from;
+  }
+  return out + html.slice(from);
+}
+
+/** `<a href="...">label</a>` as "label (href)", scanning each anchor once. */
+function linksToText(html: string): string {
+  const lower = html.toLowerCase();
+  const opener = /<a\b([^<>]*)>/gi;
+  let out = '';
+  let from = 0;
+  let m: RegExpExecArray | null;
+  while ((m = opener.exec(html)) !== null) {
+    const end = lower.indexOf('</a', opener.lastIndex);
+    const gt = end < 0 ? -1 : html.indexOf('>', end);
+    if (gt < 0) break; // unclosed anchors are left to the tag stripper
+    const href = /(?:^|\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))/i.exec(m[1] ?? '');
+    const target = href?.[1] ?? href?.[2] ?? href?.[3] ?? '';
+    const label = html
+      .slice(opener.lastIndex, end)
+      .replace(/<[^<>]*>/g, '')
+      .trim();
+    const shown = decodeEntities(label);
+    const plainTarget = decodeEntities(target).replace(/^mailto:/i, '');
+    let text: string;
+    if (
+      !target ||
+      target.startsWith('#') ||
+      shown === plainTarget ||
+      shown === decodeEntities(target)
+    )
+      text = label;
+    else text = label ? `${label} (${target})` : target;
+    out += html.slice(from, m.index) + text;
+    from = gt + 1;
+    opener.lastIndex = from;
+  }
+  return out + html.slice(from);
+}
+
+const BLOCKS = 'p|div|h[1-6]|tr|table|ul|ol|blockquote|section|article|header|footer';
+
+/**
  * A readable plain-text alternative for an HTML body, for campaigns that give only HTML.
  * Links keep their target, block elements become line breaks, scripts and styles vanish.
+ * Runs in linear time: every pattern below stops at the next "<" or ">".
  */
 export function htmlToText(html: string): string {
-  let s = html
-    .replace(/<(script|style|head|title)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '')
-    .replace(/<!--[\s\S]*?-->/g, '')
-    .replace(/<a\b[^>]*?href\s*=\s*("([^"]*)"|'([^']*)')[^>]*>([\s\S]*?)<\/a\s*>/gi, (_m, _q, d1, d2, inner: string) => {
-      const href = String(d1 ?? d2 ?? '');
-      const label = inner.replace(/<[^>]+>/g, '').trim();
-      if (!href || href.startsWith('#') || decodeEntities(label) === decodeEntities(href)) return label;
-      return label ? `${label} (${href})` : href;
-    })
+  let s = stripHidden(html)
+    // Line breaks in the source are spaces in HTML; only tags make lines.
+    .replace(/[ \t\r\n\f]+/g, ' ');
+  s = linksToText(s)
     .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<li\b[^>]*>/gi, '\n* ')
-    .replace(/<\/(p|div|h[1-6]|tr|table|ul|ol|blockquote|section|article|header|footer)\s*>/gi, '\n\n')
-    .replace(/<(p|div|h[1-6]|tr|table|ul|ol|blockquote|section|article|header|footer)\b[^>]*>/gi, '\n')
+    .replace(/<li\b[^<>]*>/gi, '\n* ')
+    .replace(new RegExp(`</(${BLOCKS})\\s*>`, 'gi'), '\n\n')
+    .replace(new RegExp(`<(${BLOCKS})\\b[^<>]*>`, 'gi'), '\n')
     .replace(/<\/t[dh]\s*>/gi, ' ')
-    .replace(/<[^>]+>/g, '');
+    .replace(/<[^<>]+>/g, '');
   s = decodeEntities(s)
     .replace(/[ \t\f\v\u00a0]+/g, ' ')
     .replace(/ *\n */g, '\n')

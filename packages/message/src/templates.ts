@@ -32,43 +32,239 @@ export class TemplateError extends Error {
  * can leak into campaign templates. Handlebars >= 4.6 refuses prototype access by default,
  * which is what keeps `{{constructor.constructor}}` and friends inert.
  */
-const hbs = Handlebars.create();
+const env = Handlebars.create();
+// `{{log ...}}` would let a template write to the sender's stdout (our structured log) once
+// per recipient.
+env.unregisterHelper('log');
 
-function parse(field: TemplateError['field'], src: string): void {
-  try {
-    hbs.parse(src);
-  } catch (err) {
-    // Deeply nested blocks overflow the parser's stack: a RangeError, reported like any syntax error.
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new TemplateError(field, msg.split('\n').slice(0, 4).join(' ').slice(0, 500));
+/**
+ * Deepest nesting of blocks, else-chains and subexpressions a template may have. The
+ * Handlebars parser and compiler recurse per level and slow down faster than linearly: 1,000
+ * levels take seconds and 2,000 overflow the stack, and 100,000 never finish. Real templates
+ * nest a handful of levels.
+ */
+const MAX_NESTING = 100;
+
+/** The helpers a template may call, with the number of arguments each needs. */
+const HELPER_ARITY = new Map([
+  ['if', 1],
+  ['unless', 1],
+  ['with', 1],
+  ['each', 1],
+  ['lookup', 2],
+]);
+
+const COMPILE_OPTIONS = {
+  // Campaign variables are data: a missing one renders empty rather than failing the send.
+  strict: false,
+  // Unknown helpers fail when the template is compiled, not at every recipient's render.
+  knownHelpersOnly: true,
+  // Names that are not helpers here: `{{log}}` or `{{helperMissing}}` read a variable.
+  knownHelpers: { log: false, helperMissing: false, blockHelperMissing: false },
+};
+
+/**
+ * Prototype access stays refused (the Handlebars default), said explicitly: left implicit,
+ * Handlebars logs a warning to the console for each property a template tries.
+ */
+const RENDER_OPTIONS = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false };
+
+interface JisonLexer {
+  /** What lex() returns at the end of the input. */
+  EOF: number;
+  yy: unknown;
+  setInput(src: string): unknown;
+  lex(): number | string;
+}
+
+interface HandlebarsParser {
+  lexer: JisonLexer;
+  symbols_: Record<string, number>;
+}
+
+// The parser's own lexer (not in the type definitions) tells the nesting exactly: comments,
+// raw blocks and escaped mustaches cannot fool it the way they would a regular expression.
+const PARSER = (env as unknown as { Parser: HandlebarsParser }).Parser;
+
+// Anything that can open a nesting level contains one of these; counting them overestimates
+// the nesting, so templates with fewer are certainly shallow and skip the exact scan.
+const MAYBE_NESTING = /\{\{~?(?:[#^]|\s*else\b)|\(/;
+
+/** Throws TemplateError when the template nests deeper than MAX_NESTING. Linear time. */
+function checkNesting(field: TemplateError['field'], src: string): void {
+  const maybe = new RegExp(MAYBE_NESTING.source, 'g');
+  let candidates = 0;
+  while (candidates <= MAX_NESTING && maybe.exec(src) !== null) candidates++;
+  if (candidates <= MAX_NESTING) return;
+
+  const sym = PARSER.symbols_;
+  const opens = new Set([sym.OPEN_BLOCK, sym.OPEN_INVERSE, sym.OPEN_PARTIAL_BLOCK]);
+  const lexer = PARSER.lexer;
+  lexer.yy = {};
+  lexer.setInput(src);
+  // Each open block counts one level plus one per `{{else if ...}}` chained onto it, since
+  // every chained branch is a level deeper in the tree.
+  const blocks: number[] = [];
+  let inBlocks = 0;
+  let subexpressions = 0;
+  for (;;) {
+    let tok: number | string;
+    try {
+      tok = lexer.lex();
+    } catch {
+      return; // a lexical error: the parser reports it with its position
+    }
+    if (typeof tok === 'string') tok = sym[tok] ?? -1;
+    if (tok === lexer.EOF || tok === sym.EOF) return;
+    if (opens.has(tok)) {
+      blocks.push(1);
+      inBlocks++;
+    } else if (tok === sym.OPEN_INVERSE_CHAIN && blocks.length > 0) {
+      blocks[blocks.length - 1]! += 1;
+      inBlocks++;
+    } else if (tok === sym.OPEN_ENDBLOCK) {
+      inBlocks -= blocks.pop() ?? 0;
+    } else if (tok === sym.OPEN_SEXPR) {
+      subexpressions++;
+    } else if (tok === sym.CLOSE_SEXPR) {
+      subexpressions = Math.max(0, subexpressions - 1);
+    }
+    if (inBlocks + subexpressions > MAX_NESTING) {
+      throw new TemplateError(
+        field,
+        `blocks and subexpressions nest more than ${MAX_NESTING} levels deep`,
+      );
+    }
   }
 }
 
-/** Checks the syntax of every template; throws TemplateError naming the field. */
-export function validateTemplates(t: CampaignTemplates): void {
-  parse('subject', t.subject);
-  if (t.html !== undefined) parse('html', t.html);
-  if (t.text !== undefined) parse('text', t.text);
+// `hbs.AST` is the namespace of the Handlebars type definitions.
+type Node = hbs.AST.Node;
+type CallNode = hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression;
+
+/** A bare name such as `if`, not `this.if`, `./if`, `../if` or `@if`: what Handlebars may call as a helper. */
+function simpleName(path: Node): string | undefined {
+  if (path.type !== 'PathExpression') return undefined;
+  const p = path as hbs.AST.PathExpression;
+  if (p.data || p.depth > 0 || p.parts.length !== 1 || /^\.|this\b/.test(p.original)) {
+    return undefined;
+  }
+  return p.parts[0];
 }
 
-const RUNTIME = {
-  // Campaign variables are data: a missing one renders empty rather than failing the send.
-  strict: false,
-  knownHelpersOnly: false,
-};
+/**
+ * Refuses what would compile but fail at every render (unknown helpers, wrong argument counts,
+ * partials and decorators, which have no registry here), so a campaign is rejected when it is
+ * created rather than failing recipient by recipient.
+ */
+function checkCalls(field: TemplateError['field'], node: Node): void {
+  const fail = (what: string): never => {
+    const line = (node.loc as hbs.AST.SourceLocation | undefined)?.start.line;
+    throw new TemplateError(field, line === undefined ? what : `${what} (line ${line})`);
+  };
+  switch (node.type) {
+    case 'Program':
+      for (const s of (node as hbs.AST.Program).body) checkCalls(field, s);
+      return;
+    case 'PartialStatement':
+    case 'PartialBlockStatement':
+      return fail('partials are not supported');
+    case 'Decorator':
+    case 'DecoratorBlock':
+      return fail('decorators are not supported');
+    case 'MustacheStatement':
+    case 'BlockStatement':
+    case 'SubExpression': {
+      const call = node as CallNode;
+      const name = simpleName(call.path);
+      const args = call.params.length;
+      const isCall = node.type === 'SubExpression' || args > 0 || call.hash !== undefined;
+      const arity = name === undefined ? undefined : HELPER_ARITY.get(name);
+      if (isCall || arity !== undefined) {
+        if (arity === undefined) {
+          const shown = name ?? (call.path as { original?: unknown }).original;
+          fail(
+            `unknown helper ${JSON.stringify(String(shown))} (available: ${[...HELPER_ARITY.keys()].join(', ')})`,
+          );
+        } else if (args !== arity) {
+          fail(`${name} takes ${arity} argument${arity === 1 ? '' : 's'}, got ${args}`);
+        }
+      }
+      for (const p of call.params) checkCalls(field, p);
+      for (const pair of call.hash?.pairs ?? []) checkCalls(field, pair.value);
+      if (node.type === 'BlockStatement') {
+        const block = node as hbs.AST.BlockStatement;
+        if (block.program) checkCalls(field, block.program);
+        if (block.inverse) checkCalls(field, block.inverse);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function parse(field: TemplateError['field'], src: string): hbs.AST.Program {
+  checkNesting(field, src);
+  let ast: hbs.AST.Program;
+  try {
+    ast = env.parse(src);
+  } catch (err) {
+    // A stack overflow the nesting limit did not foresee is reported like any syntax error.
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new TemplateError(field, msg.split('\n').slice(0, 4).join(' ').slice(0, 500));
+  }
+  checkCalls(field, ast);
+  return ast;
+}
+
+interface ParsedTemplates {
+  subject: hbs.AST.Program;
+  html: hbs.AST.Program | undefined;
+  text: hbs.AST.Program | undefined;
+}
+
+function parseAll(t: CampaignTemplates): ParsedTemplates {
+  return {
+    subject: parse('subject', t.subject),
+    html: t.html === undefined ? undefined : parse('html', t.html),
+    text: t.text === undefined ? undefined : parse('text', t.text),
+  };
+}
+
+/** Checks every template; throws TemplateError naming the field. */
+export function validateTemplates(t: CampaignTemplates): void {
+  parseAll(t);
+}
+
+function compile(
+  field: TemplateError['field'],
+  ast: hbs.AST.Program,
+  noEscape: boolean,
+): Handlebars.TemplateDelegate<Record<string, unknown>> {
+  const fn = env.compile<Record<string, unknown>>(ast, { ...COMPILE_OPTIONS, noEscape });
+  try {
+    // Handlebars compiles on first use; do it now so a bad template fails here, once.
+    fn({}, RENDER_OPTIONS);
+  } catch (err) {
+    throw new TemplateError(field, err instanceof Error ? err.message.slice(0, 500) : String(err));
+  }
+  return fn;
+}
 
 /** Compiles a campaign's templates once; the result renders per recipient. */
 export function compileCampaignTemplates(t: CampaignTemplates): CompiledTemplates {
-  validateTemplates(t);
-  const subject = hbs.compile(t.subject, { ...RUNTIME, noEscape: true });
-  const html = t.html === undefined ? undefined : hbs.compile(t.html, { ...RUNTIME });
-  const text = t.text === undefined ? undefined : hbs.compile(t.text, { ...RUNTIME, noEscape: true });
+  const ast = parseAll(t);
+  // Subject and text are not HTML: escaping would put "&amp;" into them.
+  const subject = compile('subject', ast.subject, true);
+  const html = ast.html && compile('html', ast.html, false);
+  const text = ast.text && compile('text', ast.text, true);
   return {
     render(vars) {
       return {
-        subject: subject(vars),
-        html: html?.(vars),
-        text: text?.(vars),
+        subject: subject(vars, RENDER_OPTIONS),
+        html: html?.(vars, RENDER_OPTIONS),
+        text: text?.(vars, RENDER_OPTIONS),
       };
     },
   };

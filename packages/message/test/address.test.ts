@@ -1,0 +1,231 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  HeaderError,
+  isValidEmail,
+  normalizeEmail,
+  parseMailbox,
+  validateCustomHeaders,
+} from '@volley/message';
+
+const label = (n: number, ch = 'a') => ch.repeat(n);
+
+describe('normalizeEmail', () => {
+  test('accepts ordinary addresses and lower-cases only the domain', () => {
+    const cases: [string, string][] = [
+      ['user@example.com', 'user@example.com'],
+      ['User.Name+tag@Example.COM', 'User.Name+tag@example.com'],
+      ["o'brien@example.ie", "o'brien@example.ie"],
+      ['a!#$%&*/=?^_`{|}~-b@example.com', 'a!#$%&*/=?^_`{|}~-b@example.com'],
+      ['x@sub.domain.example.co.uk', 'x@sub.domain.example.co.uk'],
+      ['x@xn--bcher-kva.example', 'x@xn--bcher-kva.example'],
+      ['x@a-b.example', 'x@a-b.example'],
+      ['x@123.example', 'x@123.example'],
+    ];
+    for (const [input, out] of cases) {
+      assert.equal(normalizeEmail(input), out, input);
+      assert.equal(isValidEmail(input), true, input);
+    }
+  });
+
+  test('converts an internationalised domain to punycode', () => {
+    assert.equal(normalizeEmail('info@Bücher.example'), 'info@xn--bcher-kva.example');
+    assert.equal(normalizeEmail('kontakt@MÜNCHEN.de'), 'kontakt@xn--mnchen-3ya.de');
+    assert.equal(normalizeEmail('user@例え.jp'), 'user@xn--r8jz45g.jp');
+    // IDNA maps the ideographic full stop to a dot.
+    assert.equal(normalizeEmail('user@example。com'), 'user@example.com');
+  });
+
+  test('refuses what is not a deliverable address', () => {
+    const bad = [
+      '',
+      'plain',
+      '@example.com',
+      'user@',
+      'user@localhost',
+      'user@example',
+      'user@1.2.3.4',
+      'user@[192.0.2.1]',
+      'user@-example.com',
+      'user@example-.com',
+      'user@exa_mple.com',
+      'user@example..com',
+      'user@example.com.',
+      '.user@example.com',
+      'user.@example.com',
+      'us..er@example.com',
+      'us er@example.com',
+      '"quoted"@example.com',
+      'üser@example.com',
+      ' user@example.com',
+      'user@example.com ',
+      'user@xn--abc.com',
+      'a@b@example.com',
+    ];
+    for (const input of bad) {
+      assert.equal(normalizeEmail(input), undefined, JSON.stringify(input));
+      assert.equal(isValidEmail(input), false, JSON.stringify(input));
+    }
+  });
+
+  test('refuses domains a URL parser would quietly rewrite into another address', () => {
+    // domainToASCII parses a URL host: these came out as a valid "user@example.com".
+    for (const input of [
+      'user@example.com/path.example',
+      'user@example.com?x.y',
+      'user@example.com#frag.z',
+      'user@example.com\\other.z',
+      'user@ex%41mple.com',
+      'user@exam\tple.com',
+      'user@exam\nple.com',
+      'user@example.com:25',
+    ]) {
+      assert.equal(normalizeEmail(input), undefined, JSON.stringify(input));
+    }
+  });
+
+  test('enforces the length limits of RFC 5321', () => {
+    const domain = [label(63), label(63), label(63), label(57)].join('.') + '.com'; // 253
+    assert.equal(domain.length, 253);
+    assert.equal(normalizeEmail(`${label(64, 'u')}@example.com`), `${label(64, 'u')}@example.com`);
+    assert.equal(normalizeEmail(`${label(65, 'u')}@example.com`), undefined, 'local part over 64');
+    assert.equal(normalizeEmail(`u@${label(63)}.com`), `u@${label(63)}.com`);
+    assert.equal(normalizeEmail(`u@${label(64)}.com`), undefined, 'label over 63');
+    // A path is at most 256 octets with its angle brackets: 254 for the address.
+    const fits = `${label(58, 'u')}@${label(63)}.${label(63)}.${label(63)}.com`;
+    assert.equal(fits.length, 254);
+    assert.equal(normalizeEmail(fits), fits);
+    assert.equal(normalizeEmail(`u${fits}`), undefined, 'address over 254');
+    assert.equal(
+      normalizeEmail(`u@${domain}`),
+      undefined,
+      'fits the domain limit but not the path',
+    );
+    // Punycode lengthens a domain: the limit applies to what goes on the wire.
+    const idn = `${label(30, 'u')}@${Array(4).fill(label(50, 'ü')).join('.')}.com`;
+    assert.ok(idn.length <= 254, 'short enough before punycode');
+    assert.equal(normalizeEmail(idn), undefined);
+    assert.ok(normalizeEmail(idn.slice(10)), 'the same domain with a shorter local part fits');
+  });
+});
+
+describe('parseMailbox', () => {
+  test('parses bare addresses and display names', () => {
+    assert.deepEqual(parseMailbox('user@Example.com'), {
+      address: 'user@example.com',
+      domain: 'example.com',
+    });
+    assert.deepEqual(parseMailbox('  <user@example.com>  '), {
+      address: 'user@example.com',
+      domain: 'example.com',
+    });
+    assert.deepEqual(parseMailbox('News Team <news@Example.com>'), {
+      name: 'News Team',
+      address: 'news@example.com',
+      domain: 'example.com',
+    });
+    assert.deepEqual(parseMailbox('"Doe, John" <john@example.com>'), {
+      name: 'Doe, John',
+      address: 'john@example.com',
+      domain: 'example.com',
+    });
+    assert.deepEqual(parseMailbox('Zoë Ärger <zoe@bücher.example>'), {
+      name: 'Zoë Ärger',
+      address: 'zoe@xn--bcher-kva.example',
+      domain: 'xn--bcher-kva.example',
+    });
+    assert.deepEqual(parseMailbox('"" <a@example.com>'), {
+      address: 'a@example.com',
+      domain: 'example.com',
+    });
+  });
+
+  test('refuses malformed mailboxes and anything with a line break', () => {
+    for (const input of [
+      'News <not-an-address>',
+      'News news@example.com',
+      'News <news@example.com> trailing',
+      'News <<news@example.com>>',
+      'News <news@example.com>\r\nBcc: x@example.net',
+      'News\n <news@example.com>',
+      'news@example.com\0',
+      '',
+    ]) {
+      assert.equal(parseMailbox(input), undefined, JSON.stringify(input));
+    }
+  });
+});
+
+describe('validateCustomHeaders', () => {
+  test('passes ordinary custom headers through', () => {
+    const h = {
+      'X-Campaign': 'spring',
+      'List-Id': 'News <news.example.com>',
+      'X-Empty': '',
+      'X-Utf': 'été',
+    };
+    assert.deepEqual(validateCustomHeaders(h), h);
+    assert.deepEqual(validateCustomHeaders({}), {});
+  });
+
+  test('refuses headers Volley writes or that shape the MIME structure, in any case', () => {
+    for (const name of [
+      'From',
+      'to',
+      'CC',
+      'Bcc',
+      'Subject',
+      'Date',
+      'Message-ID',
+      'MIME-Version',
+      'Content-Type',
+      'content-transfer-encoding',
+      'Content-Disposition',
+      'Content-Location',
+      'Return-Path',
+      'Received',
+      'Sender',
+      'Reply-To',
+      'DKIM-Signature',
+      'List-Unsubscribe',
+      'List-Unsubscribe-Post',
+    ]) {
+      assert.throws(
+        () => validateCustomHeaders({ [name]: 'x' }),
+        (err: unknown) =>
+          err instanceof HeaderError && err.header === name && err.code === 'VOLLEY_HEADER_INVALID',
+        name,
+      );
+    }
+  });
+
+  test('refuses values with CR, LF or NUL, and overlong values', () => {
+    for (const value of ['a\r\nBcc: x@example.net', 'a\nb', 'a\rb', 'a\0b']) {
+      assert.throws(() => validateCustomHeaders({ 'X-A': value }), /CR, LF or NUL/);
+    }
+    assert.throws(() => validateCustomHeaders({ 'X-A': 'v'.repeat(901) }), /longer than 900/);
+    assert.deepEqual(validateCustomHeaders({ 'X-A': 'v'.repeat(900) }), { 'X-A': 'v'.repeat(900) });
+    assert.throws(() => validateCustomHeaders({ 'X-A': 42 }), /must be a string/);
+    assert.throws(() => validateCustomHeaders({ 'X-A': undefined }), /must be a string/);
+  });
+
+  test('refuses names that are not a field name', () => {
+    for (const name of ['', 'X A', 'X:A', 'X-Ü', 'X\r\nB', 'X\tA', 'X'.repeat(77)]) {
+      assert.throws(
+        () => validateCustomHeaders({ [name]: 'v' }),
+        HeaderError,
+        JSON.stringify(name),
+      );
+    }
+    assert.deepEqual(validateCustomHeaders({ ['X'.repeat(76)]: 'v' }), { ['X'.repeat(76)]: 'v' });
+  });
+
+  test('a header named __proto__ is a header, not a prototype', () => {
+    const parsed = JSON.parse('{"__proto__": "v", "X-B": "w"}') as Record<string, unknown>;
+    const out = validateCustomHeaders(parsed);
+    assert.deepEqual(Object.entries(out), [
+      ['__proto__', 'v'],
+      ['X-B', 'w'],
+    ]);
+  });
+});
