@@ -79,6 +79,11 @@ export interface SenderConfig extends CommonConfig {
   verpSecret: string | undefined;
   /** Base https URL of one-click unsubscribe (RFC 8058); the token is appended as a path segment. */
   unsubscribeUrl: string | undefined;
+  /**
+   * Largest rendered message; a recipient whose variables make it larger fails alone instead
+   * of exhausting the sender's memory. @defaultValue 10 MiB
+   */
+  maxMessageBytes: number;
   /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
   dkimKeys: DkimKeyRef[];
   /**
@@ -325,6 +330,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     ...messageIdentity(r),
   });
 }

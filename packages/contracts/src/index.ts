@@ -51,6 +51,16 @@ export interface SendBatchJob {
   attempt: number;
   /** Epoch ms of the first attempt, for expiry by age. */
   firstAttemptAt: number;
+  /**
+   * A rate slot reserved by traffic shaping before the batch was delayed to wait for it: on
+   * waking the batch keeps that slot (it is not re-reserved, so a backlog is never re-polled).
+   */
+  shaping?: {
+    heldSince: number;
+    count: number;
+    /** When the reserved slot starts, on Redis' clock (the batch may wake a little before it). */
+    startAt: number;
+  };
 }
 
 export interface ExpandJob {

@@ -18,8 +18,9 @@ export function planBatches(
   campaignId: string,
   from: number,
   rows: Recipient[],
-  batchSize: number,
+  batchSize: number | ((domain: string) => number),
 ): PlannedBatch[] {
+  const sizeFor = typeof batchSize === 'number' ? () => batchSize : batchSize;
   const byDomain = new Map<string, BatchRecipient[]>();
   rows.forEach((r, k) => {
     const d = domainOf(r.email);
@@ -32,11 +33,14 @@ export function planBatches(
   const out: PlannedBatch[] = [];
   let n = 0;
   for (const [domain, list] of byDomain) {
-    for (let i = 0; i < list.length; i += batchSize) {
+    // A rate-limited domain gets batches no larger than its burst, so one reservation
+    // covers a whole batch and a batch never sends faster than its destination allows.
+    const size = Math.max(1, sizeFor(domain));
+    for (let i = 0; i < list.length; i += size) {
       out.push({
         batchId: `${campaignId}-${from}-${n++}`,
         domain,
-        recipients: list.slice(i, i + batchSize),
+        recipients: list.slice(i, i + size),
       });
     }
   }

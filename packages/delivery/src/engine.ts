@@ -20,6 +20,9 @@ import {
   type Queues,
 } from '@volley/campaigns';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Counter } from 'prom-client';
+import { PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
 import {
   DkimSigner,
   MessageComposer,
@@ -74,6 +77,20 @@ const WORKER_RESILIENCE = {
   },
 };
 
+/**
+ * A reserved slot this close is waited for in process; further away, in BullMQ's delayed set.
+ * Kept short: a batch sleeping in process holds one of the worker's concurrency slots, which
+ * other domains need.
+ */
+const IN_PROCESS_WAIT_MS = 50;
+const EARLY_WAKE_MS = 0;
+/**
+ * How late a send may start after its reserved slot before the slot is given up (busy
+ * workers pick delayed batches up late; sending them all at once would burst above the
+ * limit). After MAX_LATE_MISSES the batch sends anyway rather than starve.
+ */
+const LATE_TOLERANCE_MS = 250;
+const MAX_LATE_MISSES = 3;
 /** How long a batch of a paused campaign waits before it looks at the status again. */
 const PARK_RECHECK_MS = 30_000;
 /** How often each sender checks running campaigns for a window that needs refilling. */
@@ -91,6 +108,10 @@ export class SenderEngine {
   private readonly store: CampaignStore;
   private readonly queues: Queues;
   private readonly transport: Transport;
+  private readonly mxResolver: MxResolver | undefined;
+  private shaper: Shaper | undefined;
+  private watcher: PolicyWatcher | undefined;
+  private readonly shapingDelays: Counter<'destination' | 'reason'>;
   private readonly dkim: DkimSigner | undefined;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
@@ -108,12 +129,14 @@ export class SenderEngine {
     this.redis = connectRedis(this.cfg.redisUrl, { name: 'volley-sender' });
     this.store = new CampaignStore(this.redis, this.keys);
     this.queues = createQueues(this.redis, this.keys);
+    this.mxResolver =
+      this.cfg.delivery === 'mx'
+        ? new MxResolver(this.cfg.dnsServers.length ? { servers: this.cfg.dnsServers } : {})
+        : undefined;
     this.transport =
       this.cfg.delivery === 'mx'
         ? new MxPool({
-            resolver: new MxResolver(
-              this.cfg.dnsServers.length ? { servers: this.cfg.dnsServers } : {},
-            ),
+            resolver: this.mxResolver,
             port: this.cfg.mxPort,
             poolSize: this.cfg.poolSize,
             heloName: this.cfg.heloName,
@@ -139,6 +162,12 @@ export class SenderEngine {
         )
       : undefined;
     this.messages = messagesCounter(opts.registry);
+    this.shapingDelays = new Counter({
+      name: 'volley_shaping_delays_total',
+      help: 'Batches held back by traffic shaping, by destination (provider or other) and reason (rate, suspended).',
+      labelNames: ['destination', 'reason'],
+      registers: [opts.registry],
+    });
     this.smtpTime = smtpDurationHistogram(opts.registry);
   }
 
@@ -151,7 +180,50 @@ export class SenderEngine {
     return !this.closing && this.redis.status === 'ready';
   }
 
-  start(): void {
+  /**
+   * Loads the shaping policy: the file in VOLLEY_SHAPING_POLICY (watched, reloaded on change
+   * and on SIGHUP), Volley's default policy when unset, or none with `off`.
+   */
+  private async startShaping(): Promise<void> {
+    const source = this.cfg.shapingPolicy;
+    if (source === 'off') {
+      this.log.warn('traffic shaping is off (VOLLEY_SHAPING_POLICY=off): no per-domain limits');
+      return;
+    }
+    let policy = defaultPolicy();
+    if (source) {
+      this.watcher = await PolicyWatcher.open(source);
+      policy = this.watcher.policy;
+      this.watcher.on('change', (p) => {
+        this.shaper?.setPolicy(p);
+        this.log.info({ path: source }, 'shaping policy reloaded');
+      });
+      this.watcher.on('invalid', (err) => {
+        this.log.error(
+          { path: source, line: err.line, column: err.column, reason: err.reason },
+          'shaping policy file is invalid; the previous policy stays in force',
+        );
+      });
+    }
+    this.shaper = new Shaper({
+      redis: this.redis,
+      prefix: this.cfg.redisPrefix,
+      policy,
+      onEvent: (event) => this.log.info({ shaping: event }, `shaping: ${event.type} ${event.key}`),
+      onError: (err) => this.log.warn({ err }, 'shaping timer failed; retrying'),
+    });
+    this.shaper.start();
+  }
+
+  /** SIGHUP: re-reads the shaping policy file now. */
+  async reloadPolicy(): Promise<void> {
+    if (!this.watcher) return;
+    const r = await this.watcher.reload();
+    this.log.info({ status: r.status }, 'shaping policy reload on request');
+  }
+
+  async start(): Promise<void> {
+    await this.startShaping();
     const workerConnection = connectRedis(this.cfg.redisUrl, {
       name: 'volley-sender-worker',
       maxRetriesPerRequest: null,
@@ -220,6 +292,8 @@ export class SenderEngine {
       await Promise.all(workers.map((w) => w.close(true)));
     }
     this.transport.close();
+    await this.shaper?.close();
+    this.watcher?.close();
     await this.queues.close();
     this.redis.disconnect();
   }
@@ -295,7 +369,10 @@ export class SenderEngine {
       throw new DelayedError();
     }
     const rows = await this.store.recipientWindow(id, from, this.cfg.expandWindow);
-    const batches = planBatches(id, from, rows, this.cfg.batchSize);
+    const shaper = this.shaper;
+    const batches = planBatches(id, from, rows, (domain) =>
+      shaper ? Math.min(this.cfg.batchSize, shaper.plan(domain).maxBatch) : this.cfg.batchSize,
+    );
     const rt = await this.runtime(id);
     if (!rt) return;
     const now = Date.now();
@@ -362,44 +439,103 @@ export class SenderEngine {
     const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.cfg.maxAgeMs;
     const deferred: BatchRecipient[] = [];
     const signals: FinalizeResult[] = [];
-    await Promise.all(
-      todo.map(async (r, k) => {
-        if (suppressed[k]) {
-          signals.push(
-            await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'),
-          );
-          return;
+    let sendable: BatchRecipient[] = [];
+    for (const [k, r] of todo.entries()) {
+      if (suppressed[k]) {
+        signals.push(
+          await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'),
+        );
+      } else if (expired) {
+        signals.push(
+          await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'),
+        );
+      } else {
+        sendable.push(r);
+      }
+    }
+
+    const plan = this.shaper && sendable.length ? await this.planFor(d.domain) : undefined;
+    let held = d.shaping;
+    let lateMisses = 0;
+    while (sendable.length > 0) {
+      let n = sendable.length;
+      if (plan && this.shaper) {
+        const slot = await this.shaper.reserve(plan, Math.min(n, held?.count ?? n), {
+          campaignId: d.campaignId,
+          heldSince: held?.heldSince,
+        });
+        if (slot.status === 'suspended' || slot.delayMs > IN_PROCESS_WAIT_MS) {
+          // Wait in BullMQ's delayed set for the reserved slot (or the end of the suspension):
+          // no attempt is used, no worker is held, other domains go on.
+          this.shapingDelays.inc({
+            destination: plan.metricLabel,
+            reason: slot.status === 'suspended' ? 'suspended' : 'rate',
+          });
+          await job.updateData({
+            ...d,
+            shaping:
+              slot.status === 'suspended'
+                ? undefined
+                : { heldSince: slot.reservedAt, count: slot.granted, startAt: slot.startAt },
+          });
+          await this.handleSignals(d.campaignId, signals);
+          // Woken a little early: BullMQ promotes delayed jobs with some latency, and a batch
+          // that wakes late would send on top of the next slot's batch (a burst above the
+          // limit). The last stretch is waited for in process, below.
+          const wait = slot.status === 'suspended' ? slot.delayMs : slot.delayMs - EARLY_WAKE_MS;
+          await job.moveToDelayed(Date.now() + wait, token);
+          throw new DelayedError();
         }
-        if (expired) {
-          signals.push(
-            await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'),
-          );
-          return;
+        // A held slot answers "now"; the batch may have woken before the slot it holds.
+        const wait = slot.status === 'held' && held ? held.startAt - slot.reservedAt : slot.delayMs;
+        // Too late for the slot (a stalled event loop, a slow promotion): sending now would
+        // land on top of the next slot's batch, above the limit. Give the slot up and reserve
+        // a new one; after a few misses send anyway rather than starve.
+        if (wait < -LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
+          lateMisses++;
+          held = undefined;
+          continue;
         }
-        const result = await this.deliver(rt, r);
-        if (result.disposition === 'deferred') {
-          deferred.push(r);
-          this.messages.inc({ outcome: 'deferred', reason: result.reason });
-          signals.push(
-            await this.store.defer(d.campaignId, r.i, r.email, {
-              reason: result.reason,
-              detail: result.text,
-              lowWater: this.lowWater,
-            }),
-          );
-        } else {
-          signals.push(result.signal);
+        if (wait > 0) {
+          const until = Date.now() + wait;
+          await sleep(wait);
+          if (Date.now() - until > LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
+            lateMisses++;
+            continue;
+          }
         }
-      }),
-    );
+        n = Math.max(1, slot.granted);
+        held = undefined;
+      }
+      const chunk = sendable.slice(0, n);
+      sendable = sendable.slice(n);
+      await Promise.all(
+        chunk.map(async (r) => {
+          const result = await this.deliver(rt, r, plan);
+          if (result.disposition === 'deferred') {
+            deferred.push(r);
+            this.messages.inc({ outcome: 'deferred', reason: result.reason });
+            signals.push(
+              await this.store.defer(d.campaignId, r.i, r.email, {
+                reason: result.reason,
+                detail: result.text,
+                lowWater: this.lowWater,
+              }),
+            );
+          } else {
+            signals.push(result.signal);
+          }
+        }),
+      );
+    }
     if (deferred.length > 0) {
       const next = d.attempt + 1;
       await this.queues.send.add(
         JOBS.sendBatch,
-        { ...d, recipients: deferred, attempt: next },
+        { ...d, recipients: deferred, attempt: next, shaping: undefined },
         {
           jobId: `${d.batchId}-a${next}`,
-          delay: retryDelayMs(d.attempt, this.cfg.retryBaseMs, this.cfg.retryMaxMs),
+          delay: this.retryDelay(d.attempt, d.domain),
         },
       );
     }
@@ -428,6 +564,7 @@ export class SenderEngine {
   private async deliver(
     rt: CampaignRuntime,
     r: BatchRecipient,
+    plan: Plan | undefined,
   ): Promise<
     | { disposition: 'deferred'; reason: string; text: string }
     | { disposition: 'final'; signal: FinalizeResult }
@@ -449,6 +586,15 @@ export class SenderEngine {
     let raw;
     try {
       const content = rt.templates.render({ ...(r.vars ?? {}), email: r.email });
+      const size =
+        content.subject.length + (content.html?.length ?? 0) + (content.text?.length ?? 0);
+      if (size > this.cfg.maxMessageBytes) {
+        return await final(
+          'failed',
+          'template',
+          `rendered message is ${size} characters, over VOLLEY_MAX_MESSAGE_SIZE (${this.cfg.maxMessageBytes})`,
+        );
+      }
       raw = rt.composer.compose(r.i, to, content);
       if (this.cfg.bounceDomain && this.cfg.verpSecret) {
         raw.envelope.from = verpAddress(this.cfg.verpSecret, this.cfg.bounceDomain, rt.id, r.i);
@@ -462,10 +608,34 @@ export class SenderEngine {
     const res: SendResult = await this.transport.send(raw, to.slice(to.lastIndexOf('@') + 1));
     this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
     const detail = res.text;
+    if (plan && this.shaper && res.disposition !== 'delivered') {
+      // Replies feed the adaptive rules (421 "try again later" slows the destination down).
+      await this.shaper.observe(plan, { code: res.code, text: res.text }, rt.id);
+    }
     if (res.disposition === 'delivered') return final('sent', 'delivered', detail);
     if (res.disposition === 'bounced')
       return final('bounced', res.reason, detail, HARD_REASONS.has(res.reason));
     return { disposition: 'deferred', reason: res.reason, text: detail };
+  }
+
+  /** The shaping plan of a recipient domain; in mx mode providers also match by MX host. */
+  private async planFor(domain: string): Promise<Plan | undefined> {
+    if (!this.shaper) return undefined;
+    let mxHosts: string[] = [];
+    if (this.mxResolver) {
+      const lookup = await this.mxResolver.resolve(domain);
+      if (lookup.ok) mxHosts = lookup.hosts.map((h) => h.name);
+    }
+    return this.shaper.plan(domain, mxHosts);
+  }
+
+  /** The destination's retry schedule when the policy has one, else exponential backoff. */
+  private retryDelay(attempt: number, domain: string): number {
+    const schedule = this.shaper?.plan(domain).rule.retryMs;
+    if (schedule?.length) {
+      return schedule[Math.min(attempt - 1, schedule.length - 1)] ?? this.cfg.retryBaseMs;
+    }
+    return retryDelayMs(attempt, this.cfg.retryBaseMs, this.cfg.retryMaxMs);
   }
 
   private async handleSignals(id: string, signals: FinalizeResult[]): Promise<void> {

@@ -15,7 +15,10 @@ async function main(): Promise<void> {
     registry,
     ready: () => engine.ready(),
   });
-  engine.start();
+  await engine.start();
+  process.on('SIGHUP', () => {
+    engine.reloadPolicy().catch((err: unknown) => logger.error({ err }, 'policy reload failed'));
+  });
   logger.info(
     {
       relays: config.relays.map((r) => r.label),

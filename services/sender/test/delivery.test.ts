@@ -81,15 +81,16 @@ describe('sender', () => {
 
   test('a render failure fails that recipient only, with a clear reason', async () => {
     const h = new Harness(shared.redis, shared.url);
-    await h.start({ senders: 1 });
+    await h.start({ senders: 1, env: { VOLLEY_MAX_MESSAGE_SIZE: '100000' } });
     try {
+      // Nested loops over a recipient's own list: harmless for most, a 250 KB message for one.
+      const rows = Array.from({ length: 500 }, () => 'x');
       const id = await h.create({
         ...CAMPAIGN,
-        // A partial chosen by a variable: only the recipient naming a missing partial fails.
-        html: '<p>Hi {{name}}</p>{{#if p}}{{> (lookup . "p")}}{{/if}}',
+        html: '<p>Hi {{name}}</p>{{#each rows}}{{#each ../rows}}{{this}}{{/each}}{{/each}}',
         recipients: [
-          { email: 'ok1@one.example', vars: { name: 'A' } },
-          { email: 'bad@two.example', vars: { name: 'B', p: 'nonexistent' } },
+          { email: 'ok1@one.example', vars: { name: 'A', rows: ['a', 'b'] } },
+          { email: 'bad@two.example', vars: { name: 'B', rows } },
           { email: 'ok2@three.example', vars: { name: 'C' } },
         ],
       });
@@ -101,7 +102,7 @@ describe('sender', () => {
       const bad = events.find((e) => e.email === 'bad@two.example');
       assert.equal(bad?.outcome, 'failed');
       assert.equal(bad?.reason, 'template');
-      assert.match(bad?.detail ?? '', /nonexistent/);
+      assert.match(bad?.detail ?? '', /over VOLLEY_MAX_MESSAGE_SIZE/);
       assert.deepEqual(h.capture.messages.map((m) => m.to[0]).sort(), [
         'ok1@one.example',
         'ok2@three.example',

@@ -82,6 +82,9 @@ export class Harness {
       VOLLEY_METRICS_PORT: '0',
       VOLLEY_BATCH_SIZE: '20',
       VOLLEY_EXPAND_WINDOW: '400',
+      // Shaping has its own tests; here the default policy's per-domain limits would only slow
+      // the tests down.
+      VOLLEY_SHAPING_POLICY: 'off',
       ...opts.env,
     };
     for (let i = 0; i < opts.senders; i++) this.addSender();
