@@ -41,6 +41,8 @@ export interface ApiConfig extends CommonConfig {
   bodyLimit: number;
   /** Most inline recipients in one create request; larger lists go through upload. */
   maxInlineRecipients: number;
+  /** Shaping policy file, to report the shaping state; `off` or unset as for the sender. */
+  shapingPolicy: string | undefined;
   /** Largest recipient upload in bytes. @defaultValue 2 GiB */
   uploadLimit: number;
   /** Invalid rows an upload may contain before it is refused as a whole. @defaultValue 1000 */
@@ -287,6 +289,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     adminKey: r.raw('VOLLEY_ADMIN_KEY'),
     bodyLimit: r.int('VOLLEY_API_BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxInlineRecipients: r.int('VOLLEY_MAX_INLINE_RECIPIENTS', 10_000, 1, 1_000_000),
+    shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     uploadLimit: r.int('VOLLEY_UPLOAD_LIMIT', 2 * 1024 ** 3, 1024, 64 * 1024 ** 3),
     uploadMaxInvalid: r.int('VOLLEY_UPLOAD_MAX_INVALID', 1000, 0, 100_000_000),
   });

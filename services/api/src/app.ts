@@ -21,6 +21,7 @@ import {
   validateCustomHeaders,
   validateTemplates,
 } from '@volley/message';
+import type { Shaper } from '@volley/shaping';
 import { bearerAuth } from './auth.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, type FieldError } from './problem.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   queues: Queues;
   registry: Registry;
   logger: Logger | false;
+  /** Reports the traffic-shaping state at GET /v1/shaping; absent when shaping is off. */
+  shaper?: Shaper | undefined;
 }
 
 const iso = (ms: number | undefined): string | undefined =>
@@ -292,6 +295,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         accepted,
         uploadLimit: deps.config.uploadLimit ?? 2 * 1024 ** 3,
         maxInvalid: deps.config.uploadMaxInvalid ?? 1000,
+      });
+
+      v1.get('/shaping', async () => {
+        if (!deps.shaper) return { enabled: false, destinations: [] };
+        const snap = await deps.shaper.snapshot();
+        return { enabled: true, ...snap, at: iso(snap.at) };
       });
 
       v1.get(

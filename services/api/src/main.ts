@@ -4,6 +4,7 @@ import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
+import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
 import { buildApp } from './app.ts';
 import { onShutdown, runService } from '@volley/runtime';
 
@@ -14,7 +15,19 @@ async function main(): Promise<void> {
   const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
   const queues = createQueues(redis, keys);
   const registry = createRegistry('api');
-  const app = await buildApp({ config, redis, keys, queues, registry, logger });
+  // The API only reads shaping state; the senders enforce it.
+  let shaper: Shaper | undefined;
+  let watcher: PolicyWatcher | undefined;
+  if (config.shapingPolicy !== 'off') {
+    watcher = config.shapingPolicy ? await PolicyWatcher.open(config.shapingPolicy) : undefined;
+    shaper = new Shaper({
+      redis,
+      prefix: config.redisPrefix,
+      policy: watcher?.policy ?? defaultPolicy(),
+    });
+    watcher?.on('change', (p) => shaper?.setPolicy(p));
+  }
+  const app = await buildApp({ config, redis, keys, queues, registry, logger, shaper });
   const metrics = await startMetricsServer({
     port: config.metricsPort,
     host: config.metricsHost,
@@ -25,6 +38,7 @@ async function main(): Promise<void> {
   logger.info({ address, metricsPort: metrics.port }, 'api listening');
   onShutdown(logger, async () => {
     await app.close();
+    watcher?.close();
     await metrics.close();
     await queues.close();
     redis.disconnect();
