@@ -1,45 +1,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { Registry } from 'prom-client';
-import { Keys } from '@volley/contracts';
-import { createQueues, type Queues } from '@volley/campaigns';
-import { connectRedis, type RedisClient } from '@volley/redis';
-import { startRedis, uniquePrefix } from '@volley/testkit';
-import { buildApp } from '../src/app.ts';
+import type { Keys } from '@volley/contracts';
+import type { Queues } from '@volley/campaigns';
+import type { RedisClient } from '@volley/redis';
+import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
-const KEY = 'test-key-0123456789abcdef';
-let stopRedis: () => Promise<void>;
+let fx: ApiFixture;
 let redis: RedisClient;
 let keys: Keys;
 let queues: Queues;
 let app: FastifyInstance;
 
 before(async () => {
-  const server = await startRedis();
-  stopRedis = () => server.stop();
-  redis = connectRedis(server.url, { name: 'api-test' });
-  await redis.ping();
-  keys = new Keys(uniquePrefix('api'));
-  queues = createQueues(redis, keys);
-  app = await buildApp({
-    config: { apiKey: KEY, bodyLimit: 256 * 1024, maxInlineRecipients: 1000 },
-    redis,
-    keys,
-    queues,
-    registry: new Registry(),
-    logger: false,
-  });
+  fx = await apiFixture();
+  ({ redis, keys, queues, app } = fx);
 });
 
-after(async () => {
-  await app.close();
-  await queues.close();
-  redis.disconnect();
-  await stopRedis();
-});
+after(() => fx.close());
 
-const auth = { authorization: `Bearer ${KEY}` };
 const valid = {
   from: 'News <news@sender.example>',
   subject: 'Hi {{name}}',

@@ -2,51 +2,24 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { Registry } from 'prom-client';
-import { Keys } from '@volley/contracts';
-import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
-import { connectRedis, type RedisClient } from '@volley/redis';
-import { startRedis, uniquePrefix } from '@volley/testkit';
-import { buildApp } from '../src/app.ts';
+import type { CampaignStore } from '@volley/campaigns';
+import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
-const KEY = 'test-key-0123456789abcdef';
-const auth = { authorization: `Bearer ${KEY}` };
-let stopRedis: () => Promise<void>;
-let redis: RedisClient;
-let keys: Keys;
-let store: CampaignStore;
-let queues: Queues;
+let fx: ApiFixture;
 let app: FastifyInstance;
+let store: CampaignStore;
 
 before(async () => {
-  const server = await startRedis();
-  stopRedis = () => server.stop();
-  redis = connectRedis(server.url, { name: 'upload-test' });
-  await redis.ping();
-  keys = new Keys(uniquePrefix('up'));
-  store = new CampaignStore(redis, keys);
-  queues = createQueues(redis, keys);
-  app = await buildApp({
-    config: {
-      apiKey: KEY,
-      bodyLimit: 1024 * 1024,
-      maxInlineRecipients: 100,
-      uploadLimit: 512 * 1024 * 1024,
-      uploadMaxInvalid: 5,
-    },
-    redis,
-    keys,
-    queues,
-    registry: new Registry(),
-    logger: false,
+  fx = await apiFixture({
+    bodyLimit: 1024 * 1024,
+    maxInlineRecipients: 100,
+    uploadLimit: 512 * 1024 * 1024,
+    uploadMaxInvalid: 5,
   });
+  app = fx.app;
+  store = fx.store;
 });
-after(async () => {
-  await app.close();
-  await queues.close();
-  redis.disconnect();
-  await stopRedis();
-});
+after(() => fx.close());
 
 async function draft(): Promise<string> {
   const res = await app.inject({
