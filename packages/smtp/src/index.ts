@@ -4,6 +4,25 @@ export {
   type Classification,
   type Disposition,
 } from './classify.ts';
+export {
+  SmtpClient,
+  SmtpReplyError,
+  SmtpConnectionError,
+  SmtpEnvelopeError,
+  type ServerReply,
+  type SmtpStage,
+  type SmtpConnectionStage,
+  type SmtpClientOptions,
+  type SmtpTlsOptions,
+  type SmtpExtensions,
+} from './client.ts';
+export {
+  SmtpPool,
+  failureReply,
+  type SmtpPoolOptions,
+  type SmtpPoolStats,
+  type SlotLease,
+} from './pool.ts';
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
 export type { OutgoingMessage, SendResult, Transport } from './transport.ts';
 export {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import nodemailer, { type Transporter } from 'nodemailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { classifyReply } from './classify.ts';
+import { SmtpConnectionError, SmtpReplyError } from './client.ts';
 import { MxResolver } from './mx-resolver.ts';
+import { SmtpPool, failureReply } from './pool.ts';
 import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
 
 export interface MxPoolOptions {
@@ -52,36 +52,17 @@ export interface MxDestinationStatus {
   plaintext: boolean;
 }
 
-type PoolTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
-
-/** Options nodemailer 10's pool takes that @types/nodemailer does not declare yet. */
-interface PoolExtras {
-  /** Closes a pooled connection idle this long. */
-  idleTimeout: number;
-  /** Times a message goes back on the queue after its connection closed before it was sent. */
-  maxRequeues: number;
-}
-
 interface Destination {
   readonly key: string;
   readonly address: string;
   servername: string;
-  transport: PoolTransport | undefined;
-  transportPlain: boolean;
+  pool: SmtpPool | undefined;
+  poolPlain: boolean;
   inFlight: number;
   lastUsed: number;
   failures: number;
   downUntil: number;
   plainUntil: number;
-}
-
-interface SmtpErrorShape {
-  code?: string;
-  originalCode?: string;
-  responseCode?: number;
-  response?: string;
-  message?: string;
-  command?: string;
 }
 
 interface Outcome {
@@ -91,25 +72,10 @@ interface Outcome {
 }
 
 /**
- * Errors that say the connection failed rather than anything about the message. An error with
- * no code at all is nodemailer's "Connection pool was closed", which we cause on purpose.
- */
-const NETWORK_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ETLS', 'EDNS', 'EPROTOCOL']);
-
-/**
  * Stages where a reply refuses the session, not the message: a 421 or 554 greeting, a failed
  * EHLO. Like Postfix (smtp_skip_5xx_greeting), the next MX host is tried.
  */
-const SESSION_STAGES = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS']);
-
-function isTlsFailure(err: SmtpErrorShape): boolean {
-  // nodemailer reports a failed handshake as ETLS, or as ESOCKET keeping OpenSSL's code.
-  return (
-    err.code === 'ETLS' ||
-    /^ERR_(SSL|TLS)_/.test(err.originalCode ?? '') ||
-    (err.code === 'ESOCKET' && /SSL routines/.test(err.message ?? ''))
-  );
-}
+const SESSION_STAGES = new Set(['greeting', 'ehlo', 'starttls', 'auth']);
 
 /**
  * Direct delivery to the recipient domain's MX hosts: in preference order, each host's
@@ -243,8 +209,8 @@ export class MxPool implements Transport {
         key,
         address,
         servername: host,
-        transport: undefined,
-        transportPlain: false,
+        pool: undefined,
+        poolPlain: false,
         inFlight: 0,
         lastUsed: Date.now(),
         failures: 0,
@@ -269,84 +235,72 @@ export class MxPool implements Transport {
     forcePlain = false,
   ): Promise<Outcome> {
     const plain = forcePlain || d.plainUntil > Date.now();
-    const transport = this.transportFor(d, host, plain);
+    const pool = this.poolFor(d, host, plain);
     d.inFlight++;
     d.lastUsed = Date.now();
-    let err: SmtpErrorShape;
+    let err: unknown;
     try {
-      const info = await transport.sendMail({ envelope: msg.envelope, raw: msg.raw });
+      const reply = await pool.send(msg.envelope, msg.raw);
       d.failures = 0;
-      const text = String(info.response ?? '250 OK');
-      const code = Number(/^(\d{3})/.exec(text)?.[1] ?? 250);
-      return { final: true, result: { ...classifyReply({ code, text }), relay: host } };
+      return { final: true, result: { ...classifyReply(reply), relay: host } };
     } catch (e) {
-      err = e instanceof Error ? e : { message: String(e) };
+      err = e;
     } finally {
       d.inFlight--;
       d.lastUsed = Date.now();
     }
 
-    const result: SendResult = {
-      ...classifyReply({
-        code: err.responseCode,
-        text: err.response ?? err.message ?? 'unknown error',
-        errorCode: err.code,
-      }),
-      relay: host,
-    };
-    const network = err.responseCode === undefined && (!err.code || NETWORK_CODES.has(err.code));
-    const refused = err.responseCode !== undefined && SESSION_STAGES.has(err.command ?? 'CONN');
+    const result: SendResult = { ...classifyReply(failureReply(err)), relay: host };
+    const network = err instanceof SmtpConnectionError ? err : undefined;
+    const refused = err instanceof SmtpReplyError && SESSION_STAGES.has(err.stage);
     if (!network && !refused) return { final: true, result };
+    if (network?.maybeAccepted) {
+      // The connection died after the message was written: this host may have queued it, and
+      // another MX host would deliver it a second time. Deferred, and the host rests.
+      if (!this.closed) this.rest(d);
+      return { final: true, result };
+    }
     if (this.closed) return { final: false, result };
 
-    if (!plain && isTlsFailure(err)) {
+    if (!plain && network?.errorCode === 'ETLS') {
       // Opportunistic TLS must not stop delivery: as Postfix does at its "may" level, a failed
       // handshake is followed by a plaintext session, and the address stays plaintext a while
       // so every message does not pay for a failing handshake first.
       if (d.plainUntil <= Date.now()) d.plainUntil = Date.now() + this.plaintextMs;
       return this.attempt(d, host, msg, retries, true);
     }
-    if (network && d.transport !== transport && d.downUntil <= Date.now() && retries > 0) {
+    if (network && d.pool !== pool && d.downUntil <= Date.now() && retries > 0) {
       return this.attempt(d, host, msg, retries - 1);
     }
     this.rest(d);
     return { final: false, result };
   }
 
-  private transportFor(d: Destination, host: string, plain: boolean): PoolTransport {
-    if (d.transport && d.transportPlain === plain) return d.transport;
+  private poolFor(d: Destination, host: string, plain: boolean): SmtpPool {
+    if (d.pool && d.poolPlain === plain) return d.pool;
     this.retire(d);
     d.servername = host;
-    const options: SMTPPool.Options & PoolExtras = {
-      pool: true,
+    d.pool = new SmtpPool({
       host: d.address,
       port: this.port,
+      // SNI names the MX host; the certificate is not checked against it (below).
+      servername: isIP(host) ? undefined : host,
       name: this.heloName,
       maxConnections: this.poolSize,
       // Keep connections for as long as the server allows (see RelayPool).
-      maxMessages: Infinity,
-      idleTimeout: this.idleMs,
-      // A connection the server closes before its greeting is retried twice, then the host
-      // counts as failed and the next MX gets the message.
-      maxRequeues: 2,
+      maxMessagesPerConnection: Infinity,
+      idleTimeoutMs: this.idleMs,
       // STARTTLS whenever offered; a refused STARTTLS (4xx/5xx) continues in plaintext.
       ignoreTLS: plain,
-      opportunisticTLS: true,
       // No certificate check: opportunistic TLS only defends against passive listeners, and
-      // most MX certificates would not match or verify (RFC 7435). SNI names the MX host.
-      tls: {
-        rejectUnauthorized: false,
-        ...(isIP(host) ? {} : { servername: host }),
-      },
-      connectionTimeout: this.timeouts.connection,
-      greetingTimeout: this.timeouts.greeting,
-      socketTimeout: this.timeouts.socket,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-    };
-    d.transport = nodemailer.createTransport(options);
-    d.transportPlain = plain;
-    return d.transport;
+      // most MX certificates would not match or verify (RFC 7435).
+      tls: { rejectUnauthorized: false },
+      connectionTimeoutMs: this.timeouts.connection,
+      greetingTimeoutMs: this.timeouts.greeting,
+      socketTimeoutMs: this.timeouts.socket,
+    });
+    d.poolPlain = plain;
+    return d.pool;
   }
 
   /** Leaves an address out after a connection failure; one outage counts once. */
@@ -360,10 +314,13 @@ export class MxPool implements Transport {
     this.retire(d);
   }
 
-  /** Closes a destination's pool; connections in the middle of a message finish it first. */
+  /**
+   * Closes a destination's pool: queued messages fail at once (ECLOSED), connections in the
+   * middle of a message finish it first. close() never rejects.
+   */
   private retire(d: Destination): void {
-    d.transport?.close();
-    d.transport = undefined;
+    if (d.pool) void d.pool.close();
+    d.pool = undefined;
   }
 
   private sweep(): void {

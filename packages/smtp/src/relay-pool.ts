@@ -1,7 +1,7 @@
-import nodemailer, { type Transporter } from 'nodemailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { RelayTarget } from '@volley/config';
 import { classifyReply } from './classify.ts';
+import { SmtpConnectionError, SmtpReplyError } from './client.ts';
+import { SmtpPool, failureReply } from './pool.ts';
 import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
 
 export interface RelayPoolOptions {
@@ -15,22 +15,24 @@ export interface RelayPoolOptions {
 
 interface Relay {
   target: RelayTarget;
-  transport: Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+  pool: SmtpPool;
   current: number;
   downUntil: number;
   failures: number;
 }
 
-interface SmtpErrorShape {
-  code?: string;
-  responseCode?: number;
-  response?: string;
-  message?: string;
+/**
+ * True when the failure is the relay's, not the message's: it could not be reached, or refused
+ * the session before any message (a 421 greeting, a failed EHLO, STARTTLS or AUTH). The message
+ * then goes to another relay.
+ */
+function isRelayLevel(err: unknown): boolean {
+  if (err instanceof SmtpConnectionError) return true;
+  if (err instanceof SmtpReplyError) return SESSION_STAGES.has(err.stage);
+  return false;
 }
 
-function isConnectionLevel(err: SmtpErrorShape): boolean {
-  return err.responseCode === undefined;
-}
+const SESSION_STAGES = new Set(['greeting', 'ehlo', 'starttls', 'auth']);
 
 /**
  * Pooled SMTP connections to one or more smart hosts. Traffic is spread by smooth weighted
@@ -49,22 +51,25 @@ export class RelayPool implements Transport {
       current: 0,
       downUntil: 0,
       failures: 0,
-      transport: nodemailer.createTransport({
-        pool: true,
+      pool: new SmtpPool({
         host: target.host,
         port: target.port,
         secure: target.secure,
         auth: target.auth,
+        // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
+        // whenever it is offered.
+        tls: { rejectUnauthorized: true },
         maxConnections: opts.poolSize,
-        // Keep connections for as long as the server allows: reconnecting costs a round trip of
-        // greeting, EHLO and possibly TLS for every 100 messages otherwise.
-        maxMessages: Infinity,
+        // Keep connections for as long as the server allows: each reconnect costs round trips
+        // for the greeting, EHLO and possibly TLS and AUTH.
+        maxMessagesPerConnection: Infinity,
+        // Long enough to bridge pauses between batches, short enough that a drained sender
+        // does not hold sessions the relay counts against its limits.
+        idleTimeoutMs: 60_000,
         name: opts.heloName,
-        connectionTimeout: 30_000,
-        greetingTimeout: 30_000,
-        socketTimeout: 120_000,
-        disableFileAccess: true,
-        disableUrlAccess: true,
+        connectionTimeoutMs: 30_000,
+        greetingTimeoutMs: 30_000,
+        socketTimeoutMs: 120_000,
       }),
     }));
   }
@@ -94,28 +99,24 @@ export class RelayPool implements Transport {
       if (!relay) break;
       tried.add(relay);
       try {
-        const info = await relay.transport.sendMail({ envelope: msg.envelope, raw: msg.raw });
+        const reply = await relay.pool.send(msg.envelope, msg.raw);
         relay.failures = 0;
-        const text = String(info.response ?? '250 OK');
-        const code = Number(/^(\d{3})/.exec(text)?.[1] ?? 250);
-        return { ...classifyReply({ code, text }), relay: relay.target.label };
+        return { ...classifyReply(reply), relay: relay.target.label };
       } catch (e) {
-        const err = e as SmtpErrorShape;
-        last = {
-          ...classifyReply({
-            code: err.responseCode,
-            text: err.response ?? err.message ?? String(e),
-            errorCode: err.code,
-          }),
-          relay: relay.target.label,
-        };
-        if (!isConnectionLevel(err)) return last;
-        relay.failures++;
-        relay.downUntil =
-          Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
+        last = { ...classifyReply(failureReply(e)), relay: relay.target.label };
+        if (!isRelayLevel(e)) return last;
+        this.rest(relay);
+        // The connection died after the message was written: the relay may have queued it, and
+        // another relay would deliver it twice. It is deferred instead.
+        if (e instanceof SmtpConnectionError && e.maybeAccepted) return last;
       }
     }
     return last ?? { ...classifyReply({ text: 'no relay available' }), relay: 'none' };
+  }
+
+  private rest(relay: Relay): void {
+    relay.failures++;
+    relay.downUntil = Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
   }
 
   /** Relays currently left out after connection failures, for health reporting. */
@@ -125,6 +126,7 @@ export class RelayPool implements Transport {
   }
 
   close(): void {
-    for (const r of this.relays) r.transport.close();
+    // Busy connections finish their message first; close() never rejects.
+    for (const r of this.relays) void r.pool.close();
   }
 }

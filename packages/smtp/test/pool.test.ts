@@ -1,0 +1,287 @@
+/**
+ * SmtpPool against real servers on loopback: reuse, caps, reconnects, idle close, shared
+ * connection slots, and what happens to queued sends when connections fail.
+ */
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { parseRelays } from '@volley/config';
+import { SmtpConnectionError, SmtpReplyError, type ServerReply } from '../src/client.ts';
+import { SmtpPool, type SlotLease, type SmtpPoolOptions } from '../src/pool.ts';
+import { RelayPool } from '../src/relay-pool.ts';
+import {
+  startScriptedServer,
+  startSmtpServer,
+  type ScriptedOptions,
+  type ScriptedServer,
+  type TestSmtpServer,
+} from './fixtures/servers.ts';
+
+const RAW = 'From: news@volley.test\r\nSubject: pool\r\n\r\nHello.\r\n';
+
+function env(to: string): { from: string; to: string } {
+  return { from: 'bounces@volley.test', to };
+}
+
+function poolFor(t: TestContext, port: number, opts: Partial<SmtpPoolOptions> = {}): SmtpPool {
+  const pool = new SmtpPool({ host: '127.0.0.1', port, name: 'sender.volley.test', ...opts });
+  t.after(() => pool.close());
+  return pool;
+}
+
+async function scripted(t: TestContext, opts: ScriptedOptions = {}): Promise<ScriptedServer> {
+  const s = await startScriptedServer(opts);
+  t.after(() => s.close());
+  return s;
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a rejection');
+}
+
+/** Sessions (by smtp-server id) that carried messages to these recipients. */
+function sessionsOf(server: TestSmtpServer, prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of server.messages) {
+    if (!m.to[0]?.startsWith(prefix)) continue;
+    out.set(m.sessionId, (out.get(m.sessionId) ?? 0) + 1);
+  }
+  return out;
+}
+
+let server: TestSmtpServer;
+before(async () => {
+  server = await startSmtpServer({
+    rejectRcpt: (a) =>
+      a.startsWith('nobody') ? { code: 550, message: '5.1.1 no such user' } : undefined,
+  });
+});
+after(() => server.close());
+
+describe('connection reuse and caps', () => {
+  test('messages one after another share one connection', async (t) => {
+    const pool = poolFor(t, server.port);
+    for (let i = 0; i < 5; i++) await pool.send(env(`seq${i}@x.test`), RAW);
+    assert.equal(sessionsOf(server, 'seq').size, 1);
+    assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
+  });
+
+  test('a burst never opens more than maxConnections; the rest wait their turn', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const pool = poolFor(t, s.port, { maxConnections: 3 });
+    const sends = Array.from({ length: 60 }, (_, i) => pool.send(env(`burst${i}@x.test`), RAW));
+    assert.deepEqual(pool.stats(), { open: 0, opening: 3, idle: 0, busy: 0, queued: 57 });
+    const replies = await Promise.all(sends);
+    assert.ok(replies.every((r) => r.code === 250));
+    assert.equal(s.peak, 3);
+    assert.equal(s.connects, 3);
+    assert.equal(s.messages.length, 60);
+  });
+
+  test('after maxMessagesPerConnection a connection says QUIT and a new one is opened', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const pool = poolFor(t, s.port, { maxConnections: 1, maxMessagesPerConnection: 4 });
+    for (let i = 0; i < 10; i++) await pool.send(env(`max${i}@x.test`), RAW);
+    assert.deepEqual([...sessionsOf(s, 'max').values()], [4, 4, 2]);
+    assert.equal(s.connects, 3);
+  });
+
+  test('an idle connection is closed after idleTimeoutMs', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const pool = poolFor(t, s.port, { idleTimeoutMs: 100 });
+    await pool.send(env('idle@x.test'), RAW);
+    assert.equal(pool.stats().idle, 1);
+    await once(s.events, 'close');
+    assert.equal(pool.stats().open, 0);
+    // The next message opens a fresh connection.
+    await pool.send(env('idle2@x.test'), RAW);
+    assert.equal(s.connects, 2);
+  });
+
+  test('a refused message resets the transaction; the connection carries the next one', async (t) => {
+    const pool = poolFor(t, server.port);
+    const err = await rejection(pool.send(env('nobody-pool@x.test'), RAW));
+    assert.ok(err instanceof SmtpReplyError);
+    assert.equal(err.code, 550);
+    assert.equal((await pool.send(env('after-reject@x.test'), RAW)).code, 250);
+    assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
+  });
+});
+
+describe('failures', () => {
+  test('a connection that failed at network level is discarded, the next send opens another', async (t) => {
+    const s = await scripted(t, { onMessage: (_b, c) => (c.index === 0 ? 'drop' : undefined) });
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const err = await rejection(pool.send(env('a@x.test'), RAW));
+    assert.ok(err instanceof SmtpConnectionError);
+    assert.equal(err.maybeAccepted, true, 'dropped after the end of data');
+    assert.equal((await pool.send(env('b@x.test'), RAW)).code, 250);
+    assert.equal(s.connections, 2);
+  });
+
+  test('a reused connection that dies before any reply is retried once on a new one', async (t) => {
+    // The first connection takes one message, then hangs up on the next MAIL: the race with
+    // a server's idle timeout, made deterministic.
+    const s = await scripted(t, {
+      onCommand: (line, c) =>
+        c.index === 0 && c.messages === 1 && line.startsWith('MAIL') ? 'drop' : undefined,
+    });
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    await pool.send(env('first@x.test'), RAW);
+    assert.equal((await pool.send(env('second@x.test'), RAW)).code, 250);
+    assert.equal(s.connections, 2);
+    assert.equal(s.messages.length, 2);
+  });
+
+  test('a connect failure goes to the send that caused it, and to the queue when nothing is left', async (t) => {
+    const s = await scripted(t, { greeting: '421 4.3.2 not now' });
+    const pool = poolFor(t, s.port, { maxConnections: 2 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => pool.send(env(`cf${i}@x.test`), RAW)),
+    );
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.ok(r.reason instanceof SmtpReplyError);
+      assert.equal(r.reason.stage, 'greeting');
+    }
+    assert.equal(s.connections, 2, 'queued sends were not each given a doomed connect');
+    assert.deepEqual(pool.stats(), { open: 0, opening: 0, idle: 0, busy: 0, queued: 0 });
+  });
+
+  test('close() fails queued sends with ECLOSED and closes every connection', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const pool = new SmtpPool({ host: '127.0.0.1', port: s.port, maxConnections: 1 });
+    const first = pool.send(env('c0@x.test'), RAW);
+    const queued = pool.send(env('c1@x.test'), RAW);
+    await once(s.events, 'connect');
+    const serverSaw = once(s.events, 'close');
+    const closing = pool.close();
+    const err = await rejection(queued);
+    assert.ok(err instanceof SmtpConnectionError);
+    assert.equal(err.errorCode, 'ECLOSED');
+    assert.equal((await first).code, 250, 'the message in flight is finished');
+    await closing;
+    await serverSaw;
+    assert.equal(s.closes, s.connects);
+    const late = await rejection(pool.send(env('c2@x.test'), RAW));
+    assert.ok(late instanceof SmtpConnectionError && late.errorCode === 'ECLOSED');
+  });
+});
+
+describe('shared connection slots', () => {
+  function slots(grant: number): {
+    acquireSlot: () => Promise<SlotLease | undefined>;
+    asked: () => number;
+    held: () => number;
+  } {
+    let asked = 0;
+    let held = 0;
+    return {
+      acquireSlot: async () => {
+        asked++;
+        if (held >= grant) return undefined;
+        held++;
+        let released = false;
+        return {
+          release() {
+            if (!released) held--;
+            released = true;
+          },
+        };
+      },
+      asked: () => asked,
+      held: () => held,
+    };
+  }
+
+  test('no slot and no connection: the send fails at once with ENOSLOT', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const cap = slots(0);
+    const pool = poolFor(t, s.port, { acquireSlot: cap.acquireSlot });
+    const err = await rejection(pool.send(env('noslot@x.test'), RAW));
+    assert.ok(err instanceof SmtpConnectionError);
+    assert.equal(err.errorCode, 'ENOSLOT');
+    assert.equal(s.connects, 0);
+  });
+
+  test('no slot but a connection of its own: the send waits for that connection', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const cap = slots(1);
+    const pool = poolFor(t, s.port, { maxConnections: 3, acquireSlot: cap.acquireSlot });
+    const sends: Promise<ServerReply>[] = [];
+    for (let i = 0; i < 5; i++) sends.push(pool.send(env(`slot${i}@x.test`), RAW));
+    const replies = await Promise.all(sends);
+    assert.ok(replies.every((r) => r.code === 250));
+    assert.equal(s.connects, 1, 'one slot, one connection');
+    assert.equal(sessionsOf(s, 'slot').size, 1);
+    assert.ok(cap.asked() >= 3, 'each new connection asked for a slot');
+    assert.equal(cap.held(), 1);
+    await pool.close();
+    assert.equal(cap.held(), 0, 'the slot is released when its connection closes');
+  });
+
+  test('a slot is released when its connection fails to open', async (t) => {
+    const s = await scripted(t, { greeting: '554 5.7.1 go away' });
+    const cap = slots(5);
+    const pool = poolFor(t, s.port, { acquireSlot: cap.acquireSlot });
+    const closed = once(s.events, 'close');
+    const err = await rejection(pool.send(env('x@x.test'), RAW));
+    assert.ok(err instanceof SmtpReplyError && err.code === 554);
+    await closed;
+    await pool.close();
+    assert.equal(cap.held(), 0);
+  });
+});
+
+describe('RelayPool failover on the new client', () => {
+  // The accepting relay is the file's shared server: it outlives the pools (a closing
+  // smtp-server waits for its clients, and RelayPool.close() does not wait for its sockets).
+  function relays(t: TestContext, urls: string): RelayPool {
+    const problems: string[] = [];
+    const targets = parseRelays(urls, problems);
+    assert.deepEqual(problems, []);
+    const pool = new RelayPool(targets, { poolSize: 1, downBaseMs: 60_000 });
+    t.after(() => pool.close());
+    return pool;
+  }
+
+  test('a relay that refuses the session (421 greeting) rests; the other relay takes the message', async (t) => {
+    const busy = await scripted(t, { greeting: '421 4.3.2 too busy' });
+    const p = relays(t, `smtp://127.0.0.1:${busy.port},smtp://127.0.0.1:${server.port}`);
+    const r = await p.send({ envelope: env('relay-fo@x.test'), raw: RAW });
+    assert.equal(r.disposition, 'delivered', r.text);
+    assert.equal(r.relay, `smtp://127.0.0.1:${server.port}`);
+    assert.deepEqual(p.resting(), [`smtp://127.0.0.1:${busy.port}`]);
+  });
+
+  test('a connection lost after the end of data defers the message: no second relay gets it', async (t) => {
+    const dropper = await scripted(t, { onMessage: () => 'drop' });
+    const p = relays(t, `smtp://127.0.0.1:${dropper.port},smtp://127.0.0.1:${server.port}`);
+    const r = await p.send({ envelope: env('relay-dup@x.test'), raw: RAW });
+    assert.equal(r.disposition, 'deferred');
+    assert.equal(r.reason, 'networkerror');
+    assert.match(r.text, /may have been delivered/);
+    assert.equal(dropper.messages.length, 1);
+    assert.equal(sessionsOf(server, 'relay-dup').size, 0, 'not sent twice');
+  });
+
+  test('an envelope address with CR/LF bounces without a connection being opened', async (t) => {
+    const s = await scripted(t);
+    const p = relays(t, `smtp://127.0.0.1:${s.port}`);
+    const r = await p.send({ envelope: env('a@x.test\r\nRCPT TO:<b@x.test>'), raw: RAW });
+    assert.equal(r.disposition, 'bounced');
+    assert.equal(r.enhanced, '5.1.3');
+    assert.equal(s.connections, 0);
+  });
+});
