@@ -41,6 +41,18 @@ function formatMailbox(m: Mailbox, headerName: string): string {
   return `${display}${fits ? ' ' : '\r\n '}<${m.address}>`;
 }
 
+/** Printable ASCII, tab and line breaks; a CR must be part of a CRLF (checked by the regex too). */
+const SEVEN_BIT = /^(?:[\t\x20-\x7e\n]|\r\n)*$/;
+
+function linesWithin(text: string, max: number): boolean {
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+    if (nl - start > max) return false;
+    start = nl + 1;
+  }
+  return text.length - start <= max;
+}
+
 let dateSecond = -1;
 let dateText = '';
 /** RFC 5322 date in UTC, cached per second since every message of a second shares it. */
@@ -103,6 +115,18 @@ export class MessageComposer {
     return `<${this.opts.campaignId}.${index}@${this.idDomain}>`;
   }
 
+  /**
+   * A body part as 7bit when it already is (ASCII, lines within 998, no bare CR, no boundary
+   * inside): nothing to encode, which saves most of the composition cost for typical campaign
+   * HTML. Anything else is quoted-printable.
+   */
+  private encodePart(text: string): { cte: '7bit' | 'quoted-printable'; body: string } {
+    if (SEVEN_BIT.test(text) && !text.includes(this.boundary) && linesWithin(text, 998)) {
+      return { cte: '7bit', body: text.replace(/\r?\n/g, '\r\n') };
+    }
+    return { cte: 'quoted-printable', body: encodeQuotedPrintable(text) };
+  }
+
   compose(index: number, to: string, content: RenderedContent, now = Date.now()): ComposedMessage {
     const messageId = this.messageId(index);
     // The address goes into the head verbatim: only a valid one can be trusted not to break it.
@@ -117,19 +141,21 @@ export class MessageComposer {
       `Message-ID: ${messageId}\r\n`;
     let body: string;
     if (content.html === undefined) {
-      head +=
-        'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n';
-      body = encodeQuotedPrintable(text);
+      const t = this.encodePart(text);
+      head += `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${t.cte}\r\n`;
+      body = t.body;
     } else {
       const b = this.boundary;
+      const t = this.encodePart(text);
+      const h = this.encodePart(content.html);
       head += `Content-Type: multipart/alternative; boundary="${b}"\r\n`;
       body =
         `--${b}\r\n` +
-        'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n' +
-        encodeQuotedPrintable(text) +
+        `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${t.cte}\r\n\r\n` +
+        t.body +
         `\r\n--${b}\r\n` +
-        'Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n' +
-        encodeQuotedPrintable(content.html) +
+        `Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: ${h.cte}\r\n\r\n` +
+        h.body +
         `\r\n--${b}--\r\n`;
     }
     return {

@@ -4,42 +4,92 @@ const HEX = '0123456789ABCDEF';
  * Quoted-printable (RFC 2045 §6.7) of a UTF-8 string, CRLF line endings, lines of at most
  * 76 characters. Line breaks in the input (LF or CRLF) become hard breaks. The output never
  * contains "=_", which is what makes the multipart boundary safe without scanning bodies.
+ *
+ * This runs once per message part for every recipient, so it works on the string's char codes
+ * and copies runs of printable characters as slices, rather than converting to bytes and
+ * building the output one character at a time.
  */
 export function encodeQuotedPrintable(input: string): string {
-  const bytes = Buffer.from(input, 'utf8');
   const out: string[] = [];
   let line = '';
-  const n = bytes.length;
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i] as number;
-    if (b === 0x0d && bytes[i + 1] === 0x0a) continue; // CR of CRLF: the LF emits the break
-    if (b === 0x0a) {
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    const c = input.charCodeAt(i);
+    if (c === 10 || (c === 13 && input.charCodeAt(i + 1) === 10)) {
       out.push(line, '\r\n');
       line = '';
+      i += c === 13 ? 2 : 1;
+      continue;
+    }
+    if (c >= 33 && c <= 126 && c !== 61) {
+      let j = i + 1;
+      while (j < n) {
+        const d = input.charCodeAt(j);
+        if (d < 33 || d > 126 || d === 61) break;
+        j++;
+      }
+      while (i < j) {
+        if (line.length >= 75) {
+          out.push(line, '=\r\n');
+          line = '';
+        }
+        // A line that starts with "." is dot-stuffed by SMTP and a lone "." ends the data;
+        // encoding it keeps the body intact through any relay that gets the stuffing wrong
+        // (RFC 2049 §3).
+        if (line.length === 0 && input.charCodeAt(i) === 46) {
+          line = '=2E';
+          i++;
+          continue;
+        }
+        const take = Math.min(75 - line.length, j - i);
+        line += input.slice(i, i + take);
+        i += take;
+      }
       continue;
     }
     let tok: string;
-    if ((b >= 33 && b <= 126 && b !== 61) || ((b === 32 || b === 9) && !atLineEnd(bytes, i + 1))) {
-      tok = String.fromCharCode(b);
+    let width = 1;
+    if (c === 32 || c === 9) {
+      const next = input.charCodeAt(i + 1);
+      const atEnd = i + 1 >= n || next === 10 || (next === 13 && input.charCodeAt(i + 2) === 10);
+      tok = atEnd ? (c === 32 ? '=20' : '=09') : c === 32 ? ' ' : '\t';
+    } else if (c < 128) {
+      tok = '=' + HEX[c >> 4] + HEX[c & 15];
     } else {
-      tok = '=' + HEX[b >> 4] + HEX[b & 15];
+      let cp = input.codePointAt(i) ?? 0xfffd;
+      if (cp > 0xffff) width = 2;
+      // A lone surrogate is not a character: written as U+FFFD, as Buffer.from would.
+      else if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+      tok = utf8Escapes(cp);
     }
-    // 75 + the soft-break '=' keeps each line at 76.
+    // 75 + the soft-break "=" keeps each line at 76; a character's escapes stay on one line.
     if (line.length + tok.length > 75) {
       out.push(line, '=\r\n');
       line = '';
     }
-    // A line that starts with "." is dot-stuffed by SMTP and a lone "." ends the data; encoding
-    // it keeps the body intact through any relay that gets the stuffing wrong (RFC 2049 §3).
-    if (line.length === 0 && tok === '.') tok = '=2E';
     line += tok;
+    i += width;
   }
   out.push(line);
   return out.join('');
 }
 
-function atLineEnd(bytes: Buffer, i: number): boolean {
-  return i >= bytes.length || bytes[i] === 0x0a || (bytes[i] === 0x0d && bytes[i + 1] === 0x0a);
+function hex(b: number): string {
+  return '=' + HEX[b >> 4] + HEX[b & 15];
+}
+
+function utf8Escapes(cp: number): string {
+  if (cp < 0x800) return hex(0xc0 | (cp >> 6)) + hex(0x80 | (cp & 63));
+  if (cp < 0x10000) {
+    return hex(0xe0 | (cp >> 12)) + hex(0x80 | ((cp >> 6) & 63)) + hex(0x80 | (cp & 63));
+  }
+  return (
+    hex(0xf0 | (cp >> 18)) +
+    hex(0x80 | ((cp >> 12) & 63)) +
+    hex(0x80 | ((cp >> 6) & 63)) +
+    hex(0x80 | (cp & 63))
+  );
 }
 
 /** RFC 5322 §2.1.1: lines SHOULD stay within 78 characters and MUST within 998. */
