@@ -1,0 +1,13 @@
+/** What run.ts hands the naive loop (in `BENCH_NAIVE`, as JSON). */
+export interface NaiveConfig {
+  port: number;
+  messages: number;
+  size: number;
+  domains: number;
+  poolSize: number;
+  /** sendMail calls in flight: enough to keep every pooled connection busy. */
+  inFlight: number;
+  timeoutMs: number;
+  /** nodemailer's DKIM options (RSA only); none sends unsigned messages. */
+  dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
+}

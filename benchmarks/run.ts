@@ -1,0 +1,298 @@
+/**
+ * `npm run bench`: sends a real campaign through Volley deployed as separate processes (one
+ * API, N senders, Redis) into Postfix's smtp-sink, next to two baselines measured in the same
+ * run and interleaved with it. See benchmarks/README.md for what each figure means.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, type } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { findRedisServer } from '@volley/redis';
+import { parseBenchArgs, UsageError, USAGE, type BenchOptions } from './lib/args.ts';
+import { throughputChart } from './lib/chart.ts';
+import { installSignalHandlers, stopAll } from './lib/procs.ts';
+import { log } from './lib/log.ts';
+import { summarizeProfiles } from './lib/profile.ts';
+import { flagLine, markdown, summarize, type Environment, type Notice } from './lib/report.ts';
+import { ROOT, runNaive, runVolley, runWire, type RunResult } from './lib/runs.ts';
+import { checkPostfixTools } from './lib/sink.ts';
+import { policyFor } from './lib/conformance.ts';
+import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
+import { recipients, sampleMessage, templatesOfSize } from './lib/workload.ts';
+
+function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function commandOutput(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function environment(): Environment {
+  const redisBin = findRedisServer();
+  const redisLine = redisBin ? commandOutput(redisBin, ['--version']) : undefined;
+  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
+  const dirty = commandOutput('git', ['status', '--porcelain']);
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    redis: /v=(\S+)/.exec(redisLine ?? '')?.[1] ?? 'unknown',
+    postfix: commandOutput('dpkg-query', ['-W', '-f=${Version}', 'postfix']) ?? 'unknown',
+    nodemailer: packageVersion('nodemailer'),
+    bullmq: packageVersion('bullmq'),
+    os: `${type()} ${release()}`,
+    // Other work in progress changes the engine under a benchmark: say how much was uncommitted.
+    commit: commit
+      ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
+      : 'unknown',
+    loadAvgStart: loadavg(),
+    loadAvgEnd: [],
+  };
+}
+
+function notices(o: BenchOptions, dkim: DkimSetup | undefined): Notice[] {
+  const out: Notice[] = [];
+  if (dkim && !dkim.available) {
+    out.push({
+      flag: `--dkim ${o.dkim}`,
+      message:
+        'DKIM signing is not available: the senders of this version cannot sign ' +
+        `(${dkim.reason ?? 'unknown reason'}). The flag is recorded, but every figure below was measured ` +
+        'WITHOUT DKIM signing.',
+    });
+  } else if (dkim) {
+    out.push({
+      flag: `--dkim ${o.dkim}`,
+      message:
+        `every message is DKIM-signed (${dkim.mode === 'rsa' ? 'RSA 2048' : 'Ed25519'}, relaxed/relaxed) with a key ` +
+        "made for this run: by the senders, and once for the wire baseline's message. " +
+        (dkim.naive
+          ? "The naive loop signs with nodemailer's DKIM option."
+          : 'The naive loop sends UNSIGNED messages: nodemailer signs with RSA only.'),
+    });
+  }
+  if (o.domainLimits !== 'off') {
+    out.push({
+      flag: `--domain-limits ${o.domainLimits}`,
+      message:
+        `per-domain traffic shaping is ON (${o.domainLimits === 'on' ? "the engine's default policy" : `policy ${o.domainLimits}`}). ` +
+        "Volley's throughput is then bounded by the policy's limits, so its ratios to the baselines (which have " +
+        'no limits) do not measure the engine; the rate conformance table does.',
+    });
+  }
+  if (o.quick) {
+    out.push({
+      flag: '--quick',
+      message:
+        'a smoke-sized run (one repetition, a small campaign): check that everything works, not a reference.',
+    });
+  }
+  return out;
+}
+
+/** Environment variables that tune the senders, passed through to them and recorded. */
+const SENDER_TUNING = [
+  'VOLLEY_SENDER_CONCURRENCY',
+  'VOLLEY_SMTP_POOL_SIZE',
+  'VOLLEY_BATCH_SIZE',
+  'VOLLEY_EXPAND_WINDOW',
+];
+
+async function main(): Promise<void> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const o = opts;
+  checkPostfixTools();
+  if (!findRedisServer()) {
+    throw new Error(
+      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
+    );
+  }
+  const senderEnv: Record<string, string> = {};
+  for (const name of SENDER_TUNING) {
+    const v = process.env[name];
+    if (v !== undefined && v.trim() !== '') senderEnv[name] = v.trim();
+  }
+  // Each sender holds this many connections to the sink (the engine's default is 10).
+  const poolSize = Number(senderEnv.VOLLEY_SMTP_POOL_SIZE ?? 10);
+  const env = environment();
+  const startedAt = new Date().toISOString();
+  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const outDir = resolve(ROOT, o.out);
+  mkdirSync(outDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'volley-bench-'));
+  // Profiles are large and machine-specific: they go under results/tmp, which git ignores.
+  const profileDir = o.profile
+    ? join(ROOT, 'benchmarks', 'results', 'tmp', 'profiles', stamp)
+    : undefined;
+
+  try {
+    // `off` measures the engine's capacity; otherwise the policy's limits bound the throughput.
+    // Unset, the senders load the engine's default policy; `off` and a file path pass through.
+    if (o.domainLimits !== 'on') senderEnv.VOLLEY_SHAPING_POLICY = o.domainLimits;
+    const policy = policyFor(o.domainLimits);
+    const dkimSetup = o.dkim === 'off' ? undefined : prepareDkim(o.dkim, work);
+    // Signing happens everywhere or nowhere, so that the three runs stay comparable.
+    const dkim = dkimSetup?.available ? dkimSetup : undefined;
+    if (dkim) Object.assign(senderEnv, dkim.senderEnv);
+    const found = notices(o, dkimSetup);
+    for (const n of found) log(`NOTE ${n.flag}: ${n.message}`);
+    const templates = templatesOfSize(o.size);
+    const sample = sampleMessage(templates, o.domains, dkim?.signer);
+    const emlPath = join(work, 'message.eml');
+    writeFileSync(emlPath, sample.raw);
+    log(`message: ${o.size} B of rendered HTML + text, ${sample.bytes} B as composed by Volley`);
+    // Built and serialized once: the create request's JSON is the client's cost, not the API's.
+    const body = JSON.stringify({ ...templates, recipients: recipients(o.recipients, o.domains) });
+    log(
+      `campaign body: ${o.recipients} recipients, ${(Buffer.byteLength(body) / 1e6).toFixed(1)} MB of JSON`,
+    );
+
+    const runs: RunResult[] = [];
+    const show = (r: RunResult): void => {
+      const cpu = Object.entries(r.cpuPer1000)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(', ');
+      log(
+        `  ${r.kind} rep ${r.rep}: ${Math.round(r.throughput.rate)} msg/s steady ` +
+          `(${Math.round(r.throughput.overall)} overall, ${r.messages} msgs in ${r.throughput.activeS.toFixed(1)} s); ` +
+          `CPU s/1000: ${cpu}`,
+      );
+      if (r.volley) {
+        const v = r.volley;
+        log(
+          `    ingest ${Math.round(v.ingestRate)} rcpt/s, latency p50 ${v.latency.p50S.toFixed(2)} s p99 ${v.latency.p99S.toFixed(2)} s, ` +
+            `redis ${Math.round(v.redis.perRecipientBytes)} B/recipient, events ${Math.round(v.eventsThroughput.rate)} msg/s`,
+        );
+      }
+    };
+    // Interleaved: every repetition runs each kind once, so slow drift of a shared, noisy machine
+    // hits all three alike, and each Volley run has both baselines next to it in time.
+    for (let rep = 1; rep <= o.reps; rep++) {
+      log(
+        `repetition ${rep}/${o.reps}: wire ceiling (smtp-source, ${o.senders * poolSize} connections)`,
+      );
+      const wire = await runWire({
+        rep,
+        messages: o.wireMessages,
+        connections: o.senders * poolSize,
+        emlPath,
+        timeoutS: o.timeoutS,
+      });
+      runs.push(wire);
+      show(wire);
+      log(`repetition ${rep}/${o.reps}: naive nodemailer loop (${o.naiveMessages} messages)`);
+      const naive = await runNaive({
+        rep,
+        messages: o.naiveMessages,
+        size: o.size,
+        domains: o.domains,
+        poolSize: 10,
+        timeoutS: o.timeoutS,
+        dkim: dkim?.naive,
+      });
+      runs.push(naive);
+      show(naive);
+      log(
+        `repetition ${rep}/${o.reps}: Volley (1 API, ${o.senders} senders, ${o.recipients} recipients)`,
+      );
+      const volley = await runVolley(
+        {
+          rep,
+          recipients: o.recipients,
+          senders: o.senders,
+          body,
+          senderEnv,
+          timeoutS: o.timeoutS,
+          profileDir,
+          policy,
+        },
+        (v) => (env.redis = v),
+      );
+      runs.push(volley);
+      show(volley);
+    }
+    env.loadAvgEnd = loadavg();
+
+    const summary = summarize(runs);
+    const base = `${stamp}-${o.quick ? 'quick' : 'full'}`;
+    const pngName = `${base}.png`;
+    const subtitle = `${o.recipients} RCPT, ${o.domains} DOMAINS, ${o.size} B, ${o.reps} REP${o.reps === 1 ? '' : 'S'}, ${env.cpuModel}, ${env.cores} CORES, NODE ${env.node}`;
+    writeFileSync(
+      join(outDir, pngName),
+      throughputChart(
+        runs,
+        {
+          volley: summary.throughput.volley.median,
+          naive: summary.throughput.naive.median,
+          wire: summary.throughput.wire.median,
+        },
+        o.senders,
+        subtitle,
+      ),
+    );
+    const md = markdown(o, env, summary, found, startedAt, pngName, dkim?.mode ?? 'off');
+    writeFileSync(join(outDir, `${base}.md`), md);
+    const json = {
+      startedAt,
+      flags: flagLine(o),
+      options: o,
+      senderEnv,
+      notices: found,
+      dkimApplied: dkim?.mode ?? 'off',
+      environment: env,
+      summary,
+      runs,
+    };
+    writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`\n${md}\n`);
+    if (profileDir) {
+      const summaryPath = join(profileDir, 'summary.md');
+      writeFileSync(summaryPath, summarizeProfiles(profileDir));
+      log(`CPU profile summary: ${relative(process.cwd(), summaryPath)}`);
+    }
+    log(
+      `results: ${['json', 'md', 'png'].map((x) => relative(process.cwd(), join(outDir, `${base}.${x}`))).join(', ')}`,
+    );
+    // The smoke test asserts no speed, but it does assert that every message arrived.
+    const lost = runs.filter((r) => r.failed > 0);
+    if (lost.length > 0) {
+      for (const r of lost)
+        log(`ERROR: ${r.kind} rep ${r.rep}: ${r.failed} messages were not accepted by the sink`);
+      process.exitCode = 1;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+installSignalHandlers(() => stopAll(2000));
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(
+      `bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  })
+  .finally(() => stopAll());
