@@ -26,6 +26,7 @@ import { PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping
 import {
   DkimSigner,
   MessageComposer,
+  createToken,
   verpAddress,
   compileCampaignTemplates,
   normalizeEmail,
@@ -331,6 +332,7 @@ export class SenderEngine {
         from: rec.from,
         replyTo: rec.replyTo,
         headers: rec.headers,
+        unsubscribe: this.unsubscribeFor(id),
       });
     } catch (err) {
       composer = err instanceof Error ? err : new Error(String(err));
@@ -616,6 +618,26 @@ export class SenderEngine {
     if (res.disposition === 'bounced')
       return final('bounced', res.reason, detail, HARD_REASONS.has(res.reason));
     return { disposition: 'deferred', reason: res.reason, text: detail };
+  }
+
+  /**
+   * Unsubscribe targets with a signed token naming campaign and recipient: the https endpoint
+   * (one-click, RFC 8058) when VOLLEY_UNSUBSCRIBE_URL is set, and a mailto on the bounce domain.
+   */
+  private unsubscribeFor(
+    campaignId: string,
+  ): ((index: number) => { url?: string; mailto?: string }) | undefined {
+    const secret = this.cfg.verpSecret;
+    if (!secret || (!this.cfg.unsubscribeUrl && !this.cfg.bounceDomain)) return undefined;
+    const base = this.cfg.unsubscribeUrl?.replace(/\/+$/, '');
+    const domain = this.cfg.bounceDomain;
+    return (index) => {
+      const token = createToken(secret, 'unsubscribe', campaignId, index);
+      return {
+        ...(base ? { url: `${base}/${token}` } : {}),
+        ...(domain ? { mailto: `unsubscribe+${token}@${domain}` } : {}),
+      };
+    };
   }
 
   /** The shaping plan of a recipient domain; in mx mode providers also match by MX host. */

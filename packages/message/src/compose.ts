@@ -9,6 +9,12 @@ export interface ComposerOptions {
   from: string;
   replyTo?: string | undefined;
   headers?: Record<string, string> | undefined;
+  /**
+   * Per-recipient unsubscribe targets (RFC 2369 / RFC 8058): an https URL makes the message
+   * one-click (`List-Unsubscribe-Post`), a mailto works in every client.
+   */
+  unsubscribe?:
+    ((index: number) => { url?: string | undefined; mailto?: string | undefined }) | undefined;
 }
 
 export interface ComposedMessage {
@@ -127,6 +133,18 @@ export class MessageComposer {
     return { cte: 'quoted-printable', body: encodeQuotedPrintable(text) };
   }
 
+  private unsubscribeHeaders(index: number): string {
+    const u = this.opts.unsubscribe?.(index);
+    if (!u || (!u.url && !u.mailto)) return '';
+    const targets = [u.url, u.mailto ? `mailto:${u.mailto}` : undefined]
+      .filter((t): t is string => t !== undefined)
+      // The targets are built by Volley from signed tokens; a stray CR/LF must still not pass.
+      .map((t) => `<${t.replace(/[\r\n<>\s]/g, '')}>`);
+    let out = `List-Unsubscribe: ${targets.join(',\r\n ')}\r\n`;
+    if (u.url) out += 'List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n';
+    return out;
+  }
+
   compose(index: number, to: string, content: RenderedContent, now = Date.now()): ComposedMessage {
     const messageId = this.messageId(index);
     // The address goes into the head verbatim: only a valid one can be trusted not to break it.
@@ -138,7 +156,8 @@ export class MessageComposer {
       `To: ${rcpt}\r\n` +
       `Subject: ${encodeHeaderValue(content.subject, 'Subject'.length, true)}\r\n` +
       `Date: ${rfc5322Date(now)}\r\n` +
-      `Message-ID: ${messageId}\r\n`;
+      `Message-ID: ${messageId}\r\n` +
+      this.unsubscribeHeaders(index);
     let body: string;
     if (content.html === undefined) {
       const t = this.encodePart(text);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import { readVerpAddress } from '@volley/message';
+import { readToken, readVerpAddress } from '@volley/message';
 import { freePort } from '@volley/redis';
 import { startCaptureServer, startDnsStub, type ServiceProcess } from '@volley/testkit';
 import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
@@ -267,7 +267,7 @@ describe('sender', () => {
     }
   });
 
-  test('with a bounce domain and DKIM keys: VERP return path per recipient, signatures verify as a receiver would', async () => {
+  test('with a bounce domain, unsubscribe URL and DKIM keys: VERP return path and one-click List-Unsubscribe per recipient, signatures verify as a receiver would', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const dir = mkdtempSync(join(tmpdir(), 'volley-dkim-'));
     const keyPath = join(dir, 'rsa1.pem');
@@ -287,6 +287,7 @@ describe('sender', () => {
         VOLLEY_BOUNCE_DOMAIN: 'bounce.sender.example',
         VOLLEY_VERP_SECRET: secret,
         VOLLEY_DKIM_KEYS: `sender.example:rsa1:${keyPath}`,
+        VOLLEY_UNSUBSCRIBE_URL: 'https://unsub.sender.example/u/',
       },
     });
     try {
@@ -299,6 +300,18 @@ describe('sender', () => {
         const n = Number(/^user(\d+)@/.exec(m.to[0] ?? '')?.[1]);
         assert.match(m.from, /^bounces\+[a-z2-7]+@bounce\.sender\.example$/);
         assert.deepEqual(readVerpAddress(secret, m.from), { campaignId: id, index: n });
+        const raw = m.raw.toString();
+        const unsub =
+          /\r\nList-Unsubscribe: <https:\/\/unsub\.sender\.example\/u\/([a-z2-7]+)>,\r\n <mailto:unsubscribe\+([a-z2-7]+)@bounce\.sender\.example>\r\n/.exec(
+            raw,
+          );
+        assert.ok(unsub, 'List-Unsubscribe with the https and mailto targets');
+        assert.deepEqual(readToken(secret, 'unsubscribe', unsub[1] ?? ''), {
+          campaignId: id,
+          index: n,
+        });
+        assert.equal(unsub[2], unsub[1]);
+        assert.match(raw, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
         const res = (await dkimVerify(m.raw, {
           resolver: async (name: string, rr: string) =>
             (await resolver.resolve(name, rr)) as string[][],
