@@ -16,7 +16,6 @@ const ENV = {
   VOLLEY_EXPAND_WINDOW: '1000',
   VOLLEY_SENDER_CONCURRENCY: '4',
 };
-const IN_FLIGHT = 4 * 50;
 
 async function action(
   h: Harness,
@@ -43,7 +42,8 @@ describe('campaign lifecycle across senders', () => {
     const h = new Harness(shared.redis, shared.url);
     await h.start({
       senders: 2,
-      env: ENV,
+      // The whole campaign in one window, so that there are batches left to park.
+      env: { ...ENV, VOLLEY_EXPAND_WINDOW: '4000' },
       capture: {
         keep: false,
         onMessage: (m) => received.set(m.to[0] ?? '', (received.get(m.to[0] ?? '') ?? 0) + 1),
@@ -59,12 +59,15 @@ describe('campaign lifecycle across senders', () => {
         body: JSON.stringify({ id, status: 'paused' }),
       });
       await waitUntil(() => quiet(h), 'every batch to be parked', 30_000);
-      t.diagnostic(`all batches parked ${Date.now() - pausedAt} ms after the pause`);
-      const held = received.size;
-      assert.ok(
-        held - atPause <= 2 * IN_FLIGHT,
-        `${held - atPause} sent after the pause exceed the in-flight bound`,
+      const tookMs = Date.now() - pausedAt;
+      t.diagnostic(
+        `all batches parked ${tookMs} ms after the pause (${received.size - atPause} messages went out meanwhile)`,
       );
+      // Senders read the status at most a second late; the slack is for a loaded CI machine.
+      assert.ok(tookMs < 5000, `the pause took ${tookMs} ms to reach every sender`);
+      const held = received.size;
+      // Nothing in flight: every message the sink has is recorded, the rest sits parked.
+      assert.equal((await h.store.get(id))?.counts.sent, held);
       assert.ok(held < 4000, 'the campaign was paused mid-way');
       const parked = await shared.redis.scard(h.keys.parked(id));
       assert.ok(parked > 0, 'batches are parked');
