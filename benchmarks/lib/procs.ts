@@ -2,10 +2,14 @@
  * Every process the harness starts goes through here, so that each one is stopped by its PID
  * at the end: after a normal run, after an error, and on Ctrl-C or SIGTERM.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { createInterface } from 'node:readline';
+import {
+  superviseChild,
+  tail,
+  waitForPort as sharedWaitForPort,
+  type ChildHandle,
+} from '@volley/runtime';
 
 /** Lines kept per process, for error messages: enough context without unbounded memory. */
 const KEEP_LINES = 200;
@@ -17,15 +21,7 @@ interface Stoppable {
   killNow(): void;
 }
 
-export interface Proc extends Stoppable {
-  name: string;
-  pid: number;
-  child: ChildProcess;
-  /** The last lines the process printed (stdout and stderr). */
-  lines: string[];
-  exited: Promise<number | null>;
-  /** Resolves with the first line (past or future) that matches. */
-  waitForLine(re: RegExp, timeoutMs: number): Promise<string>;
+export interface Proc extends Stoppable, Omit<ChildHandle, 'stop'> {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -54,10 +50,6 @@ export function track(pid: number, stop: () => Promise<void>): () => Promise<voi
   return () => entry.stop();
 }
 
-function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
 export function startProcess(
   name: string,
   command: string,
@@ -71,83 +63,23 @@ export function startProcess(
     // spawn reports ENOENT asynchronously; a missing pid means the start failed.
     throw new Error(`could not start ${name} (${command}): is it installed?`);
   }
-  const lines: string[] = [];
-  const watchers: { re: RegExp; resolve: (l: string) => void }[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on('line', (l) => {
-      lines.push(l);
-      if (lines.length > KEEP_LINES) lines.shift();
-      for (let i = watchers.length - 1; i >= 0; i--) {
-        const w = watchers[i];
-        if (w?.re.test(l)) {
-          watchers.splice(i, 1);
-          w.resolve(l);
-        }
-      }
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', () => resolve(null));
-  });
+  const h = superviseChild(name, child, KEEP_LINES);
   const proc: Proc = {
-    name,
-    pid: child.pid,
-    child,
-    lines,
-    exited,
-    waitForLine(re, timeoutMs) {
-      const hit = lines.find((l) => re.test(l));
-      if (hit) return Promise.resolve(hit);
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(
-            new Error(
-              `${name}: no line matching ${re} within ${timeoutMs} ms; output:\n${tail(lines)}`,
-            ),
-          );
-        }, timeoutMs);
-        watchers.push({
-          re,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-        void exited.then((code) => {
-          clearTimeout(timer);
-          reject(
-            new Error(
-              `${name} exited (${code}) before a line matched ${re}; output:\n${tail(lines)}`,
-            ),
-          );
-        });
-      });
-    },
+    ...h,
     async stop(graceMs = 5000) {
-      if (isRunning(child)) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          if (isRunning(child)) child.kill('SIGKILL');
-        }, graceMs);
-        await exited;
-        clearTimeout(timer);
-      }
+      await h.stop('SIGTERM', graceMs);
       live.delete(proc);
     },
     killNow() {
-      if (isRunning(child)) child.kill('SIGKILL');
+      if (h.running()) child.kill('SIGKILL');
     },
   };
   live.add(proc);
-  void exited.then(() => live.delete(proc));
+  void h.exited.then(() => live.delete(proc));
   return proc;
 }
 
-export function tail(lines: string[], n = 30): string {
-  return lines.slice(-n).join('\n');
-}
+export { tail };
 
 /** Stops every process still running, each by its own PID, all in parallel. */
 export async function stopAll(graceMs = 5000): Promise<void> {
@@ -182,38 +114,6 @@ export function installSignalHandlers(onStop: () => Promise<void>): void {
   process.on('exit', killAllNow);
 }
 
-/** Waits until something accepts TCP connections on 127.0.0.1:port, or the process exits. */
-export function waitForPort(port: number, proc: Proc, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void proc.exited.then(() => (exited = true));
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      if (exited) {
-        reject(
-          new Error(
-            `${proc.name} exited before listening on ${port}; output:\n${tail(proc.lines)}`,
-          ),
-        );
-        return;
-      }
-      const sock = connect(port, '127.0.0.1');
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve();
-      });
-      sock.once('error', () => {
-        sock.destroy();
-        if (Date.now() > deadline)
-          reject(new Error(`${proc.name} did not listen on ${port} within ${timeoutMs} ms`));
-        // A port has no event to wait on; 20 ms keeps start-up quick without spinning.
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
-  });
-}
-
 let clkTck: number | undefined;
 /** Clock ticks per second of /proc/<pid>/stat times: asked once; 100 on mainstream Linux builds. */
 function ticksPerSecond(): number {
@@ -224,7 +124,15 @@ function ticksPerSecond(): number {
   return clkTck;
 }
 
-/** User + system CPU seconds of a process (all its threads), or undefined once it is gone. */
+/** Waits until something accepts TCP connections on 127.0.0.1:port, or the process exits. */
+export async function waitForPort(port: number, proc: Proc, timeoutMs: number): Promise<void> {
+  try {
+    await sharedWaitForPort(port, { what: proc.name, timeoutMs, exited: proc.exited });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; output:\n${tail(proc.lines)}`, { cause: err });
+  }
+}
+
 export function cpuSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

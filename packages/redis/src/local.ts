@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
+import { waitForPort } from '@volley/runtime';
 
 export interface LocalRedis {
   url: string;
@@ -34,32 +35,6 @@ export function freePort(): Promise<number> {
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
     });
-  });
-}
-
-function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    let exited = false;
-    child.once('exit', (code) => {
-      exited = true;
-      reject(new Error(`redis-server exited with code ${code} before accepting connections`));
-    });
-    const attempt = (): void => {
-      if (exited) return;
-      const sock = connect(port, '127.0.0.1');
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve();
-      });
-      sock.once('error', () => {
-        sock.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port}`));
-        // Polling a port has no event to wait on; 20 ms keeps start-up quick.
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
   });
 }
 
@@ -129,7 +104,8 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
     try {
-      await waitForPort(port, child, 10_000);
+      const exited = new Promise((r) => child.once('exit', r));
+      await waitForPort(port, { what: 'redis-server', timeoutMs: 10_000, exited });
     } catch (err) {
       child.kill('SIGKILL');
       // Another process may have taken the port between freePort() and the bind.

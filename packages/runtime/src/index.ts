@@ -66,3 +66,5 @@ export function runService(name: string, main: () => Promise<void>): void {
     process.exit(1);
   });
 }
+
+export { superviseChild, waitForPort, tail, type ChildHandle } from './process.ts';
