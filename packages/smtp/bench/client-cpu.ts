@@ -6,14 +6,11 @@
  *
  *   node --import tsx packages/smtp/bench/client-cpu.ts [messages=20000] [connections=10] [reps=3]
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import nodemailer from 'nodemailer';
 import { SmtpPool } from '../src/pool.ts';
+// The same smtp-sink launcher as the tests: free port, started and stopped by PID.
+import { startSink } from '../test/fixtures/servers.ts';
 
-const SMTP_SINK = '/usr/sbin/smtp-sink';
 const MESSAGES = positiveArg(2, 20_000);
 const CONNECTIONS = positiveArg(3, 10);
 const REPS = positiveArg(4, 3);
@@ -43,65 +40,6 @@ function message(i: number): { envelope: { from: string; to: string }; raw: stri
       `Message-ID: <${i}.bench@sender.example>\r\nDate: Sat, 28 Nov 2026 00:00:00 +0000\r\n` +
       `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${BODY}`,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-interface Sink {
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  if (!existsSync(SMTP_SINK)) {
-    throw new Error(
-      `${SMTP_SINK} is missing (Debian: apt-get install postfix; only the tool runs)`,
-    );
-  }
-  const port = await freePort();
-  const args: string[] = [];
-  // As root, smtp-sink insists on dropping privileges after binding.
-  if (process.getuid?.() === 0) args.push('-u', 'nobody');
-  args.push(`127.0.0.1:${port}`, '100');
-  const child = spawn(SMTP_SINK, args, { stdio: 'ignore' });
-  const exited = once(child, 'exit');
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('smtp-sink did not start');
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGTERM');
-    await exited;
-  };
-  // smtp-sink prints nothing when ready: poll its port, for at most 5 s.
-  for (let i = 0; !(await accepts(port)); i++) {
-    if (i >= 250 || child.exitCode !== null) {
-      await stop();
-      throw new Error(`smtp-sink did not listen on ${port}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { port, pid, stop };
 }
 
 type Send = (i: number) => Promise<unknown>;
