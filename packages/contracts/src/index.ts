@@ -150,6 +150,34 @@ export class Keys {
   idempotency(tenant: string, key: string): string {
     return `${this.prefix}:t:${tenant}:idem:${key}`;
   }
+  /** Hash `<outcome>:<reason>` → count of recipients of a campaign, for statistics by reason. */
+  reasons(id: string): string {
+    return `${this.prefix}:c:${id}:why`;
+  }
+  /** Hash of a ring of per-second slots (`s<n>` second, `n<n>` count) of final outcomes: the current rate. */
+  pace(id: string): string {
+    return `${this.prefix}:c:${id}:pace`;
+  }
+  /** Sorted set of test-send campaign ids made from a campaign, by creation time. */
+  testSends(id: string): string {
+    return `${this.prefix}:c:${id}:tests`;
+  }
+  /** Hash tenant id → JSON description of the tenant. */
+  get tenants(): string {
+    return `${this.prefix}:tenants`;
+  }
+  /** Hash SHA-256 (hex) of an API key → JSON `{id, tenant, name, createdAt}`; keys are never stored in plain. */
+  get apiKeys(): string {
+    return `${this.prefix}:apikeys`;
+  }
+  /** Hash API key id → SHA-256 (hex) of the key, so a key can be listed and revoked by its id. */
+  get apiKeyIds(): string {
+    return `${this.prefix}:apikey-ids`;
+  }
+  /** Prefix of the API's per-key rate-limit counters. */
+  get rateLimit(): string {
+    return `${this.prefix}:rl:`;
+  }
   /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
   get running(): string {
     return `${this.prefix}:running`;

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { ApiContext } from './context.ts';
 import { ApiProblem } from './problem.ts';
 
 export interface Principal {
@@ -37,4 +38,16 @@ export function bearerAuth(apiKey: string): (req: FastifyRequest) => Promise<voi
     }
     req.principal = { tenant: 'default' };
   };
+}
+
+/** The authentication hook of every /v1 route except /v1/admin. */
+export function authenticate(ctx: ApiContext): (req: FastifyRequest) => Promise<void> {
+  return bearerAuth(ctx.config.apiKey);
+}
+
+/** The tenant of an authenticated request; every read and write is scoped by it. */
+export function tenantOf(req: FastifyRequest): string {
+  const tenant = req.principal?.tenant;
+  if (!tenant) throw new ApiProblem(401, 'Unauthorized', 'the request is not authenticated');
+  return tenant;
 }

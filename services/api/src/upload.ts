@@ -1,20 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Counter } from 'prom-client';
 import { Type } from 'typebox';
-import type { CampaignRecord, CampaignStore } from '@volley/campaigns';
 import { ingestRecipients, type UploadFormat } from '@volley/ingest';
+import { tenantOf } from './auth.ts';
+import type { ApiContext, V1 } from './context.ts';
 import { ApiProblem } from './problem.ts';
 import { CampaignIdParams } from './schemas.ts';
-
-export interface UploadDeps {
-  store: CampaignStore;
-  loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
-  accepted: Counter;
-  uploadLimit: number;
-  maxInvalid: number;
-}
 
 const FORMATS: Record<string, UploadFormat> = {
   'application/x-ndjson': 'ndjson',
@@ -57,7 +48,9 @@ async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer>
  * memory. Invalid rows are reported with their line number; more than the allowed number of
  * them refuses the file, and a refused file changes nothing.
  */
-export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
+export function registerUpload(v1: V1, ctx: ApiContext): void {
+  const uploadLimit = ctx.config.uploadLimit ?? 2 * 1024 ** 3;
+  const maxInvalid = ctx.config.uploadMaxInvalid ?? 1000;
   const app = v1.withTypeProvider<TypeBoxTypeProvider>();
   // The body stays a stream: the handler reads it with backpressure.
   app.addContentTypeParser(Object.keys(FORMATS), (_req, payload, done) => done(null, payload));
@@ -65,7 +58,7 @@ export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
   app.post(
     '/campaigns/:id/recipients',
     {
-      bodyLimit: deps.uploadLimit,
+      bodyLimit: uploadLimit,
       schema: {
         params: CampaignIdParams,
         querystring: Type.Object({
@@ -80,8 +73,8 @@ export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
       },
     },
     async (req, reply) => {
-      const tenant = req.principal?.tenant ?? 'default';
-      const rec = await deps.loadOwned(req.params.id, tenant);
+      const tenant = tenantOf(req);
+      const rec = await ctx.loadOwned(req.params.id, tenant);
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       const format = FORMATS[type];
       if (!format) {
@@ -98,7 +91,7 @@ export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
           `campaign ${rec.id} is ${rec.status}; recipients can only be added to a draft or scheduled campaign`,
         );
       }
-      const upload = await deps.store.beginUpload(rec.id);
+      const upload = await ctx.store.beginUpload(rec.id);
       if (!upload)
         throw new ApiProblem(
           409,
@@ -107,15 +100,15 @@ export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
         );
       try {
         const result = await ingestRecipients(
-          limited(req.body as Readable, deps.uploadLimit),
-          { format, maxInvalid: req.query.maxInvalid ?? deps.maxInvalid },
-          (batch) => deps.store.addRecipients(rec.id, batch),
+          limited(req.body as Readable, uploadLimit),
+          { format, maxInvalid: req.query.maxInvalid ?? maxInvalid },
+          (batch) => ctx.store.addRecipients(rec.id, batch),
         ).catch(async (err: unknown) => {
-          await deps.store.rollbackUpload(rec.id, upload.startLength);
+          await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw err;
         });
         if (result.aborted) {
-          await deps.store.rollbackUpload(rec.id, upload.startLength);
+          await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw new ApiProblem(
             422,
             'Upload refused',
@@ -123,11 +116,11 @@ export function registerUpload(v1: FastifyInstance, deps: UploadDeps): void {
             result.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
           );
         }
-        deps.accepted.inc(result.added);
-        const total = (await deps.store.get(rec.id))?.counts.total ?? 0;
+        ctx.metrics.accepted.inc(result.added);
+        const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
         return reply.code(200).send({ ...result, total });
       } finally {
-        await deps.store.endUpload(rec.id, upload.token);
+        await ctx.store.endUpload(rec.id, upload.token);
       }
     },
   );

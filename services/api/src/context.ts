@@ -1,0 +1,37 @@
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Redis } from 'ioredis';
+import type { Counter } from 'prom-client';
+import type { ApiConfig } from '@volley/config';
+import type { Keys } from '@volley/contracts';
+import type { CampaignRecord, CampaignStore, Queues } from '@volley/campaigns';
+import type { Shaper } from '@volley/shaping';
+
+/** A Fastify scope typed by TypeBox schemas, as every route module receives it. */
+export type V1 = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What route modules share: configuration, Redis, the campaign store and the API's metrics. */
+export interface ApiContext {
+  config: ApiContextConfig;
+  redis: Redis;
+  keys: Keys;
+  queues: Queues;
+  store: CampaignStore;
+  shaper: Shaper | undefined;
+  metrics: { created: Counter; accepted: Counter };
+  /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
+  loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
+}
+
+export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInlineRecipients'> &
+  Partial<Pick<ApiConfig, 'uploadLimit' | 'uploadMaxInvalid' | 'adminKey'>>;
+
+export const iso = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : new Date(ms).toISOString();

@@ -1,0 +1,239 @@
+import { LIFECYCLE, applyLifecycle, enqueueExpand } from '@volley/campaigns';
+import {
+  HeaderError,
+  TemplateError,
+  normalizeEmail,
+  parseMailbox,
+  validateCustomHeaders,
+  validateTemplates,
+} from '@volley/message';
+import { tenantOf } from '../auth.ts';
+import type { ApiContext, V1 } from '../context.ts';
+import { iso } from '../context.ts';
+import { ApiProblem, type FieldError } from '../problem.ts';
+import {
+  CampaignIdParams,
+  CampaignResponse,
+  CreateCampaignBody,
+  CreatedResponse,
+  EventsQuery,
+  EventsResponse,
+  LIMITS,
+  ProblemSchema,
+} from '../schemas.ts';
+
+export function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!parseMailbox(body.from)) {
+    errors.push({
+      path: 'body.from',
+      message: 'is not a valid address (use addr@example.com or Name <addr@example.com>)',
+    });
+  }
+  if (body.replyTo !== undefined && !parseMailbox(body.replyTo)) {
+    errors.push({ path: 'body.replyTo', message: 'is not a valid address' });
+  }
+  if (body.html === undefined && body.text === undefined) {
+    errors.push({ path: 'body', message: 'give html, text or both' });
+  }
+  try {
+    validateTemplates(body);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    errors.push({ path: `body.${err.field}`, message: `template syntax error: ${err.detail}` });
+  }
+  if (body.headers) {
+    try {
+      validateCustomHeaders(body.headers);
+    } catch (err) {
+      if (!(err instanceof HeaderError)) throw err;
+      errors.push({ path: `body.headers`, message: err.message });
+    }
+  }
+  if (body.sendAt !== undefined && Number.isNaN(Date.parse(body.sendAt))) {
+    errors.push({ path: 'body.sendAt', message: 'is not an ISO 8601 date-time' });
+  }
+  const recipients = body.recipients ?? [];
+  if (recipients.length > maxInline) {
+    errors.push({
+      path: 'body.recipients',
+      message: `has ${recipients.length} entries; at most ${maxInline} inline, upload larger lists to /v1/campaigns/{id}/recipients`,
+    });
+    return errors;
+  }
+  recipients.forEach((r, i) => {
+    if (errors.length >= 100) return;
+    if (!normalizeEmail(r.email)) {
+      errors.push({
+        path: `body.recipients[${i}].email`,
+        message: `${JSON.stringify(r.email.slice(0, 100))} is not a valid address`,
+      });
+    }
+    if (r.vars !== undefined && JSON.stringify(r.vars).length > LIMITS.varsBytes) {
+      errors.push({
+        path: `body.recipients[${i}].vars`,
+        message: `is larger than ${LIMITS.varsBytes} bytes`,
+      });
+    }
+  });
+  return errors;
+}
+
+/** Create, read, lifecycle actions and events of campaigns. */
+export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
+  v1.post(
+    '/campaigns',
+    {
+      schema: {
+        body: CreateCampaignBody,
+        response: { 202: CreatedResponse, 400: ProblemSchema, 401: ProblemSchema },
+      },
+    },
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const body = req.body;
+      const errors = validateCampaign(body, ctx.config.maxInlineRecipients);
+      if (errors.length > 0) {
+        throw new ApiProblem(
+          400,
+          'Invalid campaign',
+          `${errors[0]?.path} ${errors[0]?.message}`,
+          errors,
+        );
+      }
+      const id = ctx.store.newId();
+      const idemKey = req.headers['idempotency-key'];
+      if (typeof idemKey === 'string' && idemKey.length > 0) {
+        if (idemKey.length > 200)
+          throw new ApiProblem(
+            400,
+            'Invalid request',
+            'Idempotency-Key is longer than 200 characters',
+          );
+        const existing = await ctx.store.claimIdempotencyKey(tenant, idemKey, id);
+        if (existing) {
+          const status = (await ctx.store.status(existing)) ?? 'draft';
+          return reply
+            .code(202)
+            .header('idempotent-replayed', 'true')
+            .send({ id: existing, status });
+        }
+      }
+      const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
+      await ctx.store.create(id, {
+        tenant,
+        from: body.from,
+        subject: body.subject,
+        html: body.html,
+        text: body.text,
+        replyTo: body.replyTo,
+        headers: body.headers,
+        sendAt,
+        draft: body.draft,
+      });
+      ctx.metrics.created.inc();
+      let recipients: { added: number; duplicates: number } | undefined;
+      if (body.recipients?.length) {
+        recipients = await ctx.store.addRecipients(
+          id,
+          body.recipients.map((r) => ({
+            email: normalizeEmail(r.email) ?? r.email,
+            vars: r.vars,
+          })),
+        );
+        ctx.metrics.accepted.inc(recipients.added);
+      }
+      let status = (await ctx.store.status(id)) ?? 'draft';
+      if (status === 'scheduled' && sendAt !== undefined) {
+        await enqueueExpand(ctx.queues.control, id, 0, sendAt - Date.now());
+      } else if (!body.draft && body.recipients?.length) {
+        const started = await ctx.store.start(id);
+        status = started.status as typeof status;
+        if (started.status === 'running') await enqueueExpand(ctx.queues.control, id, 0);
+      }
+      return reply.code(202).send(recipients ? { id, status, recipients } : { id, status });
+    },
+  );
+
+  v1.get(
+    '/campaigns/:id',
+    { schema: { params: CampaignIdParams, response: { 200: CampaignResponse } } },
+    async (req) => {
+      const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      return {
+        id: rec.id,
+        status: rec.status,
+        from: rec.from,
+        subject: rec.subject,
+        createdAt: iso(rec.createdAt) ?? '',
+        sendAt: iso(rec.sendAt),
+        startedAt: iso(rec.startedAt),
+        completedAt: iso(rec.completedAt),
+        counts: rec.counts,
+      };
+    },
+  );
+
+  v1.post(
+    '/campaigns/:id/start',
+    { schema: { params: CampaignIdParams, response: { 202: CreatedResponse } } },
+    async (req, reply) => {
+      const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      const res = await ctx.store.start(rec.id);
+      if (!res.started) {
+        throw new ApiProblem(
+          409,
+          'Conflict',
+          `campaign ${rec.id} is ${res.status}; only a draft or scheduled campaign can be started`,
+        );
+      }
+      if (res.status === 'running') await enqueueExpand(ctx.queues.control, rec.id, 0);
+      return reply.code(202).send({ id: rec.id, status: res.status as 'running' });
+    },
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    v1.post(
+      `/campaigns/:id/${action}`,
+      { schema: { params: CampaignIdParams, response: { 202: CreatedResponse } } },
+      async (req, reply) => {
+        const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+        const res = await applyLifecycle(ctx.store, ctx.queues, rec.id, action);
+        if (!res.changed) {
+          throw new ApiProblem(
+            409,
+            'Conflict',
+            `campaign ${rec.id} is ${res.was}; ${action} applies to ${LIFECYCLE[action].from.join(' or ')} campaigns`,
+          );
+        }
+        return reply.code(202).send({ id: rec.id, status: res.status });
+      },
+    );
+  }
+
+  v1.get(
+    '/campaigns/:id/events',
+    {
+      schema: {
+        params: CampaignIdParams,
+        querystring: EventsQuery,
+        response: { 200: EventsResponse },
+      },
+    },
+    async (req) => {
+      const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      const page = await ctx.store.events(rec.id, req.query.cursor, req.query.limit ?? 100);
+      return {
+        events: page.events.map((e) => ({
+          index: e.index,
+          email: e.email,
+          outcome: e.outcome,
+          reason: e.reason,
+          detail: e.detail,
+          at: iso(e.at) ?? '',
+        })),
+        next: page.next,
+      };
+    },
+  );
+}
