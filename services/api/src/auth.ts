@@ -5,6 +5,8 @@ import { ApiProblem } from './problem.ts';
 
 export interface Principal {
   tenant: string;
+  /** Id of the API key used (`env` for VOLLEY_API_KEY): what rate limits count by. */
+  keyId: string;
 }
 
 declare module 'fastify' {
@@ -36,7 +38,7 @@ export function bearerAuth(apiKey: string): (req: FastifyRequest) => Promise<voi
     if (!m?.[1] || !timingSafeEqual(digest(m[1]), expected)) {
       throw new ApiProblem(401, 'Unauthorized', 'the API key is not valid');
     }
-    req.principal = { tenant: 'default' };
+    req.principal = { tenant: 'default', keyId: 'env' };
   };
 }
 
