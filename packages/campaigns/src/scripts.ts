@@ -4,33 +4,64 @@
  */
 
 /**
- * Records a final outcome for one recipient exactly once.
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set
- * ARGV: index, outcome, email, reason, detail, now, lowWater, suppress ('1'/'0'), campaign id
- * Returns {recorded, signal, cursor}: signal 0 nothing, 1 refill the window, 2 completed.
+ * Records final outcomes for several recipients of one campaign, each exactly once, in one
+ * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
+ *       reasons hash, pace hash
+ * ARGV: now, lowWater, campaign id, then per recipient: index, outcome, email, reason, detail,
+ *       suppress ('1'/'0')
+ * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
+ * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
 export const FINALIZE = `
-local idx = tonumber(ARGV[1])
-if redis.call('SETBIT', KEYS[2], idx, 1) == 1 then return {0, 0, 0} end
-if redis.call('GETBIT', KEYS[3], idx) == 1 then
-  redis.call('SETBIT', KEYS[3], idx, 0)
-  redis.call('HINCRBY', KEYS[1], 'deferred', -1)
+local now = ARGV[1]
+local out = {0, 0}
+local byOutcome, byReason = {}, {}
+local n, wasDeferred = 0, 0
+for k = 4, #ARGV, 6 do
+  local idx = tonumber(ARGV[k])
+  if redis.call('SETBIT', KEYS[2], idx, 1) == 1 then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = 1
+    n = n + 1
+    if redis.call('GETBIT', KEYS[3], idx) == 1 then
+      redis.call('SETBIT', KEYS[3], idx, 0)
+      wasDeferred = wasDeferred + 1
+    end
+    local o, r = ARGV[k + 1], ARGV[k + 3]
+    byOutcome[o] = (byOutcome[o] or 0) + 1
+    local why = o .. ':' .. r
+    byReason[why] = (byReason[why] or 0) + 1
+    redis.call('XADD', KEYS[4], '*', 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
+    if ARGV[k + 5] == '1' then redis.call('SADD', KEYS[5], string.lower(ARGV[k + 2])) end
+  end
 end
-redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
-redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'e', ARGV[3], 'o', ARGV[2], 'r', ARGV[4], 'd', ARGV[5], 't', ARGV[6])
-if ARGV[8] == '1' then redis.call('SADD', KEYS[5], string.lower(ARGV[3])) end
+if n == 0 then return out end
+for o, c in pairs(byOutcome) do redis.call('HINCRBY', KEYS[1], o, c) end
+if wasDeferred > 0 then redis.call('HINCRBY', KEYS[1], 'deferred', -wasDeferred) end
+for why, c in pairs(byReason) do redis.call('HINCRBY', KEYS[7], why, c) end
+local sec = math.floor(tonumber(now) / 1000)
+local slot = sec % 64
+if tonumber(redis.call('HGET', KEYS[8], 's' .. slot) or '-1') == sec then
+  redis.call('HINCRBY', KEYS[8], 'n' .. slot, n)
+else
+  redis.call('HSET', KEYS[8], 's' .. slot, sec, 'n' .. slot, n)
+end
 local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
 local total = tonumber(h[1]) or 0
 local cursor = tonumber(h[2]) or 0
 local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
 local deferred = tonumber(h[7]) or 0
+out[2] = cursor
 if final >= total and h[8] == 'running' then
-  redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', ARGV[6])
-  redis.call('SREM', KEYS[6], ARGV[9])
-  return {1, 2, cursor}
+  redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', now)
+  redis.call('SREM', KEYS[6], ARGV[3])
+  out[1] = 2
+elseif cursor < total and (cursor - final - deferred) <= tonumber(ARGV[2]) then
+  out[1] = 1
 end
-if cursor < total and (cursor - final - deferred) <= tonumber(ARGV[7]) then return {1, 1, cursor} end
-return {1, 0, cursor}
+return out
 `;
 
 /**

@@ -39,6 +39,17 @@ export interface CreateCampaignInput extends CampaignDefinition {
   draft?: boolean | undefined;
 }
 
+/** One recipient's final outcome, as `finalizeMany` records it. */
+export interface FinalEntry {
+  index: number;
+  email: string;
+  outcome: FinalOutcome;
+  reason?: string;
+  detail?: string;
+  /** Put the address on the tenant's suppression list (hard bounces). */
+  suppress?: boolean;
+}
+
 export interface FinalizeResult {
   recorded: boolean;
   /** The window has room: expand from `cursor`. */
@@ -353,15 +364,32 @@ export class CampaignStore {
     return r.map((b) => b === 1);
   }
 
-  async finalize(
+  /**
+   * Records final outcomes of recipients of one campaign in one round trip. Each result says
+   * whether that entry was recorded now (false: it already was, e.g. by a job run twice); the
+   * window signals (refill, completed) are the campaign's after the whole call and are given on
+   * the first entry only, so a caller acting on each result acts once.
+   */
+  async finalizeMany(
     id: string,
     tenant: string,
-    index: number,
-    email: string,
-    outcome: FinalOutcome,
-    opts: { reason?: string; detail?: string; suppress?: boolean; lowWater: number; now?: number },
-  ): Promise<FinalizeResult> {
-    const raw = await finalizeScript.run(
+    entries: readonly FinalEntry[],
+    lowWater: number,
+    now = Date.now(),
+  ): Promise<FinalizeResult[]> {
+    if (entries.length === 0) return [];
+    const args: (string | number)[] = [now, lowWater, id];
+    for (const e of entries) {
+      args.push(
+        e.index,
+        e.outcome,
+        e.email,
+        e.reason ?? '',
+        (e.detail ?? '').slice(0, 500),
+        e.suppress ? '1' : '0',
+      );
+    }
+    const raw = (await finalizeScript.run(
       this.redis,
       [
         this.keys.campaign(id),
@@ -370,20 +398,54 @@ export class CampaignStore {
         this.keys.events(id),
         this.keys.suppression(tenant),
         this.keys.running,
+        this.keys.reasons(id),
+        this.keys.pace(id),
       ],
-      [
-        index,
-        outcome,
-        email,
-        opts.reason ?? '',
-        (opts.detail ?? '').slice(0, 500),
-        opts.now ?? Date.now(),
-        opts.lowWater,
-        opts.suppress ? '1' : '0',
-        id,
-      ],
-    );
-    return toResult(raw);
+      args,
+    )) as number[];
+    const [signal = 0, cursor = 0] = raw;
+    return entries.map((_e, k) => ({
+      recorded: raw[k + 2] === 1,
+      refill: k === 0 && signal === 1,
+      completed: k === 0 && signal === 2,
+      cursor,
+    }));
+  }
+
+  /** Records one recipient's final outcome (see finalizeMany). */
+  async finalize(
+    id: string,
+    tenant: string,
+    entry: FinalEntry,
+    lowWater: number,
+    now = Date.now(),
+  ): Promise<FinalizeResult> {
+    const [r] = await this.finalizeMany(id, tenant, [entry], lowWater, now);
+    return r as FinalizeResult;
+  }
+
+  /** Counts of final outcomes by reason, keyed `<outcome>:<reason>` (e.g. `bounced:userunknown`). */
+  async reasonCounts(id: string): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.reasons(id));
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(h)) out[k] = Number(v);
+    return out;
+  }
+
+  /**
+   * Final outcomes per second over the last `windowSec` whole seconds (at most 60), from the
+   * per-second ring the finalize script keeps. The current, partial second is left out.
+   */
+  async recentRate(id: string, windowSec = 10, now = Date.now()): Promise<number> {
+    const w = Math.max(1, Math.min(60, Math.floor(windowSec)));
+    const h = await this.redis.hgetall(this.keys.pace(id));
+    const cur = Math.floor(now / 1000);
+    let sum = 0;
+    for (let slot = 0; slot < 64; slot++) {
+      const sec = Number(h[`s${slot}`]);
+      if (sec >= cur - w && sec < cur) sum += Number(h[`n${slot}`] ?? 0);
+    }
+    return sum / w;
   }
 
   async defer(

@@ -16,6 +16,7 @@ import {
   CampaignStore,
   createQueues,
   enqueueExpand,
+  Recorder,
   type FinalizeResult,
   type Queues,
 } from '@volley/campaigns';
@@ -107,6 +108,7 @@ export class SenderEngine {
   private readonly keys: Keys;
   private readonly redis: Redis;
   private readonly store: CampaignStore;
+  private readonly recorder: Recorder;
   private readonly queues: Queues;
   private readonly transport: Transport;
   private readonly mxResolver: MxResolver | undefined;
@@ -129,6 +131,7 @@ export class SenderEngine {
     this.keys = new Keys(this.cfg.redisPrefix);
     this.redis = connectRedis(this.cfg.redisUrl, { name: 'volley-sender' });
     this.store = new CampaignStore(this.redis, this.keys);
+    this.recorder = new Recorder(this.store, { lowWater: this.lowWater });
     this.queues = createQueues(this.redis, this.keys);
     this.mxResolver =
       this.cfg.delivery === 'mx'
@@ -442,19 +445,18 @@ export class SenderEngine {
     const deferred: BatchRecipient[] = [];
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
+    const skipped: Promise<FinalizeResult>[] = [];
     for (const [k, r] of todo.entries()) {
       if (suppressed[k]) {
-        signals.push(
-          await this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'),
-        );
+        skipped.push(this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
       } else if (expired) {
-        signals.push(
-          await this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'),
-        );
+        skipped.push(this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
       } else {
         sendable.push(r);
       }
     }
+    // Recorded together: the recorder joins them into one round trip.
+    signals.push(...(await Promise.all(skipped)));
 
     const plan = this.shaper && sendable.length ? await this.planFor(d.domain) : undefined;
     let held = d.shaping;
@@ -552,11 +554,13 @@ export class SenderEngine {
     detail: string,
     suppress = false,
   ): Promise<FinalizeResult> {
-    const res = await this.store.finalize(rt.id, rt.tenant, r.i, r.email, outcome, {
+    const res = await this.recorder.record(rt.id, rt.tenant, {
+      index: r.i,
+      email: r.email,
+      outcome,
       reason,
       detail,
       suppress,
-      lowWater: this.lowWater,
     });
     if (res.recorded) this.messages.inc({ outcome, reason });
     return res;
