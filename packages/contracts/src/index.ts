@@ -55,6 +55,8 @@ export interface SendBatchJob {
    * A rate slot reserved by traffic shaping before the batch was delayed to wait for it: on
    * waking the batch keeps that slot (it is not re-reserved, so a backlog is never re-polled).
    */
+  /** Times this batch (of this attempt) waited for a connection slot of a capped destination. */
+  slotWaits?: number;
   shaping?: {
     heldSince: number;
     count: number;

@@ -34,7 +34,14 @@ import {
   parseMailbox,
   type CompiledTemplates,
 } from '@volley/message';
-import { MxPool, MxResolver, RelayPool, type SendResult, type Transport } from '@volley/smtp';
+import {
+  MxPool,
+  MxResolver,
+  RelayPool,
+  type Route,
+  type SendResult,
+  type Transport,
+} from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
 import { messagesCounter, smtpDurationHistogram } from '@volley/metrics';
 import { planBatches } from './batching.ts';
@@ -93,6 +100,16 @@ const EARLY_WAKE_MS = 0;
  */
 const LATE_TOLERANCE_MS = 250;
 const MAX_LATE_MISSES = 3;
+/**
+ * How long a batch waits when its destination's connection cap is full: a connection frees
+ * when another worker's batch ends, typically within a second or two. Grows to 10 s so a
+ * destination capped for long is not polled often.
+ */
+function slotWaitMs(waits: number): number {
+  const base = Math.min(500 * 2 ** Math.min(waits - 1, 5), 10_000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
 /** How long a batch of a paused campaign waits before it looks at the status again. */
 const PARK_RECHECK_MS = 30_000;
 /** How often each sender checks running campaigns for a window that needs refilling. */
@@ -118,6 +135,9 @@ export class SenderEngine {
   private readonly dkim: DkimSigner | undefined;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
+  /** Routes of capped destinations by shaping key, and the plan each was last used with. */
+  private readonly routes = new Map<string, Route>();
+  private readonly latestPlans = new Map<string, Plan>();
   private readonly messages;
   private readonly smtpTime;
   private sendWorker: Worker<SendBatchJob> | undefined;
@@ -443,6 +463,8 @@ export class SenderEngine {
 
     const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.cfg.maxAgeMs;
     const deferred: BatchRecipient[] = [];
+    /** Not sent for want of a connection slot: they wait, without counting a deferral. */
+    const waiting: BatchRecipient[] = [];
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
     const skipped: Promise<FinalizeResult>[] = [];
@@ -516,7 +538,9 @@ export class SenderEngine {
       await Promise.all(
         chunk.map(async (r) => {
           const result = await this.deliver(rt, r, plan);
-          if (result.disposition === 'deferred') {
+          if (result.disposition === 'noslot') {
+            waiting.push(r);
+          } else if (result.disposition === 'deferred') {
             deferred.push(r);
             this.messages.inc({ outcome: 'deferred', reason: result.reason });
             signals.push(
@@ -532,11 +556,20 @@ export class SenderEngine {
         }),
       );
     }
+    if (waiting.length > 0) {
+      const waits = (d.slotWaits ?? 0) + 1;
+      this.shapingDelays.inc({ destination: plan?.metricLabel ?? 'other', reason: 'connections' });
+      await this.queues.send.add(
+        JOBS.sendBatch,
+        { ...d, recipients: waiting, slotWaits: waits, shaping: undefined },
+        { jobId: `${d.batchId}-a${d.attempt}-w${waits}`, delay: slotWaitMs(waits) },
+      );
+    }
     if (deferred.length > 0) {
       const next = d.attempt + 1;
       await this.queues.send.add(
         JOBS.sendBatch,
-        { ...d, recipients: deferred, attempt: next, shaping: undefined },
+        { ...d, recipients: deferred, attempt: next, shaping: undefined, slotWaits: undefined },
         {
           jobId: `${d.batchId}-a${next}`,
           delay: this.retryDelay(d.attempt, d.domain),
@@ -573,6 +606,7 @@ export class SenderEngine {
     plan: Plan | undefined,
   ): Promise<
     | { disposition: 'deferred'; reason: string; text: string }
+    | { disposition: 'noslot' }
     | { disposition: 'final'; signal: FinalizeResult }
   > {
     const final = async (
@@ -611,7 +645,13 @@ export class SenderEngine {
       return final('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }
     const t0 = process.hrtime.bigint();
-    const res: SendResult = await this.transport.send(raw, to.slice(to.lastIndexOf('@') + 1));
+    const res: SendResult = await this.transport.send(
+      raw,
+      to.slice(to.lastIndexOf('@') + 1),
+      plan && this.routeFor(plan),
+    );
+    // Nothing was sent: the destination's connection cap is full across workers.
+    if (res.noSlot) return { disposition: 'noslot' };
     this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
     const detail = res.text;
     if (plan && this.shaper && res.disposition !== 'delivered') {
@@ -642,6 +682,42 @@ export class SenderEngine {
         ...(domain ? { mailto: `unsubscribe+${token}@${domain}` } : {}),
       };
     };
+  }
+
+  /**
+   * The connections of a destination whose rule caps connections or messages per connection:
+   * its own pools, whose new connections take a lease on the cap shared by all workers.
+   * Undefined for a destination without either, whose messages share connections.
+   */
+  private routeFor(plan: Plan): Route | undefined {
+    const { connections, messagesPerConnection } = plan.rule;
+    if (connections === undefined && messagesPerConnection === undefined) return undefined;
+    this.latestPlans.set(plan.key, plan);
+    let route = this.routes.get(plan.key);
+    if (!route || route.maxMessagesPerConnection !== messagesPerConnection) {
+      const key = plan.key;
+      route = {
+        key,
+        maxMessagesPerConnection: messagesPerConnection,
+        acquireSlot: async () => {
+          const shaper = this.shaper;
+          const current = this.latestPlans.get(key);
+          if (!shaper || !current) return { release() {} };
+          const lease = await shaper.acquireConnection(current);
+          if (!lease) return undefined;
+          return {
+            release: () => {
+              shaper.releaseConnection(lease).catch((err: unknown) => {
+                // The lease expires by itself; its place frees within the lease ttl.
+                this.log.warn({ err, key }, 'could not release a connection lease');
+              });
+            },
+          };
+        },
+      };
+      this.routes.set(key, route);
+    }
+    return route;
   }
 
   /** The shaping plan of a recipient domain; in mx mode providers also match by MX host. */

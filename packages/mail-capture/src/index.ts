@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 
 export interface CapturedMessage {
@@ -28,11 +29,24 @@ export interface CaptureOptions {
   onRecipient?: (address: string) => RejectRule | undefined;
   /** Keep accepted messages in `messages` (tests); off for long local runs. @defaultValue true */
   keep?: boolean;
+  /** Holds each 250 after the data this long: a slow receiver, so senders keep connections busy. @defaultValue 0 */
+  replyDelayMs?: number;
+}
+
+/** Client connections as the server saw them. */
+export interface ConnectionStats {
+  /** Open now. */
+  open: number;
+  /** The most open at once since start. */
+  max: number;
+  /** Accepted since start. */
+  total: number;
 }
 
 export interface CaptureServer {
   port: number;
   messages: CapturedMessage[];
+  connections: ConnectionStats;
   /** Resolves once `count` messages have been accepted in total. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +63,7 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
   let seq = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
   const keep = opts.keep ?? true;
+  const connections: ConnectionStats = { open: 0, max: 0, total: 0 };
 
   const server = new SMTPServer({
     authOptional: true,
@@ -92,7 +107,8 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
               w.resolve();
             }
           }
-          callback();
+          if (opts.replyDelayMs) setTimeout(callback, opts.replyDelayMs);
+          else callback();
         };
         if (opts.dir) {
           const name = `${m.receivedAt}-${String(++seq).padStart(7, '0')}.eml`;
@@ -105,6 +121,13 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
         }
       });
     },
+  });
+  // Counted on the TCP server, so sessions that never get past the greeting count too.
+  server.server.on('connection', (socket: Socket) => {
+    connections.open++;
+    connections.total++;
+    connections.max = Math.max(connections.max, connections.open);
+    socket.once('close', () => connections.open--);
   });
   server.on('error', () => {
     // Client-side protocol errors are per connection; the server keeps running.
@@ -119,6 +142,7 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
   return {
     port,
     messages,
+    connections,
     waitFor(count, timeoutMs = 60_000) {
       if (total >= count) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {

@@ -19,12 +19,13 @@ export {
 export {
   SmtpPool,
   failureReply,
+  isNoSlot,
   type SmtpPoolOptions,
   type SmtpPoolStats,
   type SlotLease,
 } from './pool.ts';
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
-export type { OutgoingMessage, SendResult, Transport } from './transport.ts';
+export type { OutgoingMessage, Route, SendResult, Transport } from './transport.ts';
 export {
   MxResolver,
   type MxResolverOptions,

@@ -2,8 +2,14 @@ import { isIP } from 'node:net';
 import { classifyReply } from './classify.ts';
 import { SmtpConnectionError, SmtpReplyError } from './client.ts';
 import { MxResolver } from './mx-resolver.ts';
-import { SmtpPool, failureReply } from './pool.ts';
-import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
+import { SmtpPool, failureReply, isNoSlot } from './pool.ts';
+import {
+  CAPPED_IDLE_MS,
+  type OutgoingMessage,
+  type Route,
+  type SendResult,
+  type Transport,
+} from './transport.ts';
 
 export interface MxPoolOptions {
   /** Where MX answers come from (and are cached). @defaultValue a new MxResolver on the system's DNS */
@@ -56,7 +62,8 @@ interface Destination {
   readonly key: string;
   readonly address: string;
   servername: string;
-  pool: SmtpPool | undefined;
+  /** Connections by route key ('' for messages without a route): a capped route has its own. */
+  pools: Map<string, SmtpPool>;
   poolPlain: boolean;
   inFlight: number;
   lastUsed: number;
@@ -126,7 +133,7 @@ export class MxPool implements Transport {
   }
 
   /** Sends one message; never throws for a DNS, SMTP or network failure, it classifies it. */
-  async send(msg: OutgoingMessage, domain: string): Promise<SendResult> {
+  async send(msg: OutgoingMessage, domain: string, route?: Route): Promise<SendResult> {
     if (this.closed) {
       return {
         ...classifyReply({ text: 'MX pool is closed', errorCode: 'ECLOSED' }),
@@ -166,7 +173,13 @@ export class MxPool implements Transport {
     let last: SendResult | undefined;
     for (const c of candidates.slice(0, this.maxAddresses)) {
       if (this.closed) break;
-      const outcome = await this.attempt(this.destination(c.address, c.host), c.host, msg, 1);
+      const outcome = await this.attempt(
+        this.destination(c.address, c.host),
+        c.host,
+        msg,
+        route,
+        1,
+      );
       if (outcome.final) return outcome.result;
       last = outcome.result;
     }
@@ -209,7 +222,7 @@ export class MxPool implements Transport {
         key,
         address,
         servername: host,
-        pool: undefined,
+        pools: new Map(),
         poolPlain: false,
         inFlight: 0,
         lastUsed: Date.now(),
@@ -231,11 +244,12 @@ export class MxPool implements Transport {
     d: Destination,
     host: string,
     msg: OutgoingMessage,
+    route: Route | undefined,
     retries: number,
     forcePlain = false,
   ): Promise<Outcome> {
     const plain = forcePlain || d.plainUntil > Date.now();
-    const pool = this.poolFor(d, host, plain);
+    const pool = this.poolFor(d, host, plain, route);
     d.inFlight++;
     d.lastUsed = Date.now();
     let err: unknown;
@@ -251,6 +265,9 @@ export class MxPool implements Transport {
     }
 
     const result: SendResult = { ...classifyReply(failureReply(err)), relay: host };
+    // The route's cap is full across workers: the host is not at fault, and another MX host
+    // of the destination counts against the same cap.
+    if (isNoSlot(err)) return { final: true, result: { ...result, noSlot: true } };
     const network = err instanceof SmtpConnectionError ? err : undefined;
     const refused = err instanceof SmtpReplyError && SESSION_STAGES.has(err.stage);
     if (!network && !refused) return { final: true, result };
@@ -267,29 +284,42 @@ export class MxPool implements Transport {
       // handshake is followed by a plaintext session, and the address stays plaintext a while
       // so every message does not pay for a failing handshake first.
       if (d.plainUntil <= Date.now()) d.plainUntil = Date.now() + this.plaintextMs;
-      return this.attempt(d, host, msg, retries, true);
+      return this.attempt(d, host, msg, route, retries, true);
     }
-    if (network && d.pool !== pool && d.downUntil <= Date.now() && retries > 0) {
-      return this.attempt(d, host, msg, retries - 1);
+    if (
+      network &&
+      d.pools.get(route?.key ?? '') !== pool &&
+      d.downUntil <= Date.now() &&
+      retries > 0
+    ) {
+      return this.attempt(d, host, msg, route, retries - 1);
     }
     this.rest(d);
     return { final: false, result };
   }
 
-  private poolFor(d: Destination, host: string, plain: boolean): SmtpPool {
-    if (d.pool && d.poolPlain === plain) return d.pool;
-    this.retire(d);
+  private poolFor(
+    d: Destination,
+    host: string,
+    plain: boolean,
+    route: Route | undefined,
+  ): SmtpPool {
+    if (d.poolPlain !== plain) this.retire(d);
+    const rk = route?.key ?? '';
+    const existing = d.pools.get(rk);
+    if (existing) return existing;
     d.servername = host;
-    d.pool = new SmtpPool({
+    const pool = new SmtpPool({
       host: d.address,
       port: this.port,
       // SNI names the MX host; the certificate is not checked against it (below).
       servername: isIP(host) ? undefined : host,
       name: this.heloName,
       maxConnections: this.poolSize,
-      // Keep connections for as long as the server allows (see RelayPool).
-      maxMessagesPerConnection: Infinity,
-      idleTimeoutMs: this.idleMs,
+      acquireSlot: route?.acquireSlot,
+      // Otherwise kept for as long as the server allows (see RelayPool).
+      maxMessagesPerConnection: route?.maxMessagesPerConnection ?? Infinity,
+      idleTimeoutMs: route?.acquireSlot ? Math.min(this.idleMs, CAPPED_IDLE_MS) : this.idleMs,
       // STARTTLS whenever offered; a refused STARTTLS (4xx/5xx) continues in plaintext.
       ignoreTLS: plain,
       // No certificate check: opportunistic TLS only defends against passive listeners, and
@@ -300,7 +330,8 @@ export class MxPool implements Transport {
       socketTimeoutMs: this.timeouts.socket,
     });
     d.poolPlain = plain;
-    return d.pool;
+    d.pools.set(rk, pool);
+    return pool;
   }
 
   /** Leaves an address out after a connection failure; one outage counts once. */
@@ -319,8 +350,8 @@ export class MxPool implements Transport {
    * middle of a message finish it first. close() never rejects.
    */
   private retire(d: Destination): void {
-    if (d.pool) void d.pool.close();
-    d.pool = undefined;
+    for (const pool of d.pools.values()) void pool.close();
+    d.pools.clear();
   }
 
   private sweep(): void {

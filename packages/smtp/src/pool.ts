@@ -399,6 +399,11 @@ export class SmtpPool {
  * address that cannot be sent is refused as a receiver would refuse its syntax (RFC 3463
  * X.1.3 / X.1.7), so it bounces instead of retrying forever.
  */
+/** True for the pool's "no connection slot" failure: nothing was sent, no host is at fault. */
+export function isNoSlot(err: unknown): boolean {
+  return err instanceof SmtpConnectionError && err.errorCode === 'ENOSLOT';
+}
+
 export function failureReply(err: unknown): SmtpReply {
   if (err instanceof SmtpReplyError) return { code: err.code, text: err.text };
   if (err instanceof SmtpConnectionError) {

@@ -1,8 +1,14 @@
 import type { RelayTarget } from '@volley/config';
 import { classifyReply } from './classify.ts';
 import { SmtpConnectionError, SmtpReplyError } from './client.ts';
-import { SmtpPool, failureReply } from './pool.ts';
-import type { OutgoingMessage, SendResult, Transport } from './transport.ts';
+import { SmtpPool, failureReply, isNoSlot, type SmtpPoolOptions } from './pool.ts';
+import {
+  CAPPED_IDLE_MS,
+  type OutgoingMessage,
+  type Route,
+  type SendResult,
+  type Transport,
+} from './transport.ts';
 
 export interface RelayPoolOptions {
   /** Connections per relay held by this process. */
@@ -15,7 +21,10 @@ export interface RelayPoolOptions {
 
 interface Relay {
   target: RelayTarget;
+  /** Connections shared by messages without a route. */
   pool: SmtpPool;
+  /** Connections of each route (shaping destination with a cap), opened on first use. */
+  routes: Map<string, SmtpPool>;
   current: number;
   downUntil: number;
   failures: number;
@@ -42,36 +51,73 @@ const SESSION_STAGES = new Set(['greeting', 'ehlo', 'starttls', 'auth']);
 export class RelayPool implements Transport {
   private readonly relays: Relay[];
   private readonly downBaseMs: number;
+  private readonly poolOptions: (target: RelayTarget) => SmtpPoolOptions;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(targets: RelayTarget[], opts: RelayPoolOptions) {
     if (targets.length === 0) throw new Error('RelayPool needs at least one relay');
     this.downBaseMs = opts.downBaseMs ?? 5000;
+    this.poolOptions = (target) => ({
+      host: target.host,
+      port: target.port,
+      secure: target.secure,
+      auth: target.auth,
+      // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
+      // whenever it is offered.
+      tls: { rejectUnauthorized: true },
+      maxConnections: opts.poolSize,
+      // Keep connections for as long as the server allows: each reconnect costs round trips
+      // for the greeting, EHLO and possibly TLS and AUTH.
+      maxMessagesPerConnection: Infinity,
+      // Long enough to bridge pauses between batches, short enough that a drained sender
+      // does not hold sessions the relay counts against its limits.
+      idleTimeoutMs: 60_000,
+      name: opts.heloName,
+      connectionTimeoutMs: 30_000,
+      greetingTimeoutMs: 30_000,
+      socketTimeoutMs: 120_000,
+    });
     this.relays = targets.map((target) => ({
       target,
       current: 0,
       downUntil: 0,
       failures: 0,
-      pool: new SmtpPool({
-        host: target.host,
-        port: target.port,
-        secure: target.secure,
-        auth: target.auth,
-        // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
-        // whenever it is offered.
-        tls: { rejectUnauthorized: true },
-        maxConnections: opts.poolSize,
-        // Keep connections for as long as the server allows: each reconnect costs round trips
-        // for the greeting, EHLO and possibly TLS and AUTH.
-        maxMessagesPerConnection: Infinity,
-        // Long enough to bridge pauses between batches, short enough that a drained sender
-        // does not hold sessions the relay counts against its limits.
-        idleTimeoutMs: 60_000,
-        name: opts.heloName,
-        connectionTimeoutMs: 30_000,
-        greetingTimeoutMs: 30_000,
-        socketTimeoutMs: 120_000,
-      }),
+      pool: new SmtpPool(this.poolOptions(target)),
+      routes: new Map(),
     }));
+    // Routes come and go with the domains of the campaigns; unref'd so a draining process
+    // is never kept alive by it.
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  /** Drops route pools left without connections or waiting sends (their idle timeout passed). */
+  private sweep(): void {
+    for (const relay of this.relays) {
+      for (const [key, pool] of relay.routes) {
+        const st = pool.stats();
+        if (st.open + st.opening + st.queued === 0) {
+          relay.routes.delete(key);
+          void pool.close();
+        }
+      }
+    }
+  }
+
+  /** The pool a message takes on a relay: the route's own, or the shared one. */
+  private poolOf(relay: Relay, route: Route | undefined): SmtpPool {
+    if (!route) return relay.pool;
+    let pool = relay.routes.get(route.key);
+    if (!pool) {
+      pool = new SmtpPool({
+        ...this.poolOptions(relay.target),
+        acquireSlot: route.acquireSlot,
+        ...(route.acquireSlot ? { idleTimeoutMs: CAPPED_IDLE_MS } : {}),
+        maxMessagesPerConnection: route.maxMessagesPerConnection ?? Infinity,
+      });
+      relay.routes.set(route.key, pool);
+    }
+    return pool;
   }
 
   /** Smooth weighted round robin over the relays that are not resting. */
@@ -91,7 +137,7 @@ export class RelayPool implements Transport {
   }
 
   /** Sends one message; never throws for an SMTP or network failure, it classifies it. */
-  async send(msg: OutgoingMessage, _domain?: string): Promise<SendResult> {
+  async send(msg: OutgoingMessage, _domain?: string, route?: Route): Promise<SendResult> {
     const tried = new Set<Relay>();
     let last: SendResult | undefined;
     for (let i = 0; i < this.relays.length; i++) {
@@ -99,11 +145,14 @@ export class RelayPool implements Transport {
       if (!relay) break;
       tried.add(relay);
       try {
-        const reply = await relay.pool.send(msg.envelope, msg.raw);
+        const reply = await this.poolOf(relay, route).send(msg.envelope, msg.raw);
         relay.failures = 0;
         return { ...classifyReply(reply), relay: relay.target.label };
       } catch (e) {
         last = { ...classifyReply(failureReply(e)), relay: relay.target.label };
+        // The route's cap is full everywhere: no relay is at fault, and another would count
+        // against the same cap.
+        if (isNoSlot(e)) return { ...last, noSlot: true };
         if (!isRelayLevel(e)) return last;
         this.rest(relay);
         // The connection died after the message was written: the relay may have queued it, and
@@ -126,7 +175,11 @@ export class RelayPool implements Transport {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     // Busy connections finish their message first; close() never rejects.
-    for (const r of this.relays) void r.pool.close();
+    for (const r of this.relays) {
+      void r.pool.close();
+      for (const pool of r.routes.values()) void pool.close();
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Classification } from './classify.ts';
+import type { SlotLease } from './pool.ts';
 
 /** A message ready for the wire: envelope plus the complete RFC 5322 text. */
 export interface OutgoingMessage {
@@ -10,6 +11,25 @@ export interface OutgoingMessage {
 export interface SendResult extends Classification {
   /** Relay label or MX host that answered (for logs and events; never a metric label). */
   relay: string;
+  /**
+   * No connection could be had: the route's connection cap is reached across all workers and
+   * this process holds none of its connections. Nothing was sent; the caller delays the
+   * message rather than counting a deferral.
+   */
+  noSlot?: true;
+}
+
+/**
+ * A shaping destination's own connections. Messages of a route never share a connection with
+ * other traffic, so its connection cap and messages-per-connection hold at the receiver.
+ */
+export interface Route {
+  /** The shaping key (a domain or provider); pools are kept apart per key. */
+  key: string;
+  /** Asked before each new connection of this route: a lease on a cap shared by all workers. */
+  acquireSlot?: (() => Promise<SlotLease | undefined>) | undefined;
+  /** Transactions per connection before a new one is opened. @defaultValue Infinity */
+  maxMessagesPerConnection?: number | undefined;
 }
 
 /**
@@ -18,6 +38,13 @@ export interface SendResult extends Classification {
  * it classifies them.
  */
 export interface Transport {
-  send(msg: OutgoingMessage, domain: string): Promise<SendResult>;
+  /** `route` gives the message connections of its own (see Route); without it they are shared. */
+  send(msg: OutgoingMessage, domain: string, route?: Route): Promise<SendResult>;
   close(): void;
 }
+
+/**
+ * Idle time after which a connection of a capped route closes. Its lease is a place under a
+ * cap shared by every worker: held idle, it would starve a worker that has messages waiting.
+ */
+export const CAPPED_IDLE_MS = 5_000;

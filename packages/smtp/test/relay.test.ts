@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRelays } from '@volley/config';
 import { freePort } from '@volley/redis';
-import { startCaptureServer, type CaptureServer } from '@volley/testkit';
+import { startCaptureServer, waitUntil, type CaptureServer } from '@volley/testkit';
 import { RelayPool } from '../src/index.ts';
 
 let a: CaptureServer;
@@ -90,6 +90,43 @@ describe('relay pool', () => {
       assert.equal(a.messages.length, before);
     } finally {
       p.close();
+    }
+  });
+
+  test('a route gets connections of its own; with its cap full nothing is sent and no relay rests', async () => {
+    const c = await startCaptureServer();
+    const p = pool(`smtp://127.0.0.1:${c.port}`);
+    try {
+      let granted = 0;
+      let released = 0;
+      const route = {
+        key: 'capped',
+        maxMessagesPerConnection: 3,
+        // One slot in all, as if other workers held the rest of the cap.
+        acquireSlot: async () => (granted++ === 0 ? { release: () => void released++ } : undefined),
+      };
+      const sent = await Promise.all(
+        Array.from({ length: 3 }, (_, i) => p.send(message(i), 'x', route)),
+      );
+      assert.ok(sent.every((r) => r.disposition === 'delivered'));
+      // The third message used the connection up (3 per connection): it closes, and its slot
+      // comes back.
+      await waitUntil(async () => released === 1, 'the lease to be released');
+      const denied = await p.send(message(9), 'x', route);
+      assert.equal(denied.noSlot, true);
+      assert.equal(c.messages.length, 3, 'nothing was sent without a slot');
+      // The relay is not rested: a message without a route goes out at once.
+      assert.equal((await p.send(message(10))).disposition, 'delivered');
+      assert.deepEqual(p.resting(), []);
+      const sessions = new Set(c.messages.map((m) => m.sessionId));
+      assert.equal(
+        sessions.size,
+        2,
+        'the routed messages and the other one used separate connections',
+      );
+    } finally {
+      p.close();
+      await c.close();
     }
   });
 });

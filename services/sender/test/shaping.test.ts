@@ -130,3 +130,50 @@ describe('traffic shaping in the sender', () => {
     }
   });
 });
+
+describe('connection caps in the sender', () => {
+  test('two senders never hold more connections to a capped destination than its cap, and nothing waiting for a slot counts as deferred', async (t) => {
+    const perSession = new Map<string, number>();
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 2,
+      env: {
+        VOLLEY_SHAPING_POLICY: policyFile(
+          'version: 1\ndefaults: { rate: unlimited }\ndomains:\n  capped.example: { connections: 2, messagesPerConnection: 25 }\n',
+        ),
+      },
+      capture: {
+        keep: false,
+        // A slow receiver: every sender has messages waiting and would open all it may.
+        replyDelayMs: 5,
+        onMessage: (m) => perSession.set(m.sessionId, (perSession.get(m.sessionId) ?? 0) + 1),
+      },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: list(400, 'capped.example') });
+      await h.completed(id, 90_000);
+      const capped = { ...h.capture.connections };
+      const rec = await h.store.get(id);
+      assert.equal(rec?.counts.sent, 400);
+      const events = await h.store.events(id, undefined, 1000);
+      assert.equal(events.events.filter((e) => e.outcome === 'deferred').length, 0);
+      const most = Math.max(...perSession.values());
+      t.diagnostic(
+        `capped.example: ${capped.total} connections, at most ${capped.max} at once (cap 2), at most ${most} messages on one (limit 25)`,
+      );
+      assert.ok(capped.max <= 2, `${capped.max} connections open at once`);
+      assert.ok(most <= 25, `${most} messages on one connection`);
+
+      // The same load to a destination without a cap opens more: the cap above was the limit.
+      perSession.clear();
+      const free = await h.create({ ...CAMPAIGN, recipients: list(400, 'free.example') });
+      await h.completed(free, 90_000);
+      assert.ok(
+        h.capture.connections.max > 2,
+        `an uncapped destination got ${h.capture.connections.max} connections`,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+});
