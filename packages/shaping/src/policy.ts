@@ -38,6 +38,8 @@ import {
   type Document,
   type Node,
 } from 'yaml';
+import { PolicyError, type PolicyProblem } from './policy-error.ts';
+import { relocate, tomlToYaml } from './toml.ts';
 
 /** Limits of one destination, with every unit normalized. `undefined` means no limit. */
 export interface Rule {
@@ -93,38 +95,7 @@ export interface Policy {
   adaptive: AdaptiveRule[];
 }
 
-export interface PolicyProblem {
-  /** 1-based. */
-  line: number;
-  /** 1-based. */
-  column: number;
-  reason: string;
-}
-
-/** A policy that cannot be used; the previous policy, if any, stays in force. */
-export class PolicyError extends Error {
-  readonly code = 'SHAPING_POLICY_INVALID';
-  readonly line: number;
-  readonly column: number;
-  readonly reason: string;
-
-  constructor(
-    readonly source: string,
-    readonly problems: PolicyProblem[],
-  ) {
-    const first = problems[0] ?? { line: 1, column: 1, reason: 'invalid policy' };
-    const lines = problems.map((p) => `${source}:${p.line}:${p.column}: ${p.reason}`);
-    super(
-      problems.length === 1
-        ? (lines[0] ?? '')
-        : `${problems.length} problems in ${source}:\n  ${lines.join('\n  ')}`,
-    );
-    this.name = 'PolicyError';
-    this.line = first.line;
-    this.column = first.column;
-    this.reason = first.reason;
-  }
-}
+export { PolicyError, type PolicyProblem } from './policy-error.ts';
 
 const RATE_HELP = 'write messages per time unit, such as 100/s, 6000/min or 20000/h, or unlimited';
 const DURATION_HELP = 'write a number with a unit, such as 500ms, 90s, 30m, 12h or 3d';
@@ -529,14 +500,18 @@ function parseAdaptive(c: Checker, node: Node, index: number, seen: Set<string>)
  */
 export function parsePolicy(text: string, sourceName: string): Policy {
   if (/\.toml$/i.test(sourceName)) {
-    throw new PolicyError(sourceName, [
-      {
-        line: 1,
-        column: 1,
-        reason: 'TOML policies are not supported yet; write the same fields in YAML (a .yaml file)',
-      },
-    ]);
+    const yamlText = tomlToYaml(text, sourceName);
+    try {
+      return parseYamlPolicy(yamlText, sourceName);
+    } catch (e) {
+      if (e instanceof PolicyError) throw relocate(e, yamlText, text, sourceName);
+      throw e;
+    }
   }
+  return parseYamlPolicy(text, sourceName);
+}
+
+function parseYamlPolicy(text: string, sourceName: string): Policy {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {

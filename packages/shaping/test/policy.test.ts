@@ -214,9 +214,81 @@ describe('policy parsing', () => {
     assert.match(e.message, /^3 problems in policy\.yaml:\n {2}policy\.yaml:2:9: /);
   });
 
-  test('empty and TOML files are refused with what to do', () => {
+  test('an empty file is refused with what to do', () => {
     assert.match(problems('').reason, /empty; it needs at least a defaults section/);
-    assert.match(problems('[defaults]\nrate = "1/s"\n', 'shaping.toml').reason, /TOML .* YAML/);
+  });
+
+  test('a TOML policy gives the same rules as the YAML one', () => {
+    const toml = `
+version = 1
+
+[defaults]
+rate = "20/s"
+connections = 5
+messagesPerConnection = 100
+retry = ["5m", "1h"]
+
+[providers.google]
+mx = ["google.com", "googlemail.com"]
+domains = ["gmail.com"]
+rate = "6000/min"
+burst = 100
+connections = 20
+
+[providers.yahoo]
+mx = ["yahoodns.net"]
+rate = "20000/h"
+
+[domains."Example.ORG"]
+rate = "1/s"
+connections = 1
+
+[domains."fast.example"]
+rate = "unlimited"
+connections = "unlimited"
+
+[[adaptive]]
+name = "try-later"
+match = { code = "4xx", text = "try (again )?later" }
+threshold = 5
+action = "slow"
+factor = 0.5
+duration = "10m"
+recovery = { step = 0.1, every = "1m" }
+
+[[adaptive]]
+name = "spam"
+match = { code = [550, 554], text = "spam" }
+threshold = 3
+window = "5m"
+action = "suspend"
+scope = "campaign"
+duration = "1h"
+`;
+    const fromToml = parsePolicy(toml, 'shaping.toml');
+    const fromYaml = parsePolicy(VALID, 'shaping.yaml');
+    for (const d of ['gmail.com', 'example.org', 'fast.example', 'other.example']) {
+      assert.deepEqual(resolveRule(fromToml, d), resolveRule(fromYaml, d), d);
+    }
+    assert.deepEqual(fromToml.adaptive, fromYaml.adaptive);
+  });
+
+  test('TOML problems point at the line and column in the TOML text', () => {
+    const syntax = problems('[defaults]\nrate = "1/s\n', 'shaping.toml');
+    assert.equal(syntax.line, 2);
+    assert.match(syntax.reason, /^TOML syntax: /);
+
+    const text = '[defaults]\nrate = "1/s"\n\n[domains."b.example"]\nconnections = 2\nrate = 40\n';
+    const semantic = problems(text, 'shaping.toml');
+    assert.equal(semantic.line, 6);
+    assert.equal(semantic.column, 1);
+    assert.match(semantic.reason, /40 has no time unit/);
+
+    const rule = problems(
+      '[defaults]\nrate = "1/s"\n\n[[adaptive]]\nname = "x"\nthreshold = 2\n',
+      'shaping.toml',
+    );
+    assert.equal(rule.line, 5, 'a problem of an adaptive rule points at that rule');
   });
 
   test('the default policy is valid and names the large providers', () => {
