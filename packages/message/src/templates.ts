@@ -138,6 +138,9 @@ function checkNesting(field: TemplateError['field'], src: string): void {
   }
 }
 
+/** Helpers that only work with a block body. */
+const BLOCK_ONLY = new Set(['if', 'unless', 'with', 'each']);
+
 // `hbs.AST` is the namespace of the Handlebars type definitions.
 type Node = hbs.AST.Node;
 type CallNode = hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression;
@@ -188,6 +191,9 @@ function checkCalls(field: TemplateError['field'], node: Node): void {
           );
         } else if (args !== arity) {
           fail(`${name} takes ${arity} argument${arity === 1 ? '' : 's'}, got ${args}`);
+        } else if (name && BLOCK_ONLY.has(name) && node.type !== 'BlockStatement') {
+          // Compiles, then fails at every render ("options.fn is not a function").
+          fail(`${name} needs a block: write {{#${name} …}}…{{/${name}}}`);
         }
       }
       for (const p of call.params) checkCalls(field, p);

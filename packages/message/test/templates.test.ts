@@ -79,6 +79,10 @@ describe('template validation', () => {
   });
 
   test('helpers that do not exist here fail at validation, not at every render', () => {
+    // Block helpers without a block compile, then fail at every render.
+    assertRefused({ subject: '{{if name}}' }, 'subject', /if needs a block: write \{\{#if/);
+    assertRefused({ subject: 's', html: '<p>{{each items}}</p>' }, 'html', /each needs a block/);
+    assertRefused({ subject: 's', text: '{{lookup (with a) "b"}}' }, 'text', /with needs a block/);
     assertRefused({ subject: '{{uppercase name}}' }, 'subject', /unknown helper "uppercase"/);
     assertRefused(
       { subject: 's', html: '{{#list items}}x{{/list}}' },
