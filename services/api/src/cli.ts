@@ -1,0 +1,230 @@
+/**
+ * `npm run admin -- <command>`: tenants and API keys, managed straight in Redis (REDIS_URL,
+ * VOLLEY_REDIS_PREFIX), so the first key can be made before any API runs and without
+ * VOLLEY_ADMIN_KEY. Exit status: 0 done, 1 failed (unknown tenant, Redis unreachable, ...),
+ * 2 wrong usage.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadCommonConfig } from '@volley/config';
+import { Keys } from '@volley/contracts';
+import { connectRedis, type RedisClient } from '@volley/redis';
+import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord } from './tenants.ts';
+
+const USAGE = `usage: npm run admin -- <command> [--json]
+
+  tenants create <id> [--name NAME]   create a tenant (id: ${TENANT_ID_PATTERN})
+  tenants list                        list tenants
+  keys create <tenant> [--name NAME]  create an API key; prints the key, once
+  keys list <tenant>                  list a tenant's keys (ids and names, never the keys)
+  keys revoke <keyId>                 revoke a key; requests with it are refused at once
+
+  --json   print JSON instead of text
+
+Environment: REDIS_URL (required), VOLLEY_REDIS_PREFIX (default volley), as for the services.`;
+
+class UsageError extends Error {}
+
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Columns padded to their widest cell, for a terminal. */
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function keyJson(k: ApiKeyRecord): Record<string, unknown> {
+  return { id: k.id, tenant: k.tenant, name: k.name, createdAt: iso(k.createdAt) };
+}
+
+/** Runs one command against the store; throws UsageError (or TenantError) for the caller to report. */
+async function run(
+  store: TenantStore,
+  positionals: string[],
+  opts: { name: string | undefined; json: boolean },
+  io: Io,
+): Promise<void> {
+  const [noun, verb, arg] = positionals;
+  const expect = (n: number): void => {
+    const got = positionals.length - 2;
+    if (got !== n)
+      throw new UsageError(`${noun} ${verb} takes ${n} argument${n === 1 ? '' : 's'}, got ${got}`);
+  };
+  const noName = (): void => {
+    if (opts.name !== undefined) throw new UsageError(`${noun} ${verb} takes no --name`);
+  };
+  switch (`${noun} ${verb}`) {
+    case 'tenants create': {
+      expect(1);
+      const t = await store.createTenant(arg ?? '', opts.name);
+      if (opts.json)
+        io.out(JSON.stringify({ id: t.id, name: t.name, createdAt: iso(t.createdAt) }));
+      else io.out(`created tenant ${t.id}${t.name ? ` (${t.name})` : ''}`);
+      return;
+    }
+    case 'tenants list': {
+      expect(0);
+      noName();
+      const all = await store.listTenants();
+      if (opts.json) {
+        io.out(
+          JSON.stringify(all.map((t) => ({ id: t.id, name: t.name, createdAt: iso(t.createdAt) }))),
+        );
+      } else if (all.length === 0) {
+        io.err('no tenants yet: create one with `npm run admin -- tenants create <id>`');
+      } else {
+        table([
+          ['ID', 'NAME', 'CREATED'],
+          ...all.map((t) => [t.id, t.name ?? '', iso(t.createdAt)]),
+        ]).forEach((l) => io.out(l));
+      }
+      return;
+    }
+    case 'keys create': {
+      expect(1);
+      const { key, record } = await store.createKey(arg ?? '', opts.name);
+      if (opts.json) {
+        io.out(JSON.stringify({ ...keyJson(record), key }));
+      } else {
+        // The key alone on stdout, so `KEY=$(npm run -s admin -- keys create t)` captures it.
+        io.out(key);
+        io.err(
+          `created key ${record.id} for tenant ${record.tenant}${record.name ? ` (${record.name})` : ''}. ` +
+            'This is the only time the key is shown: store it now.',
+        );
+      }
+      return;
+    }
+    case 'keys list': {
+      expect(1);
+      noName();
+      const keys = await store.listKeys(arg ?? '');
+      if (opts.json) io.out(JSON.stringify(keys.map(keyJson)));
+      else if (keys.length === 0) io.err(`tenant ${arg} has no keys`);
+      else {
+        table([
+          ['ID', 'NAME', 'CREATED'],
+          ...keys.map((k) => [k.id, k.name ?? '', iso(k.createdAt)]),
+        ]).forEach((l) => io.out(l));
+      }
+      return;
+    }
+    case 'keys revoke': {
+      expect(1);
+      noName();
+      const k = await store.revokeKey(arg ?? '');
+      if (opts.json) io.out(JSON.stringify(keyJson(k)));
+      else io.out(`revoked key ${k.id} of tenant ${k.tenant}`);
+      return;
+    }
+    default:
+      throw new UsageError(
+        noun === undefined
+          ? 'no command given'
+          : `unknown command ${JSON.stringify(positionals.slice(0, 2).join(' '))}`,
+      );
+  }
+}
+
+function mask(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** The CLI as a function of its arguments and environment; resolves to the exit status. */
+async function main(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: Io,
+): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    io.err(`volley admin: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length < 2) {
+    io.err(
+      `volley admin: ${parsed.positionals.length === 0 ? 'no command given' : 'incomplete command'}\n\n${USAGE}`,
+    );
+    return 2;
+  }
+
+  let config: ReturnType<typeof loadCommonConfig>;
+  try {
+    config = loadCommonConfig('api', env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`volley admin: ${err.message}`);
+    if (!env.REDIS_URL?.trim()) {
+      io.err(
+        'Under `npm start`, use the Redis URL it prints ("started redis-server ... on redis://...").',
+      );
+    }
+    return 1;
+  }
+  // One retry per command, not the services' patience: an operator waiting on a typo in
+  // REDIS_URL should hear about it in a second, not after minutes of reconnecting.
+  const redis: RedisClient = connectRedis(config.redisUrl, {
+    name: 'volley-admin',
+    maxRetriesPerRequest: 1,
+  });
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    await redis.ping().catch((err: unknown) => {
+      const why = lastError?.message ?? (err instanceof Error ? err.message : String(err));
+      throw new Error(`cannot reach Redis at ${mask(config.redisUrl)}: ${why}`);
+    });
+    const store = new TenantStore(redis, new Keys(config.redisPrefix));
+    await run(
+      store,
+      parsed.positionals,
+      { name: parsed.values.name, json: parsed.values.json ?? false },
+      io,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`volley admin: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`volley admin: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      name: { type: 'string', short: 'n' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env, {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+});
