@@ -47,6 +47,13 @@ export interface ApiConfig extends CommonConfig {
   uploadLimit: number;
   /** Invalid rows an upload may contain before it is refused as a whole. @defaultValue 1000 */
   uploadMaxInvalid: number;
+  /**
+   * Requests one API key may make per window, counted in Redis across every API replica;
+   * 0 turns rate limiting off. @defaultValue 6000 (100 a second over a minute)
+   */
+  rateLimit: number;
+  /** Length of the rate-limit window in seconds. @defaultValue 60 */
+  rateWindowSeconds: number;
 }
 
 export interface SenderConfig extends CommonConfig {
@@ -138,6 +145,21 @@ class Reader {
 
   port(name: string, def: number): number {
     return this.int(name, def, 0, 65535, '0 picks a free port');
+  }
+
+  /** A count where `0` or `off` means no limit at all. */
+  limitOrOff(name: string, def: number, max: number, why: string): number {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    if (v.toLowerCase() === 'off') return 0;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n > max) {
+      this.problems.push(
+        `${name}=${JSON.stringify(v)} must be a whole number from 0 to ${max}, or off: ${why}`,
+      );
+      return def;
+    }
+    return n;
   }
 
   oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
@@ -268,6 +290,9 @@ function done<T>(r: Reader, value: T): T {
   return value;
 }
 
+/** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
+export const DEFAULT_API_RATE_LIMIT = { limit: 6000, windowSeconds: 60 } as const;
+
 /** Default metrics ports, one per service so they can share a host during development. */
 export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
 
@@ -292,6 +317,19 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     uploadLimit: r.int('VOLLEY_UPLOAD_LIMIT', 2 * 1024 ** 3, 1024, 64 * 1024 ** 3),
     uploadMaxInvalid: r.int('VOLLEY_UPLOAD_MAX_INVALID', 1000, 0, 100_000_000),
+    rateLimit: r.limitOrOff(
+      'VOLLEY_API_RATE_LIMIT',
+      DEFAULT_API_RATE_LIMIT.limit,
+      1_000_000_000,
+      'the requests one API key may make per VOLLEY_API_RATE_WINDOW; 0 or off turns rate limiting off',
+    ),
+    rateWindowSeconds: r.int(
+      'VOLLEY_API_RATE_WINDOW',
+      DEFAULT_API_RATE_LIMIT.windowSeconds,
+      1,
+      86_400,
+      'the length in seconds of the window VOLLEY_API_RATE_LIMIT counts requests in',
+    ),
   });
 }
 

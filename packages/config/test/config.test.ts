@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ConfigError,
+  DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
   loadSenderConfig,
   parseDuration,
@@ -50,6 +51,44 @@ describe('configuration', () => {
     );
     assert.match(p.find((x) => x.startsWith('VOLLEY_LOG_LEVEL')) ?? '', /must be one of/);
     assert.match(p.find((x) => x.startsWith('VOLLEY_API_KEY')) ?? '', /at least 16/);
+  });
+
+  test('API rate limit: 6000 a minute by default, a count and window when set, 0 or off to disable', () => {
+    const d = loadApiConfig(base);
+    assert.equal(d.rateLimit, DEFAULT_API_RATE_LIMIT.limit);
+    assert.equal(d.rateLimit, 6000);
+    assert.equal(d.rateWindowSeconds, 60);
+    const set = loadApiConfig({
+      ...base,
+      VOLLEY_API_RATE_LIMIT: '120',
+      VOLLEY_API_RATE_WINDOW: '10',
+    });
+    assert.equal(set.rateLimit, 120);
+    assert.equal(set.rateWindowSeconds, 10);
+    for (const off of ['0', 'off', 'OFF', ' off ']) {
+      assert.equal(loadApiConfig({ ...base, VOLLEY_API_RATE_LIMIT: off }).rateLimit, 0, off);
+    }
+  });
+
+  test('API rate limit: a wrong count or window is refused with a message naming the variable', () => {
+    for (const bad of ['lots', '-5', '1.5', '1e3', 'unlimited']) {
+      const p = problems(() => loadApiConfig({ ...base, VOLLEY_API_RATE_LIMIT: bad }));
+      assert.equal(p.length, 1, bad);
+      assert.equal(
+        p[0],
+        `VOLLEY_API_RATE_LIMIT=${JSON.stringify(bad)} must be a whole number from 0 to 1000000000, or off: the requests one API key may make per VOLLEY_API_RATE_WINDOW; 0 or off turns rate limiting off`,
+      );
+    }
+    for (const bad of ['0', '1m', '-1', '86401']) {
+      const p = problems(() => loadApiConfig({ ...base, VOLLEY_API_RATE_WINDOW: bad }));
+      assert.equal(p.length, 1, bad);
+      assert.match(
+        p[0] ?? '',
+        new RegExp(
+          `^VOLLEY_API_RATE_WINDOW=${JSON.stringify(bad)} must be a whole number from 1 to 86400: the length in seconds`,
+        ),
+      );
+    }
   });
 
   test('relay URLs: several, weights, credentials masked in labels, bad schemes refused', () => {

@@ -31,7 +31,12 @@ export interface ApiContext {
 }
 
 export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInlineRecipients'> &
-  Partial<Pick<ApiConfig, 'uploadLimit' | 'uploadMaxInvalid' | 'adminKey'>>;
+  Partial<
+    Pick<
+      ApiConfig,
+      'uploadLimit' | 'uploadMaxInvalid' | 'adminKey' | 'rateLimit' | 'rateWindowSeconds'
+    >
+  >;
 
 export const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();

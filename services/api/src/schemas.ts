@@ -9,14 +9,11 @@ export const LIMITS = {
   varsBytes: 16 * 1024,
 } as const;
 
-export const StatusSchema = Type.Union([
-  Type.Literal('draft'),
-  Type.Literal('scheduled'),
-  Type.Literal('running'),
-  Type.Literal('paused'),
-  Type.Literal('completed'),
-  Type.Literal('cancelled'),
-]);
+// One enum rather than a union of literals: the document then lists the states in one place.
+export const StatusSchema = Type.Enum(
+  ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'],
+  { description: 'Lifecycle state of the campaign.' },
+);
 
 export const RecipientSchema = Type.Object(
   {
@@ -64,9 +61,24 @@ export const CreateCampaignBody = Type.Object(
     draft: Type.Optional(
       Type.Boolean({ description: 'Keep as a draft: add recipients, then start.' }),
     ),
-    recipients: Type.Optional(Type.Array(RecipientSchema, { description: 'Inline recipients.' })),
+    recipients: Type.Optional(
+      Type.Array(RecipientSchema, {
+        description:
+          'Inline recipients; with neither `draft` nor `sendAt`, the campaign starts at once. Upload larger lists to /v1/campaigns/{id}/recipients.',
+      }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        from: 'News <news@example.com>',
+        subject: 'Hello {{name}}',
+        html: '<p>Hello {{name}}</p>',
+        recipients: [{ email: 'ada@example.org', vars: { name: 'Ada' } }],
+      },
+    ],
+  },
 );
 export type CreateCampaignBody = Static<typeof CreateCampaignBody>;
 
@@ -74,34 +86,51 @@ export const CampaignIdParams = Type.Object({
   id: Type.String({ pattern: '^[a-f0-9]{20}$', description: 'Campaign id.' }),
 });
 
-export const CreatedResponse = Type.Object({
-  id: Type.String(),
-  status: StatusSchema,
-  recipients: Type.Optional(Type.Object({ added: Type.Integer(), duplicates: Type.Integer() })),
-});
+export const CreatedResponse = Type.Object(
+  {
+    id: Type.String({ description: 'Campaign id.' }),
+    status: StatusSchema,
+    recipients: Type.Optional(
+      Type.Object(
+        {
+          added: Type.Integer(),
+          duplicates: Type.Integer({ description: 'Addresses given more than once.' }),
+        },
+        { description: 'Inline recipients accepted.' },
+      ),
+    ),
+  },
+  { description: 'Accepted; the campaign id and its status.' },
+);
 
-export const CountsSchema = Type.Object({
-  total: Type.Integer(),
-  cancelled: Type.Integer(),
-  queued: Type.Integer(),
-  sent: Type.Integer(),
-  deferred: Type.Integer(),
-  bounced: Type.Integer(),
-  suppressed: Type.Integer(),
-  failed: Type.Integer(),
-});
+export const CountsSchema = Type.Object(
+  {
+    total: Type.Integer(),
+    cancelled: Type.Integer(),
+    queued: Type.Integer(),
+    sent: Type.Integer(),
+    deferred: Type.Integer(),
+    bounced: Type.Integer(),
+    suppressed: Type.Integer(),
+    failed: Type.Integer(),
+  },
+  { description: 'Recipients by state; `total` is every recipient of the campaign.' },
+);
 
-export const CampaignResponse = Type.Object({
-  id: Type.String(),
-  status: StatusSchema,
-  from: Type.String(),
-  subject: Type.String(),
-  createdAt: Type.String(),
-  sendAt: Type.Optional(Type.String()),
-  startedAt: Type.Optional(Type.String()),
-  completedAt: Type.Optional(Type.String()),
-  counts: CountsSchema,
-});
+export const CampaignResponse = Type.Object(
+  {
+    id: Type.String(),
+    status: StatusSchema,
+    from: Type.String(),
+    subject: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+    sendAt: Type.Optional(Type.String({ format: 'date-time' })),
+    startedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    counts: CountsSchema,
+  },
+  { description: 'The campaign, its status and its counts.' },
+);
 
 export const EventsQuery = Type.Object({
   cursor: Type.Optional(
@@ -110,24 +139,65 @@ export const EventsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 
-export const EventsResponse = Type.Object({
-  events: Type.Array(
-    Type.Object({
-      index: Type.Integer(),
-      email: Type.String(),
-      outcome: Type.String(),
-      reason: Type.Optional(Type.String()),
-      detail: Type.Optional(Type.String()),
-      at: Type.String(),
-    }),
-  ),
-  next: Type.Optional(Type.String()),
-});
+export const EventsResponse = Type.Object(
+  {
+    events: Type.Array(
+      Type.Object({
+        index: Type.Integer({ description: 'Position of the recipient in the campaign.' }),
+        email: Type.String(),
+        outcome: Type.String({ description: 'delivered, deferred, bounced, suppressed, ...' }),
+        reason: Type.Optional(Type.String({ description: 'Bounce reason (Sisimai vocabulary).' })),
+        detail: Type.Optional(Type.String({ description: 'The SMTP reply or the error.' })),
+        at: Type.String({ format: 'date-time' }),
+      }),
+    ),
+    next: Type.Optional(
+      Type.String({ description: 'Cursor of the next page; absent when there are no more yet.' }),
+    ),
+  },
+  { description: 'Per-recipient outcomes, oldest first.' },
+);
 
-export const ProblemSchema = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
-  status: Type.Integer(),
-  detail: Type.String(),
-  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+/** RFC 9457 problem details: the body of every error answer, as application/problem+json. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'URI naming the kind of problem.' }),
+    title: Type.String({ description: 'Short summary of the kind of problem.' }),
+    status: Type.Integer({ description: 'The HTTP status code.' }),
+    detail: Type.String({ description: 'What went wrong with this request and what to do.' }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          path: Type.String({
+            description: 'Where: `body.from`, `body.recipients[3].email`, `row 12`, ...',
+          }),
+          message: Type.String(),
+        }),
+        { description: 'Every invalid field or row, when there are several.' },
+      ),
+    ),
+  },
+  {
+    description: 'An RFC 9457 problem.',
+    examples: [
+      {
+        type: 'https://volley.dev/problems/invalid-campaign',
+        title: 'Invalid campaign',
+        status: 400,
+        detail:
+          'body.from is not a valid address (use addr@example.com or Name <addr@example.com>)',
+        errors: [
+          {
+            path: 'body.from',
+            message: 'is not a valid address (use addr@example.com or Name <addr@example.com>)',
+          },
+        ],
+      },
+    ],
+  },
+);
+
+/** Answer of the health probes, /healthz and /readyz. */
+export const HealthResponse = Type.Object({
+  status: Type.String({ description: '`ok`, `ready` or why the service is not ready.' }),
 });

@@ -1,0 +1,222 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { FastifyInstance } from 'fastify';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { DOCS_PATHS } from '../src/docs.ts';
+import { apiFixture, type ApiFixture } from './fixture.ts';
+
+interface Operation {
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { schema?: unknown }>; headers?: object }
+  >;
+}
+
+interface Document {
+  openapi: string;
+  info: { title: string; version: string };
+  tags?: { name: string }[];
+  security?: unknown;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { required?: string[] }>;
+    securitySchemes: Record<string, { type: string; scheme?: string }>;
+  };
+}
+
+let fx: ApiFixture;
+let doc: Document;
+/** `METHOD /path` of every route Fastify registered, seen by a hook of our own. */
+const registered: string[] = [];
+
+before(async () => {
+  // Fastify announces each instance on this channel as it is created, before any plugin or route
+  // is added: the hook below sees every route buildApp registers, independently of the docs
+  // plugin, so routes other modules add later are checked without listing them here.
+  const onInstance = (message: unknown): void => {
+    const { fastify } = message as { fastify: FastifyInstance };
+    fastify.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) registered.push(`${method} ${route.url}`);
+    });
+  };
+  subscribe('fastify.initialization', onInstance);
+  try {
+    fx = await apiFixture();
+  } finally {
+    unsubscribe('fastify.initialization', onInstance);
+  }
+  const res = await fx.app.inject({ url: DOCS_PATHS.json });
+  assert.equal(res.statusCode, 200, res.body);
+  doc = res.json<Document>();
+});
+
+after(() => fx.close());
+
+const isDocsRoute = (url: string): boolean =>
+  url === DOCS_PATHS.json || url === DOCS_PATHS.ui || url.startsWith(`${DOCS_PATHS.ui}/`);
+
+/** Fastify's `/v1/campaigns/:id` as OpenAPI writes it, `/v1/campaigns/{id}`. */
+const openapiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function operations(): [string, Operation][] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]): [string, Operation] => [
+      `${method.toUpperCase()} ${path}`,
+      op,
+    ]),
+  );
+}
+
+describe('OpenAPI document', () => {
+  test('GET /openapi.json needs no key and is a valid OpenAPI 3.1 document', async () => {
+    const res = await fx.app.inject({ url: DOCS_PATHS.json });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    const validator = new Validator();
+    const result = await validator.validate(res.json<Record<string, unknown>>());
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
+    assert.equal(validator.version, '3.1');
+    // Every $ref points at something in the document.
+    assert.doesNotThrow(() => validator.resolveRefs());
+  });
+
+  test('it lists every route the app registers, and nothing else', () => {
+    const expected = registered
+      .filter((r) => {
+        const [method = '', url = ''] = r.split(' ');
+        // Fastify adds a HEAD route to every GET; the GET documents both.
+        return method !== 'HEAD' && !isDocsRoute(url);
+      })
+      .map((r) => {
+        const [method = '', url = ''] = r.split(' ');
+        return `${method} ${openapiPath(url)}`;
+      });
+    // The hook saw the routes at all: the ones that exist since the API's first version.
+    for (const r of [
+      'GET /healthz',
+      'GET /readyz',
+      'POST /v1/campaigns',
+      'GET /v1/campaigns/{id}',
+    ]) {
+      assert.ok(expected.includes(r), `${r} was registered`);
+    }
+    const documented = operations().map(([key]) => key);
+    assert.deepEqual([...documented].sort(), [...new Set(expected)].sort());
+  });
+
+  test('the document and its viewer are served but not listed in the document', () => {
+    assert.ok(registered.includes(`GET ${DOCS_PATHS.json}`));
+    assert.ok(registered.includes(`GET ${DOCS_PATHS.ui}`));
+    const listed = Object.keys(doc.paths).filter(isDocsRoute);
+    assert.deepEqual(listed, []);
+  });
+
+  test('info names Volley at the version of the root package.json', async () => {
+    const pkg = JSON.parse(
+      await readFile(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    assert.equal(doc.info.title, 'Volley');
+    assert.equal(doc.info.version, pkg.version);
+  });
+
+  test('every operation carries one of the declared tags', () => {
+    const tags = (doc.tags ?? []).map((t) => t.name);
+    assert.deepEqual([...tags].sort(), [
+      'admin',
+      'campaigns',
+      'health',
+      'recipients',
+      'shaping',
+      'suppressions',
+    ]);
+    for (const [key, op] of operations()) {
+      assert.ok(op.tags?.length, `${key} has a tag`);
+      for (const t of op.tags) assert.ok(tags.includes(t), `${key}: tag ${t} is declared`);
+    }
+    assert.deepEqual(doc.paths['/healthz']?.get?.tags, ['health']);
+    assert.deepEqual(doc.paths['/v1/campaigns']?.post?.tags, ['campaigns']);
+    assert.deepEqual(doc.paths['/v1/campaigns/{id}/recipients']?.post?.tags, ['recipients']);
+  });
+
+  test('the bearer scheme is declared; every /v1 operation requires a key, health probes none', () => {
+    const bearer = Object.entries(doc.components.securitySchemes)
+      .filter(([, s]) => s.type === 'http' && s.scheme?.toLowerCase() === 'bearer')
+      .map(([name]) => name);
+    assert.ok(bearer.includes('apiKey'), 'the API key is a bearer scheme');
+    assert.equal(doc.security, undefined, 'no document-wide requirement: health needs no key');
+    for (const [key, op] of operations()) {
+      const schemes = (op.security ?? []).flatMap((req) => Object.keys(req));
+      if (key.split(' ')[1]?.startsWith('/v1/')) {
+        assert.ok(schemes.length > 0, `${key} requires a key`);
+        for (const s of schemes) assert.ok(bearer.includes(s), `${key}: ${s} is a bearer scheme`);
+        assert.ok(op.responses['401'], `${key} documents its 401`);
+      } else {
+        assert.deepEqual(schemes, [], `${key} needs no key`);
+      }
+    }
+    assert.deepEqual(doc.paths['/v1/campaigns']?.post?.security, [{ apiKey: [] }]);
+  });
+
+  test('error answers of the API are RFC 9457 problems (application/problem+json)', () => {
+    const problem = doc.components.schemas.Problem;
+    assert.deepEqual(problem?.required, ['type', 'title', 'status', 'detail']);
+    let errors = 0;
+    for (const [key, op] of operations()) {
+      // A probe's 503 is the plain `{status}` that orchestrators and load balancers read.
+      if (op.tags?.includes('health')) continue;
+      for (const [code, res] of Object.entries(op.responses)) {
+        if (!/^[45]/.test(code) || !res.content) continue;
+        errors++;
+        assert.deepEqual(
+          Object.keys(res.content),
+          ['application/problem+json'],
+          `${key} ${code} is a problem`,
+        );
+        assert.deepEqual(res.content['application/problem+json']?.schema, {
+          $ref: '#/components/schemas/Problem',
+        });
+      }
+    }
+    assert.ok(errors > 0);
+    assert.ok(doc.paths['/v1/campaigns']?.post?.responses['400']);
+  });
+
+  test('rate-limited operations document 429 with Retry-After and the rate-limit headers', () => {
+    const limited = operations().filter(
+      ([key]) => key.includes(' /v1/') && !key.includes(' /v1/admin'),
+    );
+    assert.ok(limited.length > 0);
+    for (const [key, op] of limited) {
+      const res = op.responses['429'];
+      assert.ok(res, `${key} documents 429`);
+      assert.deepEqual(Object.keys(res.headers ?? {}).sort(), [
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+        'Retry-After',
+      ]);
+    }
+    assert.equal(doc.paths['/healthz']?.get?.responses['429'], undefined);
+  });
+
+  test('the recipient upload takes NDJSON and CSV bodies', () => {
+    const body = doc.paths['/v1/campaigns/{id}/recipients']?.post?.requestBody;
+    assert.ok(body);
+    assert.deepEqual(Object.keys(body.content).sort(), ['application/x-ndjson', 'text/csv']);
+  });
+
+  test('GET /docs answers the HTML viewer without a key, reading the same document', async () => {
+    const res = await fx.app.inject({ url: DOCS_PATHS.ui });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/html/);
+    assert.match(res.body, /swagger-ui/i);
+    const viewer = await fx.app.inject({ url: `${DOCS_PATHS.ui}/json` });
+    assert.equal(viewer.statusCode, 200);
+    assert.deepEqual(viewer.json(), doc);
+  });
+});
