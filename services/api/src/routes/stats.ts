@@ -1,4 +1,179 @@
+import { Type, type Static } from 'typebox';
+import { FINAL_OUTCOMES, type FinalOutcome } from '@volley/contracts';
+import type { CampaignRecord } from '@volley/campaigns';
+import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
+import { CampaignIdParams, CountsSchema, ProblemSchema, StatusSchema } from '../schemas.ts';
+
+/**
+ * The rate is measured over this many whole seconds: long enough to smooth the bursts of
+ * batched sends and shaping slots, short enough that a pause or a slowdown shows within it.
+ */
+const RATE_WINDOW_SEC = 10;
+
+const ByReason = (what: string) =>
+  Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+    description: `Recipients ${what}, by reason (Sisimai's vocabulary; \`undefined\` when none was given).`,
+  });
+
+const StatsResponse = Type.Object({
+  id: Type.String(),
+  status: StatusSchema,
+  at: Type.String({ format: 'date-time', description: 'When these figures were read.' }),
+  counts: Type.Object(CountsSchema.properties, {
+    description:
+      'Recipients by state, as in GET /v1/campaigns/{id}. `deferred` recipients wait for a retry and are not done.',
+  }),
+  reasons: Type.Object(
+    {
+      sent: ByReason('accepted by the receiving server (reason `delivered`)'),
+      bounced: ByReason('bounced: refused for good, or deferred past the maximum age (`expired`)'),
+      suppressed: ByReason('skipped because they are on the suppression list'),
+      failed: ByReason('never sent: the message could not be built (`template`, `syntaxerror`)'),
+    },
+    {
+      description:
+        'Final outcomes by reason, e.g. `{"bounced": {"userunknown": 3, "mailboxfull": 1}}`; each group sums to the matching count.',
+    },
+  ),
+  progress: Type.Object(
+    {
+      done: Type.Integer({
+        description: 'Recipients with a final outcome (sent, bounced, suppressed, failed).',
+      }),
+      remaining: Type.Integer({
+        description:
+          'Recipients still to reach one: queued plus deferred. 0 once completed or cancelled.',
+      }),
+      fraction: Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description:
+          '`done / total`; 1 once completed. A cancelled campaign keeps the fraction it reached.',
+      }),
+    },
+    { description: 'Deferred recipients waiting for a retry count as not done.' },
+  ),
+  rate: Type.Object({
+    perSecond: Type.Number({
+      minimum: 0,
+      description: `Final outcomes per second over the last ${RATE_WINDOW_SEC} whole seconds (the current second is not counted).`,
+    }),
+    windowSeconds: Type.Integer(),
+  }),
+  eta: Type.Object(
+    {
+      at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'When the last recipient should reach a final outcome at the current rate.',
+      }),
+      seconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
+        description: 'Seconds from the top-level `at` until then.',
+      }),
+      note: Type.Optional(
+        Type.String({ description: 'Why there is no estimate, when there is none.' }),
+      ),
+    },
+    {
+      description:
+        'remaining / rate, assuming the current rate holds. Null when the campaign is not running (a draft, scheduled or paused campaign makes no progress, a completed or cancelled one has none to make) or when nothing reached a final outcome in the rate window (stalled, throttled or only just started: dividing by zero would promise never). Deferred recipients count as remaining although their retry may come later than the estimate.',
+    },
+  ),
+});
+type Stats = Static<typeof StatsResponse>;
+
+/** Groups `<outcome>:<reason>` counts by outcome. */
+function byOutcome(raw: Record<string, number>): Stats['reasons'] {
+  const out = Object.fromEntries(FINAL_OUTCOMES.map((o) => [o, {}])) as Record<
+    FinalOutcome,
+    Record<string, number>
+  >;
+  for (const [key, n] of Object.entries(raw)) {
+    const sep = key.indexOf(':');
+    const outcome = (sep < 0 ? key : key.slice(0, sep)) as FinalOutcome;
+    const group = out[outcome] as Record<string, number> | undefined;
+    if (!group || !(n > 0)) continue;
+    const reason = (sep < 0 ? '' : key.slice(sep + 1)) || 'undefined';
+    group[reason] = (group[reason] ?? 0) + n;
+  }
+  return out;
+}
+
+function progressOf(rec: CampaignRecord): Stats['progress'] {
+  const c = rec.counts;
+  const done = c.sent + c.bounced + c.suppressed + c.failed;
+  const finished = rec.status === 'completed' || rec.status === 'cancelled';
+  const remaining = finished ? 0 : c.queued + c.deferred;
+  const fraction = rec.status === 'completed' ? 1 : c.total > 0 ? Math.min(1, done / c.total) : 0;
+  return { done, remaining, fraction };
+}
+
+function etaOf(
+  rec: CampaignRecord,
+  remaining: number,
+  perSecond: number,
+  now: number,
+): Stats['eta'] {
+  if (rec.status !== 'running') {
+    const why: Record<string, string> = {
+      completed: 'the campaign is completed',
+      cancelled: 'the campaign is cancelled',
+      paused: 'the campaign is paused; resume it to continue',
+      draft: 'the campaign has not started',
+      scheduled: 'the campaign has not started; see sendAt',
+    };
+    return { at: null, seconds: null, note: why[rec.status] ?? `the campaign is ${rec.status}` };
+  }
+  if (remaining === 0) {
+    return { at: null, seconds: null, note: 'the last outcomes are being recorded' };
+  }
+  if (perSecond <= 0) {
+    return {
+      at: null,
+      seconds: null,
+      note: `no recipient reached a final outcome in the last ${RATE_WINDOW_SEC} s (starting, throttled or deferred)`,
+    };
+  }
+  const seconds = Math.round((remaining / perSecond) * 10) / 10;
+  return { at: new Date(now + seconds * 1000).toISOString(), seconds };
+}
 
 /** Campaign statistics: counts by state and bounce reason, current rate, ETA. */
-export function registerStatsRoutes(_v1: V1, _ctx: ApiContext): void {}
+export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
+  v1.get(
+    '/campaigns/:id/stats',
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Campaign statistics',
+        description:
+          'Counts by state and by reason (so bounces show as userunknown, mailboxfull, ...), the current rate of final outcomes, progress and an estimated completion time. Cheap enough to poll every second or so.',
+        params: CampaignIdParams,
+        response: {
+          200: StatsResponse,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          404: ProblemSchema,
+        },
+      },
+    },
+    async (req) => {
+      const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      const now = Date.now();
+      const [reasons, perSecond] = await Promise.all([
+        ctx.store.reasonCounts(rec.id),
+        ctx.store.recentRate(rec.id, RATE_WINDOW_SEC, now),
+      ]);
+      const progress = progressOf(rec);
+      return {
+        id: rec.id,
+        status: rec.status,
+        at: new Date(now).toISOString(),
+        counts: rec.counts,
+        reasons: byOutcome(reasons),
+        progress,
+        rate: { perSecond, windowSeconds: RATE_WINDOW_SEC },
+        eta: etaOf(rec, progress.remaining, perSecond, now),
+      };
+    },
+  );
+}
