@@ -13,6 +13,7 @@ import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler } from './problem.ts';
 import { iso, type ApiContext, type ApiContextConfig } from './context.ts';
+import { HealthResponse, ShapingResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
@@ -82,11 +83,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The OpenAPI document collects every route registered after it.
   await registerDocs(app, ctx);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const ok = deps.redis.status === 'ready';
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'redis unavailable' });
-  });
+  app.get('/healthz', { schema: { response: { 200: HealthResponse } } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    { schema: { response: { 200: HealthResponse, 503: HealthResponse } } },
+    async (_req, reply) => {
+      const ok = deps.redis.status === 'ready';
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'redis unavailable' });
+    },
+  );
 
   await app.register(async (admin) => registerAdminRoutes(admin, ctx), { prefix: '/v1/admin' });
 
@@ -102,12 +109,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerStatsRoutes(v1, ctx);
       registerSuppressionRoutes(v1, ctx);
 
-      v1.get('/shaping', async (req) => {
-        tenantOf(req);
-        if (!deps.shaper) return { enabled: false, destinations: [] };
-        const snap = await deps.shaper.snapshot();
-        return { enabled: true, ...snap, at: iso(snap.at) };
-      });
+      v1.get(
+        '/shaping',
+        {
+          schema: {
+            summary: 'Traffic-shaping state',
+            description:
+              'Per destination: the limits of its rule, the adaptive factor, connections in use, messages waiting for their slot, and suspensions in force.',
+            tags: ['shaping'],
+            response: { 200: ShapingResponse },
+          },
+        },
+        async (req) => {
+          tenantOf(req);
+          if (!deps.shaper) return { enabled: false, destinations: [] };
+          const snap = await deps.shaper.snapshot();
+          return { enabled: true, ...snap, at: iso(snap.at) };
+        },
+      );
     },
     { prefix: '/v1' },
   );

@@ -201,3 +201,37 @@ export const ProblemSchema = Type.Object(
 export const HealthResponse = Type.Object({
   status: Type.String({ description: '`ok`, `ready` or why the service is not ready.' }),
 });
+
+const OptionalNumber = Type.Optional(Type.Union([Type.Number(), Type.Null()]));
+
+export const ShapingResponse = Type.Object({
+  enabled: Type.Boolean({ description: 'False when the API runs with VOLLEY_SHAPING_POLICY=off.' }),
+  at: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Redis time of the snapshot.' }),
+  ),
+  policy: Type.Optional(Type.String({ description: 'Where the policy comes from.' })),
+  destinations: Type.Array(
+    Type.Object(
+      {
+        key: Type.String({ description: 'Shaping key: `domain:<d>` or `provider:<name>`.' }),
+        metricLabel: Type.String(),
+        rule: Type.String({ description: '`defaults`, `providers.<name>` or `domains.<d>`.' }),
+        ratePerSec: OptionalNumber,
+        burst: Type.Number(),
+        connections: OptionalNumber,
+        factor: Type.Number({ description: 'Adaptive factor in force; 1 is full speed.' }),
+        effectiveRatePerSec: OptionalNumber,
+        effectiveConnections: OptionalNumber,
+        connectionsInUse: Type.Integer(),
+        delayed: Type.Integer({
+          description: 'Messages holding a reserved slot not due yet (waiting in the delayed set).',
+        }),
+        slow: Type.Optional(Type.Unknown({ description: 'The slow-down in force, if any.' })),
+        suspensions: Type.Array(Type.Unknown(), {
+          description: 'Suspensions in force, of the destination or of one campaign for it.',
+        }),
+      },
+      { additionalProperties: true },
+    ),
+  ),
+});
