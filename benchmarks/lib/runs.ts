@@ -69,6 +69,11 @@ export interface VolleyDetails {
     /** MEMORY USAGE at completion, summed by kind of key: where the bytes are. */
     atCompletionByKey: Record<string, number>;
   };
+  /**
+   * Redis commands per recipient from submit to completion, ingest included and commands run
+   * inside Lua scripts counted (INFO commandstats), plus the harness's light sampling.
+   */
+  commandsPerRecipient: number;
   /** Throughput computed from Volley's own `sent` events, as a cross-check of the sink's. */
   eventsThroughput: SteadyRate;
   /** Per-domain rate against the shaping policy, when `--domain-limits` is not off. */
@@ -304,13 +309,19 @@ export interface VolleyOptions {
 
 /** Largest body the API accepts (its configuration's upper bound). */
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
-const PREFIX = 'bench';
+/** Redis key prefix of every Volley deployment the harness starts (each has a fresh Redis). */
+export const PREFIX = 'bench';
 
-function spawnService(
+/**
+ * Starts one Volley service (`services/<name>/src/main.ts`) as its own process, configured only
+ * through its environment, as a deployment runs it. `onLine` sees every line it prints.
+ */
+export function spawnService(
   name: string,
   label: string,
   env: Record<string, string>,
   profile?: { dir: string; rep: number },
+  onLine?: (line: string) => void,
 ): Proc {
   // One folder per process: tsx's loader thread writes a profile of its own next to the main one.
   const prof = profile
@@ -328,6 +339,7 @@ function spawnService(
         VOLLEY_LOG_LEVEL: 'info',
         ...env,
       },
+      ...(onLine ? { onLine } : {}),
     },
   );
 }
@@ -419,6 +431,13 @@ async function sentTimes(
   return { times: Float64Array.from(out).sort(), byDomain };
 }
 
+/** Sum of `calls` over every command in an INFO commandstats answer. */
+function totalCommands(info: string): number {
+  let n = 0;
+  for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
 export async function runVolley(
   o: VolleyOptions,
   onVersion?: (v: string) => void,
@@ -493,6 +512,7 @@ export async function runVolley(
       sink: sink.cpu(),
     };
     const baselineBytes = infoField(await client.info('memory'), 'used_memory');
+    const commands0 = totalCommands(await client.info('commandstats'));
     const samples: ByteSample[] = [];
     let sampledPeak = baselineBytes;
     let view: CampaignView | undefined;
@@ -551,6 +571,8 @@ export async function runVolley(
       redis: redisCpu() - cpu0.redis,
       sink: sink.cpu() - cpu0.sink,
     };
+    // Counted right at completion; the harness's own sampling (a few calls per tick) is in it.
+    const commands = totalCommands(await client.info('commandstats')) - commands0;
     const memInfo = await client.info('memory');
     const peakBytes = Math.max(sampledPeak, infoField(memInfo, 'used_memory_peak'));
     const counts = view?.counts ?? {};
@@ -587,6 +609,7 @@ export async function runVolley(
         atCompletionByKey: await memoryByKey(client, keys, id ?? ''),
       },
       eventsThroughput: steadyRate(eventCounts, times.length),
+      commandsPerRecipient: commands / total,
       conformance: o.policy ? measureConformance(o.policy, byDomain) : undefined,
       peakRssBytes: {
         api: peakRssBytes(api.pid) ?? Number.NaN,
