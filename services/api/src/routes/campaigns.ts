@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import { LIFECYCLE, applyLifecycle, enqueueExpand } from '@volley/campaigns';
 import {
   HeaderError,
@@ -85,6 +86,19 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     '/campaigns',
     {
       schema: {
+        summary: 'Create a campaign',
+        description:
+          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` returns the first campaign (header `idempotent-replayed: true`), never a second one.',
+        tags: ['campaigns'],
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(
+            Type.String({
+              maxLength: 200,
+              description:
+                'Makes retries safe: the same key within a day returns the first campaign.',
+            }),
+          ),
+        }),
         body: CreateCampaignBody,
         response: { 202: CreatedResponse, 400: ProblemSchema, 401: ProblemSchema },
       },
@@ -157,7 +171,14 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
 
   v1.get(
     '/campaigns/:id',
-    { schema: { params: CampaignIdParams, response: { 200: CampaignResponse } } },
+    {
+      schema: {
+        summary: 'Status and counts of a campaign',
+        tags: ['campaigns'],
+        params: CampaignIdParams,
+        response: { 200: CampaignResponse, 404: ProblemSchema },
+      },
+    },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
       return {
@@ -176,7 +197,14 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
 
   v1.post(
     '/campaigns/:id/start',
-    { schema: { params: CampaignIdParams, response: { 202: CreatedResponse } } },
+    {
+      schema: {
+        summary: 'Start a draft or scheduled campaign now',
+        tags: ['campaigns'],
+        params: CampaignIdParams,
+        response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
+      },
+    },
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
       const res = await ctx.store.start(rec.id);
@@ -195,7 +223,15 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     v1.post(
       `/campaigns/:id/${action}`,
-      { schema: { params: CampaignIdParams, response: { 202: CreatedResponse } } },
+      {
+        schema: {
+          summary: `${action[0]?.toUpperCase()}${action.slice(1)} a campaign`,
+          description: `Applies to ${LIFECYCLE[action].from.join(' or ')} campaigns, across all senders within about a second.`,
+          tags: ['campaigns'],
+          params: CampaignIdParams,
+          response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
+        },
+      },
       async (req, reply) => {
         const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
         const res = await applyLifecycle(ctx.store, ctx.queues, rec.id, action);
@@ -215,9 +251,12 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     '/campaigns/:id/events',
     {
       schema: {
+        summary: 'Per-recipient outcomes, oldest first',
+        description: 'Pass the `next` of a page as `cursor` to get the following page.',
+        tags: ['campaigns'],
         params: CampaignIdParams,
         querystring: EventsQuery,
-        response: { 200: EventsResponse },
+        response: { 200: EventsResponse, 404: ProblemSchema },
       },
     },
     async (req) => {
