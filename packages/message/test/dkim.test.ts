@@ -4,7 +4,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { startDnsStub, type DnsZone } from '@volley/testkit';
-import { DkimKeyError, DkimSigner } from '../src/dkim.ts';
+import fc from 'fast-check';
+import { DkimKeyError, DkimSigner, relaxedBody } from '../src/dkim.ts';
 import { MessageComposer } from '../src/compose.ts';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -119,6 +120,35 @@ describe('DKIM signing', () => {
           },
         ]),
       /s\._domainkey\.a\.example: RSA keys shorter than 1024 bits/,
+    );
+  });
+});
+
+describe('relaxed body canonicalization', () => {
+  // RFC 6376 §3.4.4 written as directly as possible: the reference the fast version must match.
+  function reference(body: string): string {
+    let b = body.replace(/[ \t]+\r\n/g, '\r\n').replace(/[ \t]+/g, ' ');
+    b = b.replace(/[ \t]+$/, '');
+    b = b.replace(/(\r\n)+$/, '');
+    return b.length ? `${b}\r\n` : '';
+  }
+
+  test('the RFC 6376 example and edge cases', () => {
+    assert.equal(relaxedBody(' C \r\nD \t E\r\n\r\n\r\n'), ' C\r\nD E\r\n');
+    assert.equal(relaxedBody(''), '');
+    assert.equal(relaxedBody('\r\n\r\n'), '');
+    assert.equal(relaxedBody('a  \t'), 'a\r\n');
+    assert.equal(relaxedBody('a\r\n \r\n'), 'a\r\n');
+  });
+
+  test('matches the direct reading of the RFC on any body', () => {
+    const piece = fc.constantFrom('a', 'b', ' ', '\t', '\r\n', '  ', '\r', '\n', '=20');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (parts) => {
+        const body = parts.join('');
+        assert.equal(relaxedBody(body), reference(body));
+      }),
+      { numRuns: 5000, seed: 20261128 },
     );
   });
 });
