@@ -441,3 +441,87 @@ export function loadCommonConfig(
   const r = new Reader(env);
   return done(r, common(r, DEFAULT_METRICS_PORTS[service]));
 }
+
+/**
+ * Variables read outside the service loaders: by `npm start` and `npm run demo`, and set by
+ * the local supervisor for its children.
+ */
+const LOCAL_VARIABLES = [
+  'VOLLEY_CAPTURE_PORT',
+  'VOLLEY_CAPTURE_DIR',
+  'VOLLEY_LOCAL_DIR',
+  'VOLLEY_API_URL',
+  'VOLLEY_DEMO_RECIPIENTS',
+  'VOLLEY_PARENT_PID',
+];
+
+let known: Set<string> | undefined;
+
+/** Every VOLLEY_ variable some part of Volley reads, found by running each loader on an empty environment. */
+export function knownVariables(): ReadonlySet<string> {
+  if (known) return known;
+  const names = new Set<string>(LOCAL_VARIABLES);
+  const recording = new Proxy<Env>({}, {
+    get(_target, key) {
+      if (typeof key === 'string') names.add(key);
+      return undefined;
+    },
+  });
+  const loaders: (() => unknown)[] = [
+    () => loadApiConfig(recording),
+    () => loadSenderConfig(recording),
+    () => loadCommonConfig('bounce', recording),
+  ];
+  for (const load of loaders) {
+    try {
+      load();
+    } catch (err) {
+      // Required variables are missing in an empty environment; only the names matter here.
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
+  known = new Set([...names].filter((n) => n.startsWith('VOLLEY_')));
+  return known;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_v, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/**
+ * Warnings for VOLLEY_ variables that nothing reads: a misspelt name would otherwise be
+ * ignored in silence and its default used. Each names the closest known variable.
+ */
+export function unknownVariableWarnings(env: Env = process.env): string[] {
+  const all = knownVariables();
+  const out: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('VOLLEY_') || all.has(name)) continue;
+    let best: string | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (const k of all) {
+      // A known name that contains the unknown one (VOLLEY_CONCURRENCY in
+      // VOLLEY_SENDER_CONCURRENCY) is the likeliest meaning.
+      const score = k.includes(name.slice('VOLLEY_'.length)) ? 0 : editDistance(name, k);
+      if (score < bestScore) {
+        best = k;
+        bestScore = score;
+      }
+    }
+    const hint = best && bestScore <= Math.max(3, name.length / 3) ? `; did you mean ${best}?` : '';
+    out.push(`${name} is not a Volley setting and is ignored${hint}`);
+  }
+  return out;
+}

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  knownVariables,
+  unknownVariableWarnings,
   ConfigError,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
@@ -136,5 +138,36 @@ describe('configuration', () => {
     assert.match(out, /volley sender: invalid configuration/);
     assert.match(out, /VOLLEY_SMTP_RELAY: "ftp:\/\/nope" must start with smtp:\/\/ or smtps:\/\//);
     assert.match(out, /VOLLEY_SENDER_CONCURRENCY="0" must be a whole number from 1 to 1000/);
+  });
+});
+
+describe('unknown variables', () => {
+  test('a misspelt VOLLEY_ variable is reported with the name it most likely meant', () => {
+    const warnings = unknownVariableWarnings({
+      VOLLEY_CONCURRENCY: '4',
+      VOLLEY_SMPT_RELAY: 'smtp://x',
+      VOLLEY_API_KEY: 'k',
+      PATH: '/usr/bin',
+    });
+    assert.equal(warnings.length, 2);
+    assert.match(
+      warnings[0] ?? '',
+      /^VOLLEY_CONCURRENCY is not a Volley setting .* did you mean VOLLEY_SENDER_CONCURRENCY\?/,
+    );
+    assert.match(warnings[1] ?? '', /^VOLLEY_SMPT_RELAY .* did you mean VOLLEY_SMTP_RELAY\?/);
+  });
+
+  test('no variable any part of Volley reads is reported', () => {
+    const all = knownVariables();
+    for (const name of [
+      'VOLLEY_API_KEY',
+      'VOLLEY_BATCH_SIZE',
+      'VOLLEY_DKIM_KEYS',
+      'VOLLEY_CAPTURE_PORT',
+    ]) {
+      assert.ok(all.has(name), name);
+    }
+    const env = Object.fromEntries([...all].map((n) => [n, 'x']));
+    assert.deepEqual(unknownVariableWarnings(env), []);
   });
 });

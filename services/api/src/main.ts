@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { loadApiConfig } from '@volley/config';
+import { loadApiConfig, unknownVariableWarnings } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { connectRedis } from '@volley/redis';
@@ -11,6 +11,7 @@ import { onShutdown, runService } from '@volley/runtime';
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+  for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const keys = new Keys(config.redisPrefix);
   const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
   const queues = createQueues(redis, keys);

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { loadCommonConfig } from '@volley/config';
+import { loadCommonConfig, unknownVariableWarnings } from '@volley/config';
 import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { onShutdown, runService } from '@volley/runtime';
@@ -11,6 +11,7 @@ import { onShutdown, runService } from '@volley/runtime';
 async function main(): Promise<void> {
   const config = loadCommonConfig('bounce');
   const logger = pino({ level: config.logLevel, base: { service: 'bounce' } });
+  for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const redis = connectRedis(config.redisUrl, { name: 'volley-bounce' });
   const registry = createRegistry('bounce');
   const metrics = await startMetricsServer({

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { loadSenderConfig } from '@volley/config';
+import { loadSenderConfig, unknownVariableWarnings } from '@volley/config';
 import { SenderEngine } from '@volley/delivery';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { onShutdown, runService } from '@volley/runtime';
@@ -7,6 +7,7 @@ import { onShutdown, runService } from '@volley/runtime';
 async function main(): Promise<void> {
   const config = loadSenderConfig();
   const logger = pino({ level: config.logLevel, base: { service: 'sender', pid: process.pid } });
+  for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const registry = createRegistry('sender');
   const engine = new SenderEngine({ config, logger, registry });
   const metrics = await startMetricsServer({
