@@ -461,12 +461,15 @@ let known: Set<string> | undefined;
 export function knownVariables(): ReadonlySet<string> {
   if (known) return known;
   const names = new Set<string>(LOCAL_VARIABLES);
-  const recording = new Proxy<Env>({}, {
-    get(_target, key) {
-      if (typeof key === 'string') names.add(key);
-      return undefined;
+  const recording = new Proxy<Env>(
+    {},
+    {
+      get(_target, key) {
+        if (typeof key === 'string') names.add(key);
+        return undefined;
+      },
     },
-  });
+  );
   const loaders: (() => unknown)[] = [
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
