@@ -5,6 +5,7 @@ import { MxResolver } from './mx-resolver.ts';
 import { SmtpPool, failureReply, isNoSlot } from './pool.ts';
 import {
   CAPPED_IDLE_MS,
+  CAPPED_SLOT_WAIT_MS,
   type OutgoingMessage,
   type Route,
   type SendResult,
@@ -317,6 +318,7 @@ export class MxPool implements Transport {
       name: this.heloName,
       maxConnections: this.poolSize,
       acquireSlot: route?.acquireSlot,
+      slotWaitMs: route?.acquireSlot ? CAPPED_SLOT_WAIT_MS : 0,
       // Otherwise kept for as long as the server allows (see RelayPool).
       maxMessagesPerConnection: route?.maxMessagesPerConnection ?? Infinity,
       idleTimeoutMs: route?.acquireSlot ? Math.min(this.idleMs, CAPPED_IDLE_MS) : this.idleMs,

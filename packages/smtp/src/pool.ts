@@ -5,6 +5,7 @@
  * by itself, because its callers (RelayPool, MxPool) decide whether a host rests or the next
  * one is tried.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmtpReply } from './classify.ts';
 import {
   SmtpClient,
@@ -40,6 +41,11 @@ export interface SmtpPoolOptions extends Omit<SmtpClientOptions, 'onClose'> {
    * with ENOSLOT if there is none (the caller delays the message).
    */
   acquireSlot?: (() => Promise<SlotLease | undefined>) | undefined;
+  /**
+   * How long a send that finds no slot (and no connection of this pool) keeps asking before it
+   * fails with ENOSLOT. @defaultValue 0
+   */
+  slotWaitMs?: number | undefined;
 }
 
 export interface SmtpPoolStats {
@@ -108,6 +114,7 @@ class Deque<T> {
 export class SmtpPool {
   private readonly clientOpts: Omit<SmtpClientOptions, 'onClose'>;
   private readonly acquireSlot: SmtpPoolOptions['acquireSlot'];
+  private readonly slotWaitMs: number;
   private readonly max: number;
   private readonly maxMessages: number;
   private readonly idleMs: number;
@@ -125,10 +132,17 @@ export class SmtpPool {
   private drainedPromise: Promise<void> | undefined;
 
   constructor(opts: SmtpPoolOptions) {
-    const { maxConnections, maxMessagesPerConnection, idleTimeoutMs, acquireSlot, ...client } =
-      opts;
+    const {
+      maxConnections,
+      maxMessagesPerConnection,
+      idleTimeoutMs,
+      acquireSlot,
+      slotWaitMs,
+      ...client
+    } = opts;
     this.clientOpts = client;
     this.acquireSlot = acquireSlot;
+    this.slotWaitMs = slotWaitMs ?? 0;
     this.max = maxConnections ?? 5;
     this.maxMessages = maxMessagesPerConnection ?? Infinity;
     // Node's timers hold at most 2^31-1 ms; a larger value would fire after 1 ms instead.
@@ -245,6 +259,7 @@ export class SmtpPool {
         this.afterOpenFailure(err);
         throw err;
       }
+      if (!lease && this.slotWaitMs > 0) lease = await this.waitForSlot();
       if (!lease) {
         this.doneOpening();
         if (this.closed) throw this.closedError();
@@ -284,6 +299,30 @@ export class SmtpPool {
     this.opening--;
     this.conns.add(conn);
     return conn;
+  }
+
+  /**
+   * Asks again for a slot, backing off from 50 to 400 ms, until one is granted, this pool gets
+   * a connection another send opened, the pool closes, or `slotWaitMs` passes. A slot frees
+   * when any worker's connection to the destination ends (its message limit, idle timeout):
+   * waiting here keeps the message's reserved rate slot close instead of sending it back to the
+   * queue. Never throws: a failed check counts as no slot.
+   */
+  private async waitForSlot(): Promise<SlotLease | undefined> {
+    const deadline = Date.now() + this.slotWaitMs;
+    for (let delay = 50; !this.closed && this.conns.size === 0; delay = Math.min(delay * 2, 400)) {
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await sleep(Math.min(delay, left));
+      if (this.closed || this.conns.size > 0) return undefined;
+      try {
+        const lease = await this.acquireSlot?.();
+        if (lease) return lease;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
   }
 
   /**

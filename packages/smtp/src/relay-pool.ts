@@ -4,6 +4,7 @@ import { SmtpConnectionError, SmtpReplyError } from './client.ts';
 import { SmtpPool, failureReply, isNoSlot, type SmtpPoolOptions } from './pool.ts';
 import {
   CAPPED_IDLE_MS,
+  CAPPED_SLOT_WAIT_MS,
   type OutgoingMessage,
   type Route,
   type SendResult,
@@ -112,7 +113,9 @@ export class RelayPool implements Transport {
       pool = new SmtpPool({
         ...this.poolOptions(relay.target),
         acquireSlot: route.acquireSlot,
-        ...(route.acquireSlot ? { idleTimeoutMs: CAPPED_IDLE_MS } : {}),
+        ...(route.acquireSlot
+          ? { idleTimeoutMs: CAPPED_IDLE_MS, slotWaitMs: CAPPED_SLOT_WAIT_MS }
+          : {}),
         maxMessagesPerConnection: route.maxMessagesPerConnection ?? Infinity,
       });
       relay.routes.set(route.key, pool);

@@ -48,3 +48,10 @@ export interface Transport {
  * cap shared by every worker: held idle, it would starve a worker that has messages waiting.
  */
 export const CAPPED_IDLE_MS = 5_000;
+
+/**
+ * How long a message of a capped route waits in process for a connection slot before it goes
+ * back to the queue: connections turn over every few seconds at most (messages per connection,
+ * idle timeout), and a message sent back loses the rate slot it had reserved.
+ */
+export const CAPPED_SLOT_WAIT_MS = 3_000;

@@ -9,6 +9,7 @@ import { parseRelays } from '@volley/config';
 import { SmtpConnectionError, SmtpReplyError, type ServerReply } from '../src/client.ts';
 import { SmtpPool, type SlotLease, type SmtpPoolOptions } from '../src/pool.ts';
 import { RelayPool } from '../src/relay-pool.ts';
+import { waitUntil } from '@volley/testkit';
 import {
   startScriptedServer,
   startSmtpServer,
@@ -229,6 +230,33 @@ describe('shared connection slots', () => {
     assert.equal(cap.held(), 1);
     await pool.close();
     assert.equal(cap.held(), 0, 'the slot is released when its connection closes');
+  });
+
+  test('with slotWaitMs a send without a slot waits for one to free, and then goes out', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const cap = slots(1);
+    // Another worker holds the only slot, and gives it back a little later.
+    const other = await cap.acquireSlot();
+    const pool = poolFor(t, s.port, { acquireSlot: cap.acquireSlot, slotWaitMs: 5000 });
+    const sending = pool.send(env('waits@x.test'), RAW);
+    await waitUntil(async () => cap.asked() >= 3, 'the pool to ask again');
+    assert.equal(s.connects, 0, 'no connection without a slot');
+    other?.release();
+    const reply = await sending;
+    assert.equal(reply.code, 250);
+    assert.equal(s.connects, 1);
+  });
+
+  test('with slotWaitMs a send still fails with ENOSLOT when no slot frees in time', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const cap = slots(0);
+    const pool = poolFor(t, s.port, { acquireSlot: cap.acquireSlot, slotWaitMs: 300 });
+    const err = await rejection(pool.send(env('late@x.test'), RAW));
+    assert.ok(err instanceof SmtpConnectionError && err.errorCode === 'ENOSLOT');
+    assert.ok(cap.asked() >= 2, 'it asked more than once');
+    assert.equal(s.connects, 0);
   });
 
   test('a slot is released when its connection fails to open', async (t) => {
