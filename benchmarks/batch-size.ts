@@ -12,6 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRedisServer } from '@volley/redis';
+import { FlagError, wholeNumber } from './lib/flags.ts';
 import { installSignalHandlers, stopAll } from './lib/procs.ts';
 import { log } from './lib/log.ts';
 import { ROOT, runNaive, runVolley, type RunResult } from './lib/runs.ts';
@@ -19,14 +20,8 @@ import { checkPostfixTools } from './lib/sink.ts';
 import { median } from './lib/stats.ts';
 import { recipients, templatesOfSize } from './lib/workload.ts';
 
-function int(name: string, text: string | undefined, def: number, min: number): number {
-  if (text === undefined) return def;
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${name}=${JSON.stringify(text)} must be a whole number of at least ${min}`);
-  }
-  return n;
-}
+const int = (name: string, text: string | undefined, def: number, min: number): number =>
+  wholeNumber(name, text, def, min);
 
 interface Row {
   size: number;
@@ -170,6 +165,11 @@ async function main(): Promise<void> {
 installSignalHandlers(() => stopAll(2000));
 main()
   .catch((err: unknown) => {
+    if (err instanceof FlagError) {
+      process.stderr.write(`bench:batch: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(
       `bench:batch: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FlagError, wholeNumber } from './flags.ts';
 
 export type DkimMode = 'off' | 'rsa' | 'ed25519';
 
@@ -65,14 +66,12 @@ function int(
   min: number,
   max: number,
 ): number {
-  if (text === undefined) return def;
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      `--${name}=${JSON.stringify(text)} must be a whole number from ${min} to ${max}`,
-    );
+  try {
+    return wholeNumber(name, text, def, min, max);
+  } catch (err) {
+    if (err instanceof FlagError) throw new UsageError(err.message);
+    throw err;
   }
-  return n;
 }
 
 function dkimMode(text: string | undefined): DkimMode {

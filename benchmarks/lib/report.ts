@@ -3,6 +3,7 @@ import type { BenchOptions, DkimMode } from './args.ts';
 import type { Conformance } from './conformance.ts';
 import type { RunKind, RunResult } from './runs.ts';
 import { median } from './stats.ts';
+import { cell, fmt, repCells } from './format.ts';
 
 export interface Environment {
   cpuModel: string;
@@ -157,26 +158,6 @@ export function summarize(runs: RunResult[]): Summary {
       wire: spread(wire.map((r) => r.bytesPerMessage)),
     },
   };
-}
-
-function fmt(n: number, digits = 0): string {
-  if (!Number.isFinite(n)) return 'n/a';
-  return n.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function cell(s: Spread, digits = 0, unit = ''): string {
-  if (!Number.isFinite(s.median)) return 'n/a';
-  const range = s.values.length > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '';
-  return `**${fmt(s.median, digits)}${unit}**${range}`;
-}
-
-function repCells(s: Spread, reps: number, digits = 0, unit = ''): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < reps; i++) out.push(`${fmt(s.values[i] ?? Number.NaN, digits)}${unit}`);
-  return out;
 }
 
 export const LABELS: Record<RunKind, string> = {

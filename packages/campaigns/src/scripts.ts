@@ -88,13 +88,16 @@ return {1, 0, cursor}
 `;
 
 /**
- * Freezes the recipient set and moves a draft or scheduled campaign to running.
- * KEYS: campaign hash, recipients list, seen set, running set   ARGV: now, campaign id
- * Returns {started (1/0), total, status}.
+ * Freezes the recipient set and moves a draft or scheduled campaign to running, unless an
+ * upload is still adding recipients (its rows, or its rollback, would change a frozen list).
+ * KEYS: campaign hash, recipients list, seen set, running set, upload lock
+ * ARGV: now, campaign id
+ * Returns {started (1/0), total, status}; status `uploading` when an upload holds the lock.
  */
 export const START = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'draft' and status ~= 'scheduled' then return {0, 0, status or ''} end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 'uploading'} end
 local total = redis.call('LLEN', KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'running', 'total', total, 'cursor', 0, 'startedAt', ARGV[1])
 redis.call('DEL', KEYS[3])
@@ -119,23 +122,46 @@ return 1
 
 /**
  * Appends recipients to a draft, skipping addresses already present (case-insensitive domain,
- * as normalized by the caller).
- * KEYS: campaign hash, recipients list, seen set   ARGV: key1, json1, key2, json2, ...
+ * as normalized by the caller) or given twice in the call (the first one is kept).
+ * KEYS: campaign hash, recipients list, seen set
+ * ARGV: the deduplication keys, one a line; the recipients' JSON, one a line, in the same order
+ * (neither holds a line break: keys are normalized addresses, JSON is one line by construction).
+ * Two arguments rather than two a recipient: each argument costs the caller and Redis more to
+ * encode and decode than splitting it here. One SMISMEMBER, one SADD and one RPUSH a call (at
+ * most STEP arguments each: unpack is bounded by the Lua stack) rather than two commands a row.
  * Returns {added, duplicates} or an error when the campaign no longer takes recipients.
  */
 export const ADD_RECIPIENTS = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'draft' and status ~= 'scheduled' then return redis.error_reply('NOT_DRAFT ' .. tostring(status)) end
-local added, dup = 0, 0
-for i = 1, #ARGV, 2 do
-  if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
-    redis.call('RPUSH', KEYS[2], ARGV[i + 1])
-    added = added + 1
-  else
-    dup = dup + 1
+local keys, rows = {}, {}
+local n, m = 0, 0
+for k in string.gmatch(ARGV[1], '[^\\n]+') do n = n + 1; keys[n] = k end
+for r in string.gmatch(ARGV[2], '[^\\n]+') do m = m + 1; rows[m] = r end
+if n ~= m then return redis.error_reply('BAD_BATCH ' .. n .. ' keys for ' .. m .. ' rows') end
+local STEP = 1000
+local fresh, out, taken = {}, {}, {}
+local dup = 0
+for j = 1, n, STEP do
+  local last = math.min(n, j + STEP - 1)
+  local present = redis.call('SMISMEMBER', KEYS[3], unpack(keys, j, last))
+  for i = j, last do
+    local k = keys[i]
+    if present[i - j + 1] == 1 or taken[k] then
+      dup = dup + 1
+    else
+      taken[k] = true
+      fresh[#fresh + 1] = k
+      out[#out + 1] = rows[i]
+    end
   end
 end
-return {added, dup}
+for j = 1, #fresh, STEP do
+  local last = math.min(#fresh, j + STEP - 1)
+  redis.call('SADD', KEYS[3], unpack(fresh, j, last))
+  redis.call('RPUSH', KEYS[2], unpack(out, j, last))
+end
+return {#fresh, dup}
 `;
 
 /**

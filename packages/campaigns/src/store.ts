@@ -134,41 +134,70 @@ export class CampaignStore {
 
   /**
    * Appends recipients (already validated and normalized by the caller) to a draft or scheduled
-   * campaign; addresses already present are counted as duplicates and skipped.
+   * campaign; addresses already present are counted as duplicates and skipped. Recipients come
+   * as objects, or serialized as an upload reads them: `rows[i]` is the JSON of the recipient
+   * whose canonical address is `emails[i]`. The script calls of one batch are pipelined on the
+   * connection (a few at a time), so they run in order without waiting for each other.
    */
   async addRecipients(
     id: string,
-    recipients: Recipient[],
+    recipients:
+      | readonly Recipient[]
+      | { readonly emails: readonly string[]; readonly rows: readonly string[] },
   ): Promise<{ added: number; duplicates: number }> {
+    // Calls sent before the first answer: enough to keep Redis busy, few enough to bound the
+    // memory of a large inline list's arguments.
+    const PIPELINED = 4;
+    const keys = [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id)];
+    const count = 'rows' in recipients ? recipients.rows.length : recipients.length;
     let added = 0;
     let duplicates = 0;
-    for (let i = 0; i < recipients.length; i += ADD_CHUNK) {
-      const args: string[] = [];
-      for (const r of recipients.slice(i, i + ADD_CHUNK)) {
-        args.push(
-          r.email.toLowerCase(),
-          JSON.stringify(r.vars ? { email: r.email, vars: r.vars } : { email: r.email }),
-        );
-      }
-      let res: unknown;
-      try {
-        res = await addScript.run(
-          this.redis,
-          [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id)],
-          args,
-        );
-      } catch (err) {
-        if (err instanceof Error && err.message.includes('NOT_DRAFT')) {
-          throw new CampaignError(
-            'CAMPAIGN_NOT_DRAFT',
-            `campaign ${id} has started; recipients can only be added to a draft or scheduled campaign`,
-          );
-        }
-        throw err;
-      }
-      const [a, d] = res as [number, number];
+    const sent: Promise<unknown>[] = [];
+    const settle = async (): Promise<void> => {
+      const [a, d] = (await sent.shift()) as [number, number];
       added += a;
       duplicates += d;
+    };
+    try {
+      for (let i = 0; i < count; i += ADD_CHUNK) {
+        const end = Math.min(count, i + ADD_CHUNK);
+        const dedupe: string[] = [];
+        const json: string[] = [];
+        if ('rows' in recipients) {
+          for (let k = i; k < end; k++) {
+            dedupe.push((recipients.emails[k] as string).toLowerCase());
+            json.push(recipients.rows[k] as string);
+          }
+        } else {
+          for (let k = i; k < end; k++) {
+            const r = recipients[k] as Recipient;
+            // The script takes one address a line (JSON.stringify never writes a line break).
+            if (r.email.includes('\n'))
+              throw new Error(`${JSON.stringify(r.email)} is not normalized`);
+            dedupe.push(r.email.toLowerCase());
+            json.push(
+              JSON.stringify(r.vars ? { email: r.email, vars: r.vars } : { email: r.email }),
+            );
+          }
+        }
+        const args = [dedupe.join('\n'), json.join('\n')];
+        const call = addScript.run(this.redis, keys, args);
+        // Awaited below, in order; marked handled so that a failure while an earlier call is
+        // awaited is not reported as unhandled.
+        call.catch(() => undefined);
+        sent.push(call);
+        if (sent.length >= PIPELINED) await settle();
+      }
+      while (sent.length > 0) await settle();
+    } catch (err) {
+      await Promise.allSettled(sent);
+      if (err instanceof Error && err.message.includes('NOT_DRAFT')) {
+        throw new CampaignError(
+          'CAMPAIGN_NOT_DRAFT',
+          `campaign ${id} has started; recipients can only be added to a draft or scheduled campaign`,
+        );
+      }
+      throw err;
     }
     return { added, duplicates };
   }
@@ -182,6 +211,9 @@ export class CampaignStore {
     const token = randomBytes(8).toString('hex');
     const ok = await this.redis.set(this.keys.uploadLock(id), token, 'EX', 3600, 'NX');
     if (ok !== 'OK') return undefined;
+    // An upload keeps several ADD_RECIPIENTS calls in flight; loaded now, none of them meets
+    // NOSCRIPT and retries out of order (rows keep their file order).
+    await this.redis.script('LOAD', ADD_RECIPIENTS);
     return { token, startLength: await this.redis.llen(this.keys.recipients(id)) };
   }
 
@@ -210,7 +242,13 @@ export class CampaignStore {
   ): Promise<{ started: boolean; total: number; status: string }> {
     const [started, total, status] = (await startScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id), this.keys.running],
+      [
+        this.keys.campaign(id),
+        this.keys.recipients(id),
+        this.keys.seen(id),
+        this.keys.running,
+        this.keys.uploadLock(id),
+      ],
       [now, id],
     )) as [number, number, string];
     return { started: started === 1, total, status };

@@ -383,7 +383,12 @@ export class SenderEngine {
     let state = await this.store.windowState(id);
     if (!state) return;
     if (state.status === 'scheduled') {
-      await this.store.start(id);
+      const res = await this.store.start(id);
+      if (res.status === 'uploading') {
+        // Due while recipients are still streaming in: start once the upload has ended.
+        await job.moveToDelayed(Date.now() + 2000, token);
+        throw new DelayedError();
+      }
       state = await this.store.windowState(id);
       if (!state) return;
     }

@@ -1,8 +1,11 @@
+export { AddressNormalizer } from './address.ts';
 export { CsvReader } from './csv.ts';
 export {
   ingestRecipients,
+  nestingDepth,
   type IngestOptions,
   type IngestResult,
+  type RecipientBatch,
   type RecipientSink,
   type RowError,
   type UploadFormat,

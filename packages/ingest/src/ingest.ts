@@ -1,6 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { Recipient } from '@volley/contracts';
-import { normalizeEmail } from '@volley/message';
+import { AddressNormalizer } from './address.ts';
 import { CsvReader } from './csv.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
@@ -11,10 +10,18 @@ export interface IngestOptions {
   maxInvalid: number;
   /** Invalid rows listed in the result (all are counted). @defaultValue 100 */
   maxReported?: number;
-  /** Valid rows handed to the sink at a time. @defaultValue 1000 */
+  /** Valid rows handed to the sink at a time (at least; a batch ends with an input chunk). @defaultValue 1000 */
   chunkSize?: number;
+  /**
+   * Batches handed to the sink and not yet written. Above one, the next rows are parsed while
+   * the previous ones are written; once this many are pending, the stream is not read until
+   * the oldest is done, so memory stays bounded. @defaultValue 4
+   */
+  inFlight?: number;
   /** Largest JSON size of one recipient's variables. @defaultValue 16 KiB */
   maxVarsBytes?: number;
+  /** Deepest nesting of objects and arrays in one recipient's variables. @defaultValue 32 */
+  maxVarsDepth?: number;
   /** Longest line (NDJSON) or field (CSV). @defaultValue 64 KiB */
   maxLineLength?: number;
 }
@@ -35,14 +42,67 @@ export interface IngestResult {
   aborted?: string;
 }
 
-export type RecipientSink = (batch: Recipient[]) => Promise<{ added: number; duplicates: number }>;
+/**
+ * Valid rows, in file order, as the campaign store keeps them: each row's canonical address
+ * (domain lower-cased, IDN in punycode) and the row serialized as JSON `{"email", "vars"}`,
+ * which parses to the recipient with that address.
+ */
+export interface RecipientBatch {
+  emails: string[];
+  rows: string[];
+}
+
+export type RecipientSink = (
+  batch: RecipientBatch,
+) => Promise<{ added: number; duplicates: number }>;
 
 class Abort extends Error {}
 
 /**
- * Reads recipients from an NDJSON or CSV stream and hands them to `sink` in chunks, awaiting
- * each: while the sink writes, the stream is not read, so memory stays constant (backpressure)
- * whatever the file size. Invalid rows are counted and reported with their line number.
+ * JSON.stringify never writes a parsed value more than 5.25 times longer than its source text
+ * (the worst case is a number: `1e20` becomes `100000000000000000000`; strings and structure
+ * never grow). A line up to maxVars / 6 long therefore cannot hold variables over the limit,
+ * and only longer lines pay for serializing them to measure.
+ */
+const MAX_GROWTH = 6;
+
+/**
+ * How deeply `value` nests objects and arrays (a primitive is 0, `{}` is 1), counted up to
+ * `limit + 1` and no further. Iterative: the values it guards against are the ones that would
+ * overflow the stack of a recursive walk.
+ */
+export function nestingDepth(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let deepest = 0;
+  const stack: [object, number][] = [[value, 1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child as object, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+/** Nesting needs an opening bracket per level: a line with few cannot nest deeply. */
+function fewBrackets(line: string, limit: number): boolean {
+  let n = 0;
+  for (const c of ['{', '[']) {
+    for (let i = line.indexOf(c); i >= 0; i = line.indexOf(c, i + 1)) {
+      if (++n > limit) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Reads recipients from an NDJSON or CSV stream and hands them to `sink` in batches. At most
+ * `inFlight` batches are being written at a time: past that the stream is not read until the
+ * oldest is done, so memory stays constant (backpressure) whatever the file size. Invalid rows
+ * are counted and reported with their line number. Every batch has been written (or has
+ * failed) when this returns or throws, so a caller may roll back safely.
  */
 export async function ingestRecipients(
   source: AsyncIterable<Buffer | string>,
@@ -51,10 +111,17 @@ export async function ingestRecipients(
 ): Promise<IngestResult> {
   const maxReported = opts.maxReported ?? 100;
   const chunkSize = opts.chunkSize ?? 1000;
+  const inFlight = Math.max(1, opts.inFlight ?? 4);
   const maxVars = opts.maxVarsBytes ?? 16 * 1024;
+  // JSON.stringify and template rendering recurse per level: a few thousand levels overflow
+  // the stack of whichever process touches the row (this one, then every sender). Template
+  // variables nest a few levels.
+  const maxDepth = opts.maxVarsDepth ?? 32;
   const maxLine = opts.maxLineLength ?? 64 * 1024;
   const result: IngestResult = { rows: 0, added: 0, duplicates: 0, invalid: 0, errors: [] };
-  let pending: Recipient[] = [];
+  const addresses = new AddressNormalizer();
+  let emails: string[] = [];
+  let rows: string[] = [];
 
   const invalid = (row: number, reason: string): void => {
     result.invalid++;
@@ -64,103 +131,163 @@ export async function ingestRecipients(
     }
   };
 
-  const accept = (row: number, email: unknown, vars: unknown): void => {
-    result.rows++;
+  const badAddress = (row: number, email: unknown): void => {
     if (typeof email !== 'string' || email === '') return invalid(row, 'email is missing');
-    const normalized = normalizeEmail(email);
-    if (!normalized)
-      return invalid(row, `${JSON.stringify(email.slice(0, 100))} is not a valid address`);
-    if (vars !== undefined) {
-      if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
-        return invalid(row, 'vars must be an object');
-      }
-      if (JSON.stringify(vars).length > maxVars)
-        return invalid(row, `vars are larger than ${maxVars} bytes`);
-      pending.push({ email: normalized, vars: vars as Record<string, unknown> });
-    } else {
-      pending.push({ email: normalized });
-    }
+    invalid(row, `${JSON.stringify(email.slice(0, 100))} is not a valid address`);
   };
 
+  // Batches handed to the sink, oldest first; each settles without rejecting (a failure is
+  // kept in `failed`), so waiting for them never throws out of order.
+  const writing: Promise<void>[] = [];
+  let failed: { err: unknown } | undefined;
   const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    const r = await sink(batch);
-    result.added += r.added;
-    result.duplicates += r.duplicates;
+    if (emails.length > 0) {
+      const batch = { emails, rows };
+      emails = [];
+      rows = [];
+      writing.push(
+        sink(batch).then(
+          (r) => {
+            result.added += r.added;
+            result.duplicates += r.duplicates;
+          },
+          (err: unknown) => {
+            failed ??= { err };
+          },
+        ),
+      );
+    }
+    while (writing.length >= inFlight) await writing.shift();
+    if (failed) throw failed.err;
   };
 
   const decoder = new StringDecoder('utf8');
   try {
     if (opts.format === 'ndjson') {
-      let carry = '';
+      // The unfinished last line, kept in pieces: joined once its end arrives, so a long line
+      // sent in many small chunks costs its length, not its length times the chunk count.
+      let carry: string[] = [];
+      let carryLength = 0;
       let line = 0;
       const handle = (text: string): void => {
         line++;
         const t = text.trim();
         if (t === '') return;
+        result.rows++;
         let obj: unknown;
         try {
           obj = JSON.parse(t);
         } catch {
-          result.rows++;
           return invalid(line, 'not valid JSON');
         }
         if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-          result.rows++;
           return invalid(line, 'each line must be a JSON object {"email": ..., "vars": {...}}');
         }
         const o = obj as Record<string, unknown>;
-        const extra = Object.keys(o).find((k) => k !== 'email' && k !== 'vars');
-        if (extra !== undefined) {
-          result.rows++;
-          return invalid(
-            line,
-            `unknown property ${JSON.stringify(extra)} (put template variables in "vars")`,
-          );
+        let hasVars = false;
+        for (const k of Object.keys(o)) {
+          if (k === 'vars') hasVars = true;
+          else if (k !== 'email') {
+            return invalid(
+              line,
+              `unknown property ${JSON.stringify(k)} (put template variables in "vars")`,
+            );
+          }
         }
-        accept(line, o.email, o.vars);
+        const email = o.email;
+        const normalized = typeof email === 'string' ? addresses.normalize(email) : undefined;
+        if (normalized === undefined) return badAddress(line, email);
+        const vars = o.vars;
+        if (hasVars) {
+          if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
+            return invalid(line, 'vars must be an object');
+          }
+          // The line's own braces are one level more than its variables.
+          if (!fewBrackets(t, maxDepth + 1) && nestingDepth(vars, maxDepth) > maxDepth) {
+            return invalid(line, `vars nest more than ${maxDepth} levels deep`);
+          }
+          if (t.length * MAX_GROWTH > maxVars && JSON.stringify(vars).length > maxVars) {
+            return invalid(line, `vars are larger than ${maxVars} bytes`);
+          }
+        }
+        emails.push(normalized);
+        // A line whose address is already canonical is kept as written: it parses to the same
+        // recipient, and a parse-serialize round trip per row would cost more than the rest.
+        // Only a plain one, though: without escapes, and with "email" once, so that no parser
+        // (first key wins or last key wins) can read another address from it than this one.
+        rows.push(
+          normalized === email &&
+            t.indexOf('\\') < 0 &&
+            t.indexOf('"email"') === t.lastIndexOf('"email"')
+            ? t
+            : JSON.stringify(hasVars ? { email: normalized, vars } : { email: normalized }),
+        );
       };
       for await (const chunk of source) {
-        const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+        const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+        let nl = text.indexOf('\n');
         let start = 0;
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        if (nl >= 0 && carry.length > 0) {
+          handle(carry.join('') + text.slice(0, nl));
+          carry = [];
+          carryLength = 0;
+          start = nl + 1;
+          nl = text.indexOf('\n', start);
+        }
+        for (; nl >= 0; nl = text.indexOf('\n', start)) {
           handle(text.slice(start, nl));
           start = nl + 1;
         }
-        carry = text.slice(start);
-        if (carry.length > maxLine)
-          throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`);
-        if (pending.length >= chunkSize) await flush();
+        if (start < text.length) {
+          carry.push(start === 0 ? text : text.slice(start));
+          carryLength += text.length - start;
+          if (carryLength > maxLine)
+            throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`);
+        }
+        if (emails.length >= chunkSize) await flush();
       }
-      carry += decoder.end();
-      if (carry.trim() !== '') handle(carry);
+      const last = carry.join('') + decoder.end();
+      if (last.trim() !== '') handle(last);
     } else {
       const csv = new CsvReader(maxLine);
       let emailCol = -1;
       let columns: string[] | undefined;
+      // Per variable: its column, and its JSON key text (`"name":`), built once from the header.
+      let varCols: number[] = [];
+      let varKeys: string[] = [];
       const onRecord = (fields: string[], line: number): void => {
         if (!columns) {
           columns = fields.map((f) => f.trim());
           emailCol = columns.findIndex((c) => c.toLowerCase() === 'email');
           if (emailCol < 0) throw new Abort('the header row (line 1) has no "email" column');
+          // A name given twice keeps its last column, as assigning each column in turn would.
+          const last = new Map<string, number>();
+          columns.forEach((c, k) => {
+            if (k !== emailCol && c !== '') last.set(c, k);
+          });
+          varCols = [...last.values()];
+          // A column named "__proto__" is a key in the JSON text, never a prototype.
+          varKeys = [...last.keys()].map((c) => `${JSON.stringify(c)}:`);
           return;
         }
-        const vars: Record<string, string> = {};
-        let any = false;
-        columns.forEach((c, k) => {
-          if (k === emailCol || c === '') return;
-          // Own properties only: a column named "__proto__" becomes a plain key, never a prototype.
-          Object.defineProperty(vars, c, {
-            value: fields[k] ?? '',
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-          any = true;
-        });
-        accept(line, (fields[emailCol] ?? '').trim(), any ? vars : undefined);
+        result.rows++;
+        const email = (fields[emailCol] ?? '').trim();
+        const normalized = email === '' ? undefined : addresses.normalize(email);
+        if (normalized === undefined) return badAddress(line, email);
+        // normalizeEmail's alphabet needs no escaping in JSON (no quote, backslash or control).
+        let json = `{"email":"${normalized}"`;
+        if (varCols.length > 0) {
+          let vars = '{';
+          for (let v = 0; v < varCols.length; v++) {
+            if (v > 0) vars += ',';
+            vars += varKeys[v] + JSON.stringify(fields[varCols[v] as number] ?? '');
+          }
+          vars += '}';
+          if (vars.length > maxVars) return invalid(line, `vars are larger than ${maxVars} bytes`);
+          json += `,"vars":${vars}`;
+        }
+        emails.push(normalized);
+        rows.push(`${json}}`);
       };
       for await (const chunk of source) {
         try {
@@ -169,7 +296,7 @@ export async function ingestRecipients(
           if (err instanceof Abort) throw err;
           throw new Abort((err as Error).message);
         }
-        if (pending.length >= chunkSize) await flush();
+        if (emails.length >= chunkSize) await flush();
       }
       try {
         csv.push(decoder.end(), onRecord);
@@ -187,6 +314,10 @@ export async function ingestRecipients(
   } catch (err) {
     if (!(err instanceof Abort)) throw err;
     result.aborted = err.message;
+  } finally {
+    // Nothing may still be writing once the caller sees the outcome: it may roll back.
+    await Promise.all(writing);
   }
+  if (failed) throw failed.err;
   return result;
 }

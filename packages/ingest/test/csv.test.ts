@@ -73,8 +73,8 @@ describe('ingestRecipients', () => {
       chunks(lines.join('\n'), 3),
       { format: 'ndjson', maxInvalid: 10, chunkSize: 2 },
       async (b) => {
-        batches.push(b.map((r) => r.email));
-        return { added: b.length, duplicates: 0 };
+        batches.push(b.emails);
+        return { added: b.rows.length, duplicates: 0 };
       },
     );
     assert.deepEqual(batches.flat(), ['a@x.example', 'b@x.example', 'e@x.example']);
@@ -94,8 +94,8 @@ describe('ingestRecipients', () => {
       chunks('Email,first,__proto__\na@x.example,Ann,p\n', 4),
       { format: 'csv', maxInvalid: 0 },
       async (b) => {
-        got.push(...b);
-        return { added: b.length, duplicates: 0 };
+        got.push(...b.rows.map((r) => JSON.parse(r) as unknown));
+        return { added: b.rows.length, duplicates: 0 };
       },
     );
     assert.equal(res.added, 1);
@@ -118,7 +118,7 @@ describe('ingestRecipients', () => {
       chunks('{"email":"x"}\n{"email":"y"}\n', 100),
       { format: 'ndjson', maxInvalid: 1 },
       async (b) => ({
-        added: b.length,
+        added: b.rows.length,
         duplicates: 0,
       }),
     );

@@ -11,7 +11,7 @@ import { authenticate, tenantOf } from './auth.ts';
 import { registerDocs } from './docs.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
-import { ApiProblem, errorHandler } from './problem.ts';
+import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
 import { iso, type ApiContext, type ApiContextConfig } from './context.ts';
 import { HealthResponse, ShapingResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -37,6 +37,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.bodyLimit,
     // Unknown properties are refused with a clear error rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Errors Fastify answers before routing (a URL that is not valid percent-encoding, a bad
+    // content type) are problems too, like every other error.
+    frameworkErrors: (error, _req, reply) => {
+      void sendProblem(
+        reply,
+        new ApiProblem(400, 'Bad request', `${error.message}; check the URL and headers`),
+      );
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = new CampaignStore(deps.redis, deps.keys);

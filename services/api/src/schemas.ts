@@ -134,7 +134,11 @@ export const CampaignResponse = Type.Object(
 
 export const EventsQuery = Type.Object({
   cursor: Type.Optional(
-    Type.String({ pattern: '^\\d+-\\d+$', description: 'The `next` of the previous page.' }),
+    Type.String({
+      // Stream ids are two 64-bit numbers: longer digits would reach Redis as an error.
+      pattern: '^\\d{1,19}-\\d{1,19}$',
+      description: 'The `next` of the previous page.',
+    }),
   ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { ingestRecipients, type UploadFormat } from '@volley/ingest';
 import { tenantOf } from './auth.ts';
 import type { ApiContext, V1 } from './context.ts';
@@ -25,10 +25,14 @@ const UploadResult = Type.Object({
   total: Type.Integer({ description: 'Recipients in the campaign after the upload.' }),
 });
 
-/** Counts bytes as they stream in and stops past the limit (Fastify's bodyLimit does not see raw streams). */
+/**
+ * Counts bytes as they stream in and stops past the limit (Fastify's bodyLimit does not see raw
+ * streams). Stopping early, for this or because the file is refused, leaves the request stream
+ * open: destroying it would reset the connection before the answer that says why is written.
+ */
 async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
   let seen = 0;
-  for await (const chunk of stream) {
+  for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
     seen += b.length;
     if (seen > limit) {
@@ -59,6 +63,13 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
     '/campaigns/:id/recipients',
     {
       bodyLimit: uploadLimit,
+      // A refused upload (bad key, wrong type, invalid rows, too large...) may still have
+      // gigabytes on the way: the connection closes after the answer instead of reading them
+      // to keep it alive.
+      onError: (_req, reply, _err, done) => {
+        reply.header('connection', 'close');
+        done();
+      },
       schema: {
         params: CampaignIdParams,
         querystring: Type.Object({
@@ -98,6 +109,7 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
           'Conflict',
           `another upload to campaign ${rec.id} is in progress; retry when it ends`,
         );
+      let answer: Static<typeof UploadResult>;
       try {
         const result = await ingestRecipients(
           limited(req.body as Readable, uploadLimit),
@@ -118,10 +130,13 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
         }
         ctx.metrics.accepted.inc(result.added);
         const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
-        return reply.code(200).send({ ...result, total });
+        answer = { ...result, total };
       } finally {
+        // Before answering: a client that starts the campaign on the answer must find the
+        // upload ended.
         await ctx.store.endUpload(rec.id, upload.token);
       }
+      return reply.code(200).send(answer);
     },
   );
 }

@@ -117,6 +117,52 @@ describe('recipient upload', () => {
     assert.equal(ok.json<{ added: number }>().added, 1);
   });
 
+  test('a file refused after several batches were written is rolled back, and the refusal is answered, not reset', async () => {
+    const id = await draft();
+    await upload(id, 'application/x-ndjson', '{"email":"keep@one.example"}\n');
+    const good = Array.from({ length: 3000 }, (_, i) => `{"email":"r${i}@one.example"}\n`).join('');
+    const bad = Array.from({ length: 6 }, (_, i) => `{"email":"bad${i}"}\n`).join('');
+    // Streamed in small chunks, so that batches are written before the bad rows are read, and
+    // with more rows after them, which the server no longer reads.
+    function* chunks(): Generator<Buffer> {
+      const b = Buffer.from(good + bad + good.replace(/"r/g, '"s'));
+      for (let i = 0; i < b.length; i += 4096) yield b.subarray(i, i + 4096);
+    }
+    const res = await upload(id, 'application/x-ndjson', Readable.from(chunks()));
+    assert.equal(res.statusCode, 422, res.body);
+    assert.match(res.json<{ detail: string }>().detail, /more than 5 invalid rows/);
+    assert.equal(res.headers.connection, 'close');
+    assert.equal((await store.get(id))?.counts.total, 1);
+    // The written rows left no trace in the deduplication set either.
+    const again = await upload(id, 'application/x-ndjson', good);
+    assert.equal(again.json<{ added: number }>().added, 3000);
+  });
+
+  test('rows keep their file order across pipelined batches, and the first of two duplicates is kept', async () => {
+    const id = await draft();
+    // As after a Redis restart: the upload's calls meet a server that must load the script again.
+    await fx.redis.script('FLUSH');
+    const rows = Array.from({ length: 5000 }, (_, i) => ({
+      email: `o${i}@one.example`,
+      vars: { n: i },
+    }));
+    rows.push({ email: 'O0@ONE.example', vars: { n: -1 } });
+    function* chunks(): Generator<string> {
+      const text = rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+      for (let i = 0; i < text.length; i += 4096) yield text.slice(i, i + 4096);
+    }
+    const res = await upload(id, 'application/x-ndjson', Readable.from(chunks()));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(
+      (({ added, duplicates }) => ({ added, duplicates }))(
+        res.json<{ added: number; duplicates: number }>(),
+      ),
+      { added: 5000, duplicates: 1 },
+    );
+    const stored = await store.recipientWindow(id, 0, 6000);
+    assert.deepEqual(stored, rows.slice(0, 5000));
+  });
+
   test('wrong content type is 415, a started campaign is 409', async () => {
     const id = await draft();
     assert.equal((await upload(id, 'application/xml', '<x/>')).statusCode, 415);
@@ -126,6 +172,29 @@ describe('recipient upload', () => {
       (await upload(id, 'application/x-ndjson', '{"email":"t@one.example"}\n')).statusCode,
       409,
     );
+  });
+
+  test('a campaign cannot be started while an upload holds it; it can once the upload ended', async () => {
+    const id = await draft();
+    await upload(id, 'application/x-ndjson', '{"email":"first@one.example"}\n');
+    // An upload in progress (another request, or another API replica) holds the lock.
+    const held = await store.beginUpload(id);
+    assert.ok(held);
+    const refused = await app.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${id}/start`,
+      headers: auth,
+    });
+    assert.equal(refused.statusCode, 409);
+    assert.match(refused.json<{ detail: string }>().detail, /upload of recipients in progress/);
+    assert.equal(await store.status(id), 'draft', 'nothing changed');
+    await store.endUpload(id, held.token);
+    const started = await app.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${id}/start`,
+      headers: auth,
+    });
+    assert.equal(started.statusCode, 202, started.body);
   });
 
   test('1,000,000 rows stream in with bounded memory', async (t) => {

@@ -8,6 +8,7 @@ import {
   validateCustomHeaders,
   validateTemplates,
 } from '@volley/message';
+import { nestingDepth } from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
@@ -22,6 +23,9 @@ import {
   LIMITS,
   ProblemSchema,
 } from '../schemas.ts';
+
+/** Deeper variables are no use to a template and would overflow the stack when serialized. */
+const MAX_VARS_DEPTH = 32;
 
 export function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
   const errors: FieldError[] = [];
@@ -70,7 +74,12 @@ export function validateCampaign(body: CreateCampaignBody, maxInline: number): F
         message: `${JSON.stringify(r.email.slice(0, 100))} is not a valid address`,
       });
     }
-    if (r.vars !== undefined && JSON.stringify(r.vars).length > LIMITS.varsBytes) {
+    if (r.vars !== undefined && nestingDepth(r.vars, MAX_VARS_DEPTH) > MAX_VARS_DEPTH) {
+      errors.push({
+        path: `body.recipients[${i}].vars`,
+        message: `nests deeper than ${MAX_VARS_DEPTH} levels`,
+      });
+    } else if (r.vars !== undefined && JSON.stringify(r.vars).length > LIMITS.varsBytes) {
       errors.push({
         path: `body.recipients[${i}].vars`,
         message: `is larger than ${LIMITS.varsBytes} bytes`,
@@ -208,6 +217,13 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
       const res = await ctx.store.start(rec.id);
+      if (res.status === 'uploading') {
+        throw new ApiProblem(
+          409,
+          'Conflict',
+          `campaign ${rec.id} has an upload of recipients in progress; start it when the upload has answered`,
+        );
+      }
       if (!res.started) {
         throw new ApiProblem(
           409,

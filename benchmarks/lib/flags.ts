@@ -1,0 +1,25 @@
+/** Flag parsing shared by the benchmark entry points; each wraps errors with its own usage text. */
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/** A whole-number flag (underscores allowed: 100_000), `def` when absent. */
+export function wholeNumber(
+  name: string,
+  text: string | undefined,
+  def: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (text === undefined) return def;
+  const n = Number(text.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new FlagError(`--${name}=${JSON.stringify(text)} must be a whole number ${range}`);
+  }
+  return n;
+}

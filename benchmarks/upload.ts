@@ -1,0 +1,303 @@
+/**
+ * `npm run bench:upload`: streams a recipient list (NDJSON and CSV) over HTTP into the API,
+ * deployed as its own process with a redis-server of its own, and measures rows/s and the API's
+ * memory next to three baselines measured in the same process, interleaved with the uploads:
+ * reading the same bytes and discarding them, splitting them into lines and running JSON.parse
+ * (or split(',')) on each, and the upload's own parsing without storing anything.
+ * See benchmarks/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, type } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { Keys } from '@volley/contracts';
+import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
+import { UsageError } from './lib/args.ts';
+import { log } from './lib/log.ts';
+import {
+  cpuSeconds,
+  installSignalHandlers,
+  peakRssBytes,
+  startProcess,
+  stopAll,
+  track,
+  waitForPort,
+} from './lib/procs.ts';
+import { summarizeProfiles } from './lib/profile.ts';
+import { ROOT, redisVersion } from './lib/runs.ts';
+import {
+  parseUploadArgs,
+  UPLOAD_USAGE,
+  type UploadBenchOptions,
+  type UploadFormat,
+} from './lib/upload-args.ts';
+import {
+  buildBody,
+  rssBytes,
+  sampleRss,
+  streamPost,
+  type UploadBody,
+} from './lib/upload-client.ts';
+import {
+  KINDS,
+  summarizeUploads,
+  uploadFlagLine,
+  uploadMarkdown,
+  type UploadEnvironment,
+  type UploadRun,
+  type UploadRunKind,
+} from './lib/upload-report.ts';
+
+const PREFIX = 'bench';
+/**
+ * The discard baseline streams the body this many times over in one request: once, it takes a
+ * few tens of milliseconds, too short to time on a shared machine.
+ */
+const DISCARD_REPEAT = 5;
+const MiB = 2 ** 20;
+
+function commandOutput(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function environment(): UploadEnvironment {
+  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
+  const dirty = commandOutput('git', ['status', '--porcelain']);
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    redis: 'unknown',
+    os: `${type()} ${release()}`,
+    commit: commit
+      ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
+      : 'unknown',
+    loadAvgStart: loadavg(),
+    loadAvgEnd: [],
+  };
+}
+
+async function main(): Promise<void> {
+  let opts: UploadBenchOptions | 'help';
+  try {
+    opts = parseUploadArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(err.message.replace(/\n\n[\s\S]*$/, `\n\n${UPLOAD_USAGE}`));
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(UPLOAD_USAGE);
+    return;
+  }
+  const o = opts;
+  if (!findRedisServer()) {
+    throw new Error(
+      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
+    );
+  }
+  const env = environment();
+  const startedAt = new Date().toISOString();
+  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const outDir = resolve(ROOT, o.out);
+  mkdirSync(outDir, { recursive: true });
+  const profileDir = o.profile
+    ? join(ROOT, 'benchmarks', 'results', 'tmp', 'profiles', `upload-${stamp}`)
+    : undefined;
+
+  // Built before anything starts, so that building them costs no run anything.
+  const bodies = new Map<UploadFormat, UploadBody>();
+  for (const f of o.formats) {
+    const b = buildBody(f, o.rows);
+    bodies.set(f, b);
+    log(`${f}: ${o.rows} rows, ${(b.bytes / 1e6).toFixed(1)} MB`);
+  }
+
+  const redis = await startLocalRedis();
+  const stopRedis = track(redis.pid, () => redis.stop());
+  const apiKey = randomBytes(24).toString('hex');
+  const apiPort = await freePort();
+  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'api')}`] : [];
+  const api = startProcess(
+    'api',
+    process.execPath,
+    [...prof, '--import', 'tsx', resolve(ROOT, 'benchmarks/lib/upload-server.ts')],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        REDIS_URL: redis.url,
+        VOLLEY_REDIS_PREFIX: PREFIX,
+        VOLLEY_API_KEY: apiKey,
+        VOLLEY_API_PORT: String(apiPort),
+        VOLLEY_API_HOST: '127.0.0.1',
+        VOLLEY_LOG_LEVEL: 'info',
+        VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
+      },
+    },
+  );
+  const client = connectRedis(redis.url, { name: 'volley-bench' });
+  try {
+    await api.waitForLine(/api listening/, 60_000);
+    await waitForPort(apiPort, api, 10_000);
+    log(`pids: redis ${redis.pid}, api ${api.pid}`);
+    env.redis = await redisVersion(client);
+    const keys = new Keys(PREFIX);
+    const base = `http://127.0.0.1:${apiPort}`;
+    const auth = { authorization: `Bearer ${apiKey}` };
+
+    const draft = async (): Promise<string> => {
+      const res = await fetch(`${base}/v1/campaigns`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          from: 'news@bench.example',
+          subject: 'Hello {{name}}',
+          text: 'Hello {{name}}, you are on the {{plan}} plan.',
+          draft: true,
+        }),
+      });
+      const text = await res.text();
+      if (res.status !== 202) throw new Error(`POST /v1/campaigns: ${res.status} ${text}`);
+      return (JSON.parse(text) as { id: string }).id;
+    };
+
+    const runOne = async (
+      kind: UploadRunKind,
+      body: UploadBody,
+      rep: number,
+    ): Promise<UploadRun> => {
+      const id = kind === 'upload' ? await draft() : undefined;
+      const url =
+        kind === 'upload' ? `${base}/v1/campaigns/${id}/recipients` : `${base}/bench/${kind}`;
+      const repeat = kind === 'discard' ? DISCARD_REPEAT : 1;
+      const before = rssBytes(api.pid) ?? Number.NaN;
+      const cpu0 = { api: cpuSeconds(api.pid), redis: cpuSeconds(redis.pid) };
+      const rss = sampleRss(api.pid);
+      const startedAt = new Date().toISOString();
+      let res;
+      let peak: number;
+      try {
+        res = await streamPost(url, auth, body, o.timeoutS * 1000, repeat);
+      } finally {
+        peak = rss.stop();
+      }
+      const apiCpu = (cpuSeconds(api.pid) ?? Number.NaN) - (cpu0.api ?? Number.NaN);
+      const redisCpu = (cpuSeconds(redis.pid) ?? Number.NaN) - (cpu0.redis ?? Number.NaN);
+      if (res.status !== 200) {
+        throw new Error(`${kind} ${body.format}: ${res.status} ${res.body.slice(0, 500)}`);
+      }
+      const answer = JSON.parse(res.body) as Record<string, unknown>;
+      // Every run must have done the whole job, or its rate means nothing.
+      const expect: Record<UploadRunKind, [string, number]> = {
+        discard: ['bytes', body.bytes * repeat],
+        lines: ['rows', body.rows],
+        parse: ['added', body.rows],
+        upload: ['added', body.rows],
+      };
+      const [field, want] = expect[kind];
+      if (answer[field] !== want) {
+        throw new Error(
+          `${kind} ${body.format}: expected ${field} ${want}, got ${res.body.slice(0, 500)}`,
+        );
+      }
+      if (id) {
+        // Each upload goes into a fresh draft; the previous one's memory is given back first (DEL,
+        // not UNLINK: a background free would count as Redis CPU in the next run).
+        await client.del(keys.recipients(id), keys.seen(id), keys.campaign(id));
+        await client.zrem(keys.tenantCampaigns('default'), id);
+      }
+      return {
+        kind,
+        format: body.format,
+        rep,
+        startedAt,
+        rows: body.rows * repeat,
+        bytes: body.bytes * repeat,
+        seconds: res.seconds,
+        rowsPerS: (body.rows * repeat) / res.seconds,
+        mbPerS: (body.bytes * repeat) / 1e6 / res.seconds,
+        apiCpuS: apiCpu,
+        redisCpuS: redisCpu,
+        rssBeforeMiB: before / MiB,
+        rssPeakMiB: peak / MiB,
+      };
+    };
+
+    // A short warm-up, not recorded: the first request of a process pays for JIT and lazy loading.
+    for (const b of bodies.values()) {
+      const small = buildBody(b.format, Math.min(20_000, o.rows));
+      for (const k of KINDS) await runOne(k, small, 0);
+    }
+
+    const runs: UploadRun[] = [];
+    // Interleaved: every repetition runs each kind once per format, so slow drift of a shared
+    // machine hits the upload and its baselines alike.
+    for (let rep = 1; rep <= o.reps; rep++) {
+      for (const f of o.formats) {
+        const body = bodies.get(f) as UploadBody;
+        for (const k of KINDS) {
+          const r = await runOne(k, body, rep);
+          runs.push(r);
+          log(
+            `rep ${rep}/${o.reps} ${f} ${k}: ${Math.round(r.rowsPerS)} rows/s (${r.mbPerS.toFixed(0)} MB/s, ` +
+              `${r.seconds.toFixed(2)} s), API CPU ${r.apiCpuS.toFixed(2)} s, redis CPU ${r.redisCpuS.toFixed(2)} s, ` +
+              `API RSS ${r.rssBeforeMiB.toFixed(0)} → peak ${r.rssPeakMiB.toFixed(0)} MiB`,
+          );
+        }
+      }
+    }
+    env.loadAvgEnd = loadavg();
+    const hwm = (peakRssBytes(api.pid) ?? Number.NaN) / MiB;
+    const summary = summarizeUploads(runs, o.formats, hwm);
+    const bytes: Partial<Record<UploadFormat, number>> = {};
+    for (const [f, b] of bodies) bytes[f] = b.bytes;
+    const md = uploadMarkdown(o, env, summary, bytes, startedAt, DISCARD_REPEAT);
+    const name = `${stamp}-upload-${o.quick ? 'quick' : 'full'}`;
+    writeFileSync(join(outDir, `${name}.md`), md);
+    writeFileSync(
+      join(outDir, `${name}.json`),
+      `${JSON.stringify(
+        {
+          startedAt,
+          flags: uploadFlagLine(o),
+          options: o,
+          environment: env,
+          bytes,
+          summary,
+          runs,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    process.stdout.write(`\n${md}\n`);
+    log(
+      `results: ${['json', 'md'].map((x) => relative(process.cwd(), join(outDir, `${name}.${x}`))).join(', ')}`,
+    );
+  } finally {
+    client.disconnect();
+    await api.stop();
+    await stopRedis();
+  }
+  if (profileDir) {
+    const summaryPath = join(profileDir, 'summary.md');
+    writeFileSync(summaryPath, summarizeProfiles(profileDir));
+    log(`CPU profile summary: ${relative(process.cwd(), summaryPath)}`);
+  }
+}
+
+installSignalHandlers(() => stopAll(2000));
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(
+      `bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  })
+  .finally(() => stopAll());
