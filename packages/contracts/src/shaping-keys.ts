@@ -13,6 +13,14 @@ export class ShapingKeys {
   gcra(key: string): string {
     return `${this.base}:gcra:${key}`;
   }
+  /**
+   * String: epoch ms (Redis clock) of the last slow-down or destination-wide suspension. A
+   * slot reserved before it was reserved on a schedule that no longer holds: its holder
+   * reserves again. Outlives the adaptive state, whose end must not revive those slots.
+   */
+  voidBefore(key: string): string {
+    return `${this.base}:void:${key}`;
+  }
   /** Sorted set: connection lease ids scored by their expiry (epoch ms, Redis clock). */
   leases(key: string): string {
     return `${this.base}:conn:${key}`;

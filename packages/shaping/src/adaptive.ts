@@ -24,7 +24,7 @@ const GRACE_MS = 10 * 60_000;
 const TICK_BATCH = 1000;
 
 /**
- * KEYS: match counter, adaptive state, suspensions, active set, gcra TAT
+ * KEYS: match counter, adaptive state, suspensions, active set, gcra TAT, void-before time
  * ARGV: 1 unique member, 2 window ms, 3 threshold, 4 action, 5 factor, 6 duration ms,
  *       7 recovery step, 8 step every ms, 9 suspension field, 10 rule name, 11 shaping key,
  *       12 floor factor, 13 clock, 14 grace ms, 15 rate/s (0: unlimited), 16 burst
@@ -70,6 +70,8 @@ if ARGV[4] == 'slow' then
   redis.call('DEL', KEYS[1])
   keep(KEYS[2], recovered)
   activate(recovered)
+  -- Slots reserved until now are void (see gcra.ts); kept a day, longer than any backlog waits.
+  redis.call('SET', KEYS[6], fmt(now), 'PX', 86400000)
   -- Every slot reserved before now was reserved at the old rate, and its holder reserves
   -- again on waking (see gcra.ts): restart the schedule from now at the new rate, without a
   -- burst, instead of queueing the new slots behind the void ones.
@@ -90,7 +92,10 @@ keep(KEYS[3], untl)
 activate(untl)
 -- A suspension of the whole destination voids every reserved slot (holders wait for its end
 -- and reserve again), so the schedule starts afresh when it ends.
-if field == '*' then redis.call('DEL', KEYS[5]) end
+if field == '*' then
+  redis.call('DEL', KEYS[5])
+  redis.call('SET', KEYS[6], fmt(now), 'PX', 86400000)
+end
 local fresh = 0
 if prev <= now then fresh = 1 end
 return {2, count, fmt(untl), fresh}
@@ -243,6 +248,7 @@ async function applyRule(
         k.suspended(key),
         k.active,
         k.gcra(key),
+        k.voidBefore(key),
       ],
       [
         randomBytes(6).toString('hex'),

@@ -14,7 +14,7 @@
 import { PRELUDE, LuaScript, arr, clockArg, num, type ShapingContext } from './lua.ts';
 
 /**
- * KEYS: gcra TAT, adaptive state, suspensions
+ * KEYS: gcra TAT, adaptive state, suspensions, void-before time
  * ARGV: rate/s (0: unlimited), burst, n, campaign field, heldSince (0: none), clock
  * Returns {status, now, startAt, granted, factor, until}; status is one of
  * `reserved` (a new slot), `held` (the caller's earlier slot still stands), `suspended`.
@@ -29,10 +29,11 @@ local f = factor_at(KEYS[2], now)
 local held = tonumber(ARGV[5])
 local n = tonumber(ARGV[3])
 if held > 0 then
-  -- A slot reserved before the destination was slowed was reserved at the old rate: reserve
-  -- again, so a slow-down also holds back the backlog already waiting in the delayed set.
-  local slowedAt = tonumber(redis.call('HGET', KEYS[2], 'at')) or 0
-  if slowedAt <= held then return {'held', fmt(now), fmt(now), n, fmt(f), '0'} end
+  -- A slot reserved before the destination was slowed (at the old rate) or suspended (on a
+  -- schedule the suspension cleared) is void: reserve again, so neither the backlog waiting in
+  -- the delayed set nor the end of the slow-down puts old slots on top of new ones.
+  local voidBefore = tonumber(redis.call('GET', KEYS[4])) or 0
+  if voidBefore <= held then return {'held', fmt(now), fmt(now), n, fmt(f), '0'} end
 end
 local rate = tonumber(ARGV[1])
 if rate <= 0 then return {'reserved', fmt(now), fmt(now), n, fmt(f), '0'} end
@@ -102,7 +103,7 @@ export async function reserve(ctx: ShapingContext, req: ReserveRequest): Promise
   const r = arr(
     await RESERVE.run(
       ctx.redis,
-      [k.gcra(req.key), k.adaptiveState(req.key), k.suspended(req.key)],
+      [k.gcra(req.key), k.adaptiveState(req.key), k.suspended(req.key), k.voidBefore(req.key)],
       [
         req.ratePerSec ?? 0,
         Math.max(1, Math.floor(req.burst)),

@@ -208,6 +208,42 @@ describe('adaptive backoff', () => {
     assert.deepEqual([again.status, again.delayMs], ['held', 0]);
   });
 
+  test('a slot reserved before a slow-down stays void after the destination recovered', async () => {
+    const { a, b, clock } = workers();
+    const plan = a.plan('user.example', ['mx1.slowmail.example']);
+    // A backlog reserved far ahead at the full rate (100/s): the last slot is ~10 s out.
+    for (let i = 0; i < 1000; i++) await a.reserve(plan, 1);
+    const far = await a.reserve(plan, 1);
+    assert.ok(far.delayMs > 9000);
+    clock.now = T0 + 100;
+    for (let i = 0; i < 3; i++) await b.observe(plan, TRY_LATER);
+    // Fully recovered (60 s slowed, then two 10-s steps) and the state cleaned up by the tick,
+    // long before the batch holding that slot would have woken in a real backlog.
+    clock.now = T0 + 80_100;
+    await Promise.all([a.tick(), b.tick()]);
+    assert.equal((await a.state(plan.key)).factor, 1);
+    const woken = await a.reserve(plan, 1, { heldSince: far.reservedAt });
+    assert.equal(woken.status, 'reserved', 'the pre-slow-down slot is not revived');
+  });
+
+  test('a slot reserved before a suspension is void when it ends: reserved again, not doubled', async () => {
+    const { a, b, clock } = workers();
+    const plan = a.plan('steady.example');
+    for (let i = 0; i < 100; i++) await a.reserve(plan, 1);
+    // Its slot falls after the suspension's end.
+    const held = await a.reserve(plan, 1);
+    const blocked = { code: 554, text: '5.7.1 Service unavailable; client host blocked' };
+    clock.now = T0 + 10;
+    await a.observe(plan, blocked);
+    await b.observe(plan, blocked);
+    clock.now = T0 + 10 + 300_000;
+    const first = await b.reserve(plan, 10);
+    assert.equal(first.status, 'reserved');
+    const woken = await a.reserve(plan, 1, { heldSince: held.reservedAt });
+    assert.equal(woken.status, 'reserved', 'reserved again behind the new schedule');
+    assert.ok(woken.startAt > first.startAt);
+  });
+
   test('a suspended destination gets no slot until the suspension ends, then resumes', async () => {
     const { a, b, clock, events } = workers();
     const plan = a.plan('steady.example');
