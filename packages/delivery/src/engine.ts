@@ -22,7 +22,7 @@ import {
 } from '@volley/campaigns';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
 import {
   DkimSigner,
@@ -110,6 +110,12 @@ function slotWaitMs(waits: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
+/** How long a batch waits when this worker already sends as many of its destination's batches as its connection cap allows. */
+function capWaitMs(waits: number): number {
+  const base = Math.min(250 * 2 ** Math.min(waits - 1, 3), 2_000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
 /** How long a batch of a paused campaign waits before it looks at the status again. */
 const PARK_RECHECK_MS = 30_000;
 /** How often each sender checks running campaigns for a window that needs refilling. */
@@ -132,12 +138,15 @@ export class SenderEngine {
   private shaper: Shaper | undefined;
   private watcher: PolicyWatcher | undefined;
   private readonly shapingDelays: Counter<'destination' | 'reason'>;
+  private readonly batchesActive: Gauge<'capped'>;
   private readonly dkim: DkimSigner | undefined;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
   /** Routes of capped destinations by shaping key, and the plan each was last used with. */
   private readonly routes = new Map<string, Route>();
   private readonly latestPlans = new Map<string, Plan>();
+  /** Batches of each connection-capped destination this worker is sending now. */
+  private readonly capBusy = new Map<string, number>();
   private readonly messages;
   private readonly smtpTime;
   private sendWorker: Worker<SendBatchJob> | undefined;
@@ -193,6 +202,12 @@ export class SenderEngine {
       registers: [opts.registry],
     });
     this.smtpTime = smtpDurationHistogram(opts.registry);
+    this.batchesActive = new Gauge({
+      name: 'volley_sender_batches_active',
+      help: 'Batches this sender is sending now; capped="true" for destinations with a connection cap, which take at most that many of its slots.',
+      labelNames: ['capped'],
+      registers: [opts.registry],
+    });
   }
 
   get lowWater(): number {
@@ -486,102 +501,131 @@ export class SenderEngine {
     signals.push(...(await Promise.all(skipped)));
 
     const plan = this.shaper && sendable.length ? await this.planFor(d.domain) : undefined;
-    let held = d.shaping;
-    let lateMisses = 0;
-    while (sendable.length > 0) {
-      let n = sendable.length;
-      if (plan && this.shaper) {
-        const slot = await this.shaper.reserve(plan, Math.min(n, held?.count ?? n), {
-          campaignId: d.campaignId,
-          heldSince: held?.heldSince,
-        });
-        if (slot.status === 'suspended' || slot.delayMs > IN_PROCESS_WAIT_MS) {
-          // Wait in BullMQ's delayed set for the reserved slot (or the end of the suspension):
-          // no attempt is used, no worker is held, other domains go on.
-          this.shapingDelays.inc({
-            destination: plan.metricLabel,
-            reason: slot.status === 'suspended' ? 'suspended' : 'rate',
+    // A destination with a connection cap takes at most that many of this worker's batch
+    // slots: its batches wait on few connections, and would otherwise hold every slot while
+    // other destinations' due batches go late.
+    const capKey = plan?.rule.connections !== undefined ? plan.key : undefined;
+    if (plan && capKey !== undefined) {
+      const limit = Math.max(1, Math.min(plan.rule.connections ?? 1, this.cfg.poolSize));
+      const busy = this.capBusy.get(capKey) ?? 0;
+      if (busy >= limit) {
+        const waits = (d.slotWaits ?? 0) + 1;
+        this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+        await job.updateData({ ...d, slotWaits: waits });
+        await this.handleSignals(d.campaignId, signals);
+        // Short: the batches ahead of it take a second or two on the destination's connections.
+        await job.moveToDelayed(Date.now() + capWaitMs(waits), token);
+        throw new DelayedError();
+      }
+      this.capBusy.set(capKey, busy + 1);
+    }
+    const capped = capKey === undefined ? 'false' : 'true';
+    this.batchesActive.inc({ capped });
+    try {
+      let held = d.shaping;
+      let lateMisses = 0;
+      while (sendable.length > 0) {
+        let n = sendable.length;
+        if (plan && this.shaper) {
+          const slot = await this.shaper.reserve(plan, Math.min(n, held?.count ?? n), {
+            campaignId: d.campaignId,
+            heldSince: held?.heldSince,
           });
-          await job.updateData({
-            ...d,
-            shaping:
-              slot.status === 'suspended'
-                ? undefined
-                : { heldSince: slot.reservedAt, count: slot.granted, startAt: slot.startAt },
-          });
-          await this.handleSignals(d.campaignId, signals);
-          // Woken a little early: BullMQ promotes delayed jobs with some latency, and a batch
-          // that wakes late would send on top of the next slot's batch (a burst above the
-          // limit). The last stretch is waited for in process, below.
-          const wait = slot.status === 'suspended' ? slot.delayMs : slot.delayMs - EARLY_WAKE_MS;
-          await job.moveToDelayed(Date.now() + wait, token);
-          throw new DelayedError();
-        }
-        // A held slot answers "now"; the batch may have woken before the slot it holds.
-        const wait = slot.status === 'held' && held ? held.startAt - slot.reservedAt : slot.delayMs;
-        // Too late for the slot (a stalled event loop, a slow promotion): sending now would
-        // land on top of the next slot's batch, above the limit. Give the slot up and reserve
-        // a new one; after a few misses send anyway rather than starve.
-        if (wait < -LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
-          lateMisses++;
-          held = undefined;
-          continue;
-        }
-        if (wait > 0) {
-          const until = Date.now() + wait;
-          await sleep(wait);
-          if (Date.now() - until > LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
+          if (slot.status === 'suspended' || slot.delayMs > IN_PROCESS_WAIT_MS) {
+            // Wait in BullMQ's delayed set for the reserved slot (or the end of the suspension):
+            // no attempt is used, no worker is held, other domains go on.
+            this.shapingDelays.inc({
+              destination: plan.metricLabel,
+              reason: slot.status === 'suspended' ? 'suspended' : 'rate',
+            });
+            await job.updateData({
+              ...d,
+              shaping:
+                slot.status === 'suspended'
+                  ? undefined
+                  : { heldSince: slot.reservedAt, count: slot.granted, startAt: slot.startAt },
+            });
+            await this.handleSignals(d.campaignId, signals);
+            // Woken a little early: BullMQ promotes delayed jobs with some latency, and a batch
+            // that wakes late would send on top of the next slot's batch (a burst above the
+            // limit). The last stretch is waited for in process, below.
+            const wait = slot.status === 'suspended' ? slot.delayMs : slot.delayMs - EARLY_WAKE_MS;
+            await job.moveToDelayed(Date.now() + wait, token);
+            throw new DelayedError();
+          }
+          // A held slot answers "now"; the batch may have woken before the slot it holds.
+          const wait =
+            slot.status === 'held' && held ? held.startAt - slot.reservedAt : slot.delayMs;
+          // Too late for the slot (a stalled event loop, a slow promotion): sending now would
+          // land on top of the next slot's batch, above the limit. Give the slot up and reserve
+          // a new one; after a few misses send anyway rather than starve.
+          if (wait < -LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
             lateMisses++;
+            held = undefined;
             continue;
           }
-        }
-        n = Math.max(1, slot.granted);
-        held = undefined;
-      }
-      const chunk = sendable.slice(0, n);
-      sendable = sendable.slice(n);
-      await Promise.all(
-        chunk.map(async (r) => {
-          const result = await this.deliver(rt, r, plan);
-          if (result.disposition === 'noslot') {
-            waiting.push(r);
-          } else if (result.disposition === 'deferred') {
-            deferred.push(r);
-            this.messages.inc({ outcome: 'deferred', reason: result.reason });
-            signals.push(
-              await this.store.defer(d.campaignId, r.i, r.email, {
-                reason: result.reason,
-                detail: result.text,
-                lowWater: this.lowWater,
-              }),
-            );
-          } else {
-            signals.push(result.signal);
+          if (wait > 0) {
+            const until = Date.now() + wait;
+            await sleep(wait);
+            if (Date.now() - until > LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
+              lateMisses++;
+              continue;
+            }
           }
-        }),
-      );
+          n = Math.max(1, slot.granted);
+          held = undefined;
+        }
+        const chunk = sendable.slice(0, n);
+        sendable = sendable.slice(n);
+        await Promise.all(
+          chunk.map(async (r) => {
+            const result = await this.deliver(rt, r, plan);
+            if (result.disposition === 'noslot') {
+              waiting.push(r);
+            } else if (result.disposition === 'deferred') {
+              deferred.push(r);
+              this.messages.inc({ outcome: 'deferred', reason: result.reason });
+              signals.push(
+                await this.store.defer(d.campaignId, r.i, r.email, {
+                  reason: result.reason,
+                  detail: result.text,
+                  lowWater: this.lowWater,
+                }),
+              );
+            } else {
+              signals.push(result.signal);
+            }
+          }),
+        );
+      }
+      if (waiting.length > 0) {
+        const waits = (d.slotWaits ?? 0) + 1;
+        this.shapingDelays.inc({
+          destination: plan?.metricLabel ?? 'other',
+          reason: 'connections',
+        });
+        await this.queues.send.add(
+          JOBS.sendBatch,
+          { ...d, recipients: waiting, slotWaits: waits, shaping: undefined },
+          { jobId: `${d.batchId}-a${d.attempt}-w${waits}`, delay: slotWaitMs(waits) },
+        );
+      }
+      if (deferred.length > 0) {
+        const next = d.attempt + 1;
+        await this.queues.send.add(
+          JOBS.sendBatch,
+          { ...d, recipients: deferred, attempt: next, shaping: undefined, slotWaits: undefined },
+          {
+            jobId: `${d.batchId}-a${next}`,
+            delay: this.retryDelay(d.attempt, d.domain),
+          },
+        );
+      }
+      await this.handleSignals(d.campaignId, signals);
+    } finally {
+      this.batchesActive.dec({ capped });
+      if (capKey !== undefined) this.capBusy.set(capKey, (this.capBusy.get(capKey) ?? 1) - 1);
     }
-    if (waiting.length > 0) {
-      const waits = (d.slotWaits ?? 0) + 1;
-      this.shapingDelays.inc({ destination: plan?.metricLabel ?? 'other', reason: 'connections' });
-      await this.queues.send.add(
-        JOBS.sendBatch,
-        { ...d, recipients: waiting, slotWaits: waits, shaping: undefined },
-        { jobId: `${d.batchId}-a${d.attempt}-w${waits}`, delay: slotWaitMs(waits) },
-      );
-    }
-    if (deferred.length > 0) {
-      const next = d.attempt + 1;
-      await this.queues.send.add(
-        JOBS.sendBatch,
-        { ...d, recipients: deferred, attempt: next, shaping: undefined, slotWaits: undefined },
-        {
-          jobId: `${d.batchId}-a${next}`,
-          delay: this.retryDelay(d.attempt, d.domain),
-        },
-      );
-    }
-    await this.handleSignals(d.campaignId, signals);
   }
 
   private async record(

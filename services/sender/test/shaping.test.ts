@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '@volley/testkit';
 import { CAMPAIGN, Harness, sharedRedis } from './harness.ts';
 
 let shared: Awaited<ReturnType<typeof sharedRedis>>;
@@ -172,6 +173,58 @@ describe('connection caps in the sender', () => {
         h.capture.connections.max > 2,
         `an uncapped destination got ${h.capture.connections.max} connections`,
       );
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('batches waiting for a capped destination do not hold up other destinations', async (t) => {
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 2,
+      env: {
+        VOLLEY_SHAPING_POLICY: policyFile(
+          'version: 1\ndefaults: { rate: unlimited }\ndomains:\n  narrow.example: { connections: 1 }\n',
+        ),
+      },
+      capture: { keep: false, replyDelayMs: 5 },
+    });
+    try {
+      // 40 batches for one connection: without a bound they would fill every worker's slots.
+      const narrow = await h.create({ ...CAMPAIGN, recipients: list(800, 'narrow.example') });
+      // Batches of the capped destination each sender is sending, from its metrics.
+      let mostActive = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          for (const p of h.senders) {
+            const m = /volley_sender_batches_active\{[^}]*capped="true"[^}]*\} (\d+)/.exec(
+              await h.metricsOf(p),
+            );
+            mostActive = Math.max(mostActive, Number(m?.[1] ?? 0));
+          }
+        }
+      })();
+      await waitUntil(
+        async () => ((await h.store.get(narrow))?.counts.sent ?? 0) > 0,
+        'the capped campaign to start sending',
+      );
+      const t0 = Date.now();
+      const wide = await h.create({ ...CAMPAIGN, recipients: list(400, 'wide.example') });
+      await h.completed(wide, 60_000);
+      const wideS = (Date.now() - t0) / 1000;
+      const narrowSent = (await h.store.get(narrow))?.counts.sent ?? 0;
+      t.diagnostic(
+        `wide.example done in ${wideS.toFixed(1)} s while narrow.example had sent ${narrowSent} of 800`,
+      );
+      assert.ok(narrowSent < 800, 'the other destination finished first');
+      await h.completed(narrow, 120_000);
+      sampling = false;
+      await sampler;
+      t.diagnostic(`narrow.example batches one sender sent at once: at most ${mostActive}`);
+      // One connection: one batch per sender at a time, not all 8 of its worker slots.
+      assert.ok(mostActive >= 1, 'the sampling saw the capped batches');
+      assert.ok(mostActive <= 1, `one sender sent ${mostActive} batches of narrow.example at once`);
     } finally {
       await h.stop();
     }
