@@ -127,7 +127,8 @@ return out
 );
 
 /**
- * KEYS: adaptive state, suspensions, active set   ARGV: shaping key, clock
+ * KEYS: adaptive state, suspensions, active set, gcra TAT, void-before time
+ * ARGV: shaping key, clock
  * Reports, once across workers, the recovery steps and ended suspensions of one destination,
  * and drops it from the active set when nothing is left.
  * Returns a flat list of {kind, field, value}: kind `factor` or `resumed`.
@@ -143,6 +144,11 @@ if h[2] then
   local f = fmt(factor_at(KEYS[1], now))
   if h[1] ~= f then
     redis.call('HSET', KEYS[1], 'rep', f)
+    -- A recovery step: the slots reserved so far are spaced for the slower rate, and would
+    -- hold the destination below its new rate until they are used up. Void them and restart
+    -- the schedule (see gcra.ts); their holders reserve again at the new rate.
+    redis.call('SET', KEYS[5], fmt(now), 'PX', 86400000)
+    redis.call('DEL', KEYS[4])
     out[#out + 1] = 'factor'
     out[#out + 1] = ''
     out[#out + 1] = f
@@ -358,7 +364,7 @@ export async function tick(ctx: ShapingContext): Promise<ShapingEvent[]> {
       const r = arr(
         await TICK.run(
           ctx.redis,
-          [k.adaptiveState(key), k.suspended(key), k.active],
+          [k.adaptiveState(key), k.suspended(key), k.active, k.gcra(key), k.voidBefore(key)],
           [key, clockArg(ctx)],
         ),
       ).map(String);

@@ -226,6 +226,23 @@ describe('adaptive backoff', () => {
     assert.equal(woken.status, 'reserved', 'the pre-slow-down slot is not revived');
   });
 
+  test('at each recovery step the slots reserved at the slower rate are void, so the new rate applies at once', async () => {
+    const { a, b, clock } = workers();
+    const plan = a.plan('user.example', ['mx1.slowmail.example']);
+    clock.now = T0;
+    for (let i = 0; i < 3; i++) await b.observe(plan, TRY_LATER);
+    // A backlog reserved at the halved rate (50/s): the last slot is ~20 s out.
+    for (let i = 0; i < 1000; i++) await a.reserve(plan, 1);
+    const slow = await a.reserve(plan, 1);
+    assert.ok(slow.delayMs > 15_000);
+    clock.now = T0 + 60_000;
+    await a.tick();
+    assert.equal((await a.state(plan.key)).factor, 0.75);
+    const woken = await a.reserve(plan, 1, { heldSince: slow.reservedAt });
+    assert.equal(woken.status, 'reserved', 'the slow slot is reserved again');
+    assert.equal(woken.startAt, T0 + 60_000, 'at once, not behind the slow backlog');
+  });
+
   test('a slot reserved before a suspension is void when it ends: reserved again, not doubled', async () => {
     const { a, b, clock } = workers();
     const plan = a.plan('steady.example');
