@@ -23,7 +23,13 @@ import {
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge } from 'prom-client';
-import { PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
+import {
+  PolicyWatcher,
+  Shaper,
+  defaultPolicy,
+  type ConnectionLease,
+  type Plan,
+} from '@volley/shaping';
 import {
   DkimSigner,
   MessageComposer,
@@ -39,6 +45,7 @@ import {
   MxResolver,
   RelayPool,
   type Route,
+  type SlotLease,
   type SendResult,
   type Transport,
 } from '@volley/smtp';
@@ -147,6 +154,9 @@ export class SenderEngine {
   private readonly latestPlans = new Map<string, Plan>();
   /** Batches of each connection-capped destination this worker is sending now. */
   private readonly capBusy = new Map<string, number>();
+  /** Connection leases this worker holds per capped destination, and those taken up front for its next connection. */
+  private readonly leasesHeld = new Map<string, number>();
+  private readonly leaseStash = new Map<string, SlotLease[]>();
   private readonly messages;
   private readonly smtpTime;
   private sendWorker: Worker<SendBatchJob> | undefined;
@@ -517,6 +527,14 @@ export class SenderEngine {
         await job.moveToDelayed(Date.now() + capWaitMs(waits), token);
         throw new DelayedError();
       }
+      if (plan.rule.ratePerSec !== undefined && !(await this.ensureConnectionSlot(plan))) {
+        const waits = (d.slotWaits ?? 0) + 1;
+        this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+        await job.updateData({ ...d, slotWaits: waits });
+        await this.handleSignals(d.campaignId, signals);
+        await job.moveToDelayed(Date.now() + capWaitMs(waits), token);
+        throw new DelayedError();
+      }
       this.capBusy.set(capKey, busy + 1);
     }
     const capped = capKey === undefined ? 'false' : 'true';
@@ -624,7 +642,11 @@ export class SenderEngine {
       await this.handleSignals(d.campaignId, signals);
     } finally {
       this.batchesActive.dec({ capped });
-      if (capKey !== undefined) this.capBusy.set(capKey, (this.capBusy.get(capKey) ?? 1) - 1);
+      if (capKey !== undefined) {
+        const left = (this.capBusy.get(capKey) ?? 1) - 1;
+        this.capBusy.set(capKey, left);
+        if (left === 0) this.dropStashedLeases(capKey);
+      }
     }
   }
 
@@ -749,24 +771,59 @@ export class SenderEngine {
         key,
         maxMessagesPerConnection: messagesPerConnection,
         acquireSlot: async () => {
+          const stashed = this.leaseStash.get(key)?.pop();
+          if (stashed) return stashed;
           const shaper = this.shaper;
           const current = this.latestPlans.get(key);
           if (!shaper || !current) return { release() {} };
           const lease = await shaper.acquireConnection(current);
-          if (!lease) return undefined;
-          return {
-            release: () => {
-              shaper.releaseConnection(lease).catch((err: unknown) => {
-                // The lease expires by itself; its place frees within the lease ttl.
-                this.log.warn({ err, key }, 'could not release a connection lease');
-              });
-            },
-          };
+          return lease ? this.slotLease(key, lease) : undefined;
         },
       };
       this.routes.set(key, route);
     }
     return route;
+  }
+
+  /** A connection lease as the pools take it; counted while held, so a batch can tell whether this worker holds any. */
+  private slotLease(key: string, lease: ConnectionLease): SlotLease {
+    const shaper = this.shaper;
+    this.leasesHeld.set(key, (this.leasesHeld.get(key) ?? 0) + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.leasesHeld.set(key, (this.leasesHeld.get(key) ?? 1) - 1);
+        shaper?.releaseConnection(lease).catch((err: unknown) => {
+          // The lease expires by itself; its place frees within the lease ttl.
+          this.log.warn({ err, key }, 'could not release a connection lease');
+        });
+      },
+    };
+  }
+
+  /**
+   * For a destination with both a rate and a connection cap: makes sure this worker can have a
+   * connection before the batch reserves rate slots, which it would otherwise lose when no
+   * connection could be had. Takes a lease up front (left for the pool's next connection)
+   * when the worker holds none; false when the cap is full.
+   */
+  private async ensureConnectionSlot(plan: Plan): Promise<boolean> {
+    if (!this.shaper || (this.leasesHeld.get(plan.key) ?? 0) > 0) return true;
+    const lease = await this.shaper.acquireConnection(plan);
+    if (!lease) return false;
+    const stash = this.leaseStash.get(plan.key) ?? [];
+    stash.push(this.slotLease(plan.key, lease));
+    this.leaseStash.set(plan.key, stash);
+    return true;
+  }
+
+  /** Gives back a lease taken up front that no connection used (the batch had nothing to send). */
+  private dropStashedLeases(key: string): void {
+    const stash = this.leaseStash.get(key);
+    if (!stash?.length) return;
+    for (const l of stash.splice(0)) l.release();
   }
 
   /** The shaping plan of a recipient domain; in mx mode providers also match by MX host. */
