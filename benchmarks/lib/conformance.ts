@@ -47,12 +47,24 @@ export interface Conformance {
   perKey: Record<string, KeyConformance>;
 }
 
+export interface ConformanceOptions {
+  /**
+   * Epoch ms at which every key's first window starts, so that the windows of all keys line up
+   * in time; acceptances before it are not counted. Default: each key's own first acceptance.
+   */
+  origin?: number | undefined;
+}
+
 /**
  * `sent` holds, per recipient domain, the acceptance times (epoch ms, ascending). A window is
  * counted only while its key had mail left (it ends before the key's last acceptance): a key
  * whose backlog is gone sends below its limit, which says nothing about the shaping.
  */
-export function measureConformance(policy: Policy, sent: Map<string, number[]>): Conformance {
+export function measureConformance(
+  policy: Policy,
+  sent: Map<string, number[]>,
+  opts: ConformanceOptions = {},
+): Conformance {
   const byKey = new Map<
     string,
     { rule: string; ratePerSec: number | undefined; burst: number; times: number[] }
@@ -82,8 +94,10 @@ export function measureConformance(policy: Policy, sent: Map<string, number[]>):
     const last = times[times.length - 1];
     if (first === undefined || last === undefined) continue;
     const counts: number[] = [];
+    const start = opts.origin ?? first;
     let k = 0;
-    for (let w = first; w + WINDOW_MS <= last; w += WINDOW_MS) {
+    while (k < times.length && (times[k] ?? 0) < start) k++;
+    for (let w = start; w + WINDOW_MS <= last; w += WINDOW_MS) {
       let n = 0;
       while (k < times.length && (times[k] ?? 0) < w + WINDOW_MS) {
         n++;

@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import {
   superviseChild,
   tail,
@@ -54,7 +55,12 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    cwd?: string;
+    /** Every line the process prints (stdout and stderr), beyond the last ones kept in `lines`. */
+    onLine?: (line: string) => void;
+  } = {},
 ): Proc {
   const spawnOpts: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd };
   if (opts.env) spawnOpts.env = opts.env;
@@ -64,6 +70,12 @@ export function startProcess(
     throw new Error(`could not start ${name} (${command}): is it installed?`);
   }
   const h = superviseChild(name, child, KEEP_LINES);
+  const onLine = opts.onLine;
+  if (onLine) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', onLine);
+    }
+  }
   const proc: Proc = {
     ...h,
     async stop(graceMs = 5000) {
