@@ -115,8 +115,6 @@ export class SmtpPool {
   private readonly clientOpts: Omit<SmtpClientOptions, 'onClose'>;
   private readonly acquireSlot: SmtpPoolOptions['acquireSlot'];
   private readonly slotWaitMs: number;
-  /** The slot of a connection retired by its message limit, kept for its replacement. */
-  private spareLease: SlotLease | undefined;
   private readonly max: number;
   private readonly maxMessages: number;
   private readonly idleMs: number;
@@ -250,10 +248,7 @@ export class SmtpPool {
     let lease: SlotLease | undefined;
     if (this.acquireSlot) {
       try {
-        // Taken before any await, so a slot handed over is never overwritten or lost.
-        const spare = this.spareLease;
-        this.spareLease = undefined;
-        lease = spare ?? (await this.acquireSlot());
+        lease = await this.acquireSlot();
       } catch (e) {
         this.doneOpening();
         const err = new SmtpConnectionError(
@@ -341,20 +336,8 @@ export class SmtpPool {
   private release(conn: Conn): void {
     const c = conn.client;
     if (!c.usable || this.closed || c.transactions >= this.maxMessages) {
-      if (c.usable && !this.closed && conn.lease && this.queue.length > 0 && !this.spareLease) {
-        // Used up by its message limit with sends still waiting: its slot goes straight to the
-        // connection that replaces it. Released on close, another worker could take it in
-        // between, and the waiting sends would find the cap full.
-        this.spareLease = conn.lease;
-        conn.lease = undefined;
-      }
       this.retire(conn);
       this.pump();
-      if (this.spareLease) {
-        // Nothing opened a replacement after all: give the slot back.
-        this.releaseLease(this.spareLease);
-        this.spareLease = undefined;
-      }
       return;
     }
     const next = this.queue.shift();

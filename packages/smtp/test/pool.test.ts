@@ -259,34 +259,6 @@ describe('shared connection slots', () => {
     assert.equal(s.connects, 0);
   });
 
-  test('a connection used up by its message limit hands its slot to its replacement', async (t) => {
-    const s = await startSmtpServer();
-    t.after(() => s.close());
-    const cap = slots(1);
-    // Another worker takes the slot the moment it is free.
-    const pool = poolFor(t, s.port, {
-      maxConnections: 1,
-      maxMessagesPerConnection: 2,
-      acquireSlot: async () => {
-        const lease = await cap.acquireSlot();
-        return (
-          lease && {
-            release() {
-              lease.release();
-              void cap.acquireSlot();
-            },
-          }
-        );
-      },
-    });
-    const sends: Promise<ServerReply>[] = [];
-    for (let i = 0; i < 6; i++) sends.push(pool.send(env(`handover${i}@x.test`), RAW));
-    const replies = await Promise.all(sends);
-    assert.ok(replies.every((r) => r.code === 250));
-    assert.equal(s.connects, 3, 'three connections of two messages each');
-    assert.equal(cap.asked(), 1, 'one slot, asked for once and handed over twice');
-  });
-
   test('a slot is released when its connection fails to open', async (t) => {
     const s = await scripted(t, { greeting: '554 5.7.1 go away' });
     const cap = slots(5);
