@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FlagError, wholeNumber } from './flags.ts';
+import { wholeNumberFlags } from './flags.ts';
 
 export type DkimMode = 'off' | 'rsa' | 'ed25519';
 
@@ -59,20 +59,7 @@ export class UsageError extends Error {
   }
 }
 
-function int(
-  name: string,
-  text: string | undefined,
-  def: number,
-  min: number,
-  max: number,
-): number {
-  try {
-    return wholeNumber(name, text, def, min, max);
-  } catch (err) {
-    if (err instanceof FlagError) throw new UsageError(err.message);
-    throw err;
-  }
-}
+const int = wholeNumberFlags((message) => new UsageError(message));
 
 function dkimMode(text: string | undefined): DkimMode {
   if (text === undefined) return 'off';

@@ -23,3 +23,17 @@ export function wholeNumber(
   }
   return n;
 }
+
+/** {@link wholeNumber} whose errors become the caller's usage error (which carries its usage text). */
+export function wholeNumberFlags(
+  toError: (message: string) => Error,
+): (name: string, text: string | undefined, def: number, min: number, max?: number) => number {
+  return (name, text, def, min, max) => {
+    try {
+      return wholeNumber(name, text, def, min, max);
+    } catch (err) {
+      if (err instanceof FlagError) throw toError(err.message);
+      throw err;
+    }
+  };
+}

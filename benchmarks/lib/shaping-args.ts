@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench:shaping`, validated once. */
 import { parseArgs } from 'node:util';
-import { FlagError, wholeNumber } from './flags.ts';
+import { wholeNumberFlags } from './flags.ts';
 
 export interface ShapingBenchOptions {
   quick: boolean;
@@ -32,14 +32,7 @@ export class ShapingUsageError extends Error {
   }
 }
 
-function int(name: string, text: string | undefined, def: number, min: number, max: number) {
-  try {
-    return wholeNumber(name, text, def, min, max);
-  } catch (err) {
-    if (err instanceof FlagError) throw new ShapingUsageError(err.message);
-    throw err;
-  }
-}
+const int = wholeNumberFlags((message) => new ShapingUsageError(message));
 
 export function parseShapingArgs(argv: string[]): ShapingBenchOptions | 'help' {
   let values;

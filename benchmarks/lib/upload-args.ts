@@ -1,7 +1,7 @@
 /** Command-line flags of `npm run bench:upload`, validated once with messages that say what to do. */
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.ts';
-import { FlagError, wholeNumber } from './flags.ts';
+import { wholeNumberFlags } from './flags.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -30,20 +30,7 @@ export const UPLOAD_USAGE = `Usage: npm run bench:upload -- [flags]
   --help             this text
 `;
 
-function int(
-  name: string,
-  text: string | undefined,
-  def: number,
-  min: number,
-  max: number,
-): number {
-  try {
-    return wholeNumber(name, text, def, min, max);
-  } catch (err) {
-    if (err instanceof FlagError) throw new UsageError(err.message);
-    throw err;
-  }
-}
+const int = wholeNumberFlags((message) => new UsageError(message));
 
 export function parseUploadArgs(argv: string[]): UploadBenchOptions | 'help' {
   let values;
