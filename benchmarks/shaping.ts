@@ -17,16 +17,8 @@ import { Keys, ShapingKeys } from '@volley/contracts';
 import { createQueues, type Queues } from '@volley/campaigns';
 import { Shaper, type ShapingEvent } from '@volley/shaping';
 import { log } from './lib/log.ts';
-import {
-  cpuOf,
-  installSignalHandlers,
-  startProcess,
-  stopAll,
-  tail,
-  track,
-  type Proc,
-} from './lib/procs.ts';
-import { PREFIX, ROOT, redisVersion, spawnService } from './lib/runs.ts';
+import { cpuOf, installSignalHandlers, stopAll, tail, track, type Proc } from './lib/procs.ts';
+import { PREFIX, ROOT, redisVersion, spawnService, startTs } from './lib/runs.ts';
 import {
   analyse,
   readSinkLog,
@@ -140,19 +132,9 @@ async function runScenario(
   let queues: Queues | undefined;
   let poller: NodeJS.Timeout | undefined;
   try {
-    sink = startProcess(
-      'shaping-sink',
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'benchmarks/lib/shaping-sink.ts')],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          BENCH_SHAPING_SINK: JSON.stringify(sinkCfg),
-        },
-      },
-    );
+    sink = startTs('shaping-sink', 'benchmarks/lib/shaping-sink.ts', {
+      BENCH_SHAPING_SINK: JSON.stringify(sinkCfg),
+    });
     const sinkProc = sink;
     const sinkPort = Number((await sink.waitForLine(/^listening \d+$/, 60_000)).split(' ')[1]);
     const redis = await startLocalRedis();

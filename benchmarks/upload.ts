@@ -19,13 +19,12 @@ import {
   cpuSeconds,
   installSignalHandlers,
   peakRssBytes,
-  startProcess,
   stopAll,
   track,
   waitForPort,
 } from './lib/procs.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { ROOT, redisVersion } from './lib/runs.ts';
+import { ROOT, redisVersion, startTs } from './lib/runs.ts';
 import {
   parseUploadArgs,
   UPLOAD_USAGE,
@@ -122,24 +121,19 @@ async function main(): Promise<void> {
   const apiKey = randomBytes(24).toString('hex');
   const apiPort = await freePort();
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'api')}`] : [];
-  const api = startProcess(
+  const api = startTs(
     'api',
-    process.execPath,
-    [...prof, '--import', 'tsx', resolve(ROOT, 'benchmarks/lib/upload-server.ts')],
+    'benchmarks/lib/upload-server.ts',
     {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        REDIS_URL: redis.url,
-        VOLLEY_REDIS_PREFIX: PREFIX,
-        VOLLEY_API_KEY: apiKey,
-        VOLLEY_API_PORT: String(apiPort),
-        VOLLEY_API_HOST: '127.0.0.1',
-        VOLLEY_LOG_LEVEL: 'info',
-        VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
-      },
+      REDIS_URL: redis.url,
+      VOLLEY_REDIS_PREFIX: PREFIX,
+      VOLLEY_API_KEY: apiKey,
+      VOLLEY_API_PORT: String(apiPort),
+      VOLLEY_API_HOST: '127.0.0.1',
+      VOLLEY_LOG_LEVEL: 'info',
+      VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
     },
+    { nodeArgs: prof },
   );
   const client = connectRedis(redis.url, { name: 'volley-bench' });
   try {

@@ -240,19 +240,9 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       inFlight: o.poolSize * 5,
       timeoutMs: o.timeoutS * 1000,
     };
-    loop = startProcess(
-      'naive-loop',
-      process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'benchmarks/naive-loop.ts')],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          BENCH_NAIVE: JSON.stringify(cfg),
-        },
-      },
-    );
+    loop = startTs('naive-loop', 'benchmarks/naive-loop.ts', {
+      BENCH_NAIVE: JSON.stringify(cfg),
+    });
     await loop.waitForLine(/^ready$/, 60_000);
     const samples: ByteSample[] = [];
     const cpu0 = { naive: cpuOf([loop.pid]), sink: sink.cpu() };
@@ -313,6 +303,28 @@ const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 export const PREFIX = 'bench';
 
 /**
+ * A TypeScript file of the repository in a Node process of its own (through tsx, from the
+ * repository root), with only PATH and HOME of this process's environment plus `env`.
+ */
+export function startTs(
+  label: string,
+  script: string,
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[]; onLine?: (line: string) => void } = {},
+): Proc {
+  return startProcess(
+    label,
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, script)],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    },
+  );
+}
+
+/**
  * Starts one Volley service (`services/<name>/src/main.ts`) as its own process, configured only
  * through its environment, as a deployment runs it. `onLine` sees every line it prints.
  */
@@ -327,20 +339,11 @@ export function spawnService(
   const prof = profile
     ? ['--cpu-prof', `--cpu-prof-dir=${join(profile.dir, `rep${profile.rep}-${label}`)}`]
     : [];
-  return startProcess(
+  return startTs(
     label,
-    process.execPath,
-    [...prof, '--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        VOLLEY_LOG_LEVEL: 'info',
-        ...env,
-      },
-      ...(onLine ? { onLine } : {}),
-    },
+    `services/${name}/src/main.ts`,
+    { VOLLEY_LOG_LEVEL: 'info', ...env },
+    { nodeArgs: prof, ...(onLine ? { onLine } : {}) },
   );
 }
 
