@@ -644,7 +644,8 @@ export class SenderEngine {
       this.batchesActive.dec({ capped });
       if (capKey !== undefined) {
         const left = (this.capBusy.get(capKey) ?? 1) - 1;
-        this.capBusy.set(capKey, left);
+        if (left > 0) this.capBusy.set(capKey, left);
+        else this.capBusy.delete(capKey);
         if (left === 0) this.dropStashedLeases(capKey);
       }
     }
@@ -763,6 +764,16 @@ export class SenderEngine {
   private routeFor(plan: Plan): Route | undefined {
     const { connections, messagesPerConnection } = plan.rule;
     if (connections === undefined && messagesPerConnection === undefined) return undefined;
+    // One entry per destination seen: with the default policy every domain has a cap, so the
+    // maps are trimmed like the campaign cache (a route dropped here is rebuilt on next use;
+    // pools already made keep working, they only look plans up by key).
+    if (this.latestPlans.size > 10_000 && !this.latestPlans.has(plan.key)) {
+      const oldest = this.latestPlans.keys().next().value;
+      if (oldest !== undefined) {
+        this.latestPlans.delete(oldest);
+        this.routes.delete(oldest);
+      }
+    }
     this.latestPlans.set(plan.key, plan);
     let route = this.routes.get(plan.key);
     if (!route || route.maxMessagesPerConnection !== messagesPerConnection) {
@@ -774,7 +785,7 @@ export class SenderEngine {
           const stashed = this.leaseStash.get(key)?.pop();
           if (stashed) return stashed;
           const shaper = this.shaper;
-          const current = this.latestPlans.get(key);
+          const current = this.latestPlans.get(key) ?? plan;
           if (!shaper || !current) return { release() {} };
           const lease = await shaper.acquireConnection(current);
           return lease ? this.slotLease(key, lease) : undefined;
@@ -794,7 +805,9 @@ export class SenderEngine {
       release: () => {
         if (released) return;
         released = true;
-        this.leasesHeld.set(key, (this.leasesHeld.get(key) ?? 1) - 1);
+        const left = (this.leasesHeld.get(key) ?? 1) - 1;
+        if (left > 0) this.leasesHeld.set(key, left);
+        else this.leasesHeld.delete(key);
         shaper?.releaseConnection(lease).catch((err: unknown) => {
           // The lease expires by itself; its place frees within the lease ttl.
           this.log.warn({ err, key }, 'could not release a connection lease');
