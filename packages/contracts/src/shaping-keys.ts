@@ -14,6 +14,13 @@ export class ShapingKeys {
     return `${this.base}:gcra:${key}`;
   }
   /**
+   * String: the admission TAT of the destination: the GCRA of the messages that actually
+   * start (late slots included), which bounds the rate whatever the slots' lateness.
+   */
+  admission(key: string): string {
+    return `${this.base}:adm:${key}`;
+  }
+  /**
    * String: epoch ms (Redis clock) of the last slow-down or destination-wide suspension. A
    * slot reserved before it was reserved on a schedule that no longer holds: its holder
    * reserves again. Outlives the adaptive state, whose end must not revive those slots.

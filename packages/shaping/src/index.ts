@@ -24,7 +24,7 @@ export {
   type PolicyWatcherOptions,
   type ReloadResult,
 } from './watcher.ts';
-export { reserve, type ReserveRequest, type Slot } from './gcra.ts';
+export { reserve, reserveMany, type ReserveRequest, type Slot, type BatchSlots } from './gcra.ts';
 export {
   acquireLease,
   renewLeases,

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
 import { resolveRule, type Policy, type Resolution, type Rule } from './policy.ts';
-import { reserve, type Slot } from './gcra.ts';
+import { reserve, reserveMany, type BatchSlots, type Slot } from './gcra.ts';
 import { acquireLease, countLeases, releaseLease, renewLeases } from './leases.ts';
 import {
   adaptiveState,
@@ -136,14 +136,20 @@ export class Shaper {
   }
 
   /**
-   * Reserves a slot for `n` messages (one round trip; it also checks suspensions). When
-   * `slot.delayMs` > 0 the caller delays its job by that much and, on waking, calls again with
-   * `heldSince: slot.reservedAt`: the slot then stands unless the destination was slowed.
+   * Reserves a slot for `n` messages (one round trip; it also checks suspensions), or takes up
+   * the slot the caller holds (`held`). Admitted when they can start within `admitWithinMs`:
+   * wait `slot.delayMs` in process and send. Otherwise delay the job by `slot.delayMs` and, on
+   * waking, call again with `held: { since: slot.heldSince, startAt: slot.startAt }`: the slot
+   * stands unless the destination was slowed or suspended since.
    */
   reserve(
     plan: Plan,
     n: number,
-    opts: { campaignId?: string | undefined; heldSince?: number | undefined } = {},
+    opts: {
+      campaignId?: string | undefined;
+      held?: { since: number; startAt: number } | undefined;
+      admitWithinMs?: number | undefined;
+    } = {},
   ): Promise<Slot> {
     return reserve(this.ctx, {
       key: plan.key,
@@ -151,7 +157,27 @@ export class Shaper {
       burst: plan.rule.burst,
       n,
       campaignId: opts.campaignId,
-      heldSince: opts.heldSince,
+      held: opts.held,
+      admitWithinMs: opts.admitWithinMs,
+    });
+  }
+
+  /**
+   * Reserves one slot per batch of `sizes[i]` messages, in order, in one round trip; none is
+   * admitted. For batches about to be queued: each waits in the delayed set until its slot and
+   * presents it as `held` (with `since: reservedAt`).
+   */
+  reserveBatches(
+    plan: Plan,
+    sizes: readonly number[],
+    campaignId?: string,
+  ): Promise<BatchSlots> {
+    return reserveMany(this.ctx, {
+      key: plan.key,
+      ratePerSec: plan.rule.ratePerSec,
+      burst: plan.rule.burst,
+      campaignId,
+      sizes,
     });
   }
 

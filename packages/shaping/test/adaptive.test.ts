@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
 import { connectRedis, type LocalRedis } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
-import { Shaper, parsePolicy, type ShapingEvent } from '../src/index.ts';
+import { Shaper, parsePolicy, type ShapingEvent, type Slot } from '../src/index.ts';
 
 const POLICY = parsePolicy(
   `
@@ -196,16 +196,26 @@ describe('adaptive backoff', () => {
     clock.now = T0 + 100;
     for (let i = 0; i < 3; i++) await b.observe(plan, TRY_LATER);
     clock.now = before.startAt;
-    const woken = await a.reserve(plan, 1, { heldSince: before.reservedAt });
+    const woken = await a.reserve(plan, 1, {
+      held: { since: before.heldSince, startAt: before.startAt },
+    });
     assert.equal(woken.status, 'reserved', 'reserved again at the slower rate');
     // The schedule restarted at the slow-down: the void full-rate slots do not hold it back.
     assert.equal(woken.startAt, before.startAt);
-    const next: number[] = [];
-    for (let i = 0; i < 5; i++) next.push((await a.reserve(plan, 1)).startAt - woken.startAt);
-    assert.deepEqual(next, [0, 0, 0, 0, 20], 'the halved burst of 5, then 50/s');
-    clock.now = woken.startAt;
-    const again = await a.reserve(plan, 1, { heldSince: woken.reservedAt });
-    assert.deepEqual([again.status, again.delayMs], ['held', 0]);
+    const next: Slot[] = [];
+    for (let i = 0; i < 5; i++) next.push(await a.reserve(plan, 1));
+    assert.deepEqual(
+      next.map((x) => x.startAt - woken.startAt),
+      [0, 0, 0, 0, 20],
+      'the halved burst of 5, then 50/s',
+    );
+    const later = next[4];
+    assert.ok(later && !later.admitted, 'a slot ahead waits in the delayed set');
+    clock.now = later.startAt;
+    const again = await a.reserve(plan, 1, {
+      held: { since: later.heldSince, startAt: later.startAt },
+    });
+    assert.deepEqual([again.status, again.delayMs, again.admitted], ['held', 0, true]);
   });
 
   test('a slot reserved before a slow-down stays void after the destination recovered', async () => {
@@ -222,7 +232,9 @@ describe('adaptive backoff', () => {
     clock.now = T0 + 80_100;
     await Promise.all([a.tick(), b.tick()]);
     assert.equal((await a.state(plan.key)).factor, 1);
-    const woken = await a.reserve(plan, 1, { heldSince: far.reservedAt });
+    const woken = await a.reserve(plan, 1, {
+      held: { since: far.heldSince, startAt: far.startAt },
+    });
     assert.equal(woken.status, 'reserved', 'the pre-slow-down slot is not revived');
   });
 
@@ -238,7 +250,9 @@ describe('adaptive backoff', () => {
     clock.now = T0 + 60_000;
     await a.tick();
     assert.equal((await a.state(plan.key)).factor, 0.75);
-    const woken = await a.reserve(plan, 1, { heldSince: slow.reservedAt });
+    const woken = await a.reserve(plan, 1, {
+      held: { since: slow.heldSince, startAt: slow.startAt },
+    });
     assert.equal(woken.status, 'reserved', 'the slow slot is reserved again');
     assert.equal(woken.startAt, T0 + 60_000, 'at once, not behind the slow backlog');
   });
@@ -256,7 +270,9 @@ describe('adaptive backoff', () => {
     clock.now = T0 + 10 + 300_000;
     const first = await b.reserve(plan, 10);
     assert.equal(first.status, 'reserved');
-    const woken = await a.reserve(plan, 1, { heldSince: held.reservedAt });
+    const woken = await a.reserve(plan, 1, {
+      held: { since: held.heldSince, startAt: held.startAt },
+    });
     assert.equal(woken.status, 'reserved', 'reserved again behind the new schedule');
     assert.ok(woken.startAt > first.startAt);
   });

@@ -48,7 +48,7 @@ interface BatchJob {
   /** Message numbers still to send. */
   messages: number[];
   /** Redis time of the slot this job holds while it waits, and how many messages it covers. */
-  held?: { since: number; count: number };
+  held?: { since: number; startAt: number; count: number };
 }
 
 let server: LocalRedis;
@@ -100,14 +100,15 @@ test('a throttled, slowed or suspended domain waits in the delayed set; others r
         const n = Math.min(todo.length, plan.maxBatch, held?.count ?? Infinity);
         const slot = await shaper.reserve(plan, n, {
           campaignId: d.campaignId,
-          heldSince: held?.since,
+          held,
+          admitWithinMs: 0,
         });
-        if (slot.delayMs > 0) {
+        if (slot.status === 'suspended' || !slot.admitted) {
           // Wait for the slot in the delayed set (no attempt used); on waking, the job
           // presents the slot it holds instead of reserving again.
           const keep: BatchJob = { ...d, messages: todo };
           if (slot.status === 'suspended') delete keep.held;
-          else keep.held = { since: slot.reservedAt, count: slot.granted };
+          else keep.held = { since: slot.heldSince, startAt: slot.startAt, count: slot.granted };
           await job.updateData(keep);
           await job.moveToDelayed(Date.now() + slot.delayMs, token);
           throw new DelayedError();

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
 import { connectRedis, type LocalRedis } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
-import { reserve, type ShapingContext } from '../src/index.ts';
+import fc from 'fast-check';
+import { reserve, reserveMany, type ShapingContext } from '../src/index.ts';
 
 let server: LocalRedis;
 let conns: Redis[] = [];
@@ -150,5 +151,154 @@ describe('GCRA reservations', () => {
       });
       assert.equal(slot.delayMs, 0);
     }
+  });
+});
+
+/** Fixed, so that a failure reproduces; printed by fast-check with the counterexample. */
+const SEED = 20261128;
+
+describe('admission of the messages that start', () => {
+  test('a window reserved at once gets the same schedule as one reservation per batch', async () => {
+    const t0 = 1_700_000_000_000;
+    const now = t0;
+    const [one, many] = [
+      ctxs(uniquePrefix('gcra'), () => now)[0],
+      ctxs(uniquePrefix('gcra'), () => now)[0],
+    ];
+    assert.ok(one && many);
+    const key = 'domain:w.example';
+    const sizes = [3, 3, 1, 2, 3, 3];
+    const each: number[] = [];
+    for (const n of sizes)
+      each.push((await reserve(one, { key, ratePerSec: 10, burst: 3, n })).startAt - t0);
+    const all = await reserveMany(many, { key, ratePerSec: 10, burst: 3, sizes });
+    assert.deepEqual(
+      all.slots.map((x) => x.startAt - t0),
+      each,
+    );
+    assert.deepEqual(each, [0, 300, 400, 600, 900, 1200]);
+    assert.deepEqual(
+      all.slots.map((x) => x.granted),
+      sizes,
+    );
+    // Nothing is admitted by the window's reservation: the first batch is admitted when it
+    // presents its slot.
+    const first = await reserve(many, {
+      key,
+      ratePerSec: 10,
+      burst: 3,
+      n: 3,
+      held: { since: all.reservedAt, startAt: t0 },
+    });
+    assert.deepEqual([first.status, first.admitted, first.delayMs], ['held', true, 0]);
+  });
+
+  test('a late batch is admitted into the room its unused slot left; the next waits one interval', async () => {
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
+    assert.ok(ctx);
+    const key = 'domain:late.example';
+    const req = { key, ratePerSec: 10, burst: 1 };
+    const w = await reserveMany(ctx, { ...req, sizes: [1, 1, 1, 1] });
+    const slot = (i: number) => {
+      const x = w.slots[i];
+      assert.ok(x);
+      return { since: w.reservedAt, startAt: x.startAt };
+    };
+    const present = (i: number) =>
+      reserve(ctx, { ...req, n: 1, held: slot(i), admitWithinMs: 250 });
+    // Slot 1 (at 100 ms) is missed: its batch waits for a connection and comes back at 250 ms.
+    const got: [number, number][] = [];
+    for (const [at, i] of [
+      [0, 0],
+      [200, 2],
+      [250, 1],
+      [300, 3],
+    ] as const) {
+      now = t0 + at;
+      const r = await present(i);
+      assert.equal(r.status, 'held');
+      assert.ok(r.admitted, `slot ${i} presented at ${at} ms is admitted`);
+      got.push([i, r.startAt - t0]);
+    }
+    // Nothing was given up, and no two messages start closer than the interval.
+    assert.deepEqual(got, [
+      [0, 0],
+      [2, 200],
+      [1, 300],
+      [3, 400],
+    ]);
+    // Further behind than admitWithinMs: not admitted, told when to come back; nothing counted.
+    now = t0 + 400;
+    const far = await reserve(ctx, { ...req, n: 1, held: slot(3), admitWithinMs: 50 });
+    assert.deepEqual([far.admitted, far.startAt - t0, far.delayMs], [false, 500, 100]);
+    const again = await reserve(ctx, { ...req, n: 1, held: slot(3), admitWithinMs: 100 });
+    assert.deepEqual([again.admitted, again.startAt - t0], [true, 500]);
+  });
+
+  test('whatever the lateness of the batches, admitted starts keep the limit and no slot is lost', async () => {
+    const rate = 50;
+    const burst = 5;
+    const T = 1000 / rate;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: burst }), { minLength: 20, maxLength: 80 }),
+        fc.array(fc.nat({ max: 3000 }), { minLength: 80, maxLength: 80 }),
+        fc.array(fc.nat({ max: 40 }), { minLength: 80, maxLength: 80 }),
+        async (sizes, lateness, wakeJitter) => {
+          const t0 = 1_700_000_000_000;
+          let now = t0;
+          const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
+          assert.ok(ctx);
+          const key = 'domain:prop.example';
+          const w = await reserveMany(ctx, { key, ratePerSec: rate, burst, sizes });
+          // A queue of wake-ups: each batch wakes its lateness after its slot; when not
+          // admitted it comes back at the time it was told (plus a little promotion latency).
+          const wakes = w.slots.map((x, i) => ({
+            i,
+            at: x.startAt + (lateness[i] ?? 0),
+            startAt: x.startAt,
+          }));
+          const starts: { at: number; n: number }[] = [];
+          let rounds = 0;
+          while (wakes.length > 0) {
+            wakes.sort((a, b) => a.at - b.at || a.i - b.i);
+            const wake = wakes.shift();
+            assert.ok(wake);
+            now = wake.at;
+            const n = sizes[wake.i] ?? 1;
+            const r = await reserve(ctx, {
+              key,
+              ratePerSec: rate,
+              burst,
+              n,
+              held: { since: w.reservedAt, startAt: wake.startAt },
+              admitWithinMs: 250,
+            });
+            assert.equal(r.status, 'held');
+            if (r.admitted) {
+              assert.ok(r.startAt >= now && r.startAt - now <= 250);
+              starts.push({ at: r.startAt, n: r.granted });
+            } else {
+              wakes.push({ ...wake, at: r.startAt + (wakeJitter[rounds % 80] ?? 0) });
+            }
+            assert.ok(++rounds < sizes.length * 50, 'every batch is admitted in the end');
+          }
+          assert.equal(
+            starts.reduce((x, e) => x + e.n, 0),
+            sizes.reduce((x, n) => x + n, 0),
+            'every reserved message starts',
+          );
+          starts.sort((a, b) => a.at - b.at);
+          for (const win of [T, 10 * T, 1000]) {
+            const bound = (rate * win) / 1000 + burst;
+            const max = maxInWindow(starts, win);
+            assert.ok(max <= bound + 1e-9, `at most ${bound} in any ${win} ms, saw ${max}`);
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 60 },
+    );
   });
 });
