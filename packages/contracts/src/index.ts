@@ -51,17 +51,22 @@ export interface SendBatchJob {
   attempt: number;
   /** Epoch ms of the first attempt, for expiry by age. */
   firstAttemptAt: number;
-  /**
-   * A rate slot reserved by traffic shaping before the batch was delayed to wait for it: on
-   * waking the batch keeps that slot (it is not re-reserved, so a backlog is never re-polled).
-   */
   /** Times this batch (of this attempt) waited for a connection slot of a capped destination. */
   slotWaits?: number;
+  /**
+   * A rate slot reserved by traffic shaping (when the window was expanded, or before the batch
+   * was delayed to wait for it): on waking the batch presents that slot instead of reserving
+   * again, so a backlog is never re-polled and a late batch keeps its place.
+   */
   shaping?: {
+    /** Redis time the slot was reserved at. */
     heldSince: number;
+    /** Messages it covers. */
     count: number;
     /** When the reserved slot starts, on Redis' clock (the batch may wake a little before it). */
     startAt: number;
+    /** The shaping key it was reserved on; a slot of another key (the policy changed) is not used. */
+    key?: string;
   };
 }
 

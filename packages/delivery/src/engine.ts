@@ -51,7 +51,7 @@ import {
 } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
 import { messagesCounter, smtpDurationHistogram } from '@volley/metrics';
-import { planBatches } from './batching.ts';
+import { planBatches, type PlannedBatch } from './batching.ts';
 import { retryDelayMs } from './backoff.ts';
 
 export interface SenderEngineOptions {
@@ -99,14 +99,14 @@ const WORKER_RESILIENCE = {
  * other domains need.
  */
 const IN_PROCESS_WAIT_MS = 50;
-const EARLY_WAKE_MS = 0;
 /**
- * How late a send may start after its reserved slot before the slot is given up (busy
- * workers pick delayed batches up late; sending them all at once would burst above the
- * limit). After MAX_LATE_MISSES the batch sends anyway rather than starve.
+ * A batch that woke holding its slot is admitted when it can start within this long. Late
+ * batches (a slow promotion, a wait for a connection) are admitted into the room their own
+ * unused slots left, which pushes the batches after them back by about one batch interval
+ * (a tenth of a second with the default burst): waited for in process rather than by another
+ * trip through the delayed set.
  */
-const LATE_TOLERANCE_MS = 250;
-const MAX_LATE_MISSES = 3;
+const HELD_ADMIT_WITHIN_MS = 250;
 /**
  * How long a batch waits when its destination's connection cap is full: a connection frees
  * when another worker's batch ends, typically within a second or two. Grows to 10 s so a
@@ -121,6 +121,15 @@ function slotWaitMs(waits: number): number {
 function capWaitMs(waits: number): number {
   const base = Math.min(250 * 2 ** Math.min(waits - 1, 3), 2_000);
   return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+/** MX lookups run at once while a window's destinations are planned (mx mode). */
+const MX_LOOKUPS_AT_ONCE = 32;
+
+/** A batch's place in its destination's rate, reserved when its window is expanded. */
+interface WindowSlot {
+  delayMs: number;
+  shaping?: SendBatchJob['shaping'];
 }
 
 /** How long a batch of a paused campaign waits before it looks at the status again. */
@@ -431,12 +440,13 @@ export class SenderEngine {
     const rt = await this.runtime(id);
     if (!rt) return;
     const now = Date.now();
+    const slots = await this.reserveWindow(id, batches);
     // Adding before advancing the cursor: a crash in between re-adds the same job ids (a no-op
     // while they exist), never skips a recipient.
     await this.queues.send.addBulk(
-      batches.map((b) => ({
-        name: JOBS.sendBatch,
-        data: {
+      batches.map((b, k) => {
+        const slot = slots[k];
+        const data: SendBatchJob = {
           batchId: b.batchId,
           campaignId: id,
           tenant: rt.tenant,
@@ -444,15 +454,84 @@ export class SenderEngine {
           recipients: b.recipients,
           attempt: 1,
           firstAttemptAt: now,
-        },
-        opts: { jobId: b.batchId },
-      })),
+        };
+        if (slot?.shaping) data.shaping = slot.shaping;
+        return {
+          name: JOBS.sendBatch,
+          data,
+          opts: { jobId: b.batchId, ...(slot && slot.delayMs > 0 ? { delay: slot.delayMs } : {}) },
+        };
+      }),
     );
     await this.store.advanceCursor(id, from, from + rows.length);
     this.log.debug(
       { campaignId: id, from, count: rows.length, batches: batches.length },
       'window expanded',
     );
+  }
+
+  /**
+   * Reserves the rate slots of a window's batches as they are queued: each batch of a
+   * rate-limited destination is added to the delayed set until its slot, holding it, so it is
+   * taken up once, when due. (Taken up at once only to be put back in the delayed set, the
+   * batches of a large start kept the due ones waiting behind them for seconds.) One round
+   * trip per destination; destinations without a rate are checked when sent.
+   */
+  private async reserveWindow(
+    campaignId: string,
+    batches: readonly PlannedBatch[],
+  ): Promise<(WindowSlot | undefined)[]> {
+    const out: (WindowSlot | undefined)[] = batches.map(() => undefined);
+    const shaper = this.shaper;
+    if (!shaper) return out;
+    const domains = [...new Set(batches.map((b) => b.domain))];
+    const plans = new Map<string, Plan | undefined>();
+    // In mx mode a plan may need an MX lookup: a few at a time, not one per domain at once.
+    for (let i = 0; i < domains.length; i += MX_LOOKUPS_AT_ONCE) {
+      const part = domains.slice(i, i + MX_LOOKUPS_AT_ONCE);
+      const got = await Promise.all(part.map((d) => this.planFor(d)));
+      part.forEach((d, k) => plans.set(d, got[k]));
+    }
+    const byKey = new Map<string, { plan: Plan; idx: number[] }>();
+    batches.forEach((b, k) => {
+      const plan = plans.get(b.domain);
+      if (!plan || plan.rule.ratePerSec === undefined) return;
+      let group = byKey.get(plan.key);
+      if (!group) byKey.set(plan.key, (group = { plan, idx: [] }));
+      group.idx.push(k);
+    });
+    await Promise.all(
+      [...byKey.values()].map(async ({ plan, idx }) => {
+        const sizes = idx.map((k) => batches[k]?.recipients.length ?? 1);
+        const r = await shaper.reserveBatches(plan, sizes, campaignId);
+        if (r.status === 'suspended') {
+          const delayMs = Math.max(0, Math.ceil((r.suspendedUntil ?? r.reservedAt) - r.reservedAt));
+          for (const k of idx) out[k] = { delayMs };
+          this.shapingDelays.inc(
+            { destination: plan.metricLabel, reason: 'suspended' },
+            idx.length,
+          );
+          return;
+        }
+        idx.forEach((k, j) => {
+          const slot = r.slots[j];
+          if (!slot) return;
+          out[k] = {
+            delayMs: slot.delayMs,
+            shaping: {
+              heldSince: r.reservedAt,
+              count: slot.granted,
+              startAt: slot.startAt,
+              key: plan.key,
+            },
+          };
+          if (slot.delayMs > IN_PROCESS_WAIT_MS) {
+            this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'rate' });
+          }
+        });
+      }),
+    );
+    return out;
   }
 
   private async processBatch(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
@@ -540,56 +619,47 @@ export class SenderEngine {
     const capped = capKey === undefined ? 'false' : 'true';
     this.batchesActive.inc({ capped });
     try {
-      let held = d.shaping;
-      let lateMisses = 0;
+      // The slot this batch holds, unless it was reserved on another key (the policy changed).
+      let held =
+        plan && d.shaping && (d.shaping.key === undefined || d.shaping.key === plan.key)
+          ? d.shaping
+          : undefined;
       while (sendable.length > 0) {
         let n = sendable.length;
         if (plan && this.shaper) {
           const slot = await this.shaper.reserve(plan, Math.min(n, held?.count ?? n), {
             campaignId: d.campaignId,
-            heldSince: held?.heldSince,
+            held: held && { since: held.heldSince, startAt: held.startAt },
+            admitWithinMs: held ? HELD_ADMIT_WITHIN_MS : IN_PROCESS_WAIT_MS,
           });
-          if (slot.status === 'suspended' || slot.delayMs > IN_PROCESS_WAIT_MS) {
-            // Wait in BullMQ's delayed set for the reserved slot (or the end of the suspension):
-            // no attempt is used, no worker is held, other domains go on.
+          if (slot.status === 'suspended' || !slot.admitted) {
+            // Wait in BullMQ's delayed set for the slot (or the end of the suspension) and
+            // present it then: no attempt is used, no worker is held, other domains go on.
             this.shapingDelays.inc({
               destination: plan.metricLabel,
               reason: slot.status === 'suspended' ? 'suspended' : 'rate',
             });
+            await this.requeueDeferred(job, deferred);
             await job.updateData({
               ...d,
+              recipients: [...waiting, ...sendable],
               shaping:
                 slot.status === 'suspended'
                   ? undefined
-                  : { heldSince: slot.reservedAt, count: slot.granted, startAt: slot.startAt },
+                  : {
+                      heldSince: slot.heldSince,
+                      count: slot.granted,
+                      startAt: slot.startAt,
+                      key: plan.key,
+                    },
             });
             await this.handleSignals(d.campaignId, signals);
-            // Woken a little early: BullMQ promotes delayed jobs with some latency, and a batch
-            // that wakes late would send on top of the next slot's batch (a burst above the
-            // limit). The last stretch is waited for in process, below.
-            const wait = slot.status === 'suspended' ? slot.delayMs : slot.delayMs - EARLY_WAKE_MS;
-            await job.moveToDelayed(Date.now() + wait, token);
+            await job.moveToDelayed(Date.now() + slot.delayMs, token);
             throw new DelayedError();
           }
-          // A held slot answers "now"; the batch may have woken before the slot it holds.
-          const wait =
-            slot.status === 'held' && held ? held.startAt - slot.reservedAt : slot.delayMs;
-          // Too late for the slot (a stalled event loop, a slow promotion): sending now would
-          // land on top of the next slot's batch, above the limit. Give the slot up and reserve
-          // a new one; after a few misses send anyway rather than starve.
-          if (wait < -LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
-            lateMisses++;
-            held = undefined;
-            continue;
-          }
-          if (wait > 0) {
-            const until = Date.now() + wait;
-            await sleep(wait);
-            if (Date.now() - until > LATE_TOLERANCE_MS && lateMisses < MAX_LATE_MISSES) {
-              lateMisses++;
-              continue;
-            }
-          }
+          // Admitted: these messages count against the limit from `startAt` on, whenever the
+          // slot itself was (a late batch is admitted into room its unused slot left).
+          if (slot.delayMs > 0) await sleep(slot.delayMs);
           n = Math.max(1, slot.granted);
           held = undefined;
         }
@@ -625,20 +695,10 @@ export class SenderEngine {
         await this.queues.send.add(
           JOBS.sendBatch,
           { ...d, recipients: waiting, slotWaits: waits, shaping: undefined },
-          { jobId: `${d.batchId}-a${d.attempt}-w${waits}`, delay: slotWaitMs(waits) },
+          { jobId: `${job.id ?? d.batchId}.w${waits}`, delay: slotWaitMs(waits) },
         );
       }
-      if (deferred.length > 0) {
-        const next = d.attempt + 1;
-        await this.queues.send.add(
-          JOBS.sendBatch,
-          { ...d, recipients: deferred, attempt: next, shaping: undefined, slotWaits: undefined },
-          {
-            jobId: `${d.batchId}-a${next}`,
-            delay: this.retryDelay(d.attempt, d.domain),
-          },
-        );
-      }
+      await this.requeueDeferred(job, deferred);
       await this.handleSignals(d.campaignId, signals);
     } finally {
       this.batchesActive.dec({ capped });
@@ -649,6 +709,32 @@ export class SenderEngine {
         if (left === 0) this.dropStashedLeases(capKey);
       }
     }
+  }
+
+  /**
+   * Queues the batch's deferred recipients as its next attempt, after the retry delay. The new
+   * job is named after this job and the recipients it carries: unique across the batch's jobs
+   * (a batch may defer some recipients, wait for its next slot, defer others; the jobs it
+   * queues may do the same), and the same when a job run again after a crash queues the same
+   * recipients, which then are not queued twice.
+   */
+  private async requeueDeferred(job: Job<SendBatchJob>, deferred: BatchRecipient[]): Promise<void> {
+    const first = deferred[0];
+    if (!first) return;
+    const d = job.data;
+    const next = d.attempt + 1;
+    const jobId = `${job.id ?? d.batchId}.r${first.i}n${deferred.length}`;
+    await this.queues.send.add(
+      JOBS.sendBatch,
+      {
+        ...d,
+        recipients: deferred.splice(0),
+        attempt: next,
+        shaping: undefined,
+        slotWaits: undefined,
+      },
+      { jobId, delay: this.retryDelay(d.attempt, d.domain) },
+    );
   }
 
   private async record(

@@ -130,6 +130,58 @@ describe('traffic shaping in the sender', () => {
       await h.stop();
     }
   });
+
+  test('a slowed destination sends its batches in parts; recipients deferred in several parts are all retried and delivered', async (t) => {
+    const tries = new Map<string, number>();
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({
+      senders: 1,
+      env: {
+        VOLLEY_RETRY_BASE: '100ms',
+        VOLLEY_RETRY_MAX: '200ms',
+        VOLLEY_SHAPING_POLICY: policyFile(
+          [
+            'version: 1',
+            'defaults: { rate: unlimited }',
+            'domains:',
+            '  parts.example: { rate: 40/s, burst: 8 }',
+            'adaptive:',
+            // Slowed at once and for the whole test: a batch of 8 gets slots of 4 at a time.
+            "  - { name: later, match: { code: 4xx, text: 'try again later' }, threshold: 1, action: slow, factor: 0.5, duration: 60s }",
+            '',
+          ].join('\n'),
+        ),
+      },
+      capture: {
+        keep: false,
+        onRecipient: (addr) => {
+          if (!addr.endsWith('@parts.example')) return undefined;
+          const k = (tries.get(addr) ?? 0) + 1;
+          tries.set(addr, k);
+          // Odd recipients are deferred twice: every part of every batch defers some, and so
+          // do the retries those parts queue.
+          const i = Number(addr.slice(1, addr.indexOf('@')));
+          if (i % 2 === 1 && k <= 2) return { code: 421, message: '4.7.0 try again later' };
+          return undefined;
+        },
+      },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: list(64, 'parts.example') });
+      await h.completed(id, 60_000);
+      const rec = await h.store.get(id);
+      assert.equal(rec?.counts.sent, 64);
+      const odd = [...tries].filter(([a]) => Number(a.slice(1, a.indexOf('@'))) % 2 === 1);
+      assert.equal(odd.length, 32);
+      assert.ok(
+        odd.every(([, k]) => k === 3),
+        'each deferred recipient was tried until delivered, once more',
+      );
+      t.diagnostic(`64 recipients delivered; ${odd.length} of them deferred twice each`);
+    } finally {
+      await h.stop();
+    }
+  });
 });
 
 describe('connection caps in the sender', () => {
