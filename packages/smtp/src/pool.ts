@@ -126,6 +126,14 @@ export class SmtpPool {
   /** Every client whose socket has not closed yet, retiring ones included (for `close()`). */
   private readonly clients = new Map<SmtpClient, Conn>();
   private opening = 0;
+  /**
+   * Opens of this pool waiting for a slot: a connection of this pool that closes hands its
+   * slot to the first of them instead of releasing it, so the slot does not go to another
+   * worker while this pool's sends wait (a connection retired by its message limit would
+   * otherwise give its place away at every retirement). Handed over only once the old socket
+   * has closed, so the two never count together at the server.
+   */
+  private readonly slotWaiters: ((lease: SlotLease) => void)[] = [];
   private readonly queue = new Deque<Waiter>();
   private closed = false;
   private drained: (() => void) | undefined;
@@ -310,19 +318,49 @@ export class SmtpPool {
    */
   private async waitForSlot(): Promise<SlotLease | undefined> {
     const deadline = Date.now() + this.slotWaitMs;
-    for (let delay = 50; !this.closed && this.conns.size === 0; delay = Math.min(delay * 2, 400)) {
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await sleep(Math.min(delay, left));
-      if (this.closed || this.conns.size > 0) return undefined;
-      try {
+    let handed: SlotLease | undefined;
+    let wake: (() => void) | undefined;
+    const waiter = (lease: SlotLease): void => {
+      handed = lease;
+      wake?.();
+    };
+    this.slotWaiters.push(waiter);
+    const done = (lease: SlotLease | undefined): SlotLease | undefined => {
+      const i = this.slotWaiters.indexOf(waiter);
+      if (i >= 0) this.slotWaiters.splice(i, 1);
+      // A slot handed over while another was being asked for: keep one, give the other back.
+      if (handed && lease && handed !== lease) this.releaseLease(lease);
+      return handed ?? lease;
+    };
+    try {
+      for (
+        let delay = 50;
+        !this.closed && this.conns.size === 0 && !handed;
+        delay = Math.min(delay * 2, 400)
+      ) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const ac = new AbortController();
+        await Promise.race([
+          sleep(Math.min(delay, left), undefined, { signal: ac.signal }).catch(() => undefined),
+          new Promise<void>((resolve) => (wake = resolve)),
+        ]);
+        ac.abort();
+        wake = undefined;
+        if (handed) break;
+        if (this.closed || this.conns.size > 0) break;
         const lease = await this.acquireSlot?.();
-        if (lease) return lease;
-      } catch {
-        return undefined;
+        if (lease) return done(lease);
       }
+    } catch {
+      // A failed check counts as no slot.
     }
-    return undefined;
+    const lease = done(undefined);
+    if (lease && this.closed) {
+      this.releaseLease(lease);
+      return undefined;
+    }
+    return lease;
   }
 
   /**
@@ -383,7 +421,11 @@ export class SmtpPool {
     const conn = this.clients.get(client);
     if (!conn) return;
     this.clients.delete(client);
-    if (conn.lease) this.releaseLease(conn.lease);
+    if (conn.lease) {
+      const next = this.closed ? undefined : this.slotWaiters.shift();
+      if (next) next(conn.lease);
+      else this.releaseLease(conn.lease);
+    }
     conn.lease = undefined;
     if (this.conns.has(conn)) {
       // Closed by the server or the network while idle or busy: no longer counts.

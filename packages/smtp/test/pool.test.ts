@@ -248,6 +248,46 @@ describe('shared connection slots', () => {
     assert.equal(s.connects, 1);
   });
 
+  test('a connection retired by its message limit hands its slot to the next connection once it has closed', async (t) => {
+    const s = await startSmtpServer();
+    t.after(() => s.close());
+    const cap = slots(1);
+    const pool = poolFor(t, s.port, {
+      maxConnections: 1,
+      maxMessagesPerConnection: 2,
+      acquireSlot: cap.acquireSlot,
+      slotWaitMs: 3000,
+    });
+    const sending = Promise.all(
+      Array.from({ length: 6 }, (_, i) => pool.send(env(`handed${i}@x.test`), RAW)),
+    );
+    await waitUntil(() => cap.held() === 1, 'the pool to take the slot');
+    // Another worker asks for the same slot all along and keeps it if it gets it: it must not
+    // get it between this pool's connections while this pool has sends waiting.
+    let otherGot: SlotLease | undefined;
+    let stop = false;
+    const other = (async () => {
+      while (!stop && !otherGot) {
+        otherGot = await cap.acquireSlot();
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    let replies: ServerReply[];
+    try {
+      replies = await sending;
+    } finally {
+      stop = true;
+      await other;
+      otherGot?.release();
+    }
+    assert.equal(otherGot, undefined, 'the slot stayed with the pool whose sends were waiting');
+    assert.ok(replies.every((r) => r.code === 250));
+    assert.equal(s.connects, 3, 'a new connection every 2 messages');
+    assert.equal(s.peak, 1, 'the retired connection had closed before the next opened');
+    await pool.close();
+    assert.equal(cap.held(), 0, 'released when the last connection closed');
+  });
+
   test('with slotWaitMs a send still fails with ENOSLOT when no slot frees in time', async (t) => {
     const s = await startSmtpServer();
     t.after(() => s.close());
