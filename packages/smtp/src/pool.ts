@@ -255,19 +255,19 @@ export class SmtpPool {
     this.opening++;
     let lease: SlotLease | undefined;
     if (this.acquireSlot) {
-      try {
-        lease = await this.acquireSlot();
-      } catch (e) {
+      const got = await this.slotFor(this.acquireSlot);
+      lease = got.lease;
+      if (got.error !== undefined) {
         this.doneOpening();
+        const e: unknown = got.error;
         const err = new SmtpConnectionError(
           'ENOSLOT',
-          `could not check for a connection slot to ${this.destination}: ${e instanceof Error ? e.message : String(e)}`,
+          `could not check for a connection slot to ${this.destination}: ${e instanceof Error ? e.message : typeof e === 'string' ? e : 'unknown error'}`,
           { stage: 'connect', destination: this.destination, cause: e },
         );
         this.afterOpenFailure(err);
         throw err;
       }
-      if (!lease && this.slotWaitMs > 0) lease = await this.waitForSlot();
       if (!lease) {
         this.doneOpening();
         if (this.closed) throw this.closedError();
@@ -310,14 +310,18 @@ export class SmtpPool {
   }
 
   /**
-   * Asks again for a slot, backing off from 50 to 400 ms, until one is granted, this pool gets
-   * a connection another send opened, the pool closes, or `slotWaitMs` passes. A slot frees
-   * when any worker's connection to the destination ends (its message limit, idle timeout):
-   * waiting here keeps the message's reserved rate slot close instead of sending it back to the
-   * queue. Never throws: a failed check counts as no slot.
+   * A slot for a new connection: asked for at once and, with `slotWaitMs`, again (backing off
+   * from 50 to 400 ms) until one is granted, a connection of this pool hands its slot over as
+   * it closes, this pool gets a connection another send opened, the pool closes, or
+   * `slotWaitMs` passes. A slot frees when any worker's connection to the destination ends
+   * (its message limit, idle timeout): waiting here keeps the message's rate slot close instead
+   * of sending it back to the queue. Registered for a handover before the first ask, so a slot
+   * this pool frees while that ask is on its way is not lost to another worker. `error`: the
+   * first ask failed (later failures count as no slot).
    */
-  private async waitForSlot(): Promise<SlotLease | undefined> {
-    const deadline = Date.now() + this.slotWaitMs;
+  private async slotFor(
+    ask: () => Promise<SlotLease | undefined>,
+  ): Promise<{ lease?: SlotLease; error?: unknown }> {
     let handed: SlotLease | undefined;
     let wake: (() => void) | undefined;
     const waiter = (lease: SlotLease): void => {
@@ -325,13 +329,26 @@ export class SmtpPool {
       wake?.();
     };
     this.slotWaiters.push(waiter);
-    const done = (lease: SlotLease | undefined): SlotLease | undefined => {
+    const finish = (lease: SlotLease | undefined): { lease?: SlotLease } => {
       const i = this.slotWaiters.indexOf(waiter);
       if (i >= 0) this.slotWaiters.splice(i, 1);
       // A slot handed over while another was being asked for: keep one, give the other back.
       if (handed && lease && handed !== lease) this.releaseLease(lease);
-      return handed ?? lease;
+      const got = handed ?? lease;
+      if (got && this.closed) {
+        this.releaseLease(got);
+        return {};
+      }
+      return got ? { lease: got } : {};
     };
+    try {
+      const first = await ask();
+      if (first || handed) return finish(first);
+    } catch (error) {
+      const got = finish(undefined);
+      return got.lease ? got : { error };
+    }
+    const deadline = Date.now() + this.slotWaitMs;
     try {
       for (
         let delay = 50;
@@ -347,20 +364,14 @@ export class SmtpPool {
         ]);
         ac.abort();
         wake = undefined;
-        if (handed) break;
-        if (this.closed || this.conns.size > 0) break;
-        const lease = await this.acquireSlot?.();
-        if (lease) return done(lease);
+        if (handed || this.closed || this.conns.size > 0) break;
+        const lease = await ask();
+        if (lease) return finish(lease);
       }
     } catch {
       // A failed check counts as no slot.
     }
-    const lease = done(undefined);
-    if (lease && this.closed) {
-      this.releaseLease(lease);
-      return undefined;
-    }
-    return lease;
+    return finish(undefined);
   }
 
   /**

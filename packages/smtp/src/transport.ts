@@ -45,9 +45,11 @@ export interface Transport {
 
 /**
  * Idle time after which a connection of a capped route closes. Its lease is a place under a
- * cap shared by every worker: held idle, it would starve a worker that has messages waiting.
+ * cap shared by every worker: held idle, it would starve a worker that has messages waiting
+ * (with more workers than the cap, some always wait while the others' connections are open).
+ * Short, but longer than the gap between a busy destination's batches on one worker.
  */
-export const CAPPED_IDLE_MS = 5_000;
+export const CAPPED_IDLE_MS = 2_000;
 
 /**
  * How long a message of a capped route waits in process for a connection slot before it goes
