@@ -117,9 +117,14 @@ function slotWaitMs(waits: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
-/** How long a batch waits when this worker already sends as many of its destination's batches as its connection cap allows. */
+/**
+ * How long a batch waits when this worker already sends as many of its destination's batches
+ * as its connection cap allows, or holds none of its connections while the cap is full. The
+ * batch comes back to any worker (most of them hold a connection), usually holding a rate slot
+ * that is already due: grows slowly (250 ms twice, 500 ms twice, ... up to 2 s).
+ */
 function capWaitMs(waits: number): number {
-  const base = Math.min(250 * 2 ** Math.min(waits - 1, 3), 2_000);
+  const base = Math.min(250 * 2 ** Math.min(Math.floor((waits - 1) / 2), 3), 2_000);
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
@@ -624,6 +629,8 @@ export class SenderEngine {
         plan && d.shaping && (d.shaping.key === undefined || d.shaping.key === plan.key)
           ? d.shaping
           : undefined;
+      /** The first slot this run sent on: recipients left without a connection keep it. */
+      let firstSlot: { heldSince: number; startAt: number } | undefined;
       while (sendable.length > 0) {
         let n = sendable.length;
         if (plan && this.shaper) {
@@ -662,6 +669,7 @@ export class SenderEngine {
           if (slot.delayMs > 0) await sleep(slot.delayMs);
           n = Math.max(1, slot.granted);
           held = undefined;
+          firstSlot ??= { heldSince: slot.heldSince, startAt: slot.startAt };
         }
         const chunk = sendable.slice(0, n);
         sendable = sendable.slice(n);
@@ -694,7 +702,21 @@ export class SenderEngine {
         });
         await this.queues.send.add(
           JOBS.sendBatch,
-          { ...d, recipients: waiting, slotWaits: waits, shaping: undefined },
+          {
+            ...d,
+            recipients: waiting,
+            slotWaits: waits,
+            // Their place in the rate stands: they are admitted when they are back, rather
+            // than queued behind the destination's whole backlog.
+            shaping:
+              plan && firstSlot
+                ? {
+                    ...firstSlot,
+                    count: Math.min(waiting.length, plan.maxBatch),
+                    key: plan.key,
+                  }
+                : undefined,
+          },
           { jobId: `${job.id ?? d.batchId}.w${waits}`, delay: slotWaitMs(waits) },
         );
       }

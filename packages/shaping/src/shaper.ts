@@ -167,11 +167,7 @@ export class Shaper {
    * admitted. For batches about to be queued: each waits in the delayed set until its slot and
    * presents it as `held` (with `since: reservedAt`).
    */
-  reserveBatches(
-    plan: Plan,
-    sizes: readonly number[],
-    campaignId?: string,
-  ): Promise<BatchSlots> {
+  reserveBatches(plan: Plan, sizes: readonly number[], campaignId?: string): Promise<BatchSlots> {
     return reserveMany(this.ctx, {
       key: plan.key,
       ratePerSec: plan.rule.ratePerSec,
