@@ -29,6 +29,7 @@ import {
   defaultPolicy,
   type ConnectionLease,
   type Plan,
+  type Slot,
 } from '@volley/shaping';
 import {
   DkimSigner,
@@ -108,25 +109,28 @@ const IN_PROCESS_WAIT_MS = 50;
  */
 const HELD_ADMIT_WITHIN_MS = 250;
 /**
- * How long a batch waits when its destination's connection cap is full: a connection frees
- * when another worker's batch ends, typically within a second or two. Grows to 10 s so a
- * destination capped for long is not polled often.
- */
-function slotWaitMs(waits: number): number {
-  const base = Math.min(500 * 2 ** Math.min(waits - 1, 5), 10_000);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
-
-/**
- * How long a batch waits when this worker already sends as many of its destination's batches
- * as its connection cap allows, or holds none of its connections while the cap is full. The
- * batch comes back to any worker (most of them hold a connection), usually holding a rate slot
- * that is already due: grows slowly (250 ms twice, 500 ms twice, ... up to 2 s).
+ * How long a batch waits when its destination's connection cap keeps it from sending: this
+ * worker already sends as many of its batches as the cap allows, holds none of its connections
+ * while the cap is full, or found no connection slot within the pool's short wait. The batch
+ * comes back to any worker (most of them hold a connection), usually holding a rate slot that
+ * is already due: grows slowly (250 ms twice, 500 ms twice, ... up to 2 s).
  */
 function capWaitMs(waits: number): number {
   const base = Math.min(250 * 2 ** Math.min(Math.floor((waits - 1) / 2), 3), 2_000);
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
+
+/**
+ * How late an admitted batch may start before it presents its slot again: one batch interval
+ * at the destination's rate (a batch that late arrives on top of the next one), between 50 and
+ * 250 ms. See the batch loop.
+ */
+function lateToleranceMs(plan: Plan, slot: Slot): number {
+  const rate = (plan.rule.ratePerSec ?? 0) * slot.factor;
+  if (!(rate > 0)) return Infinity;
+  return Math.min(250, Math.max(50, (slot.granted * 1000) / rate));
+}
+const MAX_READMITS = 2;
 
 /** MX lookups run at once while a window's destinations are planned (mx mode). */
 const MX_LOOKUPS_AT_ONCE = 32;
@@ -631,9 +635,11 @@ export class SenderEngine {
           : undefined;
       /** The first slot this run sent on: recipients left without a connection keep it. */
       let firstSlot: { heldSince: number; startAt: number } | undefined;
+      let readmits = 0;
       while (sendable.length > 0) {
         let n = sendable.length;
         if (plan && this.shaper) {
+          const askedAt = Date.now();
           const slot = await this.shaper.reserve(plan, Math.min(n, held?.count ?? n), {
             campaignId: d.campaignId,
             held: held && { since: held.heldSince, startAt: held.startAt },
@@ -667,6 +673,16 @@ export class SenderEngine {
           // Admitted: these messages count against the limit from `startAt` on, whenever the
           // slot itself was (a late batch is admitted into room its unused slot left).
           if (slot.delayMs > 0) await sleep(slot.delayMs);
+          // Much later than admitted (a stalled event loop, a slow answer): sent now, these
+          // messages would arrive together with the batches admitted after them, above the
+          // limit. Present the slot again instead; that costs the destination this batch's
+          // share of the rate once. After a few times, send anyway.
+          const late = Date.now() - (askedAt + slot.delayMs);
+          if (late > lateToleranceMs(plan, slot) && readmits < MAX_READMITS) {
+            readmits++;
+            held = { heldSince: slot.heldSince, startAt: slot.startAt, count: slot.granted };
+            continue;
+          }
           n = Math.max(1, slot.granted);
           held = undefined;
           firstSlot ??= { heldSince: slot.heldSince, startAt: slot.startAt };
@@ -717,7 +733,7 @@ export class SenderEngine {
                   }
                 : undefined,
           },
-          { jobId: `${job.id ?? d.batchId}.w${waits}`, delay: slotWaitMs(waits) },
+          { jobId: `${job.id ?? d.batchId}.w${waits}`, delay: capWaitMs(waits) },
         );
       }
       await this.requeueDeferred(job, deferred);

@@ -53,7 +53,9 @@ export const CAPPED_IDLE_MS = 2_000;
 
 /**
  * How long a message of a capped route waits in process for a connection slot before it goes
- * back to the queue: connections turn over every few seconds at most (messages per connection,
- * idle timeout), and a message sent back loses the rate slot it had reserved.
+ * back to the queue (keeping its rate slot): a slot another worker frees (idle timeout) comes
+ * within it, while a pool's own connections hand theirs over without a wait. Short: the
+ * message holds one of the worker's concurrency slots meanwhile, and comes back to the queue
+ * for a worker that has a connection.
  */
-export const CAPPED_SLOT_WAIT_MS = 3_000;
+export const CAPPED_SLOT_WAIT_MS = 1_000;
