@@ -112,11 +112,15 @@ const HELD_ADMIT_WITHIN_MS = 250;
  * How long a batch waits when its destination's connection cap keeps it from sending: this
  * worker already sends as many of its batches as the cap allows, holds none of its connections
  * while the cap is full, or found no connection slot within the pool's short wait. The batch
- * comes back to any worker (most of them hold a connection), usually holding a rate slot that
- * is already due: grows slowly (250 ms twice, 500 ms twice, ... up to 2 s).
+ * comes back to any worker, and most of them hold a connection. A destination with a rate: the
+ * batch holds a slot that is due, so it comes back after 250 ms however often it bounced (a
+ * growing wait left a few batches 10-20 s behind their destination's backlog). Without a rate
+ * nothing is due: 250 ms twice, 500 ms twice, ... up to 2 s, so a destination capped for long
+ * is not polled often.
  */
-function capWaitMs(waits: number): number {
-  const base = Math.min(250 * 2 ** Math.min(Math.floor((waits - 1) / 2), 3), 2_000);
+function capWaitMs(waits: number, due: boolean): number {
+  const steps = due ? 0 : Math.min(Math.floor((waits - 1) / 2), 3);
+  const base = Math.min(250 * 2 ** steps, 2_000);
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
@@ -612,7 +616,10 @@ export class SenderEngine {
         await job.updateData({ ...d, slotWaits: waits });
         await this.handleSignals(d.campaignId, signals);
         // Short: the batches ahead of it take a second or two on the destination's connections.
-        await job.moveToDelayed(Date.now() + capWaitMs(waits), token);
+        await job.moveToDelayed(
+          Date.now() + capWaitMs(waits, plan.rule.ratePerSec !== undefined),
+          token,
+        );
         throw new DelayedError();
       }
       if (plan.rule.ratePerSec !== undefined && !(await this.ensureConnectionSlot(plan))) {
@@ -620,7 +627,10 @@ export class SenderEngine {
         this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
         await job.updateData({ ...d, slotWaits: waits });
         await this.handleSignals(d.campaignId, signals);
-        await job.moveToDelayed(Date.now() + capWaitMs(waits), token);
+        await job.moveToDelayed(
+          Date.now() + capWaitMs(waits, plan.rule.ratePerSec !== undefined),
+          token,
+        );
         throw new DelayedError();
       }
       this.capBusy.set(capKey, busy + 1);
@@ -733,7 +743,10 @@ export class SenderEngine {
                   }
                 : undefined,
           },
-          { jobId: `${job.id ?? d.batchId}.w${waits}`, delay: capWaitMs(waits) },
+          {
+            jobId: `${job.id ?? d.batchId}.w${waits}`,
+            delay: capWaitMs(waits, plan?.rule.ratePerSec !== undefined),
+          },
         );
       }
       await this.requeueDeferred(job, deferred);
