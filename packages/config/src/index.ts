@@ -306,12 +306,23 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   if (apiKey && apiKey.length < 16) {
     r.problems.push('VOLLEY_API_KEY must be at least 16 characters so it cannot be guessed');
   }
+  const adminKey = r.raw('VOLLEY_ADMIN_KEY');
+  if (adminKey !== undefined && adminKey.length < 16) {
+    r.problems.push(
+      'VOLLEY_ADMIN_KEY must be at least 16 characters so it cannot be guessed (it creates tenants and keys); set a long random secret (e.g. `openssl rand -hex 24`) or leave it unset to turn /v1/admin off',
+    );
+  }
+  if (adminKey !== undefined && apiKey !== undefined && adminKey === apiKey) {
+    r.problems.push(
+      'VOLLEY_ADMIN_KEY must differ from VOLLEY_API_KEY: a client key would otherwise administer every tenant',
+    );
+  }
   return done(r, {
     ...c,
     port: r.port('VOLLEY_API_PORT', 8080),
     host: r.raw('VOLLEY_API_HOST') ?? '127.0.0.1',
     apiKey,
-    adminKey: r.raw('VOLLEY_ADMIN_KEY'),
+    adminKey,
     bodyLimit: r.int('VOLLEY_API_BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxInlineRecipients: r.int('VOLLEY_MAX_INLINE_RECIPIENTS', 10_000, 1, 1_000_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),

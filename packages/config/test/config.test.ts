@@ -55,6 +55,19 @@ describe('configuration', () => {
     assert.match(p.find((x) => x.startsWith('VOLLEY_API_KEY')) ?? '', /at least 16/);
   });
 
+  test('the admin key: unset turns the admin API off; short or equal to the API key is refused', () => {
+    assert.equal(loadApiConfig(base).adminKey, undefined);
+    const good = 'an-admin-secret-0123456789';
+    assert.equal(loadApiConfig({ ...base, VOLLEY_ADMIN_KEY: good }).adminKey, good);
+    const short = problems(() => loadApiConfig({ ...base, VOLLEY_ADMIN_KEY: 'admin' }));
+    assert.equal(short.length, 1);
+    assert.match(short[0] ?? '', /^VOLLEY_ADMIN_KEY must be at least 16 characters/);
+    const same = problems(() => loadApiConfig({ ...base, VOLLEY_ADMIN_KEY: base.VOLLEY_API_KEY }));
+    assert.deepEqual(same, [
+      'VOLLEY_ADMIN_KEY must differ from VOLLEY_API_KEY: a client key would otherwise administer every tenant',
+    ]);
+  });
+
   test('API rate limit: 6000 a minute by default, a count and window when set, 0 or off to disable', () => {
     const d = loadApiConfig(base);
     assert.equal(d.rateLimit, DEFAULT_API_RATE_LIMIT.limit);
