@@ -111,6 +111,13 @@ class Deque<T> {
   }
 }
 
+/**
+ * How long a connection opened with a slot handed over by a closed one waits before it
+ * connects: the server processes the old socket's end and the new connection in its own
+ * order, and would otherwise count both for a moment (seen in tests: 3 open for a cap of 2).
+ */
+const HANDOVER_SETTLE_MS = 50;
+
 export class SmtpPool {
   private readonly clientOpts: Omit<SmtpClientOptions, 'onClose'>;
   private readonly acquireSlot: SmtpPoolOptions['acquireSlot'];
@@ -322,6 +329,22 @@ export class SmtpPool {
   private async slotFor(
     ask: () => Promise<SlotLease | undefined>,
   ): Promise<{ lease?: SlotLease; error?: unknown }> {
+    const got = await this.takeSlot(ask);
+    if (got.lease && got.handedOver) {
+      // The old connection's socket has closed here, but the server may not have seen it go
+      // yet when the new connection arrives: let it, so it never counts both at once.
+      await sleep(HANDOVER_SETTLE_MS);
+      if (this.closed) {
+        this.releaseLease(got.lease);
+        return {};
+      }
+    }
+    return got;
+  }
+
+  private async takeSlot(
+    ask: () => Promise<SlotLease | undefined>,
+  ): Promise<{ lease?: SlotLease; error?: unknown; handedOver?: boolean }> {
     let handed: SlotLease | undefined;
     let wake: (() => void) | undefined;
     const waiter = (lease: SlotLease): void => {
@@ -329,7 +352,7 @@ export class SmtpPool {
       wake?.();
     };
     this.slotWaiters.push(waiter);
-    const finish = (lease: SlotLease | undefined): { lease?: SlotLease } => {
+    const finish = (lease: SlotLease | undefined): { lease?: SlotLease; handedOver?: boolean } => {
       const i = this.slotWaiters.indexOf(waiter);
       if (i >= 0) this.slotWaiters.splice(i, 1);
       // A slot handed over while another was being asked for: keep one, give the other back.
@@ -339,7 +362,8 @@ export class SmtpPool {
         this.releaseLease(got);
         return {};
       }
-      return got ? { lease: got } : {};
+      if (!got) return {};
+      return handed ? { lease: got, handedOver: true } : { lease: got };
     };
     try {
       const first = await ask();
