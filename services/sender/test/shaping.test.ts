@@ -93,8 +93,12 @@ describe('traffic shaping in the sender', () => {
       },
       capture: { keep: false },
     });
+    const eventsRedis = connectRedis(shared.url, {
+      name: 'queue-events',
+      maxRetriesPerRequest: null,
+    });
     const events = new QueueEvents(QUEUES.send, {
-      connection: connectRedis(shared.url, { name: 'queue-events', maxRetriesPerRequest: null }),
+      connection: eventsRedis,
       prefix: h.keys.bullPrefix,
     });
     try {
@@ -113,6 +117,7 @@ describe('traffic shaping in the sender', () => {
       assert.ok(total <= 24, `${total} runs for 20 batches`);
     } finally {
       await events.close();
+      eventsRedis.disconnect();
       await h.stop();
     }
   });
