@@ -126,13 +126,14 @@ function capWaitMs(waits: number, due: boolean): number {
 
 /**
  * How late an admitted batch may start before it presents its slot again: one batch interval
- * at the destination's rate (a batch that late arrives on top of the next one), between 50 and
- * 250 ms. See the batch loop.
+ * at the destination's rate (later than that, it arrives on top of the next batch; within it,
+ * at most one batch crosses into a window, which the burst allows), and at least 50 ms, a
+ * usual event-loop hiccup. See the batch loop.
  */
 function lateToleranceMs(plan: Plan, slot: Slot): number {
   const rate = (plan.rule.ratePerSec ?? 0) * slot.factor;
   if (!(rate > 0)) return Infinity;
-  return Math.min(250, Math.max(50, (slot.granted * 1000) / rate));
+  return Math.max(50, (slot.granted * 1000) / rate);
 }
 const MAX_READMITS = 2;
 
@@ -448,7 +449,7 @@ export class SenderEngine {
     const rows = await this.store.recipientWindow(id, from, this.cfg.expandWindow);
     const shaper = this.shaper;
     const batches = planBatches(id, from, rows, (domain) =>
-      shaper ? Math.min(this.cfg.batchSize, shaper.plan(domain).maxBatch) : this.cfg.batchSize,
+      shaper ? Math.min(this.cfg.batchSize, shaper.plan(domain).batchSize) : this.cfg.batchSize,
     );
     const rt = await this.runtime(id);
     if (!rt) return;

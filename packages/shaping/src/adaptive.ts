@@ -77,7 +77,7 @@ if ARGV[4] == 'slow' then
   -- burst, instead of queueing the new slots behind the void ones.
   local rate = tonumber(ARGV[15])
   if rate > 0 then
-    local b = math.max(1, math.floor(tonumber(ARGV[16]) * f0 + 1e-9))
+    local _, b = bursts(tonumber(ARGV[16]), f0)
     local tat = now + b * 1000 / (rate * f0)
     redis.call('SET', KEYS[5], fmt(tat), 'PX', math.ceil(tat - now) + 1)
   end

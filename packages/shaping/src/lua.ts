@@ -20,6 +20,20 @@ export function clockArg(ctx: ShapingContext): number {
 }
 
 /**
+ * From this burst on, slots are reserved (and batches made) with half the burst, and admission
+ * keeps the other half as room for batches that wake up late. Below it, batches are the whole
+ * burst: halving them would cost more Redis work per message (a job per few messages) than
+ * the occasional late wake-up costs in rate.
+ */
+export const ROOM_FROM_BURST = 20;
+
+/** The burst slots are reserved with, and the batch size: see {@link ROOM_FROM_BURST}. */
+export function reservationBurst(burst: number): number {
+  const a = Math.max(1, Math.floor(burst + 1e-9));
+  return a >= ROOM_FROM_BURST ? Math.floor(a / 2) : a;
+}
+
+/**
  * Helpers prepended to every script.
  * - `now_ms(arg)`: the injected clock, or Redis TIME in ms with microsecond fraction.
  * - `fmt(x)`: a number as text with microsecond precision. Lua numbers returned to Redis are
@@ -27,6 +41,10 @@ export function clockArg(ctx: ShapingContext): number {
  * - `factor_at(state, now)`: the adaptive rate factor of a destination: `f0` until `until`,
  *   then `step` higher every `every` ms, up to 1. A pure function of time, so every worker
  *   computes the same factor and no timer has to raise it.
+ * - `bursts(burst, f)`: the admission burst (the rule's burst times the factor, at least 1)
+ *   and the reservation burst ({@link reservationBurst} of it). Slots are reserved with the
+ *   smaller one, so in a backlog the admission GCRA keeps room to start a batch that wakes
+ *   late at once instead of pushing every later batch back (see gcra.ts).
  */
 export const PRELUDE = `
 local function now_ms(arg)
@@ -45,6 +63,11 @@ local function factor_at(state, now)
   local f = f0 + (math.floor((now - u) / tonumber(h[4])) + 1) * tonumber(h[3])
   if f >= 1 - 1e-9 then return 1 end
   return f
+end
+local function bursts(b, f)
+  local a = math.max(1, math.floor(b * f + 1e-9))
+  if a >= ${ROOM_FROM_BURST} then return a, math.floor(a / 2) end
+  return a, a
 end
 local function suspended_until(susp, field, now)
   local v = redis.call('HMGET', susp, '*', field)

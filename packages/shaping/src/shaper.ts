@@ -18,7 +18,7 @@ import {
   type ShapingEvent,
   type Suspension,
 } from './adaptive.ts';
-import type { ShapingContext } from './lua.ts';
+import { reservationBurst, type ShapingContext } from './lua.ts';
 
 export interface ShaperOptions {
   redis: Redis;
@@ -57,9 +57,18 @@ export interface ShaperOptions {
 export interface Plan extends Resolution {
   /**
    * The most messages one reservation grants (the rule's burst); Infinity without a rate.
-   * Split batches to this size: a larger `n` is granted only in part.
+   * A larger `n` is granted only in part.
    */
   maxBatch: number;
+  /**
+   * How many messages a batch should carry: the burst slots are reserved with (half the burst
+   * from a burst of 20 on, else the burst; see `reservationBurst`); Infinity without a rate.
+   * With half-burst batches admission keeps half a burst of room, so a batch that wakes up to
+   * one batch interval late starts at once without pushing the next ones back. With batches of
+   * the whole burst every late wake-up delays all later batches for good (measured: 50/s
+   * domains at 45/s with batches of 50 and burst 50 under load).
+   */
+  batchSize: number;
 }
 
 /** A connection slot of a capped destination; `id` is undefined when there is no cap. */
@@ -132,7 +141,8 @@ export class Shaper {
    */
   plan(domain: string, mxHosts: readonly string[] = []): Plan {
     const r = resolveRule(this.current, domain, mxHosts);
-    return { ...r, maxBatch: r.rule.ratePerSec === undefined ? Infinity : r.rule.burst };
+    if (r.rule.ratePerSec === undefined) return { ...r, maxBatch: Infinity, batchSize: Infinity };
+    return { ...r, maxBatch: r.rule.burst, batchSize: reservationBurst(r.rule.burst) };
   }
 
   /**
@@ -259,7 +269,8 @@ export class Shaper {
         at = Math.max(at, state.now);
         const f = state.factor;
         const rate = rule.ratePerSec === undefined ? undefined : rule.ratePerSec * f;
-        const burst = Math.max(1, Math.floor(rule.burst * f + 1e-9));
+        // Slots are reserved with the reservation burst; see bursts() in lua.ts.
+        const burst = reservationBurst(rule.burst * f);
         // TAT is now + (slots handed out ahead) × interval; the first `burst` of them may
         // start now, the rest wait in the delayed set.
         const ahead =

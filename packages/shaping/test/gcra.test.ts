@@ -55,6 +55,26 @@ describe('GCRA reservations', () => {
     assert.deepEqual([next.startAt - t0, next.delayMs, next.reservedAt - t0], [1500, 100, 1400]);
   });
 
+  test('from a burst of 20 on, slots are reserved with half of it: admission keeps the rest as room', async () => {
+    const t0 = 1_700_000_000_000;
+    const now = t0;
+    const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
+    assert.ok(ctx);
+    const req = { key: 'domain:big.example', ratePerSec: 100, burst: 40 };
+    const w = await reserveMany(ctx, { ...req, sizes: [20, 20, 20] });
+    assert.deepEqual(
+      w.slots.map((x) => [x.startAt - t0, x.granted]),
+      [
+        [0, 20],
+        [200, 20],
+        [400, 20],
+      ],
+    );
+    // A single reservation may still ask for the whole burst; what is above half waits.
+    const all = await reserve(ctx, { ...req, key: 'domain:other.example', n: 40 });
+    assert.deepEqual([all.granted, all.delayMs], [40, 200]);
+  });
+
   test('a batch above the burst is granted only the burst', async () => {
     const [ctx] = ctxs(uniquePrefix('gcra'));
     assert.ok(ctx);
@@ -188,7 +208,7 @@ describe('admission of the messages that start', () => {
       ratePerSec: 10,
       burst: 3,
       n: 3,
-      held: { since: all.reservedAt, startAt: t0 },
+      held: { since: all.reservedAt, startAt: all.slots[0]?.startAt ?? 0 },
     });
     assert.deepEqual([first.status, first.admitted, first.delayMs], ['held', true, 0]);
   });
@@ -237,16 +257,61 @@ describe('admission of the messages that start', () => {
     assert.deepEqual([again.admitted, again.startAt - t0], [true, 500]);
   });
 
+  test('in a backlog, a batch that wakes up to one interval late starts at once and pushes nobody back', async () => {
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    // One batch every 200 ms. Wake-ups: on time, 150 ms late, on time, 190 ms late,
+    // on time, ...
+    const wakeLate = [0, 150, 0, 190, 0, 120, 0, 199];
+    const run = async (ratePerSec: number, burst: number, size: number): Promise<number[]> => {
+      const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
+      assert.ok(ctx);
+      const req = { key: 'domain:room.example', ratePerSec, burst };
+      now = t0;
+      const w = await reserveMany(ctx, { ...req, sizes: wakeLate.map(() => size) });
+      const late: number[] = [];
+      for (const [i, x] of w.slots.entries()) {
+        now = x.startAt + (wakeLate[i] ?? 0);
+        const r = await reserve(ctx, {
+          ...req,
+          n: size,
+          held: { since: w.reservedAt, startAt: x.startAt },
+          admitWithinMs: 250,
+        });
+        assert.ok(r.admitted);
+        late.push(r.startAt - x.startAt);
+      }
+      return late;
+    };
+    // 100/s, burst 40: slots are reserved with half of it (one batch) and admission keeps the
+    // rest as room. Every batch starts when it wakes; the next, on time, is not held back.
+    assert.deepEqual(await run(100, 40, 20), wakeLate);
+    // 50/s, burst 10, batches of 10 (below 20, batches are the whole burst), also one every
+    // 200 ms: no room. Each late batch pushes every later one back.
+    assert.deepEqual(await run(50, 10, 10), [0, 150, 150, 190, 190, 190, 190, 199]);
+  });
+
   test('whatever the lateness of the batches, admitted starts keep the limit and no slot is lost', async () => {
     const rate = 50;
-    const burst = 5;
     const T = 1000 / rate;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.integer({ min: 1, max: burst }), { minLength: 20, maxLength: 80 }),
-        fc.array(fc.nat({ max: 3000 }), { minLength: 80, maxLength: 80 }),
+        // A burst below 20 (batches of the whole burst) and one above (slots of half of it).
+        fc
+          .constantFrom(5, 24)
+          .chain((burst) =>
+            fc.tuple(
+              fc.constant(burst),
+              fc.array(fc.integer({ min: 1, max: burst }), { minLength: 20, maxLength: 80 }),
+            ),
+          ),
+        // Mostly the wake-up latency of a busy worker, sometimes seconds (a connection wait).
+        fc.array(fc.oneof(fc.nat({ max: 150 }), fc.nat({ max: 3000 })), {
+          minLength: 80,
+          maxLength: 80,
+        }),
         fc.array(fc.nat({ max: 40 }), { minLength: 80, maxLength: 80 }),
-        async (sizes, lateness, wakeJitter) => {
+        async ([burst, sizes], lateness, wakeJitter) => {
           const t0 = 1_700_000_000_000;
           let now = t0;
           const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
@@ -281,7 +346,11 @@ describe('admission of the messages that start', () => {
               assert.ok(r.startAt >= now && r.startAt - now <= 250);
               starts.push({ at: r.startAt, n: r.granted });
             } else {
-              wakes.push({ ...wake, at: r.startAt + (wakeJitter[rounds % 80] ?? 0) });
+              wakes.push({
+                ...wake,
+                at: r.startAt + (wakeJitter[rounds % 80] ?? 0),
+                startAt: r.startAt,
+              });
             }
             assert.ok(++rounds < sizes.length * 50, 'every batch is admitted in the end');
           }
