@@ -20,12 +20,14 @@ import { PRELUDE, LuaScript, arr, clockArg, num, type ShapingContext } from './l
  * the rate; sending it anyway lands it on top of the next slot's batch, above the limit. So
  * the messages that actually start pass a second GCRA of the same rate and burst, kept on
  * their start times (the admission TAT): a late batch is admitted into room that unused or
- * late slots left, and the limit holds over any window whatever the lateness. From a burst
- * of 20 on, slots are reserved with half the burst (at most half a burst starts at once on
- * the reservation schedule) and batches carry half a burst, so in a backlog admission keeps
- * half a burst of room: a batch that wakes up to one batch interval late starts at once and
- * delays nobody. With the whole burst on both, every late wake-up pushed all later batches
- * back for good (a 50/s domain with burst 50 measured at 45/s under load).
+ * late slots left, and the limit holds over any window whatever the lateness. Slots are
+ * reserved with half the burst (at most half a burst starts at once on the reservation
+ * schedule), so admission keeps the other half as room: for the first messages of a
+ * destination, which wait for a connection while the next are due, and, from a burst of 20
+ * on where batches carry half a burst, for a batch that wakes up to one batch interval late,
+ * which then starts at once and delays nobody. With the whole burst on both, every late
+ * wake-up pushed all later batches back for good (a 50/s domain with burst 50 measured at
+ * 45/s under load).
  *
  * Admission is only granted to a start within `admitWithinMs` of now (the caller waits that
  * long in process and then sends); a start further away is returned without touching the

@@ -20,17 +20,26 @@ export function clockArg(ctx: ShapingContext): number {
 }
 
 /**
- * From this burst on, slots are reserved (and batches made) with half the burst, and admission
- * keeps the other half as room for batches that wake up late. Below it, batches are the whole
- * burst: halving them would cost more Redis work per message (a job per few messages) than
- * the occasional late wake-up costs in rate.
+ * The burst slots are reserved with: half the rule's burst (at least 1). Admission keeps the
+ * other half as room: for batches that wake up late, and for the first messages of a
+ * destination, which wait for a connection to open while the next ones are already due.
  */
-export const ROOM_FROM_BURST = 20;
-
-/** The burst slots are reserved with, and the batch size: see {@link ROOM_FROM_BURST}. */
 export function reservationBurst(burst: number): number {
+  return Math.max(1, Math.floor(Math.max(1, Math.floor(burst + 1e-9)) / 2));
+}
+
+/**
+ * From this burst on, batches carry half the burst, so admission keeps room for a whole
+ * batch that wakes up late. Below it, batches are the whole burst: halving them would cost
+ * more Redis work per message (a job per few messages) than the occasional late wake-up
+ * costs in rate.
+ */
+export const HALF_BATCHES_FROM_BURST = 20;
+
+/** The messages a batch of a destination with this burst carries. */
+export function batchSizeFor(burst: number): number {
   const a = Math.max(1, Math.floor(burst + 1e-9));
-  return a >= ROOM_FROM_BURST ? Math.floor(a / 2) : a;
+  return a >= HALF_BATCHES_FROM_BURST ? Math.floor(a / 2) : a;
 }
 
 /**
@@ -66,8 +75,7 @@ local function factor_at(state, now)
 end
 local function bursts(b, f)
   local a = math.max(1, math.floor(b * f + 1e-9))
-  if a >= ${ROOM_FROM_BURST} then return a, math.floor(a / 2) end
-  return a, a
+  return a, math.max(1, math.floor(a / 2))
 end
 local function suspended_until(susp, field, now)
   local v = redis.call('HMGET', susp, '*', field)

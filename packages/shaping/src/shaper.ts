@@ -18,7 +18,7 @@ import {
   type ShapingEvent,
   type Suspension,
 } from './adaptive.ts';
-import { reservationBurst, type ShapingContext } from './lua.ts';
+import { batchSizeFor, reservationBurst, type ShapingContext } from './lua.ts';
 
 export interface ShaperOptions {
   redis: Redis;
@@ -61,8 +61,8 @@ export interface Plan extends Resolution {
    */
   maxBatch: number;
   /**
-   * How many messages a batch should carry: the burst slots are reserved with (half the burst
-   * from a burst of 20 on, else the burst; see `reservationBurst`); Infinity without a rate.
+   * How many messages a batch should carry: half the burst from a burst of 20 on, else the
+   * burst (see `batchSizeFor`); Infinity without a rate.
    * With half-burst batches admission keeps half a burst of room, so a batch that wakes up to
    * one batch interval late starts at once without pushing the next ones back. With batches of
    * the whole burst every late wake-up delays all later batches for good (measured: 50/s
@@ -142,7 +142,7 @@ export class Shaper {
   plan(domain: string, mxHosts: readonly string[] = []): Plan {
     const r = resolveRule(this.current, domain, mxHosts);
     if (r.rule.ratePerSec === undefined) return { ...r, maxBatch: Infinity, batchSize: Infinity };
-    return { ...r, maxBatch: r.rule.burst, batchSize: reservationBurst(r.rule.burst) };
+    return { ...r, maxBatch: r.rule.burst, batchSize: batchSizeFor(r.rule.burst) };
   }
 
   /**

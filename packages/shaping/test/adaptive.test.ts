@@ -123,12 +123,13 @@ describe('adaptive backoff', () => {
     };
     // 100/s × 0.5 = 50/s, 20 ms apart, and no burst right after the slow-down.
     assert.deepEqual(await gaps(slowed, 4), [20, 40, 60, 80]);
-    assert.deepEqual(await gaps(steady, 12), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20]);
-    // Idle for a while, it gets a burst again: 10 × 0.5 = 5.
+    // Slots are reserved with half the burst: 5 of steady.example's 10 at once.
+    assert.deepEqual(await gaps(steady, 12), [0, 0, 0, 0, 0, 10, 20, 30, 40, 50, 60, 70]);
+    // Idle for a while, it gets half its burst again: 10 × 0.5 = 5, half of it 2.
     clock.now = T0 + 1000;
     assert.deepEqual(
       (await gaps(slowed, 8)).map((t) => t - 1000),
-      [0, 0, 0, 0, 0, 20, 40, 60],
+      [0, 0, 20, 40, 60, 80, 100, 120],
     );
     const free = await a.reserve(open, 1000);
     assert.deepEqual([free.granted, free.delayMs, free.factor], [1000, 0, 1]);
@@ -206,8 +207,8 @@ describe('adaptive backoff', () => {
     for (let i = 0; i < 5; i++) next.push(await a.reserve(plan, 1));
     assert.deepEqual(
       next.map((x) => x.startAt - woken.startAt),
-      [0, 0, 0, 0, 20],
-      'the halved burst of 5, then 50/s',
+      [0, 20, 40, 60, 80],
+      'half the halved burst of 5 (2, with the one woken), then 50/s',
     );
     const later = next[4];
     assert.ok(later && !later.admitted, 'a slot ahead waits in the delayed set');
