@@ -611,19 +611,13 @@ export class SenderEngine {
     if (plan && capKey !== undefined) {
       const limit = Math.max(1, Math.min(plan.rule.connections ?? 1, this.cfg.poolSize));
       const busy = this.capBusy.get(capKey) ?? 0;
-      if (busy >= limit) {
-        const waits = (d.slotWaits ?? 0) + 1;
-        this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
-        await job.updateData({ ...d, slotWaits: waits });
-        await this.handleSignals(d.campaignId, signals);
-        // Short: the batches ahead of it take a second or two on the destination's connections.
-        await job.moveToDelayed(
-          Date.now() + capWaitMs(waits, plan.rule.ratePerSec !== undefined),
-          token,
-        );
-        throw new DelayedError();
-      }
-      if (plan.rule.ratePerSec !== undefined && !(await this.ensureConnectionSlot(plan))) {
+      // This worker already sends as many of its batches as the cap allows, or (with a rate)
+      // holds none of its connections while the cap is full: back to the delayed set for a
+      // moment, keeping the batch's rate slot.
+      if (
+        busy >= limit ||
+        (plan.rule.ratePerSec !== undefined && !(await this.ensureConnectionSlot(plan)))
+      ) {
         const waits = (d.slotWaits ?? 0) + 1;
         this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
         await job.updateData({ ...d, slotWaits: waits });
