@@ -1,8 +1,7 @@
 /** Command-line flags of `npm run bench`, validated once with messages that say what to do. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { wholeNumberFlags } from './flags.ts';
+import { parseFlags, wholeNumberFlags } from './flags.ts';
 
 export type DkimMode = 'off' | 'rsa' | 'ed25519';
 
@@ -102,32 +101,26 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       normalized.push(a);
     }
   }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: normalized,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean' },
-        senders: { type: 'string' },
-        recipients: { type: 'string' },
-        domains: { type: 'string' },
-        size: { type: 'string' },
-        reps: { type: 'string' },
-        'naive-messages': { type: 'string' },
-        'wire-messages': { type: 'string' },
-        dkim: { type: 'string' },
-        'domain-limits': { type: 'string' },
-        timeout: { type: 'string' },
-        out: { type: 'string' },
-        profile: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parseFlags(
+    normalized,
+    {
+      quick: { type: 'boolean' },
+      senders: { type: 'string' },
+      recipients: { type: 'string' },
+      domains: { type: 'string' },
+      size: { type: 'string' },
+      reps: { type: 'string' },
+      'naive-messages': { type: 'string' },
+      'wire-messages': { type: 'string' },
+      dkim: { type: 'string' },
+      'domain-limits': { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    (message) => new UsageError(message),
+  );
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   // 1,000,000 is the API's largest inline list; larger campaigns need the upload endpoint.

@@ -1,4 +1,5 @@
 /** Flag parsing shared by the benchmark entry points; each wraps errors with its own usage text. */
+import { parseArgs } from 'node:util';
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -36,4 +37,22 @@ export function wholeNumberFlags(
       throw err;
     }
   };
+}
+
+type FlagOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+/**
+ * The flags of `argv` (strict: an unknown flag or a positional argument is refused), with
+ * parse errors turned into the caller's usage error.
+ */
+export function parseFlags<const O extends FlagOptions>(
+  argv: string[],
+  options: O,
+  toError: (message: string) => Error,
+) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw toError(err instanceof Error ? err.message : String(err));
+  }
 }

@@ -1,6 +1,5 @@
 /** Command-line flags of `npm run bench:shaping`, validated once. */
-import { parseArgs } from 'node:util';
-import { wholeNumberFlags } from './flags.ts';
+import { parseFlags, wholeNumberFlags } from './flags.ts';
 
 export interface ShapingBenchOptions {
   quick: boolean;
@@ -35,25 +34,19 @@ export class ShapingUsageError extends Error {
 const int = wholeNumberFlags((message) => new ShapingUsageError(message));
 
 export function parseShapingArgs(argv: string[]): ShapingBenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean' },
-        senders: { type: 'string' },
-        duration: { type: 'string' },
-        'bulk-rate': { type: 'string' },
-        timeout: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new ShapingUsageError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parseFlags(
+    argv,
+    {
+      quick: { type: 'boolean' },
+      senders: { type: 'string' },
+      duration: { type: 'string' },
+      'bulk-rate': { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    (message) => new ShapingUsageError(message),
+  );
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   // Below 30 s there are too few 10-s windows after the first to say anything.

@@ -1,7 +1,6 @@
 /** Command-line flags of `npm run bench:upload`, validated once with messages that say what to do. */
-import { parseArgs } from 'node:util';
 import { UsageError } from './args.ts';
-import { wholeNumberFlags } from './flags.ts';
+import { parseFlags, wholeNumberFlags } from './flags.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -33,26 +32,20 @@ export const UPLOAD_USAGE = `Usage: npm run bench:upload -- [flags]
 const int = wholeNumberFlags((message) => new UsageError(message));
 
 export function parseUploadArgs(argv: string[]): UploadBenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean' },
-        rows: { type: 'string' },
-        reps: { type: 'string' },
-        formats: { type: 'string' },
-        timeout: { type: 'string' },
-        out: { type: 'string' },
-        profile: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const values = parseFlags(
+    argv,
+    {
+      quick: { type: 'boolean' },
+      rows: { type: 'string' },
+      reps: { type: 'string' },
+      formats: { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    (message) => new UsageError(message),
+  );
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   // The bodies are built in the harness's memory before the runs: 20 million rows is ~1.3 GB.
