@@ -31,11 +31,18 @@ export function uniquePrefix(name = 't'): string {
 /** A service process started as a deployment starts it; see `superviseChild`. */
 export type ServiceProcess = ChildHandle;
 
-/** Starts `services/<name>/src/main.ts` in its own Node process with the given environment. */
-export function spawnService(name: string, env: Record<string, string>): ServiceProcess {
+/**
+ * Starts `services/<name>/src/main.ts` in its own Node process with the given environment;
+ * `nodeArgs` go to Node itself (a heap limit, say).
+ */
+export function spawnService(
+  name: string,
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[] } = {},
+): ServiceProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
     {
       cwd: ROOT,
       env: {
