@@ -108,10 +108,14 @@ class Load {
     if (this.stopped || this.benchRuns >= maxRuns) return;
     this.benchRuns++;
     const out = openSync(join(this.dir, `load-bench-${this.benchRuns}.log`), 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'benchmarks/run.ts', '--quick'], {
-      cwd: ROOT,
-      stdio: ['ignore', out, out],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'benchmarks/run.ts', '--quick', '--out', join(this.dir, 'bench')],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', out, out],
+      },
+    );
     closeSync(out);
     this.track(child);
     void waitExit(child).then(() => this.bench(maxRuns));

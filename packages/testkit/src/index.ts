@@ -76,3 +76,15 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * CPU time (user and system, in ms) this process spent running `fn`. Unlike wall time it
+ * barely moves when other processes load the machine, so a test can bound how much work
+ * something takes (a parser that must stay linear, say) without failing by chance.
+ */
+export function cpuTimeMs(fn: () => void): number {
+  const start = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}

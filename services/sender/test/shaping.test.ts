@@ -139,6 +139,9 @@ describe('traffic shaping in the sender', () => {
     await h.start({
       senders: 1,
       env: {
+        // Two batch slots: when the rule fires, at most the other slot's batch (one message:
+        // batches carry the burst) can be past admission.
+        VOLLEY_SENDER_CONCURRENCY: '2',
         VOLLEY_RETRY_BASE: '100ms',
         VOLLEY_RETRY_MAX: '200ms',
         VOLLEY_SHAPING_POLICY: policyFile(
@@ -170,11 +173,18 @@ describe('traffic shaping in the sender', () => {
       assert.equal((await h.store.get(id))?.counts.sent, 30);
       const third = attempts[2] ?? 0;
       const next = attempts[3] ?? 0;
-      t.diagnostic(`gap after the third 421: ${next - third} ms (suspension 3 s)`);
-      // Messages already handed to the connection when the rule fired may still arrive; none
-      // later than a few ms after it, then nothing until the suspension ends.
-      const during = attempts.filter((a) => a > third + 200 && a < third + 2800);
-      assert.deepEqual(during, [], 'attempts during the suspension');
+      // The rule fires after the sink answered the third 421, so the suspension ends 3 s or
+      // more after `third`: anything before third + 2.8 s is during it. A message already past
+      // admission when the rule fired may still arrive, however late a loaded machine makes
+      // it: at most one, from the other batch slot. Judged by count, not by how soon.
+      const during = attempts.filter((a) => a > third && a < third + 2800);
+      t.diagnostic(
+        `after the third 421: ${during.length} attempt(s) during the suspension, the next at +${next - third} ms (suspension 3 s)`,
+      );
+      assert.ok(
+        during.length <= 1,
+        `${during.length} attempts during the suspension, at ${during.map((a) => a - third).join(', ')} ms after the third 421`,
+      );
       assert.ok(
         attempts.some((a) => a >= third + 2800),
         'sending resumed after the suspension',
