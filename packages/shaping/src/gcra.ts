@@ -42,7 +42,7 @@ local function admit(adm_key, now, start, n, burst, T, within)
   if earliest > start then start = earliest end
   if start - now > within then return start, 0 end
   local new_adm = math.max(adm, start) + n * T
-  redis.call('SET', adm_key, fmt(new_adm), 'PX', math.ceil(new_adm - now) + 1)
+  redis.call('SET', adm_key, fmt(new_adm), 'PX', expiry_ms(new_adm - now + 1))
   return start, 1
 end
 `;
@@ -90,7 +90,7 @@ if status == 'reserved' then
   start = math.max(now, base + (n - rburst) * T)
   local new_tat = base + n * T
   -- Once TAT is past, the key means the same as no key: let it expire then.
-  redis.call('SET', KEYS[1], fmt(new_tat), 'PX', math.ceil(new_tat - now) + 1)
+  redis.call('SET', KEYS[1], fmt(new_tat), 'PX', expiry_ms(new_tat - now + 1))
 end
 local admitted
 start, admitted = admit(KEYS[5], now, start, n, burst, T, tonumber(ARGV[8]))
@@ -130,7 +130,7 @@ for i = 5, #ARGV do
   out[#out + 1] = n
   tat = base + n * T
 end
-redis.call('SET', KEYS[1], fmt(tat), 'PX', math.ceil(tat - now) + 1)
+redis.call('SET', KEYS[1], fmt(tat), 'PX', expiry_ms(tat - now + 1))
 return out
 `,
 );

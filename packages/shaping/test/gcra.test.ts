@@ -111,6 +111,21 @@ describe('GCRA reservations', () => {
     assert.equal(await ctx.redis.exists(keys.gcra('domain:d.example')), 0);
   });
 
+  test('with an injected clock, state lasts a minute of real time, however near its own end', async () => {
+    // The test clock stands still while real time passes between calls; a key that lapsed
+    // 20 real ms after a 50/s slot was lost between two calls on a loaded machine.
+    const prefix = uniquePrefix('gcra');
+    const T0 = Date.UTC(2030, 0, 1);
+    const [ctx] = ctxs(prefix, () => T0);
+    assert.ok(ctx);
+    const keys = new ShapingKeys(prefix);
+    await reserve(ctx, { key: 'domain:e.example', ratePerSec: 50, burst: 1, n: 1 });
+    const ttl = await ctx.redis.pttl(keys.gcra('domain:e.example'));
+    assert.ok(ttl > 59_000 && ttl <= 60_000, `pttl ${ttl}`);
+    const next = await reserve(ctx, { key: 'domain:e.example', ratePerSec: 50, burst: 1, n: 1 });
+    assert.equal(next.startAt - T0, 20, 'the second slot follows the first');
+  });
+
   test('4 concurrent clients: never above rate + burst in any window, long-run rate exact', async () => {
     const rate = 500;
     const burst = 50;
