@@ -82,14 +82,13 @@ export class FeedbackError extends Error {
   }
 }
 
+/** How soft bounces turn into suppression (VOLLEY_SOFT_BOUNCE_LIMIT and _WINDOW). */
 export interface FeedbackOptions {
-  /** Soft bounces within the window that suppress an address; 0 never. @defaultValue 3 */
-  softBounceLimit?: number;
-  /** How far back soft bounces count. @defaultValue 30 days */
-  softBounceWindowMs?: number;
+  /** Soft bounces of an address within the window that suppress it; 0 never. */
+  softBounceLimit: number;
+  /** How far back soft bounces count. */
+  softBounceWindowMs: number;
 }
-
-export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
 
 /**
  * Reasons, feedback types and sources become hash fields and filter values: a short token
@@ -157,10 +156,10 @@ export class Feedback {
   constructor(
     readonly redis: Redis,
     readonly keys: Keys,
-    opts: FeedbackOptions = {},
+    opts: FeedbackOptions,
   ) {
-    this.softLimit = opts.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit;
-    this.windowMs = opts.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs;
+    this.softLimit = opts.softBounceLimit;
+    this.windowMs = opts.softBounceWindowMs;
   }
 
   /** The tenant and address of a campaign's recipient, or undefined when there is none. */

@@ -13,7 +13,6 @@ export { Recorder, type RecorderOptions } from './recorder.ts';
 export {
   Feedback,
   FeedbackError,
-  DEFAULT_SOFT_BOUNCE,
   type FeedbackOptions,
   type FeedbackOutcome,
   type FeedbackResult,

@@ -34,11 +34,15 @@ interface World {
 }
 
 function world(opts: { softBounceLimit?: number; softBounceWindowMs?: number } = {}): World {
+  // Volley's defaults (packages/config): 3 within 30 days.
   const keys = new Keys(uniquePrefix('fb'));
   return {
     keys,
     store: new CampaignStore(redis, keys),
-    feedback: new Feedback(redis, keys, opts),
+    feedback: new Feedback(redis, keys, {
+      softBounceLimit: opts.softBounceLimit ?? 3,
+      softBounceWindowMs: opts.softBounceWindowMs ?? 30 * DAY,
+    }),
     list: new SuppressionList(redis, keys),
   };
 }
