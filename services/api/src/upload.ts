@@ -30,7 +30,7 @@ const UploadResult = Type.Object({
  * streams). Stopping early, for this or because the file is refused, leaves the request stream
  * open: destroying it would reset the connection before the answer that says why is written.
  */
-async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
+export async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
   let seen = 0;
   for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
