@@ -103,6 +103,8 @@ export async function registerUnsubscribe(
         ),
     });
   }
+  // Only the two encodings RFC 8058 names: a JSON or plain-text body is a 415, not a 400.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: BODY_LIMIT },
