@@ -12,7 +12,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { ApiProblem } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
-import { limited } from '../upload.ts';
+import { limited, streamBodies, streamedUpload } from '../upload.ts';
 import { FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
 /** Valid rows staged per round trip: the same chunk the recipient upload writes. */
@@ -198,20 +198,12 @@ async function readImport(
 export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
   const uploadLimit = ctx.config.uploadLimit ?? 2 * 1024 ** 3;
   const maxInvalid = ctx.config.uploadMaxInvalid ?? 1000;
-  // The body stays a stream (the recipient upload registers the same parser on this scope).
-  if (!v1.hasContentTypeParser('text/csv')) {
-    v1.addContentTypeParser('text/csv', (_req, payload, done) => done(null, payload));
-  }
+  streamBodies(v1, ['text/csv']);
 
   v1.post(
     '/suppressions/import',
     {
-      bodyLimit: uploadLimit,
-      // As for recipient uploads: a refused file may have much more on the way.
-      onError: (_req, reply, _err, done) => {
-        reply.header('connection', 'close');
-        done();
-      },
+      ...streamedUpload(uploadLimit),
       schema: {
         tags: ['suppressions'],
         summary: 'Import suppressed addresses from CSV',
