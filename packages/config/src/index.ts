@@ -462,6 +462,8 @@ const LOCAL_VARIABLES = [
   'VOLLEY_API_URL',
   'VOLLEY_DEMO_RECIPIENTS',
   'VOLLEY_PARENT_PID',
+  // `npm start` gives each service its own metrics port through these.
+  ...Object.keys(DEFAULT_METRICS_PORTS).map((s) => `VOLLEY_${s.toUpperCase()}_METRICS_PORT`),
 ];
 
 let known: Set<string> | undefined;

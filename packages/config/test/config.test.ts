@@ -274,6 +274,8 @@ describe('unknown variables', () => {
       'VOLLEY_SOFT_BOUNCE_LIMIT',
       'VOLLEY_SOFT_BOUNCE_WINDOW',
       'VOLLEY_UNSUBSCRIBE_RATE_LIMIT',
+      'VOLLEY_API_METRICS_PORT',
+      'VOLLEY_COLLECTOR_METRICS_PORT',
     ]) {
       assert.ok(all.has(name), name);
     }

@@ -161,13 +161,10 @@ async function main(): Promise<void> {
     process.exit(code);
   };
 
+  const metricsPort = (name: Service): string =>
+    process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ?? String(DEFAULT_METRICS_PORTS[name]);
   for (const name of SERVICES) {
-    const child = startService(name, {
-      ...env,
-      VOLLEY_METRICS_PORT:
-        process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ??
-        String(DEFAULT_METRICS_PORTS[name]),
-    });
+    const child = startService(name, { ...env, VOLLEY_METRICS_PORT: metricsPort(name) });
     children.set(name, child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -180,7 +177,7 @@ async function main(): Promise<void> {
     [
       'engine starting:',
       `  API        http://127.0.0.1:${apiPort}   (Authorization: Bearer ${apiKey === LOCAL_DEV_KEY ? LOCAL_DEV_KEY : '<VOLLEY_API_KEY>'})`,
-      `  metrics    ${SERVICES.map((s) => `${s} :${DEFAULT_METRICS_PORTS[s]}`).join(', ')}`,
+      `  metrics    ${SERVICES.map((s) => `${s} :${metricsPort(s)}`).join(', ')}`,
       `  mail       ${mailDir}`,
       `  unsubscribe ${unsubscribeUrl}/<token>   (the links in the captured messages)`,
       '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
