@@ -96,6 +96,7 @@ export interface FeedbackOptions {
  */
 const TOKEN = /^[a-z0-9][a-z0-9._-]{0,39}$/;
 const STATUS = /^[245]\.\d{1,3}\.\d{1,3}$/;
+const KINDS: readonly string[] = ['bounced', 'complained', 'unsubscribed'];
 
 const recipientScript = new LuaScript(FEEDBACK_RECIPIENT);
 const addressScript = new LuaScript(FEEDBACK_ADDRESS);
@@ -113,6 +114,10 @@ function describeWindow(ms: number): string {
 
 /** `[reason, detail, hard, source, status, replyCode]` of an outcome, checked. */
 function fields(o: FeedbackOutcome): [string, string, boolean, string, string, string] {
+  // Callers outside TypeScript's reach (a parsed report, a webhook) may pass anything.
+  if (!KINDS.includes(o.kind)) {
+    throw new FeedbackError('FEEDBACK_INVALID', `unknown feedback ${JSON.stringify(o.kind)}`);
+  }
   const detail = (o.detail ?? '').slice(0, 500);
   let reason: string;
   if (o.kind === 'bounced') reason = o.reason;

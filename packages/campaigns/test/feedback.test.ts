@@ -326,6 +326,14 @@ describe('feedback effects', () => {
         () => w.feedback.apply({ campaignId: id, index: 0 }, { ...HARD, status: '5.1' }),
         'FEEDBACK_INVALID',
       ],
+      [
+        () =>
+          w.feedback.apply({ campaignId: id, index: 0 }, {
+            kind: 'opened',
+            source: 'one-click',
+          } as unknown as FeedbackOutcome),
+        'FEEDBACK_INVALID',
+      ],
     ];
     for (const [call, code] of refused) {
       await assert.rejects(
