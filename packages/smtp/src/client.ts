@@ -117,11 +117,15 @@ export interface SmtpClientOptions {
   secure?: boolean | undefined;
   /** Never use STARTTLS, even when offered. @defaultValue false */
   ignoreTLS?: boolean | undefined;
-  /** Fail (ETLS) unless the session is encrypted. @defaultValue false */
+  /**
+   * Fail (ETLS) unless the session is encrypted. Credentials (`auth`) imply it: they are never
+   * sent over a plaintext session. @defaultValue false
+   */
   requireTLS?: boolean | undefined;
   tls?: SmtpTlsOptions | undefined;
   /** EHLO name. @defaultValue the OS host name if it is qualified, else the local address literal */
   name?: string | undefined;
+  /** Credentials for AUTH PLAIN or LOGIN; sent only once the session is encrypted. */
   auth?: { user: string; pass: string } | undefined;
   /** TCP connect, plus the handshake for `secure`. @defaultValue 30 000 ms */
   connectionTimeoutMs?: number | undefined;
@@ -393,11 +397,21 @@ export class SmtpClient {
     if (opts.ignoreTLS && opts.requireTLS) {
       throw new Error('SmtpClient: ignoreTLS and requireTLS cannot both be set');
     }
+    if (opts.ignoreTLS && opts.auth && !opts.secure) {
+      throw new Error(
+        'SmtpClient: credentials (auth) are only sent over TLS, which ignoreTLS turns off',
+      );
+    }
     this.opts = opts;
     this.destination =
       isIP(opts.host) === 6 ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
     this.servername = opts.servername ?? (isIP(opts.host) ? undefined : opts.host);
     this.closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** TLS is required: asked for, or implied by credentials (never sent in plaintext). */
+  private get mustEncrypt(): boolean {
+    return this.opts.requireTLS === true || this.opts.auth !== undefined;
   }
 
   /** Open, greeted, and not in the middle of anything the pool cannot see. */
@@ -439,10 +453,10 @@ export class SmtpClient {
       if (!this.secure && !this.opts.ignoreTLS && this.extensions.starttls) {
         await this.startTls();
       }
-      if (this.opts.requireTLS && !this.secure) {
+      if (this.mustEncrypt && !this.secure) {
         throw this.connectionError(
           'ETLS',
-          `${this.destination} does not offer STARTTLS and TLS is required`,
+          `${this.destination} does not offer STARTTLS and TLS is required${this.opts.auth ? ' (credentials are only sent over TLS)' : ''}`,
           'starttls',
         );
       }
@@ -675,8 +689,15 @@ export class SmtpClient {
     if (reply.code !== 220) {
       // A refused STARTTLS leaves the plaintext session as it was (RFC 3207 4); without
       // requireTLS, opportunistic TLS carries on in plaintext.
-      if (this.opts.requireTLS || reply.code === 421) {
-        throw new SmtpReplyError(reply, 'starttls', this.destination);
+      if (reply.code === 421) throw new SmtpReplyError(reply, 'starttls', this.destination);
+      if (this.mustEncrypt) {
+        // The relay's setup, not the message, is at fault: a connection error, so the message
+        // is deferred (or tried on another relay) instead of bouncing on the reply's code.
+        throw this.connectionError(
+          'ETLS',
+          `${this.destination} refused STARTTLS and TLS is required: ${reply.text}`,
+          'starttls',
+        );
       }
       return;
     }

@@ -64,7 +64,8 @@ export class RelayPool implements Transport {
       secure: target.secure,
       auth: target.auth,
       // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
-      // whenever it is offered.
+      // whenever it is offered; required with credentials or when the URL asks for it.
+      requireTLS: target.requireTLS,
       tls: { rejectUnauthorized: true },
       maxConnections: opts.poolSize,
       // Keep connections for as long as the server allows: each reconnect costs round trips

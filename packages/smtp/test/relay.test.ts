@@ -4,6 +4,7 @@ import { parseRelays } from '@volley/config';
 import { freePort } from '@volley/redis';
 import { startCaptureServer, waitUntil, type CaptureServer } from '@volley/testkit';
 import { RelayPool } from '../src/index.ts';
+import { startSmtpServer, type TestSmtpServer } from './fixtures/servers.ts';
 
 let a: CaptureServer;
 let b: CaptureServer;
@@ -128,5 +129,52 @@ describe('relay pool', () => {
       p.close();
       await c.close();
     }
+  });
+
+  describe('credentials and TLS', () => {
+    let plainAuth: TestSmtpServer;
+    /** AUTH commands the plaintext relay was given: it must see none. */
+    let authAttempts = 0;
+    before(async () => {
+      // Offers AUTH on a plaintext session and no STARTTLS: a misconfigured relay, or what a
+      // man in the middle who strips STARTTLS from the EHLO reply shows the sender.
+      plainAuth = await startSmtpServer({
+        onAuth: (_auth, _session, callback) => {
+          authAttempts++;
+          callback(null, { user: 'volley' });
+        },
+        disabledCommands: ['STARTTLS'],
+        authMethods: ['PLAIN', 'LOGIN'],
+        allowInsecureAuth: true,
+        authOptional: true,
+      });
+    });
+    after(() => plainAuth.close());
+
+    test('a relay URL with credentials never authenticates over plaintext: the message is deferred, not bounced', async () => {
+      const p = pool(`smtp://volley:s3cret@127.0.0.1:${plainAuth.port}`);
+      try {
+        const r = await p.send(message(1));
+        assert.equal(r.disposition, 'deferred', r.text);
+        assert.equal(r.reason, 'failedstarttls');
+        assert.doesNotMatch(r.text, /s3cret/, 'the password is not in the result');
+        assert.equal(authAttempts, 0, 'no AUTH reached the server');
+        assert.equal(plainAuth.messages.length, 0, 'nothing was sent');
+      } finally {
+        p.close();
+      }
+    });
+
+    test('requireTLS=true on a relay without credentials refuses a session that stays plaintext', async () => {
+      const p = pool(`smtp://127.0.0.1:${plainAuth.port}?requireTLS=true`);
+      try {
+        const r = await p.send(message(2));
+        assert.equal(r.disposition, 'deferred', r.text);
+        assert.equal(r.reason, 'failedstarttls');
+        assert.equal(plainAuth.messages.length, 0, 'nothing was sent in plaintext');
+      } finally {
+        p.close();
+      }
+    });
   });
 });
