@@ -445,6 +445,23 @@ describe('TLS and AUTH', () => {
     assert.equal(err.stage, 'starttls');
   });
 
+  test('a refused STARTTLS with TLS required is ETLS, a connection failure, not a refusal to bounce on', async (t) => {
+    const s = await scripted(t, {
+      ehlo: '250-raw.test\r\n250-STARTTLS\r\n250 AUTH PLAIN',
+      onCommand: (line) => (line === 'STARTTLS' ? '554 5.7.3 TLS not available' : undefined),
+    });
+    const c = new SmtpClient({
+      host: '127.0.0.1',
+      port: s.port,
+      auth: { user: 'volley', pass: 's3cret pass' },
+    });
+    const err = await rejection(c.connect(), SmtpConnectionError);
+    assert.equal(err.errorCode, 'ETLS');
+    assert.equal(err.stage, 'starttls');
+    assert.match(err.message, /554 5\.7\.3 TLS not available/);
+    assert.ok(!s.commands.some((l) => l.startsWith('AUTH')), 'no AUTH after the refusal');
+  });
+
   test('implicit TLS (secure: true) from the first byte', async (t) => {
     const c = await client(t, implicitTls.port, {
       secure: true,
