@@ -9,6 +9,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
+import { enhancedAfterCode } from './enhanced-status.ts';
 
 /** Where in the session a reply refused us. */
 export type SmtpStage =
@@ -170,7 +171,6 @@ const MAX_REPLY_LINES = 512;
 /** QUIT's reply changes nothing, so waiting for it is bounded tightly. */
 const QUIT_WAIT_MS = 5_000;
 
-const ENHANCED = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
 /** Characters that would break or inject into an SMTP command line. */
 // eslint-disable-next-line no-control-regex -- control characters are what must not reach the wire
 const BAD_ADDRESS = /[\x00-\x1f\x7f<>]/;
@@ -241,7 +241,7 @@ export class ReplyParser {
     const text = this.lines.length === 1 ? line : this.lines.join('\n');
     this.lines = [];
     // The last line's code counts, as in Postfix, should a server mix codes within a reply.
-    out.push({ code: c0 * 100 + c1 * 10 + c2, text, enhanced: ENHANCED.exec(first)?.[1] });
+    out.push({ code: c0 * 100 + c1 * 10 + c2, text, enhanced: enhancedAfterCode(first) });
   }
 }
 
