@@ -4,18 +4,17 @@ export {
   type Classification,
   type Disposition,
 } from './classify.ts';
+export { SmtpClient, type SmtpClientOptions } from './client.ts';
 export {
-  SmtpClient,
   SmtpReplyError,
   SmtpConnectionError,
   SmtpEnvelopeError,
-  type ServerReply,
   type SmtpStage,
   type SmtpConnectionStage,
-  type SmtpClientOptions,
-  type SmtpTlsOptions,
-  type SmtpExtensions,
-} from './client.ts';
+} from './errors.ts';
+export type { SmtpExtensions } from './extensions.ts';
+export type { SmtpTlsOptions } from './options.ts';
+export type { ServerReply } from './reply-parser.ts';
 export {
   SmtpPool,
   failureReply,

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { classifyReply } from './classify.ts';
-import { SmtpConnectionError, SmtpReplyError } from './client.ts';
+import { SmtpConnectionError, SmtpReplyError } from './errors.ts';
 import { MxResolver } from './mx-resolver.ts';
 import { SmtpPool, failureReply, isNoSlot } from './pool.ts';
 import {

@@ -7,15 +7,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmtpReply } from './classify.ts';
-import {
-  SmtpClient,
-  SmtpConnectionError,
-  checkEnvelope,
-  SmtpEnvelopeError,
-  SmtpReplyError,
-  type ServerReply,
-  type SmtpClientOptions,
-} from './client.ts';
+import { SmtpClient, type SmtpClientOptions } from './client.ts';
+import { SmtpConnectionError, SmtpEnvelopeError, SmtpReplyError } from './errors.ts';
+import type { ServerReply } from './reply-parser.ts';
+import { checkEnvelope } from './wire.ts';
 
 /** A connection slot granted by a cap shared across processes; released when the connection closes. */
 export interface SlotLease {

@@ -1,6 +1,6 @@
 import type { RelayTarget } from '@volley/config';
 import { classifyReply } from './classify.ts';
-import { SmtpConnectionError, SmtpReplyError } from './client.ts';
+import { SmtpConnectionError, SmtpReplyError } from './errors.ts';
 import { SmtpPool, failureReply, isNoSlot, type SmtpPoolOptions } from './pool.ts';
 import {
   CAPPED_IDLE_MS,

@@ -6,15 +6,9 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { SMTPServerOptions } from 'smtp-server';
-import {
-  ReplyParser,
-  SmtpClient,
-  SmtpConnectionError,
-  SmtpEnvelopeError,
-  SmtpReplyError,
-  type ServerReply,
-  type SmtpClientOptions,
-} from '../src/client.ts';
+import { SmtpClient, type SmtpClientOptions } from '../src/client.ts';
+import { SmtpConnectionError, SmtpEnvelopeError, SmtpReplyError } from '../src/errors.ts';
+import { ReplyParser, type ServerReply } from '../src/reply-parser.ts';
 import { SmtpPool } from '../src/pool.ts';
 import {
   TLS_CERT,
