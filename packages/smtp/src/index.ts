@@ -32,4 +32,4 @@ export {
   type MxHost,
   type MxFailure,
 } from './mx-resolver.ts';
-export { MxPool, type MxPoolOptions, type MxDestinationStatus } from './mx-pool.ts';
+export { MxPool, type MxPoolOptions } from './mx-pool.ts';

@@ -172,12 +172,6 @@ export class RelayPool implements Transport {
     relay.downUntil = Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
   }
 
-  /** Relays currently left out after connection failures, for health reporting. */
-  resting(): string[] {
-    const now = Date.now();
-    return this.relays.filter((r) => r.downUntil > now).map((r) => r.target.label);
-  }
-
   close(): void {
     clearInterval(this.sweeper);
     // Busy connections finish their message first; close() never rejects.
