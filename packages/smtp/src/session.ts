@@ -3,7 +3,7 @@
  * STARTTLS socket swap, replies handed to the commands that await them in order, the timers,
  * and the one way a connection ends (`fail`). Socket events never throw: every failure rejects
  * whatever waits on the connection and closes it. The handshake and the transactions drive
- * it; nothing here knows SMTP beyond replies and QUIT.
+ * it; of SMTP it knows only replies, QUIT, and what must not precede a TLS handshake.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
