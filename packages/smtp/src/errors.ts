@@ -82,3 +82,9 @@ export class SmtpEnvelopeError extends Error {
     super(`invalid envelope ${field} address ${JSON.stringify(address.slice(0, 200))}`);
   }
 }
+
+/** Client options that contradict each other; thrown by the constructor, before any connection. */
+export class SmtpOptionsError extends Error {
+  override readonly name = 'SmtpOptionsError';
+  readonly errorCode = 'EOPTIONS';
+}

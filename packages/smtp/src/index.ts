@@ -9,6 +9,7 @@ export {
   SmtpReplyError,
   SmtpConnectionError,
   SmtpEnvelopeError,
+  SmtpOptionsError,
   type SmtpStage,
   type SmtpConnectionStage,
 } from './errors.ts';

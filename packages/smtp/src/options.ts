@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { SecureVersion } from 'node:tls';
+import { SmtpOptionsError } from './errors.ts';
 
 /** TCP connect, plus the TLS handshake (implicit or after STARTTLS). */
 const CONNECTION_TIMEOUT_MS = 30_000;
@@ -82,13 +83,13 @@ export interface ResolvedOptions {
   socketTimeoutMs: number;
 }
 
-/** Applies the defaults; throws for options that contradict each other. */
+/** Applies the defaults; throws SmtpOptionsError for options that contradict each other. */
 export function resolveOptions(opts: SmtpConnectOptions): ResolvedOptions {
   if (opts.ignoreTLS && opts.requireTLS) {
-    throw new Error('SmtpClient: ignoreTLS and requireTLS cannot both be set');
+    throw new SmtpOptionsError('SmtpClient: ignoreTLS and requireTLS cannot both be set');
   }
   if (opts.ignoreTLS && opts.auth && !opts.secure) {
-    throw new Error(
+    throw new SmtpOptionsError(
       'SmtpClient: credentials (auth) are only sent over TLS, which ignoreTLS turns off',
     );
   }

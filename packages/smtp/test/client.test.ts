@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { SMTPServerOptions } from 'smtp-server';
 import { SmtpClient, type SmtpClientOptions } from '../src/client.ts';
-import { SmtpConnectionError, SmtpEnvelopeError, SmtpReplyError } from '../src/errors.ts';
+import {
+  SmtpConnectionError,
+  SmtpEnvelopeError,
+  SmtpOptionsError,
+  SmtpReplyError,
+} from '../src/errors.ts';
 import { ReplyParser, type ServerReply } from '../src/reply-parser.ts';
 import { SmtpPool } from '../src/pool.ts';
 import {
@@ -534,7 +539,7 @@ describe('TLS and AUTH', () => {
           ignoreTLS: true,
           auth: { user: 'volley', pass: 's3cret pass' },
         }),
-      /ignoreTLS/,
+      (e: unknown) => e instanceof SmtpOptionsError && /ignoreTLS/.test(e.message),
     );
   });
 });
