@@ -14,6 +14,12 @@ export interface RelayTarget {
   /** smtps:// means TLS from the first byte; smtp:// upgrades with STARTTLS when offered. */
   secure: boolean;
   auth?: { user: string; pass: string };
+  /**
+   * Refuse a session that is not encrypted (`?requireTLS=true`): the message is deferred
+   * instead of going out in plaintext. Credentials are never sent without TLS, so a URL with
+   * them cannot say false. @defaultValue true with credentials or smtps://, else false
+   */
+  requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
 }
@@ -125,7 +131,10 @@ export interface DkimKeyRef {
   keyPath: string;
 }
 
-/** Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `?weight=N`. */
+/**
+ * Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `user:pass@`,
+ * `?weight=N` and `?requireTLS=true|false`.
+ */
 export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   const out: RelayTarget[] = [];
   for (const part of text
@@ -159,11 +168,25 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has no host`);
       continue;
     }
+    const tlsText = url.searchParams.get('requireTLS');
+    if (tlsText !== null && tlsText !== 'true' && tlsText !== 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: requireTLS must be true or false, not ${JSON.stringify(tlsText)} (${JSON.stringify(mask(part))})`,
+      );
+      continue;
+    }
+    if (tlsText === 'false' && url.username) {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has credentials and requireTLS=false: credentials are never sent without TLS; drop requireTLS=false (STARTTLS is then required) or use smtps://`,
+      );
+      continue;
+    }
     const target: RelayTarget = {
       label: `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}:***@` : ''}${url.host}`,
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port,
       secure,
+      requireTLS: secure || tlsText === 'true' || url.username !== '',
       weight,
     };
     if (url.username) {

@@ -222,6 +222,33 @@ describe('configuration', () => {
     );
   });
 
+  test('relay URLs: credentials require TLS unless said otherwise; requireTLS may be asked for without them', () => {
+    const errs: string[] = [];
+    const [withCreds, plain, strict, implicit] = parseRelays(
+      'smtp://u:pw@relay1.example:587, smtp://relay2.example:25, smtp://relay3.example:25?requireTLS=true, smtps://u:pw@relay4.example',
+      errs,
+    );
+    assert.deepEqual(errs, []);
+    assert.equal(withCreds?.requireTLS, true, 'credentials are never sent without TLS');
+    assert.equal(plain?.requireTLS, false, 'no credentials: opportunistic STARTTLS');
+    assert.equal(strict?.requireTLS, true);
+    assert.equal(implicit?.requireTLS, true);
+
+    const bad: string[] = [];
+    const refused = parseRelays(
+      'smtp://u:pw@relay1.example:587?requireTLS=false, smtp://relay2.example?requireTLS=maybe',
+      bad,
+    );
+    assert.deepEqual(refused, []);
+    assert.equal(bad.length, 2);
+    assert.match(bad[0] ?? '', /requireTLS=false.*credentials|credentials.*requireTLS=false/);
+    assert.match(bad[1] ?? '', /requireTLS must be true or false/);
+    assert.ok(
+      bad.every((b) => !b.includes('pw')),
+      'passwords never appear in errors',
+    );
+  });
+
   test('durations take units', () => {
     assert.equal(parseDuration('90s'), 90_000);
     assert.equal(parseDuration('3d'), 259_200_000);

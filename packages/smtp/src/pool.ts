@@ -7,15 +7,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmtpReply } from './classify.ts';
-import {
-  SmtpClient,
-  SmtpConnectionError,
-  checkEnvelope,
-  SmtpEnvelopeError,
-  SmtpReplyError,
-  type ServerReply,
-  type SmtpClientOptions,
-} from './client.ts';
+import { SmtpClient, type SmtpClientOptions } from './client.ts';
+import { SmtpConnectionError, SmtpEnvelopeError, SmtpReplyError } from './errors.ts';
+import type { ServerReply } from './reply-parser.ts';
+import { checkEnvelope } from './wire.ts';
 
 /** A connection slot granted by a cap shared across processes; released when the connection closes. */
 export interface SlotLease {
@@ -113,8 +108,12 @@ class Deque<T> {
 
 /**
  * How long a connection opened with a slot handed over by a closed one waits before it
- * connects: the server processes the old socket's end and the new connection in its own
- * order, and would otherwise count both for a moment (seen in tests: 3 open for a cap of 2).
+ * connects. The old socket's 'close' means the server has answered QUIT and sent its FIN, not
+ * that it has read ours: Node sends our FIN a loop turn after QUIT, often after the server has
+ * closed its side. A server that counts a socket until it reads that FIN (smtp-server and the
+ * tests' capture server do) then reads it in the same poll as the new connection, counts the
+ * new one first, and sees one more than the cap for that turn (traced: 3 open for a cap of 2).
+ * No event tells a client that the server has read its FIN, so a margin stands in for it.
  */
 const HANDOVER_SETTLE_MS = 50;
 
@@ -138,7 +137,7 @@ export class SmtpPool {
    * slot to the first of them instead of releasing it, so the slot does not go to another
    * worker while this pool's sends wait (a connection retired by its message limit would
    * otherwise give its place away at every retirement). Handed over only once the old socket
-   * has closed, so the two never count together at the server.
+   * has closed: the server has answered QUIT and closed its side (see HANDOVER_SETTLE_MS).
    */
   private readonly slotWaiters: ((lease: SlotLease) => void)[] = [];
   private readonly queue = new Deque<Waiter>();
@@ -331,8 +330,8 @@ export class SmtpPool {
   ): Promise<{ lease?: SlotLease; error?: unknown }> {
     const got = await this.takeSlot(ask);
     if (got.lease && got.handedOver) {
-      // The old connection's socket has closed here, but the server may not have seen it go
-      // yet when the new connection arrives: let it, so it never counts both at once.
+      // The old connection's socket has closed here, but the server may not have read our
+      // end of it yet when the new connection arrives: let it, so it never counts both.
       await sleep(HANDOVER_SETTLE_MS);
       if (this.closed) {
         this.releaseLease(got.lease);
