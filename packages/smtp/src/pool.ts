@@ -106,17 +106,6 @@ class Deque<T> {
   }
 }
 
-/**
- * How long a connection opened with a slot handed over by a closed one waits before it
- * connects. The old socket's 'close' means the server has answered QUIT and sent its FIN, not
- * that it has read ours: Node sends our FIN a loop turn after QUIT, often after the server has
- * closed its side. A server that counts a socket until it reads that FIN (smtp-server and the
- * tests' capture server do) then reads it in the same poll as the new connection, counts the
- * new one first, and sees one more than the cap for that turn (traced: 3 open for a cap of 2).
- * No event tells a client that the server has read its FIN, so a margin stands in for it.
- */
-const HANDOVER_SETTLE_MS = 50;
-
 export class SmtpPool {
   private readonly clientOpts: Omit<SmtpClientOptions, 'onClose'>;
   private readonly acquireSlot: SmtpPoolOptions['acquireSlot'];
@@ -137,7 +126,7 @@ export class SmtpPool {
    * slot to the first of them instead of releasing it, so the slot does not go to another
    * worker while this pool's sends wait (a connection retired by its message limit would
    * otherwise give its place away at every retirement). Handed over only once the old socket
-   * has closed: the server has answered QUIT and closed its side (see HANDOVER_SETTLE_MS).
+   * has closed: the server has answered QUIT and ended the session, so it never counts both.
    */
   private readonly slotWaiters: ((lease: SlotLease) => void)[] = [];
   private readonly queue = new Deque<Waiter>();
@@ -328,22 +317,6 @@ export class SmtpPool {
   private async slotFor(
     ask: () => Promise<SlotLease | undefined>,
   ): Promise<{ lease?: SlotLease; error?: unknown }> {
-    const got = await this.takeSlot(ask);
-    if (got.lease && got.handedOver) {
-      // The old connection's socket has closed here, but the server may not have read our
-      // end of it yet when the new connection arrives: let it, so it never counts both.
-      await sleep(HANDOVER_SETTLE_MS);
-      if (this.closed) {
-        this.releaseLease(got.lease);
-        return {};
-      }
-    }
-    return got;
-  }
-
-  private async takeSlot(
-    ask: () => Promise<SlotLease | undefined>,
-  ): Promise<{ lease?: SlotLease; error?: unknown; handedOver?: boolean }> {
     let handed: SlotLease | undefined;
     let wake: (() => void) | undefined;
     const waiter = (lease: SlotLease): void => {
@@ -351,7 +324,7 @@ export class SmtpPool {
       wake?.();
     };
     this.slotWaiters.push(waiter);
-    const finish = (lease: SlotLease | undefined): { lease?: SlotLease; handedOver?: boolean } => {
+    const finish = (lease: SlotLease | undefined): { lease?: SlotLease } => {
       const i = this.slotWaiters.indexOf(waiter);
       if (i >= 0) this.slotWaiters.splice(i, 1);
       // A slot handed over while another was being asked for: keep one, give the other back.
@@ -361,8 +334,7 @@ export class SmtpPool {
         this.releaseLease(got);
         return {};
       }
-      if (!got) return {};
-      return handed ? { lease: got, handedOver: true } : { lease: got };
+      return got ? { lease: got } : {};
     };
     try {
       const first = await ask();
