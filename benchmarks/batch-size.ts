@@ -12,10 +12,10 @@ import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRedisServer } from '@volley/redis';
+import { ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
 import { FlagError, wholeNumber } from './lib/flags.ts';
-import { installSignalHandlers, stopAll } from './lib/procs.ts';
 import { log } from './lib/log.ts';
-import { ROOT, runNaive, runVolley, type RunResult } from './lib/runs.ts';
+import { runNaive, runVolley, type RunResult } from './lib/runs.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { median } from './lib/stats.ts';
 import { recipients, templatesOfSize } from './lib/workload.ts';
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   );
 }
 
-installSignalHandlers(() => stopAll(2000));
+stopAllOnSignals('bench:batch', 2000);
 main()
   .catch((err: unknown) => {
     if (err instanceof FlagError) {

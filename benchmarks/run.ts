@@ -8,13 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, release, tmpdir, type } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { findRedisServer } from '@volley/redis';
+import { ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
 import { parseBenchArgs, UsageError, USAGE, type BenchOptions } from './lib/args.ts';
 import { throughputChart } from './lib/chart.ts';
-import { installSignalHandlers, stopAll } from './lib/procs.ts';
 import { log } from './lib/log.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { flagLine, markdown, summarize, type Environment, type Notice } from './lib/report.ts';
-import { ROOT, runNaive, runVolley, runWire, type RunResult } from './lib/runs.ts';
+import { runNaive, runVolley, runWire, type RunResult } from './lib/runs.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { policyFor } from './lib/conformance.ts';
 import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
@@ -287,7 +287,7 @@ async function main(): Promise<void> {
   }
 }
 
-installSignalHandlers(() => stopAll(2000));
+stopAllOnSignals('bench', 2000);
 main()
   .catch((err: unknown) => {
     process.stderr.write(

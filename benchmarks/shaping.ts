@@ -16,9 +16,18 @@ import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volle
 import { Keys, ShapingKeys } from '@volley/contracts';
 import { createQueues, type Queues } from '@volley/campaigns';
 import { Shaper, type ShapingEvent } from '@volley/shaping';
+import {
+  adopt,
+  launchTs,
+  ROOT,
+  stopAll,
+  stopAllOnSignals,
+  tail,
+  type ChildHandle,
+} from '@volley/runtime';
 import { log } from './lib/log.ts';
-import { cpuOf, installSignalHandlers, stopAll, tail, track, type Proc } from './lib/procs.ts';
-import { PREFIX, ROOT, redisVersion, spawnService, startTs } from './lib/runs.ts';
+import { cpuOf } from './lib/proc-stats.ts';
+import { PREFIX, redisVersion, startService, STOP_GRACE_MS } from './lib/runs.ts';
 import {
   analyse,
   readSinkLog,
@@ -121,24 +130,24 @@ async function runScenario(
     faults: sc.faults,
     replyDelayMs: sc.replyDelayMs,
   };
-  const procs: Proc[] = [];
+  const procs: ChildHandle[] = [];
   const events: LoggedShapingEvent[] = [];
   const states: StateSample[] = [];
   const problems: string[] = [];
   const campaigns: CampaignRecord[] = [];
   let stopRedis: (() => Promise<void>) | undefined;
-  let sink: Proc | undefined;
+  let sink: ChildHandle | undefined;
   let client: ReturnType<typeof connectRedis> | undefined;
   let queues: Queues | undefined;
   let poller: NodeJS.Timeout | undefined;
   try {
-    sink = startTs('shaping-sink', 'benchmarks/lib/shaping-sink.ts', {
-      BENCH_SHAPING_SINK: JSON.stringify(sinkCfg),
+    sink = launchTs('shaping-sink', 'benchmarks/lib/shaping-sink.ts', {
+      env: { BENCH_SHAPING_SINK: JSON.stringify(sinkCfg) },
     });
     const sinkProc = sink;
     const sinkPort = Number((await sink.waitForLine(/^listening \d+$/, 60_000)).split(' ')[1]);
     const redis = await startLocalRedis();
-    stopRedis = track(redis.pid, () => redis.stop());
+    stopRedis = adopt(redis.pid, () => redis.stop());
     const apiKey = randomBytes(24).toString('hex');
     const apiPort = await freePort();
     const common = {
@@ -149,7 +158,7 @@ async function runScenario(
       VOLLEY_SHAPING_POLICY: policyPath,
     };
     const largest = Math.max(...sc.destinations.map((d) => d.recipients), sc.bulk.perCampaign);
-    const api = spawnService('api', 'api', {
+    const api = startService('api', 'api', {
       ...common,
       VOLLEY_API_KEY: apiKey,
       VOLLEY_API_PORT: String(apiPort),
@@ -174,9 +183,9 @@ async function runScenario(
         problems.push(`sender-${sender}: ${rec.msg ?? ''} ${line.slice(0, 300)}`);
       }
     };
-    const senders: Proc[] = [];
+    const senders: ChildHandle[] = [];
     for (let k = 1; k <= o.senders; k++) {
-      const s = spawnService(
+      const s = startService(
         'sender',
         `sender-${k}`,
         {
@@ -420,8 +429,8 @@ async function runScenario(
     await queues?.close().catch(() => undefined);
     client?.disconnect();
     // Senders first, so their connections end (QUIT) before the sink stops and flushes its log.
-    await Promise.all(procs.map((p) => p.stop()));
-    await sink?.stop(10_000);
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', STOP_GRACE_MS)));
+    await sink?.stop('SIGTERM', 10_000);
     await stopRedis?.();
   }
 }
@@ -551,7 +560,7 @@ async function main(): Promise<number> {
   return 1;
 }
 
-installSignalHandlers(() => stopAll());
+stopAllOnSignals('bench:shaping');
 main().then(
   (code) => process.exit(code),
   async (err: unknown) => {

@@ -14,30 +14,18 @@ import { join, relative, resolve } from 'node:path';
 import { Keys } from '@volley/contracts';
 import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
 import { UsageError } from './lib/args.ts';
+import { adopt, launchTs, ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
 import { log } from './lib/log.ts';
-import {
-  cpuSeconds,
-  installSignalHandlers,
-  peakRssBytes,
-  stopAll,
-  track,
-  waitForPort,
-} from './lib/procs.ts';
+import { cpuSeconds, peakRssBytes, rssBytes, sampleRss } from './lib/proc-stats.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { ROOT, redisVersion, startTs } from './lib/runs.ts';
+import { redisVersion, STOP_GRACE_MS } from './lib/runs.ts';
 import {
   parseUploadArgs,
   UPLOAD_USAGE,
   type UploadBenchOptions,
   type UploadFormat,
 } from './lib/upload-args.ts';
-import {
-  buildBody,
-  rssBytes,
-  sampleRss,
-  streamPost,
-  type UploadBody,
-} from './lib/upload-client.ts';
+import { buildBody, streamPost, type UploadBody } from './lib/upload-client.ts';
 import {
   KINDS,
   summarizeUploads,
@@ -117,14 +105,11 @@ async function main(): Promise<void> {
   }
 
   const redis = await startLocalRedis();
-  const stopRedis = track(redis.pid, () => redis.stop());
+  const stopRedis = adopt(redis.pid, () => redis.stop());
   const apiKey = randomBytes(24).toString('hex');
   const apiPort = await freePort();
-  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'api')}`] : [];
-  const api = startTs(
-    'api',
-    'benchmarks/lib/upload-server.ts',
-    {
+  const api = launchTs('api', 'benchmarks/lib/upload-server.ts', {
+    env: {
       REDIS_URL: redis.url,
       VOLLEY_REDIS_PREFIX: PREFIX,
       VOLLEY_API_KEY: apiKey,
@@ -133,12 +118,12 @@ async function main(): Promise<void> {
       VOLLEY_LOG_LEVEL: 'info',
       VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
     },
-    { nodeArgs: prof },
-  );
+    ...(profileDir ? { cpuProfileDir: join(profileDir, 'api') } : {}),
+  });
   const client = connectRedis(redis.url, { name: 'volley-bench' });
   try {
     await api.waitForLine(/api listening/, 60_000);
-    await waitForPort(apiPort, api, 10_000);
+    await api.waitForPort(apiPort, 10_000);
     log(`pids: redis ${redis.pid}, api ${api.pid}`);
     env.redis = await redisVersion(client);
     const keys = new Keys(PREFIX);
@@ -276,7 +261,7 @@ async function main(): Promise<void> {
     );
   } finally {
     client.disconnect();
-    await api.stop();
+    await api.stop('SIGTERM', STOP_GRACE_MS);
     await stopRedis();
   }
   if (profileDir) {
@@ -286,7 +271,7 @@ async function main(): Promise<void> {
   }
 }
 
-installSignalHandlers(() => stopAll(2000));
+stopAllOnSignals('bench:upload', 2000);
 main()
   .catch((err: unknown) => {
     process.stderr.write(

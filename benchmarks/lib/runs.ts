@@ -4,16 +4,17 @@
  * Each returns the same measurements, taken the same way, so they can be compared.
  */
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '@volley/contracts';
 import { connectRedis, freePort, startLocalRedis, type RedisClient } from '@volley/redis';
+import { adopt, launch, launchService, launchTs, tail, type ChildHandle } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
 import { measureConformance, type Conformance } from './conformance.ts';
 import { log } from './log.ts';
 import type { NaiveConfig } from './naive-config.ts';
-import { cpuOf, cpuSeconds, peakRssBytes, startProcess, tail, track, type Proc } from './procs.ts';
+import { cpuOf, cpuSeconds, peakRssBytes } from './proc-stats.ts';
 import { SMTP_SOURCE, startSink } from './sink.ts';
 import {
   percentileSorted,
@@ -24,7 +25,11 @@ import {
   type SteadyRate,
 } from './stats.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+/**
+ * How long a stopped process may take to exit before it is killed: the senders' drain
+ * (VOLLEY_DRAIN_TIMEOUT, 5 s here) has nothing left to wait for once a run has completed.
+ */
+export const STOP_GRACE_MS = 5000;
 
 export type RunKind = 'volley' | 'naive' | 'wire';
 
@@ -193,7 +198,7 @@ export async function runWire(o: WireOptions): Promise<RunResult> {
     const t0 = performance.now();
     const startedAt = Date.now();
     samples.push({ t: 0, bytes: sink.bytesRead() });
-    const source = startProcess('smtp-source', '/bin/sh', ['-c', script, 'sh', ...args], {
+    const source = launch('smtp-source', '/bin/sh', ['-c', script, 'sh', ...args], {
       env: { PATH: process.env.PATH ?? '' },
     });
     let code: number | null | undefined;
@@ -201,13 +206,13 @@ export async function runWire(o: WireOptions): Promise<RunResult> {
     await sampleUntil(Date.now() + o.timeoutS * 1000, 'smtp-source to finish', () => {
       samples.push({ t: (performance.now() - t0) / 1000, bytes: sink.bytesRead() });
       return code !== undefined;
-    }).finally(() => source.stop(1000));
+    }).finally(() => source.stop('SIGTERM', 1000));
     if (code !== 0)
       throw new Error(`smtp-source failed (exit ${code}); output:\n${tail(source.lines)}`);
     const cpu = { 'smtp-source': parseTimes(source.lines), sink: sink.cpu() - sinkCpu0 };
     return result('wire', o.rep, startedAt, samples, o.messages, 0, cpu);
   } finally {
-    await sink.proc.stop();
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
   }
 }
 
@@ -227,7 +232,7 @@ export interface NaiveOptions {
 
 export async function runNaive(o: NaiveOptions): Promise<RunResult> {
   const sink = await startSink();
-  let loop: Proc | undefined;
+  let loop: ChildHandle | undefined;
   try {
     const cfg: NaiveConfig = {
       dkim: o.dkim,
@@ -240,8 +245,8 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       inFlight: o.poolSize * 5,
       timeoutMs: o.timeoutS * 1000,
     };
-    loop = startTs('naive-loop', 'benchmarks/naive-loop.ts', {
-      BENCH_NAIVE: JSON.stringify(cfg),
+    loop = launchTs('naive-loop', 'benchmarks/naive-loop.ts', {
+      env: { BENCH_NAIVE: JSON.stringify(cfg) },
     });
     await loop.waitForLine(/^ready$/, 60_000);
     const samples: ByteSample[] = [];
@@ -274,8 +279,8 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       );
     return result('naive', o.rep, startedAt, samples, done.sent, done.failed, cpu);
   } finally {
-    await loop?.stop();
-    await sink.proc.stop();
+    await loop?.stop('SIGTERM', STOP_GRACE_MS);
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
   }
 }
 
@@ -303,48 +308,22 @@ const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 export const PREFIX = 'bench';
 
 /**
- * A TypeScript file of the repository in a Node process of its own (through tsx, from the
- * repository root), with only PATH and HOME of this process's environment plus `env`.
+ * One Volley service in its own process, as a deployment runs it, writing a CPU profile into
+ * `profile.dir` when profiling.
  */
-export function startTs(
-  label: string,
-  script: string,
-  env: Record<string, string>,
-  opts: { nodeArgs?: string[]; onLine?: (line: string) => void } = {},
-): Proc {
-  return startProcess(
-    label,
-    process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, script)],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      ...(opts.onLine ? { onLine: opts.onLine } : {}),
-    },
-  );
-}
-
-/**
- * Starts one Volley service (`services/<name>/src/main.ts`) as its own process, configured only
- * through its environment, as a deployment runs it. `onLine` sees every line it prints.
- */
-export function spawnService(
+export function startService(
+  service: string,
   name: string,
-  label: string,
   env: Record<string, string>,
   profile?: { dir: string; rep: number },
   onLine?: (line: string) => void,
-): Proc {
-  // One folder per process: tsx's loader thread writes a profile of its own next to the main one.
-  const prof = profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${join(profile.dir, `rep${profile.rep}-${label}`)}`]
-    : [];
-  return startTs(
-    label,
-    `services/${name}/src/main.ts`,
-    { VOLLEY_LOG_LEVEL: 'info', ...env },
-    { nodeArgs: prof, ...(onLine ? { onLine } : {}) },
-  );
+): ChildHandle {
+  return launchService(service, {
+    name,
+    env,
+    ...(profile ? { cpuProfileDir: join(profile.dir, `rep${profile.rep}-${name}`) } : {}),
+    ...(onLine ? { onLine } : {}),
+  });
 }
 
 function infoField(info: string, field: string): number {
@@ -446,9 +425,9 @@ export async function runVolley(
   onVersion?: (v: string) => void,
 ): Promise<RunResult> {
   const redis = await startLocalRedis();
-  const stopRedis = track(redis.pid, () => redis.stop());
+  const stopRedis = adopt(redis.pid, () => redis.stop());
   const sink = await startSink();
-  const procs: Proc[] = [];
+  const procs: ChildHandle[] = [];
   let client: RedisClient | undefined;
   try {
     const apiKey = randomBytes(24).toString('hex');
@@ -459,7 +438,7 @@ export async function runVolley(
       VOLLEY_METRICS_PORT: '0',
       VOLLEY_METRICS_HOST: '127.0.0.1',
     };
-    const api = spawnService(
+    const api = startService(
       'api',
       'api',
       {
@@ -476,9 +455,9 @@ export async function runVolley(
       o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
     );
     procs.push(api);
-    const senders: Proc[] = [];
+    const senders: ChildHandle[] = [];
     for (let k = 0; k < o.senders; k++) {
-      const s = spawnService(
+      const s = startService(
         'sender',
         `sender-${k + 1}`,
         {
@@ -622,8 +601,8 @@ export async function runVolley(
     return run;
   } finally {
     client?.disconnect();
-    await Promise.all(procs.map((p) => p.stop()));
-    await sink.proc.stop();
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', STOP_GRACE_MS)));
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
     await stopRedis();
   }
 }
