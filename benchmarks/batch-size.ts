@@ -3,25 +3,36 @@
  * end to end with several VOLLEY_BATCH_SIZE values, interleaved with the naive loop in every
  * repetition, and each size is reported as medians and as a ratio to the naive loop of its own
  * repetition (the machine is shared, so absolute figures drift).
- *
- * Flags: --sizes 1,10,50,200  --recipients N (default 20000)  --senders N (default 2)
- *        --reps N (default 3)  --domains N (default 20)  --naive-messages N (default 10000)
+ * Flags: `npm run bench:batch -- --help`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { findRedisServer } from '@volley/redis';
 import { ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
-import { FlagError, wholeNumber } from './lib/flags.ts';
+import { defineCli, flag, wholeNumber } from './lib/flags.ts';
 import { log } from './lib/log.ts';
 import { runNaive, runVolley, type RunResult } from './lib/runs.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { median } from './lib/stats.ts';
 import { recipients, templatesOfSize } from './lib/workload.ts';
 
-const int = (name: string, text: string | undefined, def: number, min: number): number =>
-  wholeNumber(name, text, def, min);
+const BATCH_CLI = defineCli(
+  'npm run bench:batch',
+  {
+    sizes: flag
+      .list('LIST', 'VOLLEY_BATCH_SIZE values to compare, comma-separated', (text, name) =>
+        wholeNumber(text, name, 1),
+      )
+      .default([1, 10, 50, 200], '1,10,50,200'),
+    recipients: flag.int('N', 'campaign size', 100).default(20_000),
+    senders: flag.int('N', 'sender processes', 1).default(2),
+    reps: flag.int('N', 'repetitions, the order of the sizes rotated in each', 1).default(3),
+    domains: flag.int('N', 'recipient domains the campaign is spread over', 1).default(20),
+    'naive-messages': flag.int('N', 'messages of the naive loop baseline', 100).default(10_000),
+  },
+  (v) => v,
+);
 
 interface Row {
   size: number;
@@ -37,23 +48,14 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      sizes: { type: 'string' },
-      recipients: { type: 'string' },
-      senders: { type: 'string' },
-      reps: { type: 'string' },
-      domains: { type: 'string' },
-      'naive-messages': { type: 'string' },
-    },
-    strict: true,
-  });
-  const sizes = (values.sizes ?? '1,10,50,200').split(',').map((s) => int('sizes', s.trim(), 0, 1));
-  const count = int('recipients', values.recipients, 20_000, 100);
-  const senders = int('senders', values.senders, 2, 1);
-  const reps = int('reps', values.reps, 3, 1);
-  const domains = int('domains', values.domains, 20, 1);
-  const naiveMessages = int('naive-messages', values['naive-messages'], 10_000, 100);
+  const {
+    sizes,
+    recipients: count,
+    senders,
+    reps,
+    domains,
+    'naive-messages': naiveMessages,
+  } = BATCH_CLI.parseOrExit(process.argv.slice(2));
   checkPostfixTools();
   if (!findRedisServer()) throw new Error('redis-server was not found on PATH');
 
@@ -165,11 +167,6 @@ async function main(): Promise<void> {
 stopAllOnSignals('bench:batch', 2000);
 main()
   .catch((err: unknown) => {
-    if (err instanceof FlagError) {
-      process.stderr.write(`bench:batch: ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
     process.stderr.write(
       `bench:batch: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

@@ -9,7 +9,7 @@ import { cpus, loadavg, release, tmpdir, type } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { findRedisServer } from '@volley/redis';
 import { ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
-import { parseBenchArgs, UsageError, USAGE, type BenchOptions } from './lib/args.ts';
+import { BENCH_CLI, type BenchOptions } from './lib/args.ts';
 import { throughputChart } from './lib/chart.ts';
 import { log } from './lib/log.ts';
 import { summarizeProfiles } from './lib/profile.ts';
@@ -108,21 +108,7 @@ const SENDER_TUNING = [
 ];
 
 async function main(): Promise<void> {
-  let opts: BenchOptions | 'help';
-  try {
-    opts = parseBenchArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const o = opts;
+  const o = BENCH_CLI.parseOrExit(process.argv.slice(2));
   checkPostfixTools();
   if (!findRedisServer()) {
     throw new Error(

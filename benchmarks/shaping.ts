@@ -35,12 +35,7 @@ import {
   type LoggedShapingEvent,
   type StateSample,
 } from './lib/shaping-analysis.ts';
-import {
-  parseShapingArgs,
-  SHAPING_USAGE,
-  ShapingUsageError,
-  type ShapingBenchOptions,
-} from './lib/shaping-args.ts';
+import { SHAPING_CLI, type ShapingBenchOptions } from './lib/shaping-args.ts';
 import { shapingMarkdown, type ShapingRunInfo } from './lib/shaping-report.ts';
 import {
   addressesOf,
@@ -436,21 +431,7 @@ async function runScenario(
 }
 
 async function main(): Promise<number> {
-  let opts: ShapingBenchOptions | 'help';
-  try {
-    opts = parseShapingArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof ShapingUsageError) {
-      process.stderr.write(err.message);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(SHAPING_USAGE);
-    return 0;
-  }
-  const o = opts;
+  const o = SHAPING_CLI.parseOrExit(process.argv.slice(2));
   if (!findRedisServer()) {
     throw new Error(
       'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',

@@ -13,18 +13,12 @@ import { cpus, loadavg, release, type } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Keys } from '@volley/contracts';
 import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
-import { UsageError } from './lib/args.ts';
 import { adopt, launchTs, ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
 import { log } from './lib/log.ts';
 import { cpuSeconds, peakRssBytes, rssBytes, sampleRss } from './lib/proc-stats.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { redisVersion, STOP_GRACE_MS } from './lib/runs.ts';
-import {
-  parseUploadArgs,
-  UPLOAD_USAGE,
-  type UploadBenchOptions,
-  type UploadFormat,
-} from './lib/upload-args.ts';
+import { UPLOAD_CLI, type UploadFormat } from './lib/upload-args.ts';
 import { buildBody, streamPost, type UploadBody } from './lib/upload-client.ts';
 import {
   KINDS,
@@ -67,21 +61,7 @@ function environment(): UploadEnvironment {
 }
 
 async function main(): Promise<void> {
-  let opts: UploadBenchOptions | 'help';
-  try {
-    opts = parseUploadArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message.replace(/\n\n[\s\S]*$/, `\n\n${UPLOAD_USAGE}`));
-      process.exit(2);
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(UPLOAD_USAGE);
-    return;
-  }
-  const o = opts;
+  const o = UPLOAD_CLI.parseOrExit(process.argv.slice(2));
   if (!findRedisServer()) {
     throw new Error(
       'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
