@@ -223,22 +223,18 @@ async function main(): Promise<void> {
 
     const summary = summarize(runs);
     const base = `${stamp}-${o.quick ? 'quick' : 'full'}`;
-    const pngName = `${base}.png`;
-    const subtitle = `${o.recipients} RCPT, ${o.domains} DOMAINS, ${o.size} B, ${o.reps} REP${o.reps === 1 ? '' : 'S'}, ${env.cpuModel}, ${env.cores} CORES, NODE ${env.node}`;
+    const chartName = `${base}.svg`;
+    const subtitle = `${o.recipients} recipients, ${o.domains} domains, ${o.size} B, ${o.reps} rep${o.reps === 1 ? '' : 's'}, ${env.cpuModel}, ${env.cores} cores, Node ${env.node}`;
+    const medians = {
+      volley: summary.throughput.volley.median,
+      naive: summary.throughput.naive.median,
+      wire: summary.throughput.wire.median,
+    };
     writeFileSync(
-      join(outDir, pngName),
-      throughputChart(
-        runs,
-        {
-          volley: summary.throughput.volley.median,
-          naive: summary.throughput.naive.median,
-          wire: summary.throughput.wire.median,
-        },
-        o.senders,
-        subtitle,
-      ),
+      join(outDir, chartName),
+      await throughputChart(runs, medians, o.senders, subtitle),
     );
-    const md = markdown(o, env, summary, found, startedAt, pngName, dkim?.mode ?? 'off');
+    const md = markdown(o, env, summary, found, startedAt, chartName, dkim?.mode ?? 'off');
     writeFileSync(join(outDir, `${base}.md`), md);
     const json = {
       startedAt,
@@ -259,7 +255,7 @@ async function main(): Promise<void> {
       log(`CPU profile summary: ${relative(process.cwd(), summaryPath)}`);
     }
     log(
-      `results: ${['json', 'md', 'png'].map((x) => relative(process.cwd(), join(outDir, `${base}.${x}`))).join(', ')}`,
+      `results: ${['json', 'md', 'svg'].map((x) => relative(process.cwd(), join(outDir, `${base}.${x}`))).join(', ')}`,
     );
     // The smoke test asserts no speed, but it does assert that every message arrived.
     const lost = runs.filter((r) => r.failed > 0);
