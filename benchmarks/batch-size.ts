@@ -5,13 +5,14 @@
  * repetition (the machine is shared, so absolute figures drift).
  * Flags: `npm run bench:batch -- --help`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { findRedisServer } from '@volley/redis';
-import { ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
+import { join, relative } from 'node:path';
 import { defineCli, flag, wholeNumber } from './lib/flags.ts';
 import { log } from './lib/log.ts';
+import { requireRedisServer } from './lib/deployment.ts';
+import { openResults } from './lib/results.ts';
+import { runMain } from './lib/main.ts';
 import { runNaive, runVolley, type RunResult } from './lib/runs.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { median } from './lib/stats.ts';
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     'naive-messages': naiveMessages,
   } = BATCH_CLI.parseOrExit(process.argv.slice(2));
   checkPostfixTools();
-  if (!findRedisServer()) throw new Error('redis-server was not found on PATH');
+  requireRedisServer();
 
   const templates = templatesOfSize(4096);
   const body = JSON.stringify({ ...templates, recipients: recipients(count, domains) });
@@ -146,12 +147,7 @@ async function main(): Promise<void> {
     '',
   ];
   const md = lines.join('\n');
-  const outDir = resolve(ROOT, 'benchmarks', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const { dir: outDir, stamp } = openResults('benchmarks/results');
   const base = join(outDir, `${stamp}-batch-size`);
   writeFileSync(`${base}.md`, md);
   writeFileSync(
@@ -164,12 +160,4 @@ async function main(): Promise<void> {
   );
 }
 
-stopAllOnSignals('bench:batch', 2000);
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(
-      `bench:batch: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runMain('bench:batch', main);

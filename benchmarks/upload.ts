@@ -6,18 +6,21 @@
  * (or split(',')) on each, and the upload's own parsing without storing anything.
  * See benchmarks/README.md.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, type } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, relative } from 'node:path';
 import { Keys } from '@volley/contracts';
-import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
-import { adopt, launchTs, ROOT, stopAll, stopAllOnSignals } from '@volley/runtime';
+import { connectRedis, freePort, startLocalRedis } from '@volley/redis';
+import { adopt, launchTs } from '@volley/runtime';
 import { log } from './lib/log.ts';
+import { describeMachine } from './lib/machine.ts';
+import { runMain } from './lib/main.ts';
 import { cpuSeconds, peakRssBytes, rssBytes, sampleRss } from './lib/proc-stats.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { redisVersion, STOP_GRACE_MS } from './lib/runs.ts';
+import { PREFIX, requireRedisServer, STOP_GRACE_MS } from './lib/deployment.ts';
+import { openResults, profilesDir } from './lib/results.ts';
+import { redisVersion } from './lib/runs.ts';
 import { UPLOAD_CLI, type UploadFormat } from './lib/upload-args.ts';
 import { buildBody, streamPost, type UploadBody } from './lib/upload-client.ts';
 import {
@@ -25,12 +28,10 @@ import {
   summarizeUploads,
   uploadFlagLine,
   uploadMarkdown,
-  type UploadEnvironment,
   type UploadRun,
   type UploadRunKind,
 } from './lib/upload-report.ts';
 
-const PREFIX = 'bench';
 /**
  * The discard baseline streams the body this many times over in one request: once, it takes a
  * few tens of milliseconds, too short to time on a shared machine.
@@ -38,43 +39,12 @@ const PREFIX = 'bench';
 const DISCARD_REPEAT = 5;
 const MiB = 2 ** 20;
 
-function commandOutput(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function environment(): UploadEnvironment {
-  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
-  const dirty = commandOutput('git', ['status', '--porcelain']);
-  return {
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    node: process.version,
-    redis: 'unknown',
-    os: `${type()} ${release()}`,
-    commit: commit
-      ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
-      : 'unknown',
-    loadAvgStart: loadavg(),
-    loadAvgEnd: [],
-  };
-}
-
 async function main(): Promise<void> {
   const o = UPLOAD_CLI.parseOrExit(process.argv.slice(2));
-  if (!findRedisServer()) {
-    throw new Error(
-      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
-    );
-  }
-  const env = environment();
-  const startedAt = new Date().toISOString();
-  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const outDir = resolve(ROOT, o.out);
-  mkdirSync(outDir, { recursive: true });
-  const profileDir = o.profile
-    ? join(ROOT, 'benchmarks', 'results', 'tmp', 'profiles', `upload-${stamp}`)
-    : undefined;
+  requireRedisServer();
+  const env = describeMachine();
+  const { dir: outDir, startedAt, stamp } = openResults(o.out);
+  const profileDir = o.profile ? profilesDir(`upload-${stamp}`) : undefined;
 
   // Built before anything starts, so that building them costs no run anything.
   const bodies = new Map<UploadFormat, UploadBody>();
@@ -251,12 +221,4 @@ async function main(): Promise<void> {
   }
 }
 
-stopAllOnSignals('bench:upload', 2000);
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(
-      `bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runMain('bench:upload', main);

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCli, flag, FlagError } from './flags.ts';
+import { OUT_FLAG, outOption } from './results.ts';
 
 export type DkimMode = 'off' | 'rsa' | 'ed25519';
 
@@ -88,9 +89,7 @@ export const BENCH_CLI = defineCli(
     timeout: flag
       .int('SECONDS', 'longest one run may take', 10, 86_400)
       .defaultIs('120 + 1 s per 500 messages'),
-    out: flag
-      .text('DIR', 'where results go')
-      .defaultIs('benchmarks/results; quick: benchmarks/results/tmp'),
+    out: OUT_FLAG,
     profile: flag.switch(
       'V8 CPU profiles of the API and senders, with a summary, in\n' +
         'benchmarks/results/tmp/profiles/<time>/ (profiling slows them)',
@@ -115,7 +114,7 @@ export const BENCH_CLI = defineCli(
       domainLimits: v['domain-limits'],
       // 500 msg/s is far below any healthy run; slower than that, something is stuck.
       timeoutS: v.timeout ?? 120 + Math.ceil(largest / 500),
-      out: v.out ?? (v.quick ? 'benchmarks/results/tmp' : 'benchmarks/results'),
+      out: outOption(v.out, v.quick),
       profile: v.profile,
     };
   },

@@ -3,15 +3,14 @@
  * naive nodemailer loop, and Volley deployed as separate processes (one API, N senders, Redis).
  * Each returns the same measurements, taken the same way, so they can be compared.
  */
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '@volley/contracts';
-import { connectRedis, freePort, startLocalRedis, type RedisClient } from '@volley/redis';
-import { adopt, launch, launchService, launchTs, tail, type ChildHandle } from '@volley/runtime';
+import { connectRedis, type RedisClient } from '@volley/redis';
+import { launch, launchTs, tail, type ChildHandle } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
 import { measureConformance, type Conformance } from './conformance.ts';
+import { PREFIX, startDeployment, STOP_GRACE_MS, type Deployment } from './deployment.ts';
 import { log } from './log.ts';
 import type { NaiveConfig } from './naive-config.ts';
 import { cpuOf, cpuSeconds, peakRssBytes } from './proc-stats.ts';
@@ -24,12 +23,6 @@ import {
   type RatePoint,
   type SteadyRate,
 } from './stats.ts';
-
-/**
- * How long a stopped process may take to exit before it is killed: the senders' drain
- * (VOLLEY_DRAIN_TIMEOUT, 5 s here) has nothing left to wait for once a run has completed.
- */
-export const STOP_GRACE_MS = 5000;
 
 export type RunKind = 'volley' | 'naive' | 'wire';
 
@@ -304,28 +297,6 @@ export interface VolleyOptions {
 
 /** Largest body the API accepts (its configuration's upper bound). */
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
-/** Redis key prefix of every Volley deployment the harness starts (each has a fresh Redis). */
-export const PREFIX = 'bench';
-
-/**
- * One Volley service in its own process, as a deployment runs it, writing a CPU profile into
- * `profile.dir` when profiling.
- */
-export function startService(
-  service: string,
-  name: string,
-  env: Record<string, string>,
-  profile?: { dir: string; rep: number },
-  onLine?: (line: string) => void,
-): ChildHandle {
-  return launchService(service, {
-    name,
-    env,
-    ...(profile ? { cpuProfileDir: join(profile.dir, `rep${profile.rep}-${name}`) } : {}),
-    ...(onLine ? { onLine } : {}),
-  });
-}
-
 function infoField(info: string, field: string): number {
   const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
   return m ? Number(m[1]) : Number.NaN;
@@ -424,67 +395,30 @@ export async function runVolley(
   o: VolleyOptions,
   onVersion?: (v: string) => void,
 ): Promise<RunResult> {
-  const redis = await startLocalRedis();
-  const stopRedis = adopt(redis.pid, () => redis.stop());
   const sink = await startSink();
-  const procs: ChildHandle[] = [];
+  let volley: Deployment | undefined;
   let client: RedisClient | undefined;
   try {
-    const apiKey = randomBytes(24).toString('hex');
-    const apiPort = await freePort();
-    const common = {
-      REDIS_URL: redis.url,
-      VOLLEY_REDIS_PREFIX: PREFIX,
-      VOLLEY_METRICS_PORT: '0',
-      VOLLEY_METRICS_HOST: '127.0.0.1',
-    };
-    const api = startService(
-      'api',
-      'api',
-      {
-        ...common,
-        VOLLEY_API_KEY: apiKey,
-        VOLLEY_API_PORT: String(apiPort),
-        VOLLEY_API_HOST: '127.0.0.1',
+    volley = await startDeployment({
+      senders: o.senders,
+      relayPort: sink.port,
+      apiEnv: {
         VOLLEY_MAX_INLINE_RECIPIENTS: String(Math.max(10_000, o.recipients)),
         // Twice the body leaves room for the JSON of a larger --size without hitting the limit.
         VOLLEY_API_BODY_LIMIT: String(
           Math.min(MAX_BODY_LIMIT, Math.max(10 * 1024 * 1024, 2 * Buffer.byteLength(o.body))),
         ),
       },
-      o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
-    );
-    procs.push(api);
-    const senders: ChildHandle[] = [];
-    for (let k = 0; k < o.senders; k++) {
-      const s = startService(
-        'sender',
-        `sender-${k + 1}`,
-        {
-          ...common,
-          VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${sink.port}`,
-          VOLLEY_HELO_NAME: 'bench.example',
-          // Nothing is in flight once the campaign has completed; a short drain keeps teardown quick.
-          VOLLEY_DRAIN_TIMEOUT: '5s',
-          ...o.senderEnv,
-        },
-        o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
-      );
-      senders.push(s);
-      procs.push(s);
-    }
-    await Promise.all([
-      api.waitForLine(/api listening/, 60_000),
-      ...senders.map((s) => s.waitForLine(/sender started/, 60_000)),
-    ]);
+      senderEnv: o.senderEnv,
+      profile: o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
+    });
+    const { redis, api, senders, base, auth } = volley;
     log(
       `    pids: redis ${redis.pid}, smtp-sink ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
     );
     client = connectRedis(redis.url, { name: 'volley-bench' });
     onVersion?.(await redisVersion(client));
     const keys = new Keys(PREFIX);
-    const base = `http://127.0.0.1:${apiPort}`;
-    const auth = { authorization: `Bearer ${apiKey}` };
 
     const redisCpu = (): number => cpuSeconds(redis.pid) ?? Number.NaN;
     const cpu0 = {
@@ -504,15 +438,9 @@ export async function runVolley(
     samples.push({ t: 0, bytes: sink.bytesRead() });
 
     const c = client;
-    const alive = (): void => {
-      for (const p of procs) {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) {
-          throw new Error(`${p.name} exited during the run; output:\n${tail(p.lines)}`);
-        }
-      }
-    };
+    const running = volley;
     const tick = async (): Promise<boolean> => {
-      alive();
+      running.assertRunning();
       samples.push({ t: (performance.now() - t0) / 1000, bytes: sink.bytesRead() });
       sampledPeak = Math.max(sampledPeak, infoField(await c.info('memory'), 'used_memory'));
       if (id === undefined) return false;
@@ -601,8 +529,7 @@ export async function runVolley(
     return run;
   } finally {
     client?.disconnect();
-    await Promise.all(procs.map((p) => p.stop('SIGTERM', STOP_GRACE_MS)));
+    await volley?.stop();
     await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
-    await stopRedis();
   }
 }

@@ -1,5 +1,6 @@
 /** Command-line flags of `npm run bench:shaping`, validated once. */
 import { defineCli, flag } from './flags.ts';
+import { OUT_FLAG, outOption } from './results.ts';
 
 export interface ShapingBenchOptions {
   quick: boolean;
@@ -29,9 +30,7 @@ export const SHAPING_CLI = defineCli(
     timeout: flag
       .int('S', 'longest wait for completion after the last submission', 10, 7200)
       .defaultIs('120 + duration'),
-    out: flag
-      .text('DIR', 'where results go')
-      .defaultIs('benchmarks/results; quick: benchmarks/results/tmp'),
+    out: OUT_FLAG,
   },
   (v): ShapingBenchOptions => {
     const durationS = v.duration ?? (v.quick ? 40 : 75);
@@ -41,7 +40,7 @@ export const SHAPING_CLI = defineCli(
       durationS,
       bulkPerSecond: v['bulk-rate'] ?? (v.quick ? 100 : 150),
       timeoutS: v.timeout ?? 120 + durationS,
-      out: v.out ?? (v.quick ? 'benchmarks/results/tmp' : 'benchmarks/results'),
+      out: outOption(v.out, v.quick),
     };
   },
 );

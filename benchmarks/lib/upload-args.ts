@@ -1,5 +1,6 @@
 /** Command-line flags of `npm run bench:upload`, validated once with messages that say what to do. */
 import { defineCli, flag, FlagError } from './flags.ts';
+import { OUT_FLAG, outOption } from './results.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -34,9 +35,7 @@ export const UPLOAD_CLI = defineCli(
     timeout: flag
       .int('SECONDS', 'longest one request may take', 10, 86_400)
       .defaultIs('60 + 1 s per 10,000 rows'),
-    out: flag
-      .text('DIR', 'where results go')
-      .defaultIs('benchmarks/results; quick: benchmarks/results/tmp'),
+    out: OUT_FLAG,
     profile: flag.switch(
       'V8 CPU profile of the API process, with a summary, in\n' +
         'benchmarks/results/tmp/profiles/<time>/ (profiling slows it)',
@@ -51,7 +50,7 @@ export const UPLOAD_CLI = defineCli(
       formats: [...new Set(v.formats)],
       // 10,000 rows/s is far below any healthy run; slower than that, something is stuck.
       timeoutS: v.timeout ?? 60 + Math.ceil(rows / 10_000),
-      out: v.out ?? (v.quick ? 'benchmarks/results/tmp' : 'benchmarks/results'),
+      out: outOption(v.out, v.quick),
       profile: v.profile,
     };
   },
