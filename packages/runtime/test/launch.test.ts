@@ -136,6 +136,7 @@ describe('every process a harness launched is stopped', () => {
   test('when the harness dies of an uncaught error', async () => {
     const { harness, children } = await startHarness('throw');
     try {
+      harness.child.kill('SIGUSR2');
       assert.equal(await harness.exited, 1);
       assert.match(harness.lines.join('\n'), /the harness failed/);
       for (const pid of children) assert.ok(await gone(pid), `child ${pid} still runs`);
