@@ -2,10 +2,8 @@
  * Helpers for tests against real parts: a redis-server per test file on a free port, a
  * unique key prefix per test, and service processes started as a deployment starts them.
  */
-import { spawn } from 'node:child_process';
-import { superviseChild, type ChildHandle } from '@volley/runtime';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { launchService, type ChildHandle } from '@volley/runtime';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 
 export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@volley/mail-capture';
@@ -17,7 +15,7 @@ export {
   type DnsQuery,
 } from './dns-stub.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../../..');
+export { ROOT } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();
@@ -28,34 +26,21 @@ export function uniquePrefix(name = 't'): string {
   return `${name}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A service process started as a deployment starts it; see `superviseChild`. */
+/** A service process started as a deployment starts it; see `launchService`. */
 export type ServiceProcess = ChildHandle;
 
 /**
  * Starts `services/<name>/src/main.ts` in its own Node process with the given environment;
- * `nodeArgs` go to Node itself (a heap limit, say).
+ * `nodeArgs` go to Node itself (a heap limit, say). The process is killed if the test file's
+ * process exits without stopping it.
  */
 export function spawnService(
   name: string,
   env: Record<string, string>,
   opts: { nodeArgs?: string[] } = {},
 ): ServiceProcess {
-  const child = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        VOLLEY_LOG_LEVEL: 'info',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
   // Tests assert on the whole output of a run, so keep more than the default.
-  return superviseChild(name, child, 100_000);
+  return launchService(name, { env, keepLines: 100_000, ...opts });
 }
 
 /**
