@@ -1,6 +1,7 @@
 /**
  * Helpers for tests against real parts: a redis-server per test file on a free port, a
- * unique key prefix per test, and service processes started as a deployment starts them.
+ * unique key prefix per test, service processes started as a deployment starts them, and a
+ * private Postfix relay on a loopback port.
  */
 import { spawn } from 'node:child_process';
 import { superviseChild, type ChildHandle } from '@volley/runtime';
@@ -16,6 +17,15 @@ export {
   type ZoneEntry,
   type DnsQuery,
 } from './dns-stub.ts';
+export {
+  startPostfix,
+  loopbackNexthop,
+  PostfixError,
+  type PostfixErrorCode,
+  type PostfixInstance,
+  type PostfixOptions,
+  type QueuedMessage,
+} from './postfix.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
