@@ -11,6 +11,23 @@
  *
  * Linux only (the instance's processes are found in /proc); needs root, as Postfix's master
  * does.
+ *
+ * ```ts
+ * let pf: PostfixInstance;
+ * before(async () => {
+ *   pf = await startPostfix({
+ *     transport: { 'bounce.volley.test': loopbackNexthop(bouncePort), 'dest.test': loopbackNexthop(sinkPort) },
+ *   });
+ *   // Send through smtp://127.0.0.1:${pf.port}. A recipient the sink refuses with 5xx makes
+ *   // Postfix send a DSN (null sender, multipart/report) to the envelope sender's server.
+ * });
+ * after(() => pf?.stop());
+ * ```
+ *
+ * Postfix prepends one Received header and changes nothing else in what it relays. Mail for a
+ * next hop that does not answer is retried every second; `mainCf: { maximal_queue_lifetime:
+ * '0', bounce_queue_lifetime: '0' }` returns it after one attempt instead (a DSN with 4.4.1).
+ * `logTail()` and `queue()` tell why mail did not arrive.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdtempSync, openSync } from 'node:fs';

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { simpleParser, type Attachment } from 'mailparser';
 import nodemailer from 'nodemailer';
+import { freePort } from '@volley/redis';
 import {
   ROOT,
   loopbackNexthop,
@@ -50,10 +51,10 @@ after(async () => {
   await Promise.all([dest?.close(), bounce?.close()]);
 });
 
-async function submit(from: string, to: string, raw: string): Promise<void> {
+async function submit(from: string, to: string, raw: string, via = pf): Promise<void> {
   const transport = nodemailer.createTransport({
     host: '127.0.0.1',
-    port: pf.port,
+    port: via.port,
     secure: false,
     ignoreTLS: true,
   });
@@ -225,6 +226,36 @@ describe('a private Postfix relay', () => {
 
     // Nothing is left queued: the original is returned, the DSN delivered.
     await waitUntil(async () => (await pf.queue()).length === 0, 'an empty queue', 10_000, 50);
+  });
+});
+
+describe('settings of the test', () => {
+  test('a next hop that refuses connections: one attempt, then a DSN, with the queue lifetime at 0', async () => {
+    const dead = await freePort();
+    const own = await startPostfix({
+      transport: {
+        'bounce.volley.test': loopbackNexthop(bounce.port),
+        'dead.test': loopbackNexthop(dead),
+      },
+      mainCf: { maximal_queue_lifetime: '0', bounce_queue_lifetime: '0' },
+    });
+    try {
+      await submit(
+        'bounces+expire@bounce.volley.test',
+        'ada@dead.test',
+        lines('Subject: s', '', 'b'),
+        own,
+      );
+      const dsn = await arrival(bounce, 'bounces+expire@bounce.volley.test');
+      const parsed = await simpleParser(dsn.raw, { keepDeliveryStatus: true });
+      const status = parsed.attachments.find((a) => a.contentType === 'message/delivery-status');
+      const text = status?.content.toString('utf8') ?? '';
+      assert.match(text, /^Final-Recipient: rfc822; ?ada@dead\.test$/im);
+      assert.match(text, /^Status: 4\.4\.1$/im);
+      assert.match(text, /^Action: failed$/im);
+    } finally {
+      await own.stop();
+    }
   });
 });
 
