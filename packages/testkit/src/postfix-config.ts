@@ -69,13 +69,28 @@ export function checkSettings(mainCf: Record<string, string> = {}): Record<strin
   return mainCf;
 }
 
-/** The postfix and postqueue commands, from PATH or where Debian installs them. */
-export function findPostfix(): { postfix: string; postqueue: string } {
+/** A fully qualified host name for the instance; throws POSTFIX_BAD_OPTION. */
+export function checkHostname(name: string): string {
+  if (!DOMAIN.test(name) || name.startsWith('.') || !name.includes('.'))
+    bad(`myhostname: "${name}" is not a fully qualified host name`);
+  return name;
+}
+
+export interface PostfixCommands {
+  postfix: string;
+  postqueue: string;
+}
+
+/** Postfix's commands, from PATH or where Debian installs them. */
+export function findPostfix(): PostfixCommands {
   const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin'];
   for (const d of dirs) {
     try {
       accessSync(join(d, 'postfix'), constants.X_OK);
-      return { postfix: join(d, 'postfix'), postqueue: join(d, 'postqueue') };
+      return {
+        postfix: join(d, 'postfix'),
+        postqueue: join(d, 'postqueue'),
+      };
     } catch {
       // Not in this folder.
     }
@@ -116,7 +131,6 @@ postlog   unix-dgram n - n - 1 postlogd
 }
 
 function mainCf(dir: string, myhostname: string, extra: Record<string, string>): string {
-  const dot = myhostname.indexOf('.');
   const settings: Record<string, string> = {
     // Today's defaults, without warnings about older ones (Postfix 3.6 or later; Debian 12
     // has 3.7).
@@ -128,7 +142,7 @@ function mainCf(dir: string, myhostname: string, extra: Record<string, string>):
     inet_interfaces: '127.0.0.1',
     inet_protocols: 'ipv4',
     myhostname,
-    mydomain: dot > 0 ? myhostname.slice(dot + 1) : myhostname,
+    mydomain: myhostname.slice(myhostname.indexOf('.') + 1),
     myorigin: '$myhostname',
     // The folder's name in the banner tells start-up that the port answers for this instance.
     smtpd_banner: `$myhostname ESMTP ${basename(dir)}`,

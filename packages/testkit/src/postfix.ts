@@ -29,7 +29,7 @@
  * '0', bounce_queue_lifetime: '0' }` returns it after one attempt instead (a DSN with 4.4.1).
  * `logTail()` and `queue()` tell why mail did not arrive.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdtempSync, openSync } from 'node:fs';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
@@ -38,8 +38,8 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@volley/redis';
 import { waitForPort } from '@volley/runtime';
-import { PostfixError, checkSettings, findPostfix, transportTable } from './postfix-config.ts';
-import { writeInstance } from './postfix-config.ts';
+import { PostfixError, checkHostname, checkSettings, findPostfix } from './postfix-config.ts';
+import { transportTable, writeInstance, type PostfixCommands } from './postfix-config.ts';
 
 export { PostfixError, loopbackNexthop, type PostfixErrorCode } from './postfix-config.ts';
 
@@ -109,11 +109,15 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
         'postfix user. Run the tests as root (CI does), or leave the Postfix tests out.',
     );
   }
-  const transport = transportTable(opts.transport);
-  const extra = checkSettings(opts.mainCf);
+  // Every option is checked before anything is created or started.
+  const checked: Checked = {
+    transport: transportTable(opts.transport),
+    extra: checkSettings(opts.mainCf),
+    myhostname: checkHostname(opts.myhostname ?? 'mta.volley.test'),
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(bins, transport, extra, opts);
+      return await startOnce(bins, checked, opts);
     } catch (err) {
       // Only a lost port is retried; every other failure would fail the same way again.
       if (!(err instanceof PostfixError && err.portTaken) || attempt >= 3) throw err;
@@ -121,13 +125,17 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   }
 }
 
+interface Checked {
+  transport: string;
+  extra: Record<string, string>;
+  myhostname: string;
+}
+
 async function startOnce(
-  bins: { postfix: string; postqueue: string },
-  transport: string,
-  extra: Record<string, string>,
+  bins: PostfixCommands,
+  { transport, extra, myhostname }: Checked,
   opts: PostfixOptions,
 ): Promise<PostfixInstance> {
-  const myhostname = opts.myhostname ?? 'mta.volley.test';
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'volley-postfix-'));
@@ -137,7 +145,12 @@ async function startOnce(
   const queueDir = join(dir, 'queue');
   const logFile = join(dir, 'maillog');
   const outFile = join(dir, 'start-fg.out');
-  writeInstance(dir, port, myhostname, transport, extra);
+  try {
+    writeInstance(dir, port, myhostname, transport, extra);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const releaseWatchdog = startWatchdog(bins.postfix, configDir, dir);
   const out = openSync(outFile, 'a');
@@ -197,11 +210,13 @@ async function startOnce(
     if (pid === 0) throw new Error(`no master PID in ${queueDir}/pid/master.pid`);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    const log = `${tailOf(outFile, 10)}\n--- ${logFile} ---\n${tailOf(logFile, 40)}`;
+    const log =
+      `${configErrors(bins.postfix, configDir)}\n--- start-fg output ---\n` +
+      `${tailOf(outFile, 10)}\n--- ${logFile} ---\n${tailOf(logFile, 40)}`;
     await stop();
     throw new PostfixError(
       'POSTFIX_START_FAILED',
-      `Postfix did not start on 127.0.0.1:${port}: ${why}\n--- start-fg output ---\n${log}`,
+      `Postfix did not start on 127.0.0.1:${port}: ${why}\n--- postfix -c ${configDir} ---\n${log}`,
       err instanceof PortTaken || log.includes('Address already in use'),
     );
   }
@@ -230,6 +245,25 @@ async function startOnce(
 }
 
 class PortTaken extends Error {}
+
+/**
+ * postfix(1) reports an error in main.cf only to a terminal or to syslog (absent in a
+ * container), before its own log file is known. So a failed start is repeated as `postfix
+ * status` on a pseudo-terminal (script(1), from Debian's essential util-linux) to read why.
+ */
+function configErrors(postfix: string, configDir: string): string {
+  // The paths go in the environment, so no quoting can go wrong.
+  const r = spawnSync('script', ['-qec', '"$PF" -c "$PF_DIR" status', '/dev/null'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { ...process.env, SHELL: '/bin/sh', PF: postfix, PF_DIR: configDir },
+  });
+  const errors = (r.stdout ?? '')
+    .split(/\r?\n/)
+    .filter((l) => /\b(fatal|error|warning)\b/.test(l))
+    .join('\n');
+  return errors || '(no error in the configuration)';
+}
 
 /**
  * Stops the instance and removes its folder once the test process's end of the pipe closes

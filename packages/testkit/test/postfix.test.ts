@@ -313,6 +313,21 @@ describe('refusals', () => {
     assert.match(answer.message, /needs root/);
   });
 
+  test("a setting Postfix refuses fails the start with Postfix's own words, and leaves nothing", async () => {
+    const err = await startPostfix({
+      transport: { 'dest.test': loopbackNexthop(dest.port) },
+      mainCf: { inet_interfaces: '192.0.2.1' },
+    }).then(
+      () => assert.fail('started with an address this machine does not have'),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    assert.equal(err.code, 'POSTFIX_START_FAILED');
+    assert.match(err.message, /no local interface found for 192\.0\.2\.1/);
+    const dir = /--- postfix -c (\S+)\/etc ---/.exec(err.message)?.[1] ?? '';
+    assert.match(dir, /volley-postfix-/);
+    assert.ok(!existsSync(dir), `${dir} is removed`);
+  });
+
   test('bad options are refused with an error that names them', async () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{}, /at least one domain/],
@@ -330,6 +345,10 @@ describe('refusals', () => {
         return true;
       });
     }
+    await assert.rejects(
+      startPostfix({ transport: { 'dest.test': loopbackNexthop(2525) }, myhostname: 'mta' }),
+      { code: 'POSTFIX_BAD_OPTION', message: /myhostname: "mta" is not a fully qualified/ },
+    );
     const badSettings: Record<string, string>[] = [
       { 'x\ny': '1' },
       { smtpd_banner: 'a\nrelayhost = x' },
