@@ -1,6 +1,7 @@
 /**
  * Helpers for tests against real parts: a redis-server per test file on a free port, a
- * unique key prefix per test, and service processes started as a deployment starts them.
+ * unique key prefix per test, service processes started as a deployment starts them, and a
+ * private Postfix relay on a loopback port.
  */
 import { randomBytes } from 'node:crypto';
 import { launchService, type ChildHandle } from '@volley/runtime';
@@ -14,6 +15,15 @@ export {
   type ZoneEntry,
   type DnsQuery,
 } from './dns-stub.ts';
+export {
+  startPostfix,
+  loopbackNexthop,
+  PostfixError,
+  type PostfixErrorCode,
+  type PostfixInstance,
+  type PostfixOptions,
+  type QueuedMessage,
+} from './postfix.ts';
 
 export { ROOT } from '@volley/runtime';
 
