@@ -24,7 +24,14 @@ export {
   type PolicyWatcherOptions,
   type ReloadResult,
 } from './watcher.ts';
-export { reserve, reserveMany, type ReserveRequest, type Slot, type BatchSlots } from './gcra.ts';
+export {
+  reserve,
+  reserveMany,
+  startedLate,
+  type ReserveRequest,
+  type Slot,
+  type BatchSlots,
+} from './gcra.ts';
 export {
   acquireLease,
   renewLeases,
