@@ -22,7 +22,6 @@ import {
 } from '@volley/campaigns';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Counter, Gauge } from 'prom-client';
 import {
   PolicyWatcher,
   Shaper,
@@ -51,7 +50,7 @@ import {
   type Transport,
 } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
-import { messagesCounter, smtpDurationHistogram } from '@volley/metrics';
+import { senderMetrics, type SenderMetrics } from '@volley/metrics';
 import { planBatches, type PlannedBatch } from './batching.ts';
 import { retryDelayMs } from './backoff.ts';
 
@@ -167,8 +166,7 @@ export class SenderEngine {
   private readonly mxResolver: MxResolver | undefined;
   private shaper: Shaper | undefined;
   private watcher: PolicyWatcher | undefined;
-  private readonly shapingDelays: Counter<'destination' | 'reason'>;
-  private readonly batchesActive: Gauge<'capped'>;
+  private readonly metrics: SenderMetrics;
   private readonly dkim: DkimSigner | undefined;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly refillAsked = new Set<string>();
@@ -180,8 +178,6 @@ export class SenderEngine {
   /** Connection leases this worker holds per capped destination, and those taken up front for its next connection. */
   private readonly leasesHeld = new Map<string, number>();
   private readonly leaseStash = new Map<string, SlotLease[]>();
-  private readonly messages;
-  private readonly smtpTime;
   private sendWorker: Worker<SendBatchJob> | undefined;
   private controlWorker: Worker<ExpandJob> | undefined;
   private sweeper: NodeJS.Timeout | undefined;
@@ -227,20 +223,7 @@ export class SenderEngine {
           }),
         )
       : undefined;
-    this.messages = messagesCounter(opts.registry);
-    this.shapingDelays = new Counter({
-      name: 'volley_shaping_delays_total',
-      help: 'Batches held back by traffic shaping, by destination (provider or other) and reason (rate, suspended).',
-      labelNames: ['destination', 'reason'],
-      registers: [opts.registry],
-    });
-    this.smtpTime = smtpDurationHistogram(opts.registry);
-    this.batchesActive = new Gauge({
-      name: 'volley_sender_batches_active',
-      help: 'Batches this sender is sending now; capped="true" for destinations with a connection cap, which take at most that many of its slots.',
-      labelNames: ['capped'],
-      registers: [opts.registry],
-    });
+    this.metrics = senderMetrics(opts.registry);
   }
 
   get lowWater(): number {
@@ -521,7 +504,7 @@ export class SenderEngine {
         if (r.status === 'suspended') {
           const delayMs = Math.max(0, Math.ceil((r.suspendedUntil ?? r.reservedAt) - r.reservedAt));
           for (const k of idx) out[k] = { delayMs };
-          this.shapingDelays.inc(
+          this.metrics.shapingDelays.inc(
             { destination: plan.metricLabel, reason: 'suspended' },
             idx.length,
           );
@@ -540,7 +523,7 @@ export class SenderEngine {
             },
           };
           if (slot.delayMs > IN_PROCESS_WAIT_MS) {
-            this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'rate' });
+            this.metrics.shapingDelays.inc({ destination: plan.metricLabel, reason: 'rate' });
           }
         });
       }),
@@ -619,7 +602,7 @@ export class SenderEngine {
         (plan.rule.ratePerSec !== undefined && !(await this.ensureConnectionSlot(plan)))
       ) {
         const waits = (d.slotWaits ?? 0) + 1;
-        this.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+        this.metrics.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
         await job.updateData({ ...d, slotWaits: waits });
         await this.handleSignals(d.campaignId, signals);
         await job.moveToDelayed(
@@ -631,7 +614,7 @@ export class SenderEngine {
       this.capBusy.set(capKey, busy + 1);
     }
     const capped = capKey === undefined ? 'false' : 'true';
-    this.batchesActive.inc({ capped });
+    this.metrics.batchesActive.inc({ capped });
     try {
       // The slot this batch holds, unless it was reserved on another key (the policy changed).
       let held =
@@ -656,7 +639,7 @@ export class SenderEngine {
           if (slot.status === 'suspended' || !slot.admitted) {
             // Wait in BullMQ's delayed set for the slot (or the end of the suspension) and
             // present it then: no attempt is used, no worker is held, other domains go on.
-            this.shapingDelays.inc({
+            this.metrics.shapingDelays.inc({
               destination: plan.metricLabel,
               reason: slot.status === 'suspended' ? 'suspended' : 'rate',
             });
@@ -707,7 +690,7 @@ export class SenderEngine {
               waiting.push(r);
             } else if (result.disposition === 'deferred') {
               deferred.push(r);
-              this.messages.inc({ outcome: 'deferred', reason: result.reason });
+              this.metrics.messages.inc({ outcome: 'deferred', reason: result.reason });
               signals.push(
                 await this.store.defer(d.campaignId, r.i, r.email, {
                   reason: result.reason,
@@ -731,7 +714,7 @@ export class SenderEngine {
       }
       if (waiting.length > 0) {
         const waits = (d.slotWaits ?? 0) + 1;
-        this.shapingDelays.inc({
+        this.metrics.shapingDelays.inc({
           destination: plan?.metricLabel ?? 'other',
           reason: 'connections',
         });
@@ -761,7 +744,7 @@ export class SenderEngine {
       await this.requeueDeferred(job, deferred);
       await this.handleSignals(d.campaignId, signals);
     } finally {
-      this.batchesActive.dec({ capped });
+      this.metrics.batchesActive.dec({ capped });
       if (capKey !== undefined) {
         const left = (this.capBusy.get(capKey) ?? 1) - 1;
         if (left > 0) this.capBusy.set(capKey, left);
@@ -813,7 +796,7 @@ export class SenderEngine {
       detail,
       suppress,
     });
-    if (res.recorded) this.messages.inc({ outcome, reason });
+    if (res.recorded) this.metrics.messages.inc({ outcome, reason });
     return res;
   }
 
@@ -870,7 +853,10 @@ export class SenderEngine {
     );
     // Nothing was sent: the destination's connection cap is full across workers.
     if (res.noSlot) return { disposition: 'noslot' };
-    this.smtpTime.observe({ outcome: res.disposition }, Number(process.hrtime.bigint() - t0) / 1e9);
+    this.metrics.smtpTime.observe(
+      { outcome: res.disposition },
+      Number(process.hrtime.bigint() - t0) / 1e9,
+    );
     const detail = res.text;
     if (plan && this.shaper && res.disposition !== 'delivered') {
       // Replies feed the adaptive rules (421 "try again later" slows the destination down).
