@@ -51,6 +51,11 @@ export {
 } from './adaptive.ts';
 export type { ShapingContext } from './lua.ts';
 export {
+  ConnectionSlots,
+  type ConnectionSlotsOptions,
+  type HeldLease,
+} from './connection-slots.ts';
+export {
   Shaper,
   type ShaperOptions,
   type Plan,
