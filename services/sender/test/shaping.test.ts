@@ -65,7 +65,8 @@ describe('traffic shaping in the sender', () => {
       }
       const span = ((slow[slow.length - 1] ?? 0) - (slow[0] ?? 0)) / 1000;
       t.diagnostic(
-        `slow.example: 100 messages over ${span.toFixed(2)} s, at most ${maxInWindow} in any 1 s (limit 20/s + burst 5)`,
+        `slow.example: 100 messages over ${span.toFixed(2)} s, at most ${maxInWindow} in any 1 s (limit 20/s + burst 5); ` +
+          `fast.example's 600 done ${(((slow[slow.length - 1] ?? 0) - (fast[fast.length - 1] ?? 0)) / 1000).toFixed(2)} s before slow.example's last`,
       );
       assert.ok(
         span >= (100 - 5) / 20 - 0.25,
