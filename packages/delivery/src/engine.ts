@@ -122,7 +122,8 @@ export class SenderEngine {
     });
   }
 
-  get lowWater(): number {
+  /** Below this many recipients in flight, the campaign's next window is expanded. */
+  private get lowWater(): number {
     return Math.floor(this.cfg.expandWindow / 2);
   }
 
