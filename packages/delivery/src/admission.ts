@@ -1,18 +1,43 @@
 /**
  * Admission of a rate-limited destination's batch, part by part: each part takes up the slot
  * the batch holds (or reserves one) and is admitted when it can start now or within a moment.
- * A part that is not admitted goes back to BullMQ's delayed set with its slot; one that went
- * out much later than admitted is counted from then.
+ * A part that is not admitted goes back to BullMQ's delayed set with its slot. A destination's
+ * first part on a worker after a quiet spell opens its connections: when that made it go out
+ * much later than admitted, it is counted from then.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SendBatchJob } from '@volley/contracts';
 import type { Plan, Shaper, Slot } from '@volley/shaping';
 import {
+  CONNECTIONS_COLD_AFTER_MS,
   HELD_ADMIT_WITHIN_MS,
   IN_PROCESS_WAIT_MS,
   MAX_READMITS,
   lateToleranceMs,
 } from './timing.ts';
+
+/** Destinations remembered per process; beyond that the least recently sent to are forgotten. */
+const DESTINATIONS_REMEMBERED = 10_000;
+
+/**
+ * When this worker last sent to each rate-limited destination without a connection cap: the
+ * first batch after {@link CONNECTIONS_COLD_AFTER_MS} opens the destination's connections.
+ */
+export class ColdStarts {
+  private readonly lastSent = new Map<string, number>();
+
+  /** True when the destination had no batch on this worker for a while; notes this one. */
+  take(key: string, now: number): boolean {
+    const last = this.lastSent.get(key);
+    this.lastSent.delete(key);
+    this.lastSent.set(key, now);
+    if (this.lastSent.size > DESTINATIONS_REMEMBERED) {
+      const oldest = this.lastSent.keys().next().value;
+      if (oldest !== undefined) this.lastSent.delete(oldest);
+    }
+    return last === undefined || now - last > CONNECTIONS_COLD_AFTER_MS;
+  }
+}
 
 /** A slot as the batch carries it: when it was reserved, when it starts, how many it covers. */
 type HeldSlot = { heldSince: number; startAt: number; count: number };
@@ -76,17 +101,17 @@ export class RateAdmission {
   }
 
   /**
-   * The admitted part is out: `sent` of its messages reached a server. Out much later than
-   * admitted (its connections had to open, the worker or the receiver was slow), they count
-   * from now instead of their admitted start, so the next batches do not arrive on top of them
-   * (a test saw a first batch 600 ms late arrive with the next two, 15 messages in 200 ms for
-   * 20/s + burst 5). Not for a destination with a connection cap: there a late part waited for
-   * one of the few connections, which already spaces its messages, and such destinations fall
-   * short of their rate rather than above it (bench:shaping, caprate.example at 53-67%).
+   * The admitted part is out: `sent` of its messages reached a server. For a batch that had to
+   * open its destination's connections (`coldStart`) and went out more than one batch interval
+   * after its admitted start, they count from now instead, so the next batches do not arrive on
+   * top of them (a test saw a first batch go out 600 ms late, 400 ms of it opening connections
+   * to a loaded receiver, and arrive with the next two: 15 messages in 200 ms for 20/s + burst
+   * 5). Only then: a reply also takes the receiver's own time (far away, or scanning content),
+   * which says nothing about when the message left, and counting every batch from its reply
+   * would slow a distant destination far below its rate.
    */
-  async sent(sent: number): Promise<void> {
-    if (this.plan.rule.connections !== undefined) return;
-    if (sent > 0 && Date.now() - this.admittedAt > this.tolerance) {
+  async sent(sent: number, coldStart: boolean): Promise<void> {
+    if (coldStart && sent > 0 && Date.now() - this.admittedAt > this.tolerance) {
       await this.shaper.startedLate(this.plan, sent);
     }
   }

@@ -10,7 +10,7 @@ import type { BatchRecipient, CampaignStatus, SendBatchJob } from '@volley/contr
 import type { SenderMetrics } from '@volley/metrics';
 import type { ConnectionSlots, Plan, Shaper, Slot } from '@volley/shaping';
 import type { RouteTable } from '@volley/smtp';
-import { RateAdmission } from './admission.ts';
+import { ColdStarts, RateAdmission } from './admission.ts';
 import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
 import type { Deliverer } from './deliver.ts';
 import type { Expander } from './expansion.ts';
@@ -39,6 +39,8 @@ export interface BatchSenderOptions {
 type FinalOutcome = 'sent' | 'bounced' | 'suppressed' | 'failed';
 
 export class BatchSender {
+  private readonly coldStarts = new ColdStarts();
+
   constructor(private readonly o: BatchSenderOptions) {}
 
   async process(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
@@ -106,6 +108,14 @@ export class BatchSender {
     try {
       const route = plan && this.o.routes?.routeFor(plan);
       const admission = plan && shaper && new RateAdmission(shaper, plan, d.campaignId, d.shaping);
+      // The first batch in a while of a rate-limited destination opens its connections. Not
+      // counted for a capped destination: its late batch waited for one of its few connections,
+      // which spaces its messages already, and capped destinations fall short of their rate
+      // (bench:shaping) rather than above it.
+      const coldStart =
+        plan?.rule.ratePerSec !== undefined &&
+        !capped &&
+        this.coldStarts.take(plan.key, Date.now());
       while (sendable.length > 0) {
         let n = sendable.length;
         if (plan && admission) {
@@ -149,7 +159,9 @@ export class BatchSender {
             }
           }),
         );
-        if (admission) await admission.sent(chunk.length - (waiting.length - waitingBefore));
+        if (admission) {
+          await admission.sent(chunk.length - (waiting.length - waitingBefore), coldStart);
+        }
       }
       if (waiting.length > 0) {
         metrics.shapingDelays.inc({

@@ -47,13 +47,20 @@ export const HELD_ADMIT_WITHIN_MS = 250;
  * at the destination's rate (later than that, it arrives on top of the next batch; within it,
  * at most one batch crosses into a window, which the burst allows), and at least 50 ms, a
  * usual event-loop hiccup. Later before it starts: it presents its slot again (at most
- * {@link MAX_READMITS} times). Later by the time it is out: its messages count from then.
+ * {@link MAX_READMITS} times). Later by the time it is out, after opening its destination's
+ * connections: its messages count from then.
  */
 export function lateToleranceMs(plan: Plan, slot: Slot): number {
   const rate = (plan.rule.ratePerSec ?? 0) * slot.factor;
   if (!(rate > 0)) return Infinity;
   return Math.max(50, (slot.granted * 1000) / rate);
 }
+
+/**
+ * A destination this worker sent nothing to for this long has no connections left: the relay
+ * and MX pools close connections idle for 60 s (their default), so its next batch opens them.
+ */
+export const CONNECTIONS_COLD_AFTER_MS = 60_000;
 
 /**
  * Times a batch admitted too late presents its slot again; each costs the destination this
