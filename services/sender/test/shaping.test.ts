@@ -45,6 +45,7 @@ describe('traffic shaping in the sender', () => {
       },
     });
     try {
+      const created = Date.now();
       const id = await h.create({
         ...CAMPAIGN,
         recipients: [...list(100, 'slow.example'), ...list(600, 'fast.example')],
@@ -66,7 +67,8 @@ describe('traffic shaping in the sender', () => {
       const span = ((slow[slow.length - 1] ?? 0) - (slow[0] ?? 0)) / 1000;
       t.diagnostic(
         `slow.example: 100 messages over ${span.toFixed(2)} s, at most ${maxInWindow} in any 1 s (limit 20/s + burst 5); ` +
-          `fast.example's 600 done ${(((slow[slow.length - 1] ?? 0) - (fast[fast.length - 1] ?? 0)) / 1000).toFixed(2)} s before slow.example's last`,
+          `fast.example's 600 done ${(((slow[slow.length - 1] ?? 0) - (fast[fast.length - 1] ?? 0)) / 1000).toFixed(2)} s before slow.example's last ` +
+          `(${(((fast[fast.length - 1] ?? 0) - created) / 1000).toFixed(2)} s after the campaign was created, slow.example's first at ${(((slow[0] ?? 0) - created) / 1000).toFixed(2)} s)`,
       );
       assert.ok(
         span >= (100 - 5) / 20 - 0.25,
