@@ -308,7 +308,7 @@ local adm = tonumber(redis.call('GET', KEYS[1])) or 0
 local late = now + tonumber(ARGV[2]) * T
 if late > adm then
   adm = late
-  redis.call('SET', KEYS[1], fmt(adm), 'PX', math.ceil(adm - now) + 1)
+  redis.call('SET', KEYS[1], fmt(adm), 'PX', expiry_ms(adm - now + 1))
 end
 return fmt(adm)
 `,
