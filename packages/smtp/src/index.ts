@@ -27,6 +27,12 @@ export {
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
 export type { OutgoingMessage, Route, SendResult, Transport } from './transport.ts';
 export {
+  RouteTable,
+  createTransport,
+  type RoutedDestination,
+  type TransportChoice,
+} from './routing.ts';
+export {
   MxResolver,
   type MxResolverOptions,
   type MxLookup,
