@@ -71,14 +71,20 @@ const CAMPAIGN_CACHE_SIZE = 500;
 export class CampaignCache {
   private readonly campaigns = new Map<string, CampaignRuntime>();
 
+  /** `clock`: epoch ms; tests pass their own to judge staleness without waiting. */
   constructor(
     private readonly store: CampaignStore,
     private readonly unsubscribe: (campaignId: string) => UnsubscribeTargets | undefined,
+    private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The campaign, compiled on first use; undefined once it no longer exists. */
+  /**
+   * The campaign, compiled on first use; undefined once it no longer exists. Its status is at
+   * most {@link STATUS_TTL_MS} older than the call: a pause reaches every sender within that.
+   */
   async get(id: string): Promise<CampaignRuntime | undefined> {
-    const now = Date.now();
+    // Taken before the read, so the status is never older than it says.
+    const now = this.clock();
     const rt = this.campaigns.get(id);
     if (rt && now - rt.statusReadAt > STATUS_TTL_MS) {
       const status = await this.store.status(id);

