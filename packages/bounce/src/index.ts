@@ -1,0 +1,11 @@
+export { parseBounce } from './parse.ts';
+export { classifyRecipient } from './diagnose.ts';
+export { MAX_MESSAGE_BYTES, MAX_MULTIPART_DEPTH } from './limits.ts';
+export type {
+  BounceKind,
+  BounceRecipient,
+  BounceReport,
+  FeedbackReport,
+  OriginalMessage,
+  RecipientFacts,
+} from './types.ts';

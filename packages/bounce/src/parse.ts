@@ -1,0 +1,174 @@
+/**
+ * Reads an inbound message on the bounce address and says what it reports, per recipient:
+ * a delivery failure or delay (RFC 3464 DSN or an MTA's own format), a complaint (RFC 5965),
+ * an automatic reply (RFC 3834), or nothing. Never throws: a message that cannot be read is
+ * reported as `unparseable` with a stable code.
+ */
+import { appleUnsubscribe, feedbackPart, parseFeedback } from './arf.ts';
+import { findAddresses, sameAddress } from './address.ts';
+import { isAutoReply } from './autoreply.ts';
+import { commandIn } from './command.ts';
+import { classifyRecipient } from './diagnose.ts';
+import { embeddedDeliveryStatus, parseDeliveryStatus } from './dsn.ts';
+import { fieldValues } from './fields.ts';
+import { readMessage, UnparseableMessageError, type MessageView } from './mime.ts';
+import { findOriginal } from './original.ts';
+import { diagnosticOf, plainRecipients, recipientBlocks, reportPart } from './plain.ts';
+import { parseSesNotification } from './ses.ts';
+import type { BounceReport, OriginalMessage, RecipientFacts } from './types.ts';
+
+const DSN_PARTS = new Set(['message/delivery-status', 'message/global-delivery-status']);
+
+/** Senders and subjects of delivery reports, for the formats that have no structure of their own. */
+const REPORT_SENDER =
+  /^(mailer-daemon|postmaster|post_master|mail-daemon|mailerdaemon|mdaemon|mailer|no-reply|noreply|bounces?|mail\.delivery\.system)@/i;
+const REPORT_SENDER_NAME =
+  /mailer-daemon|mail deliver(y)? (subsystem|system)|postmaster|system administrator/i;
+const REPORT_SUBJECT =
+  /undeliver|undelivered|non[- ]?deliver|delivery (status|failure|has failed|failed|notification|report|problem)|returned mail|mail delivery failed|failure notice|failed delivery|mail failure|mail system error|returned to sender|message delivery has failed|there was an error sending|could not (send|be delivered)|non recapitabile|non remis|unzustellbar|no entregado|nicht zustellbar|メールエラー|delayed mail|warning: (message|could not send)|failure delivery|permanent delivery failure/i;
+/** What the explanation of a delivery report says, near its start. */
+const REPORT_PROSE =
+  /could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|delivery (to the following|has failed|failed)|permanent (fatal )?error|undeliverable|unable to deliver|failed permanently|did not reach the following|wasn't able to deliver|not able to deliver|error (has )?occurred while (trying|attempting) to deliver|there was an error delivering|has not yet been delivered|delivery to the following recipient|recipients? (was|were) rejected|have been delayed|has been delayed/i;
+
+function emptyReport(
+  kind: BounceReport['kind'],
+  format: string,
+  original: OriginalMessage,
+): BounceReport {
+  return { kind, format, recipients: [], original, truncated: false };
+}
+
+/** Whether a message without report structure presents itself as a delivery report. */
+function looksLikeReport(view: MessageView): boolean {
+  if (fieldValues(view.headers, 'x-failed-recipients').length > 0) return true;
+  const sender =
+    REPORT_SENDER.test(view.from) || REPORT_SENDER_NAME.test(view.fromName) || view.from === '';
+  if (sender || REPORT_SUBJECT.test(view.subject))
+    return REPORT_PROSE.test(view.text.slice(0, 20_000)) || sender;
+  return false;
+}
+
+function failedRecipients(view: MessageView): string[] {
+  return fieldValues(view.headers, 'x-failed-recipients').flatMap((v) =>
+    findAddresses(v).map((a) => a.address),
+  );
+}
+
+/**
+ * Fills what the delivery-status fields leave out from the human-readable part: the command
+ * the reply answered (Postfix and Sendmail say it only in prose) and the explanation when a
+ * recipient has no Diagnostic-Code.
+ */
+function enrichFromText(recipients: RecipientFacts[], text: string): RecipientFacts[] {
+  const report = reportPart(text);
+  const blocks = recipientBlocks(report);
+  return recipients.map((r) => {
+    const block = blocks.find((b) => sameAddress(b.recipient, r.recipient));
+    const source = block?.text ?? (recipients.length === 1 ? report : '');
+    const command = r.command ?? commandIn(`${r.diagnostic}\n${source}`);
+    const diagnostic = r.diagnostic || (block ? diagnosticOf(block.text, block.recipient) : '');
+    return { ...r, command, diagnostic };
+  });
+}
+
+/** Recipients a DSN reports on: the failed and delayed ones, or the delivered ones of a success report. */
+function reportedRecipients(recipients: RecipientFacts[]): RecipientFacts[] {
+  const failing = recipients.filter(
+    (r) => r.action !== 'delivered' && r.action !== 'relayed' && r.action !== 'expanded',
+  );
+  return failing.length > 0 ? failing : recipients.filter((r) => r.action === 'delivered');
+}
+
+function bounceReport(
+  format: string,
+  facts: RecipientFacts[],
+  original: OriginalMessage,
+): BounceReport {
+  return {
+    kind: 'bounce',
+    format,
+    recipients: facts.map(classifyRecipient),
+    original,
+    truncated: false,
+  };
+}
+
+function reportOf(view: MessageView): BounceReport {
+  const original = findOriginal(view.parts, view.text);
+
+  const fbl = feedbackPart(view);
+  if (fbl) {
+    const { report, recipients } = parseFeedback(fbl, original);
+    return {
+      ...emptyReport('feedback', 'arf', original),
+      feedback: report,
+      recipients: recipients.map((recipient) =>
+        classifyRecipient({ recipient, diagnostic: '', hint: 'feedback' }),
+      ),
+    };
+  }
+  const apple = appleUnsubscribe(view);
+  if (apple) {
+    return {
+      ...emptyReport('feedback', 'apple-unsubscribe', original),
+      feedback: apple.report,
+      recipients: apple.recipients.map((recipient) =>
+        classifyRecipient({ recipient, diagnostic: '', hint: 'feedback' }),
+      ),
+    };
+  }
+  const ses = parseSesNotification(view.text);
+  if (ses) {
+    const withId = { ...original, messageId: original.messageId ?? ses.messageId };
+    return {
+      ...bounceReport('amazonses', ses.recipients, withId),
+      kind: ses.kind,
+      feedback: ses.feedback,
+    };
+  }
+
+  const dsnParts = view.parts.filter((p) => DSN_PARTS.has(p.contentType));
+  if (dsnParts.length > 0) {
+    const parsed = dsnParts.map((p) => parseDeliveryStatus(p.text));
+    const recipients = reportedRecipients(parsed.flatMap((p) => p.recipients));
+    if (recipients.length > 0) {
+      const messageId =
+        original.messageId ?? parsed.find((p) => p.originalMessageId)?.originalMessageId;
+      return bounceReport('rfc3464', enrichFromText(recipients, view.text), {
+        ...original,
+        messageId,
+      });
+    }
+  }
+  const embedded = embeddedDeliveryStatus(view.text);
+  if (embedded) {
+    const recipients = reportedRecipients(embedded.recipients);
+    if (recipients.length > 0)
+      return bounceReport('rfc3464-text', enrichFromText(recipients, view.text), original);
+  }
+  if (looksLikeReport(view)) {
+    const recipients = plainRecipients(view.text, failedRecipients(view));
+    if (recipients.length > 0) return bounceReport('text', recipients, original);
+  }
+  if (isAutoReply(view)) {
+    return {
+      ...emptyReport('autoreply', 'rfc3834', original),
+      recipients: [classifyRecipient({ recipient: view.from, diagnostic: '', hint: 'vacation' })],
+    };
+  }
+  return emptyReport('none', 'none', original);
+}
+
+/** Parses a message; never throws (an unreadable message is an `unparseable` report). */
+export async function parseBounce(input: Buffer | string): Promise<BounceReport> {
+  try {
+    const view = await readMessage(input);
+    return { ...reportOf(view), truncated: view.truncated };
+  } catch (err) {
+    const error =
+      err instanceof UnparseableMessageError
+        ? { code: err.code, message: err.message }
+        : { code: 'BOUNCE_PARSE_ERROR', message: err instanceof Error ? err.message : String(err) };
+    return { ...emptyReport('unparseable', 'none', { xHeaders: {} }), error };
+  }
+}
