@@ -9,7 +9,7 @@ import type { BounceRecipient, RecipientFacts } from './types.ts';
 // The reply code at the start of a quoted reply, or after the reporting MTA's own words
 // ("host mx.example.org said: 550 ...", "Remote host said: 550-5.7.26 ...").
 const CODE_AT_START = /^\s*([245]\d\d)(?=[\s\-:]|$)/;
-const CODE_AFTER_WORDS = /(?:^|[\s:;'"([])([245]\d\d)(?=[ :-])(?![:-]\d)/;
+const CODE_AFTER_WORDS = /(?:^|[\s:;'"([])([245]\d\d)(?=[ :,-])(?![:-]\d)/;
 
 /**
  * The reply inside a diagnostic: from its reply code on, as the client read it. A diagnostic
@@ -27,8 +27,11 @@ export function replyIn(diagnostic: string): { code?: number; text: string } {
 
 /** Classifies one recipient's facts into the reported result. */
 export function classifyRecipient(facts: RecipientFacts): BounceRecipient {
-  const reply = replyIn(facts.diagnostic);
-  const code = reply.code !== undefined && reply.code >= 200 ? reply.code : undefined;
+  // Only a remote server's reply has a reply code; a local program's "255" is an exit status.
+  const smtp = facts.diagnosticType === undefined || facts.diagnosticType === 'smtp';
+  const reply = smtp ? replyIn(facts.diagnostic) : { text: facts.diagnostic.trim() };
+  const alone = /^\s*\d+\s*$/.test(facts.diagnostic);
+  const code = reply.code !== undefined && !alone ? reply.code : undefined;
   const c = classifyReply(
     { code, text: reply.text, command: facts.command },
     {

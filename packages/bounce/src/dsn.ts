@@ -57,6 +57,9 @@ function recipientOf(group: Field[]): RecipientFacts | undefined {
   const recipient = final ?? original;
   if (!recipient) return undefined;
   const diag = typedValue(fieldValue(group, 'diagnostic-code') ?? '');
+  // "Status: 4.0.0 (cat.example.net: host name lookup failure)": the comment explains when
+  // there is no Diagnostic-Code.
+  const statusComment = /\((.{3,300})\)\s*$/.exec(fieldValue(group, 'status') ?? '')?.[1];
   const remote = typedValue(fieldValue(group, 'remote-mta') ?? '');
   return {
     recipient,
@@ -65,7 +68,7 @@ function recipientOf(group: Field[]): RecipientFacts | undefined {
     action: fieldValue(group, 'action')?.toLowerCase().split(/[\s(]/)[0] || undefined,
     status: statusField(fieldValue(group, 'status')),
     diagnosticType: diag.type || undefined,
-    diagnostic: clip(diag.text),
+    diagnostic: clip(diag.text || statusComment || ''),
     remoteMta: remote.text || undefined,
   };
 }

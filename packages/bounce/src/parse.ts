@@ -66,7 +66,13 @@ function enrichFromText(recipients: RecipientFacts[], text: string): RecipientFa
     const block = blocks.find((b) => sameAddress(b.recipient, r.recipient));
     const source = block?.text ?? (recipients.length === 1 ? report : '');
     const command = r.command ?? commandIn(`${r.diagnostic}\n${source}`);
-    const diagnostic = r.diagnostic || (block ? diagnosticOf(block.text, block.recipient) : '');
+    const diagnostic =
+      r.diagnostic ||
+      (block
+        ? diagnosticOf(block.text, block.recipient, block.before)
+        : recipients.length === 1
+          ? diagnosticOf(report, r.recipient)
+          : '');
     return { ...r, command, diagnostic };
   });
 }

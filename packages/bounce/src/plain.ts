@@ -30,7 +30,7 @@ const DIALOGUE =
  * recipient or a delivery to it, so prose that mentions some other address is not taken.
  */
 const LABEL_BEFORE =
-  /(?:\b(?:recipients?|addressee|userid|could not be delivered to|unable to deliver (?:message |mail )?to|deliver(?:ing|y)? (?:your |the )?(?:mail|message) to|delivery to|rejected recipient|permanent errors?|address(?:es)? failed|failed recipient|undeliverable to|not delivered to)\s*:?|^\*|^>>>|^-|^•)\s*["'<([]?$/i;
+  /(?:\b(?:recipients?|addressee|userid|could not be delivered to|unable to deliver (?:message |mail )?to|deliver(?:ing|y)? (?:your |the )?(?:mail|message) to|(?:wasn't|was not|couldn't be|could not be|cannot be) delivered to|delivery to|rejected recipient|permanent errors?|address(?:es)? failed|failed recipient|undeliverable to|not delivered to)\s*:?|^\*|^>>>|^-|^•)\s*["'<([]?$/i;
 
 /**
  * "<what failed>: <address>" at the end of a line (IMail, and others that put the address
@@ -54,6 +54,8 @@ export interface RecipientBlock {
   recipient: string;
   /** The line that names the recipient and the lines after it, up to the next recipient. */
   text: string;
+  /** The paragraph just before that line, for formats that explain first (Lotus Notes). */
+  before: string;
 }
 
 /** The address a line introduces as a failed recipient, if it does. */
@@ -94,10 +96,14 @@ export function recipientBlocks(report: string): RecipientBlock[] {
   starts.forEach((s, i) => {
     const end = starts[i + 1]?.index ?? lines.length;
     const text = lines.slice(s.index, end).join('\n');
+    const above = lines.slice((starts[i - 1]?.index ?? -1) + 1, s.index);
+    while (above.length > 0 && (above.at(-1) ?? '').trim() === '') above.pop();
+    const blank = above.findLastIndex((l) => l.trim() === '');
+    const before = (i === 0 ? above.slice(blank + 1) : []).join('\n');
     const same = blocks.find((b) => sameAddress(b.recipient, s.address));
     // A report that names an address twice (a list, then a transcript) explains it in both.
     if (same) same.text = `${same.text}\n${text}`;
-    else blocks.push({ recipient: s.address, text });
+    else blocks.push({ recipient: s.address, text, before });
   });
   return blocks.slice(0, MAX_RECIPIENTS);
 }
@@ -108,13 +114,33 @@ const HAS_REPLY = /(^|[\s:;'"([])[245]\d\d[\s:-]|(^|[\s#([])[245]\.\d{1,3}\.\d{1
  * The part of a block that explains the failure: its paragraphs up to the one that carries an
  * SMTP reply or status code, or the first few when none does.
  */
-export function diagnosticOf(block: string, recipient: string): string {
+export function diagnosticOf(block: string, recipient: string, before = ''): string {
   const firstLine = block.split('\n', 1)[0] ?? '';
   const at = firstLine.toLowerCase().indexOf(recipient.toLowerCase());
-  // The rest of the recipient's own line often is the explanation ("<a@b>: host x said: 550").
-  const rest = at >= 0 ? firstLine.slice(at + recipient.length).replace(/^[>"')\]:,.\s]+/, '') : '';
+  // The recipient's own line often is the explanation, after the address ("<a@b>: host x
+  // said: 550") or before it ("User mailbox exceeds allowed size: a@b").
+  const rest =
+    at >= 0
+      ? `${firstLine
+          .slice(0, at)
+          .replace(/[\s"'<(:[]+$/, '')
+          .replace(
+            /^\s*(\*|>>>|-|•)\s*$/,
+            '',
+          )} ${firstLine.slice(at + recipient.length).replace(/^[>"')\]:,.\s]+/, '')}`.trim()
+      : '';
   const body = block.slice(firstLine.length + 1);
-  const paragraphs = `${rest}\n${body}`
+  // A paragraph ending in a colon introduces the list of addresses; it explains nothing.
+  if (rest === '' && body.trim() === '' && before.trim() !== '' && !/:\s*$/.test(before)) {
+    return before.replace(/\s+/g, ' ').trim().slice(0, MAX_DIAGNOSTIC_CHARS);
+  }
+  // Sendmail quotes the remote reply ("<<< 550 ...") above its own summary line for the
+  // recipient ("554 <a@b>... Remote protocol error"); the quoted reply is the cause.
+  const quoted = before
+    .split('\n')
+    .filter((l) => /^\s*<<<\s*[45]\d\d/.test(l))
+    .map((l) => l.replace(/^\s*<<<\s*/, ''));
+  const paragraphs = `${[...quoted, rest].join('\n')}\n${body}`
     .split(/\n[ \t]*\n/)
     .map((p) => p.trim())
     .filter((p) => p !== '');
@@ -142,13 +168,20 @@ export function plainRecipients(text: string, failed: readonly string[] = []): R
   if (failed.length > 0) {
     const listed = blocks.filter((b) => failed.some((f) => sameAddress(f, b.recipient)));
     blocks = failed.map(
-      (f) => listed.find((b) => sameAddress(b.recipient, f)) ?? { recipient: f, text: report },
+      (f) =>
+        listed.find((b) => sameAddress(b.recipient, f)) ?? {
+          recipient: f,
+          text: report,
+          before: '',
+        },
     );
   }
   return blocks.map((b) => ({
     recipient: b.recipient,
-    diagnostic: diagnosticOf(b.text, b.recipient),
-    command: commandIn(b.text),
+    diagnostic: diagnosticOf(b.text, b.recipient, b.before),
+    // A transcript quotes the command before the recipient's line ("<<< 550 <a@b>... User
+    // unknown" after ">>> RCPT To:<a@b>"); with one recipient the whole report is its.
+    command: commandIn(b.text) ?? (blocks.length === 1 ? commandIn(report) : undefined),
   }));
 }
 

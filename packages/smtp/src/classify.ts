@@ -54,7 +54,7 @@ const ENHANCED_AFTER_CODE = /^\s*[245]\d\d[ -]+#?([245]\.\d{1,3}\.\d{1,3})(?![.\
 // Anywhere else in the text, but not a fragment of an IP address such as "10.2.5.100".
 const ENHANCED_ANYWHERE = /(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
 // A reply code at the start of a reported reply ("550 ...", "550-...", "550: ...").
-const CODE_AT_START = /^\s*([245]\d\d)(?=[\s\-:]|$)/;
+const CODE_AT_START = /^\s*([245]\d\d)(?=[\s:-])/;
 
 /**
  * Text that says the condition is temporary whatever the first digit of the code: receivers
@@ -107,6 +107,11 @@ interface Facts {
   reported: boolean;
 }
 
+/** Whether the code or status says the failure is temporary (4xx, 4.x.x). */
+function temporary(f: Facts): boolean {
+  return (f.code !== undefined && f.code < 500) || f.enhanced?.startsWith('4.') === true;
+}
+
 function says(f: Facts, reason: PhraseReason): boolean {
   return PHRASES[reason].test(f.text);
 }
@@ -119,6 +124,7 @@ const MAILBOX_STATUS = new Set<string | undefined>([undefined, 'userunknown', 'f
 
 /** Phrases that overrule an enhanced status pointing at an unknown mailbox. */
 const NOT_USERUNKNOWN: PhraseReason[] = [
+  'filtered',
   'mailboxfull',
   'blocklisted',
   'hasmoved',
@@ -149,6 +155,8 @@ const RULES: [reason: string, test: (f: Facts) => boolean][] = [
   [
     'userunknown',
     (f) =>
+      // Words by which a receiver says it has no such account; filters do not use them.
+      says(f, 'noaccount') ||
       (f.statusReason === 'userunknown' && !NOT_USERUNKNOWN.some((r) => says(f, r))) ||
       // A report that does not say which command was refused may be quoting a content
       // filter after DATA; our own session always knows.
@@ -181,9 +189,13 @@ const RULES: [reason: string, test: (f: Facts) => boolean][] = [
           (f.command === 'data' && f.statusReason !== 'userunknown') ||
           [undefined, 'securityerror', 'systemerror'].includes(f.statusReason))),
   ],
+  ['notaccept', (f) => f.code === 521 || f.code === 556 || says(f, 'notaccept')],
   [
     'hostunknown',
-    (f) => (f.statusReason === 'hostunknown' && !says(f, 'networkerror')) || says(f, 'hostunknown'),
+    // A lookup that failed for now is a network error, not a domain that does not exist.
+    (f) =>
+      !temporary(f) &&
+      ((f.statusReason === 'hostunknown' && !says(f, 'networkerror')) || says(f, 'hostunknown')),
   ],
   ['blocked', (f) => f.statusReason === 'blocked' || says(f, 'blocklisted')],
   [
@@ -216,16 +228,20 @@ const TEXT_ONLY: PhraseReason[] = [
 ];
 
 function decide(f: Facts, report: ReportContext | undefined): string {
+  // A local delivery program (procmail, a pipe) failed: its exit text is not an SMTP reply,
+  // so only what it says counts, and otherwise it is the program's failure.
+  if (/^x-unix/i.test(report?.diagnosticType ?? '')) {
+    return TEXT_ONLY.find((r) => says(f, r)) ?? f.statusReason ?? 'mailererror';
+  }
   for (const [reason, test] of RULES) if (test(f)) return reason;
   const byText = TEXT_ONLY.find((r) => says(f, r));
   if (byText) return byText;
-  if (says(f, 'refused')) return 'blocked';
   // "Try again later" without saying why is most often a throttle.
-  if (TEMPORARY_TEXT.test(f.text) && !report) return 'ratelimited';
+  if (TEMPORARY_TEXT.test(f.text) && !report && !says(f, 'refused')) return 'ratelimited';
   const byStatus = f.statusReason ?? (f.code !== undefined ? reasonOfCode(f.code) : undefined);
   if (byStatus) return byStatus;
+  if (says(f, 'refused')) return 'blocked';
   if (!report) return 'undefined';
-  if (/^x-unix/i.test(report.diagnosticType ?? '')) return 'mailererror';
   if (report.hint) return report.hint;
   if (report.action === 'delayed') return 'expired';
   if (f.command === 'ehlo' || f.command === 'connect') return 'blocked';
@@ -252,7 +268,9 @@ function reasonFromErrorCode(errorCode: string | undefined): string {
  */
 export function classifyReply(reply: SmtpReply, report?: ReportContext): Classification {
   const text = reply.text.slice(0, 1000);
-  const codeText = report && reply.code === undefined ? CODE_AT_START.exec(text)?.[1] : undefined;
+  const smtp = !report?.diagnosticType || report.diagnosticType === 'smtp';
+  const codeText =
+    report && smtp && reply.code === undefined ? CODE_AT_START.exec(text)?.[1] : undefined;
   const code = reply.code ?? (codeText ? Number(codeText) : undefined);
   const inText = enhancedIn(text);
   // A DSN's Status field is the reporting MTA's reading; a specific code in the reply wins

@@ -282,13 +282,15 @@ describe('classifyReply', () => {
         'deferred',
         'expired',
       ],
+      // Yahoo's TSS04 names the sending IP's standing (volume and complaints): Sisimai calls it
+      // badreputation. It stays a deferral, never a bounce.
       [
         {
           code: 421,
           text: '421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints',
         },
         'deferred',
-        'ratelimited',
+        'badreputation',
       ],
       [
         { code: 550, text: '550 5.7.1 [TSS04] Messages from 192.0.2.1 deferred' },
@@ -356,10 +358,6 @@ const NOT_FROM_REPLY = new Set([
 const DECIDED_BY_CONTEXT = new Map([
   ['lhost-amavis-03.eml#1', 'notcompliantrfc for "Reject ... SPAM": from the amavis report'],
   ['lhost-exim-49.eml#1', 'blocked for a bare "550 Rejected"'],
-  [
-    'lhost-postfix-49.eml#1',
-    'blocked from the relay note "server refused to talk to me" before the 421',
-  ],
   ['lhost-postfix-74.eml#1', 'rejected for Yahoo TSS04, which is a volume deferral'],
   ['lhost-postfix-77.eml#1', 'norelaying for an Amazon SES unverified identity'],
   ['lhost-powermta-01.eml#1', 'suspend for "5.2.1 ... User Unknown" (userunknown in postfix-57)'],
