@@ -41,7 +41,7 @@ export function classifyRecipient(facts: RecipientFacts): BounceRecipient {
       hint: facts.hint,
     },
   );
-  const reason = facts.hint === 'feedback' || facts.hint === 'vacation' ? facts.hint : c.reason;
+  const reason = facts.reason ?? c.reason;
   const status = c.enhanced ?? '';
   const replyCode = code !== undefined ? String(code) : '';
   return {

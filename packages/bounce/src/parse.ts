@@ -48,6 +48,28 @@ function looksLikeReport(view: MessageView): boolean {
   return false;
 }
 
+/**
+ * Google Groups refuses a post (no such group, or no permission to post to it) in the
+ * sender's language; the stable marks are the group's address in X-Failed-Recipients and the
+ * signature. Sisimai calls it `rejected`: the group refused the sender.
+ */
+function googleGroupsRefusal(view: MessageView, failed: string[]): boolean {
+  return (
+    failed.length > 0 &&
+    failed.every((a) => /@googlegroups\.com$/i.test(a)) &&
+    /google ?groups|groups\.google\.com/i.test(view.text)
+  );
+}
+
+/**
+ * The returned message's recipient, for a report that names none of its own (a DSN without
+ * per-recipient fields, an old Sendmail transcript): only when the copy has exactly one.
+ */
+function originalRecipient(original: OriginalMessage): string | undefined {
+  const to = findAddresses(original.to ?? '', 2);
+  return to.length === 1 ? to[0]?.address : undefined;
+}
+
 function failedRecipients(view: MessageView): string[] {
   return fieldValues(view.headers, 'x-failed-recipients').flatMap((v) =>
     findAddresses(v).map((a) => a.address),
@@ -70,7 +92,7 @@ function enrichFromText(recipients: RecipientFacts[], text: string): RecipientFa
       r.diagnostic ||
       (block
         ? diagnosticOf(block.text, block.recipient, block.before)
-        : recipients.length === 1
+        : recipients.length === 1 && report.toLowerCase().includes(r.recipient.toLowerCase())
           ? diagnosticOf(report, r.recipient)
           : '');
     return { ...r, command, diagnostic };
@@ -109,7 +131,7 @@ function reportOf(view: MessageView): BounceReport {
       ...emptyReport('feedback', 'arf', original),
       feedback: report,
       recipients: recipients.map((recipient) =>
-        classifyRecipient({ recipient, diagnostic: '', hint: 'feedback' }),
+        classifyRecipient({ recipient, diagnostic: '', reason: 'feedback' }),
       ),
     };
   }
@@ -119,7 +141,7 @@ function reportOf(view: MessageView): BounceReport {
       ...emptyReport('feedback', 'apple-unsubscribe', original),
       feedback: apple.report,
       recipients: apple.recipients.map((recipient) =>
-        classifyRecipient({ recipient, diagnostic: '', hint: 'feedback' }),
+        classifyRecipient({ recipient, diagnostic: '', reason: 'feedback' }),
       ),
     };
   }
@@ -137,6 +159,9 @@ function reportOf(view: MessageView): BounceReport {
   if (dsnParts.length > 0) {
     const parsed = dsnParts.map((p) => parseDeliveryStatus(p.text));
     const recipients = reportedRecipients(parsed.flatMap((p) => p.recipients));
+    const fallback = originalRecipient(original);
+    if (recipients.length === 0 && fallback)
+      recipients.push({ recipient: fallback, diagnostic: '' });
     if (recipients.length > 0) {
       const messageId =
         original.messageId ?? parsed.find((p) => p.originalMessageId)?.originalMessageId;
@@ -153,13 +178,23 @@ function reportOf(view: MessageView): BounceReport {
       return bounceReport('rfc3464-text', enrichFromText(recipients, view.text), original);
   }
   if (looksLikeReport(view)) {
-    const recipients = plainRecipients(view.text, failedRecipients(view));
+    const failed = failedRecipients(view);
+    let recipients = plainRecipients(view.text, failed);
+    if (googleGroupsRefusal(view, failed)) {
+      recipients = recipients.map((r) => ({ ...r, reason: 'rejected' }));
+    }
+    const report = reportPart(view.text);
+    const fallback = originalRecipient(original);
+    // An old Sendmail transcript names no address, only the error; the copy names one.
+    if (recipients.length === 0 && fallback && /^\s*[45]\d\d\s/m.test(report)) {
+      recipients = [{ recipient: fallback, diagnostic: diagnosticOf(report, '') }];
+    }
     if (recipients.length > 0) return bounceReport('text', recipients, original);
   }
   if (isAutoReply(view)) {
     return {
       ...emptyReport('autoreply', 'rfc3834', original),
-      recipients: [classifyRecipient({ recipient: view.from, diagnostic: '', hint: 'vacation' })],
+      recipients: [classifyRecipient({ recipient: view.from, diagnostic: '', reason: 'vacation' })],
     };
   }
   return emptyReport('none', 'none', original);

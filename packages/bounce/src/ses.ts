@@ -78,7 +78,11 @@ export function parseSesNotification(text: string): SesNotification | undefined 
     return {
       kind: 'feedback',
       messageId,
-      recipients: recipients.map((recipient) => ({ recipient, diagnostic: '', hint: 'feedback' })),
+      recipients: recipients.map((recipient) => ({
+        recipient,
+        diagnostic: '',
+        reason: 'feedback',
+      })),
       feedback: {
         feedbackType: str(complaint.complaintFeedbackType) || 'abuse',
         userAgent: str(complaint.userAgent) || undefined,

@@ -20,11 +20,13 @@ export interface RecipientFacts {
   remoteMta?: string | undefined;
   /** SMTP command the reply answered, when the report says. */
   command?: SmtpCommand | undefined;
-  /**
-   * A reason the report's own structure decides (a queue time-out, a local delivery program,
-   * a feedback report, an auto-reply), used when the reply text names none.
-   */
+  /** A reason the report's context suggests, used when the reply text names none. */
   hint?: string | undefined;
+  /**
+   * A reason the report's kind decides on its own, whatever the text says: `feedback` for a
+   * complaint, `vacation` for an auto-reply, or a format's fixed meaning (Google Groups).
+   */
+  reason?: string | undefined;
 }
 
 /** One recipient of a report, classified. */
