@@ -6,6 +6,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBounce } from './parse.ts';
+import type { BounceReport } from './types.ts';
 
 export interface Expectation {
   index: number;
@@ -59,9 +60,8 @@ export interface CorpusMeasurement {
   countMismatches: { file: string; expected: number; got: number }[];
 }
 
-/** The command's view of a message: its recipients as `bounce:classify` prints them. */
-export async function classifyMessage(raw: Buffer): Promise<ClassifiedRecipient[]> {
-  const report = await parseBounce(raw);
+/** The command's view of a report: its recipients as `bounce:classify` prints them. */
+export function classifyReport(report: BounceReport): ClassifiedRecipient[] {
   return report.recipients.map((r) => ({
     recipient: r.recipient,
     status: r.status,
@@ -69,6 +69,11 @@ export async function classifyMessage(raw: Buffer): Promise<ClassifiedRecipient[
     reason: r.reason,
     hardBounce: r.hardBounce,
   }));
+}
+
+/** Parses a message and returns its recipients as `bounce:classify` prints them. */
+export async function classifyMessage(raw: Buffer): Promise<ClassifiedRecipient[]> {
+  return classifyReport(await parseBounce(raw));
 }
 
 async function emlFiles(dir: string): Promise<string[]> {

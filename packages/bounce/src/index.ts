@@ -9,3 +9,14 @@ export type {
   OriginalMessage,
   RecipientFacts,
 } from './types.ts';
+export {
+  measureCorpus,
+  classifyMessage,
+  classifyReport,
+  percent,
+  type Agreement,
+  type ClassifiedRecipient,
+  type CorpusMeasurement,
+  type Expectation,
+  type Miss,
+} from './corpus.ts';

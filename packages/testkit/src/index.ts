@@ -16,6 +16,7 @@ export {
   type ZoneEntry,
   type DnsQuery,
 } from './dns-stub.ts';
+export { sharedDir, SharedDirError } from './shared.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
