@@ -1,0 +1,99 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sharedDir } from '@volley/testkit';
+import { POSTFIX_DSN } from './fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const CORPUS = join(sharedDir(), 'bounce-corpus');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the command as a user does: `npm run -s bounce:classify -- ARGS`. */
+function classify(args: string[]): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn('npm', ['run', '-s', 'bounce:classify', '--', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run -s bounce:classify', () => {
+  test('prints the recipients of a DSN as JSON, in order, and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bounce-cli-'));
+    try {
+      const file = join(dir, 'dsn.eml');
+      await writeFile(file, POSTFIX_DSN);
+      const run = await classify([file]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), [
+        {
+          recipient: 'ada@example.org',
+          status: '5.1.1',
+          replyCode: '550',
+          reason: 'userunknown',
+          hardBounce: true,
+        },
+        {
+          recipient: 'bob@example.org',
+          status: '5.2.2',
+          replyCode: '552',
+          reason: 'mailboxfull',
+          hardBounce: false,
+        },
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('prints a complaint from the corpus as feedback', async () => {
+    const run = await classify([join(CORPUS, 'bounces', 'arf-18.eml')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [
+      {
+        recipient: 'kijitora@example.com',
+        status: '',
+        replyCode: '',
+        reason: 'feedback',
+        hardBounce: false,
+      },
+    ]);
+  });
+
+  test('prints [] for a message that is not a bounce', async () => {
+    const run = await classify([join(CORPUS, 'not-bounces', 'is-not-bounce-01.eml')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), []);
+  });
+
+  test('exits 2 with a message for a file it cannot read, and prints nothing on stdout', async () => {
+    const run = await classify([join(tmpdir(), 'no-such-bounce-file.eml')]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /cannot read .*no-such-bounce-file\.eml: no such file/);
+  });
+
+  test('exits 2 with the usage for no file or more than one', async () => {
+    for (const args of [[], ['a.eml', 'b.eml']]) {
+      const run = await classify(args);
+      assert.equal(run.code, 2, JSON.stringify(args));
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, /usage: npm run -s bounce:classify -- FILE\.eml/);
+    }
+  });
+});

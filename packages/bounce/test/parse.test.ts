@@ -1,0 +1,288 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseBounce, type BounceRecipient } from '@volley/bounce';
+import {
+  ARF_REPORT,
+  DELAY_DSN,
+  EXIM_TEXT,
+  IMAIL_TEXT,
+  NOT_A_BOUNCE,
+  POSTFIX_DSN,
+  QMAIL_TEXT,
+  SENDMAIL_TEXT,
+  VACATION,
+} from './fixtures.ts';
+
+/** The fields the command prints, plus the command and action the parser found. */
+function brief(r: BounceRecipient) {
+  return {
+    recipient: r.recipient,
+    status: r.status,
+    replyCode: r.replyCode,
+    reason: r.reason,
+    hardBounce: r.hardBounce,
+  };
+}
+
+describe('RFC 3464 delivery status notifications', () => {
+  test('one result per recipient, in order, with status, reply code and reason', async () => {
+    const report = await parseBounce(POSTFIX_DSN);
+    assert.equal(report.kind, 'bounce');
+    assert.equal(report.format, 'rfc3464');
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'ada@example.org',
+        status: '5.1.1',
+        replyCode: '550',
+        reason: 'userunknown',
+        hardBounce: true,
+      },
+      {
+        recipient: 'bob@example.org',
+        status: '5.2.2',
+        replyCode: '552',
+        reason: 'mailboxfull',
+        hardBounce: false,
+      },
+    ]);
+    // The command comes from the human-readable part, which Postfix alone puts it in.
+    assert.deepEqual(
+      report.recipients.map((r) => [r.command, r.action, r.remoteMta]),
+      [
+        ['rcpt', 'failed', 'mx.example.org'],
+        ['rcpt', 'failed', 'mx.example.org'],
+      ],
+    );
+  });
+
+  test('the returned headers give the original Message-ID, return path, To and X- headers', async () => {
+    const { original } = await parseBounce(POSTFIX_DSN);
+    assert.deepEqual(original, {
+      messageId: '<c1.r42@volley.example.com>',
+      returnPath: 'bounce+abc@bounces.example.com',
+      from: 'News <news@example.com>',
+      to: 'ada@example.org',
+      subject: 'December news',
+      xHeaders: { 'x-volley-campaign': 'c1', 'x-mailer': 'Volley' },
+    });
+  });
+
+  test('a delayed recipient is reported as a soft, temporary failure', async () => {
+    const report = await parseBounce(DELAY_DSN);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'carol@slow.example.org',
+        status: '4.4.1',
+        replyCode: '421',
+        reason: 'expired',
+        hardBounce: false,
+      },
+    ]);
+    assert.equal(report.recipients[0]?.action, 'delayed');
+  });
+});
+
+describe('RFC 5965 feedback reports', () => {
+  test('each Original-Rcpt-To is a complaint, with the feedback type and the original', async () => {
+    const report = await parseBounce(ARF_REPORT);
+    assert.equal(report.kind, 'feedback');
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'dan@isp.example.net',
+        status: '',
+        replyCode: '',
+        reason: 'feedback',
+        hardBounce: false,
+      },
+      {
+        recipient: 'eve@isp.example.net',
+        status: '',
+        replyCode: '',
+        reason: 'feedback',
+        hardBounce: false,
+      },
+    ]);
+    assert.equal(report.feedback?.feedbackType, 'abuse');
+    assert.equal(report.feedback?.sourceIp, '192.0.2.9');
+    assert.equal(report.feedback?.originalMailFrom, 'bounce+abc@bounces.example.com');
+    assert.equal(report.original.messageId, '<c1.r7@volley.example.com>');
+    assert.deepEqual(report.original.xHeaders, { 'x-volley-campaign': 'c1' });
+  });
+});
+
+describe('automatic replies', () => {
+  test('an out-of-office reply is a vacation notice from the replying mailbox, not a bounce', async () => {
+    const report = await parseBounce(VACATION);
+    assert.equal(report.kind, 'autoreply');
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'fay@example.org',
+        status: '',
+        replyCode: '',
+        reason: 'vacation',
+        hardBounce: false,
+      },
+    ]);
+  });
+
+  test('the usual headers mark a reply as automatic without RFC 3834', async () => {
+    for (const header of ['X-Autoreply: yes', 'X-Autorespond: on', 'Precedence: auto_reply']) {
+      const message = VACATION.replace('Auto-Submitted: auto-replied', header).replace(
+        'Out of office: December news',
+        'Re: December news',
+      );
+      assert.equal((await parseBounce(message)).kind, 'autoreply', header);
+    }
+  });
+
+  test('an automatic message from a mail system is never taken for a vacation notice', async () => {
+    const message = VACATION.replace(
+      'From: Fay <fay@example.org>',
+      'From: MAILER-DAEMON@example.org',
+    );
+    assert.deepEqual((await parseBounce(message)).recipients, []);
+  });
+});
+
+describe('plain-text bounces of MTAs without RFC 3464', () => {
+  test('Exim: the failed address, the command and the reply', async () => {
+    const report = await parseBounce(EXIM_TEXT);
+    assert.equal(report.format, 'text');
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'gus@example.org',
+        status: '5.1.1',
+        replyCode: '550',
+        reason: 'userunknown',
+        hardBounce: true,
+      },
+    ]);
+    assert.equal(report.recipients[0]?.command, 'rcpt');
+    assert.equal(report.original.messageId, '<c1.r9@volley.example.com>');
+    assert.deepEqual(report.original.xHeaders, { 'x-volley-campaign': 'c1' });
+  });
+
+  test('qmail: one block per address, replies or qmail’s own words', async () => {
+    const report = await parseBounce(QMAIL_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'hal@example.org',
+        status: '5.2.2',
+        replyCode: '552',
+        reason: 'mailboxfull',
+        hardBounce: false,
+      },
+      {
+        recipient: 'ivy@nowhere.example',
+        status: '5.1.2',
+        replyCode: '',
+        reason: 'hostunknown',
+        hardBounce: true,
+      },
+    ]);
+    assert.equal(report.original.messageId, '<c1.r11@volley.example.com>');
+  });
+
+  test('Sendmail: the transcript’s reply and command', async () => {
+    const report = await parseBounce(SENDMAIL_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'joe@example.org',
+        status: '5.7.1',
+        replyCode: '554',
+        reason: 'spamdetected',
+        hardBounce: false,
+      },
+    ]);
+    assert.equal(report.recipients[0]?.command, 'data');
+  });
+
+  test('IMail: the failure before the address on one line', async () => {
+    const report = await parseBounce(IMAIL_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'kim@example.org',
+        status: '',
+        replyCode: '',
+        reason: 'mailboxfull',
+        hardBounce: false,
+      },
+    ]);
+  });
+
+  test('an ordinary message that mentions an address and a failure is not a bounce', async () => {
+    const report = await parseBounce(NOT_A_BOUNCE);
+    assert.equal(report.kind, 'none');
+    assert.deepEqual(report.recipients, []);
+  });
+});
+
+describe('hostile and malformed input', () => {
+  test('empty input is unparseable, with a stable code', async () => {
+    const report = await parseBounce('');
+    assert.equal(report.kind, 'unparseable');
+    assert.equal(report.error?.code, 'BOUNCE_EMPTY');
+  });
+
+  test('multiparts nested past the bound are refused before the MIME parser sees them', async () => {
+    let s = 'From: MAILER-DAEMON@example.org\r\nSubject: x\r\n';
+    for (let i = 0; i < 200; i++)
+      s += `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n`;
+    s += 'Content-Type: text/plain\r\n\r\nhello\r\n';
+    for (let i = 199; i >= 0; i--) s += `--b${i}--\r\n`;
+    const report = await parseBounce(s);
+    assert.equal(report.kind, 'unparseable');
+    assert.equal(report.error?.code, 'BOUNCE_TOO_DEEP');
+  });
+
+  test('nesting within the bound is read', async () => {
+    let s = 'From: a@example.org\r\nSubject: x\r\n';
+    for (let i = 0; i < 5; i++)
+      s += `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n`;
+    s += 'Content-Type: text/plain\r\n\r\nhello\r\n';
+    for (let i = 4; i >= 0; i--) s += `--b${i}--\r\n`;
+    assert.equal((await parseBounce(s)).kind, 'none');
+  });
+
+  test('broken structure, binary noise and pathological lines never throw', async () => {
+    const inputs: (string | Buffer)[] = [
+      // A report whose boundary never appears.
+      POSTFIX_DSN.replace(/--B1/g, '--XX'),
+      // Headers only, no body.
+      'From: MAILER-DAEMON@example.org\r\nSubject: Undelivered Mail\r\n',
+      // Random bytes.
+      Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 7919) % 256)),
+      // One 2 MB header line, and a long body line of near-addresses ("a@" with no domain).
+      `From: MAILER-DAEMON@example.org\r\nX-Long: ${'x'.repeat(2_000_000)}\r\n\r\n${'a@'.repeat(200_000)}\r\n`,
+      // Delivery-status fields with absurd values.
+      DELAY_DSN.replace('Status: 4.4.1', `Status: ${'9'.repeat(10_000)}`).replace(
+        'Final-Recipient: rfc822; carol@slow.example.org',
+        `Final-Recipient: rfc822; ${'c'.repeat(100_000)}@`,
+      ),
+      // Wrong charset names and invalid transfer encodings.
+      POSTFIX_DSN.replace('charset=us-ascii', 'charset=x-no-such-charset').replace(
+        'Content-Type: message/delivery-status',
+        'Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64',
+      ),
+    ];
+    for (const input of inputs) {
+      const report = await parseBounce(input);
+      assert.ok(['bounce', 'none', 'unparseable', 'autoreply', 'feedback'].includes(report.kind));
+      for (const r of report.recipients) assert.ok(r.recipient.length <= 320);
+    }
+  });
+
+  test('a message longer than the parser reads is cut and says so', async () => {
+    const big = POSTFIX_DSN.replace(
+      '--B1--',
+      `--B1\r\nContent-Type: text/plain\r\n\r\n${'y'.repeat(5 * 1024 * 1024)}\r\n--B1--`,
+    );
+    const report = await parseBounce(big);
+    assert.equal(report.truncated, true);
+    // The report parts come first, so the recipients are still read.
+    assert.deepEqual(
+      report.recipients.map((r) => r.reason),
+      ['userunknown', 'mailboxfull'],
+    );
+  });
+});
