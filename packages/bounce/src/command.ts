@@ -38,6 +38,10 @@ const RULES: CommandRule[] = [
   },
   { command: 'mail', re: /sender was rejected|did not like our MAIL/i },
   { command: 'connect', re: /didn't like our greeting|did not like our greeting/i },
+  // 1&1 and GMX: "SMTP error from remote server for TEXT command" (TEXT is the message).
+  { command: 'data', re: /\b(for|after) (TEXT|DATA) command/i },
+  { command: 'rcpt', re: /\bfor RCPT( TO)? command/i },
+  { command: 'mail', re: /\bfor MAIL( FROM)? command/i },
   // Yahoo ("[RCPT_TO]"), x6 ("(Error following RCPT command)", "(DATA)").
   { command: 'rcpt', re: /\[RCPT_TO\]|following RCPT command|\(RCPT( TO)?\)/i },
   { command: 'data', re: /\[DATA\]|following DATA command|\(DATA\)/i },
@@ -47,7 +51,8 @@ const RULES: CommandRule[] = [
 /** Sendmail-style transcripts: ">>> RCPT To:<...>" followed by "<<< 550 ...". */
 function transcriptCommand(text: string): SmtpCommand | undefined {
   let last: SmtpCommand | undefined;
-  for (const m of text.matchAll(/^[ \t]*(?:>>>|In:)[ \t]*([A-Za-z]{4})/gim)) {
+  // InterScan writes the other way round: "Sent <<< RCPT TO:<a@b>", "Received >>> 550 ...".
+  for (const m of text.matchAll(/^[ \t]*(?:>>>|In:|Sent <<<)[ \t]*([A-Za-z]{4})/gim)) {
     const verb = (m[1] ?? '').toUpperCase();
     if (verb === 'RCPT') last = 'rcpt';
     else if (verb === 'MAIL') last = 'mail';

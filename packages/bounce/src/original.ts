@@ -33,6 +33,8 @@ const ORIGINAL_MARKERS = [
   /^-{2,}\s*(the )?original message (is )?(attached|included|below)/i,
   /^\s*below is a copy of the original message:?\s*$/i, // OpenSMTPD
   /^(a copy of the original message below|the original message was:)/i,
+  /^\|-+\s*message (header|text|log) follows:?\s*-*\|$/i, // Smail 3, Deutsche Telekom
+  /^original mail as follows:?\s*$/i, // fml
   // A returned message in a MIME part that the parser could not separate (broken boundaries).
   /^content-type:\s*(message\/rfc822|text\/rfc822-headers?|message\/partial)\b/i,
 ];

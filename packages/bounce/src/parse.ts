@@ -25,10 +25,10 @@ const REPORT_SENDER =
 const REPORT_SENDER_NAME =
   /mailer-daemon|mail deliver(y)? (subsystem|system)|postmaster|system administrator/i;
 const REPORT_SUBJECT =
-  /undeliver|undelivered|non[- ]?deliver|delivery (status|failure|has failed|failed|notification|report|problem)|returned mail|mail delivery failed|failure notice|failed delivery|mail failure|mail system error|returned to sender|message delivery has failed|there was an error sending|could not (send|be delivered)|non recapitabile|non remis|unzustellbar|no entregado|nicht zustellbar|メールエラー|delayed mail|warning: (message|could not send)|failure delivery|permanent delivery failure/i;
+  /undeliver|undelivered|non[- ]?deliver|delivery (status|failure|has failed|failed|notification|report|problem)|returned mail|mail delivery failed|failure notice|failed delivery|mail failure|mail system error|returned to sender|message delivery has failed|there was an error sending|could not (send|be delivered)|non recapitabile|non remis|unzustellbar|no entregado|nicht zustellbar|メールエラー|delayed mail|warning: (message|could not send)|failure delivery|permanent delivery failure|^mail failed|\[bounce\]/i;
 /** What the explanation of a delivery report says, near its start. */
 const REPORT_PROSE =
-  /could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|delivery (to the following|has failed|failed)|permanent (fatal )?error|undeliverable|unable to deliver|failed permanently|did not reach the following|wasn't able to deliver|not able to deliver|error (has )?occurred while (trying|attempting) to deliver|there was an error delivering|has not yet been delivered|delivery to the following recipient|recipients? (was|were) rejected|have been delayed|has been delayed/i;
+  /could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|delivery (to the following|has failed|failed)|permanent (fatal )?error|undeliverable|unable to deliver|failed permanently|did not reach the following|wasn't able to deliver|not able to deliver|error (has )?occurred while (trying|attempting) to deliver|there was an error delivering|has not yet been delivered|delivery to the following recipient|recipients? (was|were) rejected|have been delayed|has been delayed|message not delivered|error message below/i;
 
 function emptyReport(
   kind: BounceReport['kind'],
@@ -186,7 +186,11 @@ function reportOf(view: MessageView): BounceReport {
     const report = reportPart(view.text);
     const fallback = originalRecipient(original);
     // An old Sendmail transcript names no address, only the error; the copy names one.
-    if (recipients.length === 0 && fallback && /^\s*[45]\d\d\s/m.test(report)) {
+    if (
+      recipients.length === 0 &&
+      fallback &&
+      (/^\s*[45]\d\d\s/m.test(report) || REPORT_PROSE.test(report))
+    ) {
       recipients = [{ recipient: fallback, diagnostic: diagnosticOf(report, '') }];
     }
     if (recipients.length > 0) return bounceReport('text', recipients, original);

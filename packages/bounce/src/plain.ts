@@ -96,10 +96,7 @@ export function recipientBlocks(report: string): RecipientBlock[] {
   starts.forEach((s, i) => {
     const end = starts[i + 1]?.index ?? lines.length;
     const text = lines.slice(s.index, end).join('\n');
-    const above = lines.slice((starts[i - 1]?.index ?? -1) + 1, s.index);
-    while (above.length > 0 && (above.at(-1) ?? '').trim() === '') above.pop();
-    const blank = above.findLastIndex((l) => l.trim() === '');
-    const before = (i === 0 ? above.slice(blank + 1) : []).join('\n');
+    const before = i === 0 ? contextAbove(lines.slice(0, s.index)) : '';
     const same = blocks.find((b) => sameAddress(b.recipient, s.address));
     // A report that names an address twice (a list, then a transcript) explains it in both.
     if (same) same.text = `${same.text}\n${text}`;
@@ -109,6 +106,23 @@ export function recipientBlocks(report: string): RecipientBlock[] {
 }
 
 const HAS_REPLY = /(^|[\s:;'"([])[245]\d\d[\s:-]|(^|[\s#([])[245]\.\d{1,3}\.\d{1,3}\b/m;
+
+/**
+ * What the report says above its first address, for formats that explain first: the paragraph
+ * right above it (Lotus Notes: the reason, then the address), or, when that paragraph only
+ * introduces the list ("The following recipients were affected:"), the nearest paragraph
+ * above that quotes a reply (MailMarshal: "Could not be delivered because of" / "550 ...").
+ */
+function contextAbove(lines: string[]): string {
+  const paragraphs = lines
+    .join('\n')
+    .split(/\n[ \t]*\n/)
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const adjacent = paragraphs.at(-1) ?? '';
+  if (!/:\s*$/.test(adjacent)) return adjacent;
+  return paragraphs.slice(-4, -1).findLast((p) => HAS_REPLY.test(p)) ?? '';
+}
 
 /**
  * The part of a block that explains the failure: its paragraphs up to the one that carries an
@@ -149,6 +163,10 @@ export function diagnosticOf(block: string, recipient: string, before = ''): str
     chosen.push(p);
     if (HAS_REPLY.test(p)) break;
   }
+  // The reply is above the addresses, and what follows them is not an explanation.
+  if (!chosen.some((p) => HAS_REPLY.test(p)) && HAS_REPLY.test(before) && !quoted.length) {
+    chosen.unshift(before);
+  }
   const joined = chosen
     .join('\n')
     .replace(/[ \t]*\n[ \t]*/g, ' ')
@@ -186,7 +204,7 @@ export function plainRecipients(text: string, failed: readonly string[] = []): R
 }
 
 /** The last error reply of a session transcript ("<<< 550 ...", "Out: 451 ...", "550 ..."). */
-const TRANSCRIPT_ERROR = /^\s*(?:<<<|Out:)?\s*([45]\d\d[ -].*)$/;
+const TRANSCRIPT_ERROR = /^\s*(?:<<<|>>>|Out:|Received >>>)?\s*([45]\d\d[ -].*)$/;
 
 /**
  * Reports that name the recipients only in the SMTP dialogue they quote ("RCPT TO:<a@b>"):

@@ -230,3 +230,93 @@ export const NOT_A_BOUNCE = eml([
   'Thanks! My colleague mo@example.org could not be reached last week, try again.',
   'target address: mo@example.org',
 ]);
+
+/** Trustwave MailMarshal: the reason first, the affected addresses after it. */
+export const MAILMARSHAL_TEXT = eml([
+  'From: postmaster@gateway.example.net',
+  'Subject: Undeliverable Mail: "December news"',
+  '',
+  'Your message:',
+  '   From:    news@example.com',
+  '   Subject: December news',
+  '',
+  'Could not be delivered because of',
+  '',
+  '550 5.1.1 User unknown',
+  '',
+  'The following recipients were affected:',
+  '    nia@example.org',
+  '',
+  'Additional Information',
+  '======================',
+  'Original Sender:    <news@example.com>',
+]);
+
+/** Trend Micro InterScan: the dialogue with the arrows the other way round. */
+export const INTERSCAN_TEXT = eml([
+  'From: "InterScan MSS" <postmaster@gateway.example.net>',
+  'Subject: Mail could not be delivered',
+  '',
+  'Mail could not be delivered',
+  '',
+  'Sent <<< RCPT TO:<oli@example.org>',
+  'Received >>> 550 5.1.1 <oli@example.org>... user unknown',
+  '',
+  'Content-Type: message/rfc822',
+  '',
+  'Message-ID: <c1.r14@volley.example.com>',
+]);
+
+/** 1&1 (and GMX): the address alone, then "For the following reason:". */
+export const EINSUNDEINS_TEXT = eml([
+  'From: "Mail Delivery System" <mailer-daemon@mx.example.net>',
+  'Subject: Mail delivery failed: returning message to sender',
+  '',
+  'This message was created automatically by mail delivery software.',
+  '',
+  'A message that you sent could not be delivered to one or more of',
+  'its recipients. This is a permanent error. The following address',
+  'failed:',
+  '',
+  'pat@example.org',
+  '',
+  'For the following reason:',
+  '',
+  'Mail size limit exceeded. For explanation visit',
+  'http://postmaster.example.net/en/error-messages?ip=192.0.2.1',
+  '',
+  '--- The header of the original message is following. ---',
+  '',
+  'Message-ID: <c1.r15@volley.example.com>',
+]);
+
+/** Smail 3 (Deutsche Telekom's fork): banners around the failed addresses. */
+export const SMAIL_TEXT = eml([
+  'From: Mail Delivery System <Mailer-Daemon@mx.example.net>',
+  'Subject: mail failed, returning to sender',
+  '',
+  '|------------------------- Failed addresses follow: ---------------------|',
+  ' <quinn@example.org>',
+  '   552 5.2.2 <quinn@example.org> Quota exceeded (mailbox for user is full)',
+  ' rae@nowhere.example ... unknown host',
+  '|------------------------- Message header follows: ----------------------|',
+  'Message-ID: <c1.r16@volley.example.com>',
+]);
+
+/** Apache James (and Verizon): the error, then the message's details with RCPT TO. */
+export const JAMES_TEXT = eml([
+  'From: postmaster@mx.example.net',
+  'Subject: [BOUNCE]',
+  '',
+  'Hi. This is the James mail server at mx.example.net.',
+  "I'm afraid I wasn't able to deliver your message to the following addresses.",
+  '',
+  'Error message below:',
+  '550 - Requested action not taken: no such user here',
+  '',
+  'Message details:',
+  '  Subject: December news',
+  '  MAIL FROM: bounce+abc@bounces.example.com',
+  '  RCPT TO: sam@example.org',
+  '  From: News <news@example.com>',
+]);

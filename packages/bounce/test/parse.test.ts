@@ -4,12 +4,17 @@ import { parseBounce, type BounceRecipient } from '@volley/bounce';
 import {
   ARF_REPORT,
   DELAY_DSN,
+  EINSUNDEINS_TEXT,
   EXIM_TEXT,
   IMAIL_TEXT,
+  INTERSCAN_TEXT,
+  JAMES_TEXT,
+  MAILMARSHAL_TEXT,
   NOT_A_BOUNCE,
   POSTFIX_DSN,
   QMAIL_TEXT,
   SENDMAIL_TEXT,
+  SMAIL_TEXT,
   VACATION,
 } from './fixtures.ts';
 
@@ -208,6 +213,76 @@ describe('plain-text bounces of MTAs without RFC 3464', () => {
         hardBounce: false,
       },
     ]);
+  });
+
+  test('MailMarshal: the reply above the list of affected addresses', async () => {
+    const report = await parseBounce(MAILMARSHAL_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'nia@example.org',
+        status: '5.1.1',
+        replyCode: '550',
+        reason: 'userunknown',
+        hardBounce: true,
+      },
+    ]);
+  });
+
+  test('InterScan: the recipient and the command from its reversed dialogue', async () => {
+    const report = await parseBounce(INTERSCAN_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'oli@example.org',
+        status: '5.1.1',
+        replyCode: '550',
+        reason: 'userunknown',
+        hardBounce: true,
+      },
+    ]);
+    assert.equal(report.recipients[0]?.command, 'rcpt');
+  });
+
+  test('1&1: the address alone, the reason in its own paragraph', async () => {
+    const report = await parseBounce(EINSUNDEINS_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'pat@example.org',
+        status: '',
+        replyCode: '',
+        reason: 'mesgtoobig',
+        hardBounce: false,
+      },
+    ]);
+    assert.equal(report.original.messageId, '<c1.r15@volley.example.com>');
+  });
+
+  test('Smail 3: bracketed and "address ... reason" lines between banners', async () => {
+    const report = await parseBounce(SMAIL_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'quinn@example.org',
+        status: '5.2.2',
+        replyCode: '552',
+        reason: 'mailboxfull',
+        hardBounce: false,
+      },
+      {
+        recipient: 'rae@nowhere.example',
+        status: '',
+        replyCode: '',
+        reason: 'hostunknown',
+        hardBounce: true,
+      },
+    ]);
+    assert.equal(report.original.messageId, '<c1.r16@volley.example.com>');
+  });
+
+  test('Apache James: the recipient only in the details, the reply above them', async () => {
+    const report = await parseBounce(JAMES_TEXT);
+    assert.deepEqual(
+      report.recipients.map((r) => [r.recipient, r.replyCode, r.diagnostic]),
+      [['sam@example.org', '550', '550 - Requested action not taken: no such user here']],
+    );
   });
 
   test('an ordinary message that mentions an address and a failure is not a bounce', async () => {
