@@ -9,7 +9,7 @@ import type { BounceRecipient, RecipientFacts } from './types.ts';
 // The reply code at the start of a quoted reply, or after the reporting MTA's own words
 // ("host mx.example.org said: 550 ...", "Remote host said: 550-5.7.26 ...").
 const CODE_AT_START = /^\s*([245]\d\d)(?=[\s\-:]|$)/;
-const CODE_AFTER_WORDS = /(?:^|[\s:;'"([])([245]\d\d)(?=[ :,-])(?![:-]\d)/;
+const CODE_AFTER_WORDS = /(?:^|[\s:;'"([#])([245]\d\d)(?=[ :,-])(?![:-]\d)/;
 
 /**
  * The reply inside a diagnostic: from its reply code on, as the client read it. A diagnostic

@@ -320,3 +320,46 @@ export const JAMES_TEXT = eml([
   '  RCPT TO: sam@example.org',
   '  From: News <news@example.com>',
 ]);
+
+/** Exchange 2010's plain-text NDR: the address twice, the reply under "Diagnostic information". */
+export const EXCHANGE_TEXT = eml([
+  'From: Microsoft Exchange <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.net>',
+  'Subject: Undeliverable: December news',
+  'Content-Type: text/plain; charset=us-ascii',
+  '',
+  'Delivery has failed to these recipients or groups:',
+  '',
+  'tom@example.org',
+  "The e-mail address you entered couldn't be found. Please check the recipient's e-mail",
+  'address and try to resend the message.',
+  '',
+  'Diagnostic information for administrators:',
+  '',
+  'Generating server: mail.example.net',
+  '',
+  'tom@example.org',
+  '#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##',
+  '',
+  'Original message headers:',
+  '',
+  'Message-ID: <c1.r17@volley.example.com>',
+  'Subject: December news',
+]);
+
+/** Lotus Domino's plain-text notice. */
+export const DOMINO_TEXT = eml([
+  'From: Postmaster@mail.example.net',
+  'Subject: DELIVERY FAILURE: User uma (uma@example.org) not listed in Domino Directory',
+  '',
+  'Your message',
+  '',
+  '  Subject: December news',
+  '',
+  'was not delivered to:',
+  '',
+  '  uma@example.org',
+  '',
+  'because:',
+  '',
+  '  User uma (uma@example.org) not listed in Domino Directory',
+]);

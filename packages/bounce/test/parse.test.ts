@@ -4,6 +4,8 @@ import { parseBounce, type BounceRecipient } from '@volley/bounce';
 import {
   ARF_REPORT,
   DELAY_DSN,
+  DOMINO_TEXT,
+  EXCHANGE_TEXT,
   EINSUNDEINS_TEXT,
   EXIM_TEXT,
   IMAIL_TEXT,
@@ -211,6 +213,33 @@ describe('plain-text bounces of MTAs without RFC 3464', () => {
         replyCode: '',
         reason: 'mailboxfull',
         hardBounce: false,
+      },
+    ]);
+  });
+
+  test('Exchange: one recipient named twice, the reply under the diagnostic information', async () => {
+    const report = await parseBounce(EXCHANGE_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'tom@example.org',
+        status: '5.1.1',
+        replyCode: '550',
+        reason: 'userunknown',
+        hardBounce: true,
+      },
+    ]);
+    assert.equal(report.original.messageId, '<c1.r17@volley.example.com>');
+  });
+
+  test('Domino: the address under "was not delivered to", the cause under "because"', async () => {
+    const report = await parseBounce(DOMINO_TEXT);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'uma@example.org',
+        status: '',
+        replyCode: '',
+        reason: 'userunknown',
+        hardBounce: true,
       },
     ]);
   });
