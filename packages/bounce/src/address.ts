@@ -19,7 +19,8 @@ export interface FoundAddress {
 
 /** Trims what cannot end a domain or start a local part. */
 function trimAddress(local: string, domain: string): string | undefined {
-  const l = local.replace(/^[.]+/, '');
+  // Quotes and dots around a quoted address ("'a@b'") are punctuation, not the local part.
+  const l = local.replace(/^['`|.]+/, '');
   const d = domain.replace(/[.-]+$/, '').replace(/^[.-]+/, '');
   if (l === '' || l.length > 64 || d === '' || !d.includes('.') || d.length > 255) return undefined;
   if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(d)) return undefined;
