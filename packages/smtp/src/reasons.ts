@@ -48,7 +48,7 @@ export const PHRASES: Record<PhraseReason, RegExp> = {
   badreputation:
     /deferred due to unexpected volume or user complaints|(low|poor|bad|none\/bad) (email )?reputation|reputation (of the sending|problems|score)|ip reputation|sender reputation|domain reputation/i,
   ratelimited:
-    /rate[- ]?limit|greylist|too many (messages|mails|e-?mails|recipients)|throttl|sending (rate|quota)|(daily|hourly) (sending |message |relay )?(quota|limit)|\bTSS0\d\b|exceeded .{0,40}\brate\b|receiving mail (too quickly|at a rate)|max(imum)? (e-?mails|messages) per (hour|day)|relay quota/i,
+    /rate[- ]?limit|greylist|too many (messages|mails|e-?mails|recipients)|throttl|sending (rate|quota)|(daily|hourly) (sending |message |relay )?(quota|limit)|\bTSS0\d\b|unexpected volume|exceeded .{0,40}\brate\b|receiving mail (too quickly|at a rate)|max(imum)? (e-?mails|messages) per (hour|day)|relay quota/i,
   mailboxfull:
     /mailbox (is |was )?(full|over ?quota)|mailbox (size|storage) (limit )?exceeded|full mailbox|mail ?(box|folder)('s)? is full|over ?quota|quota (exceeded|violation|full)|exceeded (its|the|their|his|her|your) (storage|quota|mailbox|disk)|insufficient (storage|disk space)|not (sufficient|enough) (disk )?space|no space left|mailbox size limit|mailbox exceeds allowed size|storage (allocation|limit|quota) exceeded|exceeded storage allocation|user is over|(disk|maildir|mailbox) quota|too much mail data|too many messages (on the server|in (the|this) mailbox)|mailbox would exceed|space has been used up|(boite|bo[iî]te) du destinataire pleine|number of messages in recipient's mailbox exceeded|as their mailbox is full|mailbox has exceeded|account is (over|full)/i,
   exceedlimit:
