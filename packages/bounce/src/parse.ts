@@ -158,10 +158,12 @@ function reportOf(view: MessageView): BounceReport {
   const dsnParts = view.parts.filter((p) => DSN_PARTS.has(p.contentType));
   if (dsnParts.length > 0) {
     const parsed = dsnParts.map((p) => parseDeliveryStatus(p.text));
-    const recipients = reportedRecipients(parsed.flatMap((p) => p.recipients));
-    const fallback = originalRecipient(original);
-    if (recipients.length === 0 && fallback)
-      recipients.push({ recipient: fallback, diagnostic: '' });
+    const listed = parsed.flatMap((p) => p.recipients);
+    const recipients = reportedRecipients(listed);
+    // Only a report without any per-recipient fields borrows the copy's To: one that lists
+    // recipients relayed or expanded reports nothing to act on.
+    const fallback = listed.length === 0 ? originalRecipient(original) : undefined;
+    if (fallback) recipients.push({ recipient: fallback, diagnostic: '' });
     if (recipients.length > 0) {
       const messageId =
         original.messageId ?? parsed.find((p) => p.originalMessageId)?.originalMessageId;
@@ -170,6 +172,9 @@ function reportOf(view: MessageView): BounceReport {
         messageId,
       });
     }
+    // Every recipient was relayed or expanded: the report is a success notice, and its prose
+    // must not be read as a failure.
+    if (listed.length > 0) return emptyReport('none', 'rfc3464', original);
   }
   const embedded = embeddedDeliveryStatus(view.text);
   if (embedded) {

@@ -62,6 +62,24 @@ export const POSTFIX_DSN = eml([
   '--B1--',
 ]);
 
+/** What POSTFIX_DSN reports, as `bounce:classify` prints it. */
+export const POSTFIX_DSN_RECIPIENTS = [
+  {
+    recipient: 'ada@example.org',
+    status: '5.1.1',
+    replyCode: '550',
+    reason: 'userunknown',
+    hardBounce: true,
+  },
+  {
+    recipient: 'bob@example.org',
+    status: '5.2.2',
+    replyCode: '552',
+    reason: 'mailboxfull',
+    hardBounce: false,
+  },
+];
+
 /** A delay notice: the recipient is still being retried. */
 export const DELAY_DSN = eml([
   'From: MAILER-DAEMON@mx.example.net',

@@ -14,6 +14,7 @@ import {
   MAILMARSHAL_TEXT,
   NOT_A_BOUNCE,
   POSTFIX_DSN,
+  POSTFIX_DSN_RECIPIENTS,
   QMAIL_TEXT,
   SENDMAIL_TEXT,
   SMAIL_TEXT,
@@ -36,22 +37,7 @@ describe('RFC 3464 delivery status notifications', () => {
     const report = await parseBounce(POSTFIX_DSN);
     assert.equal(report.kind, 'bounce');
     assert.equal(report.format, 'rfc3464');
-    assert.deepEqual(report.recipients.map(brief), [
-      {
-        recipient: 'ada@example.org',
-        status: '5.1.1',
-        replyCode: '550',
-        reason: 'userunknown',
-        hardBounce: true,
-      },
-      {
-        recipient: 'bob@example.org',
-        status: '5.2.2',
-        replyCode: '552',
-        reason: 'mailboxfull',
-        hardBounce: false,
-      },
-    ]);
+    assert.deepEqual(report.recipients.map(brief), POSTFIX_DSN_RECIPIENTS);
     // The command comes from the human-readable part, which Postfix alone puts it in.
     assert.deepEqual(
       report.recipients.map((r) => [r.command, r.action, r.remoteMta]),
@@ -86,6 +72,13 @@ describe('RFC 3464 delivery status notifications', () => {
       },
     ]);
     assert.equal(report.recipients[0]?.action, 'delayed');
+  });
+
+  test('a report of recipients relayed onwards reports nothing to act on', async () => {
+    const relayed = POSTFIX_DSN.replace(/Action: failed/g, 'Action: relayed');
+    const report = await parseBounce(relayed);
+    assert.equal(report.kind, 'none');
+    assert.deepEqual(report.recipients, []);
   });
 });
 

@@ -24,6 +24,14 @@ async function layout(): Promise<{ base: string; repo: string; shared: string }>
   return { base, repo, shared };
 }
 
+/** `git clone REPO <base>/tmp/x/v`, as a fresh clone elsewhere is made. */
+async function cloneOf(base: string, repo: string): Promise<string> {
+  const clone = join(base, 'tmp', 'x', 'v');
+  await mkdir(join(base, 'tmp', 'x'), { recursive: true });
+  git(base, ['clone', '-q', repo, clone]);
+  return clone;
+}
+
 test('sharedDir finds ../shared from the repository root', async () => {
   const { base, repo, shared } = await layout();
   try {
@@ -36,9 +44,7 @@ test('sharedDir finds ../shared from the repository root', async () => {
 test('sharedDir of a clone without ../shared looks beside its local origin', async () => {
   const { base, repo, shared } = await layout();
   try {
-    const clone = join(base, 'tmp', 'x', 'v');
-    await mkdir(join(base, 'tmp', 'x'), { recursive: true });
-    git(base, ['clone', '-q', repo, clone]);
+    const clone = await cloneOf(base, repo);
     assert.equal(sharedDir(clone), shared);
   } finally {
     await rm(base, { recursive: true, force: true });
@@ -48,9 +54,7 @@ test('sharedDir of a clone without ../shared looks beside its local origin', asy
 test('sharedDir fails, naming where it looked, when neither place has it', async () => {
   const { base, repo, shared } = await layout();
   try {
-    const clone = join(base, 'tmp', 'x', 'v');
-    await mkdir(join(base, 'tmp', 'x'), { recursive: true });
-    git(base, ['clone', '-q', repo, clone]);
+    const clone = await cloneOf(base, repo);
     await rm(shared, { recursive: true });
     assert.throws(
       () => sharedDir(clone),
