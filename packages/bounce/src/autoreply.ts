@@ -8,7 +8,9 @@ import type { MessageView } from './mime.ts';
 
 /** Header fields that mark a message as an automatic reply, with the values that do. */
 const MARKERS: [name: string, re: RegExp][] = [
-  ['auto-submitted', /^auto-(replied|generated|notified)/i], // RFC 3834
+  // RFC 3834: "auto-replied" answers a message; "auto-generated" mail (notifications, reports)
+  // answers nothing and is no out-of-office notice.
+  ['auto-submitted', /^auto-replied/i],
   ['x-autoreply', /^yes/i],
   ['x-autorespond', /./],
   ['x-autoresponse', /./],
@@ -33,6 +35,9 @@ export function isAutoReply(view: MessageView): boolean {
   if (SYSTEM_SENDER.test(view.from) || /mailer-daemon|postmaster/i.test(view.fromName))
     return false;
   if (/^(security information for|mail failure -)/i.test(view.subject)) return false;
+  // A read receipt (RFC 8098) is sent automatically too, and is no absence notice.
+  if (view.contentTypeParams['report-type']?.toLowerCase() === 'disposition-notification')
+    return false;
   if (MARKERS.some(([name, re]) => re.test(fieldValue(view.headers, name) ?? ''))) return true;
   const subject = view.subject.replace(/^((re|fwd?|aw|sv)\s*:\s*)+/i, '');
   return SUBJECT.test(subject);

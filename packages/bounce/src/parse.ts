@@ -21,7 +21,9 @@ const DSN_PARTS = new Set(['message/delivery-status', 'message/global-delivery-s
 
 /** Senders and subjects of delivery reports, for the formats that have no structure of their own. */
 const REPORT_SENDER =
-  /^(mailer-daemon|postmaster|post_master|mail-daemon|mailerdaemon|mdaemon|mailer|no-reply|noreply|bounces?|mail\.delivery\.system)@/i;
+  /^(mailer-daemon|postmaster|post_master|mail-daemon|mailerdaemon|mdaemon|mailer|mail\.delivery\.system)@/i;
+/** Senders that send other automatic mail too: their reports must also read like one. */
+const AUTOMATED_SENDER = /^(no-?reply|bounces?|notifications?)@/i;
 const REPORT_SENDER_NAME =
   /mailer-daemon|mail deliver(y)? (subsystem|system)|postmaster|system administrator/i;
 const REPORT_SUBJECT =
@@ -41,11 +43,11 @@ function emptyReport(
 /** Whether a message without report structure presents itself as a delivery report. */
 function looksLikeReport(view: MessageView): boolean {
   if (fieldValues(view.headers, 'x-failed-recipients').length > 0) return true;
-  const sender =
-    REPORT_SENDER.test(view.from) || REPORT_SENDER_NAME.test(view.fromName) || view.from === '';
-  if (sender || REPORT_SUBJECT.test(view.subject))
-    return REPORT_PROSE.test(view.text.slice(0, 20_000)) || sender;
-  return false;
+  if (REPORT_SENDER.test(view.from) || REPORT_SENDER_NAME.test(view.fromName) || view.from === '') {
+    return true;
+  }
+  const hinted = REPORT_SUBJECT.test(view.subject) || AUTOMATED_SENDER.test(view.from);
+  return hinted && REPORT_PROSE.test(view.text.slice(0, 20_000));
 }
 
 /**

@@ -381,3 +381,37 @@ export const DOMINO_TEXT = eml([
   '',
   '  User uma (uma@example.org) not listed in Domino Directory',
 ]);
+
+/** Automatic mail that is neither a bounce nor an absence notice. */
+export const NOTIFICATION = eml([
+  'From: Example Service <noreply@service.example.net>',
+  'To: news@example.com',
+  'Subject: Your weekly summary',
+  'Auto-Submitted: auto-generated',
+  'Content-Type: text/plain',
+  '',
+  'support@service.example.net answers questions about your account.',
+  'billing@service.example.net sent 2 invoices this week.',
+]);
+
+/** A read receipt (RFC 8098). */
+export const READ_RECEIPT = eml([
+  'From: Val <val@example.org>',
+  'To: news@example.com',
+  'Subject: Read: December news',
+  'Auto-Submitted: auto-replied',
+  'Content-Type: multipart/report; report-type=disposition-notification; boundary="R1"',
+  '',
+  '--R1',
+  'Content-Type: text/plain',
+  '',
+  'Your message was displayed.',
+  '',
+  '--R1',
+  'Content-Type: message/disposition-notification',
+  '',
+  'Final-Recipient: rfc822; val@example.org',
+  'Disposition: manual-action/MDN-sent-manually; displayed',
+  '',
+  '--R1--',
+]);

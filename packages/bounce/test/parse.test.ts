@@ -13,9 +13,11 @@ import {
   JAMES_TEXT,
   MAILMARSHAL_TEXT,
   NOT_A_BOUNCE,
+  NOTIFICATION,
   POSTFIX_DSN,
   POSTFIX_DSN_RECIPIENTS,
   QMAIL_TEXT,
+  READ_RECEIPT,
   SENDMAIL_TEXT,
   SMAIL_TEXT,
   VACATION,
@@ -132,6 +134,14 @@ describe('automatic replies', () => {
         'Re: December news',
       );
       assert.equal((await parseBounce(message)).kind, 'autoreply', header);
+    }
+  });
+
+  test('automatic mail that answers nothing (notifications, read receipts) is not a vacation notice', async () => {
+    for (const message of [NOTIFICATION, READ_RECEIPT]) {
+      const report = await parseBounce(message);
+      assert.equal(report.kind, 'none');
+      assert.deepEqual(report.recipients, []);
     }
   });
 
