@@ -329,6 +329,55 @@ describe('classifyReply', () => {
     ]);
   });
 
+  test('the large providers’ documented replies get the reason they describe', () => {
+    check([
+      [
+        { code: 452, text: "452 4.2.2 The recipient's inbox is out of storage space." },
+        'deferred',
+        'mailboxfull',
+      ],
+      [
+        { code: 554, text: '554 5.4.6 Message exceeded 50 hops, this may indicate a mail loop.' },
+        'bounced',
+        'networkerror',
+      ],
+      [
+        {
+          code: 550,
+          text: '550 5.7.26 This mail has been blocked because the sender is unauthenticated. Gmail requires all senders to authenticate with either SPF or DKIM.',
+        },
+        'bounced',
+        'authfailure',
+      ],
+      [
+        {
+          code: 550,
+          text: '550 5.7.1 Messages missing a valid Message-ID: header are not accepted.',
+        },
+        'bounced',
+        'notcompliantrfc',
+      ],
+      [
+        { code: 421, text: '421 4.7.0 IP not in whitelist for RCPT domain, closing connection.' },
+        'deferred',
+        'blocked',
+      ],
+      [
+        {
+          code: 550,
+          text: "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to our servers.",
+        },
+        'bounced',
+        'norelaying',
+      ],
+      [
+        { code: 550, text: '550 5.7.1 Delivery not authorized, message refused' },
+        'bounced',
+        'rejected',
+      ],
+    ]);
+  });
+
   test('the command a reply answered tells an unknown mailbox from a content filter', () => {
     check([
       [{ code: 550, text: '550 User unknown', command: 'rcpt' }, 'bounced', 'userunknown'],
