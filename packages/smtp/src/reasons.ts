@@ -44,7 +44,7 @@ export type PhraseReason =
 
 export const PHRASES: Record<PhraseReason, RegExp> = {
   toomanyconn:
-    /too many ([a-z]+ ){0,2}(connections|sessions)|connection (frequency|rate) limit|connection limit (exceeded|reached)|maximum connection limit|per-domain connection limit|too many errors from your ip|trop de connexions/i,
+    /too many ([a-z]+ ){0,2}(connections|sessions)|connection (frequency|rate) limit|connection limit (exceeded|reached)|maximum connection limit|per-domain connection limit|too many errors from your ip|trop de connexions|max(imum)? messages? per connection/i,
   badreputation:
     /deferred due to unexpected volume or user complaints|(low|poor|bad|none\/bad) (email )?reputation|reputation (of the sending|problems|score)|ip reputation|sender reputation|domain reputation/i,
   ratelimited:
@@ -56,7 +56,7 @@ export const PHRASES: Record<PhraseReason, RegExp> = {
   mesgtoobig:
     /message (is )?too (big|large)|message size exceeds|size (limit )?exceeded|exceeds (the )?(maximum )?(message )?size|message length exceeds|message exceeds (the )?(maximum|max) (message )?size|mail size limit|too big for (the )?system/i,
   suspend:
-    /(account|mailbox|address|user|recipient)( has been| is| was| is currently)? (disabled|suspended|deactivated|frozen|locked|discontinued|inactive|terminated|archived)|disabled (recipient|account|mailbox|user)|is (currently )?(disabled|inactive|suspended|deactivated)|has been (disabled|suspended)|inactive (account|user|mailbox)|temporar(il)?y (locked|inactive)|archived recipient|recipient suspend|user suspended|mailbox currently suspended|account is locked|no longer accepts mail|mailbox unavailable or access denied|invalid\/inactive user/i,
+    /(account|mailbox|address|user|recipient)( has been| is| was| is currently)? (disabled|suspended|deactivated|frozen|locked|discontinued|inactive|terminated|archived)|disabled (recipient|account|mailbox|user)|is (currently )?(disabled|inactive|suspended|deactivated)|has been (disabled|suspended)|inactive (account|user|mailbox)|temporar(il)?y (locked|inactive)|archived recipient|recipient suspend|user suspended|mailbox currently suspended|account is locked|no longer accepts mail|mailbox unavailable or access denied|invalid\/inactive user|is no longer valid(?! at)/i,
   hasmoved:
     /has moved|has been replaced by|no longer (valid|available) at|not our (user|customer)|user not local/i,
   norelaying:
@@ -66,7 +66,7 @@ export const PHRASES: Record<PhraseReason, RegExp> = {
   userunknown:
     /(user|mailbox|recipient|address|account|addressee|alias)( name)?( is)? (unknown|not found|does not exist|doesn't exist|invalid|unavailable|not exist|not known|not active)|no such (user|mailbox|recipient|address|account|person)|unknown (user|recipient|mailbox|address|local[- ]?part|e-?mail address|or illegal alias)|user doesn't have|doesn't have an? .{0,40}account|invalid (recipient|mailbox|address|user)|(?<!sender )address rejected(?!:)|recipient address rejected: (access denied|invalid user|unknown user|user unknown|user .{1,64} does not exist|userunknown)|not listed in (the |our )?(public |domino )?(directory|name & address book)|recipnotfound|recipient not found|adresse (destinataire )?(d au moins un destinataire )?invalide|not a valid (user|mailbox|recipient)|is not a (known|valid) (user|mailbox)|inactive email address|email account that you tried to reach does not exist|no (mailbox|account) (here )?by that name|(mailbox|account|address) .{0,20}(does not|doesn't) exist|there is no one at this address|user missing home directory|recipient (is not|not) (local|ok|accepted)|destination addresses were unknown|invalid final delivery userid|mail\.local: unknown user|badrcptto|recipient name is not recognized|utilisateur inconnu|nessun utente|no existe|no mail ?box available|address (does not|doesn't) exist|user .{1,64} (was not found|does not exist)|non-?existent user|this address no longer accepts mail|not a local address/i,
   noaccount:
-    /(this|the) user doesn't have an? .{0,40}account|invalid recipient|mailbox unavailable|recipient name is not recognized|not listed in (the |our )?(public |domino )?(directory|name & address book)|invalid final delivery userid|mail\.local: unknown user|address couldn't be found|(email )?address could not be found/i,
+    /(this|the) user doesn't have an? .{0,40}account|invalid recipient|mailbox unavailable|recipient name is not recognized|not listed in (the |our )?(public |domino )?(directory|name & address book)|invalid final delivery userid|mail\.local: unknown user|address couldn't be found|(email )?address could not be found|mailbox not found/i,
   filtered:
     /message filtered|rejected due to user rules|refuses? to receive|user reject|blocked by the recipient|only accepting mail from specific|recipient preferences|not accepting any mail|account is protected by|restricted sms e-mail|domain filter|filter(ed)? by (the )?recipient/i,
   requireptr:
