@@ -54,8 +54,10 @@ function recipientOf(group: Field[]): RecipientFacts | undefined {
   const final = firstAddress(typedValue(fieldValue(group, 'final-recipient') ?? '').text);
   const original = firstAddress(typedValue(fieldValue(group, 'original-recipient') ?? '').text);
   // X-Actual-Recipient names the address after aliasing; Final-Recipient is what was sent to.
-  const recipient = final ?? original;
-  if (!recipient) return undefined;
+  // A recipient that is no address (Exim's "save to /var/mail/...") is still reported; the
+  // caller names it from the returned message.
+  const recipient = final ?? original ?? '';
+  if (!recipient && !fieldValue(group, 'action') && !fieldValue(group, 'status')) return undefined;
   const diag = typedValue(fieldValue(group, 'diagnostic-code') ?? '');
   // "Status: 4.0.0 (cat.example.net: host name lookup failure)": the comment explains when
   // there is no Diagnostic-Code.

@@ -32,6 +32,10 @@ const REPORT_SUBJECT =
 const REPORT_PROSE =
   /could not be delivered|couldn't be delivered|was not delivered|wasn't delivered|not be delivered|delivery (to the following|has failed|failed)|permanent (fatal )?error|undeliverable|unable to deliver|failed permanently|did not reach the following|wasn't able to deliver|not able to deliver|error (has )?occurred while (trying|attempting) to deliver|there was an error delivering|has not yet been delivered|delivery to the following recipient|recipients? (was|were) rejected|have been delayed|has been delayed|message not delivered|error message below/i;
 
+/** Subjects and phrases of a warning that the MTA keeps trying (no final failure yet). */
+const DELAY_NOTICE =
+  /\(delay\)|delayed mail|warning: (message .{1,80} delayed|could not send message)|still being retried|will be retried for|has not yet been delivered|this is a warning message only|no action is required on your part|temporary failure report/i;
+
 function emptyReport(
   kind: BounceReport['kind'],
   format: string,
@@ -83,7 +87,11 @@ function failedRecipients(view: MessageView): string[] {
  * the reply answered (Postfix and Sendmail say it only in prose) and the explanation when a
  * recipient has no Diagnostic-Code.
  */
-function enrichFromText(recipients: RecipientFacts[], text: string): RecipientFacts[] {
+function enrichFromText(
+  recipients: RecipientFacts[],
+  text: string,
+  unnamed = false,
+): RecipientFacts[] {
   const report = reportPart(text);
   const blocks = recipientBlocks(report);
   return recipients.map((r) => {
@@ -94,7 +102,8 @@ function enrichFromText(recipients: RecipientFacts[], text: string): RecipientFa
       r.diagnostic ||
       (block
         ? diagnosticOf(block.text, block.recipient, block.before)
-        : recipients.length === 1 && report.toLowerCase().includes(r.recipient.toLowerCase())
+        : recipients.length === 1 &&
+            (unnamed || report.toLowerCase().includes(r.recipient.toLowerCase()))
           ? diagnosticOf(report, r.recipient)
           : '');
     return { ...r, command, diagnostic };
@@ -161,15 +170,19 @@ function reportOf(view: MessageView): BounceReport {
   if (dsnParts.length > 0) {
     const parsed = dsnParts.map((p) => parseDeliveryStatus(p.text));
     const listed = parsed.flatMap((p) => p.recipients);
-    const recipients = reportedRecipients(listed);
+    const fromCopy = originalRecipient(original);
+    // A recipient the report does not name by address is the returned message's.
+    const unnamed = listed.some((r) => r.recipient === '');
+    const recipients = reportedRecipients(listed).map((r) =>
+      r.recipient === '' ? { ...r, recipient: fromCopy ?? '' } : r,
+    );
     // Only a report without any per-recipient fields borrows the copy's To: one that lists
     // recipients relayed or expanded reports nothing to act on.
-    const fallback = listed.length === 0 ? originalRecipient(original) : undefined;
-    if (fallback) recipients.push({ recipient: fallback, diagnostic: '' });
+    if (listed.length === 0 && fromCopy) recipients.push({ recipient: fromCopy, diagnostic: '' });
     if (recipients.length > 0) {
       const messageId =
         original.messageId ?? parsed.find((p) => p.originalMessageId)?.originalMessageId;
-      return bounceReport('rfc3464', enrichFromText(recipients, view.text), {
+      return bounceReport('rfc3464', enrichFromText(recipients, view.text, unnamed), {
         ...original,
         messageId,
       });
@@ -200,6 +213,11 @@ function reportOf(view: MessageView): BounceReport {
     ) {
       recipients = [{ recipient: fallback, diagnostic: diagnosticOf(report, '') }];
     }
+    // A warning that delivery is still being tried is a delay, not a failure.
+    const action = DELAY_NOTICE.test(`${view.subject}\n${report.slice(0, 3000)}`)
+      ? 'delayed'
+      : 'failed';
+    recipients = recipients.map((r) => ({ ...r, action: r.action ?? action }));
     if (recipients.length > 0) return bounceReport('text', recipients, original);
   }
   if (isAutoReply(view)) {

@@ -7,6 +7,8 @@ import {
   DOMINO_TEXT,
   EXCHANGE_TEXT,
   EINSUNDEINS_TEXT,
+  EXIM_DELAY,
+  EXIM_LOCAL_DSN,
   EXIM_TEXT,
   IMAIL_TEXT,
   INTERSCAN_TEXT,
@@ -74,6 +76,19 @@ describe('RFC 3464 delivery status notifications', () => {
       },
     ]);
     assert.equal(report.recipients[0]?.action, 'delayed');
+  });
+
+  test('a recipient the DSN names only by its mailbox file is the returned message’s', async () => {
+    const report = await parseBounce(EXIM_LOCAL_DSN);
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'xan@example.org',
+        status: '5.0.0',
+        replyCode: '',
+        reason: 'mailboxfull',
+        hardBounce: false,
+      },
+    ]);
   });
 
   test('a report of recipients relayed onwards reports nothing to act on', async () => {
@@ -245,6 +260,14 @@ describe('plain-text bounces of MTAs without RFC 3464', () => {
         hardBounce: true,
       },
     ]);
+  });
+
+  test('a plain-text warning that delivery is still tried is a delay', async () => {
+    const report = await parseBounce(EXIM_DELAY);
+    assert.deepEqual(
+      report.recipients.map((r) => [r.recipient, r.action, r.reason, r.hardBounce]),
+      [['wes@slow.example.org', 'delayed', 'expired', false]],
+    );
   });
 
   test('MailMarshal: the reply above the list of affected addresses', async () => {
