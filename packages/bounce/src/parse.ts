@@ -229,11 +229,29 @@ function reportOf(view: MessageView): BounceReport {
   return emptyReport('none', 'none', original);
 }
 
+/**
+ * How many messages deep a report is looked for: a bounce forwarded as an attachment is read,
+ * a forward of a forward too, and no further.
+ */
+const MAX_FORWARD_DEPTH = 2;
+
+async function parseAt(input: Buffer | string, depth: number): Promise<BounceReport> {
+  const view = await readMessage(input);
+  const report = { ...reportOf(view), truncated: view.truncated };
+  if (report.kind !== 'none' || depth >= MAX_FORWARD_DEPTH) return report;
+  // Someone forwarded a bounce as an attachment: the attached message is the report.
+  const attached = view.parts.find((p) => p.contentType === 'message/rfc822');
+  if (!attached) return report;
+  const inner = await parseAt(attached.text, depth + 1);
+  return inner.kind === 'bounce' || inner.kind === 'feedback'
+    ? { ...inner, format: `forwarded-${inner.format}` }
+    : report;
+}
+
 /** Parses a message; never throws (an unreadable message is an `unparseable` report). */
 export async function parseBounce(input: Buffer | string): Promise<BounceReport> {
   try {
-    const view = await readMessage(input);
-    return { ...reportOf(view), truncated: view.truncated };
+    return await parseAt(input, 0);
   } catch (err) {
     const error =
       err instanceof UnparseableMessageError

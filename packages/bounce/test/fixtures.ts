@@ -467,3 +467,23 @@ export const EXIM_LOCAL_DSN = eml([
   'Hello',
   '--E1--',
 ]);
+
+/** A person forwarding a bounce as an attachment (no VERP token on the way back). */
+export const FORWARDED_AS_ATTACHMENT = eml([
+  'From: Yan <yan@example.com>',
+  'To: bounces@example.com',
+  'Subject: Fwd: Undelivered Mail Returned to Sender',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="W1"',
+  '',
+  '--W1',
+  'Content-Type: text/plain',
+  '',
+  'This came back, can you check?',
+  '',
+  '--W1',
+  'Content-Type: message/rfc822',
+  '',
+  POSTFIX_DSN.trimEnd(),
+  '--W1--',
+]);

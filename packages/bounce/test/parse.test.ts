@@ -10,6 +10,7 @@ import {
   EXIM_DELAY,
   EXIM_LOCAL_DSN,
   EXIM_TEXT,
+  FORWARDED_AS_ATTACHMENT,
   IMAIL_TEXT,
   INTERSCAN_TEXT,
   JAMES_TEXT,
@@ -89,6 +90,14 @@ describe('RFC 3464 delivery status notifications', () => {
         hardBounce: false,
       },
     ]);
+  });
+
+  test('a bounce forwarded as an attachment is read, with the campaign message’s Message-ID', async () => {
+    const report = await parseBounce(FORWARDED_AS_ATTACHMENT);
+    assert.equal(report.kind, 'bounce');
+    assert.equal(report.format, 'forwarded-rfc3464');
+    assert.deepEqual(report.recipients.map(brief), POSTFIX_DSN_RECIPIENTS);
+    assert.equal(report.original.messageId, '<c1.r42@volley.example.com>');
   });
 
   test('a report of recipients relayed onwards reports nothing to act on', async () => {
