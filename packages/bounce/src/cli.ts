@@ -5,6 +5,7 @@
  * wrong usage or a file that cannot be read.
  */
 import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { classifyReport } from './corpus.ts';
 import { MAX_MESSAGE_BYTES } from './limits.ts';
 import { parseBounce } from './parse.ts';
@@ -51,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   const path = argv[0] ?? '';
   let raw: Buffer;
   try {
-    raw = await readBounded(path);
+    // `npm run` starts the script in the repository root; a relative path is the user's.
+    raw = await readBounded(resolve(process.env.INIT_CWD ?? process.cwd(), path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const reason = READ_ERRORS[code] ?? (err instanceof Error ? err.message : String(err));

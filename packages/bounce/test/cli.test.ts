@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { sharedDir } from '@volley/testkit';
 import { POSTFIX_DSN, POSTFIX_DSN_RECIPIENTS } from './fixtures.ts';
 
@@ -17,10 +17,10 @@ interface Run {
 }
 
 /** Runs the command as a user does: `npm run -s bounce:classify -- ARGS`. */
-function classify(args: string[]): Promise<Run> {
+function classify(args: string[], cwd = ROOT): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn('npm', ['run', '-s', 'bounce:classify', '--', ...args], {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -58,6 +58,15 @@ describe('npm run -s bounce:classify', () => {
         hardBounce: false,
       },
     ]);
+  });
+
+  test('reads a relative path from where it was run, not from the repository root', async () => {
+    // A folder without a package.json of its own, so npm finds the repository's scripts.
+    const cwd = join(ROOT, 'benchmarks');
+    const file = relative(cwd, join(CORPUS, 'bounces', 'arf-18.eml'));
+    const run = await classify([file], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { reason: string }[])[0]?.reason, 'feedback');
   });
 
   test('prints [] for a message that is not a bounce', async () => {
