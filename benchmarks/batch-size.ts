@@ -3,25 +3,37 @@
  * end to end with several VOLLEY_BATCH_SIZE values, interleaved with the naive loop in every
  * repetition, and each size is reported as medians and as a ratio to the naive loop of its own
  * repetition (the machine is shared, so absolute figures drift).
- *
- * Flags: --sizes 1,10,50,200  --recipients N (default 20000)  --senders N (default 2)
- *        --reps N (default 3)  --domains N (default 20)  --naive-messages N (default 10000)
+ * Flags: `npm run bench:batch -- --help`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { findRedisServer } from '@volley/redis';
-import { FlagError, wholeNumber } from './lib/flags.ts';
-import { installSignalHandlers, stopAll } from './lib/procs.ts';
+import { join, relative } from 'node:path';
+import { defineCli, flag, wholeNumber } from './lib/flags.ts';
 import { log } from './lib/log.ts';
-import { ROOT, runNaive, runVolley, type RunResult } from './lib/runs.ts';
+import { requireRedisServer } from './lib/deployment.ts';
+import { openResults } from './lib/results.ts';
+import { runMain } from './lib/main.ts';
+import { runNaive, runVolley, type RunResult } from './lib/runs.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { median } from './lib/stats.ts';
 import { recipients, templatesOfSize } from './lib/workload.ts';
 
-const int = (name: string, text: string | undefined, def: number, min: number): number =>
-  wholeNumber(name, text, def, min);
+const BATCH_CLI = defineCli(
+  'npm run bench:batch',
+  {
+    sizes: flag
+      .list('LIST', 'VOLLEY_BATCH_SIZE values to compare, comma-separated', (text, name) =>
+        wholeNumber(text, name, 1),
+      )
+      .default([1, 10, 50, 200], '1,10,50,200'),
+    recipients: flag.int('N', 'campaign size', 100).default(20_000),
+    senders: flag.int('N', 'sender processes', 1).default(2),
+    reps: flag.int('N', 'repetitions, the order of the sizes rotated in each', 1).default(3),
+    domains: flag.int('N', 'recipient domains the campaign is spread over', 1).default(20),
+    'naive-messages': flag.int('N', 'messages of the naive loop baseline', 100).default(10_000),
+  },
+  (v) => v,
+);
 
 interface Row {
   size: number;
@@ -37,25 +49,16 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      sizes: { type: 'string' },
-      recipients: { type: 'string' },
-      senders: { type: 'string' },
-      reps: { type: 'string' },
-      domains: { type: 'string' },
-      'naive-messages': { type: 'string' },
-    },
-    strict: true,
-  });
-  const sizes = (values.sizes ?? '1,10,50,200').split(',').map((s) => int('sizes', s.trim(), 0, 1));
-  const count = int('recipients', values.recipients, 20_000, 100);
-  const senders = int('senders', values.senders, 2, 1);
-  const reps = int('reps', values.reps, 3, 1);
-  const domains = int('domains', values.domains, 20, 1);
-  const naiveMessages = int('naive-messages', values['naive-messages'], 10_000, 100);
+  const {
+    sizes,
+    recipients: count,
+    senders,
+    reps,
+    domains,
+    'naive-messages': naiveMessages,
+  } = BATCH_CLI.parseOrExit(process.argv.slice(2));
   checkPostfixTools();
-  if (!findRedisServer()) throw new Error('redis-server was not found on PATH');
+  requireRedisServer();
 
   const templates = templatesOfSize(4096);
   const body = JSON.stringify({ ...templates, recipients: recipients(count, domains) });
@@ -144,12 +147,7 @@ async function main(): Promise<void> {
     '',
   ];
   const md = lines.join('\n');
-  const outDir = resolve(ROOT, 'benchmarks', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const { dir: outDir, stamp } = openResults('benchmarks/results');
   const base = join(outDir, `${stamp}-batch-size`);
   writeFileSync(`${base}.md`, md);
   writeFileSync(
@@ -162,17 +160,4 @@ async function main(): Promise<void> {
   );
 }
 
-installSignalHandlers(() => stopAll(2000));
-main()
-  .catch((err: unknown) => {
-    if (err instanceof FlagError) {
-      process.stderr.write(`bench:batch: ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(
-      `bench:batch: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runMain('bench:batch', main);

@@ -3,18 +3,21 @@
  * API, N senders, Redis) into Postfix's smtp-sink, next to two baselines measured in the same
  * run and interleaved with it. See benchmarks/README.md for what each figure means.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, type } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { findRedisServer } from '@volley/redis';
-import { parseBenchArgs, UsageError, USAGE, type BenchOptions } from './lib/args.ts';
+import { ROOT } from '@volley/runtime';
+import { BENCH_CLI, type BenchOptions } from './lib/args.ts';
 import { throughputChart } from './lib/chart.ts';
-import { installSignalHandlers, stopAll } from './lib/procs.ts';
 import { log } from './lib/log.ts';
+import { commandOutput, describeMachine } from './lib/machine.ts';
+import { runMain } from './lib/main.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { flagLine, markdown, summarize, type Environment, type Notice } from './lib/report.ts';
-import { ROOT, runNaive, runVolley, runWire, type RunResult } from './lib/runs.ts';
+import { runNaive, runVolley, runWire, type RunResult } from './lib/runs.ts';
+import { requireRedisServer, senderTuning } from './lib/deployment.ts';
+import { openResults, profilesDir } from './lib/results.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { policyFor } from './lib/conformance.ts';
 import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
@@ -31,31 +34,15 @@ function packageVersion(name: string): string {
   }
 }
 
-function commandOutput(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 function environment(): Environment {
   const redisBin = findRedisServer();
   const redisLine = redisBin ? commandOutput(redisBin, ['--version']) : undefined;
-  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
-  const dirty = commandOutput('git', ['status', '--porcelain']);
   return {
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    node: process.version,
+    ...describeMachine(),
     redis: /v=(\S+)/.exec(redisLine ?? '')?.[1] ?? 'unknown',
     postfix: commandOutput('dpkg-query', ['-W', '-f=${Version}', 'postfix']) ?? 'unknown',
     nodemailer: packageVersion('nodemailer'),
     bullmq: packageVersion('bullmq'),
-    os: `${type()} ${release()}`,
-    // Other work in progress changes the engine under a benchmark: say how much was uncommitted.
-    commit: commit
-      ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
-      : 'unknown',
-    loadAvgStart: loadavg(),
-    loadAvgEnd: [],
   };
 }
 
@@ -99,53 +86,17 @@ function notices(o: BenchOptions, dkim: DkimSetup | undefined): Notice[] {
   return out;
 }
 
-/** Environment variables that tune the senders, passed through to them and recorded. */
-const SENDER_TUNING = [
-  'VOLLEY_SENDER_CONCURRENCY',
-  'VOLLEY_SMTP_POOL_SIZE',
-  'VOLLEY_BATCH_SIZE',
-  'VOLLEY_EXPAND_WINDOW',
-];
-
-async function main(): Promise<void> {
-  let opts: BenchOptions | 'help';
-  try {
-    opts = parseBenchArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const o = opts;
+async function main(): Promise<number> {
+  const o = BENCH_CLI.parseOrExit(process.argv.slice(2));
   checkPostfixTools();
-  if (!findRedisServer()) {
-    throw new Error(
-      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
-    );
-  }
-  const senderEnv: Record<string, string> = {};
-  for (const name of SENDER_TUNING) {
-    const v = process.env[name];
-    if (v !== undefined && v.trim() !== '') senderEnv[name] = v.trim();
-  }
+  requireRedisServer();
+  const senderEnv = senderTuning();
   // Each sender holds this many connections to the sink (the engine's default is 10).
   const poolSize = Number(senderEnv.VOLLEY_SMTP_POOL_SIZE ?? 10);
   const env = environment();
-  const startedAt = new Date().toISOString();
-  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const outDir = resolve(ROOT, o.out);
-  mkdirSync(outDir, { recursive: true });
+  const { dir: outDir, startedAt, stamp } = openResults(o.out);
   const work = mkdtempSync(join(tmpdir(), 'volley-bench-'));
-  // Profiles are large and machine-specific: they go under results/tmp, which git ignores.
-  const profileDir = o.profile
-    ? join(ROOT, 'benchmarks', 'results', 'tmp', 'profiles', stamp)
-    : undefined;
+  const profileDir = o.profile ? profilesDir(stamp) : undefined;
 
   try {
     // `off` measures the engine's capacity; otherwise the policy's limits bound the throughput.
@@ -237,22 +188,18 @@ async function main(): Promise<void> {
 
     const summary = summarize(runs);
     const base = `${stamp}-${o.quick ? 'quick' : 'full'}`;
-    const pngName = `${base}.png`;
-    const subtitle = `${o.recipients} RCPT, ${o.domains} DOMAINS, ${o.size} B, ${o.reps} REP${o.reps === 1 ? '' : 'S'}, ${env.cpuModel}, ${env.cores} CORES, NODE ${env.node}`;
+    const chartName = `${base}.svg`;
+    const subtitle = `${o.recipients} recipients, ${o.domains} domains, ${o.size} B, ${o.reps} rep${o.reps === 1 ? '' : 's'}, ${env.cpuModel}, ${env.cores} cores, Node ${env.node}`;
+    const medians = {
+      volley: summary.throughput.volley.median,
+      naive: summary.throughput.naive.median,
+      wire: summary.throughput.wire.median,
+    };
     writeFileSync(
-      join(outDir, pngName),
-      throughputChart(
-        runs,
-        {
-          volley: summary.throughput.volley.median,
-          naive: summary.throughput.naive.median,
-          wire: summary.throughput.wire.median,
-        },
-        o.senders,
-        subtitle,
-      ),
+      join(outDir, chartName),
+      await throughputChart(runs, medians, o.senders, subtitle),
     );
-    const md = markdown(o, env, summary, found, startedAt, pngName, dkim?.mode ?? 'off');
+    const md = markdown(o, env, summary, found, startedAt, chartName, dkim?.mode ?? 'off');
     writeFileSync(join(outDir, `${base}.md`), md);
     const json = {
       startedAt,
@@ -273,26 +220,16 @@ async function main(): Promise<void> {
       log(`CPU profile summary: ${relative(process.cwd(), summaryPath)}`);
     }
     log(
-      `results: ${['json', 'md', 'png'].map((x) => relative(process.cwd(), join(outDir, `${base}.${x}`))).join(', ')}`,
+      `results: ${['json', 'md', 'svg'].map((x) => relative(process.cwd(), join(outDir, `${base}.${x}`))).join(', ')}`,
     );
     // The smoke test asserts no speed, but it does assert that every message arrived.
     const lost = runs.filter((r) => r.failed > 0);
-    if (lost.length > 0) {
-      for (const r of lost)
-        log(`ERROR: ${r.kind} rep ${r.rep}: ${r.failed} messages were not accepted by the sink`);
-      process.exitCode = 1;
-    }
+    for (const r of lost)
+      log(`ERROR: ${r.kind} rep ${r.rep}: ${r.failed} messages were not accepted by the sink`);
+    return lost.length > 0 ? 1 : 0;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-installSignalHandlers(() => stopAll(2000));
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(
-      `bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runMain('bench', main);

@@ -5,20 +5,29 @@
  * (rates, a provider, connection caps, an adaptive slow-down, a suspension) plus unlimited
  * background mail. See benchmarks/README.md, "Traffic shaping".
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
+import { connectRedis } from '@volley/redis';
 import { Keys, ShapingKeys } from '@volley/contracts';
 import { createQueues, type Queues } from '@volley/campaigns';
 import { Shaper, type ShapingEvent } from '@volley/shaping';
+import { launchTs, ROOT, tail, type ChildHandle } from '@volley/runtime';
 import { log } from './lib/log.ts';
-import { cpuOf, installSignalHandlers, stopAll, tail, track, type Proc } from './lib/procs.ts';
-import { PREFIX, ROOT, redisVersion, spawnService, startTs } from './lib/runs.ts';
+import { cpuOf } from './lib/proc-stats.ts';
+import {
+  PREFIX,
+  requireRedisServer,
+  senderTuning,
+  startDeployment,
+  type Deployment,
+} from './lib/deployment.ts';
+import { openResults } from './lib/results.ts';
+import { commitLabel } from './lib/machine.ts';
+import { runMain } from './lib/main.ts';
+import { redisVersion } from './lib/runs.ts';
 import {
   analyse,
   readSinkLog,
@@ -26,12 +35,7 @@ import {
   type LoggedShapingEvent,
   type StateSample,
 } from './lib/shaping-analysis.ts';
-import {
-  parseShapingArgs,
-  SHAPING_USAGE,
-  ShapingUsageError,
-  type ShapingBenchOptions,
-} from './lib/shaping-args.ts';
+import { SHAPING_CLI, type ShapingBenchOptions } from './lib/shaping-args.ts';
 import { shapingMarkdown, type ShapingRunInfo } from './lib/shaping-report.ts';
 import {
   addressesOf,
@@ -50,26 +54,6 @@ const STATE_POLL_MS = 500;
 const ACTIVE_SAMPLE = 200;
 /** How often unfinished campaigns are asked for their status. */
 const STATUS_POLL_MS = 1000;
-/** Sender tuning variables present in the environment are passed through, as `npm run bench` does. */
-const SENDER_TUNING = [
-  'VOLLEY_SENDER_CONCURRENCY',
-  'VOLLEY_SMTP_POOL_SIZE',
-  'VOLLEY_BATCH_SIZE',
-  'VOLLEY_EXPAND_WINDOW',
-];
-
-function commandOutput(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function commitLabel(): string {
-  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
-  const dirty = commandOutput('git', ['status', '--porcelain']);
-  return commit
-    ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
-    : 'unknown';
-}
 
 interface CampaignView {
   status: string;
@@ -110,7 +94,7 @@ async function runScenario(
   o: ShapingBenchOptions,
   sc: Scenario,
   work: string,
-  senderTuning: Record<string, string>,
+  tuning: Record<string, string>,
 ): Promise<RunData> {
   const policyPath = join(work, 'policy.yaml');
   writeFileSync(policyPath, sc.policyYaml);
@@ -121,47 +105,23 @@ async function runScenario(
     faults: sc.faults,
     replyDelayMs: sc.replyDelayMs,
   };
-  const procs: Proc[] = [];
   const events: LoggedShapingEvent[] = [];
   const states: StateSample[] = [];
   const problems: string[] = [];
   const campaigns: CampaignRecord[] = [];
-  let stopRedis: (() => Promise<void>) | undefined;
-  let sink: Proc | undefined;
+  let volley: Deployment | undefined;
+  let sink: ChildHandle | undefined;
   let client: ReturnType<typeof connectRedis> | undefined;
   let queues: Queues | undefined;
   let poller: NodeJS.Timeout | undefined;
   try {
-    sink = startTs('shaping-sink', 'benchmarks/lib/shaping-sink.ts', {
-      BENCH_SHAPING_SINK: JSON.stringify(sinkCfg),
+    sink = launchTs('shaping-sink', 'benchmarks/lib/shaping-sink.ts', {
+      env: { BENCH_SHAPING_SINK: JSON.stringify(sinkCfg) },
     });
     const sinkProc = sink;
     const sinkPort = Number((await sink.waitForLine(/^listening \d+$/, 60_000)).split(' ')[1]);
-    const redis = await startLocalRedis();
-    stopRedis = track(redis.pid, () => redis.stop());
-    const apiKey = randomBytes(24).toString('hex');
-    const apiPort = await freePort();
-    const common = {
-      REDIS_URL: redis.url,
-      VOLLEY_REDIS_PREFIX: PREFIX,
-      VOLLEY_METRICS_PORT: '0',
-      VOLLEY_METRICS_HOST: '127.0.0.1',
-      VOLLEY_SHAPING_POLICY: policyPath,
-    };
     const largest = Math.max(...sc.destinations.map((d) => d.recipients), sc.bulk.perCampaign);
-    const api = spawnService('api', 'api', {
-      ...common,
-      VOLLEY_API_KEY: apiKey,
-      VOLLEY_API_PORT: String(apiPort),
-      VOLLEY_API_HOST: '127.0.0.1',
-      VOLLEY_MAX_INLINE_RECIPIENTS: String(Math.max(10_000, largest)),
-      VOLLEY_API_BODY_LIMIT: String(256 * 1024 * 1024),
-      // The harness polls every unfinished campaign each second; the API's per-key limit is
-      // for clients, not for this.
-      VOLLEY_API_RATE_LIMIT: 'off',
-    });
-    procs.push(api);
-    const onSenderLine = (sender: number) => (line: string) => {
+    const onSenderLine = (sender: number, line: string): void => {
       if (!line.startsWith('{')) return;
       let rec: { level?: number; time?: number; msg?: string; shaping?: ShapingEvent };
       try {
@@ -174,35 +134,27 @@ async function runScenario(
         problems.push(`sender-${sender}: ${rec.msg ?? ''} ${line.slice(0, 300)}`);
       }
     };
-    const senders: Proc[] = [];
-    for (let k = 1; k <= o.senders; k++) {
-      const s = spawnService(
-        'sender',
-        `sender-${k}`,
-        {
-          ...common,
-          VOLLEY_DELIVERY: 'relay',
-          VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${sinkPort}`,
-          VOLLEY_HELO_NAME: 'bench.example',
-          VOLLEY_DRAIN_TIMEOUT: '5s',
-          // Deferrals the policy has no schedule for retry within the run, not after an hour.
-          VOLLEY_RETRY_BASE: '2s',
-          VOLLEY_RETRY_MAX: '10s',
-          ...senderTuning,
-        },
-        undefined,
-        onSenderLine(k),
-      );
-      senders.push(s);
-      procs.push(s);
-    }
-    const [, ...startedLines] = await Promise.all([
-      api.waitForLine(/api listening/, 60_000),
-      ...senders.map((s) => s.waitForLine(/sender started/, 60_000)),
-    ]);
-    const metricsPorts = startedLines.map(
-      (l) => (JSON.parse(l) as { metricsPort?: number }).metricsPort ?? 0,
-    );
+    volley = await startDeployment({
+      senders: o.senders,
+      relayPort: sinkPort,
+      env: { VOLLEY_SHAPING_POLICY: policyPath },
+      apiEnv: {
+        VOLLEY_MAX_INLINE_RECIPIENTS: String(Math.max(10_000, largest)),
+        VOLLEY_API_BODY_LIMIT: String(256 * 1024 * 1024),
+        // The harness polls every unfinished campaign each second; the API's per-key limit is
+        // for clients, not for this.
+        VOLLEY_API_RATE_LIMIT: 'off',
+      },
+      senderEnv: {
+        VOLLEY_DELIVERY: 'relay',
+        // Deferrals the policy has no schedule for retry within the run, not after an hour.
+        VOLLEY_RETRY_BASE: '2s',
+        VOLLEY_RETRY_MAX: '10s',
+        ...tuning,
+      },
+      onSenderLine,
+    });
+    const { redis, api, senders, metricsPorts, base, auth } = volley;
     log(
       `pids: redis ${redis.pid}, sink ${sink.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
     );
@@ -266,13 +218,11 @@ async function runScenario(
         .finally(() => (polling = false));
     }, STATE_POLL_MS);
 
-    const base = `http://127.0.0.1:${apiPort}`;
-    const auth = { authorization: `Bearer ${apiKey}` };
+    const running = volley;
     const alive = (): void => {
-      for (const p of [...procs, sink]) {
-        if (p && (p.child.exitCode !== null || p.child.signalCode !== null)) {
-          throw new Error(`${p.name} exited during the run; output:\n${tail(p.lines)}`);
-        }
+      running.assertRunning();
+      if (!sinkProc.running()) {
+        throw new Error(`${sinkProc.name} exited during the run; output:\n${tail(sinkProc.lines)}`);
       }
     };
     const templates = templatesOfSize(MESSAGE_BYTES);
@@ -420,48 +370,23 @@ async function runScenario(
     await queues?.close().catch(() => undefined);
     client?.disconnect();
     // Senders first, so their connections end (QUIT) before the sink stops and flushes its log.
-    await Promise.all(procs.map((p) => p.stop()));
-    await sink?.stop(10_000);
-    await stopRedis?.();
+    await volley?.stop();
+    await sink?.stop('SIGTERM', 10_000);
   }
 }
 
 async function main(): Promise<number> {
-  let opts: ShapingBenchOptions | 'help';
-  try {
-    opts = parseShapingArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof ShapingUsageError) {
-      process.stderr.write(err.message);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(SHAPING_USAGE);
-    return 0;
-  }
-  const o = opts;
-  if (!findRedisServer()) {
-    throw new Error(
-      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
-    );
-  }
-  const senderTuning: Record<string, string> = {};
-  for (const name of SENDER_TUNING) {
-    const v = process.env[name];
-    if (v !== undefined && v.trim() !== '') senderTuning[name] = v.trim();
-  }
+  const o = SHAPING_CLI.parseOrExit(process.argv.slice(2));
+  requireRedisServer();
+  // The sender tuning variables `npm run bench` passes through are passed through here too.
+  const tuning = senderTuning();
   const sc = buildScenario({
     durationS: o.durationS,
     senders: o.senders,
     bulkPerSecond: o.bulkPerSecond,
     timeoutS: o.timeoutS,
   });
-  const startedAt = new Date().toISOString();
-  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const outDir = resolve(ROOT, o.out);
-  mkdirSync(outDir, { recursive: true });
+  const { dir: outDir, startedAt, stamp } = openResults(o.out);
   const work = mkdtempSync(join(tmpdir(), 'volley-shaping-'));
   const loadAvgStart = loadavg();
   let loadMax = loadAvgStart[0] ?? 0;
@@ -471,7 +396,7 @@ async function main(): Promise<number> {
   log(
     `${o.senders} senders, ${o.durationS} s of backlog, ${sc.totalRecipients} recipients (background ones may add up to ${(sc.bulk.maxCampaigns - sc.bulk.campaigns) * sc.bulk.perCampaign}); load average ${loadAvgStart.map((x) => x.toFixed(2)).join(' ')}; work dir ${work}`,
   );
-  const data = await runScenario(o, sc, work, senderTuning);
+  const data = await runScenario(o, sc, work, tuning);
   clearInterval(loadTimer);
   const sink = readSinkLog(data.sinkLog, sc.bulk.domain, data.endedAt);
   const analysis = analyse({
@@ -503,7 +428,7 @@ async function main(): Promise<number> {
     loadAvgStart,
     loadAvgEnd: loadavg(),
     loadAvgMax1: Math.max(loadMax, loadavg()[0] ?? 0),
-    senderEnv: senderTuning,
+    senderEnv: tuning,
     wallS: (performance.now() - wall0) / 1000,
     cpuSeconds: data.cpu,
     shapingDelays: data.delays,
@@ -551,14 +476,4 @@ async function main(): Promise<number> {
   return 1;
 }
 
-installSignalHandlers(() => stopAll());
-main().then(
-  (code) => process.exit(code),
-  async (err: unknown) => {
-    process.stderr.write(
-      `bench:shaping: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain('bench:shaping', main, 5000);

@@ -6,49 +6,32 @@
  * (or split(',')) on each, and the upload's own parsing without storing anything.
  * See benchmarks/README.md.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, type } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, relative } from 'node:path';
 import { Keys } from '@volley/contracts';
-import { connectRedis, findRedisServer, freePort, startLocalRedis } from '@volley/redis';
-import { UsageError } from './lib/args.ts';
+import { connectRedis, freePort, startLocalRedis } from '@volley/redis';
+import { adopt, launchTs } from '@volley/runtime';
 import { log } from './lib/log.ts';
-import {
-  cpuSeconds,
-  installSignalHandlers,
-  peakRssBytes,
-  stopAll,
-  track,
-  waitForPort,
-} from './lib/procs.ts';
+import { describeMachine } from './lib/machine.ts';
+import { runMain } from './lib/main.ts';
+import { cpuSeconds, peakRssBytes, rssBytes, sampleRss } from './lib/proc-stats.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { ROOT, redisVersion, startTs } from './lib/runs.ts';
-import {
-  parseUploadArgs,
-  UPLOAD_USAGE,
-  type UploadBenchOptions,
-  type UploadFormat,
-} from './lib/upload-args.ts';
-import {
-  buildBody,
-  rssBytes,
-  sampleRss,
-  streamPost,
-  type UploadBody,
-} from './lib/upload-client.ts';
+import { PREFIX, requireRedisServer, STOP_GRACE_MS } from './lib/deployment.ts';
+import { openResults, profilesDir } from './lib/results.ts';
+import { redisVersion } from './lib/runs.ts';
+import { UPLOAD_CLI, type UploadFormat } from './lib/upload-args.ts';
+import { buildBody, streamPost, type UploadBody } from './lib/upload-client.ts';
 import {
   KINDS,
   summarizeUploads,
   uploadFlagLine,
   uploadMarkdown,
-  type UploadEnvironment,
   type UploadRun,
   type UploadRunKind,
 } from './lib/upload-report.ts';
 
-const PREFIX = 'bench';
 /**
  * The discard baseline streams the body this many times over in one request: once, it takes a
  * few tens of milliseconds, too short to time on a shared machine.
@@ -56,57 +39,12 @@ const PREFIX = 'bench';
 const DISCARD_REPEAT = 5;
 const MiB = 2 ** 20;
 
-function commandOutput(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function environment(): UploadEnvironment {
-  const commit = commandOutput('git', ['rev-parse', '--short=12', 'HEAD']);
-  const dirty = commandOutput('git', ['status', '--porcelain']);
-  return {
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    node: process.version,
-    redis: 'unknown',
-    os: `${type()} ${release()}`,
-    commit: commit
-      ? `${commit}${dirty ? ` (with uncommitted changes in ${dirty.split('\n').length} paths)` : ''}`
-      : 'unknown',
-    loadAvgStart: loadavg(),
-    loadAvgEnd: [],
-  };
-}
-
 async function main(): Promise<void> {
-  let opts: UploadBenchOptions | 'help';
-  try {
-    opts = parseUploadArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message.replace(/\n\n[\s\S]*$/, `\n\n${UPLOAD_USAGE}`));
-      process.exit(2);
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(UPLOAD_USAGE);
-    return;
-  }
-  const o = opts;
-  if (!findRedisServer()) {
-    throw new Error(
-      'redis-server was not found on PATH (Debian/Ubuntu: `sudo apt-get install -y redis-server`).',
-    );
-  }
-  const env = environment();
-  const startedAt = new Date().toISOString();
-  const stamp = startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const outDir = resolve(ROOT, o.out);
-  mkdirSync(outDir, { recursive: true });
-  const profileDir = o.profile
-    ? join(ROOT, 'benchmarks', 'results', 'tmp', 'profiles', `upload-${stamp}`)
-    : undefined;
+  const o = UPLOAD_CLI.parseOrExit(process.argv.slice(2));
+  requireRedisServer();
+  const env = describeMachine();
+  const { dir: outDir, startedAt, stamp } = openResults(o.out);
+  const profileDir = o.profile ? profilesDir(`upload-${stamp}`) : undefined;
 
   // Built before anything starts, so that building them costs no run anything.
   const bodies = new Map<UploadFormat, UploadBody>();
@@ -117,14 +55,11 @@ async function main(): Promise<void> {
   }
 
   const redis = await startLocalRedis();
-  const stopRedis = track(redis.pid, () => redis.stop());
+  const stopRedis = adopt(redis.pid, () => redis.stop());
   const apiKey = randomBytes(24).toString('hex');
   const apiPort = await freePort();
-  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'api')}`] : [];
-  const api = startTs(
-    'api',
-    'benchmarks/lib/upload-server.ts',
-    {
+  const api = launchTs('api', 'benchmarks/lib/upload-server.ts', {
+    env: {
       REDIS_URL: redis.url,
       VOLLEY_REDIS_PREFIX: PREFIX,
       VOLLEY_API_KEY: apiKey,
@@ -133,12 +68,12 @@ async function main(): Promise<void> {
       VOLLEY_LOG_LEVEL: 'info',
       VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
     },
-    { nodeArgs: prof },
-  );
+    ...(profileDir ? { cpuProfileDir: join(profileDir, 'api') } : {}),
+  });
   const client = connectRedis(redis.url, { name: 'volley-bench' });
   try {
     await api.waitForLine(/api listening/, 60_000);
-    await waitForPort(apiPort, api, 10_000);
+    await api.waitForPort(apiPort, 10_000);
     log(`pids: redis ${redis.pid}, api ${api.pid}`);
     env.redis = await redisVersion(client);
     const keys = new Keys(PREFIX);
@@ -276,7 +211,7 @@ async function main(): Promise<void> {
     );
   } finally {
     client.disconnect();
-    await api.stop();
+    await api.stop('SIGTERM', STOP_GRACE_MS);
     await stopRedis();
   }
   if (profileDir) {
@@ -286,12 +221,4 @@ async function main(): Promise<void> {
   }
 }
 
-installSignalHandlers(() => stopAll(2000));
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(
-      `bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runMain('bench:upload', main);

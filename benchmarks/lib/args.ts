@@ -1,7 +1,8 @@
 /** Command-line flags of `npm run bench`, validated once with messages that say what to do. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseFlags, wholeNumberFlags } from './flags.ts';
+import { defineCli, flag, FlagError } from './flags.ts';
+import { OUT_FLAG, outOption } from './results.ts';
 
 export type DkimMode = 'off' | 'rsa' | 'ed25519';
 
@@ -29,133 +30,92 @@ export interface BenchOptions {
   profile: boolean;
 }
 
-export const USAGE = `Usage: npm run bench -- [flags]
-
-  --quick                 smoke-sized run: 20,000 recipients, 1 repetition (under 2 minutes)
-  --senders N             sender processes (default 2)
-  --recipients N          campaign size (default 100000; quick 20000)
-  --domains N             recipient domains the campaign is spread over (default 20)
-  --size BYTES            rendered HTML + text per message (default 4096)
-  --reps N                repetitions of each run, interleaved (default 3; quick 1)
-  --naive-messages N      messages of the naive loop baseline (default 30000; quick 10000)
-  --wire-messages N       messages of the smtp-source baseline (default: the campaign size, at least 50000)
-  --dkim off|on|rsa|ed25519
-                          DKIM-sign every message (on = RSA 2048) with a key made for the run
-  --domain-limits off|on|FILE
-                          per-domain traffic shaping: off (default, measures capacity), on (the
-                          engine's default policy) or a policy file; on reports rate conformance
-  --timeout SECONDS       longest one run may take (default: 120 + 1 s per 500 messages)
-  --out DIR               where results go (default benchmarks/results; quick: benchmarks/results/tmp)
-  --profile               V8 CPU profiles of the API and senders, with a summary, in
-                          benchmarks/results/tmp/profiles/<time>/ (profiling slows them)
-  --help                  this text
-`;
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(`${message}\n\n${USAGE}`);
-    this.name = 'UsageError';
-  }
-}
-
-const int = wholeNumberFlags((message) => new UsageError(message));
-
-function dkimMode(text: string | undefined): DkimMode {
-  if (text === undefined) return 'off';
+function dkimMode(text: string, name: string): DkimMode {
   const v = text.toLowerCase();
   if (['on', 'true', 'yes', '1', 'rsa'].includes(v)) return 'rsa';
   if (v === 'ed25519') return 'ed25519';
   if (['off', 'false', 'no', '0'].includes(v)) return 'off';
-  throw new UsageError(`--dkim=${JSON.stringify(text)} must be off, on, rsa or ed25519`);
+  throw new FlagError(`--${name}=${JSON.stringify(text)} must be off, on, rsa or ed25519`);
 }
 
-function limitsMode(text: string | undefined): string {
-  if (text === undefined) return 'off';
+function limitsMode(text: string, name: string): string {
   const v = text.toLowerCase();
   if (['on', 'true', 'yes', '1', 'default'].includes(v)) return 'on';
   if (['off', 'false', 'no', '0'].includes(v)) return 'off';
   const path = resolve(text);
   if (!existsSync(path)) {
-    throw new UsageError(
-      `--domain-limits=${JSON.stringify(text)} must be on, off or a policy file that exists`,
+    throw new FlagError(
+      `--${name}=${JSON.stringify(text)} must be on, off or a policy file that exists`,
     );
   }
   return path;
 }
 
-export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
-  // `--dkim`, `--dkim on` and `--dkim=on` all work (and the same for --domain-limits): a bare
-  // switch means on, as people type it, while parseArgs would take the next flag as its value.
-  const normalized: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '--dkim' || a === '--domain-limits') {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('-')) {
-        normalized.push(`${a}=${next}`);
-        i++;
-      } else {
-        normalized.push(`${a}=on`);
-      }
-    } else {
-      normalized.push(a);
-    }
-  }
-  const values = parseFlags(
-    normalized,
-    {
-      quick: { type: 'boolean' },
-      senders: { type: 'string' },
-      recipients: { type: 'string' },
-      domains: { type: 'string' },
-      size: { type: 'string' },
-      reps: { type: 'string' },
-      'naive-messages': { type: 'string' },
-      'wire-messages': { type: 'string' },
-      dkim: { type: 'string' },
-      'domain-limits': { type: 'string' },
-      timeout: { type: 'string' },
-      out: { type: 'string' },
-      profile: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    (message) => new UsageError(message),
-  );
-  if (values.help) return 'help';
-  const quick = values.quick ?? false;
-  // 1,000,000 is the API's largest inline list; larger campaigns need the upload endpoint.
-  const recipients = int('recipients', values.recipients, quick ? 20_000 : 100_000, 100, 1_000_000);
-  const naiveMessages = int(
-    'naive-messages',
-    values['naive-messages'],
-    quick ? 10_000 : 30_000,
-    100,
-    10_000_000,
-  );
-  // At least 50,000: the wire runs at thousands per second, and fewer would leave it no steady state.
-  const wireMessages = int(
-    'wire-messages',
-    values['wire-messages'],
-    Math.max(recipients, 50_000),
-    100,
-    10_000_000,
-  );
-  const largest = Math.max(recipients, naiveMessages, wireMessages);
-  return {
-    quick,
-    senders: int('senders', values.senders, 2, 1, 64),
-    recipients,
-    domains: int('domains', values.domains, 20, 1, 100_000),
+export const BENCH_CLI = defineCli(
+  'npm run bench',
+  {
+    quick: flag.switch('smoke-sized run: 20,000 recipients, 1 repetition (under 2 minutes)'),
+    senders: flag.int('N', 'sender processes', 1, 64).default(2),
+    // 1,000,000 is the API's largest inline list; larger campaigns need the upload endpoint.
+    recipients: flag.int('N', 'campaign size', 100, 1_000_000).defaultIs('100000; quick 20000'),
+    domains: flag.int('N', 'recipient domains the campaign is spread over', 1, 100_000).default(20),
     // Below 512 bytes the template's own markup is already larger than asked.
-    size: int('size', values.size, 4096, 512, 1024 * 1024),
-    reps: int('reps', values.reps, quick ? 1 : 3, 1, 50),
-    naiveMessages,
-    wireMessages,
-    dkim: dkimMode(values.dkim),
-    domainLimits: limitsMode(values['domain-limits']),
-    // 500 msg/s is far below any healthy run; slower than that, something is stuck.
-    timeoutS: int('timeout', values.timeout, 120 + Math.ceil(largest / 500), 10, 86_400),
-    out: values.out ?? (quick ? 'benchmarks/results/tmp' : 'benchmarks/results'),
-    profile: values.profile ?? false,
-  };
-}
+    size: flag.int('BYTES', 'rendered HTML + text per message', 512, 1024 * 1024).default(4096),
+    reps: flag.int('N', 'repetitions of each run, interleaved', 1, 50).defaultIs('3; quick 1'),
+    'naive-messages': flag
+      .int('N', 'messages of the naive loop baseline', 100, 10_000_000)
+      .defaultIs('30000; quick 10000'),
+    'wire-messages': flag
+      .int('N', 'messages of the smtp-source baseline', 100, 10_000_000)
+      .defaultIs('the campaign size, at least 50000'),
+    // `--dkim`, `--dkim on` and `--dkim=on` all work: a bare switch means on, as people type it.
+    dkim: flag
+      .custom(
+        'off|on|rsa|ed25519',
+        'DKIM-sign every message (on = RSA 2048) with a key made for the run',
+        dkimMode,
+      )
+      .bareMeans('on')
+      .default('off'),
+    'domain-limits': flag
+      .custom(
+        'off|on|FILE',
+        "per-domain traffic shaping: off (measures capacity), on (the engine's\n" +
+          'default policy) or a policy file; on reports rate conformance',
+        limitsMode,
+      )
+      .bareMeans('on')
+      .default('off'),
+    timeout: flag
+      .int('SECONDS', 'longest one run may take', 10, 86_400)
+      .defaultIs('120 + 1 s per 500 messages'),
+    out: OUT_FLAG,
+    profile: flag.switch(
+      'V8 CPU profiles of the API and senders, with a summary, in\n' +
+        'benchmarks/results/tmp/profiles/<time>/ (profiling slows them)',
+    ),
+  },
+  (v): BenchOptions => {
+    const recipients = v.recipients ?? (v.quick ? 20_000 : 100_000);
+    const naiveMessages = v['naive-messages'] ?? (v.quick ? 10_000 : 30_000);
+    // At least 50,000: the wire runs at thousands per second, and fewer would leave it no steady state.
+    const wireMessages = v['wire-messages'] ?? Math.max(recipients, 50_000);
+    const largest = Math.max(recipients, naiveMessages, wireMessages);
+    return {
+      quick: v.quick,
+      senders: v.senders,
+      recipients,
+      domains: v.domains,
+      size: v.size,
+      reps: v.reps ?? (v.quick ? 1 : 3),
+      naiveMessages,
+      wireMessages,
+      dkim: v.dkim,
+      domainLimits: v['domain-limits'],
+      // 500 msg/s is far below any healthy run; slower than that, something is stuck.
+      timeoutS: v.timeout ?? 120 + Math.ceil(largest / 500),
+      out: outOption(v.out, v.quick),
+      profile: v.profile,
+    };
+  },
+);

@@ -4,19 +4,12 @@ import type { Conformance } from './conformance.ts';
 import type { RunKind, RunResult } from './runs.ts';
 import { median } from './stats.ts';
 import { cell, fmt, repCells } from './format.ts';
+import { machineSection, type Machine } from './machine.ts';
 
-export interface Environment {
-  cpuModel: string;
-  cores: number;
-  node: string;
-  redis: string;
+export interface Environment extends Machine {
   postfix: string;
   nodemailer: string;
   bullmq: string;
-  os: string;
-  commit: string;
-  loadAvgStart: number[];
-  loadAvgEnd: number[];
 }
 
 export interface Spread {
@@ -308,25 +301,16 @@ export function markdown(
     ]),
   );
   lines.push('');
-  lines.push('## Machine');
-  lines.push('');
-  lines.push(row(['', '']));
-  lines.push(row(['---', '---']));
-  lines.push(row(['CPU', `${env.cpuModel}, ${env.cores} cores`]));
-  lines.push(row(['OS', env.os]));
-  lines.push(row(['Node', env.node]));
-  lines.push(row(['Redis', env.redis]));
-  lines.push(row(['Postfix (smtp-sink, smtp-source)', env.postfix]));
-  lines.push(row(['nodemailer / BullMQ', `${env.nodemailer} / ${env.bullmq}`]));
-  lines.push(row(['commit', env.commit]));
   lines.push(
-    row([
-      'load average at start / end (1 min)',
-      `${fmt(env.loadAvgStart[0] ?? Number.NaN, 2)} / ${fmt(env.loadAvgEnd[0] ?? Number.NaN, 2)}`,
-    ]),
+    ...machineSection(
+      env,
+      [
+        ['Postfix (smtp-sink, smtp-source)', env.postfix],
+        ['nodemailer / BullMQ', `${env.nodemailer} / ${env.bullmq}`],
+      ],
+      flagLine(opts),
+    ),
   );
-  lines.push(row(['flags', `\`${flagLine(opts)}\``]));
-  lines.push('');
   if (chartFile) {
     lines.push(`![throughput over time](${chartFile})`);
     lines.push('');

@@ -3,17 +3,17 @@
  * naive nodemailer loop, and Volley deployed as separate processes (one API, N senders, Redis).
  * Each returns the same measurements, taken the same way, so they can be compared.
  */
-import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '@volley/contracts';
-import { connectRedis, freePort, startLocalRedis, type RedisClient } from '@volley/redis';
+import { connectRedis, type RedisClient } from '@volley/redis';
+import { launch, launchTs, tail, type ChildHandle } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
 import { measureConformance, type Conformance } from './conformance.ts';
+import { PREFIX, startDeployment, STOP_GRACE_MS, type Deployment } from './deployment.ts';
 import { log } from './log.ts';
 import type { NaiveConfig } from './naive-config.ts';
-import { cpuOf, cpuSeconds, peakRssBytes, startProcess, tail, track, type Proc } from './procs.ts';
+import { cpuOf, cpuSeconds, peakRssBytes } from './proc-stats.ts';
 import { SMTP_SOURCE, startSink } from './sink.ts';
 import {
   percentileSorted,
@@ -23,8 +23,6 @@ import {
   type RatePoint,
   type SteadyRate,
 } from './stats.ts';
-
-export const ROOT = resolve(import.meta.dirname, '../..');
 
 export type RunKind = 'volley' | 'naive' | 'wire';
 
@@ -193,7 +191,7 @@ export async function runWire(o: WireOptions): Promise<RunResult> {
     const t0 = performance.now();
     const startedAt = Date.now();
     samples.push({ t: 0, bytes: sink.bytesRead() });
-    const source = startProcess('smtp-source', '/bin/sh', ['-c', script, 'sh', ...args], {
+    const source = launch('smtp-source', '/bin/sh', ['-c', script, 'sh', ...args], {
       env: { PATH: process.env.PATH ?? '' },
     });
     let code: number | null | undefined;
@@ -201,13 +199,13 @@ export async function runWire(o: WireOptions): Promise<RunResult> {
     await sampleUntil(Date.now() + o.timeoutS * 1000, 'smtp-source to finish', () => {
       samples.push({ t: (performance.now() - t0) / 1000, bytes: sink.bytesRead() });
       return code !== undefined;
-    }).finally(() => source.stop(1000));
+    }).finally(() => source.stop('SIGTERM', 1000));
     if (code !== 0)
       throw new Error(`smtp-source failed (exit ${code}); output:\n${tail(source.lines)}`);
     const cpu = { 'smtp-source': parseTimes(source.lines), sink: sink.cpu() - sinkCpu0 };
     return result('wire', o.rep, startedAt, samples, o.messages, 0, cpu);
   } finally {
-    await sink.proc.stop();
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
   }
 }
 
@@ -227,7 +225,7 @@ export interface NaiveOptions {
 
 export async function runNaive(o: NaiveOptions): Promise<RunResult> {
   const sink = await startSink();
-  let loop: Proc | undefined;
+  let loop: ChildHandle | undefined;
   try {
     const cfg: NaiveConfig = {
       dkim: o.dkim,
@@ -240,8 +238,8 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       inFlight: o.poolSize * 5,
       timeoutMs: o.timeoutS * 1000,
     };
-    loop = startTs('naive-loop', 'benchmarks/naive-loop.ts', {
-      BENCH_NAIVE: JSON.stringify(cfg),
+    loop = launchTs('naive-loop', 'benchmarks/naive-loop.ts', {
+      env: { BENCH_NAIVE: JSON.stringify(cfg) },
     });
     await loop.waitForLine(/^ready$/, 60_000);
     const samples: ByteSample[] = [];
@@ -274,8 +272,8 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       );
     return result('naive', o.rep, startedAt, samples, done.sent, done.failed, cpu);
   } finally {
-    await loop?.stop();
-    await sink.proc.stop();
+    await loop?.stop('SIGTERM', STOP_GRACE_MS);
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
   }
 }
 
@@ -299,54 +297,6 @@ export interface VolleyOptions {
 
 /** Largest body the API accepts (its configuration's upper bound). */
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
-/** Redis key prefix of every Volley deployment the harness starts (each has a fresh Redis). */
-export const PREFIX = 'bench';
-
-/**
- * A TypeScript file of the repository in a Node process of its own (through tsx, from the
- * repository root), with only PATH and HOME of this process's environment plus `env`.
- */
-export function startTs(
-  label: string,
-  script: string,
-  env: Record<string, string>,
-  opts: { nodeArgs?: string[]; onLine?: (line: string) => void } = {},
-): Proc {
-  return startProcess(
-    label,
-    process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(ROOT, script)],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      ...(opts.onLine ? { onLine: opts.onLine } : {}),
-    },
-  );
-}
-
-/**
- * Starts one Volley service (`services/<name>/src/main.ts`) as its own process, configured only
- * through its environment, as a deployment runs it. `onLine` sees every line it prints.
- */
-export function spawnService(
-  name: string,
-  label: string,
-  env: Record<string, string>,
-  profile?: { dir: string; rep: number },
-  onLine?: (line: string) => void,
-): Proc {
-  // One folder per process: tsx's loader thread writes a profile of its own next to the main one.
-  const prof = profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${join(profile.dir, `rep${profile.rep}-${label}`)}`]
-    : [];
-  return startTs(
-    label,
-    `services/${name}/src/main.ts`,
-    { VOLLEY_LOG_LEVEL: 'info', ...env },
-    { nodeArgs: prof, ...(onLine ? { onLine } : {}) },
-  );
-}
-
 function infoField(info: string, field: string): number {
   const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
   return m ? Number(m[1]) : Number.NaN;
@@ -445,67 +395,30 @@ export async function runVolley(
   o: VolleyOptions,
   onVersion?: (v: string) => void,
 ): Promise<RunResult> {
-  const redis = await startLocalRedis();
-  const stopRedis = track(redis.pid, () => redis.stop());
   const sink = await startSink();
-  const procs: Proc[] = [];
+  let volley: Deployment | undefined;
   let client: RedisClient | undefined;
   try {
-    const apiKey = randomBytes(24).toString('hex');
-    const apiPort = await freePort();
-    const common = {
-      REDIS_URL: redis.url,
-      VOLLEY_REDIS_PREFIX: PREFIX,
-      VOLLEY_METRICS_PORT: '0',
-      VOLLEY_METRICS_HOST: '127.0.0.1',
-    };
-    const api = spawnService(
-      'api',
-      'api',
-      {
-        ...common,
-        VOLLEY_API_KEY: apiKey,
-        VOLLEY_API_PORT: String(apiPort),
-        VOLLEY_API_HOST: '127.0.0.1',
+    volley = await startDeployment({
+      senders: o.senders,
+      relayPort: sink.port,
+      apiEnv: {
         VOLLEY_MAX_INLINE_RECIPIENTS: String(Math.max(10_000, o.recipients)),
         // Twice the body leaves room for the JSON of a larger --size without hitting the limit.
         VOLLEY_API_BODY_LIMIT: String(
           Math.min(MAX_BODY_LIMIT, Math.max(10 * 1024 * 1024, 2 * Buffer.byteLength(o.body))),
         ),
       },
-      o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
-    );
-    procs.push(api);
-    const senders: Proc[] = [];
-    for (let k = 0; k < o.senders; k++) {
-      const s = spawnService(
-        'sender',
-        `sender-${k + 1}`,
-        {
-          ...common,
-          VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${sink.port}`,
-          VOLLEY_HELO_NAME: 'bench.example',
-          // Nothing is in flight once the campaign has completed; a short drain keeps teardown quick.
-          VOLLEY_DRAIN_TIMEOUT: '5s',
-          ...o.senderEnv,
-        },
-        o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
-      );
-      senders.push(s);
-      procs.push(s);
-    }
-    await Promise.all([
-      api.waitForLine(/api listening/, 60_000),
-      ...senders.map((s) => s.waitForLine(/sender started/, 60_000)),
-    ]);
+      senderEnv: o.senderEnv,
+      profile: o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
+    });
+    const { redis, api, senders, base, auth } = volley;
     log(
       `    pids: redis ${redis.pid}, smtp-sink ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
     );
     client = connectRedis(redis.url, { name: 'volley-bench' });
     onVersion?.(await redisVersion(client));
     const keys = new Keys(PREFIX);
-    const base = `http://127.0.0.1:${apiPort}`;
-    const auth = { authorization: `Bearer ${apiKey}` };
 
     const redisCpu = (): number => cpuSeconds(redis.pid) ?? Number.NaN;
     const cpu0 = {
@@ -525,15 +438,9 @@ export async function runVolley(
     samples.push({ t: 0, bytes: sink.bytesRead() });
 
     const c = client;
-    const alive = (): void => {
-      for (const p of procs) {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) {
-          throw new Error(`${p.name} exited during the run; output:\n${tail(p.lines)}`);
-        }
-      }
-    };
+    const running = volley;
     const tick = async (): Promise<boolean> => {
-      alive();
+      running.assertRunning();
       samples.push({ t: (performance.now() - t0) / 1000, bytes: sink.bytesRead() });
       sampledPeak = Math.max(sampledPeak, infoField(await c.info('memory'), 'used_memory'));
       if (id === undefined) return false;
@@ -622,8 +529,7 @@ export async function runVolley(
     return run;
   } finally {
     client?.disconnect();
-    await Promise.all(procs.map((p) => p.stop()));
-    await sink.proc.stop();
-    await stopRedis();
+    await volley?.stop();
+    await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
   }
 }

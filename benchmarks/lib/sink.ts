@@ -4,13 +4,14 @@
  */
 import { existsSync } from 'node:fs';
 import { freePort } from '@volley/redis';
-import { cpuSeconds, readBytes, startProcess, tail, waitForPort, type Proc } from './procs.ts';
+import { launch, tail, type ChildHandle } from '@volley/runtime';
+import { cpuSeconds, readBytes } from './proc-stats.ts';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
 
 export interface Sink {
-  proc: Proc;
+  proc: ChildHandle;
   port: number;
   /** Bytes the sink has read from its sockets so far (see README: how acceptance is counted). */
   bytesRead(): number;
@@ -38,13 +39,11 @@ export async function startSink(): Promise<Sink> {
     // As root, smtp-sink insists on dropping privileges after binding.
     if (process.getuid?.() === 0) args.push('-u', 'nobody');
     args.push('-m', String(BACKLOG), `127.0.0.1:${port}`, String(BACKLOG));
-    const proc = startProcess('smtp-sink', SMTP_SINK, args, {
-      env: { PATH: process.env.PATH ?? '' },
-    });
+    const proc = launch('smtp-sink', SMTP_SINK, args, { env: { PATH: process.env.PATH ?? '' } });
     try {
-      await waitForPort(port, proc, 10_000);
+      await proc.waitForPort(port, 10_000);
     } catch (err) {
-      await proc.stop(1000);
+      await proc.stop('SIGTERM', 1000);
       // Another process may have taken the port between freePort() and the bind.
       if (tries < 3) continue;
       throw err;

@@ -1,6 +1,6 @@
 /** Command-line flags of `npm run bench:upload`, validated once with messages that say what to do. */
-import { UsageError } from './args.ts';
-import { parseFlags, wholeNumberFlags } from './flags.ts';
+import { defineCli, flag, FlagError } from './flags.ts';
+import { OUT_FLAG, outOption } from './results.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -16,54 +16,42 @@ export interface UploadBenchOptions {
   profile: boolean;
 }
 
-export const UPLOAD_USAGE = `Usage: npm run bench:upload -- [flags]
-
-  --quick            smoke-sized run: 200,000 rows; results go to benchmarks/results/tmp
-  --rows N           rows per upload (default 1000000; quick 200000)
-  --reps N           repetitions of every run, interleaved (default 3)
-  --formats LIST     ndjson, csv or both, comma-separated (default ndjson,csv)
-  --timeout SECONDS  longest one request may take (default: 60 + 1 s per 10,000 rows)
-  --out DIR          where results go (default benchmarks/results; quick: benchmarks/results/tmp)
-  --profile          V8 CPU profile of the API process, with a summary, in
-                     benchmarks/results/tmp/profiles/<time>/ (profiling slows it)
-  --help             this text
-`;
-
-const int = wholeNumberFlags((message) => new UsageError(message));
-
-export function parseUploadArgs(argv: string[]): UploadBenchOptions | 'help' {
-  const values = parseFlags(
-    argv,
-    {
-      quick: { type: 'boolean' },
-      rows: { type: 'string' },
-      reps: { type: 'string' },
-      formats: { type: 'string' },
-      timeout: { type: 'string' },
-      out: { type: 'string' },
-      profile: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    (message) => new UsageError(message),
-  );
-  if (values.help) return 'help';
-  const quick = values.quick ?? false;
-  // The bodies are built in the harness's memory before the runs: 20 million rows is ~1.3 GB.
-  const rows = int('rows', values.rows, quick ? 200_000 : 1_000_000, 1000, 20_000_000);
-  const formats = (values.formats ?? 'ndjson,csv').split(',').map((f) => f.trim().toLowerCase());
-  for (const f of formats) {
-    if (f !== 'ndjson' && f !== 'csv') {
-      throw new UsageError(`--formats: ${JSON.stringify(f)} is neither ndjson nor csv`);
-    }
-  }
-  return {
-    quick,
-    rows,
-    reps: int('reps', values.reps, 3, 1, 50),
-    formats: [...new Set(formats)] as UploadFormat[],
-    // 10,000 rows/s is far below any healthy run; slower than that, something is stuck.
-    timeoutS: int('timeout', values.timeout, 60 + Math.ceil(rows / 10_000), 10, 86_400),
-    out: values.out ?? (quick ? 'benchmarks/results/tmp' : 'benchmarks/results'),
-    profile: values.profile ?? false,
-  };
-}
+export const UPLOAD_CLI = defineCli(
+  'npm run bench:upload',
+  {
+    quick: flag.switch('smoke-sized run: 200,000 rows; results go to benchmarks/results/tmp'),
+    // The bodies are built in the harness's memory before the runs: 20 million rows is ~1.3 GB.
+    rows: flag.int('N', 'rows per upload', 1000, 20_000_000).defaultIs('1000000; quick 200000'),
+    reps: flag.int('N', 'repetitions of every run, interleaved', 1, 50).default(3),
+    formats: flag
+      .list('LIST', 'ndjson, csv or both, comma-separated', (text, name): UploadFormat => {
+        const f = text.toLowerCase();
+        if (f !== 'ndjson' && f !== 'csv') {
+          throw new FlagError(`--${name}: ${JSON.stringify(f)} is neither ndjson nor csv`);
+        }
+        return f;
+      })
+      .default(['ndjson', 'csv'], 'ndjson,csv'),
+    timeout: flag
+      .int('SECONDS', 'longest one request may take', 10, 86_400)
+      .defaultIs('60 + 1 s per 10,000 rows'),
+    out: OUT_FLAG,
+    profile: flag.switch(
+      'V8 CPU profile of the API process, with a summary, in\n' +
+        'benchmarks/results/tmp/profiles/<time>/ (profiling slows it)',
+    ),
+  },
+  (v): UploadBenchOptions => {
+    const rows = v.rows ?? (v.quick ? 200_000 : 1_000_000);
+    return {
+      quick: v.quick,
+      rows,
+      reps: v.reps,
+      formats: [...new Set(v.formats)],
+      // 10,000 rows/s is far below any healthy run; slower than that, something is stuck.
+      timeoutS: v.timeout ?? 60 + Math.ceil(rows / 10_000),
+      out: outOption(v.out, v.quick),
+      profile: v.profile,
+    };
+  },
+);

@@ -4,7 +4,6 @@
  * streaming HTTP POST that respects backpressure.
  */
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
 import type { UploadFormat } from './upload-args.ts';
 
 export interface UploadBody {
@@ -121,34 +120,4 @@ export function streamPost(
     };
     write();
   });
-}
-
-/** Resident memory (VmRSS) of a process in bytes, or undefined once it is gone. */
-export function rssBytes(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Samples a process's VmRSS every `everyMs` until stopped; answers the highest value seen.
- * VmHWM would give the peak since the process started, not the peak of one run.
- */
-export function sampleRss(pid: number, everyMs = 20): { stop(): number } {
-  let peak = rssBytes(pid) ?? Number.NaN;
-  const timer = setInterval(() => {
-    const v = rssBytes(pid);
-    if (v !== undefined && !(v <= peak)) peak = v;
-  }, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      const v = rssBytes(pid);
-      if (v !== undefined && !(v <= peak)) peak = v;
-      return peak;
-    },
-  };
 }

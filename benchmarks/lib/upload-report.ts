@@ -2,6 +2,7 @@
 import type { UploadBenchOptions, UploadFormat } from './upload-args.ts';
 import { spread, type Spread } from './report.ts';
 import { cell, fmt, repCells } from './format.ts';
+import { machineSection, type Machine } from './machine.ts';
 
 /**
  * - `upload`: POST /v1/campaigns/{id}/recipients into a fresh draft (the thing measured).
@@ -32,16 +33,7 @@ export interface UploadRun {
   rssPeakMiB: number;
 }
 
-export interface UploadEnvironment {
-  cpuModel: string;
-  cores: number;
-  node: string;
-  redis: string;
-  os: string;
-  commit: string;
-  loadAvgStart: number[];
-  loadAvgEnd: number[];
-}
+export type UploadEnvironment = Machine;
 
 export interface FormatSummary {
   rowsPerS: Record<UploadRunKind, Spread>;
@@ -232,23 +224,7 @@ export function uploadMarkdown(
       'the baselines included.',
   );
   lines.push('');
-  lines.push('## Machine');
-  lines.push('');
-  lines.push(row(['', '']));
-  lines.push(row(['---', '---']));
-  lines.push(row(['CPU', `${env.cpuModel}, ${env.cores} cores`]));
-  lines.push(row(['OS', env.os]));
-  lines.push(row(['Node', env.node]));
-  lines.push(row(['Redis', env.redis]));
-  lines.push(row(['commit', env.commit]));
-  lines.push(
-    row([
-      'load average at start / end (1 min)',
-      `${fmt(env.loadAvgStart[0] ?? Number.NaN, 2)} / ${fmt(env.loadAvgEnd[0] ?? Number.NaN, 2)}`,
-    ]),
-  );
-  lines.push(row(['flags', `\`${uploadFlagLine(o)}\``]));
-  lines.push('');
+  lines.push(...machineSection(env, [], uploadFlagLine(o)));
   lines.push(
     'The client, the API and Redis share the machine: the client only writes ready buffers, but its ' +
       'CPU and the kernel’s loopback copies are in every figure, baselines included. Compare ratios, ' +

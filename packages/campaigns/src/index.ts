@@ -10,3 +10,18 @@ export {
 export { createQueues, enqueueExpand, type Queues } from './queues.ts';
 export { applyLifecycle, LIFECYCLE, type LifecycleAction } from './lifecycle.ts';
 export { Recorder, type RecorderOptions } from './recorder.ts';
+export {
+  Feedback,
+  FeedbackError,
+  type FeedbackOptions,
+  type FeedbackOutcome,
+  type FeedbackResult,
+  type FeedbackTarget,
+} from './feedback.ts';
+export {
+  SuppressionList,
+  SuppressionError,
+  SUPPRESSION_REASON,
+  type SuppressionEntry,
+  type SuppressionInput,
+} from './suppressions.ts';

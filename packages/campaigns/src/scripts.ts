@@ -2,18 +2,42 @@
  * Lua scripts: each is one round trip and atomic, so counters can never disagree with the
  * per-recipient bitmaps even when BullMQ runs a job twice.
  */
+import { SUPPRESS_LUA } from './suppression-scripts.ts';
+
+/**
+ * Lua function: after final outcomes were counted, completes a running campaign whose every
+ * recipient has one, or says that the window has room (fewer than `lowWater` recipients in
+ * flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor.
+ */
+export const WINDOW_LUA = `
+local function windowSignal(campaign, running, id, now, lowWater)
+  local h = redis.call('HMGET', campaign, 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
+  local total = tonumber(h[1]) or 0
+  local cursor = tonumber(h[2]) or 0
+  local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+  local deferred = tonumber(h[7]) or 0
+  if final >= total and h[8] == 'running' then
+    redis.call('HSET', campaign, 'status', 'completed', 'completedAt', now)
+    redis.call('SREM', running, id)
+    return 2, cursor
+  elseif cursor < total and (cursor - final - deferred) <= lowWater then
+    return 1, cursor
+  end
+  return 0, cursor
+end
+`;
 
 /**
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
  * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
- *       reasons hash, pace hash
+ *       reasons hash, pace hash, suppression log, suppression info
  * ARGV: now, lowWater, campaign id, then per recipient: index, outcome, email, reason, detail,
  *       suppress ('1'/'0')
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
-export const FINALIZE = `
+export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}
 local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason = {}, {}
@@ -34,7 +58,9 @@ for k = 4, #ARGV, 6 do
     local why = o .. ':' .. r
     byReason[why] = (byReason[why] or 0) + 1
     redis.call('XADD', KEYS[4], '*', 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
-    if ARGV[k + 5] == '1' then redis.call('SADD', KEYS[5], string.lower(ARGV[k + 2])) end
+    if ARGV[k + 5] == '1' then
+      suppress(KEYS[5], KEYS[9], KEYS[10], string.lower(ARGV[k + 2]), now, entry('bounce', r, ARGV[3], ARGV[k + 4]))
+    end
   end
 end
 if n == 0 then return out end
@@ -48,19 +74,7 @@ if tonumber(redis.call('HGET', KEYS[8], 's' .. slot) or '-1') == sec then
 else
   redis.call('HSET', KEYS[8], 's' .. slot, sec, 'n' .. slot, n)
 end
-local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
-local total = tonumber(h[1]) or 0
-local cursor = tonumber(h[2]) or 0
-local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
-local deferred = tonumber(h[7]) or 0
-out[2] = cursor
-if final >= total and h[8] == 'running' then
-  redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', now)
-  redis.call('SREM', KEYS[6], ARGV[3])
-  out[1] = 2
-elseif cursor < total and (cursor - final - deferred) <= tonumber(ARGV[2]) then
-  out[1] = 1
-end
+out[1], out[2] = windowSignal(KEYS[1], KEYS[6], ARGV[3], now, tonumber(ARGV[2]))
 return out
 `;
 

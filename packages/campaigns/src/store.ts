@@ -328,6 +328,9 @@ export class CampaignStore {
         bounced,
         suppressed,
         failed,
+        lateBounced: num(h.lateBounced),
+        complained: num(h.complained),
+        unsubscribed: num(h.unsubscribed),
       },
     };
   }
@@ -438,6 +441,8 @@ export class CampaignStore {
         this.keys.running,
         this.keys.reasons(id),
         this.keys.pace(id),
+        this.keys.suppressionLog(tenant),
+        this.keys.suppressionInfo(tenant),
       ],
       args,
     )) as number[];
@@ -521,6 +526,11 @@ export class CampaignStore {
       };
       if (f.r) ev.reason = f.r;
       if (f.d) ev.detail = f.d;
+      if (f.s) ev.source = f.s;
+      if (f.x) ev.status = f.x;
+      if (f.y) ev.replyCode = Number(f.y);
+      if (f.h) ev.hardBounce = f.h === '1';
+      if (f.l) ev.late = f.l === '1';
       return ev;
     });
     const last = rows[rows.length - 1];

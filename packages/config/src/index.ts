@@ -2,14 +2,9 @@
  * Configuration from environment variables, parsed and validated once at start.
  * Every problem is collected, so one failed start shows all of them.
  */
+import { ConfigError, Reader, done, type Env } from './reader.ts';
 
-export class ConfigError extends Error {
-  readonly code = 'VOLLEY_CONFIG_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError, parseDuration, type Env } from './reader.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -19,6 +14,12 @@ export interface RelayTarget {
   /** smtps:// means TLS from the first byte; smtp:// upgrades with STARTTLS when offered. */
   secure: boolean;
   auth?: { user: string; pass: string };
+  /**
+   * Refuse a session that is not encrypted (`?requireTLS=true`): the message is deferred
+   * instead of going out in plaintext. Credentials are never sent without TLS, so a URL with
+   * them cannot say false. @defaultValue true with credentials or smtps://, else false
+   */
+  requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
 }
@@ -32,7 +33,7 @@ export interface CommonConfig {
   logLevel: string;
 }
 
-export interface ApiConfig extends CommonConfig {
+export interface ApiConfig extends CommonConfig, FeedbackConfig {
   port: number;
   host: string;
   apiKey: string;
@@ -54,6 +55,26 @@ export interface ApiConfig extends CommonConfig {
   rateLimit: number;
   /** Length of the rate-limit window in seconds. @defaultValue 60 */
   rateWindowSeconds: number;
+  /**
+   * Base URL of one-click unsubscribe: the API answers the path of `<URL>/<token>`; unset, it
+   * serves no unsubscribe routes.
+   */
+  unsubscribeUrl: string | undefined;
+  /** HMAC secret of VERP and unsubscribe tokens, the senders' own. */
+  verpSecret: string | undefined;
+  /**
+   * Requests one client address may make per minute to the unsubscribe routes (which take no
+   * key); 0 turns the limit off. @defaultValue 600
+   */
+  unsubscribeRateLimit: number;
+}
+
+/** How reported soft bounces turn into suppression; read by every service that applies feedback. */
+export interface FeedbackConfig {
+  /** Soft bounces of an address within the window that suppress it; 0 never. @defaultValue 3 */
+  softBounceLimit: number;
+  /** How far back soft bounces count. @defaultValue 30 days */
+  softBounceWindowMs: number;
 }
 
 export interface SenderConfig extends CommonConfig {
@@ -110,92 +131,10 @@ export interface DkimKeyRef {
   keyPath: string;
 }
 
-export type Env = Record<string, string | undefined>;
-
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  raw(name: string): string | undefined {
-    const v = this.env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  }
-
-  required(name: string, why: string): string {
-    const v = this.raw(name);
-    if (v === undefined) {
-      this.problems.push(`${name} is not set: ${why}`);
-      return '';
-    }
-    return v;
-  }
-
-  int(name: string, def: number, min: number, max: number, why = ''): number {
-    const v = this.raw(name);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.problems.push(
-        `${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}${why ? `: ${why}` : ''}`,
-      );
-      return def;
-    }
-    return n;
-  }
-
-  port(name: string, def: number): number {
-    return this.int(name, def, 0, 65535, '0 picks a free port');
-  }
-
-  /** A count where `0` or `off` means no limit at all. */
-  limitOrOff(name: string, def: number, max: number, why: string): number {
-    const v = this.raw(name);
-    if (v === undefined) return def;
-    if (v.toLowerCase() === 'off') return 0;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n > max) {
-      this.problems.push(
-        `${name}=${JSON.stringify(v)} must be a whole number from 0 to ${max}, or off: ${why}`,
-      );
-      return def;
-    }
-    return n;
-  }
-
-  oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
-    const v = this.raw(name);
-    if (v === undefined) return def;
-    if (!(allowed as readonly string[]).includes(v)) {
-      this.problems.push(`${name}=${JSON.stringify(v)} must be one of ${allowed.join(', ')}`);
-      return def;
-    }
-    return v as T;
-  }
-
-  durationMs(name: string, def: number): number {
-    const v = this.raw(name);
-    if (v === undefined) return def;
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      this.problems.push(
-        `${name}=${JSON.stringify(v)} is not a duration: use a number with a unit, such as 90s, 30m, 12h or 3d`,
-      );
-      return def;
-    }
-    return ms;
-  }
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
-  if (!m) return undefined;
-  const unit = UNITS[m[2] ?? ''];
-  return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
-}
-
-/** Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `?weight=N`. */
+/**
+ * Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `user:pass@`,
+ * `?weight=N` and `?requireTLS=true|false`.
+ */
 export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   const out: RelayTarget[] = [];
   for (const part of text
@@ -229,11 +168,25 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has no host`);
       continue;
     }
+    const tlsText = url.searchParams.get('requireTLS');
+    if (tlsText !== null && tlsText !== 'true' && tlsText !== 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: requireTLS must be true or false, not ${JSON.stringify(tlsText)} (${JSON.stringify(mask(part))})`,
+      );
+      continue;
+    }
+    if (tlsText === 'false' && url.username) {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has credentials and requireTLS=false: credentials are never sent without TLS; drop requireTLS=false (STARTTLS is then required) or use smtps://`,
+      );
+      continue;
+    }
     const target: RelayTarget = {
       label: `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}:***@` : ''}${url.host}`,
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port,
       secure,
+      requireTLS: secure || tlsText === 'true' || url.username !== '',
       weight,
     };
     if (url.username) {
@@ -285,9 +238,89 @@ function common(r: Reader, defaultMetricsPort: number): CommonConfig {
   };
 }
 
-function done<T>(r: Reader, value: T): T {
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return value;
+/** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
+export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
+
+/** Requests per minute one client address may make to the unsubscribe routes, by default. */
+export const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
+
+function feedbackSettings(r: Reader): FeedbackConfig {
+  const softBounceLimit = r.limitOrOff(
+    'VOLLEY_SOFT_BOUNCE_LIMIT',
+    DEFAULT_SOFT_BOUNCE.limit,
+    1000,
+    'the soft bounces (mailbox full, blocked, ...) of one address within VOLLEY_SOFT_BOUNCE_WINDOW that put it on the suppression list; 0 or off never suppresses for soft bounces',
+  );
+  const softBounceWindowMs = r.durationMs(
+    'VOLLEY_SOFT_BOUNCE_WINDOW',
+    DEFAULT_SOFT_BOUNCE.windowMs,
+  );
+  // At least a minute, or a limit above one could never be reached by bounces of separate
+  // messages; at most a year, which is as long as a count per address is worth keeping.
+  if (softBounceWindowMs < 60_000 || softBounceWindowMs > 365 * 86_400_000) {
+    r.problems.push(
+      `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
+    );
+  }
+  return { softBounceLimit, softBounceWindowMs };
+}
+
+/** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
+export function loadFeedbackConfig(env: Env = process.env): FeedbackConfig {
+  const r = new Reader(env);
+  return done(r, feedbackSettings(r));
+}
+
+/** Paths the API answers itself: an unsubscribe URL there could never be answered. */
+const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;
+/** Hosts that are this machine: a link to them is only followed here, where https has no use. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * VOLLEY_UNSUBSCRIBE_URL and the secret that signs its tokens, as the sender (which writes the
+ * links) and the API (which answers them) both read them.
+ */
+function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
+  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
+  if (verpSecret && verpSecret.length < 16) {
+    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
+  }
+  const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
+  if (!unsubscribeUrl) return { verpSecret };
+  const name = `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(unsubscribeUrl);
+  } catch {
+    r.problems.push(`${name} is not a URL (expected https://host/unsubscribe)`);
+  }
+  if (url) {
+    // RFC 8058 one-click needs https. A loopback host is the exception: the link is only ever
+    // followed on this machine (`npm start`, tests), where there is no certificate to have and
+    // no network between client and API to protect.
+    const loopback = url.protocol === 'http:' && LOOPBACK.has(url.hostname);
+    if (url.protocol !== 'https:' && !loopback) {
+      r.problems.push(
+        `${name} must be an https:// URL (RFC 8058 one-click needs https; http only for 127.0.0.1, localhost or [::1])`,
+      );
+    }
+    if (url.search || url.hash || unsubscribeUrl.includes('?') || unsubscribeUrl.includes('#')) {
+      r.problems.push(
+        `${name} may not have a query or fragment: the token is appended as a path segment`,
+      );
+    }
+    if (API_PATHS.test(url.pathname)) {
+      r.problems.push(
+        `${name}: the API answers ${url.pathname} itself; choose another path, such as /unsubscribe`,
+      );
+    }
+  }
+  if (!verpSecret) {
+    r.problems.push(
+      'VOLLEY_UNSUBSCRIBE_URL needs VOLLEY_VERP_SECRET: unsubscribe links carry a signed token',
+    );
+  }
+  return { unsubscribeUrl, verpSecret };
 }
 
 /** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
@@ -341,6 +374,16 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
       86_400,
       'the length in seconds of the window VOLLEY_API_RATE_LIMIT counts requests in',
     ),
+    unsubscribeUrl: undefined,
+    verpSecret: undefined,
+    ...unsubscribeSettings(r),
+    unsubscribeRateLimit: r.limitOrOff(
+      'VOLLEY_UNSUBSCRIBE_RATE_LIMIT',
+      DEFAULT_UNSUBSCRIBE_RATE_LIMIT,
+      1_000_000,
+      'the requests one client address may make per minute to the unsubscribe routes; 0 or off turns the limit off',
+    ),
+    ...feedbackSettings(r),
   });
 }
 
@@ -395,33 +438,11 @@ function messageIdentity(
   if (bounceDomain && !/^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/.test(bounceDomain)) {
     r.problems.push(`VOLLEY_BOUNCE_DOMAIN=${JSON.stringify(bounceDomain)} is not a domain name`);
   }
-  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
+  const { unsubscribeUrl, verpSecret } = unsubscribeSettings(r);
   if (bounceDomain && !verpSecret) {
     r.problems.push(
       'VOLLEY_VERP_SECRET is not set: with VOLLEY_BOUNCE_DOMAIN, return paths carry a signed token and the bounce collector needs the same secret to trust them',
     );
-  }
-  if (verpSecret && verpSecret.length < 16) {
-    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
-  }
-  const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
-  if (unsubscribeUrl) {
-    let ok: boolean;
-    try {
-      ok = new URL(unsubscribeUrl).protocol === 'https:';
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
-      r.problems.push(
-        `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)} must be an https:// URL (RFC 8058 one-click needs https)`,
-      );
-    }
-    if (!verpSecret) {
-      r.problems.push(
-        'VOLLEY_UNSUBSCRIBE_URL needs VOLLEY_VERP_SECRET: unsubscribe links carry a signed token',
-      );
-    }
   }
   const dkimKeys: DkimKeyRef[] = [];
   for (const entry of (r.raw('VOLLEY_DKIM_KEYS') ?? '')
@@ -464,6 +485,8 @@ const LOCAL_VARIABLES = [
   'VOLLEY_API_URL',
   'VOLLEY_DEMO_RECIPIENTS',
   'VOLLEY_PARENT_PID',
+  // `npm start` gives each service its own metrics port through these.
+  ...Object.keys(DEFAULT_METRICS_PORTS).map((s) => `VOLLEY_${s.toUpperCase()}_METRICS_PORT`),
 ];
 
 let known: Set<string> | undefined;

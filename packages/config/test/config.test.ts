@@ -6,6 +6,7 @@ import {
   ConfigError,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
+  loadFeedbackConfig,
   loadSenderConfig,
   parseDuration,
   parseRelays,
@@ -106,6 +107,99 @@ describe('configuration', () => {
     }
   });
 
+  test('unsubscribe URL: https anywhere, http only on a loopback host, read alike by the sender and the API', () => {
+    const secret = { VOLLEY_VERP_SECRET: 'a-verp-secret-0123456789' };
+    for (const url of [
+      'https://unsubscribe.example.com/u',
+      'http://127.0.0.1:8080/unsubscribe',
+      'http://localhost:18080/unsubscribe/',
+      'http://[::1]:8080/unsubscribe',
+    ]) {
+      const env = { ...base, ...secret, VOLLEY_UNSUBSCRIBE_URL: url };
+      assert.equal(loadSenderConfig(env).unsubscribeUrl, url);
+      const api = loadApiConfig(env);
+      assert.deepEqual([api.unsubscribeUrl, api.verpSecret], [url, secret.VOLLEY_VERP_SECRET]);
+    }
+    const refused: [string, RegExp][] = [
+      [
+        'http://mail.example.com/unsubscribe',
+        /must be an https:\/\/ URL .*http only for 127\.0\.0\.1/,
+      ],
+      ['http://127.0.0.2.example.com/u', /must be an https:\/\/ URL/],
+      ['ftp://localhost/u', /must be an https:\/\/ URL/],
+      ['https://x.example/u?list=1', /may not have a query or fragment/],
+      ['https://x.example/v1/unsubscribe', /the API answers \/v1\/unsubscribe itself/],
+      ['https://x.example/healthz', /the API answers \/healthz itself/],
+      ['not a url', /is not a URL/],
+    ];
+    for (const [url, why] of refused) {
+      for (const load of [loadSenderConfig, loadApiConfig]) {
+        const p = problems(() => load({ ...base, ...secret, VOLLEY_UNSUBSCRIBE_URL: url }));
+        assert.equal(p.length, 1, `${url}: ${p.join('; ')}`);
+        assert.match(p[0] ?? '', why);
+        assert.ok(p[0]?.startsWith(`VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(url)}`), p[0]);
+      }
+    }
+    const noSecret = problems(() =>
+      loadApiConfig({ ...base, VOLLEY_UNSUBSCRIBE_URL: 'https://x.example/u' }),
+    );
+    assert.deepEqual(noSecret, [
+      'VOLLEY_UNSUBSCRIBE_URL needs VOLLEY_VERP_SECRET: unsubscribe links carry a signed token',
+    ]);
+    assert.equal(loadApiConfig(base).unsubscribeUrl, undefined);
+  });
+
+  test('unsubscribe rate limit: 600 a minute per client address by default, 0 or off to disable', () => {
+    assert.equal(loadApiConfig(base).unsubscribeRateLimit, 600);
+    assert.equal(
+      loadApiConfig({ ...base, VOLLEY_UNSUBSCRIBE_RATE_LIMIT: '30' }).unsubscribeRateLimit,
+      30,
+    );
+    assert.equal(
+      loadApiConfig({ ...base, VOLLEY_UNSUBSCRIBE_RATE_LIMIT: 'off' }).unsubscribeRateLimit,
+      0,
+    );
+    const p = problems(() => loadApiConfig({ ...base, VOLLEY_UNSUBSCRIBE_RATE_LIMIT: 'many' }));
+    assert.match(
+      p[0] ?? '',
+      /^VOLLEY_UNSUBSCRIBE_RATE_LIMIT="many" must be a whole number from 0 to 1000000, or off/,
+    );
+  });
+
+  test('soft bounces: 3 within 30 days suppress by default; a limit and window when set, 0 or off never', () => {
+    assert.deepEqual(loadFeedbackConfig({}), {
+      softBounceLimit: 3,
+      softBounceWindowMs: 30 * 86_400_000,
+    });
+    const api = loadApiConfig(base);
+    assert.deepEqual([api.softBounceLimit, api.softBounceWindowMs], [3, 30 * 86_400_000]);
+    assert.deepEqual(
+      loadFeedbackConfig({ VOLLEY_SOFT_BOUNCE_LIMIT: '5', VOLLEY_SOFT_BOUNCE_WINDOW: '7d' }),
+      { softBounceLimit: 5, softBounceWindowMs: 7 * 86_400_000 },
+    );
+    assert.equal(loadFeedbackConfig({ VOLLEY_SOFT_BOUNCE_LIMIT: 'off' }).softBounceLimit, 0);
+    const bad = problems(() =>
+      loadFeedbackConfig({
+        VOLLEY_SOFT_BOUNCE_LIMIT: 'three',
+        VOLLEY_SOFT_BOUNCE_WINDOW: 'a week',
+      }),
+    );
+    assert.equal(bad.length, 2, bad.join('; '));
+    assert.match(
+      bad[0] ?? '',
+      /^VOLLEY_SOFT_BOUNCE_LIMIT="three" must be a whole number from 0 to 1000, or off: the soft bounces/,
+    );
+    assert.match(bad[1] ?? '', /^VOLLEY_SOFT_BOUNCE_WINDOW="a week" is not a duration/);
+    for (const w of ['30s', '400d']) {
+      const p = problems(() => loadFeedbackConfig({ VOLLEY_SOFT_BOUNCE_WINDOW: w }));
+      assert.deepEqual(p.length, 1);
+      assert.match(
+        p[0] ?? '',
+        new RegExp(`^VOLLEY_SOFT_BOUNCE_WINDOW="${w}" must be from 1m to 365d`),
+      );
+    }
+  });
+
   test('relay URLs: several, weights, credentials masked in labels, bad schemes refused', () => {
     const errs: string[] = [];
     const relays = parseRelays(
@@ -124,6 +218,33 @@ describe('configuration', () => {
     assert.equal(bad.length, 2);
     assert.ok(
       bad.every((b) => !b.includes('pw@')),
+      'passwords never appear in errors',
+    );
+  });
+
+  test('relay URLs: credentials require TLS unless said otherwise; requireTLS may be asked for without them', () => {
+    const errs: string[] = [];
+    const [withCreds, plain, strict, implicit] = parseRelays(
+      'smtp://u:pw@relay1.example:587, smtp://relay2.example:25, smtp://relay3.example:25?requireTLS=true, smtps://u:pw@relay4.example',
+      errs,
+    );
+    assert.deepEqual(errs, []);
+    assert.equal(withCreds?.requireTLS, true, 'credentials are never sent without TLS');
+    assert.equal(plain?.requireTLS, false, 'no credentials: opportunistic STARTTLS');
+    assert.equal(strict?.requireTLS, true);
+    assert.equal(implicit?.requireTLS, true);
+
+    const bad: string[] = [];
+    const refused = parseRelays(
+      'smtp://u:pw@relay1.example:587?requireTLS=false, smtp://relay2.example?requireTLS=maybe',
+      bad,
+    );
+    assert.deepEqual(refused, []);
+    assert.equal(bad.length, 2);
+    assert.match(bad[0] ?? '', /requireTLS=false.*credentials|credentials.*requireTLS=false/);
+    assert.match(bad[1] ?? '', /requireTLS must be true or false/);
+    assert.ok(
+      bad.every((b) => !b.includes('pw')),
       'passwords never appear in errors',
     );
   });
@@ -177,6 +298,11 @@ describe('unknown variables', () => {
       'VOLLEY_BATCH_SIZE',
       'VOLLEY_DKIM_KEYS',
       'VOLLEY_CAPTURE_PORT',
+      'VOLLEY_SOFT_BOUNCE_LIMIT',
+      'VOLLEY_SOFT_BOUNCE_WINDOW',
+      'VOLLEY_UNSUBSCRIBE_RATE_LIMIT',
+      'VOLLEY_API_METRICS_PORT',
+      'VOLLEY_COLLECTOR_METRICS_PORT',
     ]) {
       assert.ok(all.has(name), name);
     }

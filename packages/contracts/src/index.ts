@@ -76,8 +76,12 @@ export interface ExpandJob {
   from: number;
 }
 
-/** Final and intermediate outcomes of one recipient. */
-export type Outcome = 'sent' | 'deferred' | 'bounced' | 'suppressed' | 'failed';
+/**
+ * Final and intermediate outcomes of one recipient, and the feedback that may follow a send:
+ * a bounce reported later (DSN), a complaint, an unsubscribe.
+ */
+export type Outcome =
+  'sent' | 'deferred' | 'bounced' | 'suppressed' | 'failed' | 'complained' | 'unsubscribed';
 export const FINAL_OUTCOMES = ['sent', 'bounced', 'suppressed', 'failed'] as const;
 export type FinalOutcome = (typeof FINAL_OUTCOMES)[number];
 
@@ -92,7 +96,32 @@ export interface RecipientEvent {
   /** The SMTP reply or error text that decided the outcome. */
   detail?: string;
   at: number;
+  /** Where feedback came from (`dsn`, `arf`, `one-click`, ...); absent for the send's own outcomes. */
+  source?: string;
+  /** Enhanced status code of a reported bounce (`5.1.1`). */
+  status?: string;
+  /** SMTP reply code of a reported bounce. */
+  replyCode?: number;
+  /** Whether a reported bounce is permanent for the address (suppresses it at once). */
+  hardBounce?: boolean;
+  /** A bounce reported after the recipient already had its final state (it stays counted there). */
+  late?: boolean;
 }
+
+/** Where a reported bounce came from: a delivery status notification, or a provider's webhook. */
+export type BounceSource = 'dsn' | 'webhook';
+/** Where a complaint came from: an ARF report (RFC 5965) of a feedback loop, or a webhook. */
+export type ComplaintSource = 'arf' | 'webhook';
+/** How a recipient unsubscribed: RFC 8058 one-click POST, the mailto target, or an operator. */
+export type UnsubscribeSource = 'one-click' | 'mailto' | 'manual';
+/** Why an address is on a tenant's suppression list. */
+export type SuppressionSource = 'bounce' | 'complaint' | 'unsubscribe' | 'manual';
+export const SUPPRESSION_SOURCES: readonly SuppressionSource[] = [
+  'bounce',
+  'complaint',
+  'unsubscribe',
+  'manual',
+];
 
 export interface CampaignCounts {
   total: number;
@@ -104,6 +133,15 @@ export interface CampaignCounts {
   bounced: number;
   suppressed: number;
   failed: number;
+  /**
+   * Recipients whose bounce was reported after they reached a final state (normally `sent`):
+   * they stay counted there, so this is not part of `total`'s breakdown.
+   */
+  lateBounced: number;
+  /** Recipients who complained (marked the message as spam); also counted in `sent`. */
+  complained: number;
+  /** Recipients who unsubscribed from this campaign's message; also counted in `sent`. */
+  unsubscribed: number;
 }
 
 /**
@@ -149,13 +187,39 @@ export class Keys {
   tenantCampaigns(tenant: string): string {
     return `${this.prefix}:t:${tenant}:campaigns`;
   }
-  /** Set of lower-cased suppressed addresses of a tenant. */
+  /**
+   * Set of lower-cased suppressed addresses of a tenant: what the sender checks before each
+   * message. Every member also has an entry in `suppressionLog` and `suppressionInfo`.
+   */
   suppression(tenant: string): string {
     return `${this.prefix}:t:${tenant}:suppressed`;
+  }
+  /** Sorted set of a tenant's suppressed addresses by the time (ms) they were suppressed. */
+  suppressionLog(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:suppressed:at`;
+  }
+  /** Hash suppressed address → JSON `{s: source, r: reason, c?: campaign, d?: detail}`. */
+  suppressionInfo(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:suppressed:info`;
+  }
+  /** List of a CSV import's rows (`email\tJSON`) staged until the whole file proved valid. */
+  suppressionImport(tenant: string, importId: string): string {
+    return `${this.prefix}:t:${tenant}:suppressed:import:${importId}`;
+  }
+  /** Sorted set of the messages to one address that soft-bounced, by time; expires with its window. */
+  softBounces(tenant: string, email: string): string {
+    return `${this.prefix}:t:${tenant}:soft:${email}`;
   }
   /** String: campaign id created under an Idempotency-Key. */
   idempotency(tenant: string, key: string): string {
     return `${this.prefix}:t:${tenant}:idem:${key}`;
+  }
+  /**
+   * Bitmap of feedback per recipient, four bits each (index × 4 + k): k = 0 a bounce was
+   * reported, 1 a hard one, 2 a complaint, 3 an unsubscribe. Each is recorded once.
+   */
+  feedback(id: string): string {
+    return `${this.prefix}:c:${id}:fb`;
   }
   /** Hash `<outcome>:<reason>` → count of recipients of a campaign, for statistics by reason. */
   reasons(id: string): string {

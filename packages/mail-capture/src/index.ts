@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 
 export interface CapturedMessage {
@@ -33,7 +33,10 @@ export interface CaptureOptions {
   replyDelayMs?: number;
 }
 
-/** Client connections as the server saw them. */
+/**
+ * Client connections as the server saw them: open from the TCP accept (so sessions that never
+ * get past the greeting count too) until the server ends them or the socket closes.
+ */
 export interface ConnectionStats {
   /** Open now. */
   open: number;
@@ -41,6 +44,35 @@ export interface ConnectionStats {
   max: number;
   /** Accepted since start. */
   total: number;
+}
+
+/**
+ * Counts `server`'s connections into `stats`. A connection stops counting as open when the
+ * server closes its side (after QUIT's 221, say), not only once its socket has closed: the
+ * socket lasts until the server has also read the client's end, which can come in the same
+ * poll as a new connection that the client opened after seeing the server's close, so a
+ * socket count showed a client one connection above a cap it kept. Receivers count sessions
+ * the same way: one the server has ended is over.
+ */
+export function countConnections(server: NetServer, stats: ConnectionStats): void {
+  server.on('connection', (socket: Socket) => {
+    stats.open++;
+    stats.total++;
+    stats.max = Math.max(stats.max, stats.open);
+    let counted = true;
+    const over = (): void => {
+      if (!counted) return;
+      counted = false;
+      stats.open--;
+    };
+    // The server's own end() happens before its FIN leaves, so before any client can react.
+    const end = socket.end.bind(socket);
+    socket.end = ((...args: Parameters<typeof end>) => {
+      over();
+      return end(...args);
+    }) as Socket['end'];
+    socket.once('close', over);
+  });
 }
 
 export interface CaptureServer {
@@ -122,13 +154,7 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
       });
     },
   });
-  // Counted on the TCP server, so sessions that never get past the greeting count too.
-  server.server.on('connection', (socket: Socket) => {
-    connections.open++;
-    connections.total++;
-    connections.max = Math.max(connections.max, connections.open);
-    socket.once('close', () => connections.open--);
-  });
+  countConnections(server.server, connections);
   server.on('error', () => {
     // Client-side protocol errors are per connection; the server keeps running.
   });

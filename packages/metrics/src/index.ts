@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export { senderMetrics, type SenderMetrics } from './sender.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {
@@ -7,26 +9,6 @@ export function createRegistry(service: string): Registry {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'volley_' });
   return registry;
-}
-
-/** Messages by outcome. `reason` is Sisimai's vocabulary: a bounded set, never an address or domain. */
-export function messagesCounter(registry: Registry): Counter<'outcome' | 'reason'> {
-  return new Counter({
-    name: 'volley_messages_total',
-    help: 'Messages by outcome (sent, deferred, bounced, suppressed, failed) and reason.',
-    labelNames: ['outcome', 'reason'],
-    registers: [registry],
-  });
-}
-
-export function smtpDurationHistogram(registry: Registry): Histogram<'outcome'> {
-  return new Histogram({
-    name: 'volley_smtp_transaction_duration_seconds',
-    help: 'Time from handing a message to the SMTP pool to the reply, by disposition.',
-    labelNames: ['outcome'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
 }
 
 export interface MetricsServerOptions {

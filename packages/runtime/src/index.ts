@@ -67,4 +67,15 @@ export function runService(name: string, main: () => Promise<void>): void {
   });
 }
 
-export { superviseChild, waitForPort, tail, type ChildHandle } from './process.ts';
+export { waitForPort, tail, type ChildHandle } from './process.ts';
+export {
+  ROOT,
+  launch,
+  launchTs,
+  launchService,
+  adopt,
+  stopAll,
+  stopAllOnSignals,
+  type LaunchOptions,
+  type TsLaunchOptions,
+} from './launch.ts';

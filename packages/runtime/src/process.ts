@@ -14,6 +14,8 @@ export interface ChildHandle {
   running(): boolean;
   /** Resolves with the first line (past or future) that matches; rejects on timeout or exit. */
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves once the process accepts TCP connections on 127.0.0.1:port; rejects on exit. */
+  waitForPort(port: number, timeoutMs?: number): Promise<void>;
   /** Sends `signal` (then SIGKILL after `graceMs`, if given); resolves with the exit code. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
@@ -23,16 +25,21 @@ export function tail(lines: string[], n = 30): string {
 }
 
 /**
- * Watches a spawned child (stdio piped): keeps its last `keepLines` lines and lets callers
- * await a line or the exit. Used by the tests, the benchmarks and anything that starts a
- * server and needs to know when it is ready.
+ * Watches a spawned child (stdio piped): keeps its last `keepLines` lines, hands every line to
+ * `onLine`, and lets callers await a line, a listening port or the exit. `launch` is the way in.
  */
-export function superviseChild(name: string, child: ChildProcess, keepLines = 200): ChildHandle {
+export function superviseChild(
+  name: string,
+  child: ChildProcess,
+  keepLines = 200,
+  onLine?: (line: string) => void,
+): ChildHandle {
   const lines: string[] = [];
   const watchers: { re: RegExp; resolve: (l: string) => void }[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (l) => {
+      onLine?.(l);
       lines.push(l);
       if (lines.length > keepLines) lines.shift();
       for (let i = watchers.length - 1; i >= 0; i--) {
@@ -86,6 +93,13 @@ export function superviseChild(name: string, child: ChildProcess, keepLines = 20
           );
         });
       });
+    },
+    async waitForPort(port, timeoutMs = 30_000) {
+      try {
+        await waitForPort(port, { what: name, timeoutMs, exited });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; output:\n${tail(lines)}`, { cause: err });
+      }
     },
     async stop(signal = 'SIGTERM', graceMs) {
       if (!running()) return exited;

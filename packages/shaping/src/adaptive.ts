@@ -43,10 +43,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
 -- Only the newest <threshold> matches matter: memory stays bounded under a flood of 421s.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(threshold + 1))
 local count = redis.call('ZCARD', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], math.ceil(win))
+redis.call('PEXPIRE', KEYS[1], expiry_ms(win))
 if count < threshold then return {0, count} end
 local function keep(key, ends)
-  local want = math.ceil(ends - now + grace)
+  local want = expiry_ms(ends - now + grace)
   if redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
 local function activate(ends)

@@ -42,7 +42,7 @@ local function admit(adm_key, now, start, n, burst, T, within)
   if earliest > start then start = earliest end
   if start - now > within then return start, 0 end
   local new_adm = math.max(adm, start) + n * T
-  redis.call('SET', adm_key, fmt(new_adm), 'PX', math.ceil(new_adm - now) + 1)
+  redis.call('SET', adm_key, fmt(new_adm), 'PX', expiry_ms(new_adm - now + 1))
   return start, 1
 end
 `;
@@ -90,7 +90,7 @@ if status == 'reserved' then
   start = math.max(now, base + (n - rburst) * T)
   local new_tat = base + n * T
   -- Once TAT is past, the key means the same as no key: let it expire then.
-  redis.call('SET', KEYS[1], fmt(new_tat), 'PX', math.ceil(new_tat - now) + 1)
+  redis.call('SET', KEYS[1], fmt(new_tat), 'PX', expiry_ms(new_tat - now + 1))
 end
 local admitted
 start, admitted = admit(KEYS[5], now, start, n, burst, T, tonumber(ARGV[8]))
@@ -130,7 +130,7 @@ for i = 5, #ARGV do
   out[#out + 1] = n
   tat = base + n * T
 end
-redis.call('SET', KEYS[1], fmt(tat), 'PX', math.ceil(tat - now) + 1)
+redis.call('SET', KEYS[1], fmt(tat), 'PX', expiry_ms(tat - now + 1))
 return out
 `,
 );
@@ -290,4 +290,48 @@ export async function reserveMany(
     slots.push({ startAt, delayMs: Math.max(0, Math.ceil(startAt - now)), granted: num(r[i + 1]) });
   }
   return { status: 'reserved', reservedAt: now, slots };
+}
+
+/**
+ * KEYS: admission TAT, adaptive state   ARGV: rate/s, n, clock
+ * Counts `n` admitted messages as starting now: the admission TAT moves to at least now + n·T.
+ * Returns the admission TAT.
+ */
+const STARTED_LATE = new LuaScript(
+  PRELUDE +
+    `
+local now = now_ms(ARGV[3])
+local rate = tonumber(ARGV[1])
+if rate <= 0 then return fmt(now) end
+local T = 1000 / (rate * factor_at(KEYS[2], now))
+local adm = tonumber(redis.call('GET', KEYS[1])) or 0
+local late = now + tonumber(ARGV[2]) * T
+if late > adm then
+  adm = late
+  redis.call('SET', KEYS[1], fmt(adm), 'PX', expiry_ms(adm - now + 1))
+end
+return fmt(adm)
+`,
+);
+
+/**
+ * Admitted messages that went out much later than admitted (their connection had to be opened,
+ * or waited for a slot; the process or the receiver was slow): admission counted them from the
+ * start it granted, so the batches admitted after them would arrive on top of them. Counts them
+ * again as starting now, which pushes later admissions back instead; one round trip, made only
+ * for such a batch. Returns the admission TAT (Redis clock).
+ */
+export async function startedLate(
+  ctx: ShapingContext,
+  req: Pick<ReserveRequest, 'key' | 'ratePerSec' | 'n'>,
+): Promise<number> {
+  checkCount(req.n);
+  const k = ctx.keys;
+  return num(
+    await STARTED_LATE.run(
+      ctx.redis,
+      [k.admission(req.key), k.adaptiveState(req.key)],
+      [req.ratePerSec ?? 0, req.n, clockArg(ctx)],
+    ),
+  );
 }

@@ -24,7 +24,14 @@ export {
   type PolicyWatcherOptions,
   type ReloadResult,
 } from './watcher.ts';
-export { reserve, reserveMany, type ReserveRequest, type Slot, type BatchSlots } from './gcra.ts';
+export {
+  reserve,
+  reserveMany,
+  startedLate,
+  type ReserveRequest,
+  type Slot,
+  type BatchSlots,
+} from './gcra.ts';
 export {
   acquireLease,
   renewLeases,
@@ -43,6 +50,11 @@ export {
   type Suspension,
 } from './adaptive.ts';
 export type { ShapingContext } from './lua.ts';
+export {
+  ConnectionSlots,
+  type ConnectionSlotsOptions,
+  type HeldLease,
+} from './connection-slots.ts';
 export {
   Shaper,
   type ShaperOptions,

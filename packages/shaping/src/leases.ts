@@ -20,7 +20,7 @@ local used = redis.call('ZCARD', KEYS[1])
 if used >= cap then return {0, used, cap} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1)
+redis.call('PEXPIRE', KEYS[1], expiry_ms(tonumber(last[2]) - now + 1))
 return {1, used + 1, cap}
 `,
 );
@@ -44,7 +44,7 @@ for i = 3, #ARGV do
   end
 end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1) end
+if last[2] then redis.call('PEXPIRE', KEYS[1], expiry_ms(tonumber(last[2]) - now + 1)) end
 return out
 `,
 );

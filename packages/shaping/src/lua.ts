@@ -43,8 +43,19 @@ export function batchSizeFor(burst: number): number {
 }
 
 /**
+ * Shortest key expiry while a test's clock is injected. Expiries run on Redis' own clock,
+ * which the injected one does not follow: a key set to lapse 20 ms of test time ahead would
+ * lapse after 20 real ms, and a loaded machine takes longer than that between two calls, so
+ * state the test's clock still holds current vanished. State past its time means the same
+ * as no state, so keeping it longer changes no answer.
+ */
+const INJECTED_CLOCK_MIN_EXPIRY_MS = 60_000;
+
+/**
  * Helpers prepended to every script.
  * - `now_ms(arg)`: the injected clock, or Redis TIME in ms with microsecond fraction.
+ * - `expiry_ms(ms)`: the expiry to give a key whose state lapses `ms` from now; see
+ *   {@link INJECTED_CLOCK_MIN_EXPIRY_MS}.
  * - `fmt(x)`: a number as text with microsecond precision. Lua numbers returned to Redis are
  *   cut to integers and `tostring` keeps only 14 digits, too few for epoch ms with fractions.
  * - `factor_at(state, now)`: the adaptive rate factor of a destination: `f0` until `until`,
@@ -56,11 +67,20 @@ export function batchSizeFor(burst: number): number {
  *   late at once instead of pushing every later batch back (see gcra.ts).
  */
 export const PRELUDE = `
+local clock_injected = false
 local function now_ms(arg)
   local t = tonumber(arg)
-  if t and t > 0 then return t end
+  if t and t > 0 then
+    clock_injected = true
+    return t
+  end
   local r = redis.call('TIME')
   return tonumber(r[1]) * 1000 + tonumber(r[2]) / 1000
+end
+local function expiry_ms(ms)
+  ms = math.ceil(ms)
+  if clock_injected and ms < ${INJECTED_CLOCK_MIN_EXPIRY_MS} then return ${INJECTED_CLOCK_MIN_EXPIRY_MS} end
+  return ms
 end
 local function fmt(x) return string.format('%.3f', x) end
 local function factor_at(state, now)

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
 import { resolveRule, type Policy, type Resolution, type Rule } from './policy.ts';
-import { reserve, reserveMany, type BatchSlots, type Slot } from './gcra.ts';
+import { reserve, reserveMany, startedLate, type BatchSlots, type Slot } from './gcra.ts';
 import { acquireLease, countLeases, releaseLease, renewLeases } from './leases.ts';
 import {
   adaptiveState,
@@ -170,6 +170,15 @@ export class Shaper {
       held: opts.held,
       admitWithinMs: opts.admitWithinMs,
     });
+  }
+
+  /**
+   * Messages admitted on a slot that went out much later than admitted (more than one batch
+   * interval): they count against the rate from now, so later batches do not arrive on top of
+   * them. One round trip; see {@link startedLate}.
+   */
+  async startedLate(plan: Plan, n: number): Promise<void> {
+    await startedLate(this.ctx, { key: plan.key, ratePerSec: plan.rule.ratePerSec, n });
   }
 
   /**

@@ -5,7 +5,7 @@ import { ShapingKeys } from '@volley/contracts';
 import { connectRedis, type LocalRedis } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import fc from 'fast-check';
-import { reserve, reserveMany, type ShapingContext } from '../src/index.ts';
+import { reserve, reserveMany, startedLate, type ShapingContext } from '../src/index.ts';
 
 let server: LocalRedis;
 let conns: Redis[] = [];
@@ -95,10 +95,12 @@ describe('GCRA reservations', () => {
     const [ctx] = ctxs(prefix);
     assert.ok(ctx);
     const keys = new ShapingKeys(prefix);
-    await reserve(ctx, { key: 'domain:c.example', ratePerSec: 10, burst: 1, n: 1 });
-    await reserve(ctx, { key: 'domain:c.example', ratePerSec: 10, burst: 1, n: 1 });
+    // At 1/s the second slot's time is 2 s out: long enough that no pause of a loaded
+    // machine between these calls lets the key lapse before it is read.
+    await reserve(ctx, { key: 'domain:c.example', ratePerSec: 1, burst: 1, n: 1 });
+    await reserve(ctx, { key: 'domain:c.example', ratePerSec: 1, burst: 1, n: 1 });
     const ttl = await ctx.redis.pttl(keys.gcra('domain:c.example'));
-    assert.ok(ttl > 0 && ttl <= 202, `TAT key expires when it is past (pttl ${ttl})`);
+    assert.ok(ttl > 0 && ttl <= 2002, `TAT key expires when it is past (pttl ${ttl})`);
     const free = await reserve(ctx, {
       key: 'domain:d.example',
       ratePerSec: undefined,
@@ -107,6 +109,21 @@ describe('GCRA reservations', () => {
     });
     assert.deepEqual([free.granted, free.delayMs], [500, 0]);
     assert.equal(await ctx.redis.exists(keys.gcra('domain:d.example')), 0);
+  });
+
+  test('with an injected clock, state lasts a minute of real time, however near its own end', async () => {
+    // The test clock stands still while real time passes between calls; a key that lapsed
+    // 20 real ms after a 50/s slot was lost between two calls on a loaded machine.
+    const prefix = uniquePrefix('gcra');
+    const T0 = Date.UTC(2030, 0, 1);
+    const [ctx] = ctxs(prefix, () => T0);
+    assert.ok(ctx);
+    const keys = new ShapingKeys(prefix);
+    await reserve(ctx, { key: 'domain:e.example', ratePerSec: 50, burst: 1, n: 1 });
+    const ttl = await ctx.redis.pttl(keys.gcra('domain:e.example'));
+    assert.ok(ttl > 59_000 && ttl <= 60_000, `pttl ${ttl}`);
+    const next = await reserve(ctx, { key: 'domain:e.example', ratePerSec: 50, burst: 1, n: 1 });
+    assert.equal(next.startAt - T0, 20, 'the second slot follows the first');
   });
 
   test('4 concurrent clients: never above rate + burst in any window, long-run rate exact', async () => {
@@ -294,6 +311,42 @@ describe('admission of the messages that start', () => {
     // 50/s, burst 10, batches of 10 (below 20, batches are the whole burst), also one every
     // 200 ms: no room. Each late batch pushes every later one back.
     assert.deepEqual(await run(50, 10, 10), [0, 150, 150, 190, 190, 190, 190, 199]);
+  });
+
+  test('messages that went out long after their admitted start count from then: the next batch waits one interval after them', async () => {
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    const [ctx] = ctxs(uniquePrefix('gcra'), () => now);
+    assert.ok(ctx);
+    const req = { key: 'domain:slowconn.example', ratePerSec: 10, burst: 1 };
+    const w = await reserveMany(ctx, { ...req, sizes: [1, 1, 1] });
+    const present = (i: number) =>
+      reserve(ctx, {
+        ...req,
+        n: 1,
+        held: { since: w.reservedAt, startAt: w.slots[i]?.startAt ?? 0 },
+        admitWithinMs: 250,
+      });
+    const first = await present(0);
+    assert.deepEqual([first.admitted, first.startAt - t0], [true, 0]);
+    // Its connection took 250 ms to open: the message went out at 250 ms, not at 0.
+    now = t0 + 250;
+    assert.equal((await startedLate(ctx, { ...req, n: 1 })) - t0, 350);
+    // Slot 1 (100 ms) comes at 250 ms: admitted one interval after the late message, not on
+    // top of it; and the slot after it one interval later again.
+    const second = await present(1);
+    assert.deepEqual([second.admitted, second.startAt - t0, second.delayMs], [true, 350, 100]);
+    now = t0 + 350;
+    const third = await present(2);
+    assert.deepEqual([third.admitted, third.startAt - t0], [true, 450]);
+    // Counted as starting now, messages that admission already counts later change nothing.
+    assert.equal((await startedLate(ctx, { ...req, n: 1 })) - t0, 550);
+    now = t0 + 360;
+    assert.equal((await startedLate(ctx, { ...req, n: 1 })) - t0, 550);
+    // Without a rate there is nothing to count, and no key is written.
+    const free = { key: 'domain:free.example', ratePerSec: undefined, n: 5 };
+    assert.equal((await startedLate(ctx, free)) - t0, 360);
+    assert.equal(await ctx.redis.exists(ctx.keys.admission(free.key)), 0);
   });
 
   test('whatever the lateness of the batches, admitted starts keep the limit and no slot is lost', async () => {

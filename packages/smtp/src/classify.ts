@@ -6,6 +6,7 @@
  * DSN's Diagnostic-Code, a plain-text bounce's quoted reply): the bounce parser passes the
  * report's context (its Status field, Action, the command the reply answered) with the text.
  */
+import { enhancedStatus } from './enhanced-status.ts';
 import { PHRASES, reasonOfCode, reasonOfStatus, type PhraseReason } from './reasons.ts';
 
 /** The SMTP command a reply answered, in the sender's stage names. */
@@ -49,10 +50,6 @@ export interface Classification {
   text: string;
 }
 
-// The enhanced code normally follows the basic code ("550 5.1.1", "550-5.1.1", "550 #5.1.0").
-const ENHANCED_AFTER_CODE = /^\s*[245]\d\d[ -]+#?([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
-// Anywhere else in the text, but not a fragment of an IP address such as "10.2.5.100".
-const ENHANCED_ANYWHERE = /(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
 // A reply code at the start of a reported reply ("550 ...", "550-...", "550: ...").
 const CODE_AT_START = /^\s*([245]\d\d)(?=[\s:-])/;
 
@@ -249,11 +246,6 @@ function decide(f: Facts, report: ReportContext | undefined): string {
   return f.text.trim() !== '' ? 'onhold' : 'undefined';
 }
 
-/** The first enhanced status in the text. */
-function enhancedIn(text: string): string | undefined {
-  return (ENHANCED_AFTER_CODE.exec(text) ?? ENHANCED_ANYWHERE.exec(text))?.[1];
-}
-
 /** Connection-level failures (no reply code) by the client's error code. */
 function reasonFromErrorCode(errorCode: string | undefined): string {
   if (errorCode === 'EAUTH') return 'securityerror';
@@ -272,7 +264,7 @@ export function classifyReply(reply: SmtpReply, report?: ReportContext): Classif
   const codeText =
     report && smtp && reply.code === undefined ? CODE_AT_START.exec(text)?.[1] : undefined;
   const code = reply.code ?? (codeText ? Number(codeText) : undefined);
-  const inText = enhancedIn(text);
+  const inText = enhancedStatus(text);
   // A DSN's Status field is the reporting MTA's reading; a specific code in the reply wins
   // over a generic one there ("Status: 5.0.0" with "550 5.1.1 ...").
   const enhanced =

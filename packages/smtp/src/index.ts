@@ -7,18 +7,18 @@ export {
   type Classification,
   type Disposition,
 } from './classify.ts';
+export { SmtpClient, type SmtpClientOptions } from './client.ts';
 export {
-  SmtpClient,
   SmtpReplyError,
   SmtpConnectionError,
   SmtpEnvelopeError,
-  type ServerReply,
+  SmtpOptionsError,
   type SmtpStage,
   type SmtpConnectionStage,
-  type SmtpClientOptions,
-  type SmtpTlsOptions,
-  type SmtpExtensions,
-} from './client.ts';
+} from './errors.ts';
+export type { SmtpExtensions } from './extensions.ts';
+export type { SmtpTlsOptions } from './options.ts';
+export type { ServerReply } from './reply-parser.ts';
 export {
   SmtpPool,
   failureReply,
@@ -30,10 +30,16 @@ export {
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
 export type { OutgoingMessage, Route, SendResult, Transport } from './transport.ts';
 export {
+  RouteTable,
+  createTransport,
+  type RoutedDestination,
+  type TransportChoice,
+} from './routing.ts';
+export {
   MxResolver,
   type MxResolverOptions,
   type MxLookup,
   type MxHost,
   type MxFailure,
 } from './mx-resolver.ts';
-export { MxPool, type MxPoolOptions, type MxDestinationStatus } from './mx-pool.ts';
+export { MxPool, type MxPoolOptions } from './mx-pool.ts';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { classifyReply } from './classify.ts';
-import { SmtpConnectionError, SmtpReplyError } from './client.ts';
+import { SmtpConnectionError, SmtpReplyError } from './errors.ts';
 import { MxResolver } from './mx-resolver.ts';
 import { SmtpPool, failureReply, isNoSlot } from './pool.ts';
 import {
@@ -46,23 +46,8 @@ export interface MxPoolOptions {
   socketTimeoutMs?: number | undefined;
 }
 
-/** One destination address as seen by this process, for health reporting. */
-export interface MxDestinationStatus {
-  /** `ip:port` (`[ip6]:port` for IPv6). */
-  destination: string;
-  /** MX host name last used for it (the TLS server name). */
-  host: string;
-  inFlight: number;
-  /** Epoch ms until which it is left out after connection failures; 0 when it is not. */
-  restingUntil: number;
-  /** True while it gets plaintext sessions after a failed TLS handshake. */
-  plaintext: boolean;
-}
-
 interface Destination {
-  readonly key: string;
   readonly address: string;
-  servername: string;
   /** Connections by route key ('' for messages without a route): a capped route has its own. */
   pools: Map<string, SmtpPool>;
   poolPlain: boolean;
@@ -174,13 +159,7 @@ export class MxPool implements Transport {
     let last: SendResult | undefined;
     for (const c of candidates.slice(0, this.maxAddresses)) {
       if (this.closed) break;
-      const outcome = await this.attempt(
-        this.destination(c.address, c.host),
-        c.host,
-        msg,
-        route,
-        1,
-      );
+      const outcome = await this.attempt(this.destination(c.address), c.host, msg, route, 1);
       if (outcome.final) return outcome.result;
       last = outcome.result;
     }
@@ -190,18 +169,6 @@ export class MxPool implements Transport {
         relay: 'none',
       }
     );
-  }
-
-  /** Destinations this process holds, for health reporting and tests. */
-  status(): MxDestinationStatus[] {
-    const now = Date.now();
-    return [...this.dests.values()].map((d) => ({
-      destination: d.key,
-      host: d.servername,
-      inFlight: d.inFlight,
-      restingUntil: d.downUntil > now ? d.downUntil : 0,
-      plaintext: d.plainUntil > now,
-    }));
   }
 
   close(): void {
@@ -215,14 +182,12 @@ export class MxPool implements Transport {
     return isIP(address) === 6 ? `[${address}]:${this.port}` : `${address}:${this.port}`;
   }
 
-  private destination(address: string, host: string): Destination {
+  private destination(address: string): Destination {
     const key = this.keyOf(address);
     let d = this.dests.get(key);
     if (!d) {
       d = {
-        key,
         address,
-        servername: host,
         pools: new Map(),
         poolPlain: false,
         inFlight: 0,
@@ -309,7 +274,6 @@ export class MxPool implements Transport {
     const rk = route?.key ?? '';
     const existing = d.pools.get(rk);
     if (existing) return existing;
-    d.servername = host;
     const pool = new SmtpPool({
       host: d.address,
       port: this.port,

@@ -7,15 +7,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SmtpReply } from './classify.ts';
-import {
-  SmtpClient,
-  SmtpConnectionError,
-  checkEnvelope,
-  SmtpEnvelopeError,
-  SmtpReplyError,
-  type ServerReply,
-  type SmtpClientOptions,
-} from './client.ts';
+import { SmtpClient, type SmtpClientOptions } from './client.ts';
+import { SmtpConnectionError, SmtpEnvelopeError, SmtpReplyError } from './errors.ts';
+import type { ServerReply } from './reply-parser.ts';
+import { checkEnvelope } from './wire.ts';
 
 /** A connection slot granted by a cap shared across processes; released when the connection closes. */
 export interface SlotLease {
@@ -111,13 +106,6 @@ class Deque<T> {
   }
 }
 
-/**
- * How long a connection opened with a slot handed over by a closed one waits before it
- * connects: the server processes the old socket's end and the new connection in its own
- * order, and would otherwise count both for a moment (seen in tests: 3 open for a cap of 2).
- */
-const HANDOVER_SETTLE_MS = 50;
-
 export class SmtpPool {
   private readonly clientOpts: Omit<SmtpClientOptions, 'onClose'>;
   private readonly acquireSlot: SmtpPoolOptions['acquireSlot'];
@@ -138,7 +126,7 @@ export class SmtpPool {
    * slot to the first of them instead of releasing it, so the slot does not go to another
    * worker while this pool's sends wait (a connection retired by its message limit would
    * otherwise give its place away at every retirement). Handed over only once the old socket
-   * has closed, so the two never count together at the server.
+   * has closed: the server has answered QUIT and ended the session, so it never counts both.
    */
   private readonly slotWaiters: ((lease: SlotLease) => void)[] = [];
   private readonly queue = new Deque<Waiter>();
@@ -329,22 +317,6 @@ export class SmtpPool {
   private async slotFor(
     ask: () => Promise<SlotLease | undefined>,
   ): Promise<{ lease?: SlotLease; error?: unknown }> {
-    const got = await this.takeSlot(ask);
-    if (got.lease && got.handedOver) {
-      // The old connection's socket has closed here, but the server may not have seen it go
-      // yet when the new connection arrives: let it, so it never counts both at once.
-      await sleep(HANDOVER_SETTLE_MS);
-      if (this.closed) {
-        this.releaseLease(got.lease);
-        return {};
-      }
-    }
-    return got;
-  }
-
-  private async takeSlot(
-    ask: () => Promise<SlotLease | undefined>,
-  ): Promise<{ lease?: SlotLease; error?: unknown; handedOver?: boolean }> {
     let handed: SlotLease | undefined;
     let wake: (() => void) | undefined;
     const waiter = (lease: SlotLease): void => {
@@ -352,7 +324,7 @@ export class SmtpPool {
       wake?.();
     };
     this.slotWaiters.push(waiter);
-    const finish = (lease: SlotLease | undefined): { lease?: SlotLease; handedOver?: boolean } => {
+    const finish = (lease: SlotLease | undefined): { lease?: SlotLease } => {
       const i = this.slotWaiters.indexOf(waiter);
       if (i >= 0) this.slotWaiters.splice(i, 1);
       // A slot handed over while another was being asked for: keep one, give the other back.
@@ -362,8 +334,7 @@ export class SmtpPool {
         this.releaseLease(got);
         return {};
       }
-      if (!got) return {};
-      return handed ? { lease: got, handedOver: true } : { lease: got };
+      return got ? { lease: got } : {};
     };
     try {
       const first = await ask();

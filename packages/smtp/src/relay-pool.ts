@@ -1,6 +1,6 @@
 import type { RelayTarget } from '@volley/config';
 import { classifyReply } from './classify.ts';
-import { SmtpConnectionError, SmtpReplyError } from './client.ts';
+import { SmtpConnectionError, SmtpReplyError } from './errors.ts';
 import { SmtpPool, failureReply, isNoSlot, type SmtpPoolOptions } from './pool.ts';
 import {
   CAPPED_IDLE_MS,
@@ -64,7 +64,8 @@ export class RelayPool implements Transport {
       secure: target.secure,
       auth: target.auth,
       // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
-      // whenever it is offered.
+      // whenever it is offered; required with credentials or when the URL asks for it.
+      requireTLS: target.requireTLS,
       tls: { rejectUnauthorized: true },
       maxConnections: opts.poolSize,
       // Keep connections for as long as the server allows: each reconnect costs round trips
@@ -169,12 +170,6 @@ export class RelayPool implements Transport {
   private rest(relay: Relay): void {
     relay.failures++;
     relay.downUntil = Date.now() + Math.min(this.downBaseMs * 2 ** (relay.failures - 1), 60_000);
-  }
-
-  /** Relays currently left out after connection failures, for health reporting. */
-  resting(): string[] {
-    const now = Date.now();
-    return this.relays.filter((r) => r.downUntil > now).map((r) => r.target.label);
   }
 
   close(): void {

@@ -6,15 +6,14 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { SMTPServerOptions } from 'smtp-server';
+import { SmtpClient, type SmtpClientOptions } from '../src/client.ts';
 import {
-  ReplyParser,
-  SmtpClient,
   SmtpConnectionError,
   SmtpEnvelopeError,
+  SmtpOptionsError,
   SmtpReplyError,
-  type ServerReply,
-  type SmtpClientOptions,
-} from '../src/client.ts';
+} from '../src/errors.ts';
+import { ReplyParser, type ServerReply } from '../src/reply-parser.ts';
 import { SmtpPool } from '../src/pool.ts';
 import {
   TLS_CERT,
@@ -350,6 +349,9 @@ describe('TLS and AUTH', () => {
   let implicitTls: TestSmtpServer;
   let authServer: TestSmtpServer;
   let loginOnly: TestSmtpServer;
+  let plainAuth: TestSmtpServer;
+  /** AUTH commands plainAuth was given: it offers AUTH without STARTTLS, so it must see none. */
+  let plainAuthAttempts = 0;
   before(async () => {
     tlsServer = await startSmtpServer({
       key: TLS_KEY,
@@ -369,24 +371,48 @@ describe('TLS and AUTH', () => {
         callback(new Error('5.7.8 invalid credentials'));
       }
     };
+    // AUTH after STARTTLS, as a relay that takes credentials should offer it.
     authServer = await startSmtpServer({
+      key: TLS_KEY,
+      cert: TLS_CERT,
       onAuth,
+      disabledCommands: [],
+      authMethods: ['PLAIN', 'LOGIN'],
+      authOptional: false,
+    });
+    loginOnly = await startSmtpServer({
+      key: TLS_KEY,
+      cert: TLS_CERT,
+      onAuth,
+      disabledCommands: [],
+      authMethods: ['LOGIN'],
+      authOptional: false,
+    });
+    // AUTH offered on a plaintext session, no STARTTLS: what a stripping man in the middle
+    // or a misconfigured relay shows the client.
+    plainAuth = await startSmtpServer({
+      onAuth: (auth, session, callback) => {
+        plainAuthAttempts++;
+        onAuth(auth, session, callback);
+      },
       disabledCommands: ['STARTTLS'],
       authMethods: ['PLAIN', 'LOGIN'],
       allowInsecureAuth: true,
       authOptional: false,
     });
-    loginOnly = await startSmtpServer({
-      onAuth,
-      disabledCommands: ['STARTTLS'],
-      authMethods: ['LOGIN'],
-      allowInsecureAuth: true,
-      authOptional: false,
-    });
   });
   after(() =>
-    Promise.all([tlsServer.close(), implicitTls.close(), authServer.close(), loginOnly.close()]),
+    Promise.all([
+      tlsServer.close(),
+      implicitTls.close(),
+      authServer.close(),
+      loginOnly.close(),
+      plainAuth.close(),
+    ]),
   );
+
+  /** Options that verify the test certificate (CN=mx.test) of the STARTTLS servers. */
+  const TRUST = { servername: 'mx.test', tls: { ca: TLS_CERT } } as const;
 
   test('upgrades with STARTTLS when offered, verifying the certificate', async (t) => {
     const c = await client(t, tlsServer.port, { servername: 'mx.test', tls: { ca: TLS_CERT } });
@@ -418,6 +444,23 @@ describe('TLS and AUTH', () => {
     assert.equal(err.stage, 'starttls');
   });
 
+  test('a refused STARTTLS with TLS required is ETLS, a connection failure, not a refusal to bounce on', async (t) => {
+    const s = await scripted(t, {
+      ehlo: '250-raw.test\r\n250-STARTTLS\r\n250 AUTH PLAIN',
+      onCommand: (line) => (line === 'STARTTLS' ? '554 5.7.3 TLS not available' : undefined),
+    });
+    const c = new SmtpClient({
+      host: '127.0.0.1',
+      port: s.port,
+      auth: { user: 'volley', pass: 's3cret pass' },
+    });
+    const err = await rejection(c.connect(), SmtpConnectionError);
+    assert.equal(err.errorCode, 'ETLS');
+    assert.equal(err.stage, 'starttls');
+    assert.match(err.message, /554 5\.7\.3 TLS not available/);
+    assert.ok(!s.commands.some((l) => l.startsWith('AUTH')), 'no AUTH after the refusal');
+  });
+
   test('implicit TLS (secure: true) from the first byte', async (t) => {
     const c = await client(t, implicitTls.port, {
       secure: true,
@@ -431,16 +474,24 @@ describe('TLS and AUTH', () => {
     assert.equal(m.secure, true);
   });
 
-  test('AUTH PLAIN with the right credentials; the session is authenticated', async (t) => {
-    const c = await client(t, authServer.port, { auth: { user: 'volley', pass: 's3cret pass' } });
+  test('AUTH PLAIN with the right credentials, after STARTTLS; the session is authenticated', async (t) => {
+    const c = await client(t, authServer.port, {
+      ...TRUST,
+      auth: { user: 'volley', pass: 's3cret pass' },
+    });
+    assert.equal(c.secure, true);
     const seen = once(authServer.events, 'message');
     await c.send(ENVELOPE, RAW);
-    const [m] = (await seen) as [{ user: string | undefined }];
+    const [m] = (await seen) as [{ user: string | undefined; secure: boolean }];
     assert.equal(m.user, 'volley');
+    assert.equal(m.secure, true);
   });
 
   test('AUTH LOGIN when PLAIN is not offered', async (t) => {
-    const c = await client(t, loginOnly.port, { auth: { user: 'volley', pass: 's3cret pass' } });
+    const c = await client(t, loginOnly.port, {
+      ...TRUST,
+      auth: { user: 'volley', pass: 's3cret pass' },
+    });
     assert.deepEqual([...c.extensions.auth], ['LOGIN']);
     const seen = once(loginOnly.events, 'message');
     await c.send(ENVELOPE, RAW);
@@ -452,12 +503,44 @@ describe('TLS and AUTH', () => {
     const c = new SmtpClient({
       host: '127.0.0.1',
       port: authServer.port,
+      ...TRUST,
       auth: { user: 'volley', pass: 'wrong' },
     });
     const err = await rejection(c.connect(), SmtpReplyError);
     assert.equal(err.stage, 'auth');
     assert.equal(err.code, 535);
     assert.doesNotMatch(err.message, /wrong/, 'the password is not in the error');
+  });
+
+  test('credentials are never sent over a plaintext session: AUTH offered without STARTTLS fails with ETLS', async (t) => {
+    const before = plainAuthAttempts;
+    const c = new SmtpClient({
+      host: '127.0.0.1',
+      port: plainAuth.port,
+      auth: { user: 'volley', pass: 's3cret pass' },
+    });
+    t.after(() => c.close());
+    const closed = once(plainAuth.events, 'close');
+    const err = await rejection(c.connect(), SmtpConnectionError);
+    assert.equal(err.errorCode, 'ETLS');
+    assert.match(err.message, /credentials|TLS/);
+    assert.doesNotMatch(err.message, /s3cret/, 'the password is not in the error');
+    assert.equal(c.usable, false);
+    await closed;
+    assert.equal(plainAuthAttempts, before, 'the server was never asked to authenticate');
+  });
+
+  test('credentials with ignoreTLS are refused before any connection', () => {
+    assert.throws(
+      () =>
+        new SmtpClient({
+          host: '127.0.0.1',
+          port: plainAuth.port,
+          ignoreTLS: true,
+          auth: { user: 'volley', pass: 's3cret pass' },
+        }),
+      (e: unknown) => e instanceof SmtpOptionsError && /ignoreTLS/.test(e.message),
+    );
   });
 });
 

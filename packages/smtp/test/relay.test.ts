@@ -4,6 +4,7 @@ import { parseRelays } from '@volley/config';
 import { freePort } from '@volley/redis';
 import { startCaptureServer, waitUntil, type CaptureServer } from '@volley/testkit';
 import { RelayPool } from '../src/index.ts';
+import { startSmtpServer, type TestSmtpServer } from './fixtures/servers.ts';
 
 let a: CaptureServer;
 let b: CaptureServer;
@@ -51,6 +52,7 @@ describe('relay pool', () => {
     const dead = await freePort();
     const before = a.messages.length;
     const p = pool(`smtp://127.0.0.1:${dead},smtp://127.0.0.1:${a.port}`, 60_000);
+    let revived: CaptureServer | undefined;
     try {
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) => p.send(message(i))));
       assert.ok(
@@ -58,9 +60,17 @@ describe('relay pool', () => {
         'no message fails while one relay is up',
       );
       assert.equal(a.messages.length - before, 40);
-      assert.deepEqual(p.resting(), [`smtp://127.0.0.1:${dead}`]);
+      // The relay comes back within its rest: it is not tried before the rest is over, where
+      // weighted round robin would otherwise give it every other message.
+      revived = await startCaptureServer({ port: dead });
+      for (let i = 40; i < 44; i++) {
+        assert.equal((await p.send(message(i))).disposition, 'delivered');
+      }
+      assert.equal(a.messages.length - before, 44);
+      assert.equal(revived.connections.total, 0, 'the resting relay got no connection');
     } finally {
       p.close();
+      await revived?.close();
     }
   });
 
@@ -95,7 +105,10 @@ describe('relay pool', () => {
 
   test('a route gets connections of its own; with its cap full nothing is sent and no relay rests', async () => {
     const c = await startCaptureServer();
-    const p = pool(`smtp://127.0.0.1:${c.port}`);
+    // A second relay that round robin would pick only after hundreds of messages: the one
+    // place the last message goes should the first relay be left out.
+    const standby = await startCaptureServer();
+    const p = pool(`smtp://127.0.0.1:${c.port}?weight=1000,smtp://127.0.0.1:${standby.port}`);
     try {
       let granted = 0;
       let released = 0;
@@ -115,9 +128,9 @@ describe('relay pool', () => {
       const denied = await p.send(message(9), 'x', route);
       assert.equal(denied.noSlot, true);
       assert.equal(c.messages.length, 3, 'nothing was sent without a slot');
-      // The relay is not rested: a message without a route goes out at once.
+      // The relay is not rested: a message without a route goes out at once, through it.
       assert.equal((await p.send(message(10))).disposition, 'delivered');
-      assert.deepEqual(p.resting(), []);
+      assert.equal(standby.connections.total, 0, 'the relay was not left out');
       const sessions = new Set(c.messages.map((m) => m.sessionId));
       assert.equal(
         sessions.size,
@@ -126,7 +139,54 @@ describe('relay pool', () => {
       );
     } finally {
       p.close();
-      await c.close();
+      await Promise.all([c.close(), standby.close()]);
     }
+  });
+
+  describe('credentials and TLS', () => {
+    let plainAuth: TestSmtpServer;
+    /** AUTH commands the plaintext relay was given: it must see none. */
+    let authAttempts = 0;
+    before(async () => {
+      // Offers AUTH on a plaintext session and no STARTTLS: a misconfigured relay, or what a
+      // man in the middle who strips STARTTLS from the EHLO reply shows the sender.
+      plainAuth = await startSmtpServer({
+        onAuth: (_auth, _session, callback) => {
+          authAttempts++;
+          callback(null, { user: 'volley' });
+        },
+        disabledCommands: ['STARTTLS'],
+        authMethods: ['PLAIN', 'LOGIN'],
+        allowInsecureAuth: true,
+        authOptional: true,
+      });
+    });
+    after(() => plainAuth.close());
+
+    test('a relay URL with credentials never authenticates over plaintext: the message is deferred, not bounced', async () => {
+      const p = pool(`smtp://volley:s3cret@127.0.0.1:${plainAuth.port}`);
+      try {
+        const r = await p.send(message(1));
+        assert.equal(r.disposition, 'deferred', r.text);
+        assert.equal(r.reason, 'failedstarttls');
+        assert.doesNotMatch(r.text, /s3cret/, 'the password is not in the result');
+        assert.equal(authAttempts, 0, 'no AUTH reached the server');
+        assert.equal(plainAuth.messages.length, 0, 'nothing was sent');
+      } finally {
+        p.close();
+      }
+    });
+
+    test('requireTLS=true on a relay without credentials refuses a session that stays plaintext', async () => {
+      const p = pool(`smtp://127.0.0.1:${plainAuth.port}?requireTLS=true`);
+      try {
+        const r = await p.send(message(2));
+        assert.equal(r.disposition, 'deferred', r.text);
+        assert.equal(r.reason, 'failedstarttls');
+        assert.equal(plainAuth.messages.length, 0, 'nothing was sent in plaintext');
+      } finally {
+        p.close();
+      }
+    });
   });
 });

@@ -1,11 +1,10 @@
 /**
  * Helpers for tests against real parts: a redis-server per test file on a free port, a
- * unique key prefix per test, and service processes started as a deployment starts them.
+ * unique key prefix per test, service processes started as a deployment starts them, and a
+ * private Postfix relay on a loopback port.
  */
-import { spawn } from 'node:child_process';
-import { superviseChild, type ChildHandle } from '@volley/runtime';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { launchService, type ChildHandle } from '@volley/runtime';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 
 export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@volley/mail-capture';
@@ -17,8 +16,17 @@ export {
   type DnsQuery,
 } from './dns-stub.ts';
 export { sharedDir, SharedDirError } from './shared.ts';
+export {
+  startPostfix,
+  loopbackNexthop,
+  PostfixError,
+  type PostfixErrorCode,
+  type PostfixInstance,
+  type PostfixOptions,
+  type QueuedMessage,
+} from './postfix.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../../..');
+export { ROOT } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();
@@ -29,27 +37,21 @@ export function uniquePrefix(name = 't'): string {
   return `${name}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A service process started as a deployment starts it; see `superviseChild`. */
+/** A service process started as a deployment starts it; see `launchService`. */
 export type ServiceProcess = ChildHandle;
 
-/** Starts `services/<name>/src/main.ts` in its own Node process with the given environment. */
-export function spawnService(name: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        VOLLEY_LOG_LEVEL: 'info',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/**
+ * Starts `services/<name>/src/main.ts` in its own Node process with the given environment;
+ * `nodeArgs` go to Node itself (a heap limit, say). The process is killed if the test file's
+ * process exits without stopping it.
+ */
+export function spawnService(
+  name: string,
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[] } = {},
+): ServiceProcess {
   // Tests assert on the whole output of a run, so keep more than the default.
-  return superviseChild(name, child, 100_000);
+  return launchService(name, { env, keepLines: 100_000, ...opts });
 }
 
 /**
@@ -69,4 +71,16 @@ export async function waitUntil(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * CPU time (user and system, in ms) this process spent running `fn`. Unlike wall time it
+ * barely moves when other processes load the machine, so a test can bound how much work
+ * something takes (a parser that must stay linear, say) without failing by chance.
+ */
+export function cpuTimeMs(fn: () => void): number {
+  const start = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }

@@ -6,9 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** The repository root (this file is packages/testkit/src/shared.ts). */
-const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+import { ROOT } from '@volley/runtime';
 
 export class SharedDirError extends Error {
   readonly code = 'SHARED_DIR_NOT_FOUND';
@@ -41,7 +39,7 @@ function localOrigin(root: string): string | undefined {
  * (`git clone . /tmp/x/v`), `../shared` from the origin's folder. Throws, naming every place
  * it looked, when neither exists: a test that needs the folder must fail, not skip.
  */
-export function sharedDir(root: string = REPO_ROOT): string {
+export function sharedDir(root: string = ROOT): string {
   const tried = [resolve(root, '../shared')];
   if (existsSync(tried[0] ?? '')) return tried[0] ?? '';
   const origin = localOrigin(root);

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { Keys } from '@volley/contracts';
-import { CampaignStore, type Queues } from '@volley/campaigns';
+import { CampaignStore, Feedback, SuppressionList, type Queues } from '@volley/campaigns';
+import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
 import type { Shaper } from '@volley/shaping';
 import { authenticate, tenantOf } from './auth.ts';
 import { registerDocs } from './docs.ts';
@@ -19,6 +20,7 @@ import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
 import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
+import { registerUnsubscribe } from './routes/unsubscribe.ts';
 
 export interface AppDeps {
   config: ApiContextConfig;
@@ -54,6 +56,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keys: deps.keys,
     queues: deps.queues,
     store,
+    feedback: new Feedback(deps.redis, deps.keys, {
+      softBounceLimit: deps.config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit,
+      softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
+    }),
+    suppressions: new SuppressionList(deps.redis, deps.keys),
     shaper: deps.shaper,
     metrics: {
       created: new Counter({
@@ -104,6 +111,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   await app.register(async (admin) => registerAdminRoutes(admin, ctx), { prefix: '/v1/admin' });
+
+  // One-click unsubscribe answers the path of the links the senders write, outside /v1 and
+  // without a key, in a scope of its own (form parsers, per-address rate limit, HTML errors).
+  const { unsubscribeUrl, verpSecret } = deps.config;
+  if (unsubscribeUrl && verpSecret) {
+    await app.register(async (plain) =>
+      registerUnsubscribe(plain.withTypeProvider<TypeBoxTypeProvider>(), ctx, {
+        url: unsubscribeUrl,
+        secret: verpSecret,
+      }),
+    );
+  }
 
   await app.register(
     async (plain) => {

@@ -5,7 +5,13 @@ import type { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import type { ApiConfig } from '@volley/config';
 import type { Keys } from '@volley/contracts';
-import type { CampaignRecord, CampaignStore, Queues } from '@volley/campaigns';
+import type {
+  CampaignRecord,
+  CampaignStore,
+  Feedback,
+  Queues,
+  SuppressionList,
+} from '@volley/campaigns';
 import type { Shaper } from '@volley/shaping';
 
 /** A Fastify scope typed by TypeBox schemas, as every route module receives it. */
@@ -24,6 +30,9 @@ export interface ApiContext {
   keys: Keys;
   queues: Queues;
   store: CampaignStore;
+  /** Applies unsubscribes (and any other reported feedback) to campaigns and suppression lists. */
+  feedback: Feedback;
+  suppressions: SuppressionList;
   shaper: Shaper | undefined;
   metrics: { created: Counter; accepted: Counter };
   /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
@@ -34,7 +43,16 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
   Partial<
     Pick<
       ApiConfig,
-      'uploadLimit' | 'uploadMaxInvalid' | 'adminKey' | 'rateLimit' | 'rateWindowSeconds'
+      | 'uploadLimit'
+      | 'uploadMaxInvalid'
+      | 'adminKey'
+      | 'rateLimit'
+      | 'rateWindowSeconds'
+      | 'unsubscribeUrl'
+      | 'verpSecret'
+      | 'unsubscribeRateLimit'
+      | 'softBounceLimit'
+      | 'softBounceWindowMs'
     >
   >;
 

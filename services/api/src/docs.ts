@@ -24,6 +24,11 @@ const TAGS = [
     description: 'Stream recipient lists into a draft or scheduled campaign, as NDJSON or CSV.',
   },
   { name: 'suppressions', description: 'Addresses the tenant never sends to.' },
+  {
+    name: 'unsubscribe',
+    description:
+      'One-click unsubscribe (RFC 8058) at the path of VOLLEY_UNSUBSCRIBE_URL; no key, the signed token in the link is the credential.',
+  },
   { name: 'admin', description: 'Tenants and API keys; authenticated with VOLLEY_ADMIN_KEY.' },
   { name: 'shaping', description: 'Traffic-shaping state: rates and limits per destination.' },
   { name: 'health', description: 'Liveness and readiness probes; no authentication.' },
@@ -66,6 +71,18 @@ const STREAM_MEDIA: Record<string, { description: string; example: string }> = {
   'text/csv': {
     description: 'A header row naming the columns, one of them `email`; the others become vars.',
     example: CSV_EXAMPLE,
+  },
+};
+
+/** Media of a route whose stream means something else than the recipient upload's. */
+const ROUTE_MEDIA: Record<string, Record<string, { description: string; example: string }>> = {
+  'POST /v1/suppressions/import': {
+    'text/csv': {
+      description:
+        'A header row naming an `email` column and optionally `reason`, `source` and `date`; other columns are ignored (an export imports as it is).',
+      example:
+        'email,reason,source,date\nada@example.org,userunknown,bounce,2026-01-05T10:00:00Z\nalan@example.org,,,\n',
+    },
   },
 };
 
@@ -129,7 +146,7 @@ function describeRoute(
     s.body = {
       content: Object.fromEntries(
         streamTypes.map((type) => {
-          const media = STREAM_MEDIA[type];
+          const media = ROUTE_MEDIA[`${method} ${url}`]?.[type] ?? STREAM_MEDIA[type];
           return [
             type,
             {

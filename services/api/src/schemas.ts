@@ -113,8 +113,21 @@ export const CountsSchema = Type.Object(
     bounced: Type.Integer(),
     suppressed: Type.Integer(),
     failed: Type.Integer(),
+    lateBounced: Type.Integer({
+      description:
+        'Recipients whose bounce was reported (by a DSN) after they reached a final state, normally `sent`: they stay counted there, so this is not added to the others.',
+    }),
+    complained: Type.Integer({
+      description: 'Recipients who reported the message as spam (ARF); counted in `sent` too.',
+    }),
+    unsubscribed: Type.Integer({
+      description: 'Recipients who unsubscribed through this message; counted in `sent` too.',
+    }),
   },
-  { description: 'Recipients by state; `total` is every recipient of the campaign.' },
+  {
+    description:
+      'Recipients by state; `total` is every recipient of the campaign, and `queued`, `sent`, `deferred`, `bounced`, `suppressed`, `failed` and `cancelled` add up to it. `lateBounced`, `complained` and `unsubscribed` count feedback about recipients already in one of those, each recipient once; no count ever goes down.',
+  },
 );
 
 export const CampaignResponse = Type.Object(
@@ -149,10 +162,41 @@ export const EventsResponse = Type.Object(
       Type.Object({
         index: Type.Integer({ description: 'Position of the recipient in the campaign.' }),
         email: Type.String(),
-        outcome: Type.String({ description: 'delivered, deferred, bounced, suppressed, ...' }),
-        reason: Type.Optional(Type.String({ description: 'Bounce reason (Sisimai vocabulary).' })),
+        outcome: Type.String({
+          description:
+            'sent, deferred, bounced, suppressed, failed; and the feedback that followed a send: bounced (reported later), complained, unsubscribed.',
+        }),
+        reason: Type.Optional(
+          Type.String({
+            description:
+              'Bounce reason (Sisimai vocabulary); for a complaint its ARF feedback type, for an unsubscribe how it came.',
+          }),
+        ),
         detail: Type.Optional(Type.String({ description: 'The SMTP reply or the error.' })),
         at: Type.String({ format: 'date-time' }),
+        source: Type.Optional(
+          Type.String({
+            description:
+              'Where feedback came from: dsn or webhook (bounce), arf or webhook (complaint), one-click, mailto or manual (unsubscribe). Absent for the outcomes of the send itself.',
+          }),
+        ),
+        status: Type.Optional(
+          Type.String({ description: 'Enhanced status code of a reported bounce (5.1.1).' }),
+        ),
+        replyCode: Type.Optional(
+          Type.Integer({ description: 'SMTP reply code of a reported bounce.' }),
+        ),
+        hardBounce: Type.Optional(
+          Type.Boolean({
+            description: 'A reported bounce is permanent: the address is suppressed.',
+          }),
+        ),
+        late: Type.Optional(
+          Type.Boolean({
+            description:
+              'A reported bounce of a recipient that already had its final state (counted in `lateBounced`).',
+          }),
+        ),
       }),
     ),
     next: Type.Optional(

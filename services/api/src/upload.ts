@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { ingestRecipients, type UploadFormat } from '@volley/ingest';
@@ -30,7 +31,7 @@ const UploadResult = Type.Object({
  * streams). Stopping early, for this or because the file is refused, leaves the request stream
  * open: destroying it would reset the connection before the answer that says why is written.
  */
-async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
+export async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer> {
   let seen = 0;
   for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
     const b = chunk as Buffer;
@@ -47,6 +48,33 @@ async function* limited(stream: Readable, limit: number): AsyncGenerator<Buffer>
 }
 
 /**
+ * Options of a route whose body is a file read as a stream, up to `limit` bytes. A refused
+ * upload (bad key, wrong type, invalid rows, too large...) may still have gigabytes on the way:
+ * the connection closes after the answer instead of reading them to keep it alive.
+ */
+export function streamedUpload(limit: number): {
+  bodyLimit: number;
+  onError: (req: unknown, reply: FastifyReply, err: unknown, done: () => void) => void;
+} {
+  return {
+    bodyLimit: limit,
+    onError: (_req, reply, _err, done) => {
+      reply.header('connection', 'close');
+      done();
+    },
+  };
+}
+
+/** Keeps bodies of these media types streams, for the handler to read with backpressure. */
+export function streamBodies(app: V1, types: readonly string[]): void {
+  for (const type of types) {
+    if (!app.hasContentTypeParser(type)) {
+      app.addContentTypeParser(type, (_req, payload, done) => done(null, payload));
+    }
+  }
+}
+
+/**
  * `POST /v1/campaigns/{id}/recipients`: NDJSON (`{"email":..,"vars":{..}}` a line) or CSV (a
  * header row naming the variables, one of them `email`), streamed into a draft with constant
  * memory. Invalid rows are reported with their line number; more than the allowed number of
@@ -56,20 +84,12 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
   const uploadLimit = ctx.config.uploadLimit ?? 2 * 1024 ** 3;
   const maxInvalid = ctx.config.uploadMaxInvalid ?? 1000;
   const app = v1.withTypeProvider<TypeBoxTypeProvider>();
-  // The body stays a stream: the handler reads it with backpressure.
-  app.addContentTypeParser(Object.keys(FORMATS), (_req, payload, done) => done(null, payload));
+  streamBodies(app, Object.keys(FORMATS));
 
   app.post(
     '/campaigns/:id/recipients',
     {
-      bodyLimit: uploadLimit,
-      // A refused upload (bad key, wrong type, invalid rows, too large...) may still have
-      // gigabytes on the way: the connection closes after the answer instead of reading them
-      // to keep it alive.
-      onError: (_req, reply, _err, done) => {
-        reply.header('connection', 'close');
-        done();
-      },
+      ...streamedUpload(uploadLimit),
       schema: {
         params: CampaignIdParams,
         querystring: Type.Object({

@@ -46,7 +46,11 @@ before(async () => {
   };
   subscribe('fastify.initialization', onInstance);
   try {
-    fx = await apiFixture();
+    // With one-click unsubscribe configured, so its routes (outside /v1) are checked too.
+    fx = await apiFixture({
+      unsubscribeUrl: 'https://links.example.com/unsubscribe',
+      verpSecret: 'openapi-test-secret-0123',
+    });
   } finally {
     unsubscribe('fastify.initialization', onInstance);
   }
@@ -133,6 +137,7 @@ describe('OpenAPI document', () => {
       'recipients',
       'shaping',
       'suppressions',
+      'unsubscribe',
     ]);
     for (const [key, op] of operations()) {
       assert.ok(op.tags?.length, `${key} has a tag`);
@@ -141,6 +146,7 @@ describe('OpenAPI document', () => {
     assert.deepEqual(doc.paths['/healthz']?.get?.tags, ['health']);
     assert.deepEqual(doc.paths['/v1/campaigns']?.post?.tags, ['campaigns']);
     assert.deepEqual(doc.paths['/v1/campaigns/{id}/recipients']?.post?.tags, ['recipients']);
+    assert.deepEqual(doc.paths['/unsubscribe/{token}']?.post?.tags, ['unsubscribe']);
   });
 
   test('the bearer scheme is declared; every /v1 operation requires a key, health probes none', () => {
@@ -202,6 +208,21 @@ describe('OpenAPI document', () => {
       ]);
     }
     assert.equal(doc.paths['/healthz']?.get?.responses['429'], undefined);
+  });
+
+  test('the suppression import takes CSV, the export answers CSV, one-click takes both form encodings', () => {
+    const imp = doc.paths['/v1/suppressions/import']?.post?.requestBody;
+    assert.deepEqual(Object.keys(imp?.content ?? {}), ['text/csv']);
+    assert.match(JSON.stringify(imp?.content), /optionally `reason`, `source` and `date`/);
+    const exp = doc.paths['/v1/suppressions/export']?.get?.responses['200'];
+    assert.deepEqual(Object.keys(exp?.content ?? {}), ['text/csv']);
+    const oneClick = doc.paths['/unsubscribe/{token}']?.post?.requestBody;
+    assert.deepEqual(Object.keys(oneClick?.content ?? {}).sort(), [
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+    ]);
+    const page = doc.paths['/unsubscribe/{token}']?.get?.responses['200'];
+    assert.deepEqual(Object.keys(page?.content ?? {}), ['text/html']);
   });
 
   test('the recipient upload takes NDJSON and CSV bodies', () => {

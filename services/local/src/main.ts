@@ -4,6 +4,8 @@
  * the api, sender, bounce and collector services as child processes, as a deployment runs them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startCaptureServer } from '@volley/mail-capture';
@@ -14,6 +16,25 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
 /** A key for the local engine only; printed at start. Deployments must set their own. */
 export const LOCAL_DEV_KEY = 'volley-local-dev-key';
+
+/** Bounce domain of the local engine: `.localhost` names never leave this machine (RFC 6761). */
+export const LOCAL_BOUNCE_DOMAIN = 'bounces.localhost';
+
+/**
+ * The secret that signs the local engine's VERP and unsubscribe tokens, kept in the state
+ * folder so that the links in messages captured by an earlier run still work.
+ */
+function localVerpSecret(): string {
+  const file = resolve(STATE, 'verp-secret');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= 16) return kept;
+  }
+  mkdirSync(STATE, { recursive: true });
+  const secret = randomBytes(24).toString('hex');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
 
 const SERVICES = ['api', 'sender', 'bounce', 'collector'] as const;
 type Service = (typeof SERVICES)[number];
@@ -102,12 +123,19 @@ async function main(): Promise<void> {
   });
   say(`mail capture listening on smtp://127.0.0.1:${capture.port}, storing messages in ${mailDir}`);
 
+  // Every message gets a signed return path and unsubscribe links to the local API, so the
+  // links in the captured .eml files can be clicked (http is allowed for a loopback host).
+  const unsubscribeUrl =
+    process.env.VOLLEY_UNSUBSCRIBE_URL ?? `http://127.0.0.1:${apiPort}/unsubscribe`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     REDIS_URL: redisUrl,
     VOLLEY_API_KEY: apiKey,
     VOLLEY_API_PORT: String(apiPort),
     VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
+    VOLLEY_VERP_SECRET: process.env.VOLLEY_VERP_SECRET ?? localVerpSecret(),
+    VOLLEY_BOUNCE_DOMAIN: process.env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN,
+    VOLLEY_UNSUBSCRIBE_URL: unsubscribeUrl,
   };
   const children = new Map<Service, ChildProcess>();
   let stopping = false;
@@ -133,13 +161,10 @@ async function main(): Promise<void> {
     process.exit(code);
   };
 
+  const metricsPort = (name: Service): string =>
+    process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ?? String(DEFAULT_METRICS_PORTS[name]);
   for (const name of SERVICES) {
-    const child = startService(name, {
-      ...env,
-      VOLLEY_METRICS_PORT:
-        process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ??
-        String(DEFAULT_METRICS_PORTS[name]),
-    });
+    const child = startService(name, { ...env, VOLLEY_METRICS_PORT: metricsPort(name) });
     children.set(name, child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -152,8 +177,9 @@ async function main(): Promise<void> {
     [
       'engine starting:',
       `  API        http://127.0.0.1:${apiPort}   (Authorization: Bearer ${apiKey === LOCAL_DEV_KEY ? LOCAL_DEV_KEY : '<VOLLEY_API_KEY>'})`,
-      `  metrics    ${SERVICES.map((s) => `${s} :${DEFAULT_METRICS_PORTS[s]}`).join(', ')}`,
+      `  metrics    ${SERVICES.map((s) => `${s} :${metricsPort(s)}`).join(', ')}`,
       `  mail       ${mailDir}`,
+      `  unsubscribe ${unsubscribeUrl}/<token>   (the links in the captured messages)`,
       '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
     ].join('\n'),
   );

@@ -10,9 +10,10 @@ import { ROOT, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
- * demo` delivers every demo message into the capture folder, and Ctrl-C stops everything.
+ * demo` delivers every demo message into the capture folder, the unsubscribe links in those
+ * messages work against the local API, and Ctrl-C stops everything.
  */
-test('npm start runs the engine, the demo delivers every message, SIGINT stops it all', async () => {
+test('npm start runs the engine, the demo delivers every message with working unsubscribe links, SIGINT stops it all', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'volley-local-'));
   const ports = {
     api: await freePort(),
@@ -91,6 +92,30 @@ test('npm start runs the engine, the demo delivers every message, SIGINT stops i
     assert.equal(files.length, 1000);
     const first = readFileSync(join(mail, files[0] ?? ''), 'utf8');
     assert.match(first, /^From: "Volley Demo" <demo@volley\.example>\r\n/);
+
+    // The one-click link of a captured message, POSTed as a mailbox provider would.
+    assert.match(first, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
+    const link =
+      /\r\nList-Unsubscribe: <(http:\/\/127\.0\.0\.1:\d+\/unsubscribe\/[a-z2-7]+)>,\r\n <mailto:unsubscribe\+[a-z2-7]+@bounces\.localhost>/.exec(
+        first,
+      )?.[1];
+    assert.ok(link, 'the message carries a one-click link to the local API and a mailto');
+    assert.ok(link.startsWith(`http://127.0.0.1:${ports.api}/`));
+    const to = /\r\nTo: <?([^>\r\n]+)>?\r\n/.exec(first)?.[1] ?? '';
+    const clicked = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+      redirect: 'manual',
+    });
+    assert.equal(clicked.status, 200, await clicked.text());
+    const entry = await fetch(
+      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(to)}`,
+      { headers: { authorization: 'Bearer volley-local-dev-key' } },
+    );
+    assert.equal(entry.status, 200, `${to} is on the suppression list`);
+    const e = (await entry.json()) as { source: string; reason: string };
+    assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
 
     for (const [service, port] of [
       ['api', ports.api_m],

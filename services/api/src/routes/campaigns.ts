@@ -279,13 +279,9 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
       const page = await ctx.store.events(rec.id, req.query.cursor, req.query.limit ?? 100);
       return {
-        events: page.events.map((e) => ({
-          index: e.index,
-          email: e.email,
-          outcome: e.outcome,
-          reason: e.reason,
-          detail: e.detail,
-          at: iso(e.at) ?? '',
+        events: page.events.map(({ id: _id, campaignId: _c, at, ...e }) => ({
+          ...e,
+          at: iso(at) ?? '',
         })),
         next: page.next,
       };

@@ -16,6 +16,9 @@ const ByReason = (what: string) =>
     description: `Recipients ${what}, by reason (Sisimai's vocabulary; \`undefined\` when none was given).`,
   });
 
+const ByFeedback = (what: string) =>
+  Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: `Recipients ${what}.` });
+
 const StatsResponse = Type.Object({
   id: Type.String(),
   status: StatusSchema,
@@ -34,6 +37,19 @@ const StatsResponse = Type.Object({
     {
       description:
         'Final outcomes by reason, e.g. `{"bounced": {"userunknown": 3, "mailboxfull": 1}}`; each group sums to the matching count.',
+    },
+  ),
+  feedback: Type.Object(
+    {
+      lateBounced: ByReason(
+        'whose bounce was reported after they reached a final state (normally `sent`)',
+      ),
+      complained: ByFeedback('who complained, by ARF feedback type (`abuse`, `fraud`, ...)'),
+      unsubscribed: ByFeedback('who unsubscribed, by how (`one-click`, `mailto`, `manual`)'),
+    },
+    {
+      description:
+        'Feedback that followed the send: bounces reported by DSN, complaints and unsubscribes. Each group sums to the count of the same name; those recipients stay counted under their state as well. A reported bounce of a recipient still waiting for a retry gives it its final state and counts under `reasons.bounced` instead.',
     },
   ),
   progress: Type.Object(
@@ -81,16 +97,19 @@ const StatsResponse = Type.Object({
 });
 type Stats = Static<typeof StatsResponse>;
 
-/** Groups `<outcome>:<reason>` counts by outcome. */
-function byOutcome(raw: Record<string, number>): Stats['reasons'] {
-  const out = Object.fromEntries(FINAL_OUTCOMES.map((o) => [o, {}])) as Record<
-    FinalOutcome,
-    Record<string, number>
-  >;
+/** Feedback groups, as the feedback script names them in the reasons hash. */
+const FEEDBACK_GROUPS = ['lateBounced', 'complained', 'unsubscribed'] as const;
+
+/** Groups `<group>:<reason>` counts into the named groups (others are left out). */
+function grouped<G extends string>(
+  raw: Record<string, number>,
+  groups: readonly G[],
+): Record<G, Record<string, number>> {
+  const out = Object.fromEntries(groups.map((o) => [o, {}])) as Record<G, Record<string, number>>;
   for (const [key, n] of Object.entries(raw)) {
     const sep = key.indexOf(':');
-    const outcome = (sep < 0 ? key : key.slice(0, sep)) as FinalOutcome;
-    const group = out[outcome] as Record<string, number> | undefined;
+    const name = (sep < 0 ? key : key.slice(0, sep)) as G;
+    const group = out[name] as Record<string, number> | undefined;
     if (!group || !(n > 0)) continue;
     const reason = (sep < 0 ? '' : key.slice(sep + 1)) || 'undefined';
     group[reason] = (group[reason] ?? 0) + n;
@@ -169,7 +188,8 @@ export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
         status: rec.status,
         at: new Date(now).toISOString(),
         counts: rec.counts,
-        reasons: byOutcome(reasons),
+        reasons: grouped<FinalOutcome>(reasons, FINAL_OUTCOMES),
+        feedback: grouped(reasons, FEEDBACK_GROUPS),
         progress,
         rate: { perSecond, windowSeconds: RATE_WINDOW_SEC },
         eta: etaOf(rec, progress.remaining, perSecond, now),

@@ -1,9 +1,12 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { SuppressionError, type SuppressionEntry } from '@volley/campaigns';
 import { normalizeEmail } from '@volley/message';
 import { tenantOf } from '../auth.ts';
-import type { ApiContext, V1 } from '../context.ts';
+import { iso, type ApiContext, type V1 } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
 import { LIMITS, ProblemSchema } from '../schemas.ts';
+import { registerSuppressionCsv } from './suppressions-csv.ts';
+import { EntrySchema, FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
 /** Addresses in one POST: a list larger than this is sent in parts, so one request stays short. */
 const MAX_ADD = 10_000;
@@ -12,7 +15,7 @@ const ListQuery = Type.Object(
   {
     cursor: Type.Optional(
       Type.String({
-        pattern: '^[0-9]{1,20}$',
+        pattern: '^[A-Za-z0-9_-]{1,700}$',
         description: 'The `next` of the previous page; absent for the first page.',
       }),
     ),
@@ -22,15 +25,19 @@ const ListQuery = Type.Object(
         maximum: 1000,
         default: 100,
         description:
-          'About how many addresses a page holds: Redis treats it as a hint, so a page may hold somewhat more or fewer (even none while `next` is present).',
+          'Most entries a page holds. With a filter a page may hold fewer (even none) while `next` is present: each page looks at a bounded number of entries.',
       }),
     ),
+    ...FilterQuery,
   },
   { additionalProperties: false },
 );
 
 const ListResponse = Type.Object({
-  emails: Type.Array(Type.String(), { description: 'Suppressed addresses, lower-cased.' }),
+  entries: Type.Array(EntrySchema, { description: 'Entries, oldest first.' }),
+  emails: Type.Array(Type.String(), {
+    description: 'The addresses of `entries`, in the same order (kept for older clients).',
+  }),
   next: Type.Optional(
     Type.String({ description: 'Cursor of the next page; absent on the last page.' }),
   ),
@@ -43,6 +50,16 @@ const AddBody = Type.Object(
       maxItems: MAX_ADD,
       description: 'Addresses to suppress: campaigns of this tenant will not send to them.',
     }),
+    reason: Type.Optional({
+      ...ReasonSchema,
+      description: 'Stored with each entry.',
+      default: 'manual',
+    }),
+    source: Type.Optional({
+      ...SourceSchema,
+      description: 'Stored with each entry, e.g. `unsubscribe` for a list kept elsewhere.',
+      default: 'manual',
+    }),
   },
   { additionalProperties: false },
 );
@@ -50,14 +67,15 @@ const AddBody = Type.Object(
 const AddResponse = Type.Object({
   added: Type.Integer({ description: 'Addresses that were not on the list before.' }),
   existing: Type.Integer({
-    description: 'Addresses that already were on it (an address given twice counts once).',
+    description:
+      'Addresses that already were on it, whose entry stays as it was (an address given twice counts once).',
   }),
 });
 
 const EmailParams = Type.Object({
   email: Type.String({
     maxLength: LIMITS.email,
-    description: 'The address to remove (URL-encoded).',
+    description: 'The address (URL-encoded).',
   }),
 });
 
@@ -65,8 +83,35 @@ const EmailParams = Type.Object({
  * Stored as the sender checks them (`CampaignStore.suppressedFlags` lower-cases the whole
  * address), so an entry added here always matches a recipient however its case was written.
  */
-function stored(email: string): string | undefined {
+export function stored(email: string): string | undefined {
   return normalizeEmail(email.trim())?.toLowerCase();
+}
+
+export function entryJson(e: SuppressionEntry): Static<typeof EntrySchema> {
+  const { at, ...rest } = e;
+  return { ...rest, at: iso(at) };
+}
+
+/** A cursor the list did not give is the client's error, named like a validation error. */
+export function badCursor(err: unknown): never {
+  if (err instanceof SuppressionError && err.code === 'SUPPRESSION_BAD_CURSOR') {
+    throw new ApiProblem(400, 'Invalid request', `querystring.cursor: ${err.message}`, [
+      { path: 'querystring.cursor', message: err.message },
+    ]);
+  }
+  throw err;
+}
+
+function addressParam(raw: string): string {
+  const email = stored(raw);
+  if (!email) {
+    throw new ApiProblem(
+      400,
+      'Invalid request',
+      `${JSON.stringify(raw.slice(0, 100))} is not a valid address`,
+    );
+  }
+  return email;
 }
 
 /** The tenant's suppression list. */
@@ -78,20 +123,26 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
         tags: ['suppressions'],
         summary: 'List suppressed addresses',
         description:
-          "Pages through the tenant's suppression list, in no particular order: follow `next` until it is absent. An address may appear on two pages if the list grows during the walk.",
+          "Pages through the tenant's suppression list, oldest entry first, optionally only one reason and/or source: follow `next` until it is absent. Entries added during the walk come at its end; removals during it make no entry appear twice or go missing.",
         querystring: ListQuery,
         response: { 200: ListResponse, 400: ProblemSchema, 401: ProblemSchema },
       },
     },
     async (req) => {
       const tenant = tenantOf(req);
-      const [next, emails] = await ctx.redis.sscan(
-        ctx.keys.suppression(tenant),
-        req.query.cursor ?? '0',
-        'COUNT',
-        req.query.limit ?? 100,
-      );
-      return { emails: emails.sort(), next: next === '0' ? undefined : next };
+      const page = await ctx.suppressions
+        .page(tenant, {
+          cursor: req.query.cursor,
+          limit: req.query.limit ?? 100,
+          reason: req.query.reason,
+          source: req.query.source,
+        })
+        .catch(badCursor);
+      return {
+        entries: page.entries.map(entryJson),
+        emails: page.entries.map((e) => e.email),
+        next: page.next,
+      };
     },
   );
 
@@ -102,7 +153,7 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
         tags: ['suppressions'],
         summary: 'Suppress addresses',
         description:
-          'Adds addresses to the suppression list; recipients at these addresses are skipped (counted as suppressed) by every campaign of the tenant. One invalid address refuses the request and adds nothing.',
+          'Adds addresses to the suppression list; recipients at these addresses are skipped (counted as suppressed) by every campaign of the tenant. One invalid address refuses the request and adds nothing. Larger lists: POST /v1/suppressions/import.',
         body: AddBody,
         response: { 200: AddResponse, 400: ProblemSchema, 401: ProblemSchema },
       },
@@ -125,8 +176,31 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
       if (first) {
         throw new ApiProblem(400, 'Invalid request', `${first.path} ${first.message}`, errors);
       }
-      const added = await ctx.redis.sadd(ctx.keys.suppression(tenant), ...emails);
-      return { added, existing: emails.size - added };
+      const source = req.body.source ?? 'manual';
+      const reason = req.body.reason ?? 'manual';
+      return ctx.suppressions.add(
+        tenant,
+        [...emails].map((email) => ({ email, source, reason })),
+      );
+    },
+  );
+
+  v1.get(
+    '/suppressions/:email',
+    {
+      schema: {
+        tags: ['suppressions'],
+        summary: 'One suppressed address',
+        description: 'The entry of an address: why and when it was suppressed; 404 when it is not.',
+        params: EmailParams,
+        response: { 200: EntrySchema, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema },
+      },
+    },
+    async (req) => {
+      const email = addressParam(req.params.email);
+      const entry = await ctx.suppressions.get(tenantOf(req), email);
+      if (!entry) throw new ApiProblem(404, 'Not found', `${email} is not on the suppression list`);
+      return entryJson(entry);
     },
   );
 
@@ -137,7 +211,7 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
         tags: ['suppressions'],
         summary: 'Remove a suppressed address',
         description:
-          'Removes the address from the suppression list: the sender checks the list before each message, so campaigns send to it again from now on.',
+          'Removes the address from the suppression list (and forgets its soft bounces): the sender checks the list before each message, so campaigns send to it again from now on.',
         params: EmailParams,
         response: {
           204: Type.Null({ description: 'Removed.' }),
@@ -149,19 +223,13 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
-      const email = stored(req.params.email);
-      if (!email) {
-        throw new ApiProblem(
-          400,
-          'Invalid request',
-          `${JSON.stringify(req.params.email.slice(0, 100))} is not a valid address`,
-        );
-      }
-      const removed = await ctx.redis.srem(ctx.keys.suppression(tenant), email);
-      if (removed === 0) {
+      const email = addressParam(req.params.email);
+      if (!(await ctx.suppressions.remove(tenant, email))) {
         throw new ApiProblem(404, 'Not found', `${email} is not on the suppression list`);
       }
       return reply.code(204).send(null);
     },
   );
+
+  registerSuppressionCsv(v1, ctx);
 }

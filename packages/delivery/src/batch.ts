@@ -1,0 +1,259 @@
+/**
+ * One send job, top to bottom: skip what is done, suppressed or expired; let the destination's
+ * connection cap and rate admit the batch part by part; deliver each message and record its
+ * outcome; queue what is left (deferred, or waiting for a connection) as jobs of their own.
+ */
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { CampaignStore, FinalizeResult, Recorder } from '@volley/campaigns';
+import type { BatchRecipient, CampaignStatus, SendBatchJob } from '@volley/contracts';
+import type { SenderMetrics } from '@volley/metrics';
+import type { ConnectionSlots, Plan, Shaper, Slot } from '@volley/shaping';
+import type { RouteTable } from '@volley/smtp';
+import { ColdStarts, RateAdmission } from './admission.ts';
+import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
+import type { Deliverer } from './deliver.ts';
+import type { Expander } from './expansion.ts';
+import type { Retries } from './retry.ts';
+import { PARK_RECHECK_MS, capWaitMs } from './timing.ts';
+
+export interface BatchSenderOptions {
+  log: Logger;
+  store: CampaignStore;
+  recorder: Recorder;
+  metrics: SenderMetrics;
+  campaigns: CampaignCache;
+  deliverer: Deliverer;
+  retries: Retries;
+  expander: Expander;
+  /** Undefined without traffic shaping; so are the next three. */
+  shaper: Shaper | undefined;
+  planFor: (domain: string) => Promise<Plan | undefined>;
+  slots: ConnectionSlots | undefined;
+  routes: RouteTable<Plan> | undefined;
+  /** Deferred past this age (VOLLEY_MAX_AGE), a recipient bounces as expired. */
+  maxAgeMs: number;
+  lowWater: number;
+}
+
+type FinalOutcome = 'sent' | 'bounced' | 'suppressed' | 'failed';
+
+export class BatchSender {
+  private readonly coldStarts = new ColdStarts();
+
+  constructor(private readonly o: BatchSenderOptions) {}
+
+  async process(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
+    const { store, metrics, shaper } = this.o;
+    const d = job.data;
+    const rt = await this.o.campaigns.get(d.campaignId);
+    if (!rt) {
+      this.o.log.warn(
+        { campaignId: d.campaignId },
+        'batch for a campaign that no longer exists; dropped',
+      );
+      return;
+    }
+    if (rt.status === 'paused' && job.id) await this.parkIfPaused(rt, job, job.id, token);
+    if (rt.status === 'cancelled') return;
+
+    const done = await store.doneFlags(
+      d.campaignId,
+      d.recipients.map((r) => r.i),
+    );
+    const todo = d.recipients.filter((_r, k) => !done[k]);
+    if (todo.length === 0) return;
+    const suppressed = await store.suppressedFlags(
+      rt.tenant,
+      todo.map((r) => r.email),
+    );
+
+    const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.o.maxAgeMs;
+    const deferred: BatchRecipient[] = [];
+    /** Not sent for want of a connection slot: they wait, without counting a deferral. */
+    const waiting: BatchRecipient[] = [];
+    const signals: FinalizeResult[] = [];
+    let sendable: BatchRecipient[] = [];
+    const skipped: Promise<FinalizeResult>[] = [];
+    for (const [k, r] of todo.entries()) {
+      if (suppressed[k]) {
+        skipped.push(this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
+      } else if (expired) {
+        skipped.push(this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
+      } else {
+        sendable.push(r);
+      }
+    }
+    // Recorded together: the recorder joins them into one round trip.
+    signals.push(...(await Promise.all(skipped)));
+
+    const plan = shaper && sendable.length ? await this.o.planFor(d.domain) : undefined;
+    const capped = plan?.rule.connections !== undefined;
+    if (plan && capped && this.o.slots && !(await this.o.slots.enter(plan))) {
+      // This worker already sends as many of the destination's batches as its cap allows, or
+      // (with a rate) holds none of its connections while the cap is full: back to the delayed
+      // set for a moment, keeping the batch's rate slot.
+      const waits = (d.slotWaits ?? 0) + 1;
+      metrics.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+      await job.updateData({ ...d, slotWaits: waits });
+      await this.o.expander.afterOutcomes(d.campaignId, signals);
+      await job.moveToDelayed(
+        Date.now() + capWaitMs(waits, plan.rule.ratePerSec !== undefined),
+        token,
+      );
+      throw new DelayedError();
+    }
+    const cappedLabel = capped ? 'true' : 'false';
+    metrics.batchesActive.inc({ capped: cappedLabel });
+    try {
+      const route = plan && this.o.routes?.routeFor(plan);
+      const admission = plan && shaper && new RateAdmission(shaper, plan, d.campaignId, d.shaping);
+      // The first batch in a while of a rate-limited destination opens its connections. Not
+      // counted for a capped destination: its late batch waited for one of its few connections,
+      // which spaces its messages already, and capped destinations fall short of their rate
+      // (bench:shaping) rather than above it.
+      const coldStart =
+        plan?.rule.ratePerSec !== undefined &&
+        !capped &&
+        this.coldStarts.take(plan.key, Date.now());
+      while (sendable.length > 0) {
+        let n = sendable.length;
+        if (plan && admission) {
+          const admitted = await admission.next(n);
+          if (typeof admitted !== 'number') {
+            await this.waitForSlot(job, token, plan, admitted, [...waiting, ...sendable], {
+              deferred,
+              signals,
+            });
+          } else {
+            n = admitted;
+          }
+        }
+        const chunk = sendable.slice(0, n);
+        sendable = sendable.slice(n);
+        const waitingBefore = waiting.length;
+        await Promise.all(
+          chunk.map(async (r) => {
+            const res = await this.o.deliverer.deliver(rt, r, route);
+            if (res.refusal && plan && shaper) {
+              // Replies feed the adaptive rules (421 "try again later" slows the destination down).
+              const { code, text } = res.refusal;
+              await shaper.observe(plan, { code, text }, rt.id);
+            }
+            if (res.outcome === 'noslot') {
+              waiting.push(r);
+            } else if (res.outcome === 'deferred') {
+              deferred.push(r);
+              metrics.messages.inc({ outcome: 'deferred', reason: res.reason });
+              signals.push(
+                await store.defer(d.campaignId, r.i, r.email, {
+                  reason: res.reason,
+                  detail: res.detail,
+                  lowWater: this.o.lowWater,
+                }),
+              );
+            } else {
+              signals.push(
+                await this.record(rt, r, res.outcome, res.reason, res.detail, res.suppress),
+              );
+            }
+          }),
+        );
+        if (admission) {
+          await admission.sent(chunk.length - (waiting.length - waitingBefore), coldStart);
+        }
+      }
+      if (waiting.length > 0) {
+        metrics.shapingDelays.inc({
+          destination: plan?.metricLabel ?? 'other',
+          reason: 'connections',
+        });
+        await this.o.retries.requeueWaiting(job, waiting, plan, admission?.firstSlot);
+      }
+      await this.o.retries.requeueDeferred(job, deferred);
+      await this.o.expander.afterOutcomes(d.campaignId, signals);
+    } finally {
+      metrics.batchesActive.dec({ capped: cappedLabel });
+      if (plan && capped) this.o.slots?.leave(plan.key);
+    }
+  }
+
+  /**
+   * A batch of a paused campaign waits in the delayed set. Checked and recorded in one script,
+   * so a resume at this instant either finds the job in the parked set (and promotes it) or
+   * this sees "running".
+   */
+  private async parkIfPaused(
+    rt: CampaignRuntime,
+    job: Job<SendBatchJob>,
+    jobId: string,
+    token: string | undefined,
+  ): Promise<void> {
+    const now = await this.o.store.park(rt.id, jobId);
+    rt.status = now as CampaignStatus;
+    rt.statusReadAt = Date.now();
+    if (now === 'paused') {
+      // Resume promotes parked jobs at once; the delay only bounds how long a job whose
+      // promotion raced with this move would wait.
+      await job.moveToDelayed(Date.now() + PARK_RECHECK_MS, token);
+      throw new DelayedError();
+    }
+  }
+
+  /**
+   * Not admitted (or suspended): the batch waits in BullMQ's delayed set for its slot (or the
+   * end of the suspension) and presents it then: no attempt is used, no worker is held, other
+   * domains go on. What this run deferred is queued first.
+   */
+  private async waitForSlot(
+    job: Job<SendBatchJob>,
+    token: string | undefined,
+    plan: Plan,
+    slot: Slot,
+    left: BatchRecipient[],
+    run: { deferred: BatchRecipient[]; signals: FinalizeResult[] },
+  ): Promise<never> {
+    const d = job.data;
+    const suspended = slot.status === 'suspended';
+    this.o.metrics.shapingDelays.inc({
+      destination: plan.metricLabel,
+      reason: suspended ? 'suspended' : 'rate',
+    });
+    await this.o.retries.requeueDeferred(job, run.deferred);
+    await job.updateData({
+      ...d,
+      recipients: left,
+      shaping: suspended
+        ? undefined
+        : {
+            heldSince: slot.heldSince,
+            count: slot.granted,
+            startAt: slot.startAt,
+            key: plan.key,
+          },
+    });
+    await this.o.expander.afterOutcomes(d.campaignId, run.signals);
+    await job.moveToDelayed(Date.now() + slot.delayMs, token);
+    throw new DelayedError();
+  }
+
+  private async record(
+    rt: CampaignRuntime,
+    r: BatchRecipient,
+    outcome: FinalOutcome,
+    reason: string,
+    detail: string,
+    suppress = false,
+  ): Promise<FinalizeResult> {
+    const res = await this.o.recorder.record(rt.id, rt.tenant, {
+      index: r.i,
+      email: r.email,
+      outcome,
+      reason,
+      detail,
+      suppress,
+    });
+    if (res.recorded) this.o.metrics.messages.inc({ outcome, reason });
+    return res;
+  }
+}

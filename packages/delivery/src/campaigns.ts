@@ -1,0 +1,112 @@
+/**
+ * Campaigns as the sender uses them: templates compiled and the composer built once per
+ * campaign and process, the status re-read at most once a second.
+ */
+import type { CampaignDefinition, CampaignStore } from '@volley/campaigns';
+import type { CampaignStatus } from '@volley/contracts';
+import {
+  MessageComposer,
+  compileCampaignTemplates,
+  parseMailbox,
+  type CompiledTemplates,
+} from '@volley/message';
+import { STATUS_TTL_MS } from './timing.ts';
+import type { UnsubscribeTargets } from './unsubscribe.ts';
+
+/** What a message of the campaign is made from. */
+export interface CompiledCampaign {
+  id: string;
+  tenant: string;
+  /** Domain of the From address: picks the DKIM keys. */
+  fromDomain: string;
+  /** An Error when the templates do not compile: every message then fails with it. */
+  templates: CompiledTemplates | Error;
+  composer: MessageComposer | Error;
+}
+
+export interface CampaignRuntime extends CompiledCampaign {
+  status: CampaignStatus;
+  /** When `status` was read (epoch ms): re-read after {@link STATUS_TTL_MS}. */
+  statusReadAt: number;
+}
+
+/** A campaign record's fields that its messages are made from. */
+export type CampaignSource = CampaignDefinition & { id: string; tenant: string };
+
+/** Compiles a campaign's templates and builds its composer; a failure of either is kept as its Error. */
+export function compileCampaign(
+  rec: CampaignSource,
+  unsubscribe: UnsubscribeTargets | undefined,
+): CompiledCampaign {
+  let templates: CompiledTemplates | Error;
+  let composer: MessageComposer | Error;
+  try {
+    templates = compileCampaignTemplates(rec);
+  } catch (err) {
+    templates = err instanceof Error ? err : new Error(String(err));
+  }
+  try {
+    composer = new MessageComposer({
+      campaignId: rec.id,
+      from: rec.from,
+      replyTo: rec.replyTo,
+      headers: rec.headers,
+      unsubscribe,
+    });
+  } catch (err) {
+    composer = err instanceof Error ? err : new Error(String(err));
+  }
+  return {
+    id: rec.id,
+    tenant: rec.tenant,
+    fromDomain: parseMailbox(rec.from)?.domain ?? '',
+    templates,
+    composer,
+  };
+}
+
+/** Campaigns kept compiled per process; least recently used beyond that are dropped. */
+const CAMPAIGN_CACHE_SIZE = 500;
+
+export class CampaignCache {
+  private readonly campaigns = new Map<string, CampaignRuntime>();
+
+  constructor(
+    private readonly store: CampaignStore,
+    private readonly unsubscribe: (campaignId: string) => UnsubscribeTargets | undefined,
+  ) {}
+
+  /** The campaign, compiled on first use; undefined once it no longer exists. */
+  async get(id: string): Promise<CampaignRuntime | undefined> {
+    const now = Date.now();
+    const rt = this.campaigns.get(id);
+    if (rt && now - rt.statusReadAt > STATUS_TTL_MS) {
+      const status = await this.store.status(id);
+      if (!status) {
+        this.campaigns.delete(id);
+        return undefined;
+      }
+      rt.status = status;
+      rt.statusReadAt = now;
+    }
+    if (rt) {
+      // Re-insert to keep Map order as recency order for the LRU.
+      this.campaigns.delete(id);
+      this.campaigns.set(id, rt);
+      return rt;
+    }
+    const rec = await this.store.get(id);
+    if (!rec) return undefined;
+    const fresh: CampaignRuntime = {
+      ...compileCampaign(rec, this.unsubscribe(id)),
+      status: rec.status,
+      statusReadAt: now,
+    };
+    this.campaigns.set(id, fresh);
+    if (this.campaigns.size > CAMPAIGN_CACHE_SIZE) {
+      const oldest = this.campaigns.keys().next().value;
+      if (oldest !== undefined) this.campaigns.delete(oldest);
+    }
+    return fresh;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
+ * writes Redis or BullMQ; the batch records what comes back.
+ */
+import type { Histogram } from 'prom-client';
+import { normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import type { BatchRecipient } from '@volley/contracts';
+import type { Route, SendResult, Transport } from '@volley/smtp';
+import type { CompiledCampaign } from './campaigns.ts';
+
+/** Reasons that say the address will never take mail: put it on the tenant's suppression list. */
+const HARD_REASONS = new Set(['userunknown', 'hostunknown', 'notaccept']);
+
+export interface DelivererOptions {
+  transport: Transport;
+  /** Signs with the keys of the campaign's From domain; undefined: no DKIM. */
+  dkim: DkimSigner | undefined;
+  /** Largest rendered message (subject and bodies, in characters): VOLLEY_MAX_MESSAGE_SIZE. */
+  maxMessageBytes: number;
+  /** VERP return paths on the bounce domain, signed with the secret; undefined: the From address. */
+  verp: { secret: string; bounceDomain: string } | undefined;
+  /** volley_smtp_transaction_duration_seconds. */
+  smtpTime: Histogram<'outcome'>;
+}
+
+/** What became of one message. */
+export interface Delivery {
+  /**
+   * `sent`, `bounced`, `failed`: final, to be recorded. `deferred`: to be retried. `noslot`:
+   * nothing was sent, the destination's connection cap is full across workers; the message
+   * waits for a connection without counting a deferral.
+   */
+  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot';
+  /** Sisimai's vocabulary (`delivered`, `userunknown`, `template`, ...). */
+  reason: string;
+  /** The server's reply, or what went wrong. */
+  detail: string;
+  /** The address goes on the tenant's suppression list (a hard bounce). */
+  suppress: boolean;
+  /** The server's answer when it did not take the message: the adaptive rules learn from it. */
+  refusal: SendResult | undefined;
+}
+
+function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
+  return { outcome, reason, detail, suppress: false, refusal: undefined };
+}
+
+export class Deliverer {
+  constructor(private readonly opts: DelivererOptions) {}
+
+  /**
+   * Renders, composes, signs and sends one message to `r`, over the route's own connections
+   * when it has one. Never throws: a template or address that cannot make a message fails it.
+   */
+  async deliver(
+    c: CompiledCampaign,
+    r: BatchRecipient,
+    route: Route | undefined,
+  ): Promise<Delivery> {
+    const to = normalizeEmail(r.email);
+    if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
+    if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
+    if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
+    let raw;
+    try {
+      const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });
+      const size =
+        content.subject.length + (content.html?.length ?? 0) + (content.text?.length ?? 0);
+      if (size > this.opts.maxMessageBytes) {
+        return notSent(
+          'failed',
+          'template',
+          `rendered message is ${size} characters, over VOLLEY_MAX_MESSAGE_SIZE (${this.opts.maxMessageBytes})`,
+        );
+      }
+      raw = c.composer.compose(r.i, to, content);
+      const verp = this.opts.verp;
+      if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
+      if (this.opts.dkim) raw.raw = this.opts.dkim.sign(raw.raw, c.fromDomain);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
+    }
+    const t0 = process.hrtime.bigint();
+    const res = await this.opts.transport.send(raw, to.slice(to.lastIndexOf('@') + 1), route);
+    if (res.noSlot) {
+      return {
+        outcome: 'noslot',
+        reason: res.reason,
+        detail: res.text,
+        suppress: false,
+        refusal: undefined,
+      };
+    }
+    this.opts.smtpTime.observe(
+      { outcome: res.disposition },
+      Number(process.hrtime.bigint() - t0) / 1e9,
+    );
+    if (res.disposition === 'delivered') {
+      return {
+        outcome: 'sent',
+        reason: 'delivered',
+        detail: res.text,
+        suppress: false,
+        refusal: undefined,
+      };
+    }
+    if (res.disposition === 'bounced') {
+      const suppress = HARD_REASONS.has(res.reason);
+      return { outcome: 'bounced', reason: res.reason, detail: res.text, suppress, refusal: res };
+    }
+    return {
+      outcome: 'deferred',
+      reason: res.reason,
+      detail: res.text,
+      suppress: false,
+      refusal: res,
+    };
+  }
+}

@@ -1,0 +1,450 @@
+/**
+ * One SMTP connection's socket and state: the connect (TCP, or TLS from the first byte), the
+ * STARTTLS socket swap, replies handed to the commands that await them in order, the timers,
+ * and the one way a connection ends (`fail`). Socket events never throw: every failure rejects
+ * whatever waits on the connection and closes it. The handshake and the transactions drive
+ * it; of SMTP it knows only replies, QUIT, and what must not precede a TLS handshake.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { SmtpConnectionError, type SmtpConnectionStage } from './errors.ts';
+import { NO_EXTENSIONS, type SmtpExtensions } from './extensions.ts';
+import type { ResolvedOptions } from './options.ts';
+import { ReplyParser, type ServerReply } from './reply-parser.ts';
+
+/** QUIT's reply changes nothing, so waiting for it is bounded tightly. */
+const QUIT_WAIT_MS = 5_000;
+
+interface Waiter {
+  stage: SmtpConnectionStage;
+  resolve: (reply: ServerReply) => void;
+  reject: (err: SmtpConnectionError) => void;
+}
+
+/** A promise settled by an event (connect, handshake) or by the connection failing. */
+interface Gate {
+  stage: SmtpConnectionStage;
+  resolve: () => void;
+  reject: (err: SmtpConnectionError) => void;
+}
+
+type State = 'new' | 'connecting' | 'ready' | 'closing' | 'closed';
+type Phase = 'tcp' | 'tls' | 'session';
+
+export function noop(): void {}
+
+/** Maps a socket error to the codes callers act on. */
+function networkCode(err: NodeJS.ErrnoException, inHandshake: boolean): string {
+  if (inHandshake) return 'ETLS';
+  const code = err.code ?? '';
+  if (code === 'EPIPE' || code === 'ERR_STREAM_WRITE_AFTER_END' || code === 'ERR_STREAM_DESTROYED')
+    return 'ECONNRESET';
+  if (
+    code.startsWith('ERR_SSL') ||
+    code.startsWith('ERR_TLS') ||
+    /^(UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)
+  )
+    return 'ETLS';
+  return code || 'ECONNECTION';
+}
+
+export class SmtpSession {
+  state: State = 'new';
+  /** Extensions from the last EHLO (after STARTTLS, the encrypted session's). */
+  extensions: SmtpExtensions = NO_EXTENSIONS;
+  /** True once the session is encrypted (implicit TLS or STARTTLS). */
+  secure = false;
+  /** Why the connection ended, once it has. */
+  failure: SmtpConnectionError | undefined;
+  /** Messages the server accepted on this connection. */
+  messagesSent = 0;
+  /** Transactions started on this connection (accepted or not). */
+  transactions = 0;
+  /** True while a send or the connect sequence is running. */
+  busy = false;
+  /** Set when the session is in a state we cannot vouch for: the pool must not reuse it. */
+  broken = false;
+  /** Between writing the end of data and reading its reply: a loss now may mean a duplicate. */
+  bodyInFlight = false;
+
+  private socket: Socket | undefined;
+  private phase: Phase = 'tcp';
+  private parser = new ReplyParser();
+  private waiters: Waiter[] = [];
+  private gate: Gate | undefined;
+  private phaseTimer: NodeJS.Timeout | undefined;
+  private quitTimer: NodeJS.Timeout | undefined;
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed: () => void = noop;
+  private closeNotified = false;
+
+  /** `onClosed` is called once, when the connection is gone for any reason. */
+  constructor(
+    private readonly o: ResolvedOptions,
+    private readonly onClosed: () => void,
+  ) {
+    this.closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  }
+
+  get destination(): string {
+    return this.o.destination;
+  }
+
+  /** The local address of the connection, once there is one. */
+  get localAddress(): string | undefined {
+    return this.socket?.localAddress;
+  }
+
+  /** Listeners on the current socket and replies awaited: for leak checks in tests. */
+  diagnostics(): { listeners: number; waiters: number } {
+    const s = this.socket;
+    const listeners = s
+      ? ['data', 'error', 'close', 'timeout', 'end', 'connect', 'secureConnect'].reduce(
+          (n, e) => n + s.listenerCount(e),
+          0,
+        )
+      : 0;
+    return { listeners, waiters: this.waiters.length };
+  }
+
+  /** Marks the start of an operation; throws if another runs or the session cannot take it. */
+  enter(stage: SmtpConnectionStage): void {
+    if (this.busy) {
+      throw this.connectionError('EBUSY', 'one operation at a time per connection', stage);
+    }
+    if (this.state !== 'ready') {
+      throw this.failure ?? this.connectionError('ECLOSED', 'connection is not open', stage);
+    }
+    if (this.broken) {
+      throw this.connectionError(
+        'ESTATE',
+        'connection is not usable after an earlier error',
+        stage,
+      );
+    }
+    this.busy = true;
+  }
+
+  /** Connects (TLS from the first byte with `secure`) and resolves with the greeting. */
+  async open(): Promise<ServerReply> {
+    const o = this.o;
+    const greeting = this.expect('greeting');
+    const connected = this.waitGate('connect');
+    // A failure rejects both, perhaps before they are awaited (or with only one of them ever
+    // awaited): marked handled here, they still reject where they are awaited.
+    greeting.catch(noop);
+    connected.catch(noop);
+    let socket: Socket;
+    try {
+      socket = o.secure
+        ? tlsConnect({
+            host: o.host,
+            port: o.port,
+            servername: o.servername,
+            rejectUnauthorized: o.tls.rejectUnauthorized,
+            minVersion: o.tls.minVersion,
+            ca: o.tls.ca,
+          })
+        : netConnect({ host: o.host, port: o.port });
+    } catch (e) {
+      // Invalid options (a bad port) throw synchronously.
+      const err = this.connectionError('ECONNECTION', String(e), 'connect', e);
+      this.fail(err);
+      throw err;
+    }
+    this.socket = socket;
+    this.attach(socket);
+    socket.setNoDelay(true);
+    this.armPhaseTimer(o.connectionTimeoutMs, 'connect', 'connection timed out');
+    if (o.secure) {
+      socket.once('connect', () => {
+        this.phase = 'tls';
+      });
+      socket.once('secureConnect', () => {
+        this.secure = true;
+        this.openGate();
+      });
+    } else {
+      socket.once('connect', () => this.openGate());
+    }
+    await connected;
+    this.phase = 'session';
+    this.armPhaseTimer(o.greetingTimeoutMs, 'greeting', 'no greeting');
+    const reply = await greeting;
+    this.clearPhaseTimer();
+    // From here on, silence while a reply is awaited is bounded by the socket timeout.
+    socket.setTimeout(o.socketTimeoutMs);
+    return reply;
+  }
+
+  /**
+   * The TLS handshake over the open connection, after the server's 220 to STARTTLS. Replies
+   * are read afresh from the encrypted stream.
+   */
+  async upgrade(): Promise<void> {
+    if (this.parser.pending) {
+      // Anything sent after the 220 and before the handshake could be injected by a man in
+      // the middle and would be read as if it came over TLS (CVE-2011-0411).
+      throw this.connectionError('EPROTOCOL', 'data after the STARTTLS reply', 'starttls');
+    }
+    const plain = this.socket;
+    if (!plain) throw this.connectionError('ECLOSED', 'socket gone', 'starttls');
+    this.detach(plain);
+    plain.setTimeout(0);
+    const handshake = this.waitGate('tls');
+    // Still rejects where it is awaited; this covers tls.connect throwing before that.
+    handshake.catch(noop);
+    this.phase = 'tls';
+    const o = this.o;
+    const secure = tlsConnect({
+      socket: plain,
+      host: o.host,
+      servername: o.servername,
+      rejectUnauthorized: o.tls.rejectUnauthorized,
+      minVersion: o.tls.minVersion,
+      ca: o.tls.ca,
+    });
+    this.socket = secure;
+    this.attach(secure);
+    secure.once('secureConnect', () => this.openGate());
+    this.armPhaseTimer(o.connectionTimeoutMs, 'tls', 'TLS handshake timed out');
+    await handshake;
+    this.clearPhaseTimer();
+    this.phase = 'session';
+    this.secure = true;
+    this.parser = new ReplyParser();
+    secure.setTimeout(o.socketTimeoutMs);
+  }
+
+  /** Sends a command line and resolves with its reply. */
+  command(line: string, stage: SmtpConnectionStage): Promise<ServerReply> {
+    const reply = this.expect(stage);
+    this.write(`${line}\r\n`);
+    return reply;
+  }
+
+  /** The next reply not yet claimed: replies come in the order the commands were sent. */
+  expect(stage: SmtpConnectionStage): Promise<ServerReply> {
+    if (this.state === 'closed') {
+      return Promise.reject(
+        this.failure ?? this.connectionError('ECLOSED', 'connection is closed', stage),
+      );
+    }
+    return new Promise<ServerReply>((resolve, reject) => {
+      this.waiters.push({ stage, resolve, reject });
+    });
+  }
+
+  write(data: string, encoding: 'utf8' | 'latin1' = 'utf8'): void {
+    // Write errors arrive as 'error' events and fail the waiters; nothing to do here.
+    if (this.state !== 'closed') this.socket?.write(data, encoding);
+  }
+
+  /** Writes the last bytes and half-closes; the server answers and closes its side. */
+  end(data: string): void {
+    if (this.state !== 'closed') this.socket?.end(data);
+  }
+
+  /**
+   * Says QUIT and closes. Never rejects; resolves once the socket is closed, at the latest
+   * QUIT_WAIT_MS later. A busy or unusable connection is closed without QUIT.
+   */
+  quit(): Promise<void> {
+    const socket = this.socket;
+    if (this.state !== 'ready' || this.busy || this.broken || !socket) {
+      this.close();
+      return this.closedPromise;
+    }
+    this.state = 'closing';
+    // The reply is not needed: half-closing after QUIT lets the server answer and close.
+    socket.end('QUIT\r\n');
+    this.quitTimer = setTimeout(() => socket.destroy(), QUIT_WAIT_MS);
+    this.quitTimer.unref();
+    return this.closedPromise;
+  }
+
+  /** Closes at once; an operation in progress fails with ECLOSED. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.fail(
+      this.connectionError('ECLOSED', 'connection closed by the client', this.currentStage()),
+    );
+  }
+
+  connectionError(
+    code: string,
+    message: string,
+    stage: SmtpConnectionStage,
+    cause?: unknown,
+  ): SmtpConnectionError {
+    return new SmtpConnectionError(code, message, {
+      stage,
+      destination: this.o.destination,
+      maybeAccepted: this.bodyInFlight,
+      cause,
+    });
+  }
+
+  // --- gates and timers ------------------------------------------------------------------
+
+  private waitGate(stage: SmtpConnectionStage): Promise<void> {
+    if (this.state === 'closed') {
+      return Promise.reject(
+        this.failure ?? this.connectionError('ECLOSED', 'connection is closed', stage),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.gate = { stage, resolve, reject };
+    });
+  }
+
+  private openGate(): void {
+    const g = this.gate;
+    this.gate = undefined;
+    this.clearPhaseTimer();
+    g?.resolve();
+  }
+
+  private armPhaseTimer(ms: number, stage: SmtpConnectionStage, what: string): void {
+    this.clearPhaseTimer();
+    this.phaseTimer = setTimeout(() => {
+      this.phaseTimer = undefined;
+      this.fail(
+        this.connectionError('ETIMEDOUT', `${this.o.destination}: ${what} within ${ms} ms`, stage),
+      );
+    }, ms);
+  }
+
+  private clearPhaseTimer(): void {
+    if (this.phaseTimer) clearTimeout(this.phaseTimer);
+    this.phaseTimer = undefined;
+  }
+
+  private currentStage(): SmtpConnectionStage {
+    return (
+      // The gate first: while connecting, the greeting is awaited already but not yet due.
+      this.gate?.stage ?? this.waiters[0]?.stage ?? (this.state === 'ready' ? 'idle' : 'connect')
+    );
+  }
+
+  // --- socket events ---------------------------------------------------------------------
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onSocketClose);
+    socket.on('timeout', this.onTimeout);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('close', this.onSocketClose);
+    socket.off('timeout', this.onTimeout);
+    // The TLS socket now owns the connection and reports its errors; this keeps a late error
+    // on the old object from becoming an uncaught exception.
+    socket.on('error', noop);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let replies: ServerReply[];
+    try {
+      replies = this.parser.feed(chunk);
+    } catch (e) {
+      this.fail(
+        this.connectionError(
+          'EPROTOCOL',
+          e instanceof Error ? e.message : String(e),
+          this.currentStage(),
+        ),
+      );
+      return;
+    }
+    for (const reply of replies) {
+      const w = this.waiters.shift();
+      if (w) {
+        w.resolve(reply);
+        continue;
+      }
+      if (this.state === 'closing') continue; // QUIT's 221
+      // Nothing was asked: typically "421 idle timeout" just before the server hangs up.
+      this.broken = true;
+      this.fail(this.connectionError('ECONNRESET', `unexpected reply: ${reply.text}`, 'idle'));
+      return;
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    const inHandshake = this.phase === 'tls';
+    const code = networkCode(err, inHandshake);
+    const msg = inHandshake ? `TLS handshake failed: ${err.message}` : err.message;
+    this.fail(
+      this.connectionError(code, `${this.o.destination}: ${msg}`, this.currentStage(), err),
+    );
+  };
+
+  private readonly onTimeout = (): void => {
+    // The socket timeout counts silence; it only matters while a reply is awaited (an idle
+    // pooled connection is the pool's business).
+    if (this.waiters.length === 0 && !this.gate) return;
+    this.fail(
+      this.connectionError(
+        'ETIMEDOUT',
+        `${this.o.destination}: no reply within ${this.o.socketTimeoutMs} ms`,
+        this.currentStage(),
+      ),
+    );
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.state === 'closing') {
+      this.state = 'closed';
+    } else if (this.state !== 'closed') {
+      const handshake = this.phase === 'tls';
+      this.fail(
+        this.connectionError(
+          handshake ? 'ETLS' : 'ECONNRESET',
+          handshake
+            ? `${this.o.destination} closed the connection during the TLS handshake`
+            : `${this.o.destination} closed the connection`,
+          this.currentStage(),
+        ),
+      );
+    }
+    this.finish();
+  };
+
+  /** Ends the connection and fails whatever waits on it; safe to call more than once. */
+  private fail(err: SmtpConnectionError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.failure = err;
+    this.clearPhaseTimer();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
+    const gate = this.gate;
+    this.gate = undefined;
+    gate?.reject(err);
+    if (this.socket) {
+      this.socket.destroy();
+    } else {
+      // Never connected: there will be no 'close' event to finish on.
+      queueMicrotask(() => this.finish());
+    }
+  }
+
+  private finish(): void {
+    if (this.quitTimer) clearTimeout(this.quitTimer);
+    this.quitTimer = undefined;
+    this.state = 'closed';
+    this.resolveClosed();
+    if (this.closeNotified) return;
+    this.closeNotified = true;
+    try {
+      this.onClosed();
+    } catch {
+      // A callback's bug must not surface as an exception from a socket event.
+    }
+  }
+}
