@@ -1,7 +1,16 @@
 /**
  * The one function that turns an SMTP reply (or a connection error) into what happens to
  * the message. Classification and disposition are decided together, so they cannot disagree.
+ *
+ * The same rules classify a reply the sender got itself and one a bounce reports later (a
+ * DSN's Diagnostic-Code, a plain-text bounce's quoted reply): the bounce parser passes the
+ * report's context (its Status field, Action, the command the reply answered) with the text.
  */
+import { enhancedStatus } from './enhanced-status.ts';
+import { PHRASES, reasonOfCode, reasonOfStatus, type PhraseReason } from './reasons.ts';
+
+/** The SMTP command a reply answered, in the sender's stage names. */
+export type SmtpCommand = 'connect' | 'ehlo' | 'starttls' | 'auth' | 'mail' | 'rcpt' | 'data';
 
 export interface SmtpReply {
   /** Basic reply code (250, 421, 550...); undefined for connection-level errors. */
@@ -10,6 +19,23 @@ export interface SmtpReply {
   text: string;
   /** Node/nodemailer error code for connection-level failures (ECONNECTION, ETIMEDOUT...). */
   errorCode?: string | undefined;
+  /** The command the reply answered, when known. */
+  command?: SmtpCommand | undefined;
+}
+
+/**
+ * What a delivery report (RFC 3464 or an MTA's own format) says around a reply, when the reply
+ * reaches us in a bounce rather than in our own session.
+ */
+export interface ReportContext {
+  /** Enhanced status the report gives for the recipient (a DSN's Status field). */
+  status?: string | undefined;
+  /** RFC 3464 Action: failed, delayed, delivered... */
+  action?: string | undefined;
+  /** Diagnostic type: "smtp" for a remote reply, "x-unix" for a local delivery program... */
+  diagnosticType?: string | undefined;
+  /** A reason the report's own structure implies, used when the text names none. */
+  hint?: string | undefined;
 }
 
 export type Disposition = 'delivered' | 'deferred' | 'bounced';
@@ -24,10 +50,8 @@ export interface Classification {
   text: string;
 }
 
-// The enhanced code normally follows the basic code ("550 5.1.1", "550-5.1.1", "550 #5.1.0").
-const ENHANCED_AFTER_CODE = /^\s*[245]\d\d[ -]+#?([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
-// Anywhere else in the text, but not a fragment of an IP address such as "10.2.5.100".
-const ENHANCED_ANYWHERE = /(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![.\d])/;
+// A reply code at the start of a reported reply ("550 ...", "550-...", "550: ...").
+const CODE_AT_START = /^\s*([245]\d\d)(?=[\s:-])/;
 
 /**
  * Text that says the condition is temporary whatever the first digit of the code: receivers
@@ -40,213 +64,186 @@ const TEMPORARY_TEXT =
 /** Reasons that describe the sender's pace or the receiver's load, not the recipient. */
 const TEMPORARY_REASONS = new Set(['toomanyconn', 'ratelimited']);
 
-interface ReasonRule {
-  reason: string;
-  re: RegExp;
+/** Commands sent before the message itself: a refusal there cannot be about its content. */
+const BEFORE_DATA = new Set<SmtpCommand | undefined>([
+  'connect',
+  'ehlo',
+  'starttls',
+  'auth',
+  'mail',
+  'rcpt',
+]);
+
+/**
+ * Reasons that suppress an address at once (Sisimai's hard bounces): the mailbox or domain
+ * does not exist or has moved, or the domain accepts no mail at all (null MX) for good.
+ */
+const HARD_REASONS = new Set(['userunknown', 'hostunknown', 'hasmoved']);
+
+/**
+ * Whether a bounce with this reason should suppress the address: userunknown, hostunknown and
+ * hasmoved always, notaccept when permanent (a 5xx code or status, or none given). Every other
+ * reason, even with a 5xx (blocked, spamdetected, mailboxfull...), says nothing lasting about
+ * the address. `code` is the reply code or enhanced status, as text or number.
+ */
+export function isHardBounce(reason: string, code?: string | number): boolean {
+  if (HARD_REASONS.has(reason)) return true;
+  if (reason !== 'notaccept') return false;
+  const c = String(code ?? '').trim();
+  return c === '' || c.startsWith('5');
+}
+
+interface Facts {
+  text: string;
+  code: number | undefined;
+  enhanced: string | undefined;
+  /** Reason the enhanced status names on its own. */
+  statusReason: string | undefined;
+  command: SmtpCommand | undefined;
+  /** Whether the reply came in a report (a bounce) rather than our own session. */
+  reported: boolean;
+}
+
+/** Whether the code or status says the failure is temporary (4xx, 4.x.x). */
+function temporary(f: Facts): boolean {
+  return (f.code !== undefined && f.code < 500) || f.enhanced?.startsWith('4.') === true;
+}
+
+function says(f: Facts, reason: PhraseReason): boolean {
+  return PHRASES[reason].test(f.text);
 }
 
 /**
- * Text patterns, checked in order; the first match names the reason. The text goes first
- * because receivers put generic enhanced codes (5.7.1, 5.0.0) on very specific refusals. The
- * order matters where phrases overlap: reputation before rate limits ("rate limited due to IP
- * reputation"), authentication before plain blocks ("access denied ... does not pass DMARC"),
- * block lists before spam ("spamhaus"), sender refusals before unknown hosts ("domain of sender
- * address does not exist").
+ * Statuses that leave an unknown-mailbox phrase its meaning when the command is not known:
+ * none, or one about the mailbox itself.
  */
-const TEXT_REASONS: ReasonRule[] = [
-  {
-    reason: 'toomanyconn',
-    re: /too many ([a-z]+ ){0,2}(connections|sessions)|connection (frequency|rate) limit|connection limit (exceeded|reached)/i,
-  },
-  {
-    reason: 'badreputation',
-    re: /(low|poor|bad) reputation|reputation of the sending|ip reputation|sender reputation/i,
-  },
-  {
-    reason: 'ratelimited',
-    re: /rate[- ]?limit|too many (messages|mails|emails|recipients)|throttl|sending (rate|quota)|(daily|hourly) (sending |message )?(quota|limit)|\bTSS0\d\b|unexpected volume|exceeded .*\brate\b|receiving mail (too quickly|at a rate)/i,
-  },
-  {
-    reason: 'authfailure',
-    re: /\bdmarc\b|\bspf\b|\bdkim\b|does not have authentication information|fails? to pass (spf|dkim|authentication)/i,
-  },
-  {
-    reason: 'requireptr',
-    re: /reverse (dns|lookup)|\bptr\b|ip name lookup failed|no rdns|mismatches client ip|hostname does not match/i,
-  },
-  {
-    reason: 'notcompliantrfc',
-    re: /not (rfc ?\d+ )?compliant|rfc ?(5322|2822|822) (violation|compliance)|multiple .{0,20}(addresses in from|subject|from|date|message-id)\b.{0,10}header/i,
-  },
-  {
-    reason: 'norelaying',
-    re: /relay(ing)? (access )?(denied|not permitted|not allowed|prohibited)|unable to relay|(we do not|cannot|can't|will not) relay|not (permitted|allowed) to relay/i,
-  },
-  {
-    reason: 'mailboxfull',
-    re: /mailbox (is )?(full|over quota)|over ?quota|quota exceeded|exceeded (its|the|their|his|her) (storage|quota|mailbox)|insufficient (storage|disk space)|mailbox size limit|storage (allocation|limit) exceeded|user is over/i,
-  },
-  {
-    reason: 'exceedlimit',
-    re: /length exceeds (the )?limit set by recipient|exceeds (the )?recipient'?s? (size )?limit/i,
-  },
-  {
-    reason: 'mesgtoobig',
-    re: /message (is )?too (big|large)|message size exceeds|size (limit )?exceeded|exceeds (the )?(maximum )?(message )?size|message length exceeds/i,
-  },
-  {
-    reason: 'virusdetected',
-    re: /virus|malware|infected|trojan/i,
-  },
-  {
-    reason: 'suspend',
-    re: /(account|mailbox|address|user) (has been |is |was )?(disabled|suspended|deactivated|frozen|locked|discontinued|inactive|expired)|disabled (recipient|account|mailbox|user)|is (currently )?(disabled|inactive|suspended|deactivated)|has been disabled or discontinued/i,
-  },
-  {
-    reason: 'hasmoved',
-    re: /has moved|has been replaced by|no longer (valid|available) at|not our (user|customer)|user not local/i,
-  },
-  {
-    reason: 'rejected',
-    re: /sender (address |domain )?(rejected|refused|denied|unknown|invalid|verify failed)|domain of sender address .* does not exist|(bad|invalid|unknown) sender|sender address (has )?null mx|purported\s+responsible address|envelope sender|mail from .{0,40}(rejected|refused|not accepted)/i,
-  },
-  {
-    reason: 'notaccept',
-    re: /null mx|does not accept (e-?mail|mail)|(doesn't|does not|do not) receive e-?mail|not accepting (any )?(e-?mail|mail|messages)/i,
-  },
-  {
-    reason: 'hostunknown',
-    re: /host (or domain name )?(not found|unknown)|domain (name )?(not found|does not exist|doesn't exist|is not reachable|not reachable)|no (mx|such domain)|unrouteable|unroutable|name service error|domain .{0,40} not reachable/i,
-  },
-  {
-    reason: 'userunknown',
-    re: /(user|mailbox|recipient|address|account)( name)?( is)? (unknown|not found|does not exist|doesn't exist|invalid|unavailable|not exist)|no such (user|mailbox|recipient|address|account)|unknown (user|recipient|mailbox|address)|user doesn't have|doesn't have an? .{0,40}account|invalid recipient|address rejected(?!:)|recipient address rejected: access denied|not listed in (the |our )?(public |domino )?directory|recipnotfound|adresse (destinataire )?(d au moins un destinataire )?invalide|not a valid (user|mailbox|recipient)|inactive email address|email account that you tried to reach does not exist/i,
-  },
-  {
-    reason: 'blocked',
-    re: /block ?list|black ?list|deny ?list|spamhaus|spamcop|barracudacentral|\bsorbs\b|\b(rbl|dnsbl)\b|blocked using|client host (rejected|blocked)|banned|ip address .{0,20}blocked|blocked for spam/i,
-  },
-  {
-    reason: 'spamdetected',
-    re: /spam|junk mail|\bUBE\b|unsolicited|content (rejected|refused)|bulk mail/i,
-  },
-  {
-    reason: 'policyviolation',
-    re: /polic(y|ies)|protocol violation|potential security issue/i,
-  },
-  {
-    reason: 'securityerror',
-    re: /unauthenticated|authentication (required|failed)|must (authenticate|be authenticated)|encryption (required|needed)|tls required|not authorized/i,
-  },
-  {
-    reason: 'blocked',
-    re: /blocked|denied|refused|not allowed|not accepting connections|connection refused/i,
-  },
-  {
-    reason: 'networkerror',
-    re: /too many hops|routing loop|mail loop|loop detected/i,
-  },
-  {
-    reason: 'systemerror',
-    re: /system (error|config(uration)? error)|local error|internal (server )?error|service (currently |temporarily )?(unavailable|not available)|configuration error/i,
-  },
+const MAILBOX_STATUS = new Set<string | undefined>([undefined, 'userunknown', 'filtered']);
+
+/** Phrases that overrule an enhanced status pointing at an unknown mailbox. */
+const NOT_USERUNKNOWN: PhraseReason[] = [
+  'filtered',
+  'mailboxfull',
+  'blocklisted',
+  'hasmoved',
+  'rejected',
+  'notaccept',
+  'norelaying',
 ];
 
-/** Enhanced status (RFC 3463 and the IANA registry) to reason, for replies whose text says little. */
-function reasonFromEnhanced(e: string): string | undefined {
-  const [cls, subject, detail] = e.split('.');
-  const sd = `${subject}.${detail}`;
-  switch (sd) {
-    case '1.0':
-    case '1.1':
-    case '1.3':
-      return 'userunknown';
-    case '1.2':
-      return 'hostunknown';
-    case '1.6':
-      return 'hasmoved';
-    case '1.7':
-    case '1.8':
-      return 'rejected';
-    case '1.10':
-      return 'notaccept';
-    case '2.0':
-    case '2.4':
-      return 'filtered';
-    case '2.1':
-      return 'suspend';
-    case '2.2':
-      return 'mailboxfull';
-    case '2.3':
-      return 'exceedlimit';
-    case '3.1':
-      return 'systemfull';
-    case '3.2':
-      return 'notaccept';
-    case '3.4':
-      return 'mesgtoobig';
-    case '3.0':
-    case '3.3':
-    case '3.5':
-    case '4.3':
-      return 'systemerror';
-    case '4.4':
-      // Unable to route: for good it means the domain has no mail host, for now a DNS hiccup.
-      return cls === '5' ? 'hostunknown' : 'networkerror';
-    case '4.0':
-    case '4.1':
-    case '4.2':
-    case '4.6':
-    case '4.8':
-      return 'networkerror';
-    case '4.5':
-      return 'systemfull';
-    case '4.7':
-      return 'expired';
-    case '5.3':
-      return 'ratelimited';
-    case '5.2':
-    case '5.4':
-    case '5.6':
-      return 'syntaxerror';
-    case '7.13':
-      return 'suspend';
-    case '7.17':
-    case '7.18':
-      return 'hasmoved';
-    case '7.20':
-    case '7.21':
-    case '7.22':
-    case '7.23':
-    case '7.24':
-    case '7.26':
-    case '7.29':
-      return 'authfailure';
-    case '7.25':
-      return 'requireptr';
-    case '7.27':
-      return 'notaccept';
-    case '7.28':
-      return 'spamdetected';
-    case '7.30':
-      return 'failedstarttls';
-    default:
-      if (subject === '6') return 'contenterror';
-      if (subject === '7') return 'securityerror';
-      return undefined;
-  }
-}
+/**
+ * Rules that weigh the status and the command as well as the text, in order; the first that
+ * holds names the reason. The order follows which cause explains the others: a full mailbox
+ * or a size limit before an unknown user (full mailboxes are often refused with 5.1.1-ish
+ * texts), authentication before blocks ("access denied ... does not pass DMARC"), unknown
+ * users before filters, sender refusals before unknown hosts ("domain of sender address does
+ * not exist"), spam before generic blocks.
+ */
+const RULES: [reason: string, test: (f: Facts) => boolean][] = [
+  ['toomanyconn', (f) => says(f, 'toomanyconn')],
+  ['badreputation', (f) => says(f, 'badreputation')],
+  ['ratelimited', (f) => says(f, 'ratelimited')],
+  ['mailboxfull', (f) => f.statusReason === 'mailboxfull' || says(f, 'mailboxfull')],
+  ['exceedlimit', (f) => f.statusReason === 'exceedlimit' || says(f, 'exceedlimit')],
+  ['mesgtoobig', (f) => f.statusReason === 'mesgtoobig' || says(f, 'mesgtoobig')],
+  ['suspend', (f) => f.code === 525 || says(f, 'suspend')],
+  ['hasmoved', (f) => says(f, 'hasmoved')],
+  ['norelaying', (f) => !['connect', 'ehlo'].includes(f.command ?? '') && says(f, 'norelaying')],
+  ['authfailure', (f) => f.statusReason === 'authfailure' || says(f, 'authfailure')],
+  [
+    'userunknown',
+    (f) =>
+      // Words by which a receiver says it has no such account; filters do not use them.
+      says(f, 'noaccount') ||
+      (f.statusReason === 'userunknown' && !NOT_USERUNKNOWN.some((r) => says(f, r))) ||
+      // A report that does not say which command was refused may be quoting a content
+      // filter after DATA; our own session always knows.
+      (says(f, 'userunknown') &&
+        (f.command === 'rcpt' ||
+          (!f.reported && f.command === undefined && MAILBOX_STATUS.has(f.statusReason)))),
+  ],
+  [
+    'filtered',
+    (f) =>
+      (f.statusReason === 'filtered' && (says(f, 'userunknown') || says(f, 'filtered'))) ||
+      ((f.command === 'data' || (f.reported && f.command === undefined)) &&
+        (says(f, 'filtered') || says(f, 'userunknown'))) ||
+      (f.command === undefined && says(f, 'filtered')),
+  ],
+  ['requireptr', (f) => f.statusReason === 'requireptr' || says(f, 'requireptr')],
+  ['notcompliantrfc', (f) => says(f, 'notcompliantrfc')],
+  ['virusdetected', (f) => says(f, 'virusdetected')],
+  [
+    'contenterror',
+    (f) =>
+      (f.statusReason === 'contenterror' && !says(f, 'spamdetected')) || says(f, 'contenterror'),
+  ],
+  [
+    'rejected',
+    (f) =>
+      f.statusReason === 'rejected' ||
+      (says(f, 'rejected') &&
+        (f.command === 'mail' ||
+          (f.command === 'data' && f.statusReason !== 'userunknown') ||
+          [undefined, 'securityerror', 'systemerror'].includes(f.statusReason))),
+  ],
+  ['notaccept', (f) => f.code === 521 || f.code === 556 || says(f, 'notaccept')],
+  [
+    'hostunknown',
+    // A lookup that failed for now is a network error, not a domain that does not exist.
+    (f) =>
+      !temporary(f) &&
+      ((f.statusReason === 'hostunknown' && !says(f, 'networkerror')) || says(f, 'hostunknown')),
+  ],
+  ['blocked', (f) => f.statusReason === 'blocked' || says(f, 'blocklisted')],
+  [
+    'spamdetected',
+    (f) =>
+      f.statusReason === 'spamdetected' ||
+      ((f.enhanced !== undefined || f.code !== undefined) &&
+        !BEFORE_DATA.has(f.command) &&
+        says(f, 'spamdetected')),
+  ],
+];
 
-/** Basic reply codes (RFC 5321, RFC 7504) that name a reason on their own. */
-function reasonFromCode(code: number): string | undefined {
-  if (code >= 500 && code <= 504) return 'syntaxerror';
-  if (code === 530 || code === 535 || code === 538) return 'securityerror';
-  if (code === 551) return 'hasmoved';
-  if (code === 552) return 'mailboxfull';
-  if (code === 521 || code === 556) return 'notaccept';
-  if (code === 451) return 'systemerror';
-  if (code === 452) return 'systemfull';
-  return undefined;
+/** Rules on the text alone, for what the rules above leave undecided. */
+const TEXT_ONLY: PhraseReason[] = [
+  'mailboxfull',
+  'authfailure',
+  'spamdetected',
+  'policyviolation',
+  'norelaying',
+  'systemerror',
+  'networkerror',
+  'suspend',
+  'contenterror',
+  'systemfull',
+  'notaccept',
+  'expired',
+  'failedstarttls',
+  'securityerror',
+  'mailererror',
+];
+
+function decide(f: Facts, report: ReportContext | undefined): string {
+  // A local delivery program (procmail, a pipe) failed: its exit text is not an SMTP reply,
+  // so only what it says counts, and otherwise it is the program's failure.
+  if (/^x-unix/i.test(report?.diagnosticType ?? '')) {
+    return TEXT_ONLY.find((r) => says(f, r)) ?? f.statusReason ?? 'mailererror';
+  }
+  for (const [reason, test] of RULES) if (test(f)) return reason;
+  const byText = TEXT_ONLY.find((r) => says(f, r));
+  if (byText) return byText;
+  // "Try again later" without saying why is most often a throttle.
+  if (TEMPORARY_TEXT.test(f.text) && !report && !says(f, 'refused')) return 'ratelimited';
+  const byStatus = f.statusReason ?? (f.code !== undefined ? reasonOfCode(f.code) : undefined);
+  if (byStatus) return byStatus;
+  if (says(f, 'refused')) return 'blocked';
+  if (!report) return 'undefined';
+  if (report.hint) return report.hint;
+  if (report.action === 'delayed') return 'expired';
+  if (f.command === 'ehlo' || f.command === 'connect') return 'blocked';
+  // Sisimai's word for a failure whose explanation names no known cause.
+  return f.text.trim() !== '' ? 'onhold' : 'undefined';
 }
 
 /** Connection-level failures (no reply code) by the client's error code. */
@@ -256,35 +253,50 @@ function reasonFromErrorCode(errorCode: string | undefined): string {
   return 'networkerror';
 }
 
-export function classifyReply(reply: SmtpReply): Classification {
+/**
+ * Classifies a reply. With `report`, the reply is one a delivery report quotes: it may come
+ * without a code (the reporting MTA's own words), the report's Status stands in for a missing
+ * enhanced code, and a reason the reply does not name comes from the report's context.
+ */
+export function classifyReply(reply: SmtpReply, report?: ReportContext): Classification {
   const text = reply.text.slice(0, 1000);
-  const code = reply.code;
-  const enhanced = (ENHANCED_AFTER_CODE.exec(text) ?? ENHANCED_ANYWHERE.exec(text))?.[1];
+  const smtp = !report?.diagnosticType || report.diagnosticType === 'smtp';
+  const codeText =
+    report && smtp && reply.code === undefined ? CODE_AT_START.exec(text)?.[1] : undefined;
+  const code = reply.code ?? (codeText ? Number(codeText) : undefined);
+  const inText = enhancedStatus(text);
+  // A DSN's Status field is the reporting MTA's reading; a specific code in the reply wins
+  // over a generic one there ("Status: 5.0.0" with "550 5.1.1 ...").
+  const enhanced =
+    report?.status && !(inText && /^\d\.0\.0$/.test(report.status))
+      ? report.status
+      : (inText ?? report?.status);
   const base = { code, enhanced, text };
 
-  if (code !== undefined && code >= 200 && code < 300) {
+  const success =
+    (code !== undefined && code >= 200 && code < 300) || enhanced?.startsWith('2.') === true;
+  if (success || report?.action === 'delivered') {
     return { ...base, disposition: 'delivered', reason: 'delivered' };
   }
-  if (code === undefined || code < 400 || code >= 600) {
+  if (!report && (code === undefined || code < 400 || code >= 600)) {
     // No reply code: the connection failed, timed out or spoke something that is not SMTP.
     return { ...base, disposition: 'deferred', reason: reasonFromErrorCode(reply.errorCode) };
   }
 
-  const textReason = TEXT_REASONS.find((r) => r.re.test(text))?.reason;
-  const saysTemporary = TEMPORARY_TEXT.test(text);
+  const facts: Facts = {
+    text,
+    code,
+    enhanced,
+    statusReason: enhanced ? reasonOfStatus(enhanced) : undefined,
+    command: reply.command,
+    reported: report !== undefined,
+  };
+  const reason = decide(facts, report);
   const temporary =
-    code < 500 ||
+    (code !== undefined && code < 500) ||
     enhanced?.startsWith('4.') === true ||
-    saysTemporary ||
-    (textReason !== undefined && TEMPORARY_REASONS.has(textReason));
-
-  // "Try again later" without saying why is most often a throttle.
-  const fallback = saysTemporary ? 'ratelimited' : undefined;
-  const reason =
-    textReason ??
-    fallback ??
-    (enhanced ? reasonFromEnhanced(enhanced) : undefined) ??
-    reasonFromCode(code) ??
-    'undefined';
+    report?.action === 'delayed' ||
+    TEMPORARY_TEXT.test(text) ||
+    TEMPORARY_REASONS.has(reason);
   return { ...base, disposition: temporary ? 'deferred' : 'bounced', reason };
 }

@@ -1,6 +1,9 @@
 export {
   classifyReply,
+  isHardBounce,
   type SmtpReply,
+  type SmtpCommand,
+  type ReportContext,
   type Classification,
   type Disposition,
 } from './classify.ts';

@@ -15,6 +15,7 @@ export {
   type ZoneEntry,
   type DnsQuery,
 } from './dns-stub.ts';
+export { sharedDir, SharedDirError } from './shared.ts';
 export {
   startPostfix,
   loopbackNexthop,
