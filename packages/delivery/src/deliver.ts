@@ -5,11 +5,8 @@
 import type { Histogram } from 'prom-client';
 import { normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
-import type { Route, SendResult, Transport } from '@volley/smtp';
+import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
-
-/** Reasons that say the address will never take mail: put it on the tenant's suppression list. */
-const HARD_REASONS = new Set(['userunknown', 'hostunknown', 'notaccept']);
 
 export interface DelivererOptions {
   transport: Transport;
@@ -106,7 +103,8 @@ export class Deliverer {
       };
     }
     if (res.disposition === 'bounced') {
-      const suppress = HARD_REASONS.has(res.reason);
+      // The classifier decides what suppresses, for replies and bounce reports alike.
+      const suppress = isHardBounce(res.reason, res.code ?? res.enhanced);
       return { outcome: 'bounced', reason: res.reason, detail: res.text, suppress, refusal: res };
     }
     return {
