@@ -5,7 +5,13 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { Keys } from '@volley/contracts';
-import { CampaignStore, Feedback, SuppressionList, type Queues } from '@volley/campaigns';
+import {
+  CampaignStore,
+  Feedback,
+  IdempotencyKeys,
+  SuppressionList,
+  type Queues,
+} from '@volley/campaigns';
 import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
 import type { Shaper } from '@volley/shaping';
 import { authenticate, tenantOf } from './auth.ts';
@@ -56,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keys: deps.keys,
     queues: deps.queues,
     store,
+    idempotency: new IdempotencyKeys(deps.redis, deps.keys),
     feedback: new Feedback(deps.redis, deps.keys, {
       softBounceLimit: deps.config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit,
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
