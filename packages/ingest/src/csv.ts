@@ -27,9 +27,9 @@ const BOM = '\uFEFF';
  * the length limit, a malformed header.
  *
  * Kept rather than the csv-parse package: read the same way (BOM, bad records skipped and
- * reported), csv-parse 7.0.3 took 4.5 to 6.6 times the CPU of this reader for the same rows
- * (`node --import tsx packages/ingest/bench/csv-reader.ts --csv-parse DIR`), and the reader
- * is most of the upload's own CPU.
+ * reported), csv-parse 7.0.3 took 4.5 to 6.6 times as long as this reader for the same rows
+ * (`node --import tsx packages/ingest/bench/csv-reader.ts --csv-parse DIR`), far past the 20%
+ * it was allowed.
  */
 export class CsvReader {
   private field = '';
