@@ -7,6 +7,12 @@ export {
   type FinalEntry,
   type FinalizeResult,
 } from './store.ts';
+export {
+  IdempotencyKeys,
+  type IdempotencyClaim,
+  type IdempotencyOptions,
+  type StoredAnswer,
+} from './idempotency.ts';
 export { createQueues, enqueueExpand, type Queues } from './queues.ts';
 export { applyLifecycle, LIFECYCLE, type LifecycleAction } from './lifecycle.ts';
 export { Recorder, type RecorderOptions } from './recorder.ts';

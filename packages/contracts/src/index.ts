@@ -210,7 +210,10 @@ export class Keys {
   softBounces(tenant: string, email: string): string {
     return `${this.prefix}:t:${tenant}:soft:${email}`;
   }
-  /** String: campaign id created under an Idempotency-Key. */
+  /**
+   * Hash: the claim of an Idempotency-Key of a campaign create (the campaign id it may create,
+   * the request's fingerprint, the attempt creating it, then the answer given).
+   */
   idempotency(tenant: string, key: string): string {
     return `${this.prefix}:t:${tenant}:idem:${key}`;
   }

@@ -1,5 +1,5 @@
 export { AddressNormalizer } from './address.ts';
-export { CsvReader } from './csv.ts';
+export { CsvReader, type CsvRecordHandler } from './csv.ts';
 export {
   ingestRecipients,
   nestingDepth,
