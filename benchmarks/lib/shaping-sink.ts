@@ -15,6 +15,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { domainOf } from '@volley/message';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 
 /**
@@ -60,10 +61,6 @@ export interface ShapingSink {
 
 /** Connections the sink takes at once: far above 4 senders × (10 shared + capped) connections. */
 const MAX_CLIENTS = 2000;
-
-export function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-}
 
 export async function startShapingSink(cfg: ShapingSinkConfig): Promise<ShapingSink> {
   const log: WriteStream = createWriteStream(cfg.logPath);
