@@ -3,20 +3,17 @@
  * reservations, connection leases and adaptive backoff, driven by a policy file.
  */
 export {
-  parsePolicy,
   resolveRule,
   matchAdaptive,
-  parseRate,
-  parseDuration,
-  defaultBurst,
-  PolicyError,
   type Policy,
-  type PolicyProblem,
   type Rule,
   type Provider,
   type AdaptiveRule,
   type Resolution,
 } from './policy.ts';
+export { parsePolicy } from './policy-parse.ts';
+export { parseRate } from './policy-checker.ts';
+export { PolicyError, type PolicyProblem } from './policy-error.ts';
 export { defaultPolicy, DEFAULT_POLICY_PATH } from './default-policy.ts';
 export {
   PolicyWatcher,
