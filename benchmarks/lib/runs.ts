@@ -28,7 +28,7 @@ import {
 export type RunKind = 'volley' | 'naive' | 'wire';
 
 /** How often the harness samples the sink, the campaign and Redis while a run is going. */
-export const SAMPLE_EVERY_MS = 250;
+const SAMPLE_EVERY_MS = 250;
 
 export interface RunResult {
   kind: RunKind;

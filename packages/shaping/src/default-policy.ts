@@ -3,7 +3,7 @@ import { parsePolicy } from './policy-parse.ts';
 import type { Policy } from './policy.ts';
 
 /** Where the default policy lives: copy it as the starting point of your own. */
-export const DEFAULT_POLICY_PATH = new URL('./default-policy.yaml', import.meta.url);
+const DEFAULT_POLICY_PATH = new URL('./default-policy.yaml', import.meta.url);
 
 /**
  * The documented starting policy for the large providers (Google, Microsoft, Yahoo/AOL,
