@@ -128,7 +128,7 @@ export default {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['^benchmarks/results/', '^node_modules/'] },
+    exclude: { path: '^benchmarks/results/' },
     // `import type` couples files as much as a value import does.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
