@@ -40,6 +40,8 @@ export interface IngestResult {
   errors: RowError[];
   /** Set when the upload stopped: too many invalid rows, or the file itself is malformed. */
   aborted?: string;
+  /** The line that stopped the upload, when one line did (a header without email, say). */
+  abortedLine?: number;
 }
 
 /**
@@ -56,7 +58,27 @@ export type RecipientSink = (
   batch: RecipientBatch,
 ) => Promise<{ added: number; duplicates: number }>;
 
-class Abort extends Error {}
+class Abort extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Why a CSV header has no email column, with the likely cause when there is one: a file saved
+ * by a spreadsheet set to a locale that separates fields with ";" reads as a single column.
+ */
+export function noEmailColumn(header: readonly string[]): string {
+  const message = 'the header row (line 1) has no "email" column';
+  const only = header.length === 1 ? (header[0] ?? '') : '';
+  const delimiter = [';', '\t', '|'].find((d) => only.includes(d));
+  if (delimiter === undefined) return message;
+  const name = delimiter === '\t' ? 'tabs' : JSON.stringify(delimiter);
+  return `${message}: it looks separated by ${name}; Volley reads comma-separated CSV (RFC 4180), so save or export the file with commas as the delimiter`;
+}
 
 /**
  * JSON.stringify never writes a parsed value more than 5.25 times longer than its source text
@@ -242,7 +264,7 @@ export async function ingestRecipients(
           carry.push(start === 0 ? text : text.slice(start));
           carryLength += text.length - start;
           if (carryLength > maxLine)
-            throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`);
+            throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`, line + 1);
         }
         if (emails.length >= chunkSize) await flush();
       }
@@ -259,7 +281,7 @@ export async function ingestRecipients(
         if (!columns) {
           columns = fields.map((f) => f.trim());
           emailCol = columns.findIndex((c) => c.toLowerCase() === 'email');
-          if (emailCol < 0) throw new Abort('the header row (line 1) has no "email" column');
+          if (emailCol < 0) throw new Abort(noEmailColumn(columns), 1);
           // A name given twice keeps its last column, as assigning each column in turn would.
           const last = new Map<string, number>();
           columns.forEach((c, k) => {
@@ -315,6 +337,7 @@ export async function ingestRecipients(
   } catch (err) {
     if (!(err instanceof Abort)) throw err;
     result.aborted = err.message;
+    if (err.line !== undefined) result.abortedLine = err.line;
   } finally {
     // Nothing may still be writing once the caller sees the outcome: it may roll back.
     await Promise.all(writing);

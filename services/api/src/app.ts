@@ -1,4 +1,6 @@
+import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -40,12 +42,50 @@ export interface AppDeps {
   shaper?: Shaper | undefined;
 }
 
+/**
+ * Query strings, path parameters and headers arrive as text, so their schemas type them
+ * (`limit=2` is the number 2). A JSON body already carries its types: coercing it would mail
+ * `"subject": 1` as "1" and `"text": null` as an empty part to a whole list, so bodies are
+ * validated as they are.
+ */
+function literalBodies(): ReturnType<typeof AjvCompiler> {
+  const fromPool = AjvCompiler();
+  // Unknown properties are refused with a clear error rather than silently dropped; one error
+  // at a time, because collecting all of them lets a crafted body cost unbounded work.
+  const shared = { removeAdditional: false, allErrors: false } as const;
+  return (externalSchemas) => {
+    const typed = fromPool(externalSchemas, {
+      customOptions: { ...shared, coerceTypes: 'array' },
+    });
+    const literal = fromPool(externalSchemas, { customOptions: { ...shared, coerceTypes: false } });
+    return (route) => (route.httpPart === 'body' ? literal(route) : typed(route));
+  };
+}
+
+/**
+ * `?cursor=&limit=` is how a form or a script with unset variables says "no cursor, the default
+ * limit": an empty value is the parameter left out, not a value its schema has to refuse.
+ */
+function withoutEmptyValues(query: string): ParsedUrlQuery {
+  const parsed = parseQuery(query);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (Array.isArray(value)) {
+      const given = value.filter((v) => v !== '');
+      if (given.length === 0) delete parsed[name];
+      else parsed[name] = given.length === 1 ? given[0] : given;
+    } else if (value === '') {
+      delete parsed[name];
+    }
+  }
+  return parsed;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger === false ? false : { level: deps.logger.level },
     bodyLimit: deps.config.bodyLimit,
-    // Unknown properties are refused with a clear error rather than silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: literalBodies() } },
+    routerOptions: { querystringParser: withoutEmptyValues },
     // Errors Fastify answers before routing (a URL that is not valid percent-encoding, a bad
     // content type) are problems too, like every other error.
     frameworkErrors: (error, _req, reply) => {
@@ -55,6 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Every body the API reads is JSON or a file route's own type: a text/plain body would reach
+  // a JSON route's validation as a string ("body must be object") instead of a 415 that says
+  // to send JSON.
+  app.removeContentTypeParser('text/plain');
 
   const store = new CampaignStore(deps.redis, deps.keys);
   const ctx: ApiContext = {

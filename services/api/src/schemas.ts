@@ -206,6 +206,17 @@ export const EventsResponse = Type.Object(
   { description: 'Per-recipient outcomes, oldest first.' },
 );
 
+/** One invalid field or line: the same shape in problems and in the answers of uploads. */
+export const FieldErrorSchema = Type.Object({
+  path: Type.String({
+    description: 'Where: `body.from`, `body.recipients[3].email`, `line 12`, ...',
+  }),
+  message: Type.String(),
+  line: Type.Optional(
+    Type.Integer({ description: 'Line of the uploaded file (CSV: the header is line 1).' }),
+  ),
+});
+
 /** RFC 9457 problem details: the body of every error answer, as application/problem+json. */
 export const ProblemSchema = Type.Object(
   {
@@ -214,15 +225,9 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer({ description: 'The HTTP status code.' }),
     detail: Type.String({ description: 'What went wrong with this request and what to do.' }),
     errors: Type.Optional(
-      Type.Array(
-        Type.Object({
-          path: Type.String({
-            description: 'Where: `body.from`, `body.recipients[3].email`, `row 12`, ...',
-          }),
-          message: Type.String(),
-        }),
-        { description: 'Every invalid field or row, when there are several.' },
-      ),
+      Type.Array(FieldErrorSchema, {
+        description: 'Every invalid field or line, when there are several.',
+      }),
     ),
   },
   {

@@ -5,8 +5,8 @@ import { Type, type Static } from 'typebox';
 import { ingestRecipients, type UploadFormat } from '@volley/ingest';
 import { tenantOf } from './auth.ts';
 import type { ApiContext, V1 } from './context.ts';
-import { ApiProblem } from './problem.ts';
-import { CampaignIdParams } from './schemas.ts';
+import { ApiProblem, lineErrors, refusedFile, unsupportedMediaType } from './problem.ts';
+import { CampaignIdParams, FieldErrorSchema } from './schemas.ts';
 
 const FORMATS: Record<string, UploadFormat> = {
   'application/x-ndjson': 'ndjson',
@@ -15,12 +15,15 @@ const FORMATS: Record<string, UploadFormat> = {
   'text/csv': 'csv',
 };
 
+/** The types named in the document and in a 415; the aliases above are read as well. */
+const DOCUMENTED_TYPES = ['application/x-ndjson', 'text/csv'];
+
 const UploadResult = Type.Object({
   rows: Type.Integer({ description: 'Rows read (blank lines and the CSV header not counted).' }),
   added: Type.Integer(),
   duplicates: Type.Integer({ description: 'Rows whose address was already in the campaign.' }),
   invalid: Type.Integer(),
-  errors: Type.Array(Type.Object({ row: Type.Integer(), reason: Type.String() }), {
+  errors: Type.Array(FieldErrorSchema, {
     description: 'The first invalid rows, with their line number.',
   }),
   total: Type.Integer({ description: 'Recipients in the campaign after the upload.' }),
@@ -91,6 +94,7 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
     {
       ...streamedUpload(uploadLimit),
       schema: {
+        consumes: DOCUMENTED_TYPES,
         params: CampaignIdParams,
         querystring: Type.Object({
           maxInvalid: Type.Optional(
@@ -108,13 +112,7 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
       const rec = await ctx.loadOwned(req.params.id, tenant);
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       const format = FORMATS[type];
-      if (!format) {
-        throw new ApiProblem(
-          415,
-          'Unsupported media type',
-          'send recipients as application/x-ndjson or text/csv',
-        );
-      }
+      if (!format) throw unsupportedMediaType(type, DOCUMENTED_TYPES);
       if (rec.status !== 'draft' && rec.status !== 'scheduled') {
         throw new ApiProblem(
           409,
@@ -139,18 +137,18 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw err;
         });
-        if (result.aborted) {
+        const { aborted, abortedLine, errors, ...counts } = result;
+        if (aborted !== undefined) {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
-          throw new ApiProblem(
-            422,
+          throw refusedFile(
             'Upload refused',
-            `${result.aborted}; nothing was added. Fix the rows listed in errors and upload again`,
-            result.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
+            abortedLine === undefined ? { aborted, errors } : { aborted, abortedLine, errors },
+            'upload again',
           );
         }
         ctx.metrics.accepted.inc(result.added);
         const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
-        answer = { ...result, total };
+        answer = { ...counts, errors: lineErrors(errors), total };
       } finally {
         // Before answering: a client that starts the campaign on the answer must find the
         // upload ended.

@@ -274,7 +274,7 @@ describe('suppression API', () => {
       added: 3,
       existing: 1,
       invalid: 1,
-      errors: [{ row: 4, reason: '"not-an-address" is not a valid address' }],
+      errors: [{ path: 'line 4', line: 4, message: '"not-an-address" is not a valid address' }],
     });
     const entries = await list(key);
     assert.deepEqual(
@@ -326,7 +326,7 @@ describe('suppression API', () => {
     assert.match(p.detail, /more than 2 invalid rows; nothing was added/);
     assert.deepEqual(
       tooMany.json<{ errors: { path: string }[] }>().errors.map((e) => e.path),
-      ['row 1502', 'row 1503', 'row 1505'],
+      ['line 1502', 'line 1503', 'line 1505'],
     );
     for (const [body, why] of [
       ['address\na@example.org\n', /no "email" column/],

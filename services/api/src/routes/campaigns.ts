@@ -26,6 +26,12 @@ import {
   ProblemSchema,
 } from '../schemas.ts';
 
+/**
+ * How far in the past a `sendAt` may be and still mean "now": clients' clocks drift a few
+ * seconds from the API's, and a time computed as "in 1 s" may arrive late.
+ */
+const SEND_AT_SKEW_MS = 60_000;
+
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
 
@@ -119,6 +125,14 @@ async function createCampaign(
   resumed = false,
 ): Promise<Static<typeof CreatedResponse>> {
   const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
+  const now = Date.now();
+  // Not on a resumed create: its first attempt was checked, and the time may have passed since.
+  if (!resumed && sendAt !== undefined && sendAt < now - SEND_AT_SKEW_MS) {
+    const message = `${body.sendAt} is in the past (now is ${new Date(now).toISOString()}); give a later time, or leave sendAt out to start at once`;
+    throw new ApiProblem(400, 'Invalid campaign', `body.sendAt ${message}`, [
+      { path: 'body.sendAt', message },
+    ]);
+  }
   const created = await ctx.store.create(id, {
     tenant,
     from: body.from,

@@ -92,11 +92,17 @@ const PreviewResponse = Type.Object({
 
 const TestSendBody = Type.Object(
   {
-    recipients: Type.Array(GivenRecipient, {
-      minItems: 1,
-      maxItems: MAX_TEST_RECIPIENTS,
-      description: `1 to ${MAX_TEST_RECIPIENTS} addresses to send the campaign's content to.`,
-    }),
+    recipients: Type.Array(
+      Type.Union([
+        Type.String({ maxLength: LIMITS.email, description: 'An address, without variables.' }),
+        GivenRecipient,
+      ]),
+      {
+        minItems: 1,
+        maxItems: MAX_TEST_RECIPIENTS,
+        description: `1 to ${MAX_TEST_RECIPIENTS} addresses to send the campaign's content to: each an address string or \`{email, vars}\`.`,
+      },
+    ),
   },
   { additionalProperties: false },
 );
@@ -152,6 +158,15 @@ function checkRecipient(
     errors.push({ path: `${path}.vars`, message: `is larger than ${LIMITS.varsBytes} bytes` });
   }
   return r.vars ? { email: email ?? r.email, vars: r.vars } : { email: email ?? r.email };
+}
+
+/** A recipient given as a bare address string. */
+function checkAddress(email: string, path: string, errors: FieldError[]): Recipient {
+  const normalized = normalizeEmail(email);
+  if (!normalized) {
+    errors.push({ path, message: `${JSON.stringify(email.slice(0, 100))} is not a valid address` });
+  }
+  return { email: normalized ?? email };
 }
 
 function refuseIfAny(errors: FieldError[]): void {
@@ -348,7 +363,9 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
       const tenant = tenantOf(req);
       const errors: FieldError[] = [];
       const recipients = req.body.recipients.map((r, i) =>
-        checkRecipient(r, `body.recipients[${i}]`, errors),
+        typeof r === 'string'
+          ? checkAddress(r, `body.recipients[${i}]`, errors)
+          : checkRecipient(r, `body.recipients[${i}]`, errors),
       );
       refuseIfAny(errors);
       const rec = await ctx.loadOwned(req.params.id, tenant);

@@ -1,17 +1,23 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { SUPPRESSION_SOURCES, type SuppressionSource } from '@volley/contracts';
 import {
   SUPPRESSION_REASON,
   type SuppressionEntry,
   type SuppressionInput,
 } from '@volley/campaigns';
-import { AddressNormalizer, CsvReader, type CsvRecordHandler } from '@volley/ingest';
+import {
+  AddressNormalizer,
+  CsvReader,
+  noEmailColumn,
+  type CsvRecordHandler,
+  type RowError,
+} from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
-import { ApiProblem } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { lineErrors, refusedFile, unsupportedMediaType } from '../problem.ts';
+import { FieldErrorSchema, ProblemSchema } from '../schemas.ts';
 import { limited, streamBodies, streamedUpload } from '../upload.ts';
 import { FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
@@ -51,13 +57,26 @@ const ImportResult = Type.Object({
     description: 'Rows whose address was on the list already, or earlier in the file.',
   }),
   invalid: Type.Integer({ description: 'Rows skipped as invalid.' }),
-  errors: Type.Array(Type.Object({ row: Type.Integer(), reason: Type.String() }), {
+  errors: Type.Array(FieldErrorSchema, {
     description: 'The first invalid rows, with their line number (the header is line 1).',
   }),
 });
-type ImportResult = Static<typeof ImportResult>;
 
-class Refused extends Error {}
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface ReadResult {
+  rows: number;
+  invalid: number;
+  errors: RowError[];
+  refused?: { aborted: string; abortedLine?: number; errors: RowError[] };
+}
 
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -89,8 +108,8 @@ async function readImport(
   body: AsyncIterable<Buffer>,
   opts: { maxInvalid: number; reason: string; source: SuppressionSource; now: number },
   stage: (rows: SuppressionInput[]) => Promise<void>,
-): Promise<Omit<ImportResult, 'added' | 'existing'> & { refused?: string }> {
-  const result = { rows: 0, invalid: 0, errors: [] as ImportResult['errors'] };
+): Promise<ReadResult> {
+  const result = { rows: 0, invalid: 0, errors: [] as RowError[] };
   const addresses = new AddressNormalizer();
   // Only the known columns are read: fields past the header's hold nothing it would use.
   const csv = new CsvReader({ extraFields: 'allow' });
@@ -111,7 +130,7 @@ async function readImport(
       const found: Columns = {};
       for (const c of COLUMNS) if (names.includes(c)) found[c] = names.indexOf(c);
       if (found.email === undefined) {
-        throw new Refused('the header row (line 1) has no "email" column');
+        throw new Refused(noEmailColumn(fields), 1);
       }
       col = found;
       return;
@@ -188,7 +207,11 @@ async function readImport(
     if (batch.length > 0) await stage(batch);
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
-    return { ...result, refused: err.message };
+    const refused = { aborted: err.message, errors: result.errors };
+    return {
+      ...result,
+      refused: err.line === undefined ? refused : { ...refused, abortedLine: err.line },
+    };
   }
   return result;
 }
@@ -217,11 +240,7 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
       const tenant = tenantOf(req);
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'text/csv') {
-        throw new ApiProblem(
-          415,
-          'Unsupported media type',
-          'send the suppression list as text/csv',
-        );
+        throw unsupportedMediaType(type, ['text/csv']);
       }
       const id = ctx.suppressions.beginImport();
       try {
@@ -235,16 +254,9 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
           },
           (rows) => ctx.suppressions.stage(tenant, id, rows),
         );
-        if (refused) {
-          throw new ApiProblem(
-            422,
-            'Import refused',
-            `${refused}; nothing was added. Fix the rows listed in errors and import the file again`,
-            read.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
-          );
-        }
+        if (refused) throw refusedFile('Import refused', refused, 'import the file again');
         const applied = await ctx.suppressions.commitImport(tenant, id);
-        return { ...read, ...applied };
+        return { ...read, errors: lineErrors(read.errors), ...applied };
       } finally {
         await ctx.suppressions.dropImport(tenant, id);
       }
