@@ -12,6 +12,7 @@ import { LuaScript } from '@volley/redis';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
+  CLAIM,
   CREATE,
   DEFER,
   FINALIZE,
@@ -37,6 +38,7 @@ export interface CampaignRecord extends CampaignDefinition {
   sendAt?: number | undefined;
   startedAt?: number | undefined;
   completedAt?: number | undefined;
+  cancelledAt?: number | undefined;
   /** Next recipient index to expand into send jobs. */
   cursor: number;
   counts: CampaignCounts;
@@ -85,6 +87,7 @@ const addScript = new LuaScript(ADD_RECIPIENTS);
 const createScript = new LuaScript(CREATE);
 const transitionScript = new LuaScript(TRANSITION);
 const parkScript = new LuaScript(PARK);
+const claimScript = new LuaScript(CLAIM);
 
 /** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
 const ADD_CHUNK = 1000;
@@ -281,10 +284,31 @@ export class CampaignStore {
   ): Promise<{ changed: boolean; was: string }> {
     const [changed, was] = (await transitionScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.running],
+      [
+        this.keys.campaign(id),
+        this.keys.running,
+        this.keys.recipients(id),
+        this.keys.done(id),
+        this.keys.claimed(id),
+        this.keys.cancelScratch(id),
+      ],
       [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
     return { changed: changed === 1, was };
+  }
+
+  /**
+   * Claims recipients right before their messages go to SMTP; false once the campaign is
+   * cancelled (then the claims held on `indices` become cancelled recipients: see CLAIM).
+   */
+  async claim(id: string, indices: readonly number[]): Promise<boolean> {
+    if (indices.length === 0) return true;
+    const ok = await claimScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.done(id), this.keys.claimed(id)],
+      [...indices],
+    );
+    return ok === 1;
   }
 
   /** Records a send job held back by a pause, if the campaign is still paused; returns the status. */
@@ -319,6 +343,10 @@ export class CampaignStore {
     const failed = num(h.failed);
     // Neither final nor waiting for a retry: still to be sent (or, once cancelled, never to be).
     const open = Math.max(0, total - sent - deferred - bounced - suppressed - failed);
+    // Counted by the cancel itself (campaigns cancelled before it was: derived, as then).
+    const cancelled = status === 'cancelled' ? (optNum(h.cancelled) ?? open + deferred) : 0;
+    // Once cancelled, what is neither final nor cancelled is in flight: it ends as SMTP answers.
+    const inFlight = Math.max(0, total - sent - bounced - suppressed - failed - cancelled);
     return {
       id,
       tenant: h.tenant,
@@ -333,11 +361,12 @@ export class CampaignStore {
       sendAt: optNum(h.sendAt),
       startedAt: optNum(h.startedAt),
       completedAt: optNum(h.completedAt),
+      cancelledAt: optNum(h.cancelledAt),
       cursor: num(h.cursor),
       counts: {
         total,
-        queued: status === 'cancelled' ? 0 : open,
-        cancelled: status === 'cancelled' ? open + deferred : 0,
+        queued: status === 'cancelled' ? inFlight : open,
+        cancelled,
         sent,
         deferred: status === 'cancelled' ? 0 : deferred,
         bounced,
@@ -458,6 +487,7 @@ export class CampaignStore {
         this.keys.pace(id),
         this.keys.suppressionLog(tenant),
         this.keys.suppressionInfo(tenant),
+        this.keys.claimed(id),
       ],
       args,
     )) as number[];
@@ -514,7 +544,13 @@ export class CampaignStore {
   ): Promise<FinalizeResult> {
     const raw = await deferScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.done(id), this.keys.deferred(id), this.keys.events(id)],
+      [
+        this.keys.campaign(id),
+        this.keys.done(id),
+        this.keys.deferred(id),
+        this.keys.events(id),
+        this.keys.claimed(id),
+      ],
       [index, email, opts.reason, opts.detail.slice(0, 500), opts.now ?? Date.now(), opts.lowWater],
     );
     return toResult(raw);

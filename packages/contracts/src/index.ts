@@ -158,6 +158,18 @@ export class Keys {
   deferred(id: string): string {
     return `${this.prefix}:c:${id}:def`;
   }
+  /**
+   * Bitmap by recipient index: set when a sender is about to hand the recipient's message to
+   * SMTP, in the same script that checks the campaign is not cancelled. A cancel counts as
+   * cancelled exactly the recipients neither done nor claimed.
+   */
+  claimed(id: string): string {
+    return `${this.prefix}:c:${id}:claimed`;
+  }
+  /** Scratch key of the cancel script (union of done and claimed), deleted in the same script. */
+  cancelScratch(id: string): string {
+    return `${this.prefix}:c:${id}:cancel-tmp`;
+  }
   /** Set of lower-cased addresses already in the campaign, for deduplication. */
   seen(id: string): string {
     return `${this.prefix}:c:${id}:seen`;

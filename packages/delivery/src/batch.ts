@@ -55,7 +55,15 @@ export class BatchSender {
       return;
     }
     if (rt.status === 'paused' && job.id) await this.parkIfPaused(rt, job, job.id, token);
-    if (rt.status === 'cancelled') return;
+    if (rt.status === 'cancelled') {
+      // Claims this batch held when the cancel came (it was waiting for a slot) become
+      // cancelled recipients.
+      await store.claim(
+        d.campaignId,
+        d.recipients.map((r) => r.i),
+      );
+      return;
+    }
 
     const done = await store.doneFlags(
       d.campaignId,
@@ -131,6 +139,23 @@ export class BatchSender {
         }
         const chunk = sendable.slice(0, n);
         sendable = sendable.slice(n);
+        // The cancel's cut: a chunk is handed to SMTP only if claimed before the cancel, in
+        // the script that the cancel's count is atomic with. The status cache can be a second
+        // old; this cannot.
+        if (
+          !(await store.claim(
+            d.campaignId,
+            chunk.map((r) => r.i),
+          ))
+        ) {
+          rt.status = 'cancelled';
+          await store.claim(
+            d.campaignId,
+            [...waiting, ...sendable].map((r) => r.i),
+          );
+          await this.o.expander.afterOutcomes(d.campaignId, signals);
+          return;
+        }
         const waitingBefore = waiting.length;
         await Promise.all(
           chunk.map(async (r) => {

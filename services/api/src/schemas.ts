@@ -140,6 +140,13 @@ export const CampaignResponse = Type.Object(
     sendAt: Type.Optional(Type.String({ format: 'date-time' })),
     startedAt: Type.Optional(Type.String({ format: 'date-time' })),
     completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    cancelledAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          'When the cancel was accepted: from then on only messages already claimed for SMTP go out.',
+      }),
+    ),
     counts: CountsSchema,
   },
   { description: 'The campaign, its status and its counts.' },

@@ -286,6 +286,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         sendAt: iso(rec.sendAt),
         startedAt: iso(rec.startedAt),
         completedAt: iso(rec.completedAt),
+        cancelledAt: iso(rec.cancelledAt),
         counts: rec.counts,
       };
     },
