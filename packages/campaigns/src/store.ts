@@ -28,6 +28,8 @@ export interface CampaignDefinition {
   text?: string | undefined;
   replyTo?: string | undefined;
   headers?: Record<string, string> | undefined;
+  /** Variables every recipient must have (dotted paths); uploads refuse rows without them. */
+  requiredVars?: string[] | undefined;
 }
 
 export interface CampaignRecord extends CampaignDefinition {
@@ -141,6 +143,7 @@ export class CampaignStore {
     if (input.text !== undefined) fields.text = input.text;
     if (input.replyTo !== undefined) fields.replyTo = input.replyTo;
     if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
+    if (input.requiredVars?.length) fields.requiredVars = JSON.stringify(input.requiredVars);
     if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
     const created = await createScript.run(
       this.redis,
@@ -357,6 +360,7 @@ export class CampaignStore {
       text: h.text,
       replyTo: h.replyTo,
       headers: h.headers ? (JSON.parse(h.headers) as Record<string, string>) : undefined,
+      requiredVars: h.requiredVars ? (JSON.parse(h.requiredVars) as string[]) : undefined,
       createdAt: num(h.createdAt),
       sendAt: optNum(h.sendAt),
       startedAt: optNum(h.startedAt),

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { missingVariables } from '@volley/message';
 import { AddressNormalizer } from './address.ts';
 import { CsvReader, type CsvRecordHandler } from './csv.ts';
 
@@ -20,6 +21,8 @@ export interface IngestOptions {
   inFlight?: number;
   /** Largest JSON size of one recipient's variables. @defaultValue 16 KiB */
   maxVarsBytes?: number;
+  /** Variables (dotted paths) every row must have, not empty: rows without them are invalid. */
+  requiredVars?: readonly string[];
   /** Deepest nesting of objects and arrays in one recipient's variables. @defaultValue 32 */
   maxVarsDepth?: number;
   /** Longest line (NDJSON) or field (CSV). @defaultValue 64 KiB */
@@ -153,6 +156,10 @@ export async function ingestRecipients(
     }
   };
 
+  const required = opts.requiredVars ?? [];
+  const lacking = (row: number, names: readonly string[]): void =>
+    invalid(row, `vars lack ${names.join(', ')}, which the campaign requires`);
+
   const badAddress = (row: number, email: unknown): void => {
     if (typeof email !== 'string' || email === '') return invalid(row, 'email is missing');
     invalid(row, `${JSON.stringify(email.slice(0, 100))} is not a valid address`);
@@ -232,6 +239,13 @@ export async function ingestRecipients(
             return invalid(line, `vars are larger than ${maxVars} bytes`);
           }
         }
+        if (required.length > 0) {
+          const lack = missingVariables(
+            hasVars ? (vars as Record<string, unknown>) : undefined,
+            required,
+          );
+          if (lack.length > 0) return lacking(line, lack);
+        }
         emails.push(normalized);
         // A line whose address is already canonical is kept as written: it parses to the same
         // recipient, and a parse-serialize round trip per row would cost more than the rest.
@@ -277,6 +291,7 @@ export async function ingestRecipients(
       // Per variable: its column, and its JSON key text (`"name":`), built once from the header.
       let varCols: number[] = [];
       let varKeys: string[] = [];
+      let requiredCols: number[] = [];
       const onRecord: CsvRecordHandler = (fields, line, problem) => {
         if (!columns) {
           columns = fields.map((f) => f.trim());
@@ -290,6 +305,15 @@ export async function ingestRecipients(
           varCols = [...last.values()];
           // A column named "__proto__" is a key in the JSON text, never a prototype.
           varKeys = [...last.keys()].map((c) => `${JSON.stringify(c)}:`);
+          // A CSV row's variables are flat: a required name is a column of its own.
+          const absent = required.filter((r) => !last.has(r));
+          if (absent.length > 0) {
+            throw new Abort(
+              `the header row (line 1) has no column for ${absent.map((a) => JSON.stringify(a)).join(', ')}, which the campaign requires`,
+              1,
+            );
+          }
+          requiredCols = required.map((r) => last.get(r) as number);
           return;
         }
         result.rows++;
@@ -297,6 +321,10 @@ export async function ingestRecipients(
         const email = (fields[emailCol] ?? '').trim();
         const normalized = email === '' ? undefined : addresses.normalize(email);
         if (normalized === undefined) return badAddress(line, email);
+        const lack = required.filter(
+          (_r, k) => (fields[requiredCols[k] as number] ?? '').trim() === '',
+        );
+        if (lack.length > 0) return lacking(line, lack);
         // normalizeEmail's alphabet needs no escaping in JSON (no quote, backslash or control).
         let json = `{"email":"${normalized}"`;
         if (varCols.length > 0) {

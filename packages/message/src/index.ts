@@ -13,3 +13,4 @@ export { parseMailbox, normalizeEmail, domainOf } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
 export { DkimSigner } from './dkim.ts';
 export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';
+export { templateVariables, missingVariables } from './variables.ts';

@@ -27,6 +27,16 @@ const RecipientSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const RequiredVarsSchema = Type.Array(
+  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$', maxLength: 200 }),
+  {
+    maxItems: 100,
+    uniqueItems: true,
+    description:
+      'Variables every recipient must have, not empty (`name`, or `user.city` in NDJSON `vars`; a CSV names each in a column): inline recipients and uploaded rows without them are refused, with their position or line.',
+  },
+);
+
 export const CreateCampaignBody = Type.Object(
   {
     from: Type.String({
@@ -61,6 +71,7 @@ export const CreateCampaignBody = Type.Object(
     draft: Type.Optional(
       Type.Boolean({ description: 'Keep as a draft: add recipients, then start.' }),
     ),
+    requiredVars: Type.Optional(RequiredVarsSchema),
     recipients: Type.Optional(
       Type.Array(RecipientSchema, {
         description:
@@ -140,6 +151,7 @@ export const CampaignResponse = Type.Object(
     sendAt: Type.Optional(Type.String({ format: 'date-time' })),
     startedAt: Type.Optional(Type.String({ format: 'date-time' })),
     completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    requiredVars: Type.Optional(RequiredVarsSchema),
     cancelledAt: Type.Optional(
       Type.String({
         format: 'date-time',

@@ -131,7 +131,11 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
       try {
         const result = await ingestRecipients(
           limited(req.body as Readable, uploadLimit),
-          { format, maxInvalid: req.query.maxInvalid ?? maxInvalid },
+          {
+            format,
+            maxInvalid: req.query.maxInvalid ?? maxInvalid,
+            requiredVars: rec.requiredVars ?? [],
+          },
           (batch) => ctx.store.addRecipients(rec.id, batch),
         ).catch(async (err: unknown) => {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);

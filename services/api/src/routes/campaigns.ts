@@ -5,6 +5,7 @@ import { LIFECYCLE, applyLifecycle, enqueueExpand, type StoredAnswer } from '@vo
 import {
   HeaderError,
   TemplateError,
+  missingVariables,
   normalizeEmail,
   parseMailbox,
   validateCustomHeaders,
@@ -92,6 +93,14 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
         path: `body.recipients[${i}].vars`,
         message: `is larger than ${LIMITS.varsBytes} bytes`,
       });
+    } else if (body.requiredVars?.length) {
+      const lack = missingVariables(r.vars, body.requiredVars);
+      if (lack.length > 0) {
+        errors.push({
+          path: `body.recipients[${i}].vars`,
+          message: `lacks ${lack.join(', ')}, which the campaign requires`,
+        });
+      }
     }
   });
   return errors;
@@ -143,6 +152,7 @@ async function createCampaign(
     headers: body.headers,
     sendAt,
     draft: body.draft,
+    requiredVars: body.requiredVars,
   });
   if (created) ctx.metrics.created.inc();
   let recipients: { added: number; duplicates: number } | undefined;
@@ -286,6 +296,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         sendAt: iso(rec.sendAt),
         startedAt: iso(rec.startedAt),
         completedAt: iso(rec.completedAt),
+        requiredVars: rec.requiredVars,
         cancelledAt: iso(rec.cancelledAt),
         counts: rec.counts,
       };

@@ -7,7 +7,9 @@ import {
   TemplateError,
   compileCampaignTemplates,
   htmlToText,
+  missingVariables,
   normalizeEmail,
+  templateVariables,
   type CompiledTemplates,
   type ComposedMessage,
   type RenderedContent,
@@ -88,6 +90,10 @@ const PreviewResponse = Type.Object({
   }),
   headers: Type.Array(Header, { description: 'Message headers in order.' }),
   size: Type.Integer({ description: 'Size of the composed message in bytes.' }),
+  missingVariables: Type.Array(Type.String(), {
+    description:
+      "Variables the templates use that this recipient's vars lack (absent, null or empty): they render as nothing.",
+  }),
 });
 
 const TestSendBody = Type.Object(
@@ -335,6 +341,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         text: textPart(content),
         headers: headerList(message.raw),
         size: Buffer.byteLength(message.raw),
+        missingVariables: missingVariables(vars, templateVariables(rec)),
       };
     },
   );
