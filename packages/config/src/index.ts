@@ -2,6 +2,7 @@
  * Configuration from environment variables, parsed and validated once at start.
  * Every problem is collected, so one failed start shows all of them.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
@@ -22,6 +23,23 @@ export interface RelayTarget {
   requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
+  /**
+   * Check the relay's certificate (`?tlsVerify=false` turns it off: encrypted, but open to a
+   * man in the middle; the sender warns at start). @defaultValue true
+   */
+  tlsVerify: boolean;
+  /** PEM CA certificates to check the relay's certificate against, read from `?ca=FILE`, in place of the system's. */
+  ca?: Buffer;
+}
+
+/** What a sender warns about at start: relays whose certificates are not verified. */
+export function relayWarnings(relays: readonly RelayTarget[]): string[] {
+  return relays
+    .filter((r) => !r.tlsVerify)
+    .map(
+      (r) =>
+        `VOLLEY_SMTP_RELAY: ${r.label} has tlsVerify=false: its certificate is not verified, so a man in the middle can read and change the mail; give its CA with ?ca=FILE instead`,
+    );
 }
 
 export interface CommonConfig {
@@ -133,7 +151,7 @@ export interface DkimKeyRef {
 
 /**
  * Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `user:pass@`,
- * `?weight=N` and `?requireTLS=true|false`.
+ * `?weight=N`, `?requireTLS=true|false`, `?tlsVerify=true|false` and `?ca=FILE`.
  */
 export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   const out: RelayTarget[] = [];
@@ -181,6 +199,31 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       );
       continue;
     }
+    const verifyText = url.searchParams.get('tlsVerify');
+    if (verifyText !== null && verifyText !== 'true' && verifyText !== 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: tlsVerify must be true or false, not ${JSON.stringify(verifyText)} (${JSON.stringify(mask(part))})`,
+      );
+      continue;
+    }
+    const caFile = url.searchParams.get('ca');
+    if (caFile !== null && verifyText === 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has both ca and tlsVerify=false: a CA file is only used to verify; drop one`,
+      );
+      continue;
+    }
+    let ca: Buffer | undefined;
+    if (caFile !== null) {
+      try {
+        ca = readFileSync(caFile);
+      } catch (err) {
+        problems.push(
+          `VOLLEY_SMTP_RELAY: the ca file ${JSON.stringify(caFile)} of ${url.host} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); without it the relay's certificate could not be verified`,
+        );
+        continue;
+      }
+    }
     const target: RelayTarget = {
       label: `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}:***@` : ''}${url.host}`,
       host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -188,7 +231,9 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       secure,
       requireTLS: secure || tlsText === 'true' || url.username !== '',
       weight,
+      tlsVerify: verifyText !== 'false',
     };
+    if (ca) target.ca = ca;
     if (url.username) {
       target.auth = {
         user: decodeURIComponent(url.username),

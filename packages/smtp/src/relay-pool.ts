@@ -63,10 +63,11 @@ export class RelayPool implements Transport {
       port: target.port,
       secure: target.secure,
       auth: target.auth,
-      // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
-      // whenever it is offered; required with credentials or when the URL asks for it.
+      // A relay is our own infrastructure: its certificate is checked (against the system's
+      // CAs or the URL's ?ca=FILE, unless ?tlsVerify=false), and STARTTLS is used whenever it
+      // is offered; required with credentials or when the URL asks for it.
       requireTLS: target.requireTLS,
-      tls: { rejectUnauthorized: true },
+      tls: { rejectUnauthorized: target.tlsVerify, ca: target.ca },
       maxConnections: opts.poolSize,
       // Keep connections for as long as the server allows: each reconnect costs round trips
       // for the greeting, EHLO and possibly TLS and AUTH.
