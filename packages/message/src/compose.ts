@@ -34,14 +34,14 @@ function formatMailbox(m: Mailbox, headerName: string): string {
   if (!m.name) return m.address;
   const prefix = headerName.length + 2;
   const quoted = `"${m.name.replace(/["\\]/g, '\\$&')}"`;
-  // A quoted "=?...?=" is still decoded by many readers, so such names are encoded too; so are
-  // names too long for one line, since encoded words fold where a quoted string cannot.
-  const plain =
-    /^[\x20-\x7e]*$/.test(m.name) &&
-    !m.name.includes('=?') &&
-    prefix + quoted.length <= LINE_SHOULD;
-  // eslint-disable-next-line no-control-regex
-  const display = plain ? quoted : encodeWords(m.name.replace(/[\x00-\x1f\x7f]+/g, ' '), prefix);
+  // A quoted "=?...?=" is still decoded by many readers, so such names are encoded too. A long
+  // plain name is folded at its spaces, which a quoted string allows (RFC 5322 §3.2.4: FWS in
+  // qcontent): base64 for plain ASCII is what spam filters score (FROM_EXCESS_BASE64).
+  const plain = /^[\x20-\x7e]*$/.test(m.name) && !m.name.includes('=?');
+  const display = plain
+    ? encodeHeaderValue(quoted, headerName.length)
+    : // eslint-disable-next-line no-control-regex
+      encodeWords(m.name.replace(/[\x00-\x1f\x7f]+/g, ' '), prefix);
   const lastBreak = display.lastIndexOf('\n');
   const lastLine = lastBreak < 0 ? prefix + display.length : display.length - lastBreak - 1;
   const fits = lastLine + ` <${m.address}>`.length <= LINE_SHOULD;

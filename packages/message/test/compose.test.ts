@@ -247,6 +247,27 @@ describe('MessageComposer', () => {
     }
   });
 
+  test('a long ASCII display name is folded as text, not base64-encoded (SpamAssassin FROM_EXCESS_BASE64)', async () => {
+    const name = 'The Quarterly Newsletter of the Example Society for Long Display Names, Europe';
+    const from = `"${name}" <news@example.com>`;
+    const msg = composer({ from }).compose(
+      0,
+      'a@example.org',
+      { subject: 's', text: 't', html: undefined },
+      NOW,
+    );
+    const head = msg.raw.slice(0, msg.raw.indexOf('\r\n\r\n'));
+    const fromField = /^From: .*(?:\r\n[ \t].*)*/m.exec(head)?.[0] ?? '';
+    assert.doesNotMatch(fromField, /=\?/, 'no encoded word');
+    assert.ok(
+      fromField.split('\r\n').every((l) => l.length <= 78),
+      `every line within 78: ${JSON.stringify(fromField)}`,
+    );
+    const p = await parse(msg.raw);
+    assert.equal(firstAddress(p.from).name, name);
+    assert.equal(firstAddress(p.from).address, 'news@example.com');
+  });
+
   test('an IDN sender domain is written in punycode in the head and the envelope', async () => {
     const c = composer({ from: 'Büro <info@Bücher.example>' });
     const msg = c.compose(4, 'a@example.org', { subject: 's', text: 't', html: undefined }, NOW);
