@@ -18,6 +18,7 @@ import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
+import { operation } from './operation.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
@@ -151,12 +152,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The OpenAPI document collects every route registered after it.
   await registerDocs(app, ctx);
 
-  app.get('/healthz', { schema: { response: { 200: HealthResponse } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: operation({
+        operationId: 'getLiveness',
+        summary: 'Liveness: the process answers',
+        tag: 'health',
+        access: 'none',
+        response: { 200: { ...HealthResponse, description: 'The process is alive.' } },
+      }),
+    },
+    async () => ({ status: 'ok' }),
+  );
   app.get(
     '/readyz',
-    { schema: { response: { 200: HealthResponse, 503: HealthResponse } } },
+    {
+      schema: operation({
+        operationId: 'getReadiness',
+        summary: 'Readiness: Redis is connected',
+        tag: 'health',
+        access: 'none',
+        response: {
+          200: { ...HealthResponse, description: 'Ready to serve requests.' },
+          503: { ...HealthResponse, description: 'Redis is not connected; take out of rotation.' },
+        },
+      }),
+    },
     async (_req, reply) => {
       const ok = deps.redis.status === 'ready';
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'redis unavailable' });

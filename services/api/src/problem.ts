@@ -122,8 +122,12 @@ export function errorHandler(
   }
   const status = err.statusCode ?? 500;
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    // Routes that stream a file name their types in `consumes`; every other body is JSON.
-    const consumes = req.routeOptions.schema?.consumes ?? ['application/json'];
+    // Routes that stream a file name their types (see operation.ts); every other body is JSON.
+    const schema = req.routeOptions.schema as
+      { consumes?: readonly string[]; streamBody?: Record<string, unknown> } | undefined;
+    const consumes = schema?.streamBody
+      ? Object.keys(schema.streamBody)
+      : (schema?.consumes ?? ['application/json']);
     return sendProblem(reply, unsupportedMediaType(req.headers['content-type'], consumes));
   }
   if (status === 413) {
