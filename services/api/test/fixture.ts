@@ -55,3 +55,13 @@ export async function apiFixture(
     },
   };
 }
+
+/** Streams `body` to a campaign's recipient upload as `type`. */
+export function uploadRecipients(app: FastifyInstance, id: string, type: string, body: string) {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/campaigns/${id}/recipients`,
+    headers: { ...auth, 'content-type': type },
+    payload: body,
+  });
+}

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { apiFixture, auth, uploadRecipients, type ApiFixture } from './fixture.ts';
 
 let fx: ApiFixture;
 let app: FastifyInstance;
@@ -48,14 +48,7 @@ async function draft(): Promise<string> {
   return res.json<{ id: string }>().id;
 }
 
-function upload(id: string, type: string, body: string) {
-  return app.inject({
-    method: 'POST',
-    url: `/v1/campaigns/${id}/recipients`,
-    headers: { ...auth, 'content-type': type },
-    payload: body,
-  });
-}
+const upload = (id: string, type: string, body: string) => uploadRecipients(app, id, type, body);
 
 describe('JSON bodies are taken as they are', () => {
   for (const [field, value, expected] of [

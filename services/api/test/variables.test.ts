@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { apiFixture, auth, uploadRecipients, type ApiFixture } from './fixture.ts';
 
 let fx: ApiFixture;
 let app: FastifyInstance;
@@ -25,14 +25,7 @@ async function create(payload: object) {
   return app.inject({ method: 'POST', url: '/v1/campaigns', headers: auth, payload });
 }
 
-function upload(id: string, type: string, body: string) {
-  return app.inject({
-    method: 'POST',
-    url: `/v1/campaigns/${id}/recipients`,
-    headers: { ...auth, 'content-type': type },
-    payload: body,
-  });
-}
+const upload = (id: string, type: string, body: string) => uploadRecipients(app, id, type, body);
 
 describe('preview lists the variables the recipient lacks', () => {
   test('absent, null and empty ones are listed, in order of use; email and names inside each are not', async () => {
