@@ -12,6 +12,7 @@ export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
 export {
   parseMailbox,
   normalizeEmail,
+  normalizeDomain,
   isValidEmail,
   validateCustomHeaders,
   HeaderError,
