@@ -2,12 +2,29 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { Keys } from '@volley/contracts';
 import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
+import { DomainStore } from '@volley/domains';
 import { connectRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import { buildApp, type AppDeps } from '../src/app.ts';
 
 export const KEY = 'test-key-0123456789abcdef';
 export const auth = { authorization: `Bearer ${KEY}` };
+/** VOLLEY_DKIM_SECRET of the tests. */
+export const DKIM_SECRET = 'test-dkim-secret-0123456789abcdef-0123';
+
+/**
+ * Gives a tenant a sending domain (with an Ed25519 key, the quickest to make), as an operator
+ * would before the tenant's campaigns from that domain are accepted.
+ */
+export async function addSendingDomain(
+  redis: RedisClient,
+  keys: Keys,
+  tenant: string,
+  domain: string,
+): Promise<void> {
+  const store = new DomainStore(redis, keys, { secret: DKIM_SECRET });
+  await store.add(tenant, { domain, keyType: 'ed25519' });
+}
 
 export interface ApiFixture {
   app: FastifyInstance;

@@ -15,6 +15,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 import {
   CampaignIdParams,
   CampaignResponse,
@@ -202,6 +203,8 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           errors,
         );
       }
+      // Before the Idempotency-Key is claimed: a refused request leaves nothing behind.
+      await requireSendingDomain(ctx, tenant, body.from, 'body.from');
       const idemKey = req.headers['idempotency-key'];
       if (typeof idemKey !== 'string' || idemKey.length === 0) {
         return reply.code(202).send(await createCampaign(ctx, ctx.store.newId(), tenant, body));
@@ -284,11 +287,18 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         summary: 'Start a draft or scheduled campaign now',
         tags: ['campaigns'],
         params: CampaignIdParams,
-        response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
+        response: {
+          202: CreatedResponse,
+          404: ProblemSchema,
+          409: ProblemSchema,
+          422: ProblemSchema,
+        },
       },
     },
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      // The domain may have been removed from the tenant since the draft was made.
+      await requireSendingDomain(ctx, rec.tenant, rec.from, 'from');
       const res = await ctx.store.start(rec.id);
       if (res.status === 'uploading') {
         throw new ApiProblem(

@@ -16,6 +16,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 import { CampaignIdParams, CountsSchema, LIMITS, ProblemSchema, StatusSchema } from '../schemas.ts';
 
 /** Addresses one test send may reach: enough for a review team, too few to be a campaign. */
@@ -359,6 +360,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
           `campaign ${rec.id} is cancelled: its content will not be sent, so there is nothing to test; create a new campaign`,
         );
       }
+      await requireSendingDomain(ctx, tenant, rec.from, 'from');
       const renderer = new Renderer(rec);
       recipients.forEach((r, i) => renderer.render(i, r));
 
