@@ -340,7 +340,7 @@ export class DomainStore {
     if (!this.sealer) {
       throw new DomainError(
         'SECRET_MISSING',
-        'VOLLEY_DKIM_SECRET is not set: DKIM private keys are stored sealed with it; set it (32+ characters, e.g. `openssl rand -hex 32`), the same for the API, the senders and `npm run admin`, and restart',
+        'VOLLEY_DKIM_SECRET is not set: DKIM private keys are stored sealed with it; set it (32+ characters, e.g. `openssl rand -hex 32`), the same for the API, the senders and `npm run admin` (restart the API after setting it)',
       );
     }
     return this.sealer;

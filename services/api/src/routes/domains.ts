@@ -58,7 +58,7 @@ const RotateBody = Type.Object(
     activate: Type.Optional(
       Type.Boolean({
         description:
-          'false: add the selector without signing with it yet, to publish its record first and switch with POST …/selectors/{selector}/activate. @defaultValue true',
+          'false: add the selector without signing with it yet, to publish its record first and switch with POST …/selectors/{selector}/activate. Default true.',
       }),
     ),
   },
