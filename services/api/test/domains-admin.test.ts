@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +7,9 @@ import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { KeySealer, type DomainRecord, type DomainView } from '@volley/domains';
 import type { RedisClient } from '@volley/redis';
-import { ROOT, spawnService } from '@volley/testkit';
+import { spawnService } from '@volley/testkit';
 import { TenantStore } from '../src/tenants.ts';
-import { DKIM_SECRET, apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { DKIM_SECRET, apiFixture, auth, runAdminCli as cli, type ApiFixture } from './fixture.ts';
 
 const ADMIN = 'admin-key-fedcba9876543210';
 const adminAuth = { authorization: `Bearer ${ADMIN}` };
@@ -238,28 +237,6 @@ describe('admin API: sending domains', () => {
     }
   });
 });
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('admin CLI: domains', () => {
   test('add (imported key), list, show, rotate --staged, activate, remove; nothing prints a key', async () => {

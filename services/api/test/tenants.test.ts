@@ -1,15 +1,21 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { ROOT, startRedis, uniquePrefix } from '@volley/testkit';
+import { startRedis, uniquePrefix } from '@volley/testkit';
 import { buildApp } from '../src/app.ts';
 import { hashApiKey } from '../src/tenants.ts';
-import { DKIM_SECRET, addSendingDomain, apiFixture, auth, type ApiFixture } from './fixture.ts';
+import {
+  DKIM_SECRET,
+  addSendingDomain,
+  apiFixture,
+  auth,
+  runAdminCli as cli,
+  type ApiFixture,
+} from './fixture.ts';
 
 const ADMIN = 'admin-key-fedcba9876543210';
 const adminAuth = { authorization: `Bearer ${ADMIN}` };
@@ -510,29 +516,6 @@ describe('suppressions', () => {
     assert.deepEqual(await redis.smembers(fx.keys.suppression('sup-del')), ['stays@four.example']);
   });
 });
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `npm run admin` as an operator would (through node directly, to skip npm's banner). */
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('admin CLI', () => {
   let server: Awaited<ReturnType<typeof startRedis>>;

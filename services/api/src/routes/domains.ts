@@ -16,14 +16,10 @@ import {
   type DomainRecord,
 } from '@volley/domains';
 import type { ApiContext } from '../context.ts';
-import { ApiProblem } from '../problem.ts';
+import { problemsByCode } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
-import { TENANT_ID_PATTERN } from '../tenants.ts';
+import { TenantId, TenantParams } from './admin.ts';
 
-const TenantId = Type.String({
-  pattern: TENANT_ID_PATTERN,
-  description: 'Tenant id (`default` is the tenant of VOLLEY_API_KEY).',
-});
 const DomainName = Type.String({
   minLength: 1,
   maxLength: 253,
@@ -97,7 +93,6 @@ const DomainSchema = Type.Object(
   { description: 'A sending domain of a tenant. Private keys are never part of it.' },
 );
 
-const TenantParams = Type.Object({ tenant: TenantId });
 const DomainParams = Type.Object({ tenant: TenantId, domain: DomainName });
 const SelectorParams = Type.Object({ tenant: TenantId, domain: DomainName, selector: Selector });
 
@@ -125,15 +120,7 @@ const STATUS: Record<DomainError['code'], [number, string]> = {
   SECRET_MISSING: [503, 'DKIM secret not configured'],
 };
 
-async function asProblem<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (!(err instanceof DomainError)) throw err;
-    const [status, title] = STATUS[err.code];
-    throw new ApiProblem(status, title, err.message);
-  }
-}
+const asProblem = problemsByCode((err) => err instanceof DomainError, STATUS);
 
 export function registerDomainRoutes(plain: FastifyInstance, ctx: ApiContext): void {
   const admin = plain.withTypeProvider<TypeBoxTypeProvider>();
