@@ -37,7 +37,10 @@ const MAX_ENTRIES = 10_000;
 
 export class TenantSigners {
   private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<string, Promise<DkimSigner | undefined>>();
+  private readonly pending = new Map<
+    string,
+    { work: Promise<DkimSigner | undefined>; readAt: number }
+  >();
   /** Signers by domain, selector and seal: a key is opened once, a rotated key is new. */
   private readonly opened = new Map<string, DkimSigner>();
   private readonly staticSigners = new Map<string, DkimSigner>();
@@ -66,12 +69,14 @@ export class TenantSigners {
     if (hit && now < hit.expires) return hit.signer;
     let running = this.pending.get(id);
     if (!running) {
-      running = this.resolve(tenant, fromDomain).finally(() => this.pending.delete(id));
+      // Timed from the read, not from when a caller joined it: a key is never used longer.
+      const work = this.resolve(tenant, fromDomain).finally(() => this.pending.delete(id));
+      running = { work, readAt: now };
       this.pending.set(id, running);
     }
-    const signer = await running;
+    const signer = await running.work;
     this.entries.delete(id);
-    this.entries.set(id, { signer, expires: now + this.o.ttlMs });
+    this.entries.set(id, { signer, expires: running.readAt + this.o.ttlMs });
     if (this.entries.size > MAX_ENTRIES) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
@@ -121,7 +126,6 @@ export class TenantSigners {
     const signer = new DkimSigner([
       { domain: rec.domain, selector: sel.selector, privateKey: privateKeyPem(der) },
     ]);
-    der.fill(0);
     // Rotated-out keys are dropped with the rest now and then; they are opened again if needed.
     if (this.opened.size >= MAX_ENTRIES) this.opened.clear();
     this.opened.set(id, signer);
