@@ -6,12 +6,7 @@ import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
-export {
-  DKIM_SECRET_MIN,
-  loadDomainConfig,
-  type DkimKeyRef,
-  type DomainConfig,
-} from './domains.ts';
+export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -243,7 +238,7 @@ function common(r: Reader, defaultMetricsPort: number): CommonConfig {
 export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
 
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
-export const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
+const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
 
 function feedbackSettings(r: Reader): FeedbackConfig {
   const softBounceLimit = r.limitOrOff(

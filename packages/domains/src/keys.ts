@@ -18,7 +18,7 @@ export const DKIM_KEY_TYPES: readonly DkimKeyType[] = ['rsa', 'ed25519'];
  * RSA keys from 2048 bits (RFC 8301 forbids under 1024 and receivers are dropping 1024) to
  * 4096 (longer keys make TXT records that many DNS providers cannot hold, and cost more to sign).
  */
-export const RSA_BITS = { generated: 2048, min: 2048, max: 4096 } as const;
+const RSA_BITS = { generated: 2048, min: 2048, max: 4096 } as const;
 
 /** The largest PEM accepted: a 4096-bit RSA key is about 3.3 KB. */
 const PEM_MAX = 16 * 1024;

@@ -24,7 +24,7 @@ import { DkimSecretError, KeySealer } from './sealing.ts';
  * A selector is a DNS name under `_domainkey` (RFC 6376 §3.1): dot-separated labels of
  * lower-case letters, digits and inner dashes, kept to 63 characters so the record name fits.
  */
-export const SELECTOR_PATTERN =
+const SELECTOR_PATTERN =
   '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$';
 const SELECTOR = new RegExp(SELECTOR_PATTERN);
 export const SELECTOR_MAX = 63;
