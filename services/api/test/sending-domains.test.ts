@@ -153,6 +153,59 @@ describe('sending as a domain', () => {
     assert.equal(again.statusCode, 202, again.body);
   });
 
+  test('a Sender header cannot name another domain: it is refused like every header Volley writes, and nothing is stored', async () => {
+    const before = await campaignState();
+    for (const name of ['Sender', 'sender', 'SENDER']) {
+      const res = await create('acme', {
+        ...content,
+        from: 'news@acme.example',
+        headers: { [name]: 'news@globex.example' },
+        recipients,
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(res.json<{ detail: string }>().detail, /is set by Volley and cannot be given/);
+    }
+    assert.deepEqual(await campaignState(), before);
+  });
+
+  test('an internationalized domain is matched in any spelling, Unicode or punycode', async () => {
+    await addSendingDomain(fx.redis, fx.keys, 'acme', 'Bücher.example');
+    for (const from of ['n@bücher.example', 'n@BÜCHER.example', 'n@news.xn--bcher-kva.example']) {
+      const res = await create('acme', { ...content, from, draft: true });
+      assert.equal(res.statusCode, 202, `${from}: ${res.body}`);
+    }
+    const other = await create('globex', { ...content, from: 'n@bücher.example', draft: true });
+    assertRefused(other, 'xn--bcher-kva.example', 'globex');
+  });
+
+  test('Idempotency-Key: a refused create leaves no claim, and an answered create is replayed after its domain is removed', async () => {
+    const headers = { 'idempotency-key': 'idem-domain-1' };
+    const payload = { ...content, from: 'n@idem.example', draft: true };
+    assertRefused(await create('acme', payload, headers), 'idem.example', 'acme');
+    assert.equal(await fx.redis.exists(fx.keys.idempotency('acme', 'idem-domain-1')), 0);
+
+    // The same key and body once the domain is added: created now, not a replay of the 422.
+    await addSendingDomain(fx.redis, fx.keys, 'acme', 'idem.example');
+    const made = await create('acme', payload, headers);
+    assert.equal(made.statusCode, 202, made.body);
+    assert.equal(made.headers['idempotent-replayed'], undefined);
+    const id = made.json<{ id: string }>().id;
+
+    const del = await fx.app.inject({
+      method: 'DELETE',
+      url: '/v1/admin/tenants/acme/domains/idem.example',
+      headers: bearer(ADMIN),
+    });
+    assert.equal(del.statusCode, 200, del.body);
+    const retry = await create('acme', payload, headers);
+    assert.equal(retry.statusCode, 202, retry.body);
+    assert.equal(retry.headers['idempotent-replayed'], 'true');
+    assert.equal(retry.body, made.body);
+    assert.equal(retry.json<{ id: string }>().id, id);
+    // Without the key, the same request is a new create, and refused.
+    assertRefused(await create('acme', payload), 'idem.example', 'acme');
+  });
+
   test('the default tenant without sending domains sends as any domain, except one a tenant has', async () => {
     const any = await fx.app.inject({
       method: 'POST',

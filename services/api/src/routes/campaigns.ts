@@ -119,6 +119,10 @@ async function createCampaign(
   body: CreateCampaignBody,
   resumed = false,
 ): Promise<Static<typeof CreatedResponse>> {
+  // Checked here, after any Idempotency-Key claim: a retry of a create that was answered gets
+  // that answer again even if the domain was removed since, and a refused create leaves no
+  // campaign, so its claim is dropped and a corrected retry runs afresh.
+  await requireSendingDomain(ctx, tenant, body.from, 'body.from');
   const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
   const created = await ctx.store.create(id, {
     tenant,
@@ -203,8 +207,6 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           errors,
         );
       }
-      // Before the Idempotency-Key is claimed: a refused request leaves nothing behind.
-      await requireSendingDomain(ctx, tenant, body.from, 'body.from');
       const idemKey = req.headers['idempotency-key'];
       if (typeof idemKey !== 'string' || idemKey.length === 0) {
         return reply.code(202).send(await createCampaign(ctx, ctx.store.newId(), tenant, body));
