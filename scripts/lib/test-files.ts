@@ -4,6 +4,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { TSX_NODE_ARGS } from '@volley/runtime';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -34,5 +35,5 @@ export function runnerArgs(
   files: string[],
   reporters: string[] = ['--test-reporter=spec'],
 ): string[] {
-  return ['--import', 'tsx', '--test', ...reporters, '--test-concurrency=2', ...files];
+  return [...TSX_NODE_ARGS, '--test', ...reporters, '--test-concurrency=2', ...files];
 }

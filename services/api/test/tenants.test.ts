@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { ROOT, startRedis, uniquePrefix } from '@volley/testkit';
+import { ROOT, startRedis, TSX_NODE_ARGS, uniquePrefix } from '@volley/testkit';
 import { buildApp } from '../src/app.ts';
 import { hashApiKey } from '../src/tenants.ts';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
@@ -514,7 +514,7 @@ interface CliResult {
 /** Runs `npm run admin` as an operator would (through node directly, to skip npm's banner). */
 function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [...TSX_NODE_ARGS, 'services/api/src/cli.ts', ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
