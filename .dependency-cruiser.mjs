@@ -114,8 +114,9 @@ export default {
     {
       name: 'outside-code-by-package-name',
       severity: 'error',
-      comment: 'Benchmarks and scripts reach the workspaces by package name, as services do.',
-      from: { path: '^(benchmarks|scripts)/' },
+      comment:
+        'Benchmarks, scripts and the deployment checks reach the workspaces by package name, as services do.',
+      from: { path: '^(benchmarks|scripts|deploy)/' },
       to: { path: WORKSPACE_CODE, dependencyTypesNot: ['aliased-workspace'] },
     },
     {

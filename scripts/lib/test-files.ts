@@ -18,8 +18,11 @@ function find(dir: string, out: string[]): string[] {
   return out;
 }
 
-/** Folders whose *.test.ts files make up the suite: the benchmarks' own logic is tested too. */
-const TESTED = ['packages', 'services', 'benchmarks'];
+/**
+ * Folders whose *.test.ts files make up the suite: the benchmarks' own logic is tested too, and
+ * so are the deployment manifests.
+ */
+const TESTED = ['packages', 'services', 'benchmarks', 'deploy'];
 
 /** Every *.test.ts under TESTED whose path contains one of `filter` (all when empty). */
 export function testFiles(filter: string[]): string[] {

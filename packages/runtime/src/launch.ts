@@ -56,6 +56,8 @@ export interface LaunchOptions {
   onLine?: (line: string) => void;
   /** Lines kept for `lines` and error messages (tests keep a run's whole output). */
   keepLines?: number;
+  /** Runs the process as this user and group (only root may ask for another). */
+  user?: { uid: number; gid: number };
 }
 
 /** Lines kept by default: enough context for an error message without unbounded memory. */
@@ -72,6 +74,7 @@ export function launch(
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
   });
   if (child.pid === undefined) {
     // spawn reports ENOENT asynchronously; a missing pid means the start failed.
