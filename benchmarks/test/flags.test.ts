@@ -237,6 +237,7 @@ describe('every benchmark entry point', () => {
     ['benchmarks/batch-size.ts', 'npm run bench:batch'],
     ['benchmarks/upload.ts', 'npm run bench:upload'],
     ['benchmarks/shaping.ts', 'npm run bench:shaping'],
+    ['benchmarks/runtime.ts', 'npm run bench:runtime'],
   ] as const) {
     test(`${command}: --help prints the usage and exits 0; a wrong flag exits 2 with what is wrong and the usage`, async () => {
       const help = await run(script, ['--help']);
