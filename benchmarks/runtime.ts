@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { freePort, startLocalRedis } from '@volley/redis';
 import { adopt, launchService, ROOT, type ServiceRuntime } from '@volley/runtime';
@@ -121,7 +122,7 @@ function markdown(starts: StartSample[], cpu: CpuSample[], info: Record<string, 
   const lines = [
     `# tsx against compiled JavaScript (${String(info.startedAt)})`,
     '',
-    `commit ${String(info.commit)}, Node ${process.version}, ${String(info.reps)} repetitions (medians; ratio = compiled / tsx of the same repetition, median over repetitions)`,
+    `commit ${String(info.commit)}, Node ${process.version}, ${String(info.reps)} repetitions (medians; ratio = compiled / tsx of the same repetition, median over repetitions); load average ${String(info.loadAvgStart)} at start, ${String(info.loadAvgEnd)} at the end`,
     '',
     '## Start time: spawn to the "listening"/"started" line',
     '',
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
   });
   const starts: StartSample[] = [];
   const cpu: CpuSample[] = [];
+  // The machine is shared: wall times mean little without the load they were taken under.
+  const loadAvgStart = (loadavg()[0] ?? Number.NaN).toFixed(1);
   try {
     for (let rep = 1; rep <= o.reps; rep++) {
       // Alternating order, so neither runtime always runs on a warmer machine.
@@ -208,6 +211,8 @@ async function main(): Promise<void> {
     recipients: o.recipients,
     senders: o.senders,
     node: process.version,
+    loadAvgStart,
+    loadAvgEnd: (loadavg()[0] ?? Number.NaN).toFixed(1),
   };
   const md = markdown(starts, cpu, info);
   const name = `${place.stamp}-runtime`;
