@@ -3,7 +3,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/dist/**', '.volley/**', 'benchmarks/results/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '**/dist/**',
+      '.volley/**',
+      'benchmarks/results/**',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -283,12 +283,16 @@ describe('autoscaling and monitoring', () => {
     assert.ok(so, 'production has a ScaledObject');
     const spec = so.spec as {
       scaleTargetRef: { name: string };
-      triggers: { type: string; metadata: Record<string, string> }[];
+      triggers: { type: string; metricType?: string; metadata: Record<string, string> }[];
+      fallback?: { replicas: number };
     };
     assert.equal(spec.scaleTargetRef.name, 'volley-sender');
+    assert.ok((spec.fallback?.replicas ?? 0) > 0, 'Prometheus down holds senders, not zero');
     const queries = spec.triggers.map((t) => {
       assert.equal(t.type, 'prometheus');
       assert.equal(t.metadata.ignoreNullValues, 'false', 'a missing series is an error, not 0');
+      // KEDA applies spec.fallback to AverageValue triggers only (pkg/fallback in KEDA 2.x).
+      assert.equal(t.metricType, 'AverageValue', 'the fallback covers every trigger');
       return t.metadata.query ?? '';
     });
     assert.deepEqual(queries, [
@@ -303,7 +307,12 @@ describe('autoscaling and monitoring', () => {
     assert.ok(hpa);
     assert.ok(!rendered.get('production-hpa')?.some((o) => o.kind === 'ScaledObject'));
     const spec = hpa.spec as {
-      metrics: { external: { metric: { name: string; selector?: { matchLabels: object } } } }[];
+      metrics: {
+        external: {
+          metric: { name: string; selector?: { matchLabels: object } };
+          target: { type: string; averageValue?: string };
+        };
+      }[];
     };
     assert.deepEqual(
       spec.metrics.map((m) => [m.external.metric.name, m.external.metric.selector?.matchLabels]),
@@ -311,6 +320,13 @@ describe('autoscaling and monitoring', () => {
         ['volley_backlog_messages', { state: 'sendable' }],
         ['volley_backlog_oldest_sendable_age_seconds', undefined],
       ],
+    );
+    // The same targets as the KEDA triggers: either overlay scales the same way.
+    const so = rendered.get('production')?.find((o) => o.kind === 'ScaledObject');
+    const thresholds = (so?.spec as { triggers: { metadata: { threshold: string } }[] }).triggers;
+    assert.deepEqual(
+      spec.metrics.map((m) => [m.external.target.type, m.external.target.averageValue]),
+      thresholds.map((t) => ['AverageValue', t.metadata.threshold]),
     );
     for (const m of spec.metrics) checkMetric(m.external.metric.name);
   });
