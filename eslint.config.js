@@ -8,6 +8,7 @@ export default tseslint.config(
       'node_modules/**',
       '**/dist/**',
       '.volley/**',
+      '.tools/**',
       'benchmarks/results/**',
       'eslint.config.js',
     ],

