@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { startCaptureServer } from '@volley/mail-capture';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 import { DEFAULT_METRICS_PORTS, DKIM_SECRET_MIN } from '@volley/config';
+import { TSX_NODE_ARGS } from '@volley/runtime';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
@@ -77,7 +78,7 @@ function pretty(line: string): string {
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
+    [...TSX_NODE_ARGS, resolve(ROOT, `services/${name}/src/main.ts`)],
     {
       cwd: ROOT,
       env: { ...env, VOLLEY_PARENT_PID: String(process.pid) },
