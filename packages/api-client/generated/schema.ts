@@ -104,6 +104,114 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/tenants/{tenant}/domains': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List a tenant's sending domains
+     * @description Every sending domain of the tenant, by name, with its selectors and records.
+     */
+    get: operations['listSendingDomains'];
+    put?: never;
+    /**
+     * Add a sending domain
+     * @description Adds a domain the tenant may send as (its subdomains too) with a DKIM key, generated (`keyType`, default RSA 2048) or imported (`privateKeyPem`). Answers the DNS records to publish. A domain belongs to one tenant. Campaigns of a tenant with sending domains are refused (422) unless their From domain is one of them; the senders sign with the domain's active selector.
+     */
+    post: operations['addSendingDomain'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/tenants/{tenant}/domains/{domain}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Show a sending domain
+     * @description The domain, its selectors and the DNS records to publish.
+     */
+    get: operations['getSendingDomain'];
+    put?: never;
+    post?: never;
+    /**
+     * Remove a sending domain
+     * @description Removes the domain and its keys: new campaigns from it are refused, drafts from it cannot start, and senders stop signing with its keys within VOLLEY_DKIM_CACHE_TTL (running campaigns go on unsigned: pause or cancel them). Answers the domain as it was.
+     */
+    delete: operations['removeSendingDomain'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/tenants/{tenant}/domains/{domain}/rotate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Rotate the DKIM key
+     * @description Adds a selector with a new key (generated, of the active key's type unless `keyType` says otherwise, or imported) and makes it the one that signs; senders switch within VOLLEY_DKIM_CACHE_TTL, without a restart. Mail signed with the new selector verifies once its record is published: to publish first, rotate with `activate: false`, publish, then activate the selector. The old selector stays, and stays in `records`, until removed. Send `{}` for a generated key.
+     */
+    post: operations['rotateDkimKey'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/tenants/{tenant}/domains/{domain}/selectors/{selector}/activate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Switch to a staged DKIM selector
+     * @description Makes the selector (added by a rotation with `activate: false`, its record published since) the one that signs; senders switch within VOLLEY_DKIM_CACHE_TTL.
+     */
+    post: operations['activateDkimSelector'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/tenants/{tenant}/domains/{domain}/selectors/{selector}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Remove an old DKIM selector
+     * @description Removes a selector that no longer signs (the active one is refused with 409: rotate first). Unpublish its record afterwards.
+     */
+    delete: operations['removeDkimSelector'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/shaping': {
     parameters: {
       query?: never;
@@ -1035,6 +1143,849 @@ export interface operations {
       };
     };
   };
+  listSendingDomains: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domains: {
+              domain: string;
+              tenant: string;
+              /** Format: date-time */
+              createdAt: string;
+              /** @description The selector that signs new mail. */
+              activeSelector: string;
+              selectors: {
+                selector: string;
+                /**
+                 * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+                 * @enum {unknown}
+                 */
+                keyType: 'rsa' | 'ed25519';
+                /** @description Modulus length of an RSA key. */
+                bits?: number;
+                active: boolean;
+                /** Format: date-time */
+                createdAt: string;
+              }[];
+              /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+              records: {
+                /** @enum {unknown} */
+                type: 'TXT' | 'MX';
+                /** @description Fully qualified name, without the trailing dot. */
+                name: string;
+                value: string;
+                /** @enum {unknown} */
+                purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+                /** @description The selector a DKIM record publishes. */
+                selector?: string;
+              }[];
+              /** @description What the records alone do not say. */
+              notes: string[];
+            }[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  addSendingDomain: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Domain name; IDNs are stored in punycode. */
+          domain: string;
+          /** @description DKIM selector: DNS labels (letters, digits, inner dashes), dots between. */
+          selector?: string;
+          /**
+           * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+           * @enum {unknown}
+           */
+          keyType?: 'rsa' | 'ed25519';
+          /** @description Import this private key (PEM, unencrypted; RSA 2048-4096 bits or Ed25519) instead of generating one. It is sealed with VOLLEY_DKIM_SECRET and never shown again. */
+          privateKeyPem?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The domain belongs to a tenant already, or a change to it is in progress. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getSendingDomain: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+        /** @description Domain name; IDNs are stored in punycode. */
+        domain: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant, or the domain is not one of its sending domains. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  removeSendingDomain: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+        /** @description Domain name; IDNs are stored in punycode. */
+        domain: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant, or the domain is not one of its sending domains. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A change to the domain is in progress. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  rotateDkimKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+        /** @description Domain name; IDNs are stored in punycode. */
+        domain: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description DKIM selector: DNS labels (letters, digits, inner dashes), dots between. */
+          selector?: string;
+          /**
+           * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+           * @enum {unknown}
+           */
+          keyType?: 'rsa' | 'ed25519';
+          /** @description Import this private key (PEM, unencrypted; RSA 2048-4096 bits or Ed25519) instead of generating one. It is sealed with VOLLEY_DKIM_SECRET and never shown again. */
+          privateKeyPem?: string;
+          /** @description false: add the selector without signing with it yet, to publish its record first and switch with POST …/selectors/{selector}/activate. Default true. */
+          activate?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant, or the domain is not one of its sending domains. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The selector exists already, or a change to the domain is in progress. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the API accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  activateDkimSelector: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+        /** @description Domain name; IDNs are stored in punycode. */
+        domain: string;
+        /** @description DKIM selector: DNS labels (letters, digits, inner dashes), dots between. */
+        selector: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant, domain or selector. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A change to the domain is in progress. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  removeDkimSelector: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Tenant id: lower-case letters, digits and dashes, at most 63 characters. */
+        tenant: string;
+        /** @description Domain name; IDNs are stored in punycode. */
+        domain: string;
+        /** @description DKIM selector: DNS labels (letters, digits, inner dashes), dots between. */
+        selector: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A sending domain of a tenant. Private keys are never part of it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            domain: string;
+            tenant: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The selector that signs new mail. */
+            activeSelector: string;
+            selectors: {
+              selector: string;
+              /**
+               * @description Key of a generated key pair: `rsa` (2048 bits) or `ed25519`.
+               * @enum {unknown}
+               */
+              keyType: 'rsa' | 'ed25519';
+              /** @description Modulus length of an RSA key. */
+              bits?: number;
+              active: boolean;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+            /** @description DNS records to publish: the DKIM TXT of every selector, SPF (with VOLLEY_SPF_INCLUDE), DMARC, and the MX of the bounce domain (with VOLLEY_BOUNCE_DOMAIN). */
+            records: {
+              /** @enum {unknown} */
+              type: 'TXT' | 'MX';
+              /** @description Fully qualified name, without the trailing dot. */
+              name: string;
+              value: string;
+              /** @enum {unknown} */
+              purpose: 'dkim' | 'spf' | 'dmarc' | 'bounce-mx';
+              /** @description The selector a DKIM record publishes. */
+              selector?: string;
+            }[];
+            /** @description What the records alone do not say. */
+            notes: string[];
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No admin key, or not the admin key (API keys do not open the admin API). */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The admin API is off: VOLLEY_ADMIN_KEY is not set. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such tenant, domain or selector. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The selector is the active one (rotate first), or a change to the domain is in progress. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   getShapingOfAllTenants: {
     parameters: {
       query?: never;
@@ -1397,7 +2348,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description This Idempotency-Key was used with a different body. */
+      /** @description This Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains. */
       422: {
         headers: {
           [name: string]: unknown;
@@ -1615,6 +2566,15 @@ export interface operations {
       };
       /** @description The campaign is neither a draft nor scheduled, or an upload of recipients to it is still in progress. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The campaign's From domain is no longer one of the tenant's sending domains. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2471,7 +3431,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description A template fails for one of the addresses: nothing was sent. */
+      /** @description A template fails for one of the addresses, or the From domain is not one of the tenant's sending domains: nothing was sent. */
       422: {
         headers: {
           [name: string]: unknown;

@@ -12,7 +12,7 @@ export { startDnsStub, type DnsStub, type DnsZone } from './dns-stub.ts';
 export { sharedDir, SharedDirError } from './shared.ts';
 export { startPostfix, loopbackNexthop, type PostfixInstance } from './postfix.ts';
 
-export { ROOT } from '@volley/runtime';
+export { ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();

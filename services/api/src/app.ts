@@ -15,6 +15,7 @@ import {
   type Queues,
 } from '@volley/campaigns';
 import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
+import { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
@@ -25,6 +26,7 @@ import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
 import type { ApiContext, ApiContextConfig } from './context.ts';
 import { HealthResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerDomainRoutes } from './routes/domains.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
 import { registerAdminShapingRoute, registerShapingRoute } from './routes/shaping.ts';
@@ -115,6 +117,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
+    sendingDomains: new SendingDomains(
+      deps.redis,
+      deps.keys,
+      (deps.config.dkimKeys ?? []).map((k) => k.domain),
+    ),
     shaper: deps.shaper,
     metrics: {
       created: new Counter({
@@ -189,6 +196,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (admin) => {
       // After registerAdminRoutes, which adds the admin key check to this scope.
       registerAdminRoutes(admin, ctx);
+      registerDomainRoutes(admin, ctx);
       registerAdminShapingRoute(admin, ctx);
     },
     { prefix: '/v1/admin' },

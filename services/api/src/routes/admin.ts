@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerToken, secretMatcher } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
-import { ApiProblem } from '../problem.ts';
+import { ApiProblem, problemsByCode } from '../problem.ts';
 import { operation } from '../operation.ts';
 import {
   KEY_ID_PATTERN,
@@ -15,7 +15,7 @@ import {
   type Tenant,
 } from '../tenants.ts';
 
-const TenantId = Type.String({
+export const TenantId = Type.String({
   pattern: TENANT_ID_PATTERN,
   description: 'Tenant id: lower-case letters, digits and dashes, at most 63 characters.',
 });
@@ -60,7 +60,7 @@ const CreatedKeySchema = Type.Object(
   { description: 'A new API key.' },
 );
 
-const TenantParams = Type.Object({ tenant: TenantId });
+export const TenantParams = Type.Object({ tenant: TenantId });
 const KeyParams = Type.Object({
   keyId: Type.String({ pattern: KEY_ID_PATTERN, description: 'Id of the key to revoke.' }),
 });
@@ -89,15 +89,7 @@ const STATUS: Record<TenantError['code'], [number, string]> = {
   KEY_NOT_FOUND: [404, 'Not found'],
 };
 
-async function asProblem<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (!(err instanceof TenantError)) throw err;
-    const [status, title] = STATUS[err.code];
-    throw new ApiProblem(status, title, err.message);
-  }
-}
+const asProblem = problemsByCode((err) => err instanceof TenantError, STATUS);
 
 /** Tenants and API keys, under /v1/admin, authenticated by VOLLEY_ADMIN_KEY. */
 export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): void {

@@ -16,6 +16,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 import {
   CampaignIdParams,
   CampaignResponse,
@@ -134,6 +135,10 @@ async function createCampaign(
   body: CreateCampaignBody,
   resumed = false,
 ): Promise<Static<typeof CreatedResponse>> {
+  // Checked here, after any Idempotency-Key claim: a retry of a create that was answered gets
+  // that answer again even if the domain was removed since, and a refused create leaves no
+  // campaign, so its claim is dropped and a corrected retry runs afresh.
+  await requireSendingDomain(ctx, tenant, body.from, 'body.from');
   const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
   const now = Date.now();
   // Not on a resumed create: its first attempt was checked, and the time may have passed since.
@@ -212,7 +217,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         problems: {
           400: 'Invalid campaign: `detail` names the first invalid field (an address, a template syntax error, a header) and `errors` lists each one.',
           409: 'A request with this Idempotency-Key is still being answered: retry after Retry-After seconds to get its answer.',
-          422: 'This Idempotency-Key was used with a different body.',
+          422: "This Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains.",
         },
       }),
     },
@@ -321,11 +326,14 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         problems: {
           404: NO_SUCH_CAMPAIGN,
           409: 'The campaign is neither a draft nor scheduled, or an upload of recipients to it is still in progress.',
+          422: "The campaign's From domain is no longer one of the tenant's sending domains.",
         },
       }),
     },
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      // The domain may have been removed from the tenant since the draft was made.
+      await requireSendingDomain(ctx, rec.tenant, rec.from, 'from');
       const res = await ctx.store.start(rec.id);
       if (res.status === 'uploading') {
         throw new ApiProblem(

@@ -26,6 +26,7 @@ import {
   NO_SUCH_CAMPAIGN,
   StatusSchema,
 } from '../schemas.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 
 /** Addresses one test send may reach: enough for a review team, too few to be a campaign. */
 const MAX_TEST_RECIPIENTS = 10;
@@ -375,7 +376,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         problems: {
           404: NO_SUCH_CAMPAIGN,
           409: 'The campaign is cancelled: its content will never be sent.',
-          422: 'A template fails for one of the addresses: nothing was sent.',
+          422: "A template fails for one of the addresses, or the From domain is not one of the tenant's sending domains: nothing was sent.",
         },
       }),
     },
@@ -396,6 +397,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
           `campaign ${rec.id} is cancelled: its content will not be sent, so there is nothing to test; create a new campaign`,
         );
       }
+      await requireSendingDomain(ctx, tenant, rec.from, 'from');
       const renderer = new Renderer(rec);
       recipients.forEach((r, i) => renderer.render(i, r));
 
