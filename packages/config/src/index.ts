@@ -3,8 +3,14 @@
  * Every problem is collected, so one failed start shows all of them.
  */
 import { ConfigError, Reader, done, type Env } from './reader.ts';
+import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export {
+  DEFAULT_TEMPLATE_LIMITS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from './templates.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -67,6 +73,8 @@ export interface ApiConfig extends CommonConfig, FeedbackConfig {
    * key); 0 turns the limit off. @defaultValue 600
    */
   unsubscribeRateLimit: number;
+  /** The render budget, applied at submit and by preview. */
+  templateLimits: TemplateLimits;
 }
 
 /** How reported soft bounces turn into suppression; read by every service that applies feedback. */
@@ -116,6 +124,8 @@ export interface SenderConfig extends CommonConfig {
   maxMessageBytes: number;
   /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
   dkimKeys: DkimKeyRef[];
+  /** The render budget of one recipient; one over it fails alone. */
+  templateLimits: TemplateLimits;
   /**
    * How long a batch stays locked to a sender without renewal; also how often stalled batches
    * (of a sender that died) are looked for. A dead sender's batches resume after at most about
@@ -384,6 +394,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
       'the requests one client address may make per minute to the unsubscribe routes; 0 or off turns the limit off',
     ),
     ...feedbackSettings(r),
+    templateLimits: templateLimits(r),
   });
 }
 
@@ -408,6 +419,9 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
   if (expandWindow < batchSize) {
     r.problems.push('VOLLEY_EXPAND_WINDOW must be at least VOLLEY_BATCH_SIZE');
   }
+  const jobLockMs = r.durationMs('VOLLEY_JOB_LOCK', 30_000);
+  const limits = templateLimits(r);
+  checkBudgetFitsLock(r, limits, batchSize, jobLockMs);
   return done(r, {
     ...c,
     delivery,
@@ -424,7 +438,8 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     heloName: r.raw('VOLLEY_HELO_NAME'),
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
-    jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    jobLockMs,
+    templateLimits: limits,
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     ...messageIdentity(r),
   });

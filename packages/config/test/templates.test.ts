@@ -1,0 +1,83 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ConfigError,
+  DEFAULT_TEMPLATE_LIMITS,
+  knownVariables,
+  loadApiConfig,
+  loadSenderConfig,
+} from '@volley/config';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', VOLLEY_API_KEY: 'a-long-enough-key-123' };
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('render budget settings', () => {
+  test('the API and the senders read the same budget', () => {
+    assert.deepEqual(loadApiConfig(base).templateLimits, DEFAULT_TEMPLATE_LIMITS);
+    assert.deepEqual(loadSenderConfig(base).templateLimits, DEFAULT_TEMPLATE_LIMITS);
+    const env = {
+      ...base,
+      VOLLEY_TEMPLATE_MAX_ITERATIONS: '50000',
+      VOLLEY_TEMPLATE_MAX_OUTPUT: '1048576',
+      VOLLEY_TEMPLATE_TIME_BUDGET: '20ms',
+    };
+    const set = { maxIterations: 50_000, maxOutput: 1_048_576, timeBudgetMs: 20 };
+    assert.deepEqual(loadApiConfig(env).templateLimits, set);
+    assert.deepEqual(loadSenderConfig(env).templateLimits, set);
+    for (const name of Object.keys(env).filter((n) => n.startsWith('VOLLEY_TEMPLATE_'))) {
+      assert.ok(knownVariables().has(name), name);
+    }
+  });
+
+  test('values out of range are refused, saying what the limit is for', () => {
+    const p = problems(() =>
+      loadSenderConfig({
+        ...base,
+        VOLLEY_TEMPLATE_MAX_ITERATIONS: '50',
+        VOLLEY_TEMPLATE_MAX_OUTPUT: 'lots',
+        VOLLEY_TEMPLATE_TIME_BUDGET: '1m',
+      }),
+    );
+    assert.equal(p.length, 3, p.join('\n'));
+    assert.match(p[0] ?? '', /^VOLLEY_TEMPLATE_TIME_BUDGET="1m" must be from 1ms to 10s/);
+    assert.match(
+      p[1] ?? '',
+      /^VOLLEY_TEMPLATE_MAX_ITERATIONS="50" must be a whole number from 100 to 100000000: .* a loop over an ordinary list would fail every recipient/,
+    );
+    assert.match(p[2] ?? '', /^VOLLEY_TEMPLATE_MAX_OUTPUT="lots" must be a whole number from 1024/);
+    assert.match(
+      problems(() => loadApiConfig({ ...base, VOLLEY_TEMPLATE_TIME_BUDGET: 'soon' }))[0] ?? '',
+      /^VOLLEY_TEMPLATE_TIME_BUDGET="soon" is not a duration/,
+    );
+  });
+
+  test('a batch of recipients that all go over the time budget must fit well within the job lock', () => {
+    // 50 × 300 ms = 15 s: half of the default 30 s lock.
+    const p = problems(() => loadSenderConfig({ ...base, VOLLEY_TEMPLATE_TIME_BUDGET: '300ms' }));
+    assert.equal(p.length, 1);
+    assert.match(
+      p[0] ?? '',
+      /VOLLEY_TEMPLATE_TIME_BUDGET \(300 ms\) × VOLLEY_BATCH_SIZE \(50\) must stay under half of VOLLEY_JOB_LOCK \(30000 ms\): .* would outlast its lock/,
+    );
+    const fits = loadSenderConfig({
+      ...base,
+      VOLLEY_TEMPLATE_TIME_BUDGET: '300ms',
+      VOLLEY_BATCH_SIZE: '20',
+    });
+    assert.equal(fits.templateLimits.timeBudgetMs, 300);
+    // The API renders one recipient at a time (preview): no batch, no lock.
+    assert.equal(
+      loadApiConfig({ ...base, VOLLEY_TEMPLATE_TIME_BUDGET: '300ms' }).templateLimits.timeBudgetMs,
+      300,
+    );
+  });
+});
