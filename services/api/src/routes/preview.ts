@@ -1,9 +1,16 @@
 import { Type, type Static } from 'typebox';
 import { enqueueExpand, type CampaignRecord } from '@volley/campaigns';
+import {
+  DEFAULT_TEMPLATE_LIMITS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from '@volley/config';
 import type { Recipient } from '@volley/contracts';
 import {
   HeaderError,
   MessageComposer,
+  TemplateBudgetError,
+  TemplateCostError,
   TemplateError,
   compileCampaignTemplates,
   htmlToText,
@@ -16,6 +23,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
+import { templateCostProblem } from './campaigns.ts';
 import { CampaignIdParams, CountsSchema, LIMITS, ProblemSchema, StatusSchema } from '../schemas.ts';
 
 /** Addresses one test send may reach: enough for a review team, too few to be a campaign. */
@@ -164,17 +172,29 @@ function templateProblem(field: string, who: string, detail: string): ApiProblem
   return new ApiProblem(422, 'Template error', `${field} ${message}`, [{ path: field, message }]);
 }
 
+/** This recipient's variables make the render cost more than the budget: 422 naming the limit. */
+function budgetProblem(err: TemplateBudgetError, who: string): ApiProblem {
+  const message = `rendering for ${who} stopped: ${err.what} (${TEMPLATE_LIMIT_SETTINGS[err.limit]})`;
+  return new ApiProblem(422, 'Template over budget', `${err.field} ${message}`, [
+    { path: err.field, message },
+  ]);
+}
+
 function describeError(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 500);
 }
 
 /** Which template throws for these variables: compiled alone, each field renders on its own. */
-function failingField(rec: CampaignRecord, vars: Record<string, unknown>): string {
+function failingField(
+  rec: CampaignRecord,
+  vars: Record<string, unknown>,
+  limits: TemplateLimits,
+): string {
   for (const field of TEMPLATE_FIELDS) {
     const src = rec[field];
     if (src === undefined) continue;
     try {
-      compileCampaignTemplates({ subject: '', [field]: src }).render(vars);
+      compileCampaignTemplates({ subject: '', [field]: src }, limits).render(vars);
     } catch {
       return field;
     }
@@ -192,10 +212,14 @@ class Renderer {
   private readonly templates: CompiledTemplates;
   private readonly composer: MessageComposer;
 
-  constructor(private readonly rec: CampaignRecord) {
+  constructor(
+    private readonly rec: CampaignRecord,
+    private readonly limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
+  ) {
     try {
-      this.templates = compileCampaignTemplates(rec);
+      this.templates = compileCampaignTemplates(rec, limits);
     } catch (err) {
+      if (err instanceof TemplateCostError) throw templateCostProblem(err, err.field);
       if (!(err instanceof TemplateError)) throw err;
       throw templateProblem(err.field, 'every recipient', err.detail);
     }
@@ -223,7 +247,9 @@ class Renderer {
     try {
       content = this.templates.render(vars);
     } catch (err) {
-      throw templateProblem(failingField(this.rec, vars), r.email, describeError(err));
+      // Known at once, and rendering the fields again would spend the budget again.
+      if (err instanceof TemplateBudgetError) throw budgetProblem(err, r.email);
+      throw templateProblem(failingField(this.rec, vars, this.limits), r.email, describeError(err));
     }
     let message: ComposedMessage;
     try {
@@ -264,7 +290,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         tags: ['campaigns'],
         summary: 'Preview one recipient',
         description:
-          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field.",
+          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field; so is one whose render for this recipient goes over the render budget (loop iterations, output size or CPU time), naming the limit.",
         params: CampaignIdParams,
         body: PreviewBody,
         response: {
@@ -309,7 +335,10 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         }
         recipient = stored;
       }
-      const { vars, content, message } = new Renderer(rec).render(index ?? 0, recipient);
+      const { vars, content, message } = new Renderer(rec, ctx.config.templateLimits).render(
+        index ?? 0,
+        recipient,
+      );
       return {
         campaignId: rec.id,
         recipient: { index, email: message.envelope.to, vars },
@@ -359,7 +388,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
           `campaign ${rec.id} is cancelled: its content will not be sent, so there is nothing to test; create a new campaign`,
         );
       }
-      const renderer = new Renderer(rec);
+      const renderer = new Renderer(rec, ctx.config.templateLimits);
       recipients.forEach((r, i) => renderer.render(i, r));
 
       const id = ctx.store.newId();
