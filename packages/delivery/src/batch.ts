@@ -56,6 +56,17 @@ export class BatchSender {
     }
     if (rt.status === 'paused' && job.id) await this.parkIfPaused(rt, job, job.id, token);
     if (rt.status === 'cancelled') return;
+    if (rt.renderCost.demoted && !job.opts.priority) {
+      if (!rt.renderCost.announced) {
+        rt.renderCost.announced = true;
+        this.o.log.warn(
+          { campaignId: rt.id },
+          'campaign demoted: its recipients keep going over the render budget; its batches now wait while other campaigns have work',
+        );
+      }
+      await this.o.retries.demote(job);
+      return;
+    }
 
     const done = await store.doneFlags(
       d.campaignId,

@@ -2,8 +2,10 @@
  * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
  * writes Redis or BullMQ; the batch records what comes back.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Histogram } from 'prom-client';
-import { normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
+import { TemplateBudgetError, normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
@@ -43,7 +45,21 @@ function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
 }
 
 export class Deliverer {
+  /** Renders of demoted campaigns take turns, one per turn of the event loop. */
+  private costlyTurn: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly opts: DelivererOptions) {}
+
+  /**
+   * Waits for a render's turn in a demoted campaign: its renders may each take up to the time
+   * budget, and one after another they would hold the event loop (other batches' replies,
+   * BullMQ's lock renewals) for a whole batch's worth.
+   */
+  private async takeTurn(): Promise<void> {
+    const turn = this.costlyTurn.then(() => nextTurn());
+    this.costlyTurn = turn;
+    await turn;
+  }
 
   /**
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
@@ -58,6 +74,7 @@ export class Deliverer {
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
     if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
     if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
+    if (c.renderCost.demoted) await this.takeTurn();
     let raw;
     try {
       const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });
@@ -75,6 +92,14 @@ export class Deliverer {
       if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
       if (this.opts.dkim) raw.raw = this.opts.dkim.sign(raw.raw, c.fromDomain);
     } catch (err) {
+      if (err instanceof TemplateBudgetError) {
+        c.renderCost.overBudget(err.spentMs);
+        return notSent(
+          'failed',
+          'template',
+          `${err.message} (${TEMPLATE_LIMIT_SETTINGS[err.limit]}); never sent`,
+        );
+      }
       const msg = err instanceof Error ? err.message : String(err);
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }

@@ -109,7 +109,12 @@ export class SenderEngine {
       url: cfg.unsubscribeUrl,
       bounceDomain: cfg.bounceDomain,
     };
-    this.campaigns = new CampaignCache(this.store, (id) => unsubscribeTargets(unsubscribe, id));
+    this.campaigns = new CampaignCache(
+      this.store,
+      (id) => unsubscribeTargets(unsubscribe, id),
+      Date.now,
+      cfg.templateLimits,
+    );
     this.deliverer = new Deliverer({
       transport: this.transport,
       dkim: loadDkim(cfg),

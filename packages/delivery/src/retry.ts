@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { Queues } from '@volley/campaigns';
 import { JOBS, type BatchRecipient, type SendBatchJob } from '@volley/contracts';
 import type { Plan, Shaper } from '@volley/shaping';
+import { DEMOTED_PRIORITY } from './render-cost.ts';
 import { capWaitMs } from './timing.ts';
 
 /**
@@ -90,6 +91,20 @@ export class Retries {
         jobId: `${job.id ?? d.batchId}.w${waits}`,
         delay: capWaitMs(waits, plan?.rule.ratePerSec !== undefined),
       },
+    );
+  }
+
+  /**
+   * Queues the batch again at low priority (its campaign is demoted, render-cost.ts): it runs
+   * when no batch of another campaign is waiting. Its reserved rate slot is given up: the batch
+   * may wait long.
+   */
+  async demote(job: Job<SendBatchJob>): Promise<void> {
+    const d = job.data;
+    await this.opts.queues.send.add(
+      JOBS.sendBatch,
+      { ...d, shaping: undefined },
+      { jobId: `${job.id ?? d.batchId}.low`, priority: DEMOTED_PRIORITY },
     );
   }
 
