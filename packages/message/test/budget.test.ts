@@ -2,8 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Handlebars from 'handlebars';
 import { cpuTimeMs } from '@volley/testkit';
-import type {
-  TemplateError} from '@volley/message';
+import type { TemplateError } from '@volley/message';
 import {
   DEFAULT_RENDER_LIMITS,
   TemplateBudgetError,
