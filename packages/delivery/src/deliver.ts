@@ -27,9 +27,10 @@ export interface Delivery {
   /**
    * `sent`, `bounced`, `failed`: final, to be recorded. `deferred`: to be retried. `noslot`:
    * nothing was sent, the destination's connection cap is full across workers; the message
-   * waits for a connection without counting a deferral.
+   * waits for a connection without counting a deferral. `later`: not even rendered, the
+   * campaign is demoted (render-cost.ts) and the batch may render no more of it now.
    */
-  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot';
+  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot' | 'later';
   /** Sisimai's vocabulary (`delivered`, `userunknown`, `template`, ...). */
   reason: string;
   /** The server's reply, or what went wrong. */
@@ -64,17 +65,31 @@ export class Deliverer {
   /**
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
    * when it has one. Never throws: a template or address that cannot make a message fails it.
+   * A demoted campaign's message is rendered in its turn, and only if `mayRender` still says so
+   * then; else it comes back `later`.
    */
   async deliver(
     c: CompiledCampaign,
     r: BatchRecipient,
     route: Route | undefined,
+    mayRender: () => boolean = () => true,
   ): Promise<Delivery> {
     const to = normalizeEmail(r.email);
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
     if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
     if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
-    if (c.renderCost.demoted) await this.takeTurn();
+    if (c.renderCost.demoted) {
+      await this.takeTurn();
+      if (!mayRender()) {
+        return {
+          outcome: 'later',
+          reason: 'template',
+          detail: 'campaign demoted for going over the render budget; waits its turn',
+          suppress: false,
+          refusal: undefined,
+        };
+      }
+    }
     let raw;
     try {
       const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });

@@ -95,16 +95,27 @@ export class Retries {
   }
 
   /**
-   * Queues the batch again at low priority (its campaign is demoted, render-cost.ts): it runs
-   * when no batch of another campaign is waiting. Its reserved rate slot is given up: the batch
-   * may wait long.
+   * Queues `recipients` of the batch again at low priority (its campaign is demoted,
+   * render-cost.ts), after `delayMs`: they run when no batch of another campaign is waiting.
+   * The batch's reserved rate slot is given up: it may wait long. Named like a deferral's job,
+   * so that a run repeated after a crash queues them once.
    */
-  async demote(job: Job<SendBatchJob>): Promise<void> {
+  async demote(
+    job: Job<SendBatchJob>,
+    recipients: BatchRecipient[],
+    delayMs: number,
+  ): Promise<void> {
+    const first = recipients[0];
+    if (!first) return;
     const d = job.data;
     await this.opts.queues.send.add(
       JOBS.sendBatch,
-      { ...d, shaping: undefined },
-      { jobId: `${job.id ?? d.batchId}.low`, priority: DEMOTED_PRIORITY },
+      { ...d, recipients, shaping: undefined },
+      {
+        jobId: `${job.id ?? d.batchId}.l${first.i}n${recipients.length}`,
+        priority: DEMOTED_PRIORITY,
+        delay: delayMs,
+      },
     );
   }
 

@@ -9,7 +9,7 @@ import { DEFAULT_TEMPLATE_LIMITS, parseRelays } from '@volley/config';
 import { RelayPool } from '@volley/smtp';
 import { cpuTimeMs, startCaptureServer, type CaptureServer } from '@volley/testkit';
 import { Deliverer, compileCampaign, type CampaignSource, type Delivery } from '../src/index.ts';
-import { RenderCost } from '../src/render-cost.ts';
+import { DEMOTED_RUN_MS, DemotedRuns, RenderCost } from '../src/render-cost.ts';
 
 let sink: CaptureServer;
 let relay: RelayPool;
@@ -146,5 +146,98 @@ describe('render cost', () => {
       cost.overBudget(5);
       assert.equal(cost.demoted, false, `after ${s + 1} s`);
     }
+  });
+});
+
+describe('a demoted campaign', () => {
+  /** Every recipient here goes over the iteration budget: 3,000 items walked 3,000 times. */
+  const costly = (i: number) => ({ i, email: `d${i}@rcpt.example`, vars: { rows: rows(3_000) } });
+
+  function demotedCampaign() {
+    const c = compileCampaign(HOSTILE, undefined);
+    // Twice the spend that demotes: still over it after the few ms this test takes.
+    c.renderCost.overBudget(300);
+    assert.equal(c.renderCost.demoted, true);
+    return c;
+  }
+
+  test('a message its batch may not render now comes back later, not rendered and not sent', async () => {
+    const c = demotedCampaign();
+    const spent = c.renderCost.totalMs;
+    const before = sink.messages.length;
+    const res = await deliverer.deliver(c, costly(0), undefined, () => false);
+    assert.deepEqual([res.outcome, res.reason], ['later', 'template']);
+    assert.match(res.detail, /demoted for going over the render budget/);
+    assert.equal(c.renderCost.totalMs, spent, 'nothing was rendered');
+    // Allowed, it renders and fails alone as before, and what it cost is counted.
+    const rendered = await deliverer.deliver(c, costly(1), undefined, () => true);
+    assert.deepEqual([rendered.outcome, rendered.reason], ['failed', 'template']);
+    assert.ok(c.renderCost.totalMs > spent);
+    assert.equal(sink.messages.length, before);
+  });
+
+  test('a campaign that is not demoted never asks whether it may render', async () => {
+    const c = compileCampaign(HOSTILE, undefined);
+    let asked = 0;
+    const res = await deliverer.deliver(
+      c,
+      { i: 0, email: 'n@rcpt.example', vars: { name: 'N', rows: rows(3), s: 's' } },
+      undefined,
+      () => {
+        asked++;
+        return false;
+      },
+    );
+    assert.equal(res.outcome, 'sent', res.detail);
+    assert.equal(asked, 0);
+  });
+
+  test('its renders take turns with the rest of the event loop, one a turn', async () => {
+    const c = demotedCampaign();
+    const order: string[] = [];
+    let ticking = true;
+    const tick = (): void => {
+      order.push('tick');
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        deliverer.deliver(c, costly(i), undefined, () => {
+          order.push('render');
+          return true;
+        }),
+      ),
+    );
+    ticking = false;
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ['failed', 'failed', 'failed', 'failed'],
+    );
+    const renders = order.flatMap((what, k) => (what === 'render' ? [k] : []));
+    assert.equal(renders.length, 4);
+    for (let k = 1; k < renders.length; k++) {
+      const between = order.slice((renders[k - 1] ?? 0) + 1, renders[k]);
+      assert.ok(
+        between.includes('tick'),
+        `renders ${k} and ${k + 1} ran in the same turn: ${order.join(' ')}`,
+      );
+    }
+  });
+
+  test('runs of demoted batches are spaced so that together they take a tenth of the sender', () => {
+    let now = 1_000_000;
+    const runs = new DemotedRuns(() => now);
+    const spacing = DEMOTED_RUN_MS / 0.1;
+    // Batches set aside at the same moment come back one after the other.
+    assert.deepEqual(
+      [runs.reserve(), runs.reserve(), runs.reserve()],
+      [spacing, 2 * spacing, 3 * spacing],
+    );
+    // Time passing uses up the reservations; an idle spell is not saved up for a burst.
+    now += 10 * spacing;
+    assert.equal(runs.reserve(), spacing);
+    now += spacing / 2;
+    assert.equal(runs.reserve(), spacing * 1.5);
   });
 });
