@@ -26,15 +26,23 @@ const CROSS = {
   html: '<table>{{#each rows}}<tr>{{#each @root.rows}}<td>{{this}}</td>{{/each}}</tr>{{/each}}</table><p>{{#each rows}}{{@root.note}}{{/each}}</p>',
 };
 
-/** Counts BullMQ's stalled-job events of a harness's send queue: a lock that expired. */
-async function watchStalls(h: Harness): Promise<{ stalled: string[]; close(): Promise<void> }> {
+/**
+ * Watches BullMQ's events of a harness's send queue: stalled jobs (a lock that expired) and
+ * the ids of the jobs added.
+ */
+async function watchStalls(
+  h: Harness,
+): Promise<{ stalled: string[]; added: string[]; close(): Promise<void> }> {
   const connection = connectRedis(shared.url, { name: 'queue-events', maxRetriesPerRequest: null });
   const events = new QueueEvents(QUEUES.send, { connection, prefix: h.keys.bullPrefix });
   await events.waitUntilReady();
   const stalled: string[] = [];
+  const added: string[] = [];
   events.on('stalled', ({ jobId }) => stalled.push(jobId));
+  events.on('added', ({ jobId }) => added.push(jobId));
   return {
     stalled,
+    added,
     async close() {
       await events.close();
       connection.disconnect();
@@ -159,6 +167,78 @@ describe('render budget in the sender', () => {
       assert.equal((JSON.parse(line) as { campaignId: string }).campaignId, hostile);
       assert.deepEqual(stalls.stalled, [], 'no batch outlasted its lock');
       assert.equal((await h.queues.send.getJobCounts('failed')).failed, 0);
+    } finally {
+      await stalls.close();
+      await h.stop();
+    }
+  });
+
+  test('a demoted campaign renders a bounded number of recipients a run and sets the rest aside', async () => {
+    const h = new Harness(shared.redis, shared.url);
+    await h.start({ senders: 1, capture: { keep: false } });
+    const stalls = await watchStalls(h);
+    try {
+      // 2,000 items (within the upload's 16 KB of variables) of 5,000 empty blocks each:
+      // within the iteration and output budgets, 10 million blocks of work, so that every
+      // recipient costs a whole time budget (50 ms).
+      const blocks = '{{#if @root.no}}{{/if}}'.repeat(5_000);
+      const id = await h.create({
+        from: CROSS.from,
+        subject: 'Nothing, {{name}}',
+        html: `<p>{{#each rows}}${blocks}{{/each}}</p>`,
+        draft: true,
+      });
+      // One domain and the harness's batch size: one batch of all 20.
+      const size = 20;
+      await upload(
+        h,
+        id,
+        Array.from({ length: size }, (_v, i) => ({
+          email: `t${i}@one.example`,
+          vars: { name: `T${i}`, rows: rows(2_000) },
+        })),
+      );
+      await start(h, id);
+      await h.completed(id, 120_000);
+
+      const c = await h.store.get(id);
+      assert.deepEqual(
+        [c?.counts.total, c?.counts.failed],
+        [size, size],
+        JSON.stringify(c?.counts),
+      );
+      const { events } = await h.store.events(id, undefined, 100);
+      assert.equal(events.length, size, 'each recipient recorded once');
+      for (const e of events) {
+        assert.equal(e.reason, 'template');
+        assert.match(e.detail ?? '', /more than 50 ms of CPU time \(VOLLEY_TEMPLATE_TIME_BUDGET\)/);
+      }
+      // Each recipient left unrendered by a run goes on in a job named after that run's
+      // (`<parent>.l<first>n<count>`): what a run rendered is its count less its child's.
+      const setAside = stalls.added.filter((j) => /\.l\d+n\d+$/.test(j));
+      assert.ok(setAside.length > 0, `no batch was set aside: ${stalls.added.join(' ')}`);
+      const countOf = (jobId: string): number => Number(/\.l\d+n(\d+)$/.exec(jobId)?.[1] ?? size);
+      // Until demoted, 2 or 3 renders (100 ms over budget); once demoted, a run stops after
+      // DEMOTED_RUN_MS (100 ms): 2 renders.
+      for (const child of setAside) {
+        const parent = child.slice(0, child.lastIndexOf('.l'));
+        const rendered = countOf(parent) - countOf(child);
+        assert.ok(
+          rendered >= 0 && rendered <= 3,
+          `${parent} rendered ${rendered} recipients before setting the rest aside`,
+        );
+      }
+      const line = await h.senders[0]!.waitForLine(/campaign demoted/);
+      assert.equal((JSON.parse(line) as { campaignId: string }).campaignId, id);
+      assert.deepEqual(stalls.stalled, [], 'no batch outlasted its lock');
+      const jobs = await h.queues.send.getJobCounts(
+        'failed',
+        'active',
+        'wait',
+        'delayed',
+        'prioritized',
+      );
+      assert.deepEqual(jobs, { failed: 0, active: 0, wait: 0, delayed: 0, prioritized: 0 });
     } finally {
       await stalls.close();
       await h.stop();
