@@ -27,14 +27,14 @@ const CLI = defineCli(
   'npm run bench:templates',
   {
     quick: flag.switch(
-      'smoke-sized: 5,000 recipients beside 1,000, 1 repetition; results go to benchmarks/results/tmp',
+      'smoke-sized: 5,000 recipients beside 200, 1 repetition; results go to benchmarks/results/tmp',
     ),
     recipients: flag
       .int('N', 'recipients of the normal campaign', 1000, 1_000_000)
       .defaultIs('20000; quick 5000'),
     hostile: flag
       .int('N', 'recipients of the campaign over budget', 10, 1_000_000)
-      .defaultIs('5000; quick 1000'),
+      .defaultIs('500; quick 200'),
     senders: flag.int('N', 'sender processes', 1, 16).default(2),
     domains: flag.int('N', 'recipient domains of both campaigns', 1, 10_000).default(20),
     reps: flag.int('N', 'repetitions of each run, interleaved', 1, 20).default(3),
@@ -44,7 +44,7 @@ const CLI = defineCli(
   (v) => ({
     quick: v.quick,
     recipients: v.recipients ?? (v.quick ? 5_000 : 20_000),
-    hostile: v.hostile ?? (v.quick ? 1_000 : 5_000),
+    hostile: v.hostile ?? (v.quick ? 200 : 500),
     senders: v.senders,
     domains: v.domains,
     reps: v.quick ? 1 : v.reps,
@@ -54,14 +54,20 @@ const CLI = defineCli(
 );
 type Options = ReturnType<typeof CLI.parseOrExit>;
 
-/** 200 items walked once per item: 40,200 iterations, four times the default budget of 10,000. */
+/** Items of each costly recipient's list. */
 const HOSTILE_ROWS = 200;
+/** Empty blocks per item: 400,000 in all, far more than the 50 ms time budget renders. */
+const HOSTILE_BLOCKS = 2_000;
 
-/** Two passes over the same list: accepted at submit, over the budget for every recipient here. */
+/**
+ * The most a recipient can cost: a template accepted at submit (one loop) whose render runs
+ * the whole CPU time budget for these variables, producing nothing. Recipients that hit the
+ * iteration or output budget stop sooner (1 to 10 ms).
+ */
 const HOSTILE = {
   from: FROM,
-  subject: 'Your grid, {{name}}',
-  html: '<table>{{#each rows}}<tr>{{#each @root.rows}}<td>{{this}}</td>{{/each}}</tr>{{/each}}</table>',
+  subject: 'Nothing, {{name}}',
+  html: `<p>{{#each rows}}${'{{#if @root.never}}{{/if}}'.repeat(HOSTILE_BLOCKS)}{{/each}}</p>`,
   text: 'See the HTML part.',
 };
 
@@ -88,6 +94,8 @@ interface Run {
     finishedAfterS: number;
     /** Sender processes that logged its demotion. */
     demotedBy: number;
+    /** Its recipients that failed while the normal campaign was sending (first to last send). */
+    failedMeanwhile: number;
   };
 }
 
@@ -185,15 +193,19 @@ async function runOnce(
     if (hostileId) {
       const h = await completed(hostileId);
       let templateFailures = 0;
+      let failedMeanwhile = 0;
+      const [first, last] = [times[0] ?? 0, times[times.length - 1] ?? 0];
       let cursor: string | undefined;
       for (let page = 0; page < 100_000; page++) {
         const q = `limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
         const p = (await call(`/v1/campaigns/${hostileId}/events?${q}`)) as {
-          events: { outcome: string; reason: string }[];
+          events: { outcome: string; reason: string; at: string }[];
           next?: string;
         };
         for (const e of p.events) {
           if (e.outcome === 'failed' && e.reason === 'template') templateFailures++;
+          const at = Date.parse(e.at);
+          if (at >= first && at <= last) failedMeanwhile++;
         }
         if (!p.next || p.events.length === 0) break;
         cursor = p.next;
@@ -203,6 +215,7 @@ async function runOnce(
         templateFailures,
         finishedAfterS: (Date.now() - normalDone) / 1000,
         demotedBy: demoted.size,
+        failedMeanwhile,
       };
     }
     return run;
@@ -222,8 +235,8 @@ function markdown(o: Options, runs: Run[], machine: ReturnType<typeof describeMa
     '# A normal campaign beside one over the render budget',
     '',
     `Normal campaign: ${fmt(o.recipients)} recipients, 4 KB messages over ${o.domains} domains. ` +
-      `Beside it: ${fmt(o.hostile)} recipients whose variables (lists of ${HOSTILE_ROWS}) take ` +
-      `each render past the default iteration budget (${fmt(HOSTILE_ROWS * (HOSTILE_ROWS + 1))} iterations against 10,000). ` +
+      `Beside it: ${fmt(o.hostile)} recipients whose variables (lists of ${HOSTILE_ROWS}, ` +
+      `${fmt(HOSTILE_ROWS * HOSTILE_BLOCKS)} blocks to render) each run the whole CPU time budget (50 ms by default), the most a recipient can cost. ` +
       `${o.senders} senders, shaping off, a fresh deployment per run; rates are msg/s over the middle 80% of the normal campaign's sends.`,
     '',
     '| run | alone msg/s | beside msg/s | beside / alone |',
@@ -239,13 +252,13 @@ function markdown(o: Options, runs: Run[], machine: ReturnType<typeof describeMa
   lines.push(
     `| **median** | **${fmt(alone.median)}** | **${fmt(beside.median)}** | **${fmt(ratio, 2)}** (target ≥ 0.90: ${ratio >= 0.9 ? 'met' : 'not met'}) |`,
     '',
-    '| run | normal sent | costly failed (reason template) / total | costly done after the normal one | senders that demoted it |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| run | normal sent | costly failed (reason template) / total | of them while the normal one sent | costly done after the normal one | senders that demoted it |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const r of runs.filter((x) => x.mode === 'beside')) {
     const h = r.hostile;
     lines.push(
-      `| ${r.rep} | ${fmt(r.sent)} | ${fmt(h?.templateFailures ?? NaN)} / ${fmt(h?.counts.total ?? NaN)} | ${fmt(h?.finishedAfterS ?? NaN, 1)} s | ${h?.demotedBy ?? 'n/a'} of ${o.senders} |`,
+      `| ${r.rep} | ${fmt(r.sent)} | ${fmt(h?.templateFailures ?? NaN)} / ${fmt(h?.counts.total ?? NaN)} | ${fmt(h?.failedMeanwhile ?? NaN)} | ${fmt(h?.finishedAfterS ?? NaN, 1)} s | ${h?.demotedBy ?? 'n/a'} of ${o.senders} |`,
     );
   }
   const all = costly.every((h) => h.templateFailures === h.counts.total);
