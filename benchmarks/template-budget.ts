@@ -17,7 +17,7 @@ import { fmt } from './lib/format.ts';
 import { log } from './lib/log.ts';
 import { describeMachine, machineSection } from './lib/machine.ts';
 import { runMain } from './lib/main.ts';
-import { spread } from './lib/report.ts';
+import { spread } from './lib/stats.ts';
 import { OUT_FLAG, openResults, outOption } from './lib/results.ts';
 import { redisVersion, sentTimes } from './lib/runs.ts';
 import { checkPostfixTools, startSink } from './lib/sink.ts';

@@ -18,15 +18,6 @@ export const JOBS = {
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
 
-export const CAMPAIGN_STATUSES: readonly CampaignStatus[] = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-];
-
 /** A recipient as the API accepts it and as it is stored (once) per campaign. */
 export interface Recipient {
   email: string;

@@ -8,7 +8,8 @@ import { Histogram, Registry } from 'prom-client';
 import { DEFAULT_TEMPLATE_LIMITS, parseRelays } from '@volley/config';
 import { RelayPool } from '@volley/smtp';
 import { cpuTimeMs, startCaptureServer, type CaptureServer } from '@volley/testkit';
-import { Deliverer, compileCampaign, type CampaignSource, type Delivery } from '../src/index.ts';
+import { Deliverer, compileCampaign, type CampaignSource } from '../src/index.ts';
+import type { Delivery } from '../src/deliver.ts';
 import { DEMOTED_RUN_MS, DemotedRuns, RenderCost } from '../src/render-cost.ts';
 
 let sink: CaptureServer;

@@ -13,7 +13,7 @@
 import { TemplateError, type TemplateField } from './template-error.ts';
 
 /** An ordinary list in a campaign: a digest's articles, an order's lines. */
-export const ORDINARY_LIST = 100;
+const ORDINARY_LIST = 100;
 
 /** A template refused for what it would cost, naming the block. */
 export class TemplateCostError extends TemplateError {

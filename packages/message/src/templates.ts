@@ -3,7 +3,7 @@ import { DEFAULT_RENDER_LIMITS, meteredEnvironment, type RenderLimits } from './
 import { TemplateCostError, checkTemplateCost } from './template-cost.ts';
 import { TemplateError } from './template-error.ts';
 
-export { TemplateError, type TemplateField } from './template-error.ts';
+export { TemplateError } from './template-error.ts';
 
 export interface CampaignTemplates {
   subject: string;

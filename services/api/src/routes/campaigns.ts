@@ -42,7 +42,7 @@ export function templateCostProblem(err: TemplateCostError, path: string): ApiPr
  * The campaign's invalid fields (answered with a 400). Templates that are valid but would cost
  * more than the render budget allows are a 422 of their own, thrown once nothing else is wrong.
  */
-export function validateCampaign(
+function validateCampaign(
   body: CreateCampaignBody,
   maxInline: number,
   limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
