@@ -1,24 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConfigError,
   DEFAULT_TEMPLATE_LIMITS,
   knownVariables,
   loadApiConfig,
   loadSenderConfig,
 } from '@volley/config';
 
-const base = { REDIS_URL: 'redis://127.0.0.1:6379', VOLLEY_API_KEY: 'a-long-enough-key-123' };
-
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { base, problems } from './helpers.ts';
 
 describe('render budget settings', () => {
   test('the API and the senders read the same budget', () => {

@@ -9,6 +9,14 @@ import { buildApp, type AppDeps } from '../src/app.ts';
 export const KEY = 'test-key-0123456789abcdef';
 export const auth = { authorization: `Bearer ${KEY}` };
 
+/** An RFC 9457 problem as the API answers it. */
+export interface Problem {
+  status: number;
+  title: string;
+  detail: string;
+  errors?: { path: string; message: string }[];
+}
+
 export interface ApiFixture {
   app: FastifyInstance;
   redis: RedisClient;

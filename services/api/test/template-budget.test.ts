@@ -1,13 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
-
-interface Problem {
-  status: number;
-  title: string;
-  detail: string;
-  errors?: { path: string; message: string }[];
-}
+import { apiFixture, auth, type ApiFixture, type Problem } from './fixture.ts';
 
 let fx: ApiFixture;
 let small: ApiFixture;
