@@ -8,6 +8,7 @@ import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './temp
 export { ConfigError, parseDuration, type Env } from './reader.ts';
 export {
   DEFAULT_TEMPLATE_LIMITS,
+  OVER_BUDGET_PER_RUN_MS,
   TEMPLATE_LIMIT_SETTINGS,
   type TemplateLimits,
 } from './templates.ts';
@@ -421,7 +422,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
   }
   const jobLockMs = r.durationMs('VOLLEY_JOB_LOCK', 30_000);
   const limits = templateLimits(r);
-  checkBudgetFitsLock(r, limits, batchSize, jobLockMs);
+  checkBudgetFitsLock(r, limits, jobLockMs);
   return done(r, {
     ...c,
     delivery,

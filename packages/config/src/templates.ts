@@ -54,19 +54,21 @@ export function templateLimits(r: Reader): TemplateLimits {
 }
 
 /**
- * A batch whose every recipient goes over the time budget renders for batch size × budget
- * without a pause; past the job lock, the batch would be taken for stalled and run again on
- * another sender.
+ * Over-budget CPU (ms) one run of a batch may spend before it sets the rest of its campaign's
+ * recipients aside (the sender's render-cost.ts: the spend that demotes a campaign, and what
+ * one run of a demoted batch may spend): two renders at the default time budget.
  */
-export function checkBudgetFitsLock(
-  r: Reader,
-  limits: TemplateLimits,
-  batchSize: number,
-  jobLockMs: number,
-): void {
-  if (limits.timeBudgetMs * batchSize >= jobLockMs / 2) {
+export const OVER_BUDGET_PER_RUN_MS = 100;
+
+/**
+ * A run of a batch renders recipients over the time budget until OVER_BUDGET_PER_RUN_MS is
+ * spent, the last one taking a whole budget: past the job lock, the batch would be taken for
+ * stalled and run again on another sender.
+ */
+export function checkBudgetFitsLock(r: Reader, limits: TemplateLimits, jobLockMs: number): void {
+  if (OVER_BUDGET_PER_RUN_MS + limits.timeBudgetMs >= jobLockMs / 2) {
     r.problems.push(
-      `${TEMPLATE_LIMIT_SETTINGS.time} (${limits.timeBudgetMs} ms) × VOLLEY_BATCH_SIZE (${batchSize}) must stay under half of VOLLEY_JOB_LOCK (${jobLockMs} ms): a batch whose recipients all go over the budget would outlast its lock and run again on another sender`,
+      `${TEMPLATE_LIMIT_SETTINGS.time} (${limits.timeBudgetMs} ms) + ${OVER_BUDGET_PER_RUN_MS} ms must stay under half of VOLLEY_JOB_LOCK (${jobLockMs} ms): a batch may render that long over the budget before it sets its campaign aside, and past its lock it would run again on another sender`,
     );
   }
 }

@@ -7,26 +7,28 @@
  * spaced so that demoted batches take about a tenth of the sender, and each run of one stops
  * after two renders' worth of over-budget CPU. It is forgiven as its failures stop.
  */
+import { OVER_BUDGET_PER_RUN_MS } from '@volley/config';
 
 /** Half-life of the cost, in ms: a campaign's past failures stop counting within a minute. */
 const HALF_LIFE_MS = 10_000;
 
 /**
- * Decayed over-budget CPU (ms) past which a campaign is demoted. At a steady spend of r ms per
- * second the decayed sum settles near r × 14.4 (the half-life over ln 2, in seconds): 100 ms
- * means about 7 ms a second, 0.7% of a core. A few hostile recipients (5 to 50 ms each) in an
- * otherwise normal campaign stay below it.
+ * Decayed over-budget CPU (ms) past which a campaign is demoted (100). At a steady spend of r
+ * ms per second the decayed sum settles near r × 14.4 (the half-life over ln 2, in seconds):
+ * 100 ms means about 7 ms a second, 0.7% of a core. A few hostile recipients (5 to 50 ms each)
+ * in an otherwise normal campaign stay below it. The configuration checks that a run spending
+ * it fits well within the job lock.
  */
-const DEMOTE_AFTER_MS = 100;
+const DEMOTE_AFTER_MS = OVER_BUDGET_PER_RUN_MS;
 
 /** Priority of a demoted batch: any priority runs after every job without one. */
 export const DEMOTED_PRIORITY = 1000;
 
 /**
  * Over-budget CPU (ms) one run of a demoted batch may spend before it sets the rest of its
- * recipients aside (two renders at the default time budget).
+ * recipients aside (100: two renders at the default time budget).
  */
-export const DEMOTED_RUN_MS = 100;
+export const DEMOTED_RUN_MS = OVER_BUDGET_PER_RUN_MS;
 
 /**
  * Share of a sender's time that runs of demoted batches may take together: each run is
