@@ -2,9 +2,28 @@
  * Configuration from environment variables, parsed and validated once at start.
  * Every problem is collected, so one failed start shows all of them.
  */
+import { loadBounceConfig } from './bounce.ts';
+import {
+  DEFAULT_METRICS_PORTS,
+  bounceDomainSetting,
+  common,
+  feedbackSettings,
+  mask,
+  verpSecretSetting,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export {
+  DEFAULT_METRICS_PORTS,
+  DEFAULT_SOFT_BOUNCE,
+  loadFeedbackConfig,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
+export { DEFAULT_BOUNCE_SMTP, loadBounceConfig, type BounceConfig } from './bounce.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -22,15 +41,6 @@ export interface RelayTarget {
   requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
-}
-
-export interface CommonConfig {
-  redisUrl: string;
-  /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
-  redisPrefix: string;
-  metricsPort: number;
-  metricsHost: string;
-  logLevel: string;
 }
 
 export interface ApiConfig extends CommonConfig, FeedbackConfig {
@@ -67,14 +77,6 @@ export interface ApiConfig extends CommonConfig, FeedbackConfig {
    * key); 0 turns the limit off. @defaultValue 600
    */
   unsubscribeRateLimit: number;
-}
-
-/** How reported soft bounces turn into suppression; read by every service that applies feedback. */
-export interface FeedbackConfig {
-  /** Soft bounces of an address within the window that suppress it; 0 never. @defaultValue 3 */
-  softBounceLimit: number;
-  /** How far back soft bounces count. @defaultValue 30 days */
-  softBounceWindowMs: number;
 }
 
 export interface SenderConfig extends CommonConfig {
@@ -203,73 +205,8 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   return out;
 }
 
-function mask(urlText: string): string {
-  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-function common(r: Reader, defaultMetricsPort: number): CommonConfig {
-  const redisUrl = r.required(
-    'REDIS_URL',
-    'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
-  );
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(
-      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
-    );
-  }
-  const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
-  }
-  return {
-    redisUrl,
-    redisPrefix,
-    metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
-    metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',
-    logLevel: r.oneOf('VOLLEY_LOG_LEVEL', 'info', [
-      'fatal',
-      'error',
-      'warn',
-      'info',
-      'debug',
-      'trace',
-      'silent',
-    ]),
-  };
-}
-
-/** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
-export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
-
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
 export const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
-
-function feedbackSettings(r: Reader): FeedbackConfig {
-  const softBounceLimit = r.limitOrOff(
-    'VOLLEY_SOFT_BOUNCE_LIMIT',
-    DEFAULT_SOFT_BOUNCE.limit,
-    1000,
-    'the soft bounces (mailbox full, blocked, ...) of one address within VOLLEY_SOFT_BOUNCE_WINDOW that put it on the suppression list; 0 or off never suppresses for soft bounces',
-  );
-  const softBounceWindowMs = r.durationMs(
-    'VOLLEY_SOFT_BOUNCE_WINDOW',
-    DEFAULT_SOFT_BOUNCE.windowMs,
-  );
-  // At least a minute, or a limit above one could never be reached by bounces of separate
-  // messages; at most a year, which is as long as a count per address is worth keeping.
-  if (softBounceWindowMs < 60_000 || softBounceWindowMs > 365 * 86_400_000) {
-    r.problems.push(
-      `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
-    );
-  }
-  return { softBounceLimit, softBounceWindowMs };
-}
-
-/** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
-export function loadFeedbackConfig(env: Env = process.env): FeedbackConfig {
-  const r = new Reader(env);
-  return done(r, feedbackSettings(r));
-}
 
 /** Paths the API answers itself: an unsubscribe URL there could never be answered. */
 const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;
@@ -281,10 +218,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * links) and the API (which answers them) both read them.
  */
 function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
-  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
-  if (verpSecret && verpSecret.length < 16) {
-    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
-  }
+  const verpSecret = verpSecretSetting(r);
   const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
   if (!unsubscribeUrl) return { verpSecret };
   const name = `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)}`;
@@ -325,9 +259,6 @@ function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?:
 
 /** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
 export const DEFAULT_API_RATE_LIMIT = { limit: 6000, windowSeconds: 60 } as const;
-
-/** Default metrics ports, one per service so they can share a host during development. */
-export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const r = new Reader(env);
@@ -434,10 +365,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
 function messageIdentity(
   r: Reader,
 ): Pick<SenderConfig, 'bounceDomain' | 'verpSecret' | 'unsubscribeUrl' | 'dkimKeys'> {
-  const bounceDomain = r.raw('VOLLEY_BOUNCE_DOMAIN')?.toLowerCase();
-  if (bounceDomain && !/^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/.test(bounceDomain)) {
-    r.problems.push(`VOLLEY_BOUNCE_DOMAIN=${JSON.stringify(bounceDomain)} is not a domain name`);
-  }
+  const bounceDomain = bounceDomainSetting(r);
   const { unsubscribeUrl, verpSecret } = unsubscribeSettings(r);
   if (bounceDomain && !verpSecret) {
     r.problems.push(
@@ -465,7 +393,7 @@ function messageIdentity(
   return { bounceDomain, verpSecret, unsubscribeUrl, dkimKeys };
 }
 
-/** Services that only need Redis and a metrics port (bounce, collector, for now). */
+/** Services that only need Redis and a metrics port (the collector, for now). */
 export function loadCommonConfig(
   service: keyof typeof DEFAULT_METRICS_PORTS,
   env: Env = process.env,
@@ -507,7 +435,7 @@ export function knownVariables(): ReadonlySet<string> {
   const loaders: (() => unknown)[] = [
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
-    () => loadCommonConfig('bounce', recording),
+    () => loadBounceConfig(recording),
   ];
   for (const load of loaders) {
     try {
