@@ -13,7 +13,7 @@ import {
   type CaptureServer,
   type ServiceProcess,
 } from '@volley/testkit';
-import { buildApp } from '../../api/src/app.ts';
+import { buildApp, type AppDeps } from '../../api/src/app.ts';
 
 export const KEY = 'test-key-0123456789abcdef';
 export const DOMAINS = [
@@ -64,11 +64,18 @@ export class Harness {
     senders: number;
     env?: Record<string, string>;
     capture?: Parameters<typeof startCaptureServer>[0];
+    /** API settings over the harness's own (one-click unsubscribe, say). */
+    api?: Partial<AppDeps['config']>;
   }): Promise<void> {
     this.capture = await startCaptureServer(opts.capture);
     this.queues = createQueues(this.redis, this.keys);
     this.app = await buildApp({
-      config: { apiKey: KEY, bodyLimit: 10 * 1024 * 1024, maxInlineRecipients: 100_000 },
+      config: {
+        apiKey: KEY,
+        bodyLimit: 10 * 1024 * 1024,
+        maxInlineRecipients: 100_000,
+        ...opts.api,
+      },
       redis: this.redis,
       keys: this.keys,
       queues: this.queues,
