@@ -17,7 +17,7 @@ import { SmtpClient, SmtpReplyError } from '@volley/smtp';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import { startBounceServer, type BounceServerOptions } from '../src/inbound/index.ts';
 import { TLS_CERT, TLS_KEY } from '../../smtp/test/fixtures/servers.ts';
-import { arf, autoReply, dsn, unsubscribeMail } from './reports.ts';
+import { arf, autoReply, dsn, sentCampaign, unsubscribeMail } from './reports.ts';
 
 const SECRET = 'inbound-test-secret-0123456789';
 const DOMAIN = 'bounce.volley.test';
@@ -77,28 +77,9 @@ async function world(
 }
 
 /** A campaign of `n` recipients `r<i>@example.org`, every one of them sent. */
-async function campaign(w: World, n: number): Promise<string> {
-  const id = w.store.newId();
-  await w.store.create(id, {
-    tenant: TENANT,
-    from: 'news@sender.example',
-    subject: 's',
-    text: 'x',
-  });
+function campaign(w: World, n: number): Promise<string> {
   const emails = Array.from({ length: n }, (_v, i) => `r${i}@example.org`);
-  await w.store.addRecipients(
-    id,
-    emails.map((email) => ({ email })),
-  );
-  await w.store.start(id);
-  await w.store.advanceCursor(id, 0, n);
-  await w.store.finalizeMany(
-    id,
-    TENANT,
-    emails.map((email, index) => ({ index, email, outcome: 'sent', reason: 'delivered' })),
-    0,
-  );
-  return id;
+  return sentCampaign(w.store, TENANT, emails);
 }
 
 const verp = (id: string, i: number, secret = SECRET): string => verpAddress(secret, DOMAIN, id, i);

@@ -1,9 +1,35 @@
 /**
  * Reports as they reach the bounce domain, built for a given VERP address, recipient and
  * Message-ID: a DSN (RFC 3464) as Postfix writes one, a complaint (RFC 5965), an
- * out-of-office reply and a mailto unsubscribe. Shared by the bounce server's tests.
+ * out-of-office reply and a mailto unsubscribe; and the campaign they report on. Shared by
+ * the bounce server's tests.
  */
+import type { CampaignStore } from '@volley/campaigns';
 import { eml } from './fixtures.ts';
+
+/** A running campaign of `tenant` whose recipients `emails` were all sent; its id. */
+export async function sentCampaign(
+  store: CampaignStore,
+  tenant: string,
+  emails: string[],
+): Promise<string> {
+  const id = store.newId();
+  await store.create(id, { tenant, from: 'news@sender.example', subject: 's', text: 'x' });
+  await store.addRecipients(
+    id,
+    emails.map((email) => ({ email })),
+  );
+  await store.start(id);
+  await store.advanceCursor(id, 0, emails.length);
+  const sent = emails.map((email, index) => ({
+    index,
+    email,
+    outcome: 'sent' as const,
+    reason: 'delivered',
+  }));
+  await store.finalizeMany(id, tenant, sent, 0);
+  return id;
+}
 
 export interface DsnOptions {
   /** The envelope sender of the message that bounced (its VERP return path). */

@@ -41,7 +41,7 @@ export function bounceMetrics(registry: Registry): BounceMetrics {
     }),
     effects: new Counter({
       name: 'volley_bounce_effects_total',
-      help: 'What accepted reports led to: hard_bounce, soft_bounce, complaint and unsubscribe (applied), repeated (applied before), no_effect (delivered, delayed, vacation, not_report, unparseable) and unmatched (no_match, address_mismatch, unknown_recipient), with the reason.',
+      help: 'What accepted reports led to: hard_bounce, soft_bounce, complaint and unsubscribe (applied), repeated (applied before), no_effect (delivered, delayed, vacation, not_report, unparseable) and unmatched (no_match, address_mismatch, unknown_recipient, invalid_report), with the reason.',
       labelNames: ['effect', 'reason'],
       registers: [registry],
     }),

@@ -10,7 +10,7 @@ import { verpAddress } from '@volley/message';
 import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { SmtpClient, SmtpReplyError } from '@volley/smtp';
 import { startRedis, uniquePrefix } from '@volley/testkit';
-import { dsn } from '../../../packages/bounce/test/reports.ts';
+import { dsn, sentCampaign } from '../../../packages/bounce/test/reports.ts';
 import { hostile, type Cast } from './hostile-messages.ts';
 import { DOMAIN, SECRET, sample, startBounceService, type BounceService } from './service.ts';
 
@@ -36,25 +36,11 @@ let cast: Cast;
 before(async () => {
   server = await startRedis();
   redis = connectRedis(server.url, { name: 'hostile-test' });
-  const store = new CampaignStore(redis, keys);
-  const id = store.newId();
-  await store.create(id, { tenant: TENANT, from: 'news@sender.example', subject: 's', text: 'x' });
   const emails = [
     'owner@mail.example',
     ...Array.from({ length: VICTIMS }, (_v, i) => `victim${i + 1}@mail.example`),
   ];
-  await store.addRecipients(
-    id,
-    emails.map((email) => ({ email })),
-  );
-  await store.start(id);
-  await store.advanceCursor(id, 0, emails.length);
-  await store.finalizeMany(
-    id,
-    TENANT,
-    emails.map((email, index) => ({ index, email, outcome: 'sent', reason: 'delivered' })),
-    0,
-  );
+  const id = await sentCampaign(new CampaignStore(redis, keys), TENANT, emails);
   cast = {
     campaignId: id,
     owner: 'owner@mail.example',

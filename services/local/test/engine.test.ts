@@ -113,13 +113,17 @@ test('npm start runs the engine, the demo delivers every message with working un
       redirect: 'manual',
     });
     assert.equal(clicked.status, 200, await clicked.text());
-    const entry = await fetch(
-      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(to)}`,
-      { headers: { authorization: 'Bearer volley-local-dev-key' } },
-    );
-    assert.equal(entry.status, 200, `${to} is on the suppression list`);
-    const e = (await entry.json()) as { source: string; reason: string };
-    assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
+    /** `[source, reason]` of the address's suppression entry, which must exist. */
+    const suppression = async (email: string): Promise<[string, string]> => {
+      const res = await fetch(
+        `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(email)}`,
+        { headers: { authorization: 'Bearer volley-local-dev-key' } },
+      );
+      assert.equal(res.status, 200, `${email} is on the suppression list`);
+      const e = (await res.json()) as { source: string; reason: string };
+      return [e.source, e.reason];
+    };
+    assert.deepEqual(await suppression(to), ['unsubscribe', 'one-click']);
 
     // The mailto of another message, sent to the local bounce service as a mail client would.
     const second = readFileSync(join(mail, files[1] ?? ''), 'utf8');
@@ -134,13 +138,7 @@ test('npm start runs the engine, the demo delivers every message with working un
     );
     await client.quit();
     assert.equal(reply.code, 250);
-    const byMail = await fetch(
-      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(from)}`,
-      { headers: { authorization: 'Bearer volley-local-dev-key' } },
-    );
-    assert.equal(byMail.status, 200, `${from} is on the suppression list`);
-    const m = (await byMail.json()) as { source: string; reason: string };
-    assert.deepEqual([m.source, m.reason], ['unsubscribe', 'mailto']);
+    assert.deepEqual(await suppression(from), ['unsubscribe', 'mailto']);
 
     for (const [service, port] of [
       ['api', ports.api_m],

@@ -27,7 +27,10 @@ export type Effect =
   | 'repeated'
   /** Nothing to act on: `delivered`, `delayed`, `vacation`, `not_report`, `unparseable`, ... */
   | 'no_effect'
-  /** A report about someone it cannot be tied to: `no_match`, `address_mismatch`, `unknown_recipient`. */
+  /**
+   * A report that cannot be tied to a recipient: `no_match`, `address_mismatch`,
+   * `unknown_recipient` (campaign gone), `invalid_report` (a value the effects module refuses).
+   */
   | 'unmatched';
 
 export interface EffectRecord {
