@@ -102,6 +102,19 @@ return {1, 0, cursor}
 `;
 
 /**
+ * Creates a campaign unless it exists: a create run again under the same id (a retried
+ * Idempotency-Key) changes nothing of a campaign that may have started since.
+ * KEYS: campaign hash, tenant's campaign set   ARGV: now, campaign id, then field, value, ...
+ * Returns 1 when created now, 0 when it existed.
+ */
+export const CREATE = `
+redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+`;
+
+/**
  * Freezes the recipient set and moves a draft or scheduled campaign to running, unless an
  * upload is still adding recipients (its rows, or its rollback, would change a frozen list).
  * KEYS: campaign hash, recipients list, seen set, running set, upload lock

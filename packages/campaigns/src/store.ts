@@ -9,7 +9,16 @@ import type {
   RecipientEvent,
 } from '@volley/contracts';
 import { LuaScript } from '@volley/redis';
-import { ADD_RECIPIENTS, ADVANCE, DEFER, FINALIZE, PARK, START, TRANSITION } from './scripts.ts';
+import {
+  ADD_RECIPIENTS,
+  ADVANCE,
+  CREATE,
+  DEFER,
+  FINALIZE,
+  PARK,
+  START,
+  TRANSITION,
+} from './scripts.ts';
 
 export interface CampaignDefinition {
   from: string;
@@ -73,6 +82,7 @@ const deferScript = new LuaScript(DEFER);
 const startScript = new LuaScript(START);
 const advanceScript = new LuaScript(ADVANCE);
 const addScript = new LuaScript(ADD_RECIPIENTS);
+const createScript = new LuaScript(CREATE);
 const transitionScript = new LuaScript(TRANSITION);
 const parkScript = new LuaScript(PARK);
 
@@ -103,7 +113,11 @@ export class CampaignStore {
     return randomBytes(10).toString('hex');
   }
 
-  async create(id: string, input: CreateCampaignInput, now = Date.now()): Promise<void> {
+  /**
+   * Creates the campaign; answers false, changing nothing, when it exists already (a create
+   * run again under the same id).
+   */
+  async create(id: string, input: CreateCampaignInput, now = Date.now()): Promise<boolean> {
     const status: CampaignStatus =
       input.sendAt !== undefined && !input.draft ? 'scheduled' : 'draft';
     const fields: Record<string, string> = {
@@ -125,11 +139,12 @@ export class CampaignStore {
     if (input.replyTo !== undefined) fields.replyTo = input.replyTo;
     if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
     if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
-    await this.redis
-      .multi()
-      .hset(this.keys.campaign(id), fields)
-      .zadd(this.keys.tenantCampaigns(input.tenant), now, id)
-      .exec();
+    const created = await createScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.tenantCampaigns(input.tenant)],
+      [now, id, ...Object.entries(fields).flat()],
+    );
+    return created === 1;
   }
 
   /**
@@ -535,14 +550,5 @@ export class CampaignStore {
     });
     const last = rows[rows.length - 1];
     return { events, next: rows.length === limit && last ? last[0] : undefined };
-  }
-
-  /** Reserves an Idempotency-Key for `id`; returns the campaign id already holding it, if any. */
-  async claimIdempotencyKey(tenant: string, key: string, id: string): Promise<string | undefined> {
-    const k = this.keys.idempotency(tenant, key);
-    // A day is how long clients are expected to retry a create.
-    const ok = await this.redis.set(k, id, 'EX', 86_400, 'NX');
-    if (ok === 'OK') return undefined;
-    return (await this.redis.get(k)) ?? undefined;
   }
 }

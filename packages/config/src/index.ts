@@ -206,7 +206,7 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
 }
 
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
-export const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
+const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
 
 /** Paths the API answers itself: an unsubscribe URL there could never be answered. */
 const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;

@@ -18,15 +18,6 @@ export const JOBS = {
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
 
-export const CAMPAIGN_STATUSES: readonly CampaignStatus[] = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-];
-
 /** A recipient as the API accepts it and as it is stored (once) per campaign. */
 export interface Recipient {
   email: string;
@@ -210,7 +201,10 @@ export class Keys {
   softBounces(tenant: string, email: string): string {
     return `${this.prefix}:t:${tenant}:soft:${email}`;
   }
-  /** String: campaign id created under an Idempotency-Key. */
+  /**
+   * Hash: the claim of an Idempotency-Key of a campaign create (the campaign id it may create,
+   * the request's fingerprint, the attempt creating it, then the answer given).
+   */
   idempotency(tenant: string, key: string): string {
     return `${this.prefix}:t:${tenant}:idem:${key}`;
   }

@@ -3,7 +3,7 @@
  * writes Redis or BullMQ; the batch records what comes back.
  */
 import type { Histogram } from 'prom-client';
-import { normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import { domainOf, normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
@@ -79,7 +79,7 @@ export class Deliverer {
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }
     const t0 = process.hrtime.bigint();
-    const res = await this.opts.transport.send(raw, to.slice(to.lastIndexOf('@') + 1), route);
+    const res = await this.opts.transport.send(raw, domainOf(to), route);
     if (res.noSlot) {
       return {
         outcome: 'noslot',

@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { AddressNormalizer } from './address.ts';
-import { CsvReader } from './csv.ts';
+import { CsvReader, type CsvRecordHandler } from './csv.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -249,13 +249,13 @@ export async function ingestRecipients(
       const last = carry.join('') + decoder.end();
       if (last.trim() !== '') handle(last);
     } else {
-      const csv = new CsvReader(maxLine);
+      const csv = new CsvReader({ maxFieldLength: maxLine });
       let emailCol = -1;
       let columns: string[] | undefined;
       // Per variable: its column, and its JSON key text (`"name":`), built once from the header.
       let varCols: number[] = [];
       let varKeys: string[] = [];
-      const onRecord = (fields: string[], line: number): void => {
+      const onRecord: CsvRecordHandler = (fields, line, problem) => {
         if (!columns) {
           columns = fields.map((f) => f.trim());
           emailCol = columns.findIndex((c) => c.toLowerCase() === 'email');
@@ -271,6 +271,7 @@ export async function ingestRecipients(
           return;
         }
         result.rows++;
+        if (problem !== undefined) return invalid(line, problem);
         const email = (fields[emailCol] ?? '').trim();
         const normalized = email === '' ? undefined : addresses.normalize(email);
         if (normalized === undefined) return badAddress(line, email);

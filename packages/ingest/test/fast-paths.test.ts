@@ -102,10 +102,10 @@ describe('AddressNormalizer', () => {
 
 describe('CSV reader fast path', () => {
   function records(text: string, size: number): unknown {
-    const out: { fields: string[]; line: number }[] = [];
+    const out: { fields: string[]; line: number; problem?: string }[] = [];
     const r = new CsvReader();
-    const on = (fields: string[], line: number): void => {
-      out.push({ fields, line });
+    const on = (fields: string[], line: number, problem?: string): void => {
+      out.push(problem === undefined ? { fields, line } : { fields, line, problem });
     };
     try {
       for (let i = 0; i < text.length; i += size) r.push(text.slice(i, i + size), on);
@@ -116,7 +116,7 @@ describe('CSV reader fast path', () => {
     return { out };
   }
 
-  test('whole lines split with indexOf give the records of the character-by-character reader', () => {
+  test('whole lines split with indexOf give the records (and their problems) of the character-by-character reader', () => {
     // One-character chunks never hold a whole line, so they take the state machine only.
     const unit = fc.constantFrom('a', 'bc', ',', ',', '"', '""', '\n', '\r\n', '\r', ' ');
     fc.assert(

@@ -1,37 +1,12 @@
-const ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: ' ',
-  copy: '©',
-  reg: '®',
-  hellip: '…',
-  mdash: '—',
-  ndash: '–',
-  rsquo: '’',
-  lsquo: '‘',
-  rdquo: '”',
-  ldquo: '“',
-};
+import { decodeHTML, decodeHTMLAttribute, escapeText } from 'entities';
 
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, body: string) => {
-    if (body[0] === '#') {
-      const code =
-        body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : Number(body.slice(1));
-      // Surrogate halves are not characters; they would reach the body as U+FFFD.
-      const valid =
-        Number.isFinite(code) &&
-        code > 0 &&
-        code <= 0x10ffff &&
-        !(code >= 0xd800 && code <= 0xdfff);
-      return valid ? String.fromCodePoint(code) : whole;
-    }
-    return ENTITIES[body.toLowerCase()] ?? whole;
-  });
-}
+/**
+ * HTML's character references, decoded as a browser decodes them (the entities package: every
+ * named one, numeric ones with invalid code points as U+FFFD, the legacy names without a
+ * semicolon where the spec allows them), in one pass and linear time. Attribute values go
+ * through decodeHTMLAttribute instead: there `&copy=` in a URL stays as written.
+ */
+const decodeText = (s: string): string => decodeHTML(s);
 
 /**
  * Removes `<!-- ... -->` and the raw-text elements whose content is not shown. Written as
@@ -75,17 +50,18 @@ function linksToText(html: string): string {
       .slice(opener.lastIndex, end)
       .replace(/<[^<>]*>/g, '')
       .trim();
-    const shown = decodeEntities(label);
-    const plainTarget = decodeEntities(target).replace(/^mailto:/i, '');
+    const shown = decodeText(label);
+    const decodedTarget = decodeHTMLAttribute(target);
+    const plainTarget = decodedTarget.replace(/^mailto:/i, '');
     let text: string;
-    if (
-      !target ||
-      target.startsWith('#') ||
-      shown === plainTarget ||
-      shown === decodeEntities(target)
-    )
+    if (!target || target.startsWith('#') || shown === plainTarget || shown === decodedTarget)
       text = label;
-    else text = label ? `${label} (${target})` : target;
+    else {
+      // The text is decoded as a whole at the end, and the target was decoded as an attribute
+      // now: escaped back, it comes out of that as it is, and the tag patterns pass it by.
+      const t = escapeText(decodedTarget);
+      text = label ? `${label} (${t})` : t;
+    }
     out += html.slice(from, m.index) + text;
     from = gt + 1;
     opener.lastIndex = from;
@@ -111,7 +87,7 @@ export function htmlToText(html: string): string {
     .replace(new RegExp(`<(${BLOCKS})\\b[^<>]*>`, 'gi'), '\n')
     .replace(/<\/t[dh]\s*>/gi, ' ')
     .replace(/<[^<>]+>/g, '');
-  s = decodeEntities(s)
+  s = decodeText(s)
     .replace(/[ \t\f\v\u00a0]+/g, ' ')
     .replace(/ *\n */g, '\n')
     .replace(/\n{3,}/g, '\n\n');

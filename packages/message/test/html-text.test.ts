@@ -69,10 +69,40 @@ describe('htmlToText', () => {
       'Fish & chips <3 "q" \'a\' © … — 😀 x',
     );
     assert.equal(htmlToText('&amp;lt;'), '&lt;');
-    // Not characters: left as written.
+    assert.equal(htmlToText('&amp;eacute;'), '&eacute;');
+  });
+
+  test('every named entity of HTML is decoded, not only a few', () => {
+    assert.equal(htmlToText('<p>Caf&eacute; &euro;5</p>'), 'Café €5');
     assert.equal(
-      htmlToText('&#0; &#xD800; &#x110000; &bogus;'),
-      '&#0; &#xD800; &#x110000; &bogus;',
+      htmlToText('&Auml;rger &szlig; &frac12; &rarr; &trade; &hearts; &NotEqualTilde; &fjlig;'),
+      'Ärger ß ½ → ™ ♥ ≂̸ fj',
+    );
+  });
+
+  test('numeric references decode as a browser does: invalid code points become U+FFFD', () => {
+    // Zero, surrogates and past U+10FFFF are not characters (HTML: the replacement character);
+    // 0x80-0x9F are read as Windows-1252, as the HTML spec says.
+    assert.equal(
+      htmlToText('&#0; &#xD800; &#x110000; &#128; &#x9F; &#233 &bogus;'),
+      '\uFFFD \uFFFD \uFFFD € Ÿ é &bogus;',
+    );
+  });
+
+  test('entities without a semicolon where HTML allows them, in text but not before = in a link', () => {
+    assert.equal(htmlToText('&copy 2026 &amp co &lt;3'), '© 2026 & co <3');
+    // The spec's own example: the longest legacy name ("not") is taken.
+    assert.equal(htmlToText("I'm &notit; I tell you"), "I'm ¬it; I tell you");
+    assert.equal(htmlToText('&notin; &notanentity'), '∉ ¬anentity');
+    // In an attribute, `&copy=` is a query parameter, not ©.
+    assert.equal(
+      htmlToText('<a href="https://example.com/?a=1&copy=2&amp;b=3">Go</a>'),
+      'Go (https://example.com/?a=1&copy=2&b=3)',
+    );
+    // A target is decoded once, and what it decodes to is not taken for a tag.
+    assert.equal(
+      htmlToText('<a href="https://example.com/?q=&lt;b&gt;&amp;lt;">Go</a>'),
+      'Go (https://example.com/?q=<b>&lt;)',
     );
   });
 
@@ -90,6 +120,11 @@ describe('htmlToText', () => {
       '<!--'.repeat(100_000),
       '<'.repeat(300_000),
       '<p '.repeat(100_000),
+      '&'.repeat(300_000),
+      '&#'.repeat(150_000),
+      '&#x1'.repeat(100_000),
+      '&NotEqualTild'.repeat(30_000),
+      `<a href="${'&amp'.repeat(50_000)}">x</a>`,
     ];
     for (const html of inputs) {
       // CPU time, which other load on the machine does not stretch.

@@ -5,19 +5,26 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { Keys } from '@volley/contracts';
-import { CampaignStore, Feedback, SuppressionList, type Queues } from '@volley/campaigns';
+import {
+  CampaignStore,
+  Feedback,
+  IdempotencyKeys,
+  SuppressionList,
+  type Queues,
+} from '@volley/campaigns';
 import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
 import type { Shaper } from '@volley/shaping';
-import { authenticate, tenantOf } from './auth.ts';
+import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
-import { iso, type ApiContext, type ApiContextConfig } from './context.ts';
-import { HealthResponse, ShapingResponse } from './schemas.ts';
+import type { ApiContext, ApiContextConfig } from './context.ts';
+import { HealthResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
+import { registerAdminShapingRoute, registerShapingRoute } from './routes/shaping.ts';
 import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
 import { registerUnsubscribe } from './routes/unsubscribe.ts';
@@ -29,7 +36,7 @@ export interface AppDeps {
   queues: Queues;
   registry: Registry;
   logger: Logger | false;
-  /** Reports the traffic-shaping state at GET /v1/shaping; absent when shaping is off. */
+  /** Reports the traffic-shaping state at GET /v1/shaping and /v1/admin/shaping; absent when shaping is off. */
   shaper?: Shaper | undefined;
 }
 
@@ -56,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keys: deps.keys,
     queues: deps.queues,
     store,
+    idempotency: new IdempotencyKeys(deps.redis, deps.keys),
     feedback: new Feedback(deps.redis, deps.keys, {
       softBounceLimit: deps.config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit,
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
@@ -110,7 +118,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   );
 
-  await app.register(async (admin) => registerAdminRoutes(admin, ctx), { prefix: '/v1/admin' });
+  await app.register(
+    async (admin) => {
+      // After registerAdminRoutes, which adds the admin key check to this scope.
+      registerAdminRoutes(admin, ctx);
+      registerAdminShapingRoute(admin, ctx);
+    },
+    { prefix: '/v1/admin' },
+  );
 
   // One-click unsubscribe answers the path of the links the senders write, outside /v1 and
   // without a key, in a scope of its own (form parsers, per-address rate limit, HTML errors).
@@ -136,24 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerStatsRoutes(v1, ctx);
       registerSuppressionRoutes(v1, ctx);
 
-      v1.get(
-        '/shaping',
-        {
-          schema: {
-            summary: 'Traffic-shaping state',
-            description:
-              'Per destination: the limits of its rule, the adaptive factor, connections in use, messages waiting for their slot, and suspensions in force.',
-            tags: ['shaping'],
-            response: { 200: ShapingResponse },
-          },
-        },
-        async (req) => {
-          tenantOf(req);
-          if (!deps.shaper) return { enabled: false, destinations: [] };
-          const snap = await deps.shaper.snapshot();
-          return { enabled: true, ...snap, at: iso(snap.at) };
-        },
-      );
+      registerShapingRoute(v1, ctx);
     },
     { prefix: '/v1' },
   );

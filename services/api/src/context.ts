@@ -9,6 +9,7 @@ import type {
   CampaignRecord,
   CampaignStore,
   Feedback,
+  IdempotencyKeys,
   Queues,
   SuppressionList,
 } from '@volley/campaigns';
@@ -30,6 +31,8 @@ export interface ApiContext {
   keys: Keys;
   queues: Queues;
   store: CampaignStore;
+  /** Idempotency-Keys of campaign creates. */
+  idempotency: IdempotencyKeys;
   /** Applies unsubscribes (and any other reported feedback) to campaigns and suppression lists. */
   feedback: Feedback;
   suppressions: SuppressionList;

@@ -36,7 +36,7 @@ async function draft(): Promise<string> {
   return res.json<{ id: string }>().id;
 }
 
-async function upload(id: string, type: string, body: string | Readable, query = '') {
+async function upload(id: string, type: string, body: string | Buffer | Readable, query = '') {
   return app.inject({
     method: 'POST',
     url: `/v1/campaigns/${id}/recipients${query}`,
@@ -97,6 +97,34 @@ describe('recipient upload', () => {
     assert.equal(res.json<{ added: number }>().added, 2);
     const rows = await store.recipientWindow(id, 0, 10);
     assert.deepEqual(rows[0], { email: 'x@one.example', vars: { name: 'Smith, Ann' } });
+  });
+
+  test('CSV (RFC 4180): a BOM is read as such; stray quotes and extra fields are invalid rows with their lines, and no row swallows the next', async () => {
+    const id = await draft();
+    const res = await upload(
+      id,
+      'text/csv',
+      Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from('email,name\r\na@one.example,5" tv\r\nb@one.example,7" tv\r\n'),
+        Buffer.from('c@one.example,Cy,extra\r\nd@one.example,"Dee ""D"""\r\n'),
+      ]),
+    );
+    assert.equal(res.statusCode, 200, res.body);
+    const r = res.json<{
+      added: number;
+      invalid: number;
+      errors: { row: number; reason: string }[];
+    }>();
+    assert.equal(r.added, 1);
+    assert.deepEqual(
+      r.errors.map((e) => e.row),
+      [2, 3, 4],
+    );
+    assert.match(r.errors[0]?.reason ?? '', /quote/);
+    assert.deepEqual(await store.recipientWindow(id, 0, 10), [
+      { email: 'd@one.example', vars: { name: 'Dee "D"' } },
+    ]);
   });
 
   test('too many invalid rows refuses the file and changes nothing', async () => {

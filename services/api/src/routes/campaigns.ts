@@ -1,5 +1,7 @@
-import { Type } from 'typebox';
-import { LIFECYCLE, applyLifecycle, enqueueExpand } from '@volley/campaigns';
+import { createHash } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { LIFECYCLE, applyLifecycle, enqueueExpand, type StoredAnswer } from '@volley/campaigns';
 import {
   HeaderError,
   TemplateError,
@@ -12,7 +14,7 @@ import { nestingDepth } from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
-import { ApiProblem, type FieldError } from '../problem.ts';
+import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
 import {
   CampaignIdParams,
   CampaignResponse,
@@ -27,7 +29,7 @@ import {
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
 
-export function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
+function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
   const errors: FieldError[] = [];
   if (!parseMailbox(body.from)) {
     errors.push({
@@ -89,6 +91,76 @@ export function validateCampaign(body: CreateCampaignBody, maxInline: number): F
   return errors;
 }
 
+/**
+ * What identifies a create request for its Idempotency-Key: a retry sends the same body, and
+ * the same key with another body is a client error, not a replay.
+ */
+export function requestFingerprint(body: CreateCampaignBody): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+}
+
+function sendStored(reply: FastifyReply, answer: StoredAnswer, replayed: boolean): FastifyReply {
+  if (replayed) reply.header('idempotent-replayed', 'true');
+  // A string with a JSON type is sent as it is, not serialized again.
+  return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
+}
+
+/**
+ * Creates campaign `id` with its inline recipients and starts or schedules it. Each step may
+ * run again under the same id (`resumed`: a retry of a create that failed or whose process
+ * died): the campaign is created once, recipients already added are skipped, a campaign that
+ * started is not started again, and the answer counts what the campaign holds.
+ */
+async function createCampaign(
+  ctx: ApiContext,
+  id: string,
+  tenant: string,
+  body: CreateCampaignBody,
+  resumed = false,
+): Promise<Static<typeof CreatedResponse>> {
+  const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
+  const created = await ctx.store.create(id, {
+    tenant,
+    from: body.from,
+    subject: body.subject,
+    html: body.html,
+    text: body.text,
+    replyTo: body.replyTo,
+    headers: body.headers,
+    sendAt,
+    draft: body.draft,
+  });
+  if (created) ctx.metrics.created.inc();
+  let recipients: { added: number; duplicates: number } | undefined;
+  const inline = body.recipients ?? [];
+  if (inline.length > 0) {
+    const status = await ctx.store.status(id);
+    if (status === 'draft' || status === 'scheduled') {
+      recipients = await ctx.store.addRecipients(
+        id,
+        inline.map((r) => ({ email: normalizeEmail(r.email) ?? r.email, vars: r.vars })),
+      );
+      ctx.metrics.accepted.inc(recipients.added);
+    }
+    if (resumed) {
+      // Part of the list may have been added by the failed attempt: count what is there.
+      const total = (await ctx.store.get(id))?.counts.total ?? 0;
+      recipients = { added: total, duplicates: Math.max(0, inline.length - total) };
+    }
+  }
+  let status = (await ctx.store.status(id)) ?? 'draft';
+  if (status === 'scheduled' && sendAt !== undefined) {
+    await enqueueExpand(ctx.queues.control, id, 0, sendAt - Date.now());
+  } else if (!body.draft && inline.length > 0) {
+    const started = await ctx.store.start(id);
+    status = started.status as typeof status;
+    // Also when a failed attempt had started it: the expansion job id dedupes, and an expansion
+    // of a window already expanded does nothing.
+    if (started.status === 'running') await enqueueExpand(ctx.queues.control, id, 0);
+  }
+  return recipients ? { id, status, recipients } : { id, status };
+}
+
 /** Create, read, lifecycle actions and events of campaigns. */
 export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
@@ -97,19 +169,25 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
       schema: {
         summary: 'Create a campaign',
         description:
-          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` returns the first campaign (header `idempotent-replayed: true`), never a second one.',
+          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
         tags: ['campaigns'],
         headers: Type.Object({
           'idempotency-key': Type.Optional(
             Type.String({
               maxLength: 200,
               description:
-                'Makes retries safe: the same key within a day returns the first campaign.',
+                'Makes retries safe: the same key within a day answers what the first request answered.',
             }),
           ),
         }),
         body: CreateCampaignBody,
-        response: { 202: CreatedResponse, 400: ProblemSchema, 401: ProblemSchema },
+        response: {
+          202: CreatedResponse,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          409: ProblemSchema,
+          422: ProblemSchema,
+        },
       },
     },
     async (req, reply) => {
@@ -124,57 +202,52 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           errors,
         );
       }
-      const id = ctx.store.newId();
       const idemKey = req.headers['idempotency-key'];
-      if (typeof idemKey === 'string' && idemKey.length > 0) {
-        if (idemKey.length > 200)
-          throw new ApiProblem(
-            400,
-            'Invalid request',
-            'Idempotency-Key is longer than 200 characters',
-          );
-        const existing = await ctx.store.claimIdempotencyKey(tenant, idemKey, id);
-        if (existing) {
-          const status = (await ctx.store.status(existing)) ?? 'draft';
-          return reply
-            .code(202)
-            .header('idempotent-replayed', 'true')
-            .send({ id: existing, status });
-        }
+      if (typeof idemKey !== 'string' || idemKey.length === 0) {
+        return reply.code(202).send(await createCampaign(ctx, ctx.store.newId(), tenant, body));
       }
-      const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
-      await ctx.store.create(id, {
-        tenant,
-        from: body.from,
-        subject: body.subject,
-        html: body.html,
-        text: body.text,
-        replyTo: body.replyTo,
-        headers: body.headers,
-        sendAt,
-        draft: body.draft,
-      });
-      ctx.metrics.created.inc();
-      let recipients: { added: number; duplicates: number } | undefined;
-      if (body.recipients?.length) {
-        recipients = await ctx.store.addRecipients(
-          id,
-          body.recipients.map((r) => ({
-            email: normalizeEmail(r.email) ?? r.email,
-            vars: r.vars,
-          })),
+      if (idemKey.length > 200)
+        throw new ApiProblem(
+          400,
+          'Invalid request',
+          'Idempotency-Key is longer than 200 characters',
         );
-        ctx.metrics.accepted.inc(recipients.added);
+      const claim = await ctx.idempotency.claim(tenant, idemKey, {
+        id: ctx.store.newId(),
+        fingerprint: requestFingerprint(body),
+      });
+      if (claim.kind === 'done') return sendStored(reply, claim.answer, true);
+      if (claim.kind === 'busy') {
+        // A create takes milliseconds: by the time the client retries it is answered.
+        return sendProblem(
+          reply.header('retry-after', '1'),
+          new ApiProblem(
+            409,
+            'Conflict',
+            'a request with this Idempotency-Key is in progress; retry it in a second to get its answer',
+          ),
+        );
       }
-      let status = (await ctx.store.status(id)) ?? 'draft';
-      if (status === 'scheduled' && sendAt !== undefined) {
-        await enqueueExpand(ctx.queues.control, id, 0, sendAt - Date.now());
-      } else if (!body.draft && body.recipients?.length) {
-        const started = await ctx.store.start(id);
-        status = started.status as typeof status;
-        if (started.status === 'running') await enqueueExpand(ctx.queues.control, id, 0);
+      if (claim.kind === 'mismatch') {
+        throw new ApiProblem(
+          422,
+          'Idempotency-Key reused',
+          'this Idempotency-Key was used for a different request (another body); use a new key for a new campaign',
+        );
       }
-      return reply.code(202).send(recipients ? { id, status, recipients } : { id, status });
+      try {
+        const created = await createCampaign(ctx, claim.id, tenant, body, claim.resumed);
+        // Serialized once, here: the bytes recorded are the bytes sent.
+        const answer = { status: 202, body: JSON.stringify(created) };
+        const recorded = await ctx.idempotency.complete(tenant, idemKey, claim.id, answer);
+        return sendStored(reply, recorded, recorded.body !== answer.body);
+      } catch (err) {
+        const exists = (await ctx.store.status(claim.id).catch(() => 'unknown')) !== undefined;
+        await ctx.idempotency
+          .release(tenant, idemKey, claim.attempt, !exists)
+          .catch((e: unknown) => req.log.warn({ err: e }, 'idempotency claim not released'));
+        throw err;
+      }
     },
   );
 

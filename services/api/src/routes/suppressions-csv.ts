@@ -7,7 +7,7 @@ import {
   type SuppressionEntry,
   type SuppressionInput,
 } from '@volley/campaigns';
-import { AddressNormalizer, CsvReader } from '@volley/ingest';
+import { AddressNormalizer, CsvReader, type CsvRecordHandler } from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { ApiProblem } from '../problem.ts';
@@ -92,7 +92,8 @@ async function readImport(
 ): Promise<Omit<ImportResult, 'added' | 'existing'> & { refused?: string }> {
   const result = { rows: 0, invalid: 0, errors: [] as ImportResult['errors'] };
   const addresses = new AddressNormalizer();
-  const csv = new CsvReader();
+  // Only the known columns are read: fields past the header's hold nothing it would use.
+  const csv = new CsvReader({ extraFields: 'allow' });
   const decoder = new StringDecoder('utf8');
   type Columns = Partial<Record<(typeof COLUMNS)[number], number>>;
   let col: Columns | undefined;
@@ -104,12 +105,9 @@ async function readImport(
     if (result.invalid > opts.maxInvalid)
       throw new Refused(`more than ${opts.maxInvalid} invalid rows`);
   };
-  const onRecord = (fields: string[], line: number): void => {
+  const onRecord: CsvRecordHandler = (fields, line, problem) => {
     if (!col) {
-      // A spreadsheet's UTF-8 export starts with a byte order mark.
-      const names = fields.map((f, k) =>
-        (k === 0 ? f.replace(/^\uFEFF/, '') : f).trim().toLowerCase(),
-      );
+      const names = fields.map((f) => f.trim().toLowerCase());
       const found: Columns = {};
       for (const c of COLUMNS) if (names.includes(c)) found[c] = names.indexOf(c);
       if (found.email === undefined) {
@@ -119,6 +117,7 @@ async function readImport(
       return;
     }
     result.rows++;
+    if (problem !== undefined) return invalid(line, problem);
     const cell = (name: (typeof COLUMNS)[number]): string => {
       const k = col?.[name];
       return k === undefined ? '' : (fields[k] ?? '').trim();
