@@ -23,7 +23,7 @@ export {
   type CommonConfig,
   type FeedbackConfig,
 } from './common.ts';
-export { DEFAULT_BOUNCE_SMTP, loadBounceConfig, type BounceConfig } from './bounce.ts';
+export { DEFAULT_BOUNCE_SMTP, loadBounceConfig } from './bounce.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */

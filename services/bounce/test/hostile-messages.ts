@@ -6,7 +6,7 @@
  * of them carries is the owner's (a replay), which may act on the owner alone.
  */
 import { createToken, verpAddress } from '@volley/message';
-import { arf, autoReply, dsn } from '../../../packages/bounce/test/reports.ts';
+import { arf, autoReply, dsn } from '@volley/bounce/test-reports';
 import { DOMAIN, SECRET } from './service.ts';
 
 export interface Hostile {

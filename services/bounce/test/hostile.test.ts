@@ -8,9 +8,8 @@ import { CampaignStore, SuppressionList } from '@volley/campaigns';
 import { Keys } from '@volley/contracts';
 import { verpAddress } from '@volley/message';
 import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
-import { SmtpClient, SmtpReplyError } from '@volley/smtp';
-import { startRedis, uniquePrefix } from '@volley/testkit';
-import { dsn, sentCampaign } from '../../../packages/bounce/test/reports.ts';
+import { SmtpTestClient, startRedis, uniquePrefix } from '@volley/testkit';
+import { dsn, sentCampaign } from '@volley/bounce/test-reports';
 import { hostile, type Cast } from './hostile-messages.ts';
 import { DOMAIN, SECRET, sample, startBounceService, type BounceService } from './service.ts';
 
@@ -78,18 +77,18 @@ interface Tally {
 async function sendAll(tally: Tally): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    let client: SmtpClient | undefined;
+    let client: SmtpTestClient | undefined;
     try {
       for (let n = next++; n < TOTAL; n = next++) {
         const m = hostile(n, cast);
         if (!client?.usable) {
           await client?.quit();
-          client = new SmtpClient({ host: '127.0.0.1', port: service.smtpPort, ignoreTLS: true });
+          client = new SmtpTestClient({ port: service.smtpPort, ignoreTLS: true });
           try {
             await client.connect();
           } catch (err) {
             // A service that died refuses every connection: counted, and judged below.
-            const code = `connect:${(err as { errorCode?: string }).errorCode ?? String(err)}`;
+            const code = `connect:${(err as { code?: string }).code ?? String(err)}`;
             tally.codes.set(code, (tally.codes.get(code) ?? 0) + 1);
             tally.wrong.push(`#${n} ${m.kind}: ${code}`);
             client = undefined;
@@ -100,10 +99,10 @@ async function sendAll(tally: Tally): Promise<void> {
         tally.bytes += m.raw.length;
         let code: string;
         try {
-          code = String((await client.send({ from: m.from, to: m.to }, m.raw)).code);
+          const a = await client.send({ from: m.from, to: m.to }, m.raw);
+          code = a.code === 250 ? '250' : `${a.code}@${a.stage}`;
         } catch (err) {
-          if (err instanceof SmtpReplyError) code = `${err.code}@${err.stage}`;
-          else code = `error:${(err as { errorCode?: string }).errorCode ?? String(err)}`;
+          code = `error:${(err as { code?: string }).code ?? String(err)}`;
         }
         tally.codes.set(code, (tally.codes.get(code) ?? 0) + 1);
         const expected = m.refused ? '550@rcpt' : '250';
@@ -178,10 +177,11 @@ test(`${TOTAL} malformed or forged messages: no crash within a ${HEAP_MIB} MiB h
   );
 
   // The service still does its work: a genuine bounce of a victim, at its own return path.
-  const client = new SmtpClient({ host: '127.0.0.1', port: service.smtpPort, ignoreTLS: true });
+  const client = new SmtpTestClient({ port: service.smtpPort, ignoreTLS: true });
   await client.connect();
   const genuine = dsn({ recipient: cast.victim(1), status: '5.1.1' });
-  await client.send({ from: '', to: verpAddress(SECRET, DOMAIN, cast.campaignId, 1) }, genuine);
+  const to = verpAddress(SECRET, DOMAIN, cast.campaignId, 1);
+  assert.equal((await client.send({ from: '', to }, genuine)).code, 250);
   await client.quit();
   assert.equal((await list.get(TENANT, cast.victim(1)))?.reason, 'userunknown');
 });

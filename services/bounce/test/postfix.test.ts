@@ -4,8 +4,8 @@
 // one-click unsubscribe goes to the API. Each ends on the suppression list and in the stats.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SmtpClient } from '@volley/smtp';
 import {
+  SmtpTestClient,
   loopbackNexthop,
   startCaptureServer,
   startPostfix,
@@ -14,7 +14,7 @@ import {
   type CapturedMessage,
   type PostfixInstance,
 } from '@volley/testkit';
-import { Harness, KEY, sharedRedis } from '../../sender/test/harness.ts';
+import { Harness, KEY, sharedRedis } from '@volley/sender/test-harness';
 import { DOMAIN, SECRET, sample, startBounceService, type BounceService } from './service.ts';
 
 const UNSUBSCRIBE_URL = 'http://127.0.0.1:8080/unsubscribe';
@@ -102,10 +102,11 @@ async function suppressed(email: string): Promise<Entry> {
 
 /** Submits a message to the Postfix relay, as another MTA or a mail client would. */
 async function viaPostfix(from: string, to: string, raw: string): Promise<void> {
-  const client = new SmtpClient({ host: '127.0.0.1', port: pf.port, ignoreTLS: true });
+  const client = new SmtpTestClient({ port: pf.port, ignoreTLS: true });
   try {
     await client.connect();
-    await client.send({ from, to }, raw);
+    const answer = await client.send({ from, to }, raw);
+    assert.equal(answer.code, 250, `Postfix took the message: ${answer.text}`);
   } finally {
     await client.quit();
   }

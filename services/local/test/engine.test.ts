@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
-import { SmtpClient } from '@volley/smtp';
-import { ROOT, waitUntil } from '@volley/testkit';
+import { ROOT, SmtpTestClient, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
@@ -130,7 +129,7 @@ test('npm start runs the engine, the demo delivers every message with working un
     const mailto = /<mailto:(unsubscribe\+[a-z2-7]+@bounces\.localhost)>/.exec(second)?.[1] ?? '';
     const from = /\r\nTo: <?([^>\r\n]+)>?\r\n/.exec(second)?.[1] ?? '';
     assert.ok(mailto && from && from !== to, 'a second message with its own mailto');
-    const client = new SmtpClient({ host: '127.0.0.1', port: ports.bounce, ignoreTLS: true });
+    const client = new SmtpTestClient({ port: ports.bounce, ignoreTLS: true });
     await client.connect();
     const reply = await client.send(
       { from, to: mailto },
