@@ -13,7 +13,7 @@ import { Keys } from '@volley/contracts';
 import { createToken, verpAddress } from '@volley/message';
 import { bounceMetrics } from '@volley/metrics';
 import { connectRedis, startLocalRedis, type LocalRedis, type RedisClient } from '@volley/redis';
-import { SmtpTestClient, startRedis, uniquePrefix } from '@volley/testkit';
+import { SmtpTestClient, startRedis, uniquePrefix, waitUntil } from '@volley/testkit';
 import { startBounceServer, type BounceServerOptions } from '../src/inbound/index.ts';
 import { TLS_CERT, TLS_KEY } from '@volley/smtp/test-servers';
 import { arf, autoReply, dsn, sentCampaign, unsubscribeMail } from './reports.ts';
@@ -375,6 +375,33 @@ describe('bounce SMTP server: limits', () => {
       now += 30_000; // half a minute: 2 of the 4 tokens back
       assert.equal((await submit(w, verp(id, 0), autoReply('a@example.org'))).code, 250);
     } finally {
+      await w.close();
+    }
+  });
+
+  test('connections beyond the limit are answered 421 at the greeting; a freed slot takes the next one', async () => {
+    const w = await world({ maxClients: 2 });
+    const held = [0, 1].map(() => new SmtpTestClient({ port: w.port, ignoreTLS: true }));
+    const extra: SmtpTestClient[] = [];
+    try {
+      for (const c of held) assert.equal(await c.connect(), undefined, 'within the limit');
+      const third = new SmtpTestClient({ port: w.port, ignoreTLS: true });
+      extra.push(third);
+      const refused = await third.connect();
+      assert.deepEqual([refused?.code, refused?.stage], [421, 'greeting']);
+      await held[0]?.quit();
+      // The server forgets a session when its socket closes, which the client does not see.
+      await waitUntil(async () => {
+        const c = new SmtpTestClient({ port: w.port, ignoreTLS: true });
+        extra.push(c);
+        return (await c.connect()) === undefined;
+      }, 'a connection taken after one of the two ended');
+      const id = await campaign(w, 1);
+      const last = extra.at(-1);
+      const a = await last?.send({ from: '', to: verp(id, 0) }, autoReply('a@example.org'));
+      assert.equal(a?.code, 250);
+    } finally {
+      for (const c of [...held, ...extra]) await c.quit();
       await w.close();
     }
   });
