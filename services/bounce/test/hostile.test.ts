@@ -84,11 +84,15 @@ async function sendAll(tally: Tally): Promise<void> {
         if (!client?.usable) {
           await client?.quit();
           client = new SmtpTestClient({ port: service.smtpPort, ignoreTLS: true });
+          let code: string | undefined;
           try {
-            await client.connect();
+            const refusal = await client.connect();
+            if (refusal) code = `connect:${refusal.code}`;
           } catch (err) {
             // A service that died refuses every connection: counted, and judged below.
-            const code = `connect:${(err as { code?: string }).code ?? String(err)}`;
+            code = `connect:${(err as { code?: string }).code ?? String(err)}`;
+          }
+          if (code !== undefined) {
             tally.codes.set(code, (tally.codes.get(code) ?? 0) + 1);
             tally.wrong.push(`#${n} ${m.kind}: ${code}`);
             client = undefined;
