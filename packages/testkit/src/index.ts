@@ -13,7 +13,7 @@ export { sharedDir, SharedDirError } from './shared.ts';
 export { startPostfix, loopbackNexthop, type PostfixInstance } from './postfix.ts';
 export { SmtpTestClient } from './smtp-client.ts';
 
-export { ROOT } from '@volley/runtime';
+export { ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();

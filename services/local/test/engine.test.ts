@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
-import { ROOT, SmtpTestClient, waitUntil } from '@volley/testkit';
+import { ROOT, SmtpTestClient, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
@@ -39,7 +39,7 @@ test('npm start runs the engine, the demo delivers every message with working un
   };
   const engine = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, 'services/local/src/main.ts')],
+    [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/main.ts')],
     {
       cwd: ROOT,
       env,
@@ -76,7 +76,7 @@ test('npm start runs the engine, the demo delivers every message with working un
 
     const demo = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'services/local/src/demo.ts')],
+      [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/demo.ts')],
       {
         cwd: ROOT,
         env: { ...env, VOLLEY_API_URL: `http://127.0.0.1:${ports.api}` },

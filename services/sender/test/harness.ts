@@ -69,7 +69,7 @@ export class Harness {
     senders: number;
     env?: Record<string, string>;
     capture?: Parameters<typeof startCaptureServer>[0];
-    /** API settings over the harness's own (one-click unsubscribe, say). */
+    /** More API configuration (one-click unsubscribe, an admin key, the DKIM secret, ...). */
     api?: Partial<AppDeps['config']>;
   }): Promise<void> {
     this.capture = await startCaptureServer(opts.capture);
