@@ -5,21 +5,13 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Histogram } from 'prom-client';
 import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
-import {
-  TemplateBudgetError,
-  domainOf,
-  normalizeEmail,
-  verpAddress,
-  type DkimSigner,
-} from '@volley/message';
+import { TemplateBudgetError, domainOf, normalizeEmail, verpAddress } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
 
 export interface DelivererOptions {
   transport: Transport;
-  /** Signs with the keys of the campaign's From domain; undefined: no DKIM. */
-  dkim: DkimSigner | undefined;
   /** Largest rendered message (subject and bodies, in characters): VOLLEY_MAX_MESSAGE_SIZE. */
   maxMessageBytes: number;
   /** VERP return paths on the bounce domain, signed with the secret; undefined: the From address. */
@@ -111,7 +103,7 @@ export class Deliverer {
       raw = c.composer.compose(r.i, to, content);
       const verp = this.opts.verp;
       if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
-      if (this.opts.dkim) raw.raw = this.opts.dkim.sign(raw.raw, c.fromDomain);
+      if (c.dkim) raw.raw = c.dkim.sign(raw.raw, c.fromDomain);
     } catch (err) {
       if (err instanceof TemplateBudgetError) {
         c.renderCost.overBudget(err.spentMs);

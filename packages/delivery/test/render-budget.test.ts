@@ -22,7 +22,6 @@ before(async () => {
   assert.deepEqual(problems, []);
   deliverer = new Deliverer({
     transport: relay,
-    dkim: undefined,
     maxMessageBytes: 10 * 1024 * 1024,
     verp: undefined,
     smtpTime: new Histogram({
