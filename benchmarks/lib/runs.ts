@@ -353,7 +353,7 @@ async function memoryByKey(
  * Reads the `sent` events of the campaign's stream: when each recipient was accepted, in order,
  * and the same times grouped by recipient domain (for rate conformance).
  */
-async function sentTimes(
+export async function sentTimes(
   client: RedisClient,
   keys: Keys,
   id: string,

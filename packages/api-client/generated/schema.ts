@@ -267,7 +267,7 @@ export interface paths {
     put?: never;
     /**
      * Create a campaign
-     * @description With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.
+     * @description With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. Templates whose loops would multiply past the render budget (a loop over the same data nested in loops over it) are refused with a 422 naming the field, the line and column of the block, its opening tag and why. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.
      */
     post: operations['createCampaign'];
     delete?: never;
@@ -421,7 +421,7 @@ export interface paths {
     put?: never;
     /**
      * Preview one recipient
-     * @description Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field.
+     * @description Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field; so is one whose render for this recipient goes over the render budget (loop iterations, output size or CPU time), naming the limit.
      */
     post: operations['previewCampaign'];
     delete?: never;
@@ -3275,7 +3275,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description A template fails for this recipient: `detail` names the field. */
+      /** @description A template fails for this recipient, or its render goes over the render budget: `detail` names the field or the limit. */
       422: {
         headers: {
           [name: string]: unknown;

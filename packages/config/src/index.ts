@@ -3,11 +3,36 @@
  * Every problem is collected, so one failed start shows all of them.
  */
 import { readFileSync } from 'node:fs';
+import { loadBounceConfig } from './bounce.ts';
+import {
+  DEFAULT_METRICS_PORTS,
+  common,
+  feedbackSettings,
+  mask,
+  verpSecretSetting,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
+import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export {
+  DEFAULT_METRICS_PORTS,
+  DEFAULT_SOFT_BOUNCE,
+  loadFeedbackConfig,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
+export { DEFAULT_BOUNCE_SMTP, loadBounceConfig } from './bounce.ts';
 export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
+export {
+  DEFAULT_TEMPLATE_LIMITS,
+  OVER_BUDGET_PER_RUN_MS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from './templates.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -44,15 +69,6 @@ export function relayWarnings(relays: readonly RelayTarget[]): string[] {
     );
 }
 
-export interface CommonConfig {
-  redisUrl: string;
-  /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
-  redisPrefix: string;
-  metricsPort: number;
-  metricsHost: string;
-  logLevel: string;
-}
-
 export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
   port: number;
   host: string;
@@ -87,14 +103,8 @@ export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
    * key); 0 turns the limit off. @defaultValue 600
    */
   unsubscribeRateLimit: number;
-}
-
-/** How reported soft bounces turn into suppression; read by every service that applies feedback. */
-export interface FeedbackConfig {
-  /** Soft bounces of an address within the window that suppress it; 0 never. @defaultValue 3 */
-  softBounceLimit: number;
-  /** How far back soft bounces count. @defaultValue 30 days */
-  softBounceWindowMs: number;
+  /** The render budget, applied at submit and by preview. */
+  templateLimits: TemplateLimits;
 }
 
 export interface SenderConfig extends CommonConfig, DomainConfig {
@@ -132,6 +142,8 @@ export interface SenderConfig extends CommonConfig, DomainConfig {
    * of exhausting the sender's memory. @defaultValue 10 MiB
    */
   maxMessageBytes: number;
+  /** The render budget of one recipient; one over it fails alone. */
+  templateLimits: TemplateLimits;
   /**
    * How long a sender keeps a tenant's DKIM keys before reading them again: a rotation or a
    * removed domain takes effect within this. @defaultValue 10 s
@@ -244,73 +256,8 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   return out;
 }
 
-function mask(urlText: string): string {
-  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-function common(r: Reader, defaultMetricsPort: number): CommonConfig {
-  const redisUrl = r.required(
-    'REDIS_URL',
-    'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
-  );
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(
-      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
-    );
-  }
-  const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
-  }
-  return {
-    redisUrl,
-    redisPrefix,
-    metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
-    metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',
-    logLevel: r.oneOf('VOLLEY_LOG_LEVEL', 'info', [
-      'fatal',
-      'error',
-      'warn',
-      'info',
-      'debug',
-      'trace',
-      'silent',
-    ]),
-  };
-}
-
-/** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
-export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
-
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
 const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
-
-function feedbackSettings(r: Reader): FeedbackConfig {
-  const softBounceLimit = r.limitOrOff(
-    'VOLLEY_SOFT_BOUNCE_LIMIT',
-    DEFAULT_SOFT_BOUNCE.limit,
-    1000,
-    'the soft bounces (mailbox full, blocked, ...) of one address within VOLLEY_SOFT_BOUNCE_WINDOW that put it on the suppression list; 0 or off never suppresses for soft bounces',
-  );
-  const softBounceWindowMs = r.durationMs(
-    'VOLLEY_SOFT_BOUNCE_WINDOW',
-    DEFAULT_SOFT_BOUNCE.windowMs,
-  );
-  // At least a minute, or a limit above one could never be reached by bounces of separate
-  // messages; at most a year, which is as long as a count per address is worth keeping.
-  if (softBounceWindowMs < 60_000 || softBounceWindowMs > 365 * 86_400_000) {
-    r.problems.push(
-      `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
-    );
-  }
-  return { softBounceLimit, softBounceWindowMs };
-}
-
-/** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
-export function loadFeedbackConfig(env: Env = process.env): FeedbackConfig {
-  const r = new Reader(env);
-  return done(r, feedbackSettings(r));
-}
 
 /** Paths the API answers itself: an unsubscribe URL there could never be answered. */
 const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;
@@ -322,10 +269,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * links) and the API (which answers them) both read them.
  */
 function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
-  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
-  if (verpSecret && verpSecret.length < 16) {
-    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
-  }
+  const verpSecret = verpSecretSetting(r);
   const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
   if (!unsubscribeUrl) return { verpSecret };
   const name = `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)}`;
@@ -366,9 +310,6 @@ function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?:
 
 /** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
 export const DEFAULT_API_RATE_LIMIT = { limit: 6000, windowSeconds: 60 } as const;
-
-/** Default metrics ports, one per service so they can share a host during development. */
-export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const r = new Reader(env);
@@ -425,6 +366,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
       'the requests one client address may make per minute to the unsubscribe routes; 0 or off turns the limit off',
     ),
     ...feedbackSettings(r),
+    templateLimits: templateLimits(r),
     ...domainSettings(r),
   });
 }
@@ -450,6 +392,9 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
   if (expandWindow < batchSize) {
     r.problems.push('VOLLEY_EXPAND_WINDOW must be at least VOLLEY_BATCH_SIZE');
   }
+  const jobLockMs = r.durationMs('VOLLEY_JOB_LOCK', 30_000);
+  const limits = templateLimits(r);
+  checkBudgetFitsLock(r, limits, jobLockMs);
   return done(r, {
     ...c,
     delivery,
@@ -466,7 +411,8 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     heloName: r.raw('VOLLEY_HELO_NAME'),
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
-    jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    jobLockMs,
+    templateLimits: limits,
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     ...messageIdentity(r),
   });
@@ -494,7 +440,7 @@ function messageIdentity(
   return { ...domains, verpSecret, unsubscribeUrl, dkimCacheMs };
 }
 
-/** Services that only need Redis and a metrics port (bounce, collector, for now). */
+/** Services that only need Redis and a metrics port (the collector, for now). */
 export function loadCommonConfig(
   service: keyof typeof DEFAULT_METRICS_PORTS,
   env: Env = process.env,
@@ -536,7 +482,7 @@ export function knownVariables(): ReadonlySet<string> {
   const loaders: (() => unknown)[] = [
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
-    () => loadCommonConfig('bounce', recording),
+    () => loadBounceConfig(recording),
   ];
   for (const load of loaders) {
     try {

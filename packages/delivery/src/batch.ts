@@ -14,6 +14,7 @@ import { ColdStarts, RateAdmission } from './admission.ts';
 import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
 import type { Deliverer } from './deliver.ts';
 import type { Expander } from './expansion.ts';
+import { DEMOTED_RUN_MS, DemotedRuns } from './render-cost.ts';
 import type { Retries } from './retry.ts';
 import { PARK_RECHECK_MS, capWaitMs } from './timing.ts';
 
@@ -40,6 +41,7 @@ type FinalOutcome = 'sent' | 'bounced' | 'suppressed' | 'failed';
 
 export class BatchSender {
   private readonly coldStarts = new ColdStarts();
+  private readonly demotedRuns = new DemotedRuns();
 
   constructor(private readonly o: BatchSenderOptions) {}
 
@@ -64,6 +66,11 @@ export class BatchSender {
       );
       return;
     }
+    if (rt.renderCost.demoted && !job.opts.priority) {
+      this.announceDemotion(rt);
+      await this.o.retries.demote(job, job.data.recipients, this.demotedRuns.reserve());
+      return;
+    }
 
     const done = await store.doneFlags(
       d.campaignId,
@@ -80,6 +87,9 @@ export class BatchSender {
     const deferred: BatchRecipient[] = [];
     /** Not sent for want of a connection slot: they wait, without counting a deferral. */
     const waiting: BatchRecipient[] = [];
+    /** Not rendered: their campaign is demoted and this run has spent what it may on it. */
+    const later: BatchRecipient[] = [];
+    const mayRender = this.renderAllowance(rt, job);
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
     const skipped: Promise<FinalizeResult>[] = [];
@@ -129,10 +139,17 @@ export class BatchSender {
         if (plan && admission) {
           const admitted = await admission.next(n);
           if (typeof admitted !== 'number') {
-            await this.waitForSlot(job, token, plan, admitted, [...waiting, ...sendable], {
-              deferred,
-              signals,
-            });
+            await this.waitForSlot(
+              job,
+              token,
+              plan,
+              admitted,
+              [...waiting, ...later, ...sendable],
+              {
+                deferred,
+                signals,
+              },
+            );
           } else {
             n = admitted;
           }
@@ -151,15 +168,15 @@ export class BatchSender {
           rt.status = 'cancelled';
           await store.claim(
             d.campaignId,
-            [...waiting, ...sendable].map((r) => r.i),
+            [...waiting, ...later, ...sendable].map((r) => r.i),
           );
           await this.o.expander.afterOutcomes(d.campaignId, signals);
           return;
         }
-        const waitingBefore = waiting.length;
+        const unsentBefore = waiting.length + later.length;
         await Promise.all(
           chunk.map(async (r) => {
-            const res = await this.o.deliverer.deliver(rt, r, route);
+            const res = await this.o.deliverer.deliver(rt, r, route, mayRender);
             if (res.refusal && plan && shaper) {
               // Replies feed the adaptive rules (421 "try again later" slows the destination down).
               const { code, text } = res.refusal;
@@ -167,6 +184,8 @@ export class BatchSender {
             }
             if (res.outcome === 'noslot') {
               waiting.push(r);
+            } else if (res.outcome === 'later') {
+              later.push(r);
             } else if (res.outcome === 'deferred') {
               deferred.push(r);
               metrics.messages.inc({ outcome: 'deferred', reason: res.reason });
@@ -185,7 +204,8 @@ export class BatchSender {
           }),
         );
         if (admission) {
-          await admission.sent(chunk.length - (waiting.length - waitingBefore), coldStart);
+          const unsent = waiting.length + later.length - unsentBefore;
+          await admission.sent(chunk.length - unsent, coldStart);
         }
       }
       if (waiting.length > 0) {
@@ -195,12 +215,37 @@ export class BatchSender {
         });
         await this.o.retries.requeueWaiting(job, waiting, plan, admission?.firstSlot);
       }
+      if (later.length > 0) {
+        this.announceDemotion(rt);
+        await this.o.retries.demote(job, later, this.demotedRuns.reserve());
+      }
       await this.o.retries.requeueDeferred(job, deferred);
       await this.o.expander.afterOutcomes(d.campaignId, signals);
     } finally {
       metrics.batchesActive.dec({ capped: cappedLabel });
       if (plan && capped) this.o.slots?.leave(plan.key);
     }
+  }
+
+  /**
+   * Whether this run may render another message of its campaign. Yes while the campaign is not
+   * demoted. Once it is, a batch at normal priority renders no more (the rest go to the back),
+   * and a demoted batch renders until it has spent DEMOTED_RUN_MS over budget.
+   */
+  private renderAllowance(rt: CampaignRuntime, job: Job<SendBatchJob>): () => boolean {
+    const cost = rt.renderCost;
+    const demotedRun = Boolean(job.opts.priority);
+    const before = cost.totalMs;
+    return () => !cost.demoted || (demotedRun && cost.totalMs - before < DEMOTED_RUN_MS);
+  }
+
+  private announceDemotion(rt: CampaignRuntime): void {
+    if (rt.renderCost.announced) return;
+    rt.renderCost.announced = true;
+    this.o.log.warn(
+      { campaignId: rt.id },
+      'campaign demoted: its recipients keep going over the render budget; its batches now wait while other campaigns have work',
+    );
   }
 
   /**

@@ -3,6 +3,7 @@
  * campaign and process, the status re-read at most once a second.
  */
 import type { CampaignDefinition, CampaignStore } from '@volley/campaigns';
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
 import type { CampaignStatus } from '@volley/contracts';
 import {
   MessageComposer,
@@ -11,6 +12,7 @@ import {
   type CompiledTemplates,
   type DkimSigner,
 } from '@volley/message';
+import { RenderCost } from './render-cost.ts';
 import { STATUS_TTL_MS } from './timing.ts';
 import type { UnsubscribeTargets } from './unsubscribe.ts';
 
@@ -25,6 +27,8 @@ export interface CompiledCampaign {
   /** An Error when the templates do not compile: every message then fails with it. */
   templates: CompiledTemplates | Error;
   composer: MessageComposer | Error;
+  /** What its renders that went over budget cost this process. */
+  renderCost: RenderCost;
 }
 
 export interface CampaignRuntime extends CompiledCampaign {
@@ -36,15 +40,19 @@ export interface CampaignRuntime extends CompiledCampaign {
 /** A campaign record's fields that its messages are made from. */
 export type CampaignSource = CampaignDefinition & { id: string; tenant: string };
 
-/** Compiles a campaign's templates and builds its composer; a failure of either is kept as its Error. */
+/**
+ * Compiles a campaign's templates to render within `limits` and builds its composer; a failure
+ * of either is kept as its Error.
+ */
 export function compileCampaign(
   rec: CampaignSource,
   unsubscribe: UnsubscribeTargets | undefined,
+  limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
 ): CompiledCampaign {
   let templates: CompiledTemplates | Error;
   let composer: MessageComposer | Error;
   try {
-    templates = compileCampaignTemplates(rec);
+    templates = compileCampaignTemplates(rec, limits);
   } catch (err) {
     templates = err instanceof Error ? err : new Error(String(err));
   }
@@ -66,6 +74,7 @@ export function compileCampaign(
     dkim: undefined,
     templates,
     composer,
+    renderCost: new RenderCost(),
   };
 }
 
@@ -78,12 +87,16 @@ const CAMPAIGN_CACHE_SIZE = 500;
 export class CampaignCache {
   private readonly campaigns = new Map<string, CampaignRuntime>();
 
-  /** `clock`: epoch ms; tests pass their own to judge staleness without waiting. */
+  /**
+   * `clock`: epoch ms; tests pass their own to judge staleness without waiting. `limits`: the
+   * render budget of one recipient (VOLLEY_TEMPLATE_*).
+   */
   constructor(
     private readonly store: CampaignStore,
     private readonly unsubscribe: (campaignId: string) => UnsubscribeTargets | undefined,
     private readonly clock: () => number = Date.now,
     private readonly signers: SignerLookup = async () => undefined,
+    private readonly limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
   ) {}
 
   /**
@@ -122,7 +135,7 @@ export class CampaignCache {
     const rec = await this.store.get(id);
     if (!rec) return undefined;
     const fresh: CampaignRuntime = {
-      ...compileCampaign(rec, this.unsubscribe(id)),
+      ...compileCampaign(rec, this.unsubscribe(id), this.limits),
       status: rec.status,
       statusReadAt: now,
     };

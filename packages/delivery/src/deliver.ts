@@ -2,8 +2,10 @@
  * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
  * writes Redis or BullMQ; the batch records what comes back.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Histogram } from 'prom-client';
-import { domainOf, normalizeEmail, verpAddress } from '@volley/message';
+import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
+import { TemplateBudgetError, domainOf, normalizeEmail, verpAddress } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
@@ -23,9 +25,10 @@ export interface Delivery {
   /**
    * `sent`, `bounced`, `failed`: final, to be recorded. `deferred`: to be retried. `noslot`:
    * nothing was sent, the destination's connection cap is full across workers; the message
-   * waits for a connection without counting a deferral.
+   * waits for a connection without counting a deferral. `later`: not even rendered, the
+   * campaign is demoted (render-cost.ts) and the batch may render no more of it now.
    */
-  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot';
+  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot' | 'later';
   /** Sisimai's vocabulary (`delivered`, `userunknown`, `template`, ...). */
   reason: string;
   /** The server's reply, or what went wrong. */
@@ -41,21 +44,50 @@ function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
 }
 
 export class Deliverer {
+  /** Renders of demoted campaigns take turns, one per turn of the event loop. */
+  private costlyTurn: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly opts: DelivererOptions) {}
+
+  /**
+   * Waits for a render's turn in a demoted campaign: its renders may each take up to the time
+   * budget, and one after another they would hold the event loop (other batches' replies,
+   * BullMQ's lock renewals) for a whole batch's worth.
+   */
+  private async takeTurn(): Promise<void> {
+    const turn = this.costlyTurn.then(() => nextTurn());
+    this.costlyTurn = turn;
+    await turn;
+  }
 
   /**
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
    * when it has one. Never throws: a template or address that cannot make a message fails it.
+   * A demoted campaign's message is rendered in its turn, and only if `mayRender` still says so
+   * then; else it comes back `later`.
    */
   async deliver(
     c: CompiledCampaign,
     r: BatchRecipient,
     route: Route | undefined,
+    mayRender: () => boolean = () => true,
   ): Promise<Delivery> {
     const to = normalizeEmail(r.email);
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
     if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
     if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
+    if (c.renderCost.demoted) {
+      await this.takeTurn();
+      if (!mayRender()) {
+        return {
+          outcome: 'later',
+          reason: 'template',
+          detail: 'campaign demoted for going over the render budget; waits its turn',
+          suppress: false,
+          refusal: undefined,
+        };
+      }
+    }
     let raw;
     try {
       const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });
@@ -73,6 +105,14 @@ export class Deliverer {
       if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
       if (c.dkim) raw.raw = c.dkim.sign(raw.raw, c.fromDomain);
     } catch (err) {
+      if (err instanceof TemplateBudgetError) {
+        c.renderCost.overBudget(err.spentMs);
+        return notSent(
+          'failed',
+          'template',
+          `${err.message} (${TEMPLATE_LIMIT_SETTINGS[err.limit]}); never sent`,
+        );
+      }
       const msg = err instanceof Error ? err.message : String(err);
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }

@@ -124,6 +124,7 @@ export class SenderEngine {
       (id) => unsubscribeTargets(unsubscribe, id),
       Date.now,
       (tenant, fromDomain) => signers.signerFor(tenant, fromDomain),
+      cfg.templateLimits,
     );
     this.deliverer = new Deliverer({
       transport: this.transport,

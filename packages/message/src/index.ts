@@ -6,8 +6,15 @@ export {
   type CompiledTemplates,
   type RenderedContent,
 } from './templates.ts';
+export { TemplateCostError } from './template-cost.ts';
+export { TemplateBudgetError, DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-budget.ts';
 export { htmlToText } from './html-text.ts';
-export { MessageComposer, type ComposerOptions, type ComposedMessage } from './compose.ts';
+export {
+  MessageComposer,
+  readMessageId,
+  type ComposerOptions,
+  type ComposedMessage,
+} from './compose.ts';
 export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
 export { parseMailbox, normalizeEmail, normalizeDomain, domainOf } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';

@@ -59,6 +59,7 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'unsubscribeRateLimit'
       | 'softBounceLimit'
       | 'softBounceWindowMs'
+      | 'templateLimits'
       | 'dkimSecret'
       | 'dkimKeys'
       | 'bounceDomain'

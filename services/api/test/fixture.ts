@@ -27,6 +27,14 @@ export async function addSendingDomain(
   await store.add(tenant, { domain, keyType: 'ed25519' });
 }
 
+/** An RFC 9457 problem as the API answers it. */
+export interface Problem {
+  status: number;
+  title: string;
+  detail: string;
+  errors?: { path: string; message: string }[];
+}
+
 export interface ApiFixture {
   app: FastifyInstance;
   redis: RedisClient;

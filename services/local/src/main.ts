@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startCaptureServer } from '@volley/mail-capture';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
-import { DEFAULT_METRICS_PORTS, DKIM_SECRET_MIN } from '@volley/config';
+import { DEFAULT_BOUNCE_SMTP, DEFAULT_METRICS_PORTS, DKIM_SECRET_MIN } from '@volley/config';
 import { TSX_NODE_ARGS } from '@volley/runtime';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -142,6 +142,9 @@ async function main(): Promise<void> {
     VOLLEY_BOUNCE_DOMAIN: process.env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN,
     VOLLEY_UNSUBSCRIBE_URL: unsubscribeUrl,
   };
+  // The bounce service's own default (127.0.0.1:2526) is the local one; shown in the banner so
+  // a DSN, complaint or mailto unsubscribe for the demo's addresses can be sent to it by hand.
+  const bouncePort = process.env.VOLLEY_BOUNCE_SMTP_PORT ?? String(DEFAULT_BOUNCE_SMTP.port);
   const children = new Map<Service, ChildProcess>();
   let stopping = false;
 
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
       `  metrics    ${SERVICES.map((s) => `${s} :${metricsPort(s)}`).join(', ')}`,
       `  mail       ${mailDir}`,
       `  unsubscribe ${unsubscribeUrl}/<token>   (the links in the captured messages)`,
+      `  bounces    smtp://127.0.0.1:${bouncePort}   (bounces+<token>@, unsubscribe+<token>@ and fbl@${env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN})`,
       '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
     ].join('\n'),
   );

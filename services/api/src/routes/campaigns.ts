@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { LIFECYCLE, applyLifecycle, enqueueExpand, type StoredAnswer } from '@volley/campaigns';
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
 import {
   HeaderError,
+  TemplateCostError,
   TemplateError,
   missingVariables,
   normalizeEmail,
@@ -38,8 +40,24 @@ const SEND_AT_SKEW_MS = 60_000;
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
 
-function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
+/** A template refused for its cost: a 422 naming the field, the block and why. */
+export function templateCostProblem(err: TemplateCostError, path: string): ApiProblem {
+  return new ApiProblem(422, 'Template too costly', `${path} ${err.detail}`, [
+    { path, message: err.detail },
+  ]);
+}
+
+/**
+ * The campaign's invalid fields (answered with a 400). Templates that are valid but would cost
+ * more than the render budget allows are a 422 of their own, thrown once nothing else is wrong.
+ */
+function validateCampaign(
+  body: CreateCampaignBody,
+  maxInline: number,
+  limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
+): FieldError[] {
   const errors: FieldError[] = [];
+  let costly: TemplateCostError | undefined;
   if (!parseMailbox(body.from)) {
     errors.push({
       path: 'body.from',
@@ -53,10 +71,12 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
     errors.push({ path: 'body', message: 'give html, text or both' });
   }
   try {
-    validateTemplates(body);
+    validateTemplates(body, limits);
   } catch (err) {
-    if (!(err instanceof TemplateError)) throw err;
-    errors.push({ path: `body.${err.field}`, message: `template syntax error: ${err.detail}` });
+    if (err instanceof TemplateCostError) costly = err;
+    else if (!(err instanceof TemplateError)) throw err;
+    else
+      errors.push({ path: `body.${err.field}`, message: `template syntax error: ${err.detail}` });
   }
   if (body.headers) {
     try {
@@ -105,6 +125,7 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
       }
     }
   });
+  if (errors.length === 0 && costly) throw templateCostProblem(costly, `body.${costly.field}`);
   return errors;
 }
 
@@ -200,7 +221,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         operationId: 'createCampaign',
         summary: 'Create a campaign',
         description:
-          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
+          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. Templates whose loops would multiply past the render budget (a loop over the same data nested in loops over it) are refused with a 422 naming the field, the line and column of the block, its opening tag and why. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
         tag: 'campaigns',
         access: 'apiKey',
         headers: Type.Object({
@@ -224,7 +245,11 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     async (req, reply) => {
       const tenant = tenantOf(req);
       const body = req.body;
-      const errors = validateCampaign(body, ctx.config.maxInlineRecipients);
+      const errors = validateCampaign(
+        body,
+        ctx.config.maxInlineRecipients,
+        ctx.config.templateLimits,
+      );
       if (errors.length > 0) {
         throw new ApiProblem(
           400,

@@ -1,9 +1,16 @@
 import { Type, type Static } from 'typebox';
 import { enqueueExpand, type CampaignRecord } from '@volley/campaigns';
+import {
+  DEFAULT_TEMPLATE_LIMITS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from '@volley/config';
 import type { Recipient } from '@volley/contracts';
 import {
   HeaderError,
   MessageComposer,
+  TemplateBudgetError,
+  TemplateCostError,
   TemplateError,
   compileCampaignTemplates,
   htmlToText,
@@ -18,6 +25,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
+import { templateCostProblem } from './campaigns.ts';
 import { operation } from '../operation.ts';
 import {
   CampaignIdParams,
@@ -199,17 +207,29 @@ function templateProblem(field: string, who: string, detail: string): ApiProblem
   return new ApiProblem(422, 'Template error', `${field} ${message}`, [{ path: field, message }]);
 }
 
+/** This recipient's variables make the render cost more than the budget: 422 naming the limit. */
+function budgetProblem(err: TemplateBudgetError, who: string): ApiProblem {
+  const message = `rendering for ${who} stopped: ${err.what} (${TEMPLATE_LIMIT_SETTINGS[err.limit]})`;
+  return new ApiProblem(422, 'Template over budget', `${err.field} ${message}`, [
+    { path: err.field, message },
+  ]);
+}
+
 function describeError(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 500);
 }
 
 /** Which template throws for these variables: compiled alone, each field renders on its own. */
-function failingField(rec: CampaignRecord, vars: Record<string, unknown>): string {
+function failingField(
+  rec: CampaignRecord,
+  vars: Record<string, unknown>,
+  limits: TemplateLimits,
+): string {
   for (const field of TEMPLATE_FIELDS) {
     const src = rec[field];
     if (src === undefined) continue;
     try {
-      compileCampaignTemplates({ subject: '', [field]: src }).render(vars);
+      compileCampaignTemplates({ subject: '', [field]: src }, limits).render(vars);
     } catch {
       return field;
     }
@@ -227,10 +247,14 @@ class Renderer {
   private readonly templates: CompiledTemplates;
   private readonly composer: MessageComposer;
 
-  constructor(private readonly rec: CampaignRecord) {
+  constructor(
+    private readonly rec: CampaignRecord,
+    private readonly limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
+  ) {
     try {
-      this.templates = compileCampaignTemplates(rec);
+      this.templates = compileCampaignTemplates(rec, limits);
     } catch (err) {
+      if (err instanceof TemplateCostError) throw templateCostProblem(err, err.field);
       if (!(err instanceof TemplateError)) throw err;
       throw templateProblem(err.field, 'every recipient', err.detail);
     }
@@ -258,7 +282,9 @@ class Renderer {
     try {
       content = this.templates.render(vars);
     } catch (err) {
-      throw templateProblem(failingField(this.rec, vars), r.email, describeError(err));
+      // Known at once, and rendering the fields again would spend the budget again.
+      if (err instanceof TemplateBudgetError) throw budgetProblem(err, r.email);
+      throw templateProblem(failingField(this.rec, vars, this.limits), r.email, describeError(err));
     }
     let message: ComposedMessage;
     try {
@@ -299,7 +325,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         operationId: 'previewCampaign',
         summary: 'Preview one recipient',
         description:
-          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field.",
+          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field; so is one whose render for this recipient goes over the render budget (loop iterations, output size or CPU time), naming the limit.",
         tag: 'campaigns',
         access: 'apiKey',
         params: CampaignIdParams,
@@ -307,7 +333,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         response: { 200: PreviewResponse },
         problems: {
           404: `${NO_SUCH_CAMPAIGN} Or \`index\` is past the campaign's last recipient.`,
-          422: 'A template fails for this recipient: `detail` names the field.',
+          422: 'A template fails for this recipient, or its render goes over the render budget: `detail` names the field or the limit.',
         },
       }),
       // A POST without a body previews the first recipient, as `{}` does.
@@ -344,7 +370,10 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         }
         recipient = stored;
       }
-      const { vars, content, message } = new Renderer(rec).render(index ?? 0, recipient);
+      const { vars, content, message } = new Renderer(rec, ctx.config.templateLimits).render(
+        index ?? 0,
+        recipient,
+      );
       return {
         campaignId: rec.id,
         recipient: { index, email: message.envelope.to, vars },
@@ -398,7 +427,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         );
       }
       await requireSendingDomain(ctx, tenant, rec.from, 'from');
-      const renderer = new Renderer(rec);
+      const renderer = new Renderer(rec, ctx.config.templateLimits);
       recipients.forEach((r, i) => renderer.render(i, r));
 
       const id = ctx.store.newId();
