@@ -101,7 +101,7 @@ describe('submit refuses templates whose loops multiply', () => {
     // The upload goes on; the row is reported invalid and not added.
     assert.equal(upload.statusCode, 200, upload.body);
     assert.deepEqual(upload.json<{ errors: unknown[] }>().errors, [
-      { row: 1, reason: 'vars are larger than 16384 bytes' },
+      { path: 'line 1', line: 1, message: 'vars are larger than 16384 bytes' },
     ]);
     assert.equal((await fx.store.get(id))?.counts.total, 0);
 
