@@ -3,8 +3,12 @@
  * Every problem is collected, so one failed start shows all of them.
  */
 import { ConfigError, Reader, done, type Env } from './reader.ts';
+import { loadLocalConfig } from './local.ts';
+import { DEFAULT_METRICS_PORTS } from './ports.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export { loadLocalConfig, type LocalConfig } from './local.ts';
+export { DEFAULT_METRICS_PORTS } from './ports.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -31,6 +35,8 @@ export interface CommonConfig {
   metricsPort: number;
   metricsHost: string;
   logLevel: string;
+  /** Log lines as JSON or readable text. @defaultValue pretty on a terminal, JSON otherwise */
+  logFormat: 'pretty' | 'json' | undefined;
 }
 
 export interface ApiConfig extends CommonConfig, FeedbackConfig {
@@ -235,7 +241,18 @@ function common(r: Reader, defaultMetricsPort: number): CommonConfig {
       'trace',
       'silent',
     ]),
+    logFormat: logFormat(r),
   };
+}
+
+/** VOLLEY_LOG_FORMAT; unset leaves the choice to the output (a terminal gets pretty lines). */
+function logFormat(r: Reader): 'pretty' | 'json' | undefined {
+  const v = r.raw('VOLLEY_LOG_FORMAT');
+  if (v === undefined || v === 'pretty' || v === 'json') return v;
+  r.problems.push(
+    `VOLLEY_LOG_FORMAT=${JSON.stringify(v)} must be pretty or json (unset: pretty on a terminal, json otherwise)`,
+  );
+  return undefined;
 }
 
 /** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
@@ -325,9 +342,6 @@ function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?:
 
 /** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
 export const DEFAULT_API_RATE_LIMIT = { limit: 6000, windowSeconds: 60 } as const;
-
-/** Default metrics ports, one per service so they can share a host during development. */
-export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const r = new Reader(env);
@@ -479,14 +493,10 @@ export function loadCommonConfig(
  * the local supervisor for its children.
  */
 const LOCAL_VARIABLES = [
-  'VOLLEY_CAPTURE_PORT',
-  'VOLLEY_CAPTURE_DIR',
   'VOLLEY_LOCAL_DIR',
   'VOLLEY_API_URL',
   'VOLLEY_DEMO_RECIPIENTS',
   'VOLLEY_PARENT_PID',
-  // `npm start` gives each service its own metrics port through these.
-  ...Object.keys(DEFAULT_METRICS_PORTS).map((s) => `VOLLEY_${s.toUpperCase()}_METRICS_PORT`),
 ];
 
 let known: Set<string> | undefined;
@@ -508,6 +518,7 @@ export function knownVariables(): ReadonlySet<string> {
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
     () => loadCommonConfig('bounce', recording),
+    () => loadLocalConfig(recording),
   ];
   for (const load of loaders) {
     try {

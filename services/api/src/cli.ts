@@ -1,6 +1,6 @@
 /**
- * `npm run admin -- <command>`: tenants and API keys, managed straight in Redis (REDIS_URL,
- * VOLLEY_REDIS_PREFIX), so the first key can be made before any API runs and without
+ * `npm run admin -- <command>`: tenants and API keys, managed straight in Redis (REDIS_URL, or
+ * the running local engine's; VOLLEY_REDIS_PREFIX), so the first key can be made before any API runs and without
  * VOLLEY_ADMIN_KEY. Exit status: 0 done, 1 failed (unknown tenant, Redis unreachable, ...),
  * 2 wrong usage.
  */
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadCommonConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { connectRedis, type RedisClient } from '@volley/redis';
+import { localStateDir, runningEngine } from '@volley/runtime';
 import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord } from './tenants.ts';
 
 const USAGE = `usage: npm run admin -- <command> [--json]
@@ -20,7 +21,8 @@ const USAGE = `usage: npm run admin -- <command> [--json]
 
   --json   print JSON instead of text
 
-Environment: REDIS_URL (required), VOLLEY_REDIS_PREFIX (default volley), as for the services.`;
+Environment: REDIS_URL (default: the Redis of the engine \`npm start\` runs here, found
+through VOLLEY_LOCAL_DIR), VOLLEY_REDIS_PREFIX (default volley), as for the services.`;
 
 class UsageError extends Error {}
 
@@ -163,15 +165,20 @@ async function main(
     return 2;
   }
 
+  // Without REDIS_URL, the Redis of the engine `npm start` runs from this checkout.
+  const engine = env.REDIS_URL?.trim() ? undefined : runningEngine(localStateDir(env));
   let config: ReturnType<typeof loadCommonConfig>;
   try {
-    config = loadCommonConfig('api', env);
+    config = loadCommonConfig(
+      'api',
+      engine?.redisUrl ? { ...env, REDIS_URL: engine.redisUrl } : env,
+    );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`volley admin: ${err.message}`);
     if (!env.REDIS_URL?.trim()) {
       io.err(
-        'Under `npm start`, use the Redis URL it prints ("started redis-server ... on redis://...").',
+        `No local engine runs with state in ${localStateDir(env)}: start one with \`npm start\`, or set REDIS_URL.`,
       );
     }
     return 1;

@@ -1,0 +1,39 @@
+/**
+ * Settings of the local engine (`npm start`) that no service reads: the capture server and how
+ * the services' metrics ports are spread out.
+ */
+import { DEFAULT_METRICS_PORTS } from './ports.ts';
+import { Reader, done, type Env } from './reader.ts';
+
+export interface LocalConfig {
+  apiPort: number;
+  capturePort: number;
+  /** Folder of captured mail; unset means `<state folder>/mail`. */
+  captureDir: string | undefined;
+  /** Each service's metrics port: VOLLEY_METRICS_PORT for the api, the next ones for the rest. */
+  metricsPorts: Record<keyof typeof DEFAULT_METRICS_PORTS, number>;
+  /** The senders' drain deadline, which bounds how long stopping the engine may take. */
+  drainTimeoutMs: number;
+}
+
+export function loadLocalConfig(env: Env = process.env): LocalConfig {
+  const r = new Reader(env);
+  const services = Object.keys(DEFAULT_METRICS_PORTS) as (keyof typeof DEFAULT_METRICS_PORTS)[];
+  const base = r.int(
+    'VOLLEY_METRICS_PORT',
+    DEFAULT_METRICS_PORTS.api,
+    0,
+    65535 - (services.length - 1),
+    `under \`npm start\` the api's /metrics takes this port and the ${services.slice(1).join(', ')} services the next ${services.length - 1}; 0 picks free ports`,
+  );
+  const metricsPorts = Object.fromEntries(
+    services.map((s, i) => [s, base === 0 ? 0 : base + i]),
+  ) as LocalConfig['metricsPorts'];
+  return done(r, {
+    apiPort: r.port('VOLLEY_API_PORT', 8080),
+    capturePort: r.port('VOLLEY_CAPTURE_PORT', 2525),
+    captureDir: r.raw('VOLLEY_CAPTURE_DIR'),
+    metricsPorts,
+    drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
+  });
+}
