@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -40,9 +40,18 @@ export interface AppDeps {
   shaper?: Shaper | undefined;
 }
 
+/** Widened to Fastify's logger type: the app keeps Fastify's default types with it. */
+function baseLogger(logger: Logger): FastifyBaseLogger {
+  return logger;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // The service's own logger, so request logs have its time and format.
+  const loggerInstance = deps.logger ? baseLogger(deps.logger) : undefined;
   const app = Fastify({
-    logger: deps.logger === false ? false : { level: deps.logger.level },
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    // One line per request, written below at a level that depends on what the request was.
+    disableRequestLogging: true,
     bodyLimit: deps.config.bodyLimit,
     // Unknown properties are refused with a clear error rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -89,6 +98,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return rec;
     },
   };
+
+  // Reads (health checks, progress polls: a client polling every second would fill the log)
+  // at debug; writes, which change something, at info.
+  app.addHook('onResponse', async (req, reply) => {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    req.log[read ? 'debug' : 'info'](
+      {
+        method: req.method,
+        url: req.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
