@@ -10,11 +10,19 @@ export interface LocalConfig {
   capturePort: number;
   /** Folder of captured mail; unset means `<state folder>/mail`. */
   captureDir: string | undefined;
+  /** Captured messages kept; the oldest are removed beyond it. @defaultValue 10000 */
+  captureKeep: number;
+  mailViewPort: number;
   /** Each service's metrics port: VOLLEY_METRICS_PORT for the api, the next ones for the rest. */
   metricsPorts: Record<keyof typeof DEFAULT_METRICS_PORTS, number>;
   /** The senders' drain deadline, which bounds how long stopping the engine may take. */
   drainTimeoutMs: number;
 }
+
+/** Default of VOLLEY_CAPTURE_KEEP: the demo ten times over, about 40 MB of 4 KB messages. */
+const DEFAULT_CAPTURE_KEEP = 10_000;
+/** Mail catchers' usual web port (MailHog, Mailpit): where a newcomer looks first. */
+const DEFAULT_MAIL_VIEW_PORT = 8025;
 
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new Reader(env);
@@ -33,6 +41,14 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     apiPort: r.port('VOLLEY_API_PORT', 8080),
     capturePort: r.port('VOLLEY_CAPTURE_PORT', 2525),
     captureDir: r.raw('VOLLEY_CAPTURE_DIR'),
+    captureKeep: r.int(
+      'VOLLEY_CAPTURE_KEEP',
+      DEFAULT_CAPTURE_KEEP,
+      1,
+      10_000_000,
+      'the captured messages kept; older ones are removed',
+    ),
+    mailViewPort: r.port('VOLLEY_MAIL_VIEW_PORT', DEFAULT_MAIL_VIEW_PORT),
     metricsPorts,
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
   });

@@ -18,6 +18,7 @@ import {
 import { startCaptureServer, type CaptureServer } from '@volley/mail-capture';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 import { ROOT, localStateDir, lockStateDir, type EngineLock } from '@volley/runtime';
+import { startMailView, type MailView } from './mail-view.ts';
 import { Output } from './output.ts';
 import {
   SERVICES,
@@ -151,6 +152,7 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
   const { local } = p;
   let redis: LocalRedis | undefined;
   let capture: CaptureServer | undefined;
+  let mailView: MailView | undefined;
   const children: ServiceChild[] = [];
   let captured = 0;
   let stopping = false;
@@ -167,6 +169,7 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
         40,
       );
     }
+    await mailView?.close();
     await capture?.close();
     await redis?.stop();
     lock.release();
@@ -197,12 +200,15 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
     capture = await startCaptureServer({
       port: local.capturePort,
       dir: p.mailDir,
+      retain: local.captureKeep,
       keep: false,
       onMessage: () => {
         captured++;
       },
     });
     out.say(`mail capture listening on smtp://127.0.0.1:${capture.port}, storing in ${p.mailDir}`);
+    mailView = await startMailView(p.mailDir, local.mailViewPort);
+    lock.update({ mailViewUrl: mailView.url });
 
     const verpSecret = process.env.VOLLEY_VERP_SECRET ?? localVerpSecret(state);
     for (const name of SERVICES) {
@@ -243,7 +249,7 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
         `  API        ${apiUrl}   (Authorization: Bearer ${key})`,
         `  Redis      ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
         `  metrics    ${metrics}`,
-        `  mail       ${p.mailDir}`,
+        `  mail view  ${mailView.url}   (the last ${local.captureKeep} messages, in ${p.mailDir}; npm run mail:clean empties it)`,
         `  unsubscribe ${p.env.VOLLEY_UNSUBSCRIBE_URL}/<token>   (the links in the captured messages)`,
         '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
       ].join('\n'),

@@ -28,6 +28,7 @@ test('npm start runs the engine, the demo delivers every message with working un
     VOLLEY_CAPTURE_PORT: String(ports.capture),
     // Free ports for every /metrics; the engine's record says which.
     VOLLEY_METRICS_PORT: '0',
+    VOLLEY_MAIL_VIEW_PORT: '0',
   };
   const engine = spawn(
     process.execPath,
@@ -85,7 +86,11 @@ test('npm start runs the engine, the demo delivers every message with working un
     const files = readdirSync(mail).filter((f) => f.endsWith('.eml'));
     assert.equal(files.length, 1000);
     const first = readFileSync(join(mail, files[0] ?? ''), 'utf8');
-    assert.match(first, /^From: "Volley Demo" <demo@volley\.example>\r\n/);
+    // Stored as a mailbox stores it: the envelope in front of the message as sent.
+    assert.match(
+      first,
+      /^Return-Path: <bounces\+[a-z2-7]+@bounces\.localhost>\r\nDelivered-To: user\d+@[a-z.]+\r\nFrom: "Volley Demo" <demo@volley\.example>\r\n/,
+    );
 
     // The one-click link of a captured message, POSTed as a mailbox provider would.
     assert.match(first, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
@@ -112,6 +117,8 @@ test('npm start runs the engine, the demo delivers every message with working un
     assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
 
     const record = JSON.parse(readFileSync(join(dir, 'engine.json'), 'utf8')) as LocalEngineRecord;
+    const list = await (await fetch(`${record.mailViewUrl}/`)).text();
+    assert.match(list, /1000 of 1000 messages, newest 200 shown/);
     const metricsPort = (s: string): number => record.metricsPorts?.[s] ?? 0;
     for (const service of ['api', 'sender', 'bounce', 'collector']) {
       const port = metricsPort(service);

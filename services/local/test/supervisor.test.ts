@@ -87,6 +87,7 @@ before(async () => {
     VOLLEY_API_PORT: String(await freePort()),
     VOLLEY_CAPTURE_PORT: String(await freePort()),
     VOLLEY_METRICS_PORT: String(metricsBase),
+    VOLLEY_MAIL_VIEW_PORT: '0',
     // Short, so that a stop that has to wait out the deadline still ends the test soon.
     VOLLEY_DRAIN_TIMEOUT: '3s',
   };
