@@ -5,10 +5,12 @@
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { loadLocalConfig } from './local.ts';
 import { DEFAULT_METRICS_PORTS } from './ports.ts';
+import { domainSettings, type DomainConfig } from './domains.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
 export { loadLocalConfig, type LocalConfig } from './local.ts';
 export { DEFAULT_METRICS_PORTS } from './ports.ts';
+export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -39,7 +41,7 @@ export interface CommonConfig {
   logFormat: 'pretty' | 'json' | undefined;
 }
 
-export interface ApiConfig extends CommonConfig, FeedbackConfig {
+export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
   port: number;
   host: string;
   apiKey: string;
@@ -83,7 +85,7 @@ export interface FeedbackConfig {
   softBounceWindowMs: number;
 }
 
-export interface SenderConfig extends CommonConfig {
+export interface SenderConfig extends CommonConfig, DomainConfig {
   delivery: 'relay' | 'mx';
   relays: RelayTarget[];
   /** DNS servers for MX lookups (`ip` or `ip:port`); empty uses the system's. */
@@ -109,8 +111,6 @@ export interface SenderConfig extends CommonConfig {
   /** Deadline for in-flight messages on SIGTERM. @defaultValue 30 s */
   drainTimeoutMs: number;
   shapingPolicy: string | undefined;
-  /** Domain of the VERP return path `bounces+<token>@<domain>`; unset sends with the From address. */
-  bounceDomain: string | undefined;
   /** HMAC secret of VERP and unsubscribe tokens; required with a bounce domain. */
   verpSecret: string | undefined;
   /** Base https URL of one-click unsubscribe (RFC 8058); the token is appended as a path segment. */
@@ -120,21 +120,17 @@ export interface SenderConfig extends CommonConfig {
    * of exhausting the sender's memory. @defaultValue 10 MiB
    */
   maxMessageBytes: number;
-  /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
-  dkimKeys: DkimKeyRef[];
+  /**
+   * How long a sender keeps a tenant's DKIM keys before reading them again: a rotation or a
+   * removed domain takes effect within this. @defaultValue 10 s
+   */
+  dkimCacheMs: number;
   /**
    * How long a batch stays locked to a sender without renewal; also how often stalled batches
    * (of a sender that died) are looked for. A dead sender's batches resume after at most about
    * twice this. @defaultValue 30 s
    */
   jobLockMs: number;
-}
-
-export interface DkimKeyRef {
-  domain: string;
-  selector: string;
-  /** Path of the PEM private key file. */
-  keyPath: string;
 }
 
 /**
@@ -398,6 +394,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
       'the requests one client address may make per minute to the unsubscribe routes; 0 or off turns the limit off',
     ),
     ...feedbackSettings(r),
+    ...domainSettings(r),
   });
 }
 
@@ -447,36 +444,23 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
 /** VERP, unsubscribe and DKIM settings, checked together because they depend on each other. */
 function messageIdentity(
   r: Reader,
-): Pick<SenderConfig, 'bounceDomain' | 'verpSecret' | 'unsubscribeUrl' | 'dkimKeys'> {
-  const bounceDomain = r.raw('VOLLEY_BOUNCE_DOMAIN')?.toLowerCase();
-  if (bounceDomain && !/^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/.test(bounceDomain)) {
-    r.problems.push(`VOLLEY_BOUNCE_DOMAIN=${JSON.stringify(bounceDomain)} is not a domain name`);
-  }
+): DomainConfig & Pick<SenderConfig, 'verpSecret' | 'unsubscribeUrl' | 'dkimCacheMs'> {
+  const domains = domainSettings(r);
   const { unsubscribeUrl, verpSecret } = unsubscribeSettings(r);
-  if (bounceDomain && !verpSecret) {
+  if (domains.bounceDomain && !verpSecret) {
     r.problems.push(
       'VOLLEY_VERP_SECRET is not set: with VOLLEY_BOUNCE_DOMAIN, return paths carry a signed token and the bounce collector needs the same secret to trust them',
     );
   }
-  const dkimKeys: DkimKeyRef[] = [];
-  for (const entry of (r.raw('VOLLEY_DKIM_KEYS') ?? '')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)) {
-    const m = /^([A-Za-z0-9.-]+):([A-Za-z0-9._-]+):(.+)$/.exec(entry);
-    if (!m) {
-      r.problems.push(
-        `VOLLEY_DKIM_KEYS: ${JSON.stringify(entry)} must be domain:selector:/path/to/private-key.pem`,
-      );
-      continue;
-    }
-    dkimKeys.push({
-      domain: (m[1] ?? '').toLowerCase(),
-      selector: m[2] ?? '',
-      keyPath: m[3] ?? '',
-    });
+  const dkimCacheMs = r.durationMs('VOLLEY_DKIM_CACHE_TTL', 10_000);
+  // Below 100 ms every batch would read the keys again; past an hour a rotated-out or removed
+  // key would keep signing for longer than an operator waiting on it expects.
+  if (dkimCacheMs < 100 || dkimCacheMs > 3_600_000) {
+    r.problems.push(
+      `VOLLEY_DKIM_CACHE_TTL=${JSON.stringify(r.raw('VOLLEY_DKIM_CACHE_TTL'))} must be from 100ms to 1h: how long a sender signs with the DKIM keys it read before reading them again`,
+    );
   }
-  return { bounceDomain, verpSecret, unsubscribeUrl, dkimKeys };
+  return { ...domains, verpSecret, unsubscribeUrl, dkimCacheMs };
 }
 
 /** Services that only need Redis and a metrics port (bounce, collector, for now). */

@@ -6,6 +6,7 @@ import {
   ConfigError,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
+  loadDomainConfig,
   loadFeedbackConfig,
   loadSenderConfig,
   parseDuration,
@@ -272,6 +273,70 @@ describe('configuration', () => {
     assert.match(out, /volley sender: invalid configuration/);
     assert.match(out, /VOLLEY_SMTP_RELAY: "ftp:\/\/nope" must start with smtp:\/\/ or smtps:\/\//);
     assert.match(out, /VOLLEY_SENDER_CONCURRENCY="0" must be a whole number from 1 to 1000/);
+  });
+});
+
+describe('sending domain settings', () => {
+  test('the API, the senders and the CLI read the same DKIM secret and DNS settings', () => {
+    const env = {
+      ...base,
+      VOLLEY_DKIM_SECRET: 'x'.repeat(32),
+      VOLLEY_DKIM_KEYS: 'Static.Example:s1:/keys/s1.pem',
+      VOLLEY_BOUNCE_DOMAIN: 'Bounces.Volley.Example',
+      VOLLEY_VERP_SECRET: 'verp-secret-0123456789',
+      VOLLEY_BOUNCE_MX: 'mx.volley.example',
+      VOLLEY_SPF_INCLUDE: '_spf.volley.example',
+    };
+    const expected = {
+      dkimSecret: 'x'.repeat(32),
+      dkimKeys: [{ domain: 'static.example', selector: 's1', keyPath: '/keys/s1.pem' }],
+      bounceDomain: 'bounces.volley.example',
+      bounceMx: 'mx.volley.example',
+      spfInclude: '_spf.volley.example',
+    };
+    assert.deepEqual(loadDomainConfig(env), expected);
+    const api = loadApiConfig(env);
+    const sender = loadSenderConfig(env);
+    for (const c of [api, sender]) {
+      assert.deepEqual(
+        Object.fromEntries(Object.keys(expected).map((k) => [k, c[k as keyof typeof expected]])),
+        expected,
+      );
+    }
+    assert.equal(sender.dkimCacheMs, 10_000);
+    assert.equal(loadSenderConfig({ ...base, VOLLEY_DKIM_CACHE_TTL: '2s' }).dkimCacheMs, 2000);
+  });
+
+  test('a short secret, a cache time out of range and names that are not domains are refused', () => {
+    const p = problems(() =>
+      loadSenderConfig({
+        ...base,
+        VOLLEY_DKIM_SECRET: 'short',
+        VOLLEY_DKIM_CACHE_TTL: '2h',
+        VOLLEY_BOUNCE_MX: 'not a host',
+        VOLLEY_SPF_INCLUDE: 'spf..example',
+      }),
+    );
+    assert.equal(p.length, 4, p.join('\n'));
+    assert.match(
+      p[0] ?? '',
+      /^VOLLEY_DKIM_SECRET must be at least 32 characters: .*seals every stored DKIM private key/,
+    );
+    assert.match(p[1] ?? '', /^VOLLEY_BOUNCE_MX="not a host" is not a domain name/);
+    assert.match(p[2] ?? '', /^VOLLEY_SPF_INCLUDE="spf..example" is not a domain name/);
+    assert.match(p[3] ?? '', /^VOLLEY_DKIM_CACHE_TTL="2h" must be from 100ms to 1h/);
+    assert.match(
+      problems(() => loadApiConfig({ ...base, VOLLEY_DKIM_SECRET: 'x'.repeat(31) }))[0] ?? '',
+      /VOLLEY_DKIM_SECRET must be at least 32 characters/,
+    );
+    for (const name of [
+      'VOLLEY_DKIM_SECRET',
+      'VOLLEY_DKIM_CACHE_TTL',
+      'VOLLEY_BOUNCE_MX',
+      'VOLLEY_SPF_INCLUDE',
+    ]) {
+      assert.ok(knownVariables().has(name), name);
+    }
   });
 });
 

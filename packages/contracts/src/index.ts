@@ -15,6 +15,9 @@ export const JOBS = {
   expand: 'expand',
 } as const;
 
+/** The tenant `VOLLEY_API_KEY` authenticates as, and the one `VOLLEY_DKIM_KEYS` signs for. */
+export const DEFAULT_TENANT = 'default';
+
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
 
@@ -40,7 +43,10 @@ export interface SendBatchJob {
   recipients: BatchRecipient[];
   /** 1 for the first try; a retry batch carries the attempt it is. */
   attempt: number;
-  /** Epoch ms of the first attempt, for expiry by age. */
+  /**
+   * Epoch ms of the first attempt, for expiry by age: the first retry carries the time its
+   * first attempt was deferred; until then it is the time the batch was queued.
+   */
   firstAttemptAt: number;
   /** Times this batch (of this attempt) waited for a connection slot of a capped destination. */
   slotWaits?: number;
@@ -226,6 +232,18 @@ export class Keys {
   /** Sorted set of test-send campaign ids made from a campaign, by creation time. */
   testSends(id: string): string {
     return `${this.prefix}:c:${id}:tests`;
+  }
+  /**
+   * Hash sending domain → JSON of its tenant, DKIM selectors and their keys (private keys only
+   * sealed with VOLLEY_DKIM_SECRET). One hash for every tenant, so whose a domain is, and which
+   * keys sign for it, is one HMGET of the From domain and its parents.
+   */
+  get sendingDomains(): string {
+    return `${this.prefix}:domains`;
+  }
+  /** Set of a tenant's sending domains, to list them and to know whether it has any. */
+  tenantDomains(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:domains`;
   }
   /** Hash tenant id → JSON description of the tenant. */
   get tenants(): string {

@@ -13,6 +13,7 @@ import type {
   Queues,
   SuppressionList,
 } from '@volley/campaigns';
+import type { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 
 /** A Fastify scope typed by TypeBox schemas, as every route module receives it. */
@@ -36,6 +37,8 @@ export interface ApiContext {
   /** Applies unsubscribes (and any other reported feedback) to campaigns and suppression lists. */
   feedback: Feedback;
   suppressions: SuppressionList;
+  /** Which From domains a tenant may send as. */
+  sendingDomains: SendingDomains;
   shaper: Shaper | undefined;
   metrics: { created: Counter; accepted: Counter };
   /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
@@ -56,6 +59,11 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'unsubscribeRateLimit'
       | 'softBounceLimit'
       | 'softBounceWindowMs'
+      | 'dkimSecret'
+      | 'dkimKeys'
+      | 'bounceDomain'
+      | 'bounceMx'
+      | 'spfInclude'
     >
   >;
 

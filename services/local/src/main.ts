@@ -13,6 +13,7 @@ import {
   loadCommonConfig,
   loadLocalConfig,
   loadSenderConfig,
+  DKIM_SECRET_MIN,
   type LocalConfig,
 } from '@volley/config';
 import { startCaptureServer, type CaptureServer } from '@volley/mail-capture';
@@ -47,14 +48,17 @@ const STOP_GRACE_MS = 5000;
 let out = new Output(undefined);
 
 /**
- * The secret that signs the local engine's VERP and unsubscribe tokens, kept in the state
- * folder so that the links in messages captured by an earlier run still work.
+ * A secret of the local engine, kept in the state folder: `verp-secret` signs VERP and
+ * unsubscribe tokens, so the links in messages captured by an earlier run still work;
+ * `dkim-secret` seals the DKIM keys of sending domains added with `npm run admin`, so they
+ * still open after a restart.
  */
-function localVerpSecret(state: string): string {
-  const file = resolve(state, 'verp-secret');
+function localSecret(state: string, name: 'verp-secret' | 'dkim-secret'): string {
+  const file = resolve(state, name);
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8').trim();
-    if (kept.length >= 16) return kept;
+    // The shortest each variable accepts.
+    if (kept.length >= (name === 'verp-secret' ? 16 : DKIM_SECRET_MIN)) return kept;
   }
   const secret = randomBytes(24).toString('hex');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
@@ -210,12 +214,14 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
     mailView = await startMailView(p.mailDir, local.mailViewPort);
     lock.update({ mailViewUrl: mailView.url });
 
-    const verpSecret = process.env.VOLLEY_VERP_SECRET ?? localVerpSecret(state);
+    const verpSecret = process.env.VOLLEY_VERP_SECRET ?? localSecret(state, 'verp-secret');
+    const dkimSecret = process.env.VOLLEY_DKIM_SECRET ?? localSecret(state, 'dkim-secret');
     for (const name of SERVICES) {
       const env = {
         ...p.serviceEnv[name],
         REDIS_URL: redisUrl,
         VOLLEY_VERP_SECRET: verpSecret,
+        VOLLEY_DKIM_SECRET: dkimSecret,
         VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
       };
       const child = startService(name, env, (n, l) => out.line(n, l));

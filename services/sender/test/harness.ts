@@ -69,11 +69,18 @@ export class Harness {
     senders: number;
     env?: Record<string, string>;
     capture?: Parameters<typeof startCaptureServer>[0];
+    /** More API configuration (an admin key, the DKIM secret, ...). */
+    api?: Partial<Parameters<typeof buildApp>[0]['config']>;
   }): Promise<void> {
     this.capture = await startCaptureServer(opts.capture);
     this.queues = createQueues(this.redis, this.keys);
     this.app = await buildApp({
-      config: { apiKey: KEY, bodyLimit: 10 * 1024 * 1024, maxInlineRecipients: 100_000 },
+      config: {
+        apiKey: KEY,
+        bodyLimit: 10 * 1024 * 1024,
+        maxInlineRecipients: 100_000,
+        ...opts.api,
+      },
       redis: this.redis,
       keys: this.keys,
       queues: this.queues,
