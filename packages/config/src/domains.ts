@@ -4,6 +4,7 @@
  * the DNS records a domain must publish point at.
  */
 import { Reader, done, type Env } from './reader.ts';
+import { bounceDomainSetting } from './common.ts';
 
 export interface DkimKeyRef {
   domain: string;
@@ -73,12 +74,7 @@ export function domainSettings(r: Reader): DomainConfig {
   return {
     dkimSecret,
     dkimKeys: dkimKeys(r),
-    bounceDomain: host(
-      r,
-      'VOLLEY_BOUNCE_DOMAIN',
-      HOST,
-      'it names the domain of the VERP return path',
-    ),
+    bounceDomain: bounceDomainSetting(r),
     bounceMx: host(
       r,
       'VOLLEY_BOUNCE_MX',

@@ -2,14 +2,30 @@
  * Configuration from environment variables, parsed and validated once at start.
  * Every problem is collected, so one failed start shows all of them.
  */
+import { loadBounceConfig } from './bounce.ts';
+import {
+  DEFAULT_METRICS_PORTS,
+  common,
+  feedbackSettings,
+  mask,
+  verpSecretSetting,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { loadLocalConfig } from './local.ts';
-import { DEFAULT_METRICS_PORTS } from './ports.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
 export { loadLocalConfig, type LocalConfig } from './local.ts';
-export { DEFAULT_METRICS_PORTS } from './ports.ts';
+export {
+  DEFAULT_METRICS_PORTS,
+  DEFAULT_SOFT_BOUNCE,
+  loadFeedbackConfig,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
+export { loadBounceConfig } from './bounce.ts';
 export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
 
 export interface RelayTarget {
@@ -28,17 +44,6 @@ export interface RelayTarget {
   requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
-}
-
-export interface CommonConfig {
-  redisUrl: string;
-  /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
-  redisPrefix: string;
-  metricsPort: number;
-  metricsHost: string;
-  logLevel: string;
-  /** Log lines as JSON or readable text. @defaultValue pretty on a terminal, JSON otherwise */
-  logFormat: 'pretty' | 'json' | undefined;
 }
 
 export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
@@ -75,14 +80,6 @@ export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
    * key); 0 turns the limit off. @defaultValue 600
    */
   unsubscribeRateLimit: number;
-}
-
-/** How reported soft bounces turn into suppression; read by every service that applies feedback. */
-export interface FeedbackConfig {
-  /** Soft bounces of an address within the window that suppress it; 0 never. @defaultValue 3 */
-  softBounceLimit: number;
-  /** How far back soft bounces count. @defaultValue 30 days */
-  softBounceWindowMs: number;
 }
 
 export interface SenderConfig extends CommonConfig, DomainConfig {
@@ -205,84 +202,8 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   return out;
 }
 
-function mask(urlText: string): string {
-  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-function common(r: Reader, defaultMetricsPort: number): CommonConfig {
-  const redisUrl = r.required(
-    'REDIS_URL',
-    'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
-  );
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(
-      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
-    );
-  }
-  const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
-  }
-  return {
-    redisUrl,
-    redisPrefix,
-    metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
-    metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',
-    logLevel: r.oneOf('VOLLEY_LOG_LEVEL', 'info', [
-      'fatal',
-      'error',
-      'warn',
-      'info',
-      'debug',
-      'trace',
-      'silent',
-    ]),
-    logFormat: logFormat(r),
-  };
-}
-
-/** VOLLEY_LOG_FORMAT; unset leaves the choice to the output (a terminal gets pretty lines). */
-function logFormat(r: Reader): 'pretty' | 'json' | undefined {
-  const v = r.raw('VOLLEY_LOG_FORMAT');
-  if (v === undefined || v === 'pretty' || v === 'json') return v;
-  r.problems.push(
-    `VOLLEY_LOG_FORMAT=${JSON.stringify(v)} must be pretty or json (unset: pretty on a terminal, json otherwise)`,
-  );
-  return undefined;
-}
-
-/** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
-export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
-
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
 const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
-
-function feedbackSettings(r: Reader): FeedbackConfig {
-  const softBounceLimit = r.limitOrOff(
-    'VOLLEY_SOFT_BOUNCE_LIMIT',
-    DEFAULT_SOFT_BOUNCE.limit,
-    1000,
-    'the soft bounces (mailbox full, blocked, ...) of one address within VOLLEY_SOFT_BOUNCE_WINDOW that put it on the suppression list; 0 or off never suppresses for soft bounces',
-  );
-  const softBounceWindowMs = r.durationMs(
-    'VOLLEY_SOFT_BOUNCE_WINDOW',
-    DEFAULT_SOFT_BOUNCE.windowMs,
-  );
-  // At least a minute, or a limit above one could never be reached by bounces of separate
-  // messages; at most a year, which is as long as a count per address is worth keeping.
-  if (softBounceWindowMs < 60_000 || softBounceWindowMs > 365 * 86_400_000) {
-    r.problems.push(
-      `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
-    );
-  }
-  return { softBounceLimit, softBounceWindowMs };
-}
-
-/** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
-export function loadFeedbackConfig(env: Env = process.env): FeedbackConfig {
-  const r = new Reader(env);
-  return done(r, feedbackSettings(r));
-}
 
 /** Paths the API answers itself: an unsubscribe URL there could never be answered. */
 const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;
@@ -294,10 +215,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * links) and the API (which answers them) both read them.
  */
 function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
-  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
-  if (verpSecret && verpSecret.length < 16) {
-    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
-  }
+  const verpSecret = verpSecretSetting(r);
   const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
   if (!unsubscribeUrl) return { verpSecret };
   const name = `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)}`;
@@ -463,7 +381,7 @@ function messageIdentity(
   return { ...domains, verpSecret, unsubscribeUrl, dkimCacheMs };
 }
 
-/** Services that only need Redis and a metrics port (bounce, collector, for now). */
+/** Services that only need Redis and a metrics port (the collector, for now). */
 export function loadCommonConfig(
   service: keyof typeof DEFAULT_METRICS_PORTS,
   env: Env = process.env,
@@ -501,7 +419,7 @@ export function knownVariables(): ReadonlySet<string> {
   const loaders: (() => unknown)[] = [
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
-    () => loadCommonConfig('bounce', recording),
+    () => loadBounceConfig(recording),
     () => loadLocalConfig(recording),
   ];
   for (const load of loaders) {

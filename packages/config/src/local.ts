@@ -2,7 +2,7 @@
  * Settings of the local engine (`npm start`) that no service reads: the capture server and how
  * the services' metrics ports are spread out.
  */
-import { DEFAULT_METRICS_PORTS } from './ports.ts';
+import { DEFAULT_METRICS_PORTS } from './common.ts';
 import { Reader, done, type Env } from './reader.ts';
 
 export interface LocalConfig {
@@ -13,7 +13,10 @@ export interface LocalConfig {
   /** Captured messages kept; the oldest are removed beyond it. @defaultValue 10000 */
   captureKeep: number;
   mailViewPort: number;
-  /** Each service's metrics port: VOLLEY_METRICS_PORT for the api, the next ones for the rest. */
+  /**
+   * Each service's metrics port: its VOLLEY_<SERVICE>_METRICS_PORT, else VOLLEY_METRICS_PORT for
+   * the api and the next ones for the rest.
+   */
   metricsPorts: Record<keyof typeof DEFAULT_METRICS_PORTS, number>;
   /** The senders' drain deadline, which bounds how long stopping the engine may take. */
   drainTimeoutMs: number;
@@ -34,8 +37,12 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     65535 - (services.length - 1),
     `under \`npm start\` the api's /metrics takes this port and the ${services.slice(1).join(', ')} services the next ${services.length - 1}; 0 picks free ports`,
   );
+  // A service's own VOLLEY_<SERVICE>_METRICS_PORT, when set, wins over its place after the base.
   const metricsPorts = Object.fromEntries(
-    services.map((s, i) => [s, base === 0 ? 0 : base + i]),
+    services.map((s, i) => [
+      s,
+      r.port(`VOLLEY_${s.toUpperCase()}_METRICS_PORT`, base === 0 ? 0 : base + i),
+    ]),
   ) as LocalConfig['metricsPorts'];
   return done(r, {
     apiPort: r.port('VOLLEY_API_PORT', 8080),

@@ -6,6 +6,7 @@ import {
   ConfigError,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
+  loadBounceConfig,
   loadDomainConfig,
   loadFeedbackConfig,
   loadSenderConfig,
@@ -201,6 +202,63 @@ describe('configuration', () => {
     }
   });
 
+  test('bounce service: local defaults, the domain and secret required, TLS files in pairs and present', () => {
+    const need = {
+      REDIS_URL: base.REDIS_URL,
+      VOLLEY_BOUNCE_DOMAIN: 'Bounces.Example.COM',
+      VOLLEY_VERP_SECRET: 'a-secret-of-16-chars',
+    };
+    const c = loadBounceConfig(need);
+    assert.deepEqual(
+      [c.bounceDomain, c.smtpHost, c.smtpPort, c.tls, c.metricsPort],
+      ['bounces.example.com', '127.0.0.1', 2526, undefined, 9466],
+    );
+    assert.deepEqual(
+      [c.maxMessageBytes, c.maxClients, c.rateLimit, c.softBounceLimit],
+      [25 * 1024 * 1024, 100, 600, 3],
+    );
+    const set = loadBounceConfig({
+      ...need,
+      VOLLEY_BOUNCE_SMTP_HOST: '0.0.0.0',
+      VOLLEY_BOUNCE_SMTP_PORT: '25',
+      VOLLEY_BOUNCE_RATE_LIMIT: 'off',
+      VOLLEY_BOUNCE_TLS_CERT: '/dev/null',
+      VOLLEY_BOUNCE_TLS_KEY: '/dev/null',
+    });
+    assert.deepEqual(
+      [set.smtpHost, set.smtpPort, set.rateLimit, set.tls],
+      ['0.0.0.0', 25, 0, { certPath: '/dev/null', keyPath: '/dev/null' }],
+    );
+
+    const missing = problems(() => loadBounceConfig({ REDIS_URL: base.REDIS_URL }));
+    assert.equal(missing.length, 2, missing.join('; '));
+    assert.match(missing[0] ?? '', /^VOLLEY_BOUNCE_DOMAIN is not set: the bounce service accepts/);
+    assert.match(missing[1] ?? '', /^VOLLEY_VERP_SECRET is not set: the bounce service verifies/);
+    const bad = problems(() =>
+      loadBounceConfig({
+        ...need,
+        VOLLEY_BOUNCE_DOMAIN: 'not a domain',
+        VOLLEY_VERP_SECRET: 'short',
+        VOLLEY_BOUNCE_SMTP_PORT: '70000',
+        VOLLEY_BOUNCE_TLS_CERT: '/no/such/cert.pem',
+        VOLLEY_BOUNCE_MAX_CLIENTS: '0',
+      }),
+    );
+    assert.equal(bad.length, 6, bad.join('; '));
+    assert.match(bad[0] ?? '', /^VOLLEY_BOUNCE_DOMAIN="not a domain" is not a domain name/);
+    assert.match(bad[1] ?? '', /^VOLLEY_VERP_SECRET must be at least 16 characters/);
+    assert.match(bad[2] ?? '', /^VOLLEY_BOUNCE_TLS_CERT and VOLLEY_BOUNCE_TLS_KEY go together/);
+    assert.match(bad[3] ?? '', /^VOLLEY_BOUNCE_TLS_CERT="\/no\/such\/cert\.pem": no such file/);
+    assert.match(
+      bad[4] ?? '',
+      /^VOLLEY_BOUNCE_SMTP_PORT="70000" must be a whole number from 0 to 65535/,
+    );
+    assert.match(
+      bad[5] ?? '',
+      /^VOLLEY_BOUNCE_MAX_CLIENTS="0" must be a whole number from 1 to 10000/,
+    );
+  });
+
   test('relay URLs: several, weights, credentials masked in labels, bad schemes refused', () => {
     const errs: string[] = [];
     const relays = parseRelays(
@@ -368,6 +426,10 @@ describe('unknown variables', () => {
       'VOLLEY_UNSUBSCRIBE_RATE_LIMIT',
       'VOLLEY_API_METRICS_PORT',
       'VOLLEY_COLLECTOR_METRICS_PORT',
+      'VOLLEY_BOUNCE_SMTP_PORT',
+      'VOLLEY_BOUNCE_SMTP_HOST',
+      'VOLLEY_BOUNCE_TLS_CERT',
+      'VOLLEY_BOUNCE_RATE_LIMIT',
     ]) {
       assert.ok(all.has(name), name);
     }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export { senderMetrics, type SenderMetrics } from './sender.ts';
+export { bounceMetrics, type BounceMetrics } from './bounce.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {

@@ -5,7 +5,7 @@ import { Keys } from '@volley/contracts';
 import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
 import { DomainStore } from '@volley/domains';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { ROOT, startRedis, uniquePrefix } from '@volley/testkit';
+import { ROOT, startRedis, TSX_NODE_ARGS, uniquePrefix } from '@volley/testkit';
 import { buildApp, type AppDeps } from '../src/app.ts';
 
 export const KEY = 'test-key-0123456789abcdef';
@@ -83,7 +83,7 @@ export interface CliResult {
 /** Runs `npm run admin` as an operator would (through node directly, to skip npm's banner). */
 export function runAdminCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [...TSX_NODE_ARGS, 'services/api/src/cli.ts', ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import {
   ConfigError,
   loadApiConfig,
+  loadBounceConfig,
   loadCommonConfig,
   loadLocalConfig,
   loadSenderConfig,
@@ -77,6 +78,8 @@ function keptRedisPort(file: string): number {
 
 interface Plan {
   local: LocalConfig;
+  /** Where the bounce service's inbound SMTP listens and for which domain, for the banner. */
+  bounce: { smtpHost: string; smtpPort: number; bounceDomain: string };
   env: NodeJS.ProcessEnv;
   serviceEnv: Record<Service, NodeJS.ProcessEnv>;
   mailDir: string;
@@ -115,10 +118,10 @@ function plan(state: string): Plan {
   };
   out = new Output(loadApiConfig(serviceEnv.api).logFormat);
   loadSenderConfig(serviceEnv.sender);
-  loadCommonConfig('bounce', serviceEnv.bounce);
+  const { smtpHost, smtpPort, bounceDomain } = loadBounceConfig(serviceEnv.bounce);
   loadCommonConfig('collector', serviceEnv.collector);
   const mailDir = resolve(ROOT, local.captureDir ?? join(state, 'mail'));
-  return { local, env, serviceEnv, mailDir, apiKey };
+  return { local, bounce: { smtpHost, smtpPort, bounceDomain }, env, serviceEnv, mailDir, apiKey };
 }
 
 async function main(): Promise<void> {
@@ -257,6 +260,7 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
         `  metrics    ${metrics}`,
         `  mail view  ${mailView.url}   (the last ${local.captureKeep} messages, in ${p.mailDir}; npm run mail:clean empties it)`,
         `  unsubscribe ${p.env.VOLLEY_UNSUBSCRIBE_URL}/<token>   (the links in the captured messages)`,
+        `  bounces    smtp://${p.bounce.smtpHost}:${p.bounce.smtpPort}   (bounces+<token>@, unsubscribe+<token>@ and fbl@${p.bounce.bounceDomain})`,
         '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
       ].join('\n'),
       { apiUrl, metrics },

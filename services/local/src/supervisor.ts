@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT } from '@volley/runtime';
+import { ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 
 export const SERVICES = ['api', 'sender', 'bounce', 'collector'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -41,7 +41,7 @@ export function startService(
 ): ServiceChild {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
+    [...TSX_NODE_ARGS, resolve(ROOT, `services/${name}/src/main.ts`)],
     {
       cwd: ROOT,
       env: { ...env, VOLLEY_PARENT_PID: String(process.pid) },

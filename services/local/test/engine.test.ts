@@ -7,18 +7,20 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
 import type { LocalEngineRecord } from '@volley/runtime';
-import { ROOT, waitUntil } from '@volley/testkit';
+import { ROOT, SmtpTestClient, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
  * demo` delivers every demo message into the capture folder, the unsubscribe links in those
- * messages work against the local API, and Ctrl-C stops everything.
+ * messages work against the local API, their mailto addresses against the local bounce
+ * service, and Ctrl-C stops everything.
  */
 test('npm start runs the engine, the demo delivers every message with working unsubscribe links, SIGINT stops it all', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'volley-local-'));
   const ports = {
     api: await freePort(),
     capture: await freePort(),
+    bounce: await freePort(),
   };
   const env = {
     PATH: process.env.PATH ?? '',
@@ -29,10 +31,11 @@ test('npm start runs the engine, the demo delivers every message with working un
     // Free ports for every /metrics; the engine's record says which.
     VOLLEY_METRICS_PORT: '0',
     VOLLEY_MAIL_VIEW_PORT: '0',
+    VOLLEY_BOUNCE_SMTP_PORT: String(ports.bounce),
   };
   const engine = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, 'services/local/src/main.ts')],
+    [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/main.ts')],
     {
       cwd: ROOT,
       env,
@@ -68,7 +71,7 @@ test('npm start runs the engine, the demo delivers every message with working un
 
     const demo = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'services/local/src/demo.ts')],
+      [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/demo.ts')],
       {
         cwd: ROOT,
         env: { ...env, VOLLEY_API_URL: `http://127.0.0.1:${ports.api}` },
@@ -108,13 +111,32 @@ test('npm start runs the engine, the demo delivers every message with working un
       redirect: 'manual',
     });
     assert.equal(clicked.status, 200, await clicked.text());
-    const entry = await fetch(
-      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(to)}`,
-      { headers: { authorization: 'Bearer volley-local-dev-key' } },
+    /** `[source, reason]` of the address's suppression entry, which must exist. */
+    const suppression = async (email: string): Promise<[string, string]> => {
+      const res = await fetch(
+        `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(email)}`,
+        { headers: { authorization: 'Bearer volley-local-dev-key' } },
+      );
+      assert.equal(res.status, 200, `${email} is on the suppression list`);
+      const e = (await res.json()) as { source: string; reason: string };
+      return [e.source, e.reason];
+    };
+    assert.deepEqual(await suppression(to), ['unsubscribe', 'one-click']);
+
+    // The mailto of another message, sent to the local bounce service as a mail client would.
+    const second = readFileSync(join(mail, files[1] ?? ''), 'utf8');
+    const mailto = /<mailto:(unsubscribe\+[a-z2-7]+@bounces\.localhost)>/.exec(second)?.[1] ?? '';
+    const from = /\r\nTo: <?([^>\r\n]+)>?\r\n/.exec(second)?.[1] ?? '';
+    assert.ok(mailto && from && from !== to, 'a second message with its own mailto');
+    const client = new SmtpTestClient({ port: ports.bounce, ignoreTLS: true });
+    await client.connect();
+    const reply = await client.send(
+      { from, to: mailto },
+      `From: ${from}\r\nTo: ${mailto}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n`,
     );
-    assert.equal(entry.status, 200, `${to} is on the suppression list`);
-    const e = (await entry.json()) as { source: string; reason: string };
-    assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
+    await client.quit();
+    assert.equal(reply.code, 250);
+    assert.deepEqual(await suppression(from), ['unsubscribe', 'mailto']);
 
     const record = JSON.parse(readFileSync(join(dir, 'engine.json'), 'utf8')) as LocalEngineRecord;
     const list = await (await fetch(`${record.mailViewUrl}/`)).text();

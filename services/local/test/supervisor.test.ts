@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@volley/redis';
-import { ROOT, launch, launchTs, type ChildHandle, type LocalEngineRecord } from '@volley/runtime';
+import {
+  ROOT,
+  TSX_NODE_ARGS,
+  launch,
+  launchTs,
+  type ChildHandle,
+  type LocalEngineRecord,
+} from '@volley/runtime';
 import { waitUntil } from '@volley/testkit';
 
 /**
@@ -159,7 +166,7 @@ test('after a restart Redis has the same port, and npm run admin reaches it with
     const admin = launch(
       'admin',
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'services/api/src/cli.ts'), 'tenants', 'create', 'acme'],
+      [...TSX_NODE_ARGS, join(ROOT, 'services/api/src/cli.ts'), 'tenants', 'create', 'acme'],
       {
         cwd: ROOT,
         env: {

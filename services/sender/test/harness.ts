@@ -18,7 +18,7 @@ import {
   type CaptureServer,
   type ServiceProcess,
 } from '@volley/testkit';
-import { buildApp } from '@volley/api';
+import { buildApp, type AppDeps } from '@volley/api';
 
 export const KEY = 'test-key-0123456789abcdef';
 export const DOMAINS = [
@@ -69,8 +69,8 @@ export class Harness {
     senders: number;
     env?: Record<string, string>;
     capture?: Parameters<typeof startCaptureServer>[0];
-    /** More API configuration (an admin key, the DKIM secret, ...). */
-    api?: Partial<Parameters<typeof buildApp>[0]['config']>;
+    /** More API configuration (one-click unsubscribe, an admin key, the DKIM secret, ...). */
+    api?: Partial<AppDeps['config']>;
   }): Promise<void> {
     this.capture = await startCaptureServer(opts.capture);
     this.queues = createQueues(this.redis, this.keys);
