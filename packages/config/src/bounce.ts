@@ -36,7 +36,7 @@ export interface BounceConfig extends CommonConfig, FeedbackConfig {
   rateLimit: number;
 }
 
-export const DEFAULT_BOUNCE_SMTP = {
+const DEFAULT_BOUNCE_SMTP = {
   /**
    * Not 25, which needs root and is the system MTA's, nor 2525, where `npm start`'s capture
    * server listens. Containers set 25.

@@ -12,6 +12,8 @@ export interface CommonConfig {
   metricsPort: number;
   metricsHost: string;
   logLevel: string;
+  /** Log lines as JSON or readable text. @defaultValue pretty on a terminal, JSON otherwise */
+  logFormat: 'pretty' | 'json' | undefined;
 }
 
 /** How reported soft bounces turn into suppression; read by every service that applies feedback. */
@@ -61,7 +63,18 @@ export function common(r: Reader, defaultMetricsPort: number): CommonConfig {
       'trace',
       'silent',
     ]),
+    logFormat: logFormat(r),
   };
+}
+
+/** VOLLEY_LOG_FORMAT; unset leaves the choice to the output (a terminal gets pretty lines). */
+function logFormat(r: Reader): 'pretty' | 'json' | undefined {
+  const v = r.raw('VOLLEY_LOG_FORMAT');
+  if (v === undefined || v === 'pretty' || v === 'json') return v;
+  r.problems.push(
+    `VOLLEY_LOG_FORMAT=${JSON.stringify(v)} must be pretty or json (unset: pretty on a terminal, json otherwise)`,
+  );
+  return undefined;
 }
 
 export function feedbackSettings(r: Reader): FeedbackConfig {

@@ -15,9 +15,11 @@ import {
 } from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
+import { loadLocalConfig } from './local.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export { loadLocalConfig, type LocalConfig } from './local.ts';
 export {
   DEFAULT_METRICS_PORTS,
   DEFAULT_SOFT_BOUNCE,
@@ -25,7 +27,7 @@ export {
   type CommonConfig,
   type FeedbackConfig,
 } from './common.ts';
-export { DEFAULT_BOUNCE_SMTP, loadBounceConfig } from './bounce.ts';
+export { loadBounceConfig } from './bounce.ts';
 export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
 export {
   DEFAULT_TEMPLATE_LIMITS,
@@ -454,14 +456,10 @@ export function loadCommonConfig(
  * the local supervisor for its children.
  */
 const LOCAL_VARIABLES = [
-  'VOLLEY_CAPTURE_PORT',
-  'VOLLEY_CAPTURE_DIR',
   'VOLLEY_LOCAL_DIR',
   'VOLLEY_API_URL',
   'VOLLEY_DEMO_RECIPIENTS',
   'VOLLEY_PARENT_PID',
-  // `npm start` gives each service its own metrics port through these.
-  ...Object.keys(DEFAULT_METRICS_PORTS).map((s) => `VOLLEY_${s.toUpperCase()}_METRICS_PORT`),
 ];
 
 let known: Set<string> | undefined;
@@ -483,6 +481,7 @@ export function knownVariables(): ReadonlySet<string> {
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
     () => loadBounceConfig(recording),
+    () => loadLocalConfig(recording),
   ];
   for (const load of loaders) {
     try {

@@ -79,3 +79,18 @@ export {
   stopAll,
   stopAllOnSignals,
 } from './launch.ts';
+export {
+  localStateDir,
+  lockStateDir,
+  runningEngine,
+  type LocalEngineRecord,
+  type EngineLock,
+} from './local-engine.ts';
+export {
+  createLogger,
+  lineWriter,
+  parseRecord,
+  prettyRecord,
+  resolveLogFormat,
+  type LogFormat,
+} from './logger.ts';

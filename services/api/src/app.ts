@@ -1,5 +1,5 @@
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
@@ -83,9 +83,18 @@ function withoutEmptyValues(query: string): ParsedUrlQuery {
   return parsed;
 }
 
+/** Widened to Fastify's logger type: the app keeps Fastify's default types with it. */
+function baseLogger(logger: Logger): FastifyBaseLogger {
+  return logger;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // The service's own logger, so request logs have its time and format.
+  const loggerInstance = deps.logger ? baseLogger(deps.logger) : undefined;
   const app = Fastify({
-    logger: deps.logger === false ? false : { level: deps.logger.level },
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    // One line per request, written below at a level that depends on what the request was.
+    disableRequestLogging: true,
     bodyLimit: deps.config.bodyLimit,
     schemaController: { compilersFactory: { buildValidator: literalBodies() } },
     routerOptions: { querystringParser: withoutEmptyValues },
@@ -142,6 +151,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return rec;
     },
   };
+
+  // Reads (health checks, progress polls: a client polling every second would fill the log)
+  // at debug; writes, which change something, at info.
+  app.addHook('onResponse', async (req, reply) => {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    req.log[read ? 'debug' : 'info'](
+      {
+        method: req.method,
+        url: req.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>

@@ -1,6 +1,7 @@
 /**
- * `npm run admin -- <command>`: tenants, API keys and sending domains, managed straight in Redis (REDIS_URL,
- * VOLLEY_REDIS_PREFIX), so the first key can be made before any API runs and without
+ * `npm run admin -- <command>`: tenants, API keys and sending domains, managed straight in Redis
+ * (REDIS_URL, or the running local engine's; VOLLEY_REDIS_PREFIX), so the first key can be made
+ * before any API runs and without
  * VOLLEY_ADMIN_KEY. Exit status: 0 done, 1 failed (unknown tenant, Redis unreachable, ...),
  * 2 wrong usage.
  */
@@ -8,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadCommonConfig, loadDomainConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { connectRedis, type RedisClient } from '@volley/redis';
+import { localStateDir, runningEngine } from '@volley/runtime';
 import { DOMAINS_USAGE, domainFlagsGiven, runDomains, type DomainOptions } from './cli-domains.ts';
 import { UsageError, table, type Io } from './cli-io.ts';
 import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord } from './tenants.ts';
@@ -23,7 +25,8 @@ ${DOMAINS_USAGE}
 
   --json   print JSON instead of text
 
-Environment: REDIS_URL (required), VOLLEY_REDIS_PREFIX (default volley), as for the services;
+Environment: REDIS_URL (default: the Redis of the engine \`npm start\` runs here, found
+through VOLLEY_LOCAL_DIR), VOLLEY_REDIS_PREFIX (default volley), as for the services;
 for domains VOLLEY_DKIM_SECRET (to add or rotate keys), VOLLEY_DKIM_KEYS, VOLLEY_BOUNCE_DOMAIN,
 VOLLEY_BOUNCE_MX and VOLLEY_SPF_INCLUDE, as the API has them.`;
 
@@ -150,18 +153,23 @@ async function main(
     return 2;
   }
 
+  // Without REDIS_URL, the Redis of the engine `npm start` runs from this checkout.
+  const engine = env.REDIS_URL?.trim() ? undefined : runningEngine(localStateDir(env));
   const domainsCommand = parsed.positionals[0] === 'domains';
   let config: ReturnType<typeof loadCommonConfig>;
   let domainConfig: ReturnType<typeof loadDomainConfig> | undefined;
   try {
-    config = loadCommonConfig('api', env);
+    config = loadCommonConfig(
+      'api',
+      engine?.redisUrl ? { ...env, REDIS_URL: engine.redisUrl } : env,
+    );
     if (domainsCommand) domainConfig = loadDomainConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`volley admin: ${err.message}`);
     if (!env.REDIS_URL?.trim()) {
       io.err(
-        'Under `npm start`, use the Redis URL it prints ("started redis-server ... on redis://...").',
+        `No local engine runs with state in ${localStateDir(env)}: start one with \`npm start\`, or set REDIS_URL.`,
       );
     }
     return 1;

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { loadApiConfig, unknownVariableWarnings } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
@@ -7,11 +6,14 @@ import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
 import { buildApp } from './app.ts';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+  const logger = createLogger('api', {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const keys = new Keys(config.redisPrefix);
   const redis = connectRedis(config.redisUrl, { name: 'volley-api' });

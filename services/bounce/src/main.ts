@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
 import { Feedback } from '@volley/campaigns';
 import { loadBounceConfig, unknownVariableWarnings } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { startBounceServer } from '@volley/bounce/inbound';
 import { bounceMetrics, createRegistry, startMetricsServer } from '@volley/metrics';
 import { connectRedis } from '@volley/redis';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 /**
  * The bounce service: the bounce domain's inbound SMTP server (DSNs, complaint reports and
@@ -14,7 +13,10 @@ import { onShutdown, runService } from '@volley/runtime';
  */
 async function main(): Promise<void> {
   const config = loadBounceConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'bounce' } });
+  const logger = createLogger('bounce', {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const tls = config.tls && {
     cert: readFileSync(config.tls.certPath),

@@ -1,8 +1,7 @@
-import { pino } from 'pino';
 import { loadCommonConfig, unknownVariableWarnings } from '@volley/config';
 import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 /**
  * The collector service: for now it connects to Redis and serves /metrics, /healthz and /readyz;
@@ -10,7 +9,10 @@ import { onShutdown, runService } from '@volley/runtime';
  */
 async function main(): Promise<void> {
   const config = loadCommonConfig('collector');
-  const logger = pino({ level: config.logLevel, base: { service: 'collector' } });
+  const logger = createLogger('collector', {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const redis = connectRedis(config.redisUrl, { name: 'volley-collector' });
   const registry = createRegistry('collector');

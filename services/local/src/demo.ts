@@ -3,9 +3,15 @@
  * running engine over REST, shows live progress and ends with a summary.
  */
 import { createVolleyClient } from '@volley/api-client';
+import { localStateDir, runningEngine } from '@volley/runtime';
 
-const API = process.env.VOLLEY_API_URL ?? `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
-const KEY = process.env.VOLLEY_API_KEY ?? 'volley-local-dev-key';
+/** The engine `npm start` runs in this checkout, unless the environment names another API. */
+const engine = runningEngine(localStateDir());
+const API =
+  process.env.VOLLEY_API_URL ??
+  engine?.apiUrl ??
+  `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
+const KEY = process.env.VOLLEY_API_KEY ?? engine?.apiKey ?? 'volley-local-dev-key';
 const COUNT = Number(process.env.VOLLEY_DEMO_RECIPIENTS ?? 1000);
 const DOMAINS = [
   'example.com',
