@@ -130,7 +130,12 @@ describe('the image root built by scripts/build-image-root.sh', () => {
       const sender = await start('sender', {
         VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${capture.port}`,
       });
-      const bounce = await start('bounce', {});
+      // The bounce service takes mail for the bounce domain only, with the senders' VERP secret.
+      const bounce = await start('bounce', {
+        VOLLEY_BOUNCE_DOMAIN: 'bounces.image.example',
+        VOLLEY_VERP_SECRET: 'image-check-verp-secret-0123',
+        VOLLEY_BOUNCE_SMTP_PORT: String(await freePort()),
+      });
       const collector = await start('collector', {});
       await Promise.all([
         api.p.waitForLine(/api listening/, 60_000),
