@@ -4,7 +4,10 @@
  */
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 
+import { collectorSettings, type CollectorSettings } from './collector.ts';
+
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export type { CollectorSettings } from './collector.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -122,6 +125,11 @@ export interface SenderConfig extends CommonConfig {
    * twice this. @defaultValue 30 s
    */
   jobLockMs: number;
+  /**
+   * Send-path metrics (messages, SMTP latency, shaping delays); off only to measure what they
+   * cost (`npm run bench -- --metrics-cost`). @defaultValue true
+   */
+  sendMetrics: boolean;
 }
 
 export interface DkimKeyRef {
@@ -425,6 +433,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    sendMetrics: r.oneOf('VOLLEY_SEND_METRICS', 'on', ['on', 'off'] as const) === 'on',
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     ...messageIdentity(r),
   });
@@ -474,6 +483,14 @@ export function loadCommonConfig(
   return done(r, common(r, DEFAULT_METRICS_PORTS[service]));
 }
 
+export type CollectorConfig = CommonConfig & CollectorSettings;
+
+/** The collector: Redis, its metrics port, and its own settings (collector.ts). */
+export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
+  const r = new Reader(env);
+  return done(r, { ...common(r, DEFAULT_METRICS_PORTS.collector), ...collectorSettings(r) });
+}
+
 /**
  * Variables read outside the service loaders: by `npm start` and `npm run demo`, and set by
  * the local supervisor for its children.
@@ -508,6 +525,7 @@ export function knownVariables(): ReadonlySet<string> {
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
     () => loadCommonConfig('bounce', recording),
+    () => loadCollectorConfig(recording),
   ];
   for (const load of loaders) {
     try {

@@ -1,7 +1,30 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
-export { senderMetrics, type SenderMetrics } from './sender.ts';
+export { senderMetrics, SHARED_POOL, type SenderMetrics, type PoolConnections } from './sender.ts';
+export {
+  apiMetrics,
+  methodLabel,
+  unsubscribeLatency,
+  type ApiMetrics,
+  type UnsubscribeLatency,
+} from './api.ts';
+export {
+  collectorMetrics,
+  resetClusterGauges,
+  BACKLOG_STATES,
+  type BacklogState,
+  type CollectorMetrics,
+} from './collector.ts';
+export {
+  OUTCOMES,
+  REASONS,
+  DELIVERABILITY_THRESHOLDS,
+  OTHER_PROVIDER,
+  outcomeLabel,
+  providerLabel,
+  reasonLabel,
+} from './labels.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {

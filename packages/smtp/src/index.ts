@@ -28,7 +28,13 @@ export {
   type SlotLease,
 } from './pool.ts';
 export { RelayPool, type RelayPoolOptions } from './relay-pool.ts';
-export type { OutgoingMessage, Route, SendResult, Transport } from './transport.ts';
+export type {
+  OutgoingMessage,
+  PoolConnectionCount,
+  Route,
+  SendResult,
+  Transport,
+} from './transport.ts';
 export {
   RouteTable,
   createTransport,

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
+import { apiMetrics } from '@volley/metrics';
 import type { Keys } from '@volley/contracts';
 import {
   CampaignStore,
@@ -16,6 +16,7 @@ import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
+import { registerRequestMetrics } from './request-metrics.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
@@ -57,6 +58,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = new CampaignStore(deps.redis, deps.keys);
+  const metrics = apiMetrics(deps.registry);
+  registerRequestMetrics(app, metrics);
   const ctx: ApiContext = {
     config: deps.config,
     redis: deps.redis,
@@ -70,18 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
     shaper: deps.shaper,
-    metrics: {
-      created: new Counter({
-        name: 'volley_api_campaigns_created_total',
-        help: 'Campaigns created through the API.',
-        registers: [deps.registry],
-      }),
-      accepted: new Counter({
-        name: 'volley_api_recipients_accepted_total',
-        help: 'Recipients accepted into campaigns through the API.',
-        registers: [deps.registry],
-      }),
-    },
+    metrics,
     async loadOwned(id, tenant) {
       const rec = await store.get(id);
       if (!rec || rec.tenant !== tenant)

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fasti
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
-import type { Counter } from 'prom-client';
+import type { ApiMetrics } from '@volley/metrics';
 import type { ApiConfig } from '@volley/config';
 import type { Keys } from '@volley/contracts';
 import type {
@@ -37,7 +37,7 @@ export interface ApiContext {
   feedback: Feedback;
   suppressions: SuppressionList;
   shaper: Shaper | undefined;
-  metrics: { created: Counter; accepted: Counter };
+  metrics: ApiMetrics;
   /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
   loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
 }

@@ -139,6 +139,7 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw err;
         });
+        ctx.metrics.uploadRows.inc({ result: 'invalid' }, result.invalid);
         if (result.aborted) {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw new ApiProblem(
@@ -148,7 +149,9 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
             result.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
           );
         }
-        ctx.metrics.accepted.inc(result.added);
+        ctx.metrics.uploadRows.inc({ result: 'added' }, result.added);
+        ctx.metrics.uploadRows.inc({ result: 'duplicate' }, result.duplicates);
+        ctx.metrics.recipientsAccepted.inc(result.added);
         const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
         answer = { ...result, total };
       } finally {
