@@ -4,7 +4,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { apiMetrics } from '@volley/metrics';
-import type { Keys } from '@volley/contracts';
+import { WebhookStore, webhookQueue } from '@volley/webhooks';
+import type { Queue } from 'bullmq';
+import type { Keys, WebhookJob } from '@volley/contracts';
 import {
   CampaignStore,
   Feedback,
@@ -29,6 +31,7 @@ import { registerAdminShapingRoute, registerShapingRoute } from './routes/shapin
 import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
 import { registerUnsubscribe } from './routes/unsubscribe.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDeps {
   config: ApiContextConfig;
@@ -39,6 +42,8 @@ export interface AppDeps {
   logger: Logger | false;
   /** Reports the traffic-shaping state at GET /v1/shaping and /v1/admin/shaping; absent when shaping is off. */
   shaper?: Shaper | undefined;
+  /** Where replayed webhook dead letters are queued; one on `redis` when absent. */
+  webhookQueue?: Queue<WebhookJob> | undefined;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -74,6 +79,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     suppressions: new SuppressionList(deps.redis, deps.keys),
     shaper: deps.shaper,
     metrics,
+    webhooks: new WebhookStore(deps.redis, deps.keys),
+    webhookQueue: deps.webhookQueue ?? webhookQueue(deps.redis, deps.keys),
     async loadOwned(id, tenant) {
       const rec = await store.get(id);
       if (!rec || rec.tenant !== tenant)
@@ -82,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   };
 
+  // A queue made here is closed with the app; one passed in belongs to the caller.
+  if (!deps.webhookQueue) app.addHook('onClose', async () => ctx.webhookQueue.close());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply
@@ -142,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerPreviewRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
       registerSuppressionRoutes(v1, ctx);
+      registerWebhookRoutes(v1, ctx);
 
       registerShapingRoute(v1, ctx);
     },

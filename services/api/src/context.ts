@@ -4,7 +4,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { ApiMetrics } from '@volley/metrics';
 import type { ApiConfig } from '@volley/config';
-import type { Keys } from '@volley/contracts';
 import type {
   CampaignRecord,
   CampaignStore,
@@ -13,7 +12,10 @@ import type {
   Queues,
   SuppressionList,
 } from '@volley/campaigns';
+import type { Queue } from 'bullmq';
+import type { Keys, WebhookJob } from '@volley/contracts';
 import type { Shaper } from '@volley/shaping';
+import type { WebhookStore } from '@volley/webhooks';
 
 /** A Fastify scope typed by TypeBox schemas, as every route module receives it. */
 export type V1 = FastifyInstance<
@@ -38,6 +40,9 @@ export interface ApiContext {
   suppressions: SuppressionList;
   shaper: Shaper | undefined;
   metrics: ApiMetrics;
+  webhooks: WebhookStore;
+  /** Where replayed dead letters go; the collector delivers them. */
+  webhookQueue: Queue<WebhookJob>;
   /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
   loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
 }

@@ -25,6 +25,11 @@ const TAGS = [
   },
   { name: 'suppressions', description: 'Addresses the tenant never sends to.' },
   {
+    name: 'webhooks',
+    description:
+      'Signed outbound webhooks: endpoints that receive campaign events, and the dead-letter list of deliveries that exhausted their retries. See docs/observability.md for verifying signatures.',
+  },
+  {
     name: 'unsubscribe',
     description:
       'One-click unsubscribe (RFC 8058) at the path of VOLLEY_UNSUBSCRIBE_URL; no key, the signed token in the link is the credential.',
