@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { parse } from 'yaml';
 import { apiMetrics, collectorMetrics, createRegistry, senderMetrics } from '@volley/metrics';
 import { ROOT } from '@volley/testkit';
+import { alertRules, dashboardPanels } from './deploy-files.ts';
 
 /** Every metric name the services export (histograms with their series suffixes). */
 async function catalogue(): Promise<Set<string>> {
@@ -28,38 +28,11 @@ async function catalogue(): Promise<Set<string>> {
   return names;
 }
 
-function exprsOfDashboards(): { file: string; title: string; expr: string }[] {
-  const dir = join(ROOT, 'deploy/grafana');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .flatMap((file) => {
-      const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-        panels: { title: string; targets?: { expr: string }[] }[];
-      };
-      return d.panels.flatMap((p) =>
-        (p.targets ?? []).map((t) => ({ file, title: p.title, expr: t.expr })),
-      );
-    });
-}
-
-interface Rule {
-  alert: string;
-  expr: string;
-  annotations: Record<string, string>;
-}
-
-function alertRules(): Rule[] {
-  const doc = parse(readFileSync(join(ROOT, 'deploy/prometheus/volley-alerts.yml'), 'utf8')) as {
-    groups: { rules: Rule[] }[];
-  };
-  return doc.groups.flatMap((g) => g.rules);
-}
-
 const metricNames = (expr: string) => expr.match(/\bvolley_[a-z0-9_]+/g) ?? [];
 
 test('every dashboard panel and alert queries only metrics the code exports', async () => {
   const known = await catalogue();
-  const panels = exprsOfDashboards();
+  const panels = dashboardPanels().flatMap((p) => p.exprs.map((expr) => ({ ...p, expr })));
   assert.ok(panels.length >= 25, `${panels.length} panel queries`);
   for (const p of panels) {
     for (const name of metricNames(p.expr)) {
@@ -91,13 +64,7 @@ test('every alert links a section of docs/runbook.md that exists', () => {
 });
 
 test('every panel has a description that says what to do', () => {
-  const dir = join(ROOT, 'deploy/grafana');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
-    const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-      panels: { title: string; description?: string }[];
-    };
-    for (const p of d.panels) {
-      assert.ok((p.description ?? '').length > 40, `${file} "${p.title}" has a description`);
-    }
+  for (const p of dashboardPanels()) {
+    assert.ok((p.description ?? '').length > 40, `${p.file} "${p.title}" has a description`);
   }
 });

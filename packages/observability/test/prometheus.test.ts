@@ -1,15 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { Keys } from '@volley/contracts';
 import { Feedback } from '@volley/campaigns';
 import { createToken } from '@volley/message';
 import { connectRedis, freePort, type RedisClient } from '@volley/redis';
 import { launch, type ChildHandle } from '@volley/runtime';
 import { ROOT, waitUntil } from '@volley/testkit';
+import { alertRules, dashboardPanels } from './deploy-files.ts';
 import { Deployment, SECRET } from './deployment.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -80,17 +80,9 @@ function concrete(expr: string): string {
 }
 
 function panelQueries(): { where: string; expr: string }[] {
-  const dir = join(ROOT, 'deploy/grafana');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .flatMap((file) => {
-      const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-        panels: { title: string; targets?: { expr: string }[] }[];
-      };
-      return d.panels.flatMap((p) =>
-        (p.targets ?? []).map((t) => ({ where: `${file} "${p.title}"`, expr: t.expr })),
-      );
-    });
+  return dashboardPanels().flatMap((p) =>
+    p.exprs.map((expr) => ({ where: `${p.file} "${p.title}"`, expr })),
+  );
 }
 
 const d = new Deployment();
@@ -272,19 +264,15 @@ describe('a real Prometheus scraping all four services during a campaign with de
   });
 
   test('every alert expression evaluates, and every rule is healthy in Prometheus', async () => {
-    const rules = parse(
-      readFileSync(join(ROOT, 'deploy/prometheus/volley-alerts.yml'), 'utf8'),
-    ) as {
-      groups: { rules: { alert: string; expr: string }[] }[];
-    };
-    for (const r of rules.groups.flatMap((g) => g.rules)) {
+    const rules = alertRules();
+    for (const r of rules) {
       await prom(promUrl, '/api/v1/query', { query: r.expr });
     }
     const loaded = await prom<{
       groups: { rules: { name: string; health: string; lastError?: string }[] }[];
     }>(promUrl, '/api/v1/rules', {});
     const all = loaded.groups.flatMap((g) => g.rules);
-    assert.equal(all.length, rules.groups.flatMap((g) => g.rules).length);
+    assert.equal(all.length, rules.length);
     for (const r of all) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
   });
 
