@@ -9,7 +9,7 @@ import { DELIVERABILITY_THRESHOLDS } from './labels.ts';
 import { messagesCounter } from './sender.ts';
 
 /** States of `volley_backlog_messages`: what more senders can fix (sendable) and what they cannot. */
-export const BACKLOG_STATES = [
+const BACKLOG_STATES = [
   'sendable',
   'throttled',
   'retrying',
@@ -18,9 +18,6 @@ export const BACKLOG_STATES = [
   'unexpanded',
 ] as const;
 export type BacklogState = (typeof BACKLOG_STATES)[number];
-
-/** Webhook delivery webhook attempt results. */
-export const WEBHOOK_RESULTS = ['delivered', 'failed', 'dead'] as const;
 
 export function collectorMetrics(registry: Registry) {
   const r = [registry];

@@ -12,19 +12,10 @@ export {
 export {
   collectorMetrics,
   resetClusterGauges,
-  BACKLOG_STATES,
   type BacklogState,
   type CollectorMetrics,
 } from './collector.ts';
-export {
-  OUTCOMES,
-  REASONS,
-  DELIVERABILITY_THRESHOLDS,
-  OTHER_PROVIDER,
-  outcomeLabel,
-  providerLabel,
-  reasonLabel,
-} from './labels.ts';
+export { REASONS, OTHER_PROVIDER, outcomeLabel, reasonLabel } from './labels.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {

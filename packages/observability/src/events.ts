@@ -149,7 +149,7 @@ export class EventConsumer {
 }
 
 /** The webhook body of one stream event; its id is stable, for receivers to deduplicate. */
-export function toWebhookEvent(tenant: string, e: RecipientEvent & { id: string }): WebhookEvent {
+function toWebhookEvent(tenant: string, e: RecipientEvent & { id: string }): WebhookEvent {
   const { id, campaignId, outcome, ...data } = e;
   return {
     id: `${campaignId}-${id}`,

@@ -1,11 +1,5 @@
 /** Signed outbound webhooks: endpoints per tenant, signatures, delivery with retries, dead letters. */
-export {
-  SIGNATURE_HEADER,
-  DEFAULT_TOLERANCE_SEC,
-  signWebhook,
-  verifyWebhook,
-  type VerifyResult,
-} from './sign.ts';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhook } from './sign.ts';
 export {
   WebhookStore,
   WebhookError,
@@ -14,4 +8,4 @@ export {
   type WebhookEndpoint,
   type DeadLetter,
 } from './store.ts';
-export { WebhookDeliverer, WebhookDeliveryError, webhookQueue } from './delivery.ts';
+export { WebhookDeliverer, webhookQueue } from './delivery.ts';
