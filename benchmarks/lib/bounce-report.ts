@@ -13,7 +13,7 @@ export interface BounceRunInfo {
   elapsedMs: number;
 }
 
-export function pct(a: Agreement): string {
+function pct(a: Agreement): string {
   return a.total === 0 ? 'n/a' : `${((a.agree / a.total) * 100).toFixed(1)}%`;
 }
 

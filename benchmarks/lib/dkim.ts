@@ -12,8 +12,8 @@ import type { DkimMode } from './args.ts';
 import { FROM_DOMAIN } from './workload.ts';
 
 /** The campaign's From domain: the senders pick keys by it. */
-export const DKIM_DOMAIN = FROM_DOMAIN;
-export const DKIM_SELECTOR = 'bench';
+const DKIM_DOMAIN = FROM_DOMAIN;
+const DKIM_SELECTOR = 'bench';
 
 export interface DkimSetup {
   mode: Exclude<DkimMode, 'off'>;

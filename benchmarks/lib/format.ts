@@ -1,5 +1,5 @@
 /** Number formatting shared by the benchmark reports. */
-import type { Spread } from './report.ts';
+import type { Spread } from './stats.ts';
 
 export function fmt(n: number, digits = 0): string {
   if (!Number.isFinite(n)) return 'n/a';

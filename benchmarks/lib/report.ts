@@ -2,7 +2,7 @@
 import type { BenchOptions, DkimMode } from './args.ts';
 import type { Conformance } from './conformance.ts';
 import type { RunKind, RunResult } from './runs.ts';
-import { median } from './stats.ts';
+import { spread, type Spread } from './stats.ts';
 import { cell, fmt, repCells } from './format.ts';
 import { machineSection, type Machine } from './machine.ts';
 
@@ -10,13 +10,6 @@ export interface Environment extends Machine {
   postfix: string;
   nodemailer: string;
   bullmq: string;
-}
-
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  values: number[];
 }
 
 export interface Summary {
@@ -54,16 +47,6 @@ export interface Summary {
 export interface Notice {
   flag: string;
   message: string;
-}
-
-export function spread(values: number[]): Spread {
-  const v = values.filter((x) => Number.isFinite(x));
-  return {
-    median: median(v),
-    min: v.length ? Math.min(...v) : Number.NaN,
-    max: v.length ? Math.max(...v) : Number.NaN,
-    values,
-  };
 }
 
 function byKind(runs: RunResult[], kind: RunKind): RunResult[] {

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '@volley/contracts';
+import { domainOf } from '@volley/message';
 import { connectRedis, type RedisClient } from '@volley/redis';
 import { launch, launchTs, tail, type ChildHandle } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
@@ -27,7 +28,7 @@ import {
 export type RunKind = 'volley' | 'naive' | 'wire';
 
 /** How often the harness samples the sink, the campaign and Redis while a run is going. */
-export const SAMPLE_EVERY_MS = 250;
+const SAMPLE_EVERY_MS = 250;
 
 export interface RunResult {
   kind: RunKind;
@@ -372,7 +373,7 @@ async function sentTimes(
       }
       if (outcome !== 'sent' || at === undefined) continue;
       out.push(at);
-      const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+      const domain = domainOf(email);
       let list = byDomain.get(domain);
       if (!list) byDomain.set(domain, (list = []));
       list.push(at);

@@ -4,9 +4,10 @@
  * receiving server saw is what the performance bar is about.
  */
 import { readFileSync } from 'node:fs';
+import { domainOf } from '@volley/message';
 import type { ShapingEvent } from '@volley/shaping';
 import { measureConformance, TOLERANCE, WINDOW_MS } from './conformance.ts';
-import { domainOf, type SinkEvent } from './shaping-sink.ts';
+import type { SinkEvent } from './shaping-sink.ts';
 import type { Role, Scenario } from './shaping-scenario.ts';
 import { percentileSorted } from './stats.ts';
 

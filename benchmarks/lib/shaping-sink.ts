@@ -9,12 +9,13 @@
  * The domain is the recipient's; a connection's domains are those of its `msg` and `rej` lines.
  * Refusals follow a schedule per domain, in seconds after that domain's first recipient here
  * (so the benchmark needs no control channel), and a domain may get a slow 250 (a slow
- * receiver keeps its connections busy). Run as its own process by the benchmark
- * (configuration in BENCH_SHAPING_SINK), or in process through {@link startShapingSink}.
+ * receiver keeps its connections busy). Run as its own process by the benchmark, with its
+ * configuration in BENCH_SHAPING_SINK.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { domainOf } from '@volley/message';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 
 /**
@@ -61,11 +62,7 @@ export interface ShapingSink {
 /** Connections the sink takes at once: far above 4 senders × (10 shared + capped) connections. */
 const MAX_CLIENTS = 2000;
 
-export function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-}
-
-export async function startShapingSink(cfg: ShapingSinkConfig): Promise<ShapingSink> {
+async function startShapingSink(cfg: ShapingSinkConfig): Promise<ShapingSink> {
   const log: WriteStream = createWriteStream(cfg.logPath);
   const write = (ev: SinkEvent): void => {
     log.write(`${JSON.stringify(ev)}\n`);

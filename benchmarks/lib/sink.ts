@@ -7,7 +7,7 @@ import { freePort } from '@volley/redis';
 import { launch, tail, type ChildHandle } from '@volley/runtime';
 import { cpuSeconds, readBytes } from './proc-stats.ts';
 
-export const SMTP_SINK = '/usr/sbin/smtp-sink';
+const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
 
 export interface Sink {

@@ -7,6 +7,24 @@ export function median(values: number[]): number {
   return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
 }
 
+/** One figure over the repetitions of a run: its median, its range and every value. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+export function spread(values: number[]): Spread {
+  const v = values.filter((x) => Number.isFinite(x));
+  return {
+    median: median(v),
+    min: v.length ? Math.min(...v) : Number.NaN,
+    max: v.length ? Math.max(...v) : Number.NaN,
+    values,
+  };
+}
+
 /** Nearest-rank percentile (p in 0..100) of values sorted ascending. */
 export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -1,6 +1,6 @@
 /** Summary (medians, ratios) and Markdown report of `npm run bench:upload`. */
 import type { UploadBenchOptions, UploadFormat } from './upload-args.ts';
-import { spread, type Spread } from './report.ts';
+import { spread, type Spread } from './stats.ts';
 import { cell, fmt, repCells } from './format.ts';
 import { machineSection, type Machine } from './machine.ts';
 

@@ -7,8 +7,8 @@ import { compileCampaignTemplates, MessageComposer, type DkimSigner } from '@vol
 import type { Recipient } from '@volley/contracts';
 
 export const FROM_DOMAIN = 'sender.bench.example';
-export const FROM = `Volley Bench <news@${FROM_DOMAIN}>`;
-export const SUBJECT = '{{firstName}}, your {{plan}} update for {{city}}';
+const FROM = `Volley Bench <news@${FROM_DOMAIN}>`;
+const SUBJECT = '{{firstName}}, your {{plan}} update for {{city}}';
 
 export interface Templates {
   from: string;
@@ -67,12 +67,12 @@ export function varsOf(i: number): Record<string, string | boolean> {
   };
 }
 
-export function domainOf(i: number, domains: number): string {
+function benchDomain(i: number, domains: number): string {
   return `d${String(i % domains).padStart(3, '0')}.bench.example`;
 }
 
 export function recipientOf(i: number, domains: number): Recipient {
-  return { email: `user${i}@${domainOf(i, domains)}`, vars: varsOf(i) };
+  return { email: `user${i}@${benchDomain(i, domains)}`, vars: varsOf(i) };
 }
 
 export function recipients(count: number, domains: number): Recipient[] {

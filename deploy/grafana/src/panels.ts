@@ -11,7 +11,7 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
-export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 /** One PromQL query and its legend. */
 export interface Query {

@@ -72,7 +72,7 @@ export function classifyReport(report: BounceReport): ClassifiedRecipient[] {
 }
 
 /** Parses a message and returns its recipients as `bounce:classify` prints them. */
-export async function classifyMessage(raw: Buffer): Promise<ClassifiedRecipient[]> {
+async function classifyMessage(raw: Buffer): Promise<ClassifiedRecipient[]> {
   return classifyReport(await parseBounce(raw));
 }
 

@@ -15,7 +15,7 @@ const CODE_AFTER_WORDS = /(?:^|[\s:;'"([#])([245]\d\d)(?=[ :,-])(?![:-]\d)/;
  * The reply inside a diagnostic: from its reply code on, as the client read it. A diagnostic
  * without one (a DNS error, a time-out, the reporting MTA's own words) is kept whole.
  */
-export function replyIn(diagnostic: string): { code?: number; text: string } {
+function replyIn(diagnostic: string): { code?: number; text: string } {
   const start = CODE_AT_START.exec(diagnostic);
   if (start?.[1]) return { code: Number(start[1]), text: diagnostic.trim() };
   const m = CODE_AFTER_WORDS.exec(diagnostic);

@@ -49,7 +49,7 @@ export class UnparseableMessageError extends Error {
  * delimiter of a boundary not yet open opens a level, a delimiter of an open one closes the
  * levels opened after it. Linear in the message.
  */
-export function multipartDepth(raw: string): number {
+function multipartDepth(raw: string): number {
   const declared = new Set<string>();
   for (const m of raw.matchAll(/boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))/gi)) {
     declared.add(m[1] ?? m[2] ?? '');

@@ -13,7 +13,7 @@ export interface Queues {
  * bitmaps and counters, and keeping finished jobs would grow Redis with every message.
  * Failed jobs are kept (bounded) for an operator to inspect.
  */
-export const SEND_JOB_DEFAULTS = {
+const SEND_JOB_DEFAULTS = {
   removeOnComplete: true,
   removeOnFail: { count: 10_000 },
   // Retried until it works (about 16 hours at the worker's capped backoff): a job that gives up

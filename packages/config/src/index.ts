@@ -250,7 +250,7 @@ function common(r: Reader, defaultMetricsPort: number): CommonConfig {
 export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
 
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
-export const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
+const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
 
 function feedbackSettings(r: Reader): FeedbackConfig {
   const softBounceLimit = r.limitOrOff(

@@ -51,15 +51,6 @@ export interface WebhookJob {
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
 
-export const CAMPAIGN_STATUSES: readonly CampaignStatus[] = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-];
-
 /** A recipient as the API accepts it and as it is stored (once) per campaign. */
 export interface Recipient {
   email: string;

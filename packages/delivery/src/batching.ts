@@ -1,13 +1,10 @@
 import type { BatchRecipient, Recipient } from '@volley/contracts';
+import { domainOf } from '@volley/message';
 
 export interface PlannedBatch {
   batchId: string;
   domain: string;
   recipients: BatchRecipient[];
-}
-
-function domainOf(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 }
 
 /**

@@ -2,7 +2,7 @@
  * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
  * writes Redis or BullMQ; the batch records what comes back.
  */
-import { normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import { domainOf, normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
@@ -80,7 +80,7 @@ export class Deliverer {
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }
     const t0 = process.hrtime.bigint();
-    const res = await this.opts.transport.send(raw, to.slice(to.lastIndexOf('@') + 1), route);
+    const res = await this.opts.transport.send(raw, domainOf(to), route);
     if (res.noSlot) {
       return {
         outcome: 'noslot',

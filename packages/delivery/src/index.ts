@@ -1,9 +1,4 @@
-export { SenderEngine, type SenderEngineOptions } from './engine.ts';
-export { Deliverer, type Delivery, type DelivererOptions } from './deliver.ts';
-export {
-  CampaignCache,
-  compileCampaign,
-  type CampaignSource,
-  type CompiledCampaign,
-} from './campaigns.ts';
-export { unsubscribeTargets, type UnsubscribeSettings } from './unsubscribe.ts';
+export { SenderEngine } from './engine.ts';
+export { Deliverer } from './deliver.ts';
+export { CampaignCache, compileCampaign, type CampaignSource } from './campaigns.ts';
+export { unsubscribeTargets } from './unsubscribe.ts';

@@ -13,7 +13,7 @@ import { capWaitMs } from './timing.ts';
  * capped at `maxMs`, with +-20% jitter so that a burst of deferrals does not come back as
  * a burst.
  */
-export function retryDelayMs(
+function retryDelayMs(
   attempt: number,
   baseMs: number,
   maxMs: number,

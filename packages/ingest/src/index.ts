@@ -3,10 +3,6 @@ export { CsvReader, type CsvRecordHandler } from './csv.ts';
 export {
   ingestRecipients,
   nestingDepth,
-  type IngestOptions,
-  type IngestResult,
   type RecipientBatch,
-  type RecipientSink,
-  type RowError,
   type UploadFormat,
 } from './ingest.ts';

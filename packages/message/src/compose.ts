@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { normalizeEmail, parseMailbox, validateCustomHeaders, type Mailbox } from './address.ts';
+import { normalizeEmail, parseMailbox, type Mailbox } from './address.ts';
+import { validateCustomHeaders } from './headers.ts';
 import { encodeHeaderValue, encodeQuotedPrintable, encodeWords } from './encoding.ts';
 import { htmlToText } from './html-text.ts';
 import type { RenderedContent } from './templates.ts';

@@ -139,11 +139,6 @@ export class DkimSigner {
     });
   }
 
-  /** Whether any key can sign for this From domain. */
-  hasKeyFor(fromDomain: string): boolean {
-    return this.keysFor(fromDomain).length > 0;
-  }
-
   private keysFor(fromDomain: string): LoadedKey[] {
     const d = fromDomain.toLowerCase();
     return this.keys.filter((k) => d === k.domain || d.endsWith(`.${k.domain}`));

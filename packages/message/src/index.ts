@@ -9,20 +9,7 @@ export {
 export { htmlToText } from './html-text.ts';
 export { MessageComposer, type ComposerOptions, type ComposedMessage } from './compose.ts';
 export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
-export {
-  parseMailbox,
-  normalizeEmail,
-  isValidEmail,
-  validateCustomHeaders,
-  HeaderError,
-  type Mailbox,
-} from './address.ts';
-export { DkimSigner, DkimKeyError, type DkimKeyConfig } from './dkim.ts';
-export {
-  TokenError,
-  createToken,
-  readToken,
-  verpAddress,
-  readVerpAddress,
-  type TokenPurpose,
-} from './tokens.ts';
+export { parseMailbox, normalizeEmail, domainOf } from './address.ts';
+export { validateCustomHeaders, HeaderError } from './headers.ts';
+export { DkimSigner } from './dkim.ts';
+export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';

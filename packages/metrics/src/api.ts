@@ -30,7 +30,7 @@ export type UnsubscribeLatency = Histogram<'source'>;
  * `volley_unsubscribe_suppression_seconds`, for every service that applies unsubscribes (the
  * API's one-click route; the bounce service's mailto target).
  */
-export function unsubscribeLatency(registry: Registry): UnsubscribeLatency {
+function unsubscribeLatency(registry: Registry): UnsubscribeLatency {
   return new Histogram({
     name: 'volley_unsubscribe_suppression_seconds',
     help: 'Time from an unsubscribe request (one-click POST, mailto message) to the address being on the suppression list, by source.',

@@ -9,15 +9,8 @@ import { DELIVERABILITY_THRESHOLDS } from './labels.ts';
 import { messagesCounter } from './sender.ts';
 
 /** States of `volley_backlog_messages`: what more senders can fix (sendable) and what they cannot. */
-const BACKLOG_STATES = [
-  'sendable',
-  'throttled',
-  'retrying',
-  'paused',
-  'scheduled',
-  'unexpanded',
-] as const;
-export type BacklogState = (typeof BACKLOG_STATES)[number];
+export type BacklogState =
+  'sendable' | 'throttled' | 'retrying' | 'paused' | 'scheduled' | 'unexpanded';
 
 export function collectorMetrics(registry: Registry) {
   const r = [registry];

@@ -2,13 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export { senderMetrics, SHARED_POOL, type SenderMetrics, type PoolConnections } from './sender.ts';
-export {
-  apiMetrics,
-  methodLabel,
-  unsubscribeLatency,
-  type ApiMetrics,
-  type UnsubscribeLatency,
-} from './api.ts';
+export { apiMetrics, methodLabel, type ApiMetrics } from './api.ts';
 export {
   collectorMetrics,
   resetClusterGauges,

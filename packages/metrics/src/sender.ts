@@ -48,7 +48,7 @@ export function messagesCounter(registry: Registry): Counter<'outcome' | 'provid
 }
 
 /** Names, help and labels of the sender's metrics; `docs/metrics.md` lists the same. */
-export function registerSenderMetrics(
+function registerSenderMetrics(
   registry: Registry,
   concurrency: number,
   readConnections: () => Iterable<PoolConnections> = () => [],

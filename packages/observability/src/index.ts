@@ -1,2 +1,2 @@
 /** The metrics collector: cluster-wide gauges, event-stream consumption and webhook delivery. */
-export { Collector, type CollectorOptions } from './collector.ts';
+export { Collector } from './collector.ts';

@@ -15,7 +15,7 @@ import {
   type ServiceProcess,
 } from '@volley/testkit';
 
-export const KEY = 'observability-key-0123456789';
+const KEY = 'observability-key-0123456789';
 export const SECRET = 'observability-verp-secret-0123';
 
 export const SERVICES = ['api', 'sender', 'bounce', 'collector'] as const;

@@ -76,6 +76,4 @@ export {
   adopt,
   stopAll,
   stopAllOnSignals,
-  type LaunchOptions,
-  type TsLaunchOptions,
 } from './launch.ts';

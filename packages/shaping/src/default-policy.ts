@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parsePolicy, type Policy } from './policy.ts';
+import { parsePolicy } from './policy-parse.ts';
+import type { Policy } from './policy.ts';
 
 /** Where the default policy lives: copy it as the starting point of your own. */
-export const DEFAULT_POLICY_PATH = new URL('./default-policy.yaml', import.meta.url);
+const DEFAULT_POLICY_PATH = new URL('./default-policy.yaml', import.meta.url);
 
 /**
  * The documented starting policy for the large providers (Google, Microsoft, Yahoo/AOL,

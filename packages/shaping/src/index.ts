@@ -2,64 +2,15 @@
  * Per-destination traffic shaping shared by every sender worker through Redis: GCRA rate
  * reservations, connection leases and adaptive backoff, driven by a policy file.
  */
-export {
-  parsePolicy,
-  resolveRule,
-  matchAdaptive,
-  parseRate,
-  parseDuration,
-  defaultBurst,
-  PolicyError,
-  type Policy,
-  type PolicyProblem,
-  type Rule,
-  type Provider,
-  type AdaptiveRule,
-  type Resolution,
-} from './policy.ts';
-export { defaultPolicy, DEFAULT_POLICY_PATH } from './default-policy.ts';
-export {
-  PolicyWatcher,
-  type PolicyWatcherEvents,
-  type PolicyWatcherOptions,
-  type ReloadResult,
-} from './watcher.ts';
-export {
-  reserve,
-  reserveMany,
-  startedLate,
-  type ReserveRequest,
-  type Slot,
-  type BatchSlots,
-} from './gcra.ts';
-export {
-  acquireLease,
-  renewLeases,
-  releaseLease,
-  countLeases,
-  type AcquireResult,
-} from './leases.ts';
-export {
-  observe,
-  adaptiveState,
-  activeKeys,
-  tick,
-  type ShapingEvent,
-  type Reply,
-  type AdaptiveState,
-  type Suspension,
-} from './adaptive.ts';
+export { resolveRule, matchAdaptive, type Policy } from './policy.ts';
+export { parsePolicy } from './policy-parse.ts';
+export { parseRate } from './policy-checker.ts';
+export { PolicyError } from './policy-error.ts';
+export { defaultPolicy } from './default-policy.ts';
+export { PolicyWatcher } from './watcher.ts';
+export { reserve, reserveMany, startedLate, type Slot } from './gcra.ts';
+export { acquireLease, renewLeases, releaseLease, countLeases } from './leases.ts';
+export type { ShapingEvent } from './adaptive.ts';
 export type { ShapingContext } from './lua.ts';
-export {
-  ConnectionSlots,
-  type ConnectionSlotsOptions,
-  type HeldLease,
-} from './connection-slots.ts';
-export {
-  Shaper,
-  type ShaperOptions,
-  type Plan,
-  type ConnectionLease,
-  type DestinationSnapshot,
-  type ShapingSnapshot,
-} from './shaper.ts';
+export { ConnectionSlots } from './connection-slots.ts';
+export { Shaper, type Plan, type ShapingSnapshot } from './shaper.ts';

@@ -34,7 +34,7 @@ export function reservationBurst(burst: number): number {
  * more Redis work per message (a job per few messages) than the occasional late wake-up
  * costs in rate.
  */
-export const HALF_BATCHES_FROM_BURST = 20;
+const HALF_BATCHES_FROM_BURST = 20;
 
 /** The messages a batch of a destination with this burst carries. */
 export function batchSizeFor(burst: number): number {

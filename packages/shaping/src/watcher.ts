@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { PolicyError, parsePolicy, type Policy } from './policy.ts';
+import { PolicyError } from './policy-error.ts';
+import { parsePolicy } from './policy-parse.ts';
+import type { Policy } from './policy.ts';
 
 export interface PolicyWatcherEvents {
   /** A new valid policy is in force. */

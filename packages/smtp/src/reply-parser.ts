@@ -23,7 +23,7 @@ const MAX_LINE = 16 * 1024;
 const MAX_REPLY_LINES = 512;
 
 /** The peer does not speak SMTP; the session ends with EPROTOCOL. */
-export class ProtocolError extends Error {
+class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   readonly errorCode = 'EPROTOCOL';
 }

@@ -8,23 +8,9 @@ import { launchService, type ChildHandle } from '@volley/runtime';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
 
 export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@volley/mail-capture';
-export {
-  startDnsStub,
-  type DnsStub,
-  type DnsZone,
-  type ZoneEntry,
-  type DnsQuery,
-} from './dns-stub.ts';
+export { startDnsStub, type DnsStub, type DnsZone } from './dns-stub.ts';
 export { sharedDir, SharedDirError } from './shared.ts';
-export {
-  startPostfix,
-  loopbackNexthop,
-  PostfixError,
-  type PostfixErrorCode,
-  type PostfixInstance,
-  type PostfixOptions,
-  type QueuedMessage,
-} from './postfix.ts';
+export { startPostfix, loopbackNexthop, type PostfixInstance } from './postfix.ts';
 
 export { ROOT } from '@volley/runtime';
 

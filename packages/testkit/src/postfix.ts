@@ -41,7 +41,7 @@ import { waitForPort } from '@volley/runtime';
 import { PostfixError, checkHostname, checkSettings, findPostfix } from './postfix-config.ts';
 import { transportTable, writeInstance, type PostfixCommands } from './postfix-config.ts';
 
-export { PostfixError, loopbackNexthop, type PostfixErrorCode } from './postfix-config.ts';
+export { loopbackNexthop } from './postfix-config.ts';
 
 export interface PostfixOptions {
   /**

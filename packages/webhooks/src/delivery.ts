@@ -18,7 +18,7 @@ export interface WebhookDelivererOptions {
 }
 
 /** Retry schedule of webhook jobs: exponential from `baseMs`, ±20% jitter so retries spread. */
-export function webhookJobOptions(attempts: number, baseMs: number) {
+function webhookJobOptions(attempts: number, baseMs: number) {
   return {
     attempts,
     backoff: { type: 'exponential', delay: baseMs, jitter: 0.2 },
@@ -102,7 +102,8 @@ export class WebhookDeliverer {
   }
 }
 
-export class WebhookDeliveryError extends Error {
+/** A failed attempt with retries left: BullMQ retries the job after its backoff. */
+class WebhookDeliveryError extends Error {
   readonly code = 'WEBHOOK_DELIVERY_FAILED';
   constructor(message: string) {
     super(message);

@@ -49,7 +49,7 @@ export class WebhookError extends Error {
 export const MAX_ENDPOINTS = 10;
 
 /** Dead letters replayed by one call at most. */
-export const MAX_REPLAY = 1000;
+const MAX_REPLAY = 1000;
 
 const TYPES = new Set<string>([...WEBHOOK_EVENT_TYPES, '*']);
 

@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 /** The tenant VOLLEY_API_KEY authenticates as. */
-export const DEFAULT_TENANT = 'default';
+const DEFAULT_TENANT = 'default';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

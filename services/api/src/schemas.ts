@@ -15,7 +15,7 @@ export const StatusSchema = Type.Enum(
   { description: 'Lifecycle state of the campaign.' },
 );
 
-export const RecipientSchema = Type.Object(
+const RecipientSchema = Type.Object(
   {
     email: Type.String({ maxLength: LIMITS.email, description: 'Recipient address.' }),
     vars: Type.Optional(

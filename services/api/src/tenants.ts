@@ -65,11 +65,11 @@ export function hashApiKey(key: string): string {
 }
 
 /** Whether `token` has the shape of a stored key, so other tokens cost no Redis round trip. */
-export function isApiKeyShaped(token: string): boolean {
+function isApiKeyShaped(token: string): boolean {
   return API_KEY.test(token);
 }
 
-export function isTenantId(id: string): boolean {
+function isTenantId(id: string): boolean {
   return TENANT_ID.test(id);
 }
 

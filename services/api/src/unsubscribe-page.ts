@@ -19,7 +19,7 @@ function escape(text: string): string {
  * The address with most of its local part hidden: enough for its owner to recognise it, little
  * for anyone else the link reaches (a forwarded message, a link scanner's log).
  */
-export function maskAddress(email: string): string {
+function maskAddress(email: string): string {
   const at = email.lastIndexOf('@');
   if (at <= 0) return '…';
   const local = email.slice(0, at);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import type { FastifyInstance } from 'fastify';
 import type { Queues } from '@volley/campaigns';
-import { Harness, sharedRedis } from '../../sender/test/harness.ts';
+import { Harness, sharedRedis } from '@volley/sender/test-harness';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
 interface Preview {

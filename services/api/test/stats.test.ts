@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SMTPServer } from 'smtp-server';
 import type { FastifyInstance } from 'fastify';
 import { waitUntil } from '@volley/testkit';
-import { Harness, sharedRedis } from '../../sender/test/harness.ts';
+import { Harness, sharedRedis } from '@volley/sender/test-harness';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
 interface Stats {

@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { verifyWebhook } from '@volley/webhooks';
+import { SIGNATURE_HEADER, verifyWebhook } from '@volley/webhooks';
 import { spawnService, waitUntil, type ServiceProcess } from '@volley/testkit';
-import { CAMPAIGN, Harness, KEY, recipients, sharedRedis } from '../../sender/test/harness.ts';
+import { CAMPAIGN, Harness, KEY, recipients, sharedRedis } from '@volley/sender/test-harness';
 
 /** A webhook receiver on loopback: answers `status()` and keeps what each delivery carried. */
 async function receiver(secret: () => string, status: () => number) {
@@ -17,7 +17,7 @@ async function receiver(secret: () => string, status: () => number) {
       const code = status();
       if (code === 200) {
         const body = Buffer.concat(chunks).toString('utf8');
-        const sig = req.headers['volley-signature'];
+        const sig = req.headers[SIGNATURE_HEADER];
         const v = verifyWebhook(typeof sig === 'string' ? sig : undefined, body, secret());
         const ev = JSON.parse(body) as { id: string; type: string };
         assert.equal(req.headers['volley-event-id'], ev.id);

@@ -15,10 +15,10 @@ import { DEFAULT_METRICS_PORTS } from '@volley/config';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
 /** A key for the local engine only; printed at start. Deployments must set their own. */
-export const LOCAL_DEV_KEY = 'volley-local-dev-key';
+const LOCAL_DEV_KEY = 'volley-local-dev-key';
 
 /** Bounce domain of the local engine: `.localhost` names never leave this machine (RFC 6761). */
-export const LOCAL_BOUNCE_DOMAIN = 'bounces.localhost';
+const LOCAL_BOUNCE_DOMAIN = 'bounces.localhost';
 
 /**
  * The secret that signs the local engine's VERP and unsubscribe tokens, kept in the state

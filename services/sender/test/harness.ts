@@ -1,3 +1,8 @@
+/**
+ * The engine end to end for tests: a real Redis, the API in process and sender processes
+ * relaying to a capture server. The API's tests that need real senders (stats, preview) take
+ * it through the name services/sender's package.json exports: @volley/sender/test-harness.
+ */
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
@@ -13,7 +18,7 @@ import {
   type CaptureServer,
   type ServiceProcess,
 } from '@volley/testkit';
-import { buildApp } from '../../api/src/app.ts';
+import { buildApp } from '@volley/api';
 
 export const KEY = 'test-key-0123456789abcdef';
 export const DOMAINS = [

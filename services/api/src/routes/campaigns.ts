@@ -29,7 +29,7 @@ import {
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
 
-export function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
+function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
   const errors: FieldError[] = [];
   if (!parseMailbox(body.from)) {
     errors.push({

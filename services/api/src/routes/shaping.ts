@@ -17,7 +17,7 @@ const DESCRIPTION =
  * see resolveRule) and is listed only while slowed or suspended; one listed only for other
  * tenants' campaigns is left out, since its name would tell where they send.
  */
-export function tenantView(snap: ShapingSnapshot, owned: ReadonlySet<string>): ShapingSnapshot {
+function tenantView(snap: ShapingSnapshot, owned: ReadonlySet<string>): ShapingSnapshot {
   const destinations: ShapingSnapshot['destinations'] = [];
   for (const d of snap.destinations) {
     const suspensions = d.suspensions.filter(

@@ -83,17 +83,17 @@ const EmailParams = Type.Object({
  * Stored as the sender checks them (`CampaignStore.suppressedFlags` lower-cases the whole
  * address), so an entry added here always matches a recipient however its case was written.
  */
-export function stored(email: string): string | undefined {
+function stored(email: string): string | undefined {
   return normalizeEmail(email.trim())?.toLowerCase();
 }
 
-export function entryJson(e: SuppressionEntry): Static<typeof EntrySchema> {
+function entryJson(e: SuppressionEntry): Static<typeof EntrySchema> {
   const { at, ...rest } = e;
   return { ...rest, at: iso(at) };
 }
 
 /** A cursor the list did not give is the client's error, named like a validation error. */
-export function badCursor(err: unknown): never {
+function badCursor(err: unknown): never {
   if (err instanceof SuppressionError && err.code === 'SUPPRESSION_BAD_CURSOR') {
     throw new ApiProblem(400, 'Invalid request', `querystring.cursor: ${err.message}`, [
       { path: 'querystring.cursor', message: err.message },

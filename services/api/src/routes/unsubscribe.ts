@@ -18,7 +18,7 @@ import {
 const BODY_LIMIT = 8 * 1024;
 
 /** The path the API answers for `VOLLEY_UNSUBSCRIBE_URL/<token>`: the URL's own path. */
-export function unsubscribeRoute(unsubscribeUrl: string): string {
+function unsubscribeRoute(unsubscribeUrl: string): string {
   return `${new URL(unsubscribeUrl).pathname.replace(/\/+$/, '')}/:token`;
 }
 
