@@ -81,7 +81,9 @@ export class Deployment {
         const service = name.replace(/\d+$/, '') as Service;
         const p = spawnService(service, env);
         this.processes.set(name, p);
-        const line = await p.waitForLine(STARTED[service], 60_000);
+        // Five node processes compiling TypeScript at once on a shared 2-core machine: a start
+        // took over 60 s at a load average of 26, so the bound is a hang guard, not a speed check.
+        const line = await p.waitForLine(STARTED[service], 180_000);
         this.metricsPorts.set(name, (JSON.parse(line) as { metricsPort: number }).metricsPort);
       }),
     );
