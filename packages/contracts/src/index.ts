@@ -18,6 +18,9 @@ export const JOBS = {
   webhook: 'webhook',
 } as const;
 
+/** The tenant `VOLLEY_API_KEY` authenticates as, and the one `VOLLEY_DKIM_KEYS` signs for. */
+export const DEFAULT_TENANT = 'default';
+
 /** Types a webhook endpoint may subscribe to: the event outcomes, or `*` for all of them. */
 export const WEBHOOK_EVENT_TYPES = [
   'sent',
@@ -262,6 +265,18 @@ export class Keys {
   /** Sorted set of test-send campaign ids made from a campaign, by creation time. */
   testSends(id: string): string {
     return `${this.prefix}:c:${id}:tests`;
+  }
+  /**
+   * Hash sending domain → JSON of its tenant, DKIM selectors and their keys (private keys only
+   * sealed with VOLLEY_DKIM_SECRET). One hash for every tenant, so whose a domain is, and which
+   * keys sign for it, is one HMGET of the From domain and its parents.
+   */
+  get sendingDomains(): string {
+    return `${this.prefix}:domains`;
+  }
+  /** Set of a tenant's sending domains, to list them and to know whether it has any. */
+  tenantDomains(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:domains`;
   }
   /** Hash tenant id → JSON description of the tenant. */
   get tenants(): string {

@@ -9,6 +9,7 @@ import {
   compileCampaignTemplates,
   parseMailbox,
   type CompiledTemplates,
+  type DkimSigner,
 } from '@volley/message';
 import { STATUS_TTL_MS } from './timing.ts';
 import type { UnsubscribeTargets } from './unsubscribe.ts';
@@ -17,8 +18,10 @@ import type { UnsubscribeTargets } from './unsubscribe.ts';
 export interface CompiledCampaign {
   id: string;
   tenant: string;
-  /** Domain of the From address: picks the DKIM keys. */
+  /** Domain of the From address: with the tenant, picks the DKIM keys. */
   fromDomain: string;
+  /** Signs its messages: the tenant's key for the From domain; undefined sends unsigned. */
+  dkim: DkimSigner | undefined;
   /** An Error when the templates do not compile: every message then fails with it. */
   templates: CompiledTemplates | Error;
   composer: MessageComposer | Error;
@@ -60,10 +63,14 @@ export function compileCampaign(
     id: rec.id,
     tenant: rec.tenant,
     fromDomain: parseMailbox(rec.from)?.domain ?? '',
+    dkim: undefined,
     templates,
     composer,
   };
 }
+
+/** The signer of a tenant's mail from a domain (see `TenantSigners`); it keeps its own cache. */
+export type SignerLookup = (tenant: string, fromDomain: string) => Promise<DkimSigner | undefined>;
 
 /** Campaigns kept compiled per process; least recently used beyond that are dropped. */
 const CAMPAIGN_CACHE_SIZE = 500;
@@ -76,13 +83,24 @@ export class CampaignCache {
     private readonly store: CampaignStore,
     private readonly unsubscribe: (campaignId: string) => UnsubscribeTargets | undefined,
     private readonly clock: () => number = Date.now,
+    private readonly signers: SignerLookup = async () => undefined,
   ) {}
+
+  /**
+   * The campaign, compiled on first use, with the DKIM signer its tenant has now (a rotation
+   * reaches running campaigns); undefined once it no longer exists.
+   */
+  async get(id: string): Promise<CampaignRuntime | undefined> {
+    const rt = await this.compiled(id);
+    if (rt) rt.dkim = await this.signers(rt.tenant, rt.fromDomain);
+    return rt;
+  }
 
   /**
    * The campaign, compiled on first use; undefined once it no longer exists. Its status is at
    * most {@link STATUS_TTL_MS} older than the call: a pause reaches every sender within that.
    */
-  async get(id: string): Promise<CampaignRuntime | undefined> {
+  private async compiled(id: string): Promise<CampaignRuntime | undefined> {
     // Taken before the read, so the status is never older than it says.
     const now = this.clock();
     const rt = this.campaigns.get(id);

@@ -2,15 +2,13 @@
  * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
  * writes Redis or BullMQ; the batch records what comes back.
  */
-import { domainOf, normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import { domainOf, normalizeEmail, verpAddress } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
 
 export interface DelivererOptions {
   transport: Transport;
-  /** Signs with the keys of the campaign's From domain; undefined: no DKIM. */
-  dkim: DkimSigner | undefined;
   /** Largest rendered message (subject and bodies, in characters): VOLLEY_MAX_MESSAGE_SIZE. */
   maxMessageBytes: number;
   /** VERP return paths on the bounce domain, signed with the secret; undefined: the From address. */
@@ -74,7 +72,7 @@ export class Deliverer {
       raw = c.composer.compose(r.i, to, content);
       const verp = this.opts.verp;
       if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
-      if (this.opts.dkim) raw.raw = this.opts.dkim.sign(raw.raw, c.fromDomain);
+      if (c.dkim) raw.raw = c.dkim.sign(raw.raw, c.fromDomain);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);

@@ -12,7 +12,8 @@ import type { SenderConfig } from '@volley/config';
 import { QUEUES, Keys, type ExpandJob, type SendBatchJob } from '@volley/contracts';
 import { CampaignStore, createQueues, Recorder, type Queues } from '@volley/campaigns';
 import { ConnectionSlots, PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
-import { DkimSigner } from '@volley/message';
+import { TenantSigners, checkDkimSecret } from '@volley/domains';
+import type { DkimKeyConfig } from '@volley/message';
 import { MxResolver, RouteTable, createTransport, type Transport } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
 import {
@@ -47,22 +48,19 @@ const WORKER_RESILIENCE = {
 };
 
 /** DKIM keys from VOLLEY_DKIM_KEYS, read once at start; an unreadable key stops the sender. */
-function loadDkim(cfg: SenderConfig): DkimSigner | undefined {
-  if (!cfg.dkimKeys.length) return undefined;
-  return new DkimSigner(
-    cfg.dkimKeys.map((k) => {
-      let privateKey: string;
-      try {
-        privateKey = readFileSync(k.keyPath, 'utf8');
-      } catch (err) {
-        throw new Error(
-          `VOLLEY_DKIM_KEYS: cannot read the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      return { domain: k.domain, selector: k.selector, privateKey };
-    }),
-  );
+function staticDkimKeys(cfg: SenderConfig): DkimKeyConfig[] {
+  return cfg.dkimKeys.map((k) => {
+    let privateKey: string;
+    try {
+      privateKey = readFileSync(k.keyPath, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `VOLLEY_DKIM_KEYS: cannot read the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return { domain: k.domain, selector: k.selector, privateKey };
+  });
 }
 
 /**
@@ -119,10 +117,26 @@ export class SenderEngine {
       url: cfg.unsubscribeUrl,
       bounceDomain: cfg.bounceDomain,
     };
-    this.campaigns = new CampaignCache(this.store, (id) => unsubscribeTargets(unsubscribe, id));
+    const signers = new TenantSigners({
+      redis: this.redis,
+      keys: this.keys,
+      secret: cfg.dkimSecret,
+      ttlMs: cfg.dkimCacheMs,
+      staticKeys: staticDkimKeys(cfg),
+      onUnsigned: (tenant, fromDomain, reason) =>
+        this.log.warn(
+          { tenant, fromDomain },
+          `sending unsigned: ${reason} (removed since the campaign was submitted?)`,
+        ),
+    });
+    this.campaigns = new CampaignCache(
+      this.store,
+      (id) => unsubscribeTargets(unsubscribe, id),
+      Date.now,
+      (tenant, fromDomain) => signers.signerFor(tenant, fromDomain),
+    );
     this.deliverer = new Deliverer({
       transport: this.transport,
-      dkim: loadDkim(cfg),
       maxMessageBytes: cfg.maxMessageBytes,
       verp:
         cfg.bounceDomain && cfg.verpSecret
@@ -213,6 +227,8 @@ export class SenderEngine {
   }
 
   async start(): Promise<void> {
+    // A stored domain's key that cannot be opened would hold its mail back batch after batch.
+    await checkDkimSecret(this.redis, this.keys, this.cfg.dkimSecret);
     await this.startShaping();
     const { cfg, log, store, queues, metrics, shaper } = this;
     const planFor = (domain: string) => this.planFor(domain);

@@ -57,11 +57,10 @@ const CAMPAIGN: CampaignSource = {
   html: '<p>Hi {{name}}</p>',
 };
 
-function deliverer(opts: { dkim?: DkimSigner; maxMessageBytes?: number } = {}) {
+function deliverer(opts: { maxMessageBytes?: number } = {}) {
   const counts = new Map<string, number>();
   const d = new Deliverer({
     transport: relay,
-    dkim: opts.dkim,
     maxMessageBytes: opts.maxMessageBytes ?? 1_000_000,
     verp: { secret: SECRET, bounceDomain: 'bounces.example' },
     smtpTime: (disposition) => counts.set(disposition, (counts.get(disposition) ?? 0) + 1),
@@ -115,8 +114,12 @@ describe('deliver: render, compose, sign, send, classify', () => {
         privateKey: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       },
     ]);
-    const { d } = deliverer({ dkim });
-    const res = await d.deliver(campaign, { i: 8, email: 'signed@rcpt.example' }, undefined);
+    const { d } = deliverer();
+    const res = await d.deliver(
+      { ...campaign, dkim },
+      { i: 8, email: 'signed@rcpt.example' },
+      undefined,
+    );
     assert.equal(res.outcome, 'sent');
     const [m] = arrivedFor('signed@rcpt.example');
     assert.ok(m);

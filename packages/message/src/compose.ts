@@ -73,6 +73,21 @@ function rfc5322Date(now: number): string {
 }
 
 /**
+ * The campaign and recipient a Message-ID of `MessageComposer.messageId` names, or undefined
+ * for any other. Nothing in it is signed: whoever saw one of a campaign's messages can write
+ * the id of another recipient's, so a caller acts on it only for the address the id's
+ * recipient really has.
+ */
+export function readMessageId(id: string): { campaignId: string; index: number } | undefined {
+  // Campaign ids are 20 hex digits (store.ts); an index fits in 32 bits, as in the tokens.
+  const m = /^<([a-f0-9]{20})\.(\d{1,10})@[^<>@\s]+>$/i.exec(id.trim());
+  if (!m?.[1] || !m[2]) return undefined;
+  const index = Number(m[2]);
+  if (index > 0xffffffff) return undefined;
+  return { campaignId: m[1].toLowerCase(), index };
+}
+
+/**
  * Builds the MIME message of one recipient. Everything that is the same for every recipient
  * of a campaign (From, Reply-To, custom headers, boundary) is composed once, in the
  * constructor; per recipient only To, Subject, Date, Message-ID and the bodies are written.

@@ -7,9 +7,14 @@ export {
   type RenderedContent,
 } from './templates.ts';
 export { htmlToText } from './html-text.ts';
-export { MessageComposer, type ComposerOptions, type ComposedMessage } from './compose.ts';
+export {
+  MessageComposer,
+  readMessageId,
+  type ComposerOptions,
+  type ComposedMessage,
+} from './compose.ts';
 export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
-export { parseMailbox, normalizeEmail, domainOf } from './address.ts';
+export { parseMailbox, normalizeEmail, normalizeDomain, domainOf } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
-export { DkimSigner } from './dkim.ts';
+export { DkimSigner, type DkimKeyConfig } from './dkim.ts';
 export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';

@@ -6,6 +6,7 @@ import {
   MessageComposer,
   compileCampaignTemplates,
   htmlToText,
+  readMessageId,
   type CampaignTemplates,
   type ComposerOptions,
   type RenderedContent,
@@ -321,5 +322,28 @@ describe('MessageComposer', () => {
     const body = raw1.slice(raw1.indexOf('\r\n\r\n'));
     // Three delimiter lines (two parts and the close) and nothing else with the boundary.
     assert.equal(body.split(b1).length - 1, 3);
+  });
+});
+
+describe('Message-ID', () => {
+  test('readMessageId names the campaign and recipient of the ids the composer writes, and nothing else', () => {
+    const id = '0123456789abcdef0123';
+    const c = composer({ campaignId: id });
+    assert.deepEqual(readMessageId(c.messageId(42)), { campaignId: id, index: 42 });
+    assert.deepEqual(readMessageId(` ${c.messageId(0).toUpperCase()} `), {
+      campaignId: id,
+      index: 0,
+    });
+    for (const other of [
+      '<c0ffee01.7@example.com>', // not a campaign id of the store
+      `<${id}.7>`,
+      `${id}.7@example.com`,
+      `<${id}.4294967296@example.com>`, // past a 32-bit index
+      `<${id}.-1@example.com>`,
+      `<${id}.7@example.com><x@y>`,
+      '',
+    ]) {
+      assert.equal(readMessageId(other), undefined, other);
+    }
   });
 });

@@ -10,6 +10,7 @@ export {
   type CollectorMetrics,
 } from './collector.ts';
 export { REASONS, OTHER_PROVIDER, outcomeLabel, reasonLabel } from './labels.ts';
+export { bounceMetrics, type BounceMetrics } from './bounce.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {

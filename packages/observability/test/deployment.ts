@@ -66,6 +66,10 @@ export class Deployment {
       VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${this.capture.port}`,
       VOLLEY_SHAPING_POLICY: policy,
       VOLLEY_VERP_SECRET: SECRET,
+      // The bounce service refuses to start without its domain; its SMTP server on a free port
+      // so that parallel deployments (and `npm start`'s 2526) do not collide.
+      VOLLEY_BOUNCE_DOMAIN: 'bounces.example',
+      VOLLEY_BOUNCE_SMTP_PORT: '0',
       VOLLEY_UNSUBSCRIBE_URL: `${this.apiUrl}/unsubscribe`,
       VOLLEY_RETRY_BASE: '1s',
       VOLLEY_RETRY_MAX: '1s',

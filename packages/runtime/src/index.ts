@@ -70,6 +70,8 @@ export function runService(name: string, main: () => Promise<void>): void {
 export { waitForPort, tail, type ChildHandle } from './process.ts';
 export {
   ROOT,
+  TSX_NODE_ARGS,
+  type ServiceRuntime,
   launch,
   launchTs,
   launchService,

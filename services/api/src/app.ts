@@ -15,16 +15,19 @@ import {
   type Queues,
 } from '@volley/campaigns';
 import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
+import { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
 import { registerRequestMetrics } from './request-metrics.ts';
+import { operation } from './operation.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
 import type { ApiContext, ApiContextConfig } from './context.ts';
 import { HealthResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerDomainRoutes } from './routes/domains.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
 import { registerAdminShapingRoute, registerShapingRoute } from './routes/shaping.ts';
@@ -77,6 +80,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
+    sendingDomains: new SendingDomains(
+      deps.redis,
+      deps.keys,
+      (deps.config.dkimKeys ?? []).map((k) => k.domain),
+    ),
     shaper: deps.shaper,
     metrics,
     webhooks: new WebhookStore(deps.redis, deps.keys),
@@ -107,12 +115,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The OpenAPI document collects every route registered after it.
   await registerDocs(app, ctx);
 
-  app.get('/healthz', { schema: { response: { 200: HealthResponse } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: operation({
+        operationId: 'getLiveness',
+        summary: 'Liveness: the process answers',
+        tag: 'health',
+        access: 'none',
+        response: { 200: { ...HealthResponse, description: 'The process is alive.' } },
+      }),
+    },
+    async () => ({ status: 'ok' }),
+  );
   app.get(
     '/readyz',
-    { schema: { response: { 200: HealthResponse, 503: HealthResponse } } },
+    {
+      schema: operation({
+        operationId: 'getReadiness',
+        summary: 'Readiness: Redis is connected',
+        tag: 'health',
+        access: 'none',
+        response: {
+          200: { ...HealthResponse, description: 'Ready to serve requests.' },
+          503: { ...HealthResponse, description: 'Redis is not connected; take out of rotation.' },
+        },
+      }),
+    },
     async (_req, reply) => {
       const ok = deps.redis.status === 'ready';
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'redis unavailable' });
@@ -123,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (admin) => {
       // After registerAdminRoutes, which adds the admin key check to this scope.
       registerAdminRoutes(admin, ctx);
+      registerDomainRoutes(admin, ctx);
       registerAdminShapingRoute(admin, ctx);
     },
     { prefix: '/v1/admin' },

@@ -14,6 +14,7 @@ import type {
 } from '@volley/campaigns';
 import type { Queue } from 'bullmq';
 import type { Keys, WebhookJob } from '@volley/contracts';
+import type { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 import type { WebhookStore } from '@volley/webhooks';
 
@@ -38,6 +39,8 @@ export interface ApiContext {
   /** Applies unsubscribes (and any other reported feedback) to campaigns and suppression lists. */
   feedback: Feedback;
   suppressions: SuppressionList;
+  /** Which From domains a tenant may send as. */
+  sendingDomains: SendingDomains;
   shaper: Shaper | undefined;
   metrics: ApiMetrics;
   webhooks: WebhookStore;
@@ -61,6 +64,11 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'unsubscribeRateLimit'
       | 'softBounceLimit'
       | 'softBounceWindowMs'
+      | 'dkimSecret'
+      | 'dkimKeys'
+      | 'bounceDomain'
+      | 'bounceMx'
+      | 'spfInclude'
     >
   >;
 

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { loadApiConfig, unknownVariableWarnings } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
+import { checkDkimSecret } from '@volley/domains';
 import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const keys = new Keys(config.redisPrefix);
   const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
+  // Keys added with another secret (or none) would not open in the senders.
+  await checkDkimSecret(redis, keys, config.dkimSecret);
   const queues = createQueues(redis, keys);
   const registry = createRegistry('api');
   // The API only reads shaping state; the senders enforce it.

@@ -19,6 +19,25 @@ export class ApiProblem extends Error {
   }
 }
 
+/**
+ * Answers a store's own errors as problems, by their stable code (each code's status and
+ * title in `status`); any other error passes on to the error handler.
+ */
+export function problemsByCode<C extends string>(
+  isOwn: (err: unknown) => err is Error & { code: C },
+  status: Record<C, [number, string]>,
+): <T>(work: Promise<T>) => Promise<T> {
+  return async (work) => {
+    try {
+      return await work;
+    } catch (err) {
+      if (!isOwn(err)) throw err;
+      const [code, title] = status[err.code];
+      throw new ApiProblem(code, title, err.message);
+    }
+  };
+}
+
 function slug(title: string): string {
   return title
     .toLowerCase()

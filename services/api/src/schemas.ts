@@ -86,6 +86,9 @@ export const CampaignIdParams = Type.Object({
   id: Type.String({ pattern: '^[a-f0-9]{20}$', description: 'Campaign id.' }),
 });
 
+/** The 404 of every route under /v1/campaigns/{id}: another tenant's campaign is not found either. */
+export const NO_SUCH_CAMPAIGN = 'No campaign with this id belongs to this tenant.';
+
 export const CreatedResponse = Type.Object(
   {
     id: Type.String({ description: 'Campaign id.' }),

@@ -6,13 +6,27 @@ import { ingestRecipients, type UploadFormat } from '@volley/ingest';
 import { tenantOf } from './auth.ts';
 import type { ApiContext, V1 } from './context.ts';
 import { ApiProblem } from './problem.ts';
-import { CampaignIdParams } from './schemas.ts';
+import { operation } from './operation.ts';
+import { CampaignIdParams, NO_SUCH_CAMPAIGN } from './schemas.ts';
 
 const FORMATS: Record<string, UploadFormat> = {
   'application/x-ndjson': 'ndjson',
   'application/ndjson': 'ndjson',
   'application/jsonl': 'ndjson',
   'text/csv': 'csv',
+};
+
+/** The recipient upload's media types as the document shows them, with what a user writes. */
+const UPLOAD_MEDIA = {
+  'application/x-ndjson': {
+    description: 'One JSON object a line: `{"email": ..., "vars": {...}}`.',
+    example:
+      '{"email":"ada@example.org","vars":{"name":"Ada"}}\n{"email":"alan@example.org","vars":{"name":"Alan"}}\n',
+  },
+  'text/csv': {
+    description: 'A header row naming the columns, one of them `email`; the others become vars.',
+    example: 'email,name\nada@example.org,Ada\nalan@example.org,Alan\n',
+  },
 };
 
 const UploadResult = Type.Object({
@@ -90,7 +104,13 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
     '/campaigns/:id/recipients',
     {
       ...streamedUpload(uploadLimit),
-      schema: {
+      schema: operation({
+        operationId: 'uploadRecipients',
+        summary: 'Upload recipients (NDJSON or CSV)',
+        description:
+          'Streams recipients into a draft or scheduled campaign with constant memory, for lists of millions. Addresses already in the campaign are skipped (compared case-insensitively); invalid rows are reported with their line number, and more than `maxInvalid` of them refuses the whole file and adds nothing. NDJSON is also accepted as application/ndjson or application/jsonl.',
+        tag: 'recipients',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: Type.Object({
           maxInvalid: Type.Optional(
@@ -100,8 +120,14 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
             }),
           ),
         }),
+        streamBody: UPLOAD_MEDIA,
         response: { 200: UploadResult },
-      },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is neither a draft nor scheduled, or another upload to it is in progress.',
+          422: 'More invalid rows than `maxInvalid`: nothing was added, and `errors` lists the rows.',
+        },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);

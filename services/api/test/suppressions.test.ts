@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { Feedback } from '@volley/campaigns';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { addSendingDomain, apiFixture, auth, type ApiFixture } from './fixture.ts';
 
 const ADMIN = 'admin-key-0123456789abcdef';
 const adminAuth = { authorization: `Bearer ${ADMIN}` };
@@ -150,6 +150,7 @@ describe('suppression API', () => {
 
   test('feedback applied by the effects module shows in the list with its campaign and detail', async () => {
     const key = await tenantKey('sup-feedback');
+    await addSendingDomain(fx.redis, fx.keys, 'sup-feedback', 'sender.example');
     const created = await fx.app.inject({
       method: 'POST',
       url: '/v1/campaigns',

@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startCaptureServer } from '@volley/mail-capture';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
-import { DEFAULT_METRICS_PORTS } from '@volley/config';
+import { DEFAULT_BOUNCE_SMTP, DEFAULT_METRICS_PORTS, DKIM_SECRET_MIN } from '@volley/config';
+import { TSX_NODE_ARGS } from '@volley/runtime';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
@@ -21,14 +22,17 @@ const LOCAL_DEV_KEY = 'volley-local-dev-key';
 const LOCAL_BOUNCE_DOMAIN = 'bounces.localhost';
 
 /**
- * The secret that signs the local engine's VERP and unsubscribe tokens, kept in the state
- * folder so that the links in messages captured by an earlier run still work.
+ * A secret of the local engine, kept in the state folder: `verp-secret` signs VERP and
+ * unsubscribe tokens, so the links in messages captured by an earlier run still work;
+ * `dkim-secret` seals the DKIM keys of sending domains added with `npm run admin`, so they
+ * still open after a restart.
  */
-function localVerpSecret(): string {
-  const file = resolve(STATE, 'verp-secret');
+function localSecret(name: 'verp-secret' | 'dkim-secret'): string {
+  const file = resolve(STATE, name);
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8').trim();
-    if (kept.length >= 16) return kept;
+    // The shortest each variable accepts.
+    if (kept.length >= (name === 'verp-secret' ? 16 : DKIM_SECRET_MIN)) return kept;
   }
   mkdirSync(STATE, { recursive: true });
   const secret = randomBytes(24).toString('hex');
@@ -74,7 +78,7 @@ function pretty(line: string): string {
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
+    [...TSX_NODE_ARGS, resolve(ROOT, `services/${name}/src/main.ts`)],
     {
       cwd: ROOT,
       env: { ...env, VOLLEY_PARENT_PID: String(process.pid) },
@@ -133,10 +137,14 @@ async function main(): Promise<void> {
     VOLLEY_API_KEY: apiKey,
     VOLLEY_API_PORT: String(apiPort),
     VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
-    VOLLEY_VERP_SECRET: process.env.VOLLEY_VERP_SECRET ?? localVerpSecret(),
+    VOLLEY_VERP_SECRET: process.env.VOLLEY_VERP_SECRET ?? localSecret('verp-secret'),
+    VOLLEY_DKIM_SECRET: process.env.VOLLEY_DKIM_SECRET ?? localSecret('dkim-secret'),
     VOLLEY_BOUNCE_DOMAIN: process.env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN,
     VOLLEY_UNSUBSCRIBE_URL: unsubscribeUrl,
   };
+  // The bounce service's own default (127.0.0.1:2526) is the local one; shown in the banner so
+  // a DSN, complaint or mailto unsubscribe for the demo's addresses can be sent to it by hand.
+  const bouncePort = process.env.VOLLEY_BOUNCE_SMTP_PORT ?? String(DEFAULT_BOUNCE_SMTP.port);
   const children = new Map<Service, ChildProcess>();
   let stopping = false;
 
@@ -180,6 +188,7 @@ async function main(): Promise<void> {
       `  metrics    ${SERVICES.map((s) => `${s} :${metricsPort(s)}`).join(', ')}`,
       `  mail       ${mailDir}`,
       `  unsubscribe ${unsubscribeUrl}/<token>   (the links in the captured messages)`,
+      `  bounces    smtp://127.0.0.1:${bouncePort}   (bounces+<token>@, unsubscribe+<token>@ and fbl@${env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN})`,
       '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
     ].join('\n'),
   );

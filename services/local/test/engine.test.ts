@@ -6,18 +6,20 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
-import { ROOT, waitUntil } from '@volley/testkit';
+import { ROOT, SmtpTestClient, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
  * demo` delivers every demo message into the capture folder, the unsubscribe links in those
- * messages work against the local API, and Ctrl-C stops everything.
+ * messages work against the local API, their mailto addresses against the local bounce
+ * service, and Ctrl-C stops everything.
  */
 test('npm start runs the engine, the demo delivers every message with working unsubscribe links, SIGINT stops it all', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'volley-local-'));
   const ports = {
     api: await freePort(),
     capture: await freePort(),
+    bounce: await freePort(),
     api_m: await freePort(),
     sender_m: await freePort(),
     bounce_m: await freePort(),
@@ -29,6 +31,7 @@ test('npm start runs the engine, the demo delivers every message with working un
     VOLLEY_LOCAL_DIR: dir,
     VOLLEY_API_PORT: String(ports.api),
     VOLLEY_CAPTURE_PORT: String(ports.capture),
+    VOLLEY_BOUNCE_SMTP_PORT: String(ports.bounce),
     VOLLEY_API_METRICS_PORT: String(ports.api_m),
     VOLLEY_SENDER_METRICS_PORT: String(ports.sender_m),
     VOLLEY_BOUNCE_METRICS_PORT: String(ports.bounce_m),
@@ -36,7 +39,7 @@ test('npm start runs the engine, the demo delivers every message with working un
   };
   const engine = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, 'services/local/src/main.ts')],
+    [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/main.ts')],
     {
       cwd: ROOT,
       env,
@@ -73,7 +76,7 @@ test('npm start runs the engine, the demo delivers every message with working un
 
     const demo = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'services/local/src/demo.ts')],
+      [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/demo.ts')],
       {
         cwd: ROOT,
         env: { ...env, VOLLEY_API_URL: `http://127.0.0.1:${ports.api}` },
@@ -109,13 +112,32 @@ test('npm start runs the engine, the demo delivers every message with working un
       redirect: 'manual',
     });
     assert.equal(clicked.status, 200, await clicked.text());
-    const entry = await fetch(
-      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(to)}`,
-      { headers: { authorization: 'Bearer volley-local-dev-key' } },
+    /** `[source, reason]` of the address's suppression entry, which must exist. */
+    const suppression = async (email: string): Promise<[string, string]> => {
+      const res = await fetch(
+        `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(email)}`,
+        { headers: { authorization: 'Bearer volley-local-dev-key' } },
+      );
+      assert.equal(res.status, 200, `${email} is on the suppression list`);
+      const e = (await res.json()) as { source: string; reason: string };
+      return [e.source, e.reason];
+    };
+    assert.deepEqual(await suppression(to), ['unsubscribe', 'one-click']);
+
+    // The mailto of another message, sent to the local bounce service as a mail client would.
+    const second = readFileSync(join(mail, files[1] ?? ''), 'utf8');
+    const mailto = /<mailto:(unsubscribe\+[a-z2-7]+@bounces\.localhost)>/.exec(second)?.[1] ?? '';
+    const from = /\r\nTo: <?([^>\r\n]+)>?\r\n/.exec(second)?.[1] ?? '';
+    assert.ok(mailto && from && from !== to, 'a second message with its own mailto');
+    const client = new SmtpTestClient({ port: ports.bounce, ignoreTLS: true });
+    await client.connect();
+    const reply = await client.send(
+      { from, to: mailto },
+      `From: ${from}\r\nTo: ${mailto}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n`,
     );
-    assert.equal(entry.status, 200, `${to} is on the suppression list`);
-    const e = (await entry.json()) as { source: string; reason: string };
-    assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
+    await client.quit();
+    assert.equal(reply.code, 250);
+    assert.deepEqual(await suppression(from), ['unsubscribe', 'mailto']);
 
     for (const [service, port] of [
       ['api', ports.api_m],

@@ -15,6 +15,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 import {
   CampaignIdParams,
   CampaignResponse,
@@ -23,8 +24,9 @@ import {
   EventsQuery,
   EventsResponse,
   LIMITS,
-  ProblemSchema,
+  NO_SUCH_CAMPAIGN,
 } from '../schemas.ts';
+import { operation } from '../operation.ts';
 
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
@@ -118,6 +120,10 @@ async function createCampaign(
   body: CreateCampaignBody,
   resumed = false,
 ): Promise<Static<typeof CreatedResponse>> {
+  // Checked here, after any Idempotency-Key claim: a retry of a create that was answered gets
+  // that answer again even if the domain was removed since, and a refused create leaves no
+  // campaign, so its claim is dropped and a corrected retry runs afresh.
+  await requireSendingDomain(ctx, tenant, body.from, 'body.from');
   const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
   const created = await ctx.store.create(id, {
     tenant,
@@ -166,11 +172,13 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns',
     {
-      schema: {
+      schema: operation({
+        operationId: 'createCampaign',
         summary: 'Create a campaign',
         description:
           'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         headers: Type.Object({
           'idempotency-key': Type.Optional(
             Type.String({
@@ -181,14 +189,13 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           ),
         }),
         body: CreateCampaignBody,
-        response: {
-          202: CreatedResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          409: ProblemSchema,
-          422: ProblemSchema,
+        response: { 202: CreatedResponse },
+        problems: {
+          400: 'Invalid campaign: `detail` names the first invalid field (an address, a template syntax error, a header) and `errors` lists each one.',
+          409: 'A request with this Idempotency-Key is still being answered: retry after Retry-After seconds to get its answer.',
+          422: "This Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains.",
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
@@ -254,12 +261,15 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id',
     {
-      schema: {
+      schema: operation({
+        operationId: 'getCampaign',
         summary: 'Status and counts of a campaign',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
-        response: { 200: CampaignResponse, 404: ProblemSchema },
-      },
+        response: { 200: CampaignResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
@@ -280,15 +290,24 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/start',
     {
-      schema: {
+      schema: operation({
+        operationId: 'startCampaign',
         summary: 'Start a draft or scheduled campaign now',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
-        response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
-      },
+        response: { 202: CreatedResponse },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is neither a draft nor scheduled, or an upload of recipients to it is still in progress.',
+          422: "The campaign's From domain is no longer one of the tenant's sending domains.",
+        },
+      }),
     },
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      // The domain may have been removed from the tenant since the draft was made.
+      await requireSendingDomain(ctx, rec.tenant, rec.from, 'from');
       const res = await ctx.store.start(rec.id);
       if (res.status === 'uploading') {
         throw new ApiProblem(
@@ -313,13 +332,19 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     v1.post(
       `/campaigns/:id/${action}`,
       {
-        schema: {
+        schema: operation({
+          operationId: `${action}Campaign`,
           summary: `${action[0]?.toUpperCase()}${action.slice(1)} a campaign`,
           description: `Applies to ${LIFECYCLE[action].from.join(' or ')} campaigns, across all senders within about a second.`,
-          tags: ['campaigns'],
+          tag: 'campaigns',
+          access: 'apiKey',
           params: CampaignIdParams,
-          response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
-        },
+          response: { 202: CreatedResponse },
+          problems: {
+            404: NO_SUCH_CAMPAIGN,
+            409: `The campaign is not ${LIFECYCLE[action].from.join(' or ')}.`,
+          },
+        }),
       },
       async (req, reply) => {
         const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
@@ -339,14 +364,17 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id/events',
     {
-      schema: {
+      schema: operation({
+        operationId: 'listCampaignEvents',
         summary: 'Per-recipient outcomes, oldest first',
         description: 'Pass the `next` of a page as `cursor` to get the following page.',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: EventsQuery,
-        response: { 200: EventsResponse, 404: ProblemSchema },
-      },
+        response: { 200: EventsResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));

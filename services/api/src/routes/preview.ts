@@ -16,7 +16,15 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
-import { CampaignIdParams, CountsSchema, LIMITS, ProblemSchema, StatusSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
+import {
+  CampaignIdParams,
+  CountsSchema,
+  LIMITS,
+  NO_SUCH_CAMPAIGN,
+  StatusSchema,
+} from '../schemas.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 
 /** Addresses one test send may reach: enough for a review team, too few to be a campaign. */
 const MAX_TEST_RECIPIENTS = 10;
@@ -48,7 +56,10 @@ const PreviewBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ index: 0 }, { recipient: { email: 'ada@example.org', vars: { name: 'Ada' } } }],
+  },
 );
 
 const Header = Type.Object({
@@ -98,7 +109,10 @@ const TestSendBody = Type.Object(
       description: `1 to ${MAX_TEST_RECIPIENTS} addresses to send the campaign's content to.`,
     }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ recipients: [{ email: 'qa@example.com', vars: { name: 'QA' } }] }],
+  },
 );
 
 const TestSendResponse = Type.Object({
@@ -260,21 +274,21 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/preview',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'previewCampaign',
         summary: 'Preview one recipient',
         description:
           "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field.",
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         body: PreviewBody,
-        response: {
-          200: PreviewResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-          422: ProblemSchema,
+        response: { 200: PreviewResponse },
+        problems: {
+          404: `${NO_SUCH_CAMPAIGN} Or \`index\` is past the campaign's last recipient.`,
+          422: 'A template fails for this recipient: `detail` names the field.',
         },
-      },
+      }),
       // A POST without a body previews the first recipient, as `{}` does.
       preValidation: async (req) => {
         req.body ??= {};
@@ -327,22 +341,22 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/test',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'sendCampaignTest',
         summary: 'Send a test',
         description:
           "Sends the campaign's content (from, subject, bodies, reply-to, headers) to 1 to 10 addresses through the whole send path (rendering, DKIM, shaping, SMTP), as a small campaign of its own: answers its id, to poll with GET /v1/campaigns/{id}. The campaign itself is not started and its status and counts do not change. Allowed for draft, scheduled, running, paused and completed campaigns (a copy of what was sent); refused with 409 for a cancelled one, whose content will never go out. Each address is rendered first: a template that fails for one is a 422 and nothing is sent. Suppressed addresses are skipped, as in any campaign.",
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         body: TestSendBody,
-        response: {
-          202: TestSendResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-          409: ProblemSchema,
-          422: ProblemSchema,
+        response: { 202: TestSendResponse },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is cancelled: its content will never be sent.',
+          422: "A template fails for one of the addresses, or the From domain is not one of the tenant's sending domains: nothing was sent.",
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
@@ -359,6 +373,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
           `campaign ${rec.id} is cancelled: its content will not be sent, so there is nothing to test; create a new campaign`,
         );
       }
+      await requireSendingDomain(ctx, tenant, rec.from, 'from');
       const renderer = new Renderer(rec);
       recipients.forEach((r, i) => renderer.render(i, r));
 
@@ -390,20 +405,18 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id/tests',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'listCampaignTests',
         summary: 'List test sends',
         description:
           'The test sends made from this campaign, newest first, each with its status and counts.',
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: TestsQuery,
-        response: {
-          200: TestsResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-        },
-      },
+        response: { 200: TestsResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));

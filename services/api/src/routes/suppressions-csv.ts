@@ -11,7 +11,7 @@ import { AddressNormalizer, CsvReader, type CsvRecordHandler } from '@volley/ing
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { ApiProblem } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
 import { limited, streamBodies, streamedUpload } from '../upload.ts';
 import { FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
@@ -203,15 +203,27 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
     '/suppressions/import',
     {
       ...streamedUpload(uploadLimit),
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'importSuppressions',
         summary: 'Import suppressed addresses from CSV',
         description:
           'Streams a CSV file (`text/csv`) with a header row naming an `email` column and optionally `reason`, `source` and `date` (ISO 8601); other columns are ignored, so an export imports as it is. Rows are checked as they arrive and applied only once the whole file has been read: more than `maxInvalid` invalid rows refuses the file with a 422 listing them, and a refused file changes nothing. An address already on the list keeps its entry.',
-        consumes: ['text/csv'],
+        tag: 'suppressions',
+        access: 'apiKey',
         querystring: ImportQuery,
-        response: { 200: ImportResult, 413: ProblemSchema, 415: ProblemSchema, 422: ProblemSchema },
-      },
+        streamBody: {
+          'text/csv': {
+            description:
+              'A header row naming an `email` column and optionally `reason`, `source` and `date`; other columns are ignored (an export imports as it is).',
+            example:
+              'email,reason,source,date\nada@example.org,userunknown,bounce,2026-01-05T10:00:00Z\nalan@example.org,,,\n',
+          },
+        },
+        response: { 200: ImportResult },
+        problems: {
+          422: 'More invalid rows than `maxInvalid`: nothing was added, and `errors` lists the rows.',
+        },
+      }),
     },
     async (req) => {
       const tenant = tenantOf(req);
@@ -254,10 +266,12 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/suppressions/export',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'exportSuppressions',
         summary: 'Export suppressed addresses as CSV',
         description: `Streams the whole list (or one reason and/or source of it), oldest first, as CSV with the columns ${COLUMNS.join(', ')}. A detail that would start a spreadsheet formula gets a leading apostrophe.`,
+        tag: 'suppressions',
+        access: 'apiKey',
         querystring: Type.Object(FilterQuery, { additionalProperties: false }),
         response: {
           200: {
@@ -265,7 +279,7 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
             content: { 'text/csv': { schema: Type.String() } },
           },
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);

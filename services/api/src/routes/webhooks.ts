@@ -8,7 +8,7 @@ import { MAX_ENDPOINTS, WebhookError, type WebhookEndpoint } from '@volley/webho
 import { tenantOf } from '../auth.ts';
 import { iso, type ApiContext, type V1 } from '../context.ts';
 import { ApiProblem } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
 
 const EventType = Type.Union(
   [...WEBHOOK_EVENT_TYPES, '*'].map((t) => Type.Literal(t)),
@@ -81,19 +81,19 @@ export function registerWebhookRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/webhooks',
     {
-      schema: {
-        tags: ['webhooks'],
+      schema: operation({
+        operationId: 'createWebhook',
         summary: 'Add a webhook endpoint',
         description: `Events of the tenant's campaigns of the given types are POSTed to \`url\` as JSON, signed (\`Volley-Signature: t=<unix time>,v1=<HMAC-SHA256 of "<t>.<body>">\`), at least once, with \`Volley-Event-Id\` to deduplicate on. Failed deliveries retry with backoff, then go to the dead-letter list. At most ${MAX_ENDPOINTS} endpoints.`,
+        tag: 'webhooks',
+        access: 'apiKey',
         body: CreateBody,
-        response: {
-          201: CreatedSchema,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          409: ProblemSchema,
-          422: ProblemSchema,
+        response: { 201: CreatedSchema },
+        problems: {
+          409: `The tenant already has ${MAX_ENDPOINTS} endpoints; nothing was added.`,
+          422: 'The URL is not an http(s) URL without a fragment, or an event type is unknown: `detail` says which; nothing was added.',
         },
-      },
+      }),
     },
     async (req, reply) => {
       const e = await ctx.webhooks.create(tenantOf(req), req.body).catch(problemOf);
@@ -104,14 +104,14 @@ export function registerWebhookRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/webhooks',
     {
-      schema: {
-        tags: ['webhooks'],
+      schema: operation({
+        operationId: 'listWebhooks',
         summary: 'List webhook endpoints',
-        response: {
-          200: Type.Object({ endpoints: Type.Array(EndpointSchema) }),
-          401: ProblemSchema,
-        },
-      },
+        description: "The tenant's endpoints, without their secrets.",
+        tag: 'webhooks',
+        access: 'apiKey',
+        response: { 200: Type.Object({ endpoints: Type.Array(EndpointSchema) }) },
+      }),
     },
     async (req) => ({ endpoints: (await ctx.webhooks.list(tenantOf(req))).map(endpointJson) }),
   );
@@ -119,13 +119,16 @@ export function registerWebhookRoutes(v1: V1, ctx: ApiContext): void {
   v1.delete(
     '/webhooks/:id',
     {
-      schema: {
-        tags: ['webhooks'],
+      schema: operation({
+        operationId: 'deleteWebhook',
         summary: 'Delete a webhook endpoint',
         description: 'Its deliveries still queued are dropped.',
+        tag: 'webhooks',
+        access: 'apiKey',
         params: IdParams,
-        response: { 204: Type.Null(), 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema },
-      },
+        response: { 204: Type.Null({ description: 'Deleted.' }) },
+        problems: { 404: 'The tenant has no webhook endpoint with this id.' },
+      }),
     },
     async (req, reply) => {
       if (!(await ctx.webhooks.remove(tenantOf(req), req.params.id))) {
@@ -138,15 +141,15 @@ export function registerWebhookRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/webhooks/dead-letters',
     {
-      schema: {
-        tags: ['webhooks'],
+      schema: operation({
+        operationId: 'listWebhookDeadLetters',
         summary: 'List dead letters',
-        description: 'Deliveries that exhausted their retries, oldest first.',
-        response: {
-          200: Type.Object({ deadLetters: Type.Array(DeadLetterSchema) }),
-          401: ProblemSchema,
-        },
-      },
+        description:
+          'Deliveries that exhausted their retries, oldest first, with their last error.',
+        tag: 'webhooks',
+        access: 'apiKey',
+        response: { 200: Type.Object({ deadLetters: Type.Array(DeadLetterSchema) }) },
+      }),
     },
     async (req) => ({
       deadLetters: (await ctx.webhooks.deadLetters(tenantOf(req))).map((d) => ({
@@ -160,21 +163,21 @@ export function registerWebhookRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/webhooks/dead-letters/replay',
     {
-      schema: {
-        tags: ['webhooks'],
+      schema: operation({
+        operationId: 'replayWebhookDeadLetters',
         summary: 'Replay dead letters',
         description:
           'Queues the given dead letters (all of them without `ids`) for delivery again with fresh retries, and takes them off the list. Those whose endpoint was deleted are dropped.',
+        tag: 'webhooks',
+        access: 'apiKey',
         body: ReplayBody,
         response: {
           200: Type.Object({
             replayed: Type.Array(Type.String()),
             dropped: Type.Array(Type.String()),
           }),
-          400: ProblemSchema,
-          401: ProblemSchema,
         },
-      },
+      }),
     },
     async (req) => ctx.webhooks.replay(tenantOf(req), ctx.webhookQueue, req.body.ids),
   );
