@@ -32,6 +32,8 @@ const SENDER_TUNING = [
   'VOLLEY_SMTP_POOL_SIZE',
   'VOLLEY_BATCH_SIZE',
   'VOLLEY_EXPAND_WINDOW',
+  // `off` measures the send path without its metrics, to compare with a run with them.
+  'VOLLEY_SEND_METRICS',
 ];
 
 /** The sender tuning variables set (not empty) in this process's environment. */

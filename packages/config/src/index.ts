@@ -17,9 +17,11 @@ import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
 import { loadLocalConfig } from './local.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
+import { collectorSettings, type CollectorSettings } from './collector.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
 export { loadLocalConfig, type LocalConfig } from './local.ts';
+export type { CollectorSettings } from './collector.ts';
 export {
   DEFAULT_METRICS_PORTS,
   DEFAULT_SOFT_BOUNCE,
@@ -157,6 +159,11 @@ export interface SenderConfig extends CommonConfig, DomainConfig {
    * twice this. @defaultValue 30 s
    */
   jobLockMs: number;
+  /**
+   * Send-path metrics (messages, SMTP latency, shaping delays); off only to measure what they
+   * cost (`npm run bench -- --metrics-cost`). @defaultValue true
+   */
+  sendMetrics: boolean;
 }
 
 /**
@@ -415,6 +422,7 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     jobLockMs,
     templateLimits: limits,
+    sendMetrics: r.oneOf('VOLLEY_SEND_METRICS', 'on', ['on', 'off'] as const) === 'on',
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     ...messageIdentity(r),
   });
@@ -451,6 +459,14 @@ export function loadCommonConfig(
   return done(r, common(r, DEFAULT_METRICS_PORTS[service]));
 }
 
+export type CollectorConfig = CommonConfig & CollectorSettings;
+
+/** The collector: Redis, its metrics port, and its own settings (collector.ts). */
+export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
+  const r = new Reader(env);
+  return done(r, { ...common(r, DEFAULT_METRICS_PORTS.collector), ...collectorSettings(r) });
+}
+
 /**
  * Variables read outside the service loaders: by `npm start` and `npm run demo`, and set by
  * the local supervisor for its children.
@@ -482,6 +498,7 @@ export function knownVariables(): ReadonlySet<string> {
     () => loadSenderConfig(recording),
     () => loadBounceConfig(recording),
     () => loadLocalConfig(recording),
+    () => loadCollectorConfig(recording),
   ];
   for (const load of loaders) {
     try {

@@ -6,6 +6,7 @@ import {
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
   loadBounceConfig,
+  loadCollectorConfig,
   loadDomainConfig,
   loadFeedbackConfig,
   loadSenderConfig,
@@ -295,6 +296,29 @@ describe('configuration', () => {
       bad.every((b) => !b.includes('pw')),
       'passwords never appear in errors',
     );
+  });
+
+  test('collector: defaults, and a lock too short to renew or a wrong webhook setting refused with the reason', () => {
+    const c = loadCollectorConfig(base);
+    assert.equal(c.metricsPort, 9467);
+    assert.deepEqual(
+      [c.intervalMs, c.lockTtlMs, c.eventsHorizonMs, c.webhookAttempts, c.webhookRetryBaseMs],
+      [5_000, 15_000, 30 * 86_400_000, 10, 10_000],
+    );
+    const p = problems(() =>
+      loadCollectorConfig({
+        ...base,
+        VOLLEY_COLLECTOR_LOCK: '1s',
+        VOLLEY_WEBHOOK_ATTEMPTS: '0',
+        VOLLEY_WEBHOOK_TIMEOUT: 'soon',
+      }),
+    );
+    assert.equal(p.length, 3, p.join('; '));
+    assert.ok(
+      p.some((x) => /VOLLEY_COLLECTOR_LOCK must be at least 3s: .*two collector replicas/.test(x)),
+    );
+    assert.ok(p.some((x) => x.startsWith('VOLLEY_WEBHOOK_ATTEMPTS')));
+    assert.ok(p.some((x) => x.startsWith('VOLLEY_WEBHOOK_TIMEOUT')));
   });
 
   test('durations take units', () => {

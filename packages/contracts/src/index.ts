@@ -8,15 +8,48 @@ export const QUEUES = {
   send: 'volley-send',
   /** Campaign control work: expanding the next window of recipients into send jobs. */
   control: 'volley-control',
+  /** Signed webhook deliveries, one job per event and endpoint (the collector delivers them). */
+  webhooks: 'volley-webhooks',
 } as const;
 
 export const JOBS = {
   sendBatch: 'send-batch',
   expand: 'expand',
+  webhook: 'webhook',
 } as const;
 
 /** The tenant `VOLLEY_API_KEY` authenticates as, and the one `VOLLEY_DKIM_KEYS` signs for. */
 export const DEFAULT_TENANT = 'default';
+
+/** Types a webhook endpoint may subscribe to: the event outcomes, or `*` for all of them. */
+export const WEBHOOK_EVENT_TYPES = [
+  'sent',
+  'deferred',
+  'bounced',
+  'suppressed',
+  'failed',
+  'complained',
+  'unsubscribed',
+] as const;
+
+/** The body a webhook receiver gets (JSON); `id` is stable across retries and replays. */
+export interface WebhookEvent {
+  /** `<campaign id>:<stream id>`: the same event always has the same id; deduplicate on it. */
+  id: string;
+  type: Outcome;
+  tenant: string;
+  campaignId: string;
+  /** When the event happened (ISO 8601). */
+  createdAt: string;
+  data: Omit<RecipientEvent, 'campaignId' | 'outcome'>;
+}
+
+/** One delivery of one event to one endpoint. */
+export interface WebhookJob {
+  tenant: string;
+  endpointId: string;
+  event: WebhookEvent;
+}
 
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
@@ -276,6 +309,29 @@ export class Keys {
   /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
   get running(): string {
     return `${this.prefix}:running`;
+  }
+  /** Hash endpoint id → JSON webhook endpoint (url, event types, secret) of a tenant. */
+  webhooks(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:webhooks`;
+  }
+  /** Hash delivery id → JSON dead letter: webhook deliveries of a tenant that exhausted their retries. */
+  webhookDeadLetters(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:webhooks:dead`;
+  }
+  /** Set of tenants that have webhook endpoints. */
+  get webhookTenants(): string {
+    return `${this.prefix}:webhook-tenants`;
+  }
+  /** String: token of the collector replica that computes the cluster-wide gauges and reads the event streams. */
+  get collectorLock(): string {
+    return `${this.prefix}:collector:lock`;
+  }
+  /**
+   * Hash campaign id → id of the last event of its stream the collector consumed (counted and
+   * turned into webhook deliveries): what a retention job may trim up to.
+   */
+  get eventPositions(): string {
+    return `${this.prefix}:collector:pos`;
   }
   /** Prefix given to BullMQ so its keys live under the same namespace. */
   get bullPrefix(): string {

@@ -93,11 +93,17 @@ export class BatchSender {
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
     const skipped: Promise<FinalizeResult>[] = [];
+    // Messages not sent count under the provider the recipient domain names in the policy.
+    const skipLabel = (): string | undefined => shaper?.plan(d.domain).metricLabel;
     for (const [k, r] of todo.entries()) {
       if (suppressed[k]) {
-        skipped.push(this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
+        skipped.push(
+          this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list', skipLabel()),
+        );
       } else if (expired) {
-        skipped.push(this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
+        skipped.push(
+          this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age', skipLabel()),
+        );
       } else {
         sendable.push(r);
       }
@@ -112,7 +118,7 @@ export class BatchSender {
       // (with a rate) holds none of its connections while the cap is full: back to the delayed
       // set for a moment, keeping the batch's rate slot.
       const waits = (d.slotWaits ?? 0) + 1;
-      metrics.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+      metrics.shapingDelay(plan.metricLabel, 'connections');
       await job.updateData({ ...d, slotWaits: waits });
       await this.o.expander.afterOutcomes(d.campaignId, signals);
       await job.moveToDelayed(
@@ -121,8 +127,8 @@ export class BatchSender {
       );
       throw new DelayedError();
     }
-    const cappedLabel = capped ? 'true' : 'false';
-    metrics.batchesActive.inc({ capped: cappedLabel });
+    const provider = plan?.metricLabel;
+    metrics.batchActive(capped, 1);
     try {
       const route = plan && this.o.routes?.routeFor(plan);
       const admission = plan && shaper && new RateAdmission(shaper, plan, d.campaignId, d.shaping);
@@ -176,7 +182,7 @@ export class BatchSender {
         const unsentBefore = waiting.length + later.length;
         await Promise.all(
           chunk.map(async (r) => {
-            const res = await this.o.deliverer.deliver(rt, r, route, mayRender);
+            const res = await this.o.deliverer.deliver(rt, r, route, mayRender, provider);
             if (res.refusal && plan && shaper) {
               // Replies feed the adaptive rules (421 "try again later" slows the destination down).
               const { code, text } = res.refusal;
@@ -188,7 +194,7 @@ export class BatchSender {
               later.push(r);
             } else if (res.outcome === 'deferred') {
               deferred.push(r);
-              metrics.messages.inc({ outcome: 'deferred', reason: res.reason });
+              metrics.message('deferred', res.reason, provider);
               signals.push(
                 await store.defer(d.campaignId, r.i, r.email, {
                   reason: res.reason,
@@ -198,7 +204,15 @@ export class BatchSender {
               );
             } else {
               signals.push(
-                await this.record(rt, r, res.outcome, res.reason, res.detail, res.suppress),
+                await this.record(
+                  rt,
+                  r,
+                  res.outcome,
+                  res.reason,
+                  res.detail,
+                  provider,
+                  res.suppress,
+                ),
               );
             }
           }),
@@ -209,10 +223,7 @@ export class BatchSender {
         }
       }
       if (waiting.length > 0) {
-        metrics.shapingDelays.inc({
-          destination: plan?.metricLabel ?? 'other',
-          reason: 'connections',
-        });
+        metrics.shapingDelay(provider, 'connections');
         await this.o.retries.requeueWaiting(job, waiting, plan, admission?.firstSlot);
       }
       if (later.length > 0) {
@@ -222,7 +233,7 @@ export class BatchSender {
       await this.o.retries.requeueDeferred(job, deferred);
       await this.o.expander.afterOutcomes(d.campaignId, signals);
     } finally {
-      metrics.batchesActive.dec({ capped: cappedLabel });
+      metrics.batchActive(capped, -1);
       if (plan && capped) this.o.slots?.leave(plan.key);
     }
   }
@@ -285,10 +296,7 @@ export class BatchSender {
   ): Promise<never> {
     const d = job.data;
     const suspended = slot.status === 'suspended';
-    this.o.metrics.shapingDelays.inc({
-      destination: plan.metricLabel,
-      reason: suspended ? 'suspended' : 'rate',
-    });
+    this.o.metrics.shapingDelay(plan.metricLabel, suspended ? 'suspended' : 'rate');
     await this.o.retries.requeueDeferred(job, run.deferred);
     await job.updateData({
       ...d,
@@ -313,6 +321,7 @@ export class BatchSender {
     outcome: FinalOutcome,
     reason: string,
     detail: string,
+    provider: string | undefined,
     suppress = false,
   ): Promise<FinalizeResult> {
     const res = await this.o.recorder.record(rt.id, rt.tenant, {
@@ -323,7 +332,7 @@ export class BatchSender {
       detail,
       suppress,
     });
-    if (res.recorded) this.o.metrics.messages.inc({ outcome, reason });
+    if (res.recorded) this.o.metrics.message(outcome, reason, provider);
     return res;
   }
 }

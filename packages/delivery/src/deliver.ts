@@ -3,7 +3,6 @@
  * writes Redis or BullMQ; the batch records what comes back.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Histogram } from 'prom-client';
 import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
 import { TemplateBudgetError, domainOf, normalizeEmail, verpAddress } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
@@ -16,8 +15,8 @@ export interface DelivererOptions {
   maxMessageBytes: number;
   /** VERP return paths on the bounce domain, signed with the secret; undefined: the From address. */
   verp: { secret: string; bounceDomain: string } | undefined;
-  /** volley_smtp_transaction_duration_seconds. */
-  smtpTime: Histogram<'outcome'>;
+  /** Reports each reply's latency (volley_smtp_transaction_duration_seconds). */
+  smtpTime: (disposition: string, provider: string | undefined, seconds: number) => void;
 }
 
 /** What became of one message. */
@@ -71,6 +70,8 @@ export class Deliverer {
     r: BatchRecipient,
     route: Route | undefined,
     mayRender: () => boolean = () => true,
+    /** Provider label of the recipient's destination, for the latency metric. */
+    provider?: string,
   ): Promise<Delivery> {
     const to = normalizeEmail(r.email);
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
@@ -127,10 +128,7 @@ export class Deliverer {
         refusal: undefined,
       };
     }
-    this.opts.smtpTime.observe(
-      { outcome: res.disposition },
-      Number(process.hrtime.bigint() - t0) / 1e9,
-    );
+    this.opts.smtpTime(res.disposition, provider, Number(process.hrtime.bigint() - t0) / 1e9);
     if (res.disposition === 'delivered') {
       return {
         outcome: 'sent',

@@ -16,7 +16,13 @@ import { TenantSigners, checkDkimSecret } from '@volley/domains';
 import type { DkimKeyConfig } from '@volley/message';
 import { MxResolver, RouteTable, createTransport, type Transport } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
-import { senderMetrics, type SenderMetrics } from '@volley/metrics';
+import {
+  OTHER_PROVIDER,
+  SHARED_POOL,
+  senderMetrics,
+  type PoolConnections,
+  type SenderMetrics,
+} from '@volley/metrics';
 import { BatchSender } from './batch.ts';
 import { CampaignCache } from './campaigns.ts';
 import { Deliverer } from './deliver.ts';
@@ -101,7 +107,11 @@ export class SenderEngine {
       poolSize: cfg.poolSize,
       heloName: cfg.heloName,
     });
-    this.metrics = senderMetrics(opts.registry);
+    this.metrics = senderMetrics(opts.registry, {
+      concurrency: cfg.concurrency,
+      enabled: cfg.sendMetrics,
+    });
+    this.metrics.watchConnections(() => this.connectionsByProvider());
     const unsubscribe = {
       secret: cfg.verpSecret,
       url: cfg.unsubscribeUrl,
@@ -133,8 +143,25 @@ export class SenderEngine {
         cfg.bounceDomain && cfg.verpSecret
           ? { secret: cfg.verpSecret, bounceDomain: cfg.bounceDomain }
           : undefined,
-      smtpTime: this.metrics.smtpTime,
+      smtpTime: (disposition, provider, s) => this.metrics.smtpReply(disposition, provider, s),
     });
+  }
+
+  /** The transport's pools by provider label, for volley_smtp_connections (read on a scrape). */
+  private *connectionsByProvider(): Iterable<PoolConnections> {
+    for (const c of this.transport.connections?.() ?? []) {
+      yield { provider: this.providerOfRoute(c.route), open: c.open, busy: c.busy };
+    }
+  }
+
+  /** A route key (a shaping key, see RouteTable) as a provider label. */
+  private providerOfRoute(route: string | undefined): string {
+    if (route === undefined) return SHARED_POOL;
+    const key = route.replace(/ uncapped$/, '');
+    const at = key.indexOf(':');
+    const rest = key.slice(at + 1);
+    if (key.startsWith('provider:')) return rest;
+    return this.shaper?.plan(rest).metricLabel ?? OTHER_PROVIDER;
   }
 
   /** Below this many recipients in flight, the campaign's next window is expanded. */
@@ -213,7 +240,7 @@ export class SenderEngine {
       campaigns: this.campaigns,
       shaper,
       planFor,
-      shapingDelays: metrics.shapingDelays,
+      shapingDelay: (provider, reason, n) => metrics.shapingDelay(provider, reason, n),
       expandWindow: cfg.expandWindow,
       batchSize: cfg.batchSize,
       lowWater: this.lowWater,

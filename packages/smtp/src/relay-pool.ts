@@ -6,6 +6,7 @@ import {
   CAPPED_IDLE_MS,
   CAPPED_SLOT_WAIT_MS,
   type OutgoingMessage,
+  type PoolConnectionCount,
   type Route,
   type SendResult,
   type Transport,
@@ -92,6 +93,17 @@ export class RelayPool implements Transport {
     // is never kept alive by it.
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
+  }
+
+  *connections(): Iterable<PoolConnectionCount> {
+    for (const relay of this.relays) {
+      const shared = relay.pool.stats();
+      yield { route: undefined, open: shared.open, busy: shared.busy };
+      for (const [route, pool] of relay.routes) {
+        const st = pool.stats();
+        yield { route, open: st.open, busy: st.busy };
+      }
+    }
   }
 
   /** Drops route pools left without connections or waiting sends (their idle timeout passed). */

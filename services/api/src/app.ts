@@ -5,8 +5,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
-import type { Keys } from '@volley/contracts';
+import { apiMetrics } from '@volley/metrics';
+import { WebhookStore, webhookQueue } from '@volley/webhooks';
+import type { Queue } from 'bullmq';
+import type { Keys, WebhookJob } from '@volley/contracts';
 import {
   CampaignStore,
   Feedback,
@@ -19,6 +21,7 @@ import { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
+import { registerRequestMetrics } from './request-metrics.ts';
 import { operation } from './operation.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
@@ -33,6 +36,7 @@ import { registerAdminShapingRoute, registerShapingRoute } from './routes/shapin
 import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
 import { registerUnsubscribe } from './routes/unsubscribe.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDeps {
   config: ApiContextConfig;
@@ -43,6 +47,8 @@ export interface AppDeps {
   logger: Logger | false;
   /** Reports the traffic-shaping state at GET /v1/shaping and /v1/admin/shaping; absent when shaping is off. */
   shaper?: Shaper | undefined;
+  /** Where replayed webhook dead letters are queued; one on `redis` when absent. */
+  webhookQueue?: Queue<WebhookJob> | undefined;
 }
 
 /**
@@ -114,6 +120,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   const store = new CampaignStore(deps.redis, deps.keys);
+  const metrics = apiMetrics(deps.registry);
+  registerRequestMetrics(app, metrics);
   const ctx: ApiContext = {
     config: deps.config,
     redis: deps.redis,
@@ -132,18 +140,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       (deps.config.dkimKeys ?? []).map((k) => k.domain),
     ),
     shaper: deps.shaper,
-    metrics: {
-      created: new Counter({
-        name: 'volley_api_campaigns_created_total',
-        help: 'Campaigns created through the API.',
-        registers: [deps.registry],
-      }),
-      accepted: new Counter({
-        name: 'volley_api_recipients_accepted_total',
-        help: 'Recipients accepted into campaigns through the API.',
-        registers: [deps.registry],
-      }),
-    },
+    metrics,
+    webhooks: new WebhookStore(deps.redis, deps.keys),
+    webhookQueue: deps.webhookQueue ?? webhookQueue(deps.redis, deps.keys),
     async loadOwned(id, tenant) {
       const rec = await store.get(id);
       if (!rec || rec.tenant !== tenant)
@@ -167,6 +166,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
+  // A queue made here is closed with the app; one passed in belongs to the caller.
+  if (!deps.webhookQueue) app.addHook('onClose', async () => ctx.webhookQueue.close());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply
@@ -249,6 +250,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerPreviewRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
       registerSuppressionRoutes(v1, ctx);
+      registerWebhookRoutes(v1, ctx);
 
       registerShapingRoute(v1, ctx);
     },

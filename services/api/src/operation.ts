@@ -27,6 +27,8 @@ export const TAGS = {
     'Create campaigns, start, pause, resume or cancel them, and read their status, events, previews and statistics.',
   recipients: 'Stream recipient lists into a draft or scheduled campaign, as NDJSON or CSV.',
   suppressions: 'Addresses the tenant never sends to.',
+  webhooks:
+    'Signed outbound webhooks: endpoints that receive campaign events, and the dead-letter list of deliveries that exhausted their retries. See docs/observability.md for verifying signatures.',
   unsubscribe:
     'One-click unsubscribe (RFC 8058) at the path of VOLLEY_UNSUBSCRIBE_URL; no key, the signed token in the link is the credential.',
   admin: 'Tenants and API keys; authenticated with VOLLEY_ADMIN_KEY.',

@@ -166,6 +166,7 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw err;
         });
+        ctx.metrics.uploadRows.inc({ result: 'invalid' }, result.invalid);
         const { aborted, abortedLine, errors, ...counts } = result;
         if (aborted !== undefined) {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
@@ -175,7 +176,9 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
             'upload again',
           );
         }
-        ctx.metrics.accepted.inc(result.added);
+        ctx.metrics.uploadRows.inc({ result: 'added' }, result.added);
+        ctx.metrics.uploadRows.inc({ result: 'duplicate' }, result.duplicates);
+        ctx.metrics.recipientsAccepted.inc(result.added);
         const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
         answer = { ...counts, errors: lineErrors(errors), total };
       } finally {

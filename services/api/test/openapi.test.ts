@@ -155,6 +155,7 @@ describe('OpenAPI document', () => {
       'shaping',
       'suppressions',
       'unsubscribe',
+      'webhooks',
     ]);
     for (const [key, op] of operations()) {
       assert.ok(op.tags?.length, `${key} has a tag`);
@@ -164,6 +165,7 @@ describe('OpenAPI document', () => {
     assert.deepEqual(doc.paths['/v1/campaigns']?.post?.tags, ['campaigns']);
     assert.deepEqual(doc.paths['/v1/campaigns/{id}/recipients']?.post?.tags, ['recipients']);
     assert.deepEqual(doc.paths['/unsubscribe/{token}']?.post?.tags, ['unsubscribe']);
+    assert.deepEqual(doc.paths['/v1/webhooks']?.post?.tags, ['webhooks']);
   });
 
   test('the bearer scheme is declared; every /v1 operation requires a key, health probes none', () => {

@@ -181,7 +181,7 @@ async function createCampaign(
     draft: body.draft,
     requiredVars: body.requiredVars,
   });
-  if (created) ctx.metrics.created.inc();
+  if (created) ctx.metrics.campaignsCreated.inc();
   let recipients: { added: number; duplicates: number } | undefined;
   const inline = body.recipients ?? [];
   if (inline.length > 0) {
@@ -191,7 +191,7 @@ async function createCampaign(
         id,
         inline.map((r) => ({ email: normalizeEmail(r.email) ?? r.email, vars: r.vars })),
       );
-      ctx.metrics.accepted.inc(recipients.added);
+      ctx.metrics.recipientsAccepted.inc(recipients.added);
     }
     if (resumed) {
       // Part of the list may have been added by the failed attempt: count what is there.

@@ -207,6 +207,7 @@ export async function registerUnsubscribe(
       }),
     },
     async (req, reply) => {
+      const arrived = process.hrtime.bigint();
       const s = await subject(req.params.token);
       try {
         await ctx.feedback.apply(
@@ -220,6 +221,10 @@ export async function registerUnsubscribe(
         }
         throw err;
       }
+      ctx.metrics.unsubscribeLatency.observe(
+        { source: 'one-click' },
+        Number(process.hrtime.bigint() - arrived) / 1e9,
+      );
       return send(reply, donePage(s));
     },
   );
