@@ -9,6 +9,7 @@ import type {
   RecipientEvent,
 } from '@volley/contracts';
 import { LuaScript } from '@volley/redis';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
@@ -104,10 +105,16 @@ function toResult(raw: unknown): FinalizeResult {
 
 /** Campaign definitions, recipients and per-recipient state in Redis. */
 export class CampaignStore {
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
+  private readonly eventsCap: string;
+
   constructor(
     readonly redis: Redis,
     readonly keys: Keys,
-  ) {}
+    opts: { eventsMaxLen?: number } = {},
+  ) {
+    this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
+  }
 
   newId(): string {
     return randomBytes(10).toString('hex');
@@ -263,6 +270,7 @@ export class CampaignStore {
         this.keys.seen(id),
         this.keys.running,
         this.keys.uploadLock(id),
+        this.keys.finished,
       ],
       [now, id],
     )) as [number, number, string];
@@ -281,7 +289,7 @@ export class CampaignStore {
   ): Promise<{ changed: boolean; was: string }> {
     const [changed, was] = (await transitionScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.running],
+      [this.keys.campaign(id), this.keys.running, this.keys.finished],
       [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
     return { changed: changed === 1, was };
@@ -434,7 +442,7 @@ export class CampaignStore {
     now = Date.now(),
   ): Promise<FinalizeResult[]> {
     if (entries.length === 0) return [];
-    const args: (string | number)[] = [now, lowWater, id];
+    const args: (string | number)[] = [now, lowWater, id, this.eventsCap];
     for (const e of entries) {
       args.push(
         e.index,
@@ -458,6 +466,7 @@ export class CampaignStore {
         this.keys.pace(id),
         this.keys.suppressionLog(tenant),
         this.keys.suppressionInfo(tenant),
+        this.keys.finished,
       ],
       args,
     )) as number[];
@@ -515,7 +524,15 @@ export class CampaignStore {
     const raw = await deferScript.run(
       this.redis,
       [this.keys.campaign(id), this.keys.done(id), this.keys.deferred(id), this.keys.events(id)],
-      [index, email, opts.reason, opts.detail.slice(0, 500), opts.now ?? Date.now(), opts.lowWater],
+      [
+        index,
+        email,
+        opts.reason,
+        opts.detail.slice(0, 500),
+        opts.now ?? Date.now(),
+        opts.lowWater,
+        this.eventsCap,
+      ],
     );
     return toResult(raw);
   }
