@@ -17,9 +17,4 @@ export {
   type SuppressionEntry,
   type SuppressionInput,
 } from './suppressions.ts';
-export {
-  Retention,
-  DEFAULT_EVENTS_MAXLEN,
-  DEFAULT_RETENTION_MS,
-  type SweepResult,
-} from './retention.ts';
+export { Retention } from './retention.ts';

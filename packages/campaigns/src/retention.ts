@@ -8,14 +8,12 @@
  * written (EVENTS_LUA) and, for campaigns that run longer than the retention, trimmed by age.
  */
 import type { Redis } from 'ioredis';
+import { DEFAULT_RETENTION } from '@volley/config';
 import type { Keys } from '@volley/contracts';
 import { LuaScript } from '@volley/redis';
 
-/** Events a campaign's stream keeps (the newest): a million outcomes, about 60 MB of Redis. */
-export const DEFAULT_EVENTS_MAXLEN = 1_000_000;
-
-/** How long a finished campaign keeps its per-recipient data: late DSNs and FBL reports come within days. */
-export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
+/** Events a campaign's stream keeps when the caller does not say (VOLLEY_EVENTS_MAXLEN's default). */
+export const DEFAULT_EVENTS_MAXLEN = DEFAULT_RETENTION.eventsMaxLen;
 
 /** Campaigns one sweep removes at most: each removal frees a few keys in one short script. */
 const SWEEP_BATCH = 100;

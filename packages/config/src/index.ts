@@ -3,8 +3,10 @@
  * Every problem is collected, so one failed start shows all of them.
  */
 import { ConfigError, Reader, done, type Env } from './reader.ts';
+import { eventsMaxLen, retentionMs } from './retention.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export { DEFAULT_RETENTION } from './retention.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -75,6 +77,8 @@ export interface FeedbackConfig {
   softBounceLimit: number;
   /** How far back soft bounces count. @defaultValue 30 days */
   softBounceWindowMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
+  eventsMaxLen: number;
 }
 
 export interface SenderConfig extends CommonConfig {
@@ -114,6 +118,13 @@ export interface SenderConfig extends CommonConfig {
    * of exhausting the sender's memory. @defaultValue 10 MiB
    */
   maxMessageBytes: number;
+  /**
+   * How long a finished campaign keeps its per-recipient data (VOLLEY_RETENTION); senders
+   * sweep it away after. @defaultValue 30 days
+   */
+  retentionMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
+  eventsMaxLen: number;
   /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
   dkimKeys: DkimKeyRef[];
   /**
@@ -262,7 +273,7 @@ function feedbackSettings(r: Reader): FeedbackConfig {
       `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
     );
   }
-  return { softBounceLimit, softBounceWindowMs };
+  return { softBounceLimit, softBounceWindowMs, eventsMaxLen: eventsMaxLen(r) };
 }
 
 /** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
@@ -426,6 +437,8 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
     jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    retentionMs: retentionMs(r),
+    eventsMaxLen: eventsMaxLen(r),
     ...messageIdentity(r),
   });
 }

@@ -56,7 +56,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const store = new CampaignStore(deps.redis, deps.keys);
+  const store = new CampaignStore(deps.redis, deps.keys, {
+    eventsMaxLen: deps.config.eventsMaxLen,
+  });
   const ctx: ApiContext = {
     config: deps.config,
     redis: deps.redis,
@@ -67,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     feedback: new Feedback(deps.redis, deps.keys, {
       softBounceLimit: deps.config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit,
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
+      eventsMaxLen: deps.config.eventsMaxLen,
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
     shaper: deps.shaper,

@@ -56,6 +56,7 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'unsubscribeRateLimit'
       | 'softBounceLimit'
       | 'softBounceWindowMs'
+      | 'eventsMaxLen'
     >
   >;
 
