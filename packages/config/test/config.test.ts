@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   knownVariables,
   unknownVariableWarnings,
-  ConfigError,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
   loadFeedbackConfig,
@@ -13,17 +12,7 @@ import {
 } from '@volley/config';
 import { spawnService } from '@volley/testkit';
 
-const base = { REDIS_URL: 'redis://127.0.0.1:6379', VOLLEY_API_KEY: 'a-long-enough-key-123' };
-
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { base, problems } from './helpers.ts';
 
 describe('configuration', () => {
   test('defaults work with only the required variables', () => {

@@ -1,26 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConfigError,
   DEFAULT_RETENTION,
   knownVariables,
   loadApiConfig,
   loadFeedbackConfig,
   loadSenderConfig,
 } from '@volley/config';
+import { base, problems } from './helpers.ts';
 
-const base = { REDIS_URL: 'redis://127.0.0.1:6379', VOLLEY_API_KEY: 'a-long-enough-key-123' };
 const DAY = 86_400_000;
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('retention settings', () => {
   test('senders sweep after VOLLEY_RETENTION; every service that writes events caps them alike', () => {
@@ -39,7 +28,7 @@ describe('retention settings', () => {
   });
 
   test('a retention shorter than a day, or a cap that is not a count, is refused saying why', () => {
-    const p = problemsOf(() =>
+    const p = problems(() =>
       loadSenderConfig({ ...base, VOLLEY_RETENTION: '2h', VOLLEY_EVENTS_MAXLEN: 'many' }),
     );
     assert.equal(p.length, 2, p.join('\n'));
@@ -56,7 +45,7 @@ describe('retention settings', () => {
       p.join('\n'),
     );
     assert.match(
-      problemsOf(() => loadSenderConfig({ ...base, VOLLEY_RETENTION: 'forever' }))[0] ?? '',
+      problems(() => loadSenderConfig({ ...base, VOLLEY_RETENTION: 'forever' }))[0] ?? '',
       /^VOLLEY_RETENTION="forever" is not a duration/,
     );
   });
