@@ -40,7 +40,10 @@ export interface SendBatchJob {
   recipients: BatchRecipient[];
   /** 1 for the first try; a retry batch carries the attempt it is. */
   attempt: number;
-  /** Epoch ms of the first attempt, for expiry by age. */
+  /**
+   * Epoch ms of the first attempt, for expiry by age: the first retry carries the time its
+   * first attempt was deferred; until then it is the time the batch was queued.
+   */
   firstAttemptAt: number;
   /** Times this batch (of this attempt) waited for a connection slot of a capped destination. */
   slotWaits?: number;

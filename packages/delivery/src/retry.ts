@@ -54,6 +54,9 @@ export class Retries {
         ...d,
         recipients: deferred.splice(0),
         attempt: d.attempt + 1,
+        // Age counts from the first attempt, not from queueing: a batch that waited hours for
+        // its destination's rate slot still gets its retries before it expires.
+        firstAttemptAt: d.attempt === 1 ? Date.now() : d.firstAttemptAt,
         shaping: undefined,
         slotWaits: undefined,
       },

@@ -3,6 +3,14 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** A child process whose output is kept (bounded) and can be awaited line by line. */
+/**
+ * How long a wait for a child's line or port lasts by default. A guard against a child that
+ * never gets there, not a measure of its speed: with the test suite, a benchmark and other
+ * work on this 2-core machine (1-minute load about 30), a sender took over 30 s to print its
+ * start line while tsx transpiled its modules.
+ */
+const DEFAULT_WAIT_MS = 120_000;
+
 export interface ChildHandle {
   name: string;
   pid: number;
@@ -66,7 +74,7 @@ export function superviseChild(
     lines,
     exited,
     running,
-    waitForLine(re, timeoutMs = 30_000) {
+    waitForLine(re, timeoutMs = DEFAULT_WAIT_MS) {
       const hit = lines.find((l) => re.test(l));
       if (hit) return Promise.resolve(hit);
       return new Promise<string>((resolve, reject) => {
@@ -94,7 +102,7 @@ export function superviseChild(
         });
       });
     },
-    async waitForPort(port, timeoutMs = 30_000) {
+    async waitForPort(port, timeoutMs = DEFAULT_WAIT_MS) {
       try {
         await waitForPort(port, { what: name, timeoutMs, exited });
       } catch (err) {

@@ -79,7 +79,7 @@ if ARGV[4] == 'slow' then
   if rate > 0 then
     local _, b = bursts(tonumber(ARGV[16]), f0)
     local tat = now + b * 1000 / (rate * f0)
-    redis.call('SET', KEYS[5], fmt(tat), 'PX', math.ceil(tat - now) + 1)
+    redis.call('SET', KEYS[5], fmt(tat), 'PX', expiry_ms(tat - now + 1))
   end
   return {1, count, fmt(f0), fmt(untl), fmt(recovered)}
 end

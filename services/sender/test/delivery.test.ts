@@ -238,7 +238,7 @@ describe('sender', () => {
     const h = new Harness(shared.redis, shared.url);
     await h.start({
       senders: 1,
-      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '200ms', VOLLEY_MAX_AGE: '1s' },
+      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '200ms', VOLLEY_MAX_AGE: '2s' },
       capture: {
         onRecipient: () => {
           attempts++;
