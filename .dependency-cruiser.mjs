@@ -15,9 +15,26 @@ function literal(path) {
   return path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The export condition that names a workspace's TypeScript sources (see packages/runtime). */
+const SOURCE_CONDITION = '@volley/source';
+
 /**
- * Each workspace's public files: the targets of its package.json "exports" (for a package,
- * src/index.ts). Read from the manifests, so a new workspace needs no change here.
+ * The file an "exports" entry names for the sources: the entry itself, or its
+ * SOURCE_CONDITION target when it is split by condition (the default being compiled dist/).
+ * @param {unknown} target
+ * @returns {string | undefined}
+ */
+function sourceTarget(target) {
+  if (typeof target === 'string') return target;
+  if (target instanceof Object && SOURCE_CONDITION in target) {
+    return sourceTarget(/** @type {Record<string, unknown>} */ (target)[SOURCE_CONDITION]);
+  }
+  return undefined;
+}
+
+/**
+ * Each workspace's public files: the source targets of its package.json "exports" (for a
+ * package, src/index.ts). Read from the manifests, so a new workspace needs no change here.
  * @returns {string[]}
  */
 function publicFiles() {
@@ -37,8 +54,8 @@ function publicFiles() {
         manifest instanceof Object && 'exports' in manifest ? manifest.exports : undefined;
       const targets =
         typeof exp === 'string' ? [exp] : exp instanceof Object ? Object.values(exp) : [];
-      for (const target of targets) {
-        if (typeof target === 'string') files.push(`${dir}/${name}/${target.replace(/^\.\//, '')}`);
+      for (const target of targets.map(sourceTarget)) {
+        if (target) files.push(`${dir}/${name}/${target.replace(/^\.\//, '')}`);
       }
     }
   }
@@ -97,8 +114,9 @@ export default {
     {
       name: 'outside-code-by-package-name',
       severity: 'error',
-      comment: 'Benchmarks and scripts reach the workspaces by package name, as services do.',
-      from: { path: '^(benchmarks|scripts)/' },
+      comment:
+        'Benchmarks, scripts and the deployment checks reach the workspaces by package name, as services do.',
+      from: { path: '^(benchmarks|scripts|deploy)/' },
       to: { path: WORKSPACE_CODE, dependencyTypesNot: ['aliased-workspace'] },
     },
     {
@@ -128,15 +146,17 @@ export default {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^benchmarks/results/' },
+    // dist/ is what `npm run build` compiles from the sources cruised here.
+    exclude: { path: '^benchmarks/results/|^(packages|services)/[^/]+/dist/' },
     // `import type` couples files as much as a value import does.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    // Workspaces are resolved as Node resolves them: through the package name's symlink in
-    // node_modules to the real file, and through the "exports" of its package.json.
+    // Workspaces are resolved as Node resolves them under tsx in development: through the
+    // package name's symlink in node_modules to the real file, and through the "exports" of its
+    // package.json with the condition that names the sources (production's dist/ mirrors them).
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'node', 'default'],
+      conditionNames: [SOURCE_CONDITION, 'import', 'node', 'default'],
     },
     skipAnalysisNotInRules: true,
     // Dependencies are declared once, in the root package.json (npm workspaces); without this

@@ -3,7 +3,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.volley/**', 'benchmarks/results/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '**/dist/**',
+      '.volley/**',
+      '.tools/**',
+      'benchmarks/results/**',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,4 @@
-// Runs every *.test.ts under packages/, services/ and benchmarks/ with Node's own test runner (through tsx),
+// Runs every *.test.ts under packages/, services/, benchmarks/ and deploy/ with Node's own test runner (through tsx),
 // so there is one runner and its summary line ends the output.
 import { spawnSync } from 'node:child_process';
 import { ROOT, runnerArgs, testFiles } from './lib/test-files.ts';

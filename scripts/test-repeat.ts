@@ -16,6 +16,7 @@ import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync, existsSy
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { TSX_NODE_ARGS } from '@volley/runtime';
 import { ROOT, runnerArgs, testFiles } from './lib/test-files.ts';
 
 const USAGE = `usage: npm run test:repeat -- [RUNS] [--load] [--busy N] [FILTER...]
@@ -110,7 +111,7 @@ class Load {
     const out = openSync(join(this.dir, `load-bench-${this.benchRuns}.log`), 'w');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'benchmarks/run.ts', '--quick', '--out', join(this.dir, 'bench')],
+      [...TSX_NODE_ARGS, 'benchmarks/run.ts', '--quick', '--out', join(this.dir, 'bench')],
       {
         cwd: ROOT,
         stdio: ['ignore', out, out],

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { findRedisServer, freePort, startLocalRedis, type LocalRedis } from '@volley/redis';
-import { adopt, launchService, tail, type ChildHandle } from '@volley/runtime';
+import { adopt, launchService, tail, type ChildHandle, type ServiceRuntime } from '@volley/runtime';
 
 /** Redis key prefix of every Volley deployment the harness starts (each has a fresh Redis). */
 export const PREFIX = 'bench';
@@ -32,6 +32,8 @@ const SENDER_TUNING = [
   'VOLLEY_SMTP_POOL_SIZE',
   'VOLLEY_BATCH_SIZE',
   'VOLLEY_EXPAND_WINDOW',
+  // `off` measures the send path without its metrics, to compare with a run with them.
+  'VOLLEY_SEND_METRICS',
 ];
 
 /** The sender tuning variables set (not empty) in this process's environment. */
@@ -56,6 +58,8 @@ export interface DeploymentOptions {
   profile?: { dir: string; rep: number } | undefined;
   /** Every line sender `k` (from 1) prints. */
   onSenderLine?: (k: number, line: string) => void;
+  /** TypeScript through tsx, or the compiled dist/ as production runs it. @defaultValue 'tsx' */
+  runtime?: ServiceRuntime;
 }
 
 export interface Deployment {
@@ -96,7 +100,9 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     // One folder per process: tsx's loader thread writes a profile of its own next to the main one.
     const profiled = (name: string) =>
       o.profile ? { cpuProfileDir: join(o.profile.dir, `rep${o.profile.rep}-${name}`) } : {};
+    const runtime = o.runtime ?? 'tsx';
     const api = launchService('api', {
+      runtime,
       env: {
         ...common,
         VOLLEY_API_KEY: apiKey,
@@ -113,6 +119,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
       const onLine = o.onSenderLine;
       const s = launchService('sender', {
         name,
+        runtime,
         env: {
           ...common,
           VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${o.relayPort}`,

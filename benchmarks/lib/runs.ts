@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Keys } from '@volley/contracts';
 import { domainOf } from '@volley/message';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { launch, launchTs, tail, type ChildHandle } from '@volley/runtime';
+import { launch, launchTs, tail, type ChildHandle, type ServiceRuntime } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
 import { measureConformance, type Conformance } from './conformance.ts';
 import { PREFIX, startDeployment, STOP_GRACE_MS, type Deployment } from './deployment.ts';
@@ -294,6 +294,8 @@ export interface VolleyOptions {
   profileDir?: string | undefined;
   /** The shaping policy the senders run with (`--domain-limits`); none when off. */
   policy?: Policy | undefined;
+  /** How the API and senders run (`npm run bench:runtime`). @defaultValue 'tsx' */
+  runtime?: ServiceRuntime | undefined;
 }
 
 /** Largest body the API accepts (its configuration's upper bound). */
@@ -351,7 +353,7 @@ async function memoryByKey(
  * Reads the `sent` events of the campaign's stream: when each recipient was accepted, in order,
  * and the same times grouped by recipient domain (for rate conformance).
  */
-async function sentTimes(
+export async function sentTimes(
   client: RedisClient,
   keys: Keys,
   id: string,
@@ -412,6 +414,7 @@ export async function runVolley(
       },
       senderEnv: o.senderEnv,
       profile: o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
+      ...(o.runtime ? { runtime: o.runtime } : {}),
     });
     const { redis, api, senders, base, auth } = volley;
     log(

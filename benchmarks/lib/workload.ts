@@ -7,7 +7,7 @@ import { compileCampaignTemplates, MessageComposer, type DkimSigner } from '@vol
 import type { Recipient } from '@volley/contracts';
 
 export const FROM_DOMAIN = 'sender.bench.example';
-const FROM = `Volley Bench <news@${FROM_DOMAIN}>`;
+export const FROM = `Volley Bench <news@${FROM_DOMAIN}>`;
 const SUBJECT = '{{firstName}}, your {{plan}} update for {{city}}';
 
 export interface Templates {

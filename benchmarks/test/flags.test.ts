@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { launch, ROOT } from '@volley/runtime';
+import { launch, ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 import { BENCH_CLI } from '../lib/args.ts';
 import { defineCli, flag, FlagError, parseFlags, usageText } from '../lib/flags.ts';
 import { SHAPING_CLI } from '../lib/shaping-args.ts';
@@ -224,7 +224,7 @@ describe('the benchmark commands', () => {
 
 describe('every benchmark entry point', () => {
   const run = async (script: string, argv: string[]) => {
-    const p = launch('bench', process.execPath, ['--import', 'tsx', script, ...argv], {
+    const p = launch('bench', process.execPath, [...TSX_NODE_ARGS, script, ...argv], {
       cwd: ROOT,
     });
     const out = { stdout: '', stderr: '' };
@@ -237,6 +237,7 @@ describe('every benchmark entry point', () => {
     ['benchmarks/batch-size.ts', 'npm run bench:batch'],
     ['benchmarks/upload.ts', 'npm run bench:upload'],
     ['benchmarks/shaping.ts', 'npm run bench:shaping'],
+    ['benchmarks/runtime.ts', 'npm run bench:runtime'],
   ] as const) {
     test(`${command}: --help prints the usage and exits 0; a wrong flag exits 2 with what is wrong and the usage`, async () => {
       const help = await run(script, ['--help']);

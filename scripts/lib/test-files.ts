@@ -4,6 +4,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { TSX_NODE_ARGS } from '@volley/runtime';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -17,8 +18,11 @@ function find(dir: string, out: string[]): string[] {
   return out;
 }
 
-/** Folders whose *.test.ts files make up the suite: the benchmarks' own logic is tested too. */
-const TESTED = ['packages', 'services', 'benchmarks'];
+/**
+ * Folders whose *.test.ts files make up the suite: the benchmarks' own logic is tested too, and
+ * so are the deployment manifests.
+ */
+const TESTED = ['packages', 'services', 'benchmarks', 'deploy'];
 
 /** Every *.test.ts under TESTED whose path contains one of `filter` (all when empty). */
 export function testFiles(filter: string[]): string[] {
@@ -34,5 +38,5 @@ export function runnerArgs(
   files: string[],
   reporters: string[] = ['--test-reporter=spec'],
 ): string[] {
-  return ['--import', 'tsx', '--test', ...reporters, '--test-concurrency=2', ...files];
+  return [...TSX_NODE_ARGS, '--test', ...reporters, '--test-concurrency=2', ...files];
 }

@@ -1,7 +1,7 @@
 /** Small hand-written messages in the shapes the parser reads, one per shape. */
 
 /** Joins lines with CRLF, as messages travel. */
-function eml(lines: string[]): string {
+export function eml(lines: string[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 

@@ -43,8 +43,10 @@ end
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
  * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
- *       reasons hash, pace hash, suppression log, suppression info, finished set
- * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome, email, reason, detail,
+ *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap, finished set
+ * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
+ * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
+ *       email, reason, detail,
  *       suppress ('1'/'0')
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
@@ -54,9 +56,13 @@ local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason = {}, {}
 local n, wasDeferred = 0, 0
+local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
 for k = 5, #ARGV, 6 do
   local idx = tonumber(ARGV[k])
-  if redis.call('SETBIT', KEYS[2], idx, 1) == 1 then
+  if cancelled and redis.call('GETBIT', KEYS[11], idx) == 0 then
+    -- Counted as cancelled when the cancel came: a sender with a stale status must not move it.
+    out[#out + 1] = 0
+  elseif redis.call('SETBIT', KEYS[2], idx, 1) == 1 then
     out[#out + 1] = 0
   else
     out[#out + 1] = 1
@@ -86,19 +92,26 @@ if tonumber(redis.call('HGET', KEYS[8], 's' .. slot) or '-1') == sec then
 else
   redis.call('HSET', KEYS[8], 's' .. slot, sec, 'n' .. slot, n)
 end
-out[1], out[2] = windowSignal(KEYS[1], KEYS[6], KEYS[11], ARGV[3], now, tonumber(ARGV[2]))
+out[1], out[2] = windowSignal(KEYS[1], KEYS[6], KEYS[12], ARGV[3], now, tonumber(ARGV[2]))
 return out
 `;
 
 /**
- * Marks a recipient as waiting for a retry (once per wait) and records the event.
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream
+ * Marks a recipient as waiting for a retry (once per wait) and records the event. A deferred
+ * recipient is no longer in flight: its claim is dropped, and if the campaign was cancelled
+ * while it was, it counts as cancelled, since it will never be retried.
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, claimed bitmap
  * ARGV: index, email, reason, detail, now, lowWater, events cap (0: none)
  * Returns {recorded, signal, cursor} like FINALIZE (deferral frees a window place).
  */
 export const DEFER = `${EVENTS_LUA}
 local idx = tonumber(ARGV[1])
 if redis.call('GETBIT', KEYS[2], idx) == 1 then return {0, 0, 0} end
+local claimed = redis.call('SETBIT', KEYS[5], idx, 0)
+if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then
+  if claimed == 1 then redis.call('HINCRBY', KEYS[1], 'cancelled', 1) end
+  return {0, 0, 0}
+end
 if redis.call('GETBIT', KEYS[3], idx) == 0 then
   redis.call('SETBIT', KEYS[3], idx, 1)
   redis.call('HINCRBY', KEYS[1], 'deferred', 1)
@@ -205,8 +218,11 @@ return {#fresh, dup}
 `;
 
 /**
- * Moves a campaign between lifecycle states if it is in one of the allowed ones.
- * KEYS: campaign hash, running set, finished set
+ * Moves a campaign between lifecycle states if it is in one of the allowed ones. A cancel counts
+ * its cancelled recipients here, atomically with the status every claim checks: those neither
+ * done nor claimed by a sender. Claimed ones are in flight and end as whatever SMTP answers.
+ * KEYS: campaign hash, running set, recipients list, done bitmap, claimed bitmap, scratch key,
+ *       finished set
  * ARGV: allowed (comma-separated), target, now, campaign id, field to stamp with now
  * Returns {changed (1/0), status before}.
  */
@@ -218,9 +234,42 @@ if not string.find(allowed, ',' .. status .. ',', 1, true) then return {0, statu
 redis.call('HSET', KEYS[1], 'status', ARGV[2], ARGV[5], ARGV[3])
 if ARGV[2] == 'cancelled' then
   redis.call('SREM', KEYS[2], ARGV[4])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+  local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+  if status == 'draft' or status == 'scheduled' then
+    -- The list was never frozen by a start: freeze it now, so the counts add up.
+    total = redis.call('LLEN', KEYS[3])
+    redis.call('HSET', KEYS[1], 'total', total)
+  end
+  redis.call('BITOP', 'OR', KEYS[6], KEYS[4], KEYS[5])
+  local touched = redis.call('BITCOUNT', KEYS[6])
+  redis.call('DEL', KEYS[6])
+  redis.call('HSET', KEYS[1], 'cancelled', math.max(0, total - touched))
+  redis.call('ZADD', KEYS[7], ARGV[3], ARGV[4])
 end
 return {1, status}
+`;
+
+/**
+ * Claims recipients before their messages are handed to SMTP, unless the campaign is
+ * cancelled. Cancelled: claims this caller still holds on them (recipients waiting for a
+ * connection, say) are turned into cancelled ones, since they will never be sent.
+ * KEYS: campaign hash, done bitmap, claimed bitmap   ARGV: recipient indices
+ * Returns 1 when claimed, 0 when the campaign is cancelled.
+ */
+export const CLAIM = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'cancelled' then
+  for i = 1, #ARGV do redis.call('SETBIT', KEYS[3], tonumber(ARGV[i]), 1) end
+  return 1
+end
+local n = 0
+for i = 1, #ARGV do
+  local idx = tonumber(ARGV[i])
+  if redis.call('GETBIT', KEYS[2], idx) == 0 and redis.call('SETBIT', KEYS[3], idx, 0) == 1 then
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('HINCRBY', KEYS[1], 'cancelled', n) end
+return 0
 `;
 
 /**

@@ -13,6 +13,7 @@ import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
+  CLAIM,
   CREATE,
   DEFER,
   FINALIZE,
@@ -28,6 +29,8 @@ export interface CampaignDefinition {
   text?: string | undefined;
   replyTo?: string | undefined;
   headers?: Record<string, string> | undefined;
+  /** Variables every recipient must have (dotted paths); uploads refuse rows without them. */
+  requiredVars?: string[] | undefined;
 }
 
 export interface CampaignRecord extends CampaignDefinition {
@@ -38,6 +41,7 @@ export interface CampaignRecord extends CampaignDefinition {
   sendAt?: number | undefined;
   startedAt?: number | undefined;
   completedAt?: number | undefined;
+  cancelledAt?: number | undefined;
   /** Next recipient index to expand into send jobs. */
   cursor: number;
   counts: CampaignCounts;
@@ -86,6 +90,7 @@ const addScript = new LuaScript(ADD_RECIPIENTS);
 const createScript = new LuaScript(CREATE);
 const transitionScript = new LuaScript(TRANSITION);
 const parkScript = new LuaScript(PARK);
+const claimScript = new LuaScript(CLAIM);
 
 /** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
 const ADD_CHUNK = 1000;
@@ -145,6 +150,7 @@ export class CampaignStore {
     if (input.text !== undefined) fields.text = input.text;
     if (input.replyTo !== undefined) fields.replyTo = input.replyTo;
     if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
+    if (input.requiredVars?.length) fields.requiredVars = JSON.stringify(input.requiredVars);
     if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
     const created = await createScript.run(
       this.redis,
@@ -289,10 +295,32 @@ export class CampaignStore {
   ): Promise<{ changed: boolean; was: string }> {
     const [changed, was] = (await transitionScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.running, this.keys.finished],
+      [
+        this.keys.campaign(id),
+        this.keys.running,
+        this.keys.recipients(id),
+        this.keys.done(id),
+        this.keys.claimed(id),
+        this.keys.cancelScratch(id),
+        this.keys.finished,
+      ],
       [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
     return { changed: changed === 1, was };
+  }
+
+  /**
+   * Claims recipients right before their messages go to SMTP; false once the campaign is
+   * cancelled (then the claims held on `indices` become cancelled recipients: see CLAIM).
+   */
+  async claim(id: string, indices: readonly number[]): Promise<boolean> {
+    if (indices.length === 0) return true;
+    const ok = await claimScript.run(
+      this.redis,
+      [this.keys.campaign(id), this.keys.done(id), this.keys.claimed(id)],
+      [...indices],
+    );
+    return ok === 1;
   }
 
   /** Records a send job held back by a pause, if the campaign is still paused; returns the status. */
@@ -327,6 +355,10 @@ export class CampaignStore {
     const failed = num(h.failed);
     // Neither final nor waiting for a retry: still to be sent (or, once cancelled, never to be).
     const open = Math.max(0, total - sent - deferred - bounced - suppressed - failed);
+    // Counted by the cancel itself (campaigns cancelled before it was: derived, as then).
+    const cancelled = status === 'cancelled' ? (optNum(h.cancelled) ?? open + deferred) : 0;
+    // Once cancelled, what is neither final nor cancelled is in flight: it ends as SMTP answers.
+    const inFlight = Math.max(0, total - sent - bounced - suppressed - failed - cancelled);
     return {
       id,
       tenant: h.tenant,
@@ -337,15 +369,17 @@ export class CampaignStore {
       text: h.text,
       replyTo: h.replyTo,
       headers: h.headers ? (JSON.parse(h.headers) as Record<string, string>) : undefined,
+      requiredVars: h.requiredVars ? (JSON.parse(h.requiredVars) as string[]) : undefined,
       createdAt: num(h.createdAt),
       sendAt: optNum(h.sendAt),
       startedAt: optNum(h.startedAt),
       completedAt: optNum(h.completedAt),
+      cancelledAt: optNum(h.cancelledAt),
       cursor: num(h.cursor),
       counts: {
         total,
-        queued: status === 'cancelled' ? 0 : open,
-        cancelled: status === 'cancelled' ? open + deferred : 0,
+        queued: status === 'cancelled' ? inFlight : open,
+        cancelled,
         sent,
         deferred: status === 'cancelled' ? 0 : deferred,
         bounced,
@@ -466,6 +500,7 @@ export class CampaignStore {
         this.keys.pace(id),
         this.keys.suppressionLog(tenant),
         this.keys.suppressionInfo(tenant),
+        this.keys.claimed(id),
         this.keys.finished,
       ],
       args,
@@ -523,7 +558,13 @@ export class CampaignStore {
   ): Promise<FinalizeResult> {
     const raw = await deferScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.done(id), this.keys.deferred(id), this.keys.events(id)],
+      [
+        this.keys.campaign(id),
+        this.keys.done(id),
+        this.keys.deferred(id),
+        this.keys.events(id),
+        this.keys.claimed(id),
+      ],
       [
         index,
         email,

@@ -2,11 +2,43 @@
  * Configuration from environment variables, parsed and validated once at start.
  * Every problem is collected, so one failed start shows all of them.
  */
+import { readFileSync } from 'node:fs';
+import { loadBounceConfig } from './bounce.ts';
+import {
+  DEFAULT_METRICS_PORTS,
+  common,
+  feedbackSettings,
+  mask,
+  verpSecretSetting,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
 import { eventsMaxLen, retentionMs } from './retention.ts';
+import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
+import { loadLocalConfig } from './local.ts';
+import { domainSettings, type DomainConfig } from './domains.ts';
+import { collectorSettings, type CollectorSettings } from './collector.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
 export { DEFAULT_RETENTION } from './retention.ts';
+export { loadLocalConfig, type LocalConfig } from './local.ts';
+export type { CollectorSettings } from './collector.ts';
+export {
+  DEFAULT_METRICS_PORTS,
+  DEFAULT_SOFT_BOUNCE,
+  loadFeedbackConfig,
+  type CommonConfig,
+  type FeedbackConfig,
+} from './common.ts';
+export { loadBounceConfig } from './bounce.ts';
+export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
+export {
+  DEFAULT_TEMPLATE_LIMITS,
+  OVER_BUDGET_PER_RUN_MS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from './templates.ts';
 
 export interface RelayTarget {
   /** The URL as given, with any password masked, for logs. */
@@ -24,18 +56,26 @@ export interface RelayTarget {
   requireTLS: boolean;
   /** Share of traffic relative to the other relays (`?weight=N`). @defaultValue 1 */
   weight: number;
+  /**
+   * Check the relay's certificate (`?tlsVerify=false` turns it off: encrypted, but open to a
+   * man in the middle; the sender warns at start). @defaultValue true
+   */
+  tlsVerify: boolean;
+  /** PEM CA certificates to check the relay's certificate against, read from `?ca=FILE`, in place of the system's. */
+  ca?: Buffer;
 }
 
-export interface CommonConfig {
-  redisUrl: string;
-  /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
-  redisPrefix: string;
-  metricsPort: number;
-  metricsHost: string;
-  logLevel: string;
+/** What a sender warns about at start: relays whose certificates are not verified. */
+export function relayWarnings(relays: readonly RelayTarget[]): string[] {
+  return relays
+    .filter((r) => !r.tlsVerify)
+    .map(
+      (r) =>
+        `VOLLEY_SMTP_RELAY: ${r.label} has tlsVerify=false: its certificate is not verified, so a man in the middle can read and change the mail; give its CA with ?ca=FILE instead`,
+    );
 }
 
-export interface ApiConfig extends CommonConfig, FeedbackConfig {
+export interface ApiConfig extends CommonConfig, FeedbackConfig, DomainConfig {
   port: number;
   host: string;
   apiKey: string;
@@ -69,19 +109,11 @@ export interface ApiConfig extends CommonConfig, FeedbackConfig {
    * key); 0 turns the limit off. @defaultValue 600
    */
   unsubscribeRateLimit: number;
+  /** The render budget, applied at submit and by preview. */
+  templateLimits: TemplateLimits;
 }
 
-/** How reported soft bounces turn into suppression; read by every service that applies feedback. */
-export interface FeedbackConfig {
-  /** Soft bounces of an address within the window that suppress it; 0 never. @defaultValue 3 */
-  softBounceLimit: number;
-  /** How far back soft bounces count. @defaultValue 30 days */
-  softBounceWindowMs: number;
-  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
-  eventsMaxLen: number;
-}
-
-export interface SenderConfig extends CommonConfig {
+export interface SenderConfig extends CommonConfig, DomainConfig {
   delivery: 'relay' | 'mx';
   relays: RelayTarget[];
   /** DNS servers for MX lookups (`ip` or `ip:port`); empty uses the system's. */
@@ -107,8 +139,6 @@ export interface SenderConfig extends CommonConfig {
   /** Deadline for in-flight messages on SIGTERM. @defaultValue 30 s */
   drainTimeoutMs: number;
   shapingPolicy: string | undefined;
-  /** Domain of the VERP return path `bounces+<token>@<domain>`; unset sends with the From address. */
-  bounceDomain: string | undefined;
   /** HMAC secret of VERP and unsubscribe tokens; required with a bounce domain. */
   verpSecret: string | undefined;
   /** Base https URL of one-click unsubscribe (RFC 8058); the token is appended as a path segment. */
@@ -125,26 +155,29 @@ export interface SenderConfig extends CommonConfig {
   retentionMs: number;
   /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
   eventsMaxLen: number;
-  /** DKIM keys: the From domain (or a parent) picks the keys that sign. */
-  dkimKeys: DkimKeyRef[];
+  /** The render budget of one recipient; one over it fails alone. */
+  templateLimits: TemplateLimits;
+  /**
+   * How long a sender keeps a tenant's DKIM keys before reading them again: a rotation or a
+   * removed domain takes effect within this. @defaultValue 10 s
+   */
+  dkimCacheMs: number;
   /**
    * How long a batch stays locked to a sender without renewal; also how often stalled batches
    * (of a sender that died) are looked for. A dead sender's batches resume after at most about
    * twice this. @defaultValue 30 s
    */
   jobLockMs: number;
-}
-
-export interface DkimKeyRef {
-  domain: string;
-  selector: string;
-  /** Path of the PEM private key file. */
-  keyPath: string;
+  /**
+   * Send-path metrics (messages, SMTP latency, shaping delays); off only to measure what they
+   * cost (`npm run bench -- --metrics-cost`). @defaultValue true
+   */
+  sendMetrics: boolean;
 }
 
 /**
  * Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `user:pass@`,
- * `?weight=N` and `?requireTLS=true|false`.
+ * `?weight=N`, `?requireTLS=true|false`, `?tlsVerify=true|false` and `?ca=FILE`.
  */
 export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   const out: RelayTarget[] = [];
@@ -192,6 +225,31 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       );
       continue;
     }
+    const verifyText = url.searchParams.get('tlsVerify');
+    if (verifyText !== null && verifyText !== 'true' && verifyText !== 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: tlsVerify must be true or false, not ${JSON.stringify(verifyText)} (${JSON.stringify(mask(part))})`,
+      );
+      continue;
+    }
+    const caFile = url.searchParams.get('ca');
+    if (caFile !== null && verifyText === 'false') {
+      problems.push(
+        `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has both ca and tlsVerify=false: a CA file is only used to verify; drop one`,
+      );
+      continue;
+    }
+    let ca: Buffer | undefined;
+    if (caFile !== null) {
+      try {
+        ca = readFileSync(caFile);
+      } catch (err) {
+        problems.push(
+          `VOLLEY_SMTP_RELAY: the ca file ${JSON.stringify(caFile)} of ${url.host} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); without it the relay's certificate could not be verified`,
+        );
+        continue;
+      }
+    }
     const target: RelayTarget = {
       label: `${url.protocol}//${url.username ? `${decodeURIComponent(url.username)}:***@` : ''}${url.host}`,
       host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -199,7 +257,9 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       secure,
       requireTLS: secure || tlsText === 'true' || url.username !== '',
       weight,
+      tlsVerify: verifyText !== 'false',
     };
+    if (ca) target.ca = ca;
     if (url.username) {
       target.auth = {
         user: decodeURIComponent(url.username),
@@ -214,73 +274,8 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
   return out;
 }
 
-function mask(urlText: string): string {
-  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-function common(r: Reader, defaultMetricsPort: number): CommonConfig {
-  const redisUrl = r.required(
-    'REDIS_URL',
-    'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
-  );
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(
-      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
-    );
-  }
-  const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
-  }
-  return {
-    redisUrl,
-    redisPrefix,
-    metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
-    metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',
-    logLevel: r.oneOf('VOLLEY_LOG_LEVEL', 'info', [
-      'fatal',
-      'error',
-      'warn',
-      'info',
-      'debug',
-      'trace',
-      'silent',
-    ]),
-  };
-}
-
-/** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
-export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
-
 /** Requests per minute one client address may make to the unsubscribe routes, by default. */
 const DEFAULT_UNSUBSCRIBE_RATE_LIMIT = 600;
-
-function feedbackSettings(r: Reader): FeedbackConfig {
-  const softBounceLimit = r.limitOrOff(
-    'VOLLEY_SOFT_BOUNCE_LIMIT',
-    DEFAULT_SOFT_BOUNCE.limit,
-    1000,
-    'the soft bounces (mailbox full, blocked, ...) of one address within VOLLEY_SOFT_BOUNCE_WINDOW that put it on the suppression list; 0 or off never suppresses for soft bounces',
-  );
-  const softBounceWindowMs = r.durationMs(
-    'VOLLEY_SOFT_BOUNCE_WINDOW',
-    DEFAULT_SOFT_BOUNCE.windowMs,
-  );
-  // At least a minute, or a limit above one could never be reached by bounces of separate
-  // messages; at most a year, which is as long as a count per address is worth keeping.
-  if (softBounceWindowMs < 60_000 || softBounceWindowMs > 365 * 86_400_000) {
-    r.problems.push(
-      `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
-    );
-  }
-  return { softBounceLimit, softBounceWindowMs, eventsMaxLen: eventsMaxLen(r) };
-}
-
-/** Reported-feedback settings alone, for services that apply feedback (the bounce service). */
-export function loadFeedbackConfig(env: Env = process.env): FeedbackConfig {
-  const r = new Reader(env);
-  return done(r, feedbackSettings(r));
-}
 
 /** Paths the API answers itself: an unsubscribe URL there could never be answered. */
 const API_PATHS = /^\/(v1|docs|openapi\.json|healthz|readyz)(\/|$)/;
@@ -292,10 +287,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * links) and the API (which answers them) both read them.
  */
 function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
-  const verpSecret = r.raw('VOLLEY_VERP_SECRET');
-  if (verpSecret && verpSecret.length < 16) {
-    r.problems.push('VOLLEY_VERP_SECRET must be at least 16 characters so tokens cannot be forged');
-  }
+  const verpSecret = verpSecretSetting(r);
   const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
   if (!unsubscribeUrl) return { verpSecret };
   const name = `VOLLEY_UNSUBSCRIBE_URL=${JSON.stringify(unsubscribeUrl)}`;
@@ -336,9 +328,6 @@ function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?:
 
 /** Per-key API rate limit when VOLLEY_API_RATE_LIMIT and VOLLEY_API_RATE_WINDOW are unset. */
 export const DEFAULT_API_RATE_LIMIT = { limit: 6000, windowSeconds: 60 } as const;
-
-/** Default metrics ports, one per service so they can share a host during development. */
-export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, collector: 9467 };
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const r = new Reader(env);
@@ -395,6 +384,8 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
       'the requests one client address may make per minute to the unsubscribe routes; 0 or off turns the limit off',
     ),
     ...feedbackSettings(r),
+    templateLimits: templateLimits(r),
+    ...domainSettings(r),
   });
 }
 
@@ -419,6 +410,9 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
   if (expandWindow < batchSize) {
     r.problems.push('VOLLEY_EXPAND_WINDOW must be at least VOLLEY_BATCH_SIZE');
   }
+  const jobLockMs = r.durationMs('VOLLEY_JOB_LOCK', 30_000);
+  const limits = templateLimits(r);
+  checkBudgetFitsLock(r, limits, jobLockMs);
   return done(r, {
     ...c,
     delivery,
@@ -435,7 +429,9 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     heloName: r.raw('VOLLEY_HELO_NAME'),
     drainTimeoutMs: r.durationMs('VOLLEY_DRAIN_TIMEOUT', 30_000),
     shapingPolicy: r.raw('VOLLEY_SHAPING_POLICY'),
-    jobLockMs: r.durationMs('VOLLEY_JOB_LOCK', 30_000),
+    jobLockMs,
+    templateLimits: limits,
+    sendMetrics: r.oneOf('VOLLEY_SEND_METRICS', 'on', ['on', 'off'] as const) === 'on',
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     retentionMs: retentionMs(r),
     eventsMaxLen: eventsMaxLen(r),
@@ -446,39 +442,26 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
 /** VERP, unsubscribe and DKIM settings, checked together because they depend on each other. */
 function messageIdentity(
   r: Reader,
-): Pick<SenderConfig, 'bounceDomain' | 'verpSecret' | 'unsubscribeUrl' | 'dkimKeys'> {
-  const bounceDomain = r.raw('VOLLEY_BOUNCE_DOMAIN')?.toLowerCase();
-  if (bounceDomain && !/^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/.test(bounceDomain)) {
-    r.problems.push(`VOLLEY_BOUNCE_DOMAIN=${JSON.stringify(bounceDomain)} is not a domain name`);
-  }
+): DomainConfig & Pick<SenderConfig, 'verpSecret' | 'unsubscribeUrl' | 'dkimCacheMs'> {
+  const domains = domainSettings(r);
   const { unsubscribeUrl, verpSecret } = unsubscribeSettings(r);
-  if (bounceDomain && !verpSecret) {
+  if (domains.bounceDomain && !verpSecret) {
     r.problems.push(
       'VOLLEY_VERP_SECRET is not set: with VOLLEY_BOUNCE_DOMAIN, return paths carry a signed token and the bounce collector needs the same secret to trust them',
     );
   }
-  const dkimKeys: DkimKeyRef[] = [];
-  for (const entry of (r.raw('VOLLEY_DKIM_KEYS') ?? '')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)) {
-    const m = /^([A-Za-z0-9.-]+):([A-Za-z0-9._-]+):(.+)$/.exec(entry);
-    if (!m) {
-      r.problems.push(
-        `VOLLEY_DKIM_KEYS: ${JSON.stringify(entry)} must be domain:selector:/path/to/private-key.pem`,
-      );
-      continue;
-    }
-    dkimKeys.push({
-      domain: (m[1] ?? '').toLowerCase(),
-      selector: m[2] ?? '',
-      keyPath: m[3] ?? '',
-    });
+  const dkimCacheMs = r.durationMs('VOLLEY_DKIM_CACHE_TTL', 10_000);
+  // Below 100 ms every batch would read the keys again; past an hour a rotated-out or removed
+  // key would keep signing for longer than an operator waiting on it expects.
+  if (dkimCacheMs < 100 || dkimCacheMs > 3_600_000) {
+    r.problems.push(
+      `VOLLEY_DKIM_CACHE_TTL=${JSON.stringify(r.raw('VOLLEY_DKIM_CACHE_TTL'))} must be from 100ms to 1h: how long a sender signs with the DKIM keys it read before reading them again`,
+    );
   }
-  return { bounceDomain, verpSecret, unsubscribeUrl, dkimKeys };
+  return { ...domains, verpSecret, unsubscribeUrl, dkimCacheMs };
 }
 
-/** Services that only need Redis and a metrics port (bounce, collector, for now). */
+/** Services that only need Redis and a metrics port (the collector, for now). */
 export function loadCommonConfig(
   service: keyof typeof DEFAULT_METRICS_PORTS,
   env: Env = process.env,
@@ -487,19 +470,23 @@ export function loadCommonConfig(
   return done(r, common(r, DEFAULT_METRICS_PORTS[service]));
 }
 
+export type CollectorConfig = CommonConfig & CollectorSettings;
+
+/** The collector: Redis, its metrics port, and its own settings (collector.ts). */
+export function loadCollectorConfig(env: Env = process.env): CollectorConfig {
+  const r = new Reader(env);
+  return done(r, { ...common(r, DEFAULT_METRICS_PORTS.collector), ...collectorSettings(r) });
+}
+
 /**
  * Variables read outside the service loaders: by `npm start` and `npm run demo`, and set by
  * the local supervisor for its children.
  */
 const LOCAL_VARIABLES = [
-  'VOLLEY_CAPTURE_PORT',
-  'VOLLEY_CAPTURE_DIR',
   'VOLLEY_LOCAL_DIR',
   'VOLLEY_API_URL',
   'VOLLEY_DEMO_RECIPIENTS',
   'VOLLEY_PARENT_PID',
-  // `npm start` gives each service its own metrics port through these.
-  ...Object.keys(DEFAULT_METRICS_PORTS).map((s) => `VOLLEY_${s.toUpperCase()}_METRICS_PORT`),
 ];
 
 let known: Set<string> | undefined;
@@ -520,7 +507,9 @@ export function knownVariables(): ReadonlySet<string> {
   const loaders: (() => unknown)[] = [
     () => loadApiConfig(recording),
     () => loadSenderConfig(recording),
-    () => loadCommonConfig('bounce', recording),
+    () => loadBounceConfig(recording),
+    () => loadLocalConfig(recording),
+    () => loadCollectorConfig(recording),
   ];
   for (const load of loaders) {
     try {

@@ -5,6 +5,9 @@ import {
   unknownVariableWarnings,
   DEFAULT_API_RATE_LIMIT,
   loadApiConfig,
+  loadBounceConfig,
+  loadCollectorConfig,
+  loadDomainConfig,
   loadFeedbackConfig,
   loadSenderConfig,
   parseDuration,
@@ -190,6 +193,63 @@ describe('configuration', () => {
     }
   });
 
+  test('bounce service: local defaults, the domain and secret required, TLS files in pairs and present', () => {
+    const need = {
+      REDIS_URL: base.REDIS_URL,
+      VOLLEY_BOUNCE_DOMAIN: 'Bounces.Example.COM',
+      VOLLEY_VERP_SECRET: 'a-secret-of-16-chars',
+    };
+    const c = loadBounceConfig(need);
+    assert.deepEqual(
+      [c.bounceDomain, c.smtpHost, c.smtpPort, c.tls, c.metricsPort],
+      ['bounces.example.com', '127.0.0.1', 2526, undefined, 9466],
+    );
+    assert.deepEqual(
+      [c.maxMessageBytes, c.maxClients, c.rateLimit, c.softBounceLimit],
+      [25 * 1024 * 1024, 100, 600, 3],
+    );
+    const set = loadBounceConfig({
+      ...need,
+      VOLLEY_BOUNCE_SMTP_HOST: '0.0.0.0',
+      VOLLEY_BOUNCE_SMTP_PORT: '25',
+      VOLLEY_BOUNCE_RATE_LIMIT: 'off',
+      VOLLEY_BOUNCE_TLS_CERT: '/dev/null',
+      VOLLEY_BOUNCE_TLS_KEY: '/dev/null',
+    });
+    assert.deepEqual(
+      [set.smtpHost, set.smtpPort, set.rateLimit, set.tls],
+      ['0.0.0.0', 25, 0, { certPath: '/dev/null', keyPath: '/dev/null' }],
+    );
+
+    const missing = problems(() => loadBounceConfig({ REDIS_URL: base.REDIS_URL }));
+    assert.equal(missing.length, 2, missing.join('; '));
+    assert.match(missing[0] ?? '', /^VOLLEY_BOUNCE_DOMAIN is not set: the bounce service accepts/);
+    assert.match(missing[1] ?? '', /^VOLLEY_VERP_SECRET is not set: the bounce service verifies/);
+    const bad = problems(() =>
+      loadBounceConfig({
+        ...need,
+        VOLLEY_BOUNCE_DOMAIN: 'not a domain',
+        VOLLEY_VERP_SECRET: 'short',
+        VOLLEY_BOUNCE_SMTP_PORT: '70000',
+        VOLLEY_BOUNCE_TLS_CERT: '/no/such/cert.pem',
+        VOLLEY_BOUNCE_MAX_CLIENTS: '0',
+      }),
+    );
+    assert.equal(bad.length, 6, bad.join('; '));
+    assert.match(bad[0] ?? '', /^VOLLEY_BOUNCE_DOMAIN="not a domain" is not a domain name/);
+    assert.match(bad[1] ?? '', /^VOLLEY_VERP_SECRET must be at least 16 characters/);
+    assert.match(bad[2] ?? '', /^VOLLEY_BOUNCE_TLS_CERT and VOLLEY_BOUNCE_TLS_KEY go together/);
+    assert.match(bad[3] ?? '', /^VOLLEY_BOUNCE_TLS_CERT="\/no\/such\/cert\.pem": no such file/);
+    assert.match(
+      bad[4] ?? '',
+      /^VOLLEY_BOUNCE_SMTP_PORT="70000" must be a whole number from 0 to 65535/,
+    );
+    assert.match(
+      bad[5] ?? '',
+      /^VOLLEY_BOUNCE_MAX_CLIENTS="0" must be a whole number from 1 to 10000/,
+    );
+  });
+
   test('relay URLs: several, weights, credentials masked in labels, bad schemes refused', () => {
     const errs: string[] = [];
     const relays = parseRelays(
@@ -239,6 +299,29 @@ describe('configuration', () => {
     );
   });
 
+  test('collector: defaults, and a lock too short to renew or a wrong webhook setting refused with the reason', () => {
+    const c = loadCollectorConfig(base);
+    assert.equal(c.metricsPort, 9467);
+    assert.deepEqual(
+      [c.intervalMs, c.lockTtlMs, c.eventsHorizonMs, c.webhookAttempts, c.webhookRetryBaseMs],
+      [5_000, 15_000, 30 * 86_400_000, 10, 10_000],
+    );
+    const p = problems(() =>
+      loadCollectorConfig({
+        ...base,
+        VOLLEY_COLLECTOR_LOCK: '1s',
+        VOLLEY_WEBHOOK_ATTEMPTS: '0',
+        VOLLEY_WEBHOOK_TIMEOUT: 'soon',
+      }),
+    );
+    assert.equal(p.length, 3, p.join('; '));
+    assert.ok(
+      p.some((x) => /VOLLEY_COLLECTOR_LOCK must be at least 3s: .*two collector replicas/.test(x)),
+    );
+    assert.ok(p.some((x) => x.startsWith('VOLLEY_WEBHOOK_ATTEMPTS')));
+    assert.ok(p.some((x) => x.startsWith('VOLLEY_WEBHOOK_TIMEOUT')));
+  });
+
   test('durations take units', () => {
     assert.equal(parseDuration('90s'), 90_000);
     assert.equal(parseDuration('3d'), 259_200_000);
@@ -262,6 +345,70 @@ describe('configuration', () => {
     assert.match(out, /volley sender: invalid configuration/);
     assert.match(out, /VOLLEY_SMTP_RELAY: "ftp:\/\/nope" must start with smtp:\/\/ or smtps:\/\//);
     assert.match(out, /VOLLEY_SENDER_CONCURRENCY="0" must be a whole number from 1 to 1000/);
+  });
+});
+
+describe('sending domain settings', () => {
+  test('the API, the senders and the CLI read the same DKIM secret and DNS settings', () => {
+    const env = {
+      ...base,
+      VOLLEY_DKIM_SECRET: 'x'.repeat(32),
+      VOLLEY_DKIM_KEYS: 'Static.Example:s1:/keys/s1.pem',
+      VOLLEY_BOUNCE_DOMAIN: 'Bounces.Volley.Example',
+      VOLLEY_VERP_SECRET: 'verp-secret-0123456789',
+      VOLLEY_BOUNCE_MX: 'mx.volley.example',
+      VOLLEY_SPF_INCLUDE: '_spf.volley.example',
+    };
+    const expected = {
+      dkimSecret: 'x'.repeat(32),
+      dkimKeys: [{ domain: 'static.example', selector: 's1', keyPath: '/keys/s1.pem' }],
+      bounceDomain: 'bounces.volley.example',
+      bounceMx: 'mx.volley.example',
+      spfInclude: '_spf.volley.example',
+    };
+    assert.deepEqual(loadDomainConfig(env), expected);
+    const api = loadApiConfig(env);
+    const sender = loadSenderConfig(env);
+    for (const c of [api, sender]) {
+      assert.deepEqual(
+        Object.fromEntries(Object.keys(expected).map((k) => [k, c[k as keyof typeof expected]])),
+        expected,
+      );
+    }
+    assert.equal(sender.dkimCacheMs, 10_000);
+    assert.equal(loadSenderConfig({ ...base, VOLLEY_DKIM_CACHE_TTL: '2s' }).dkimCacheMs, 2000);
+  });
+
+  test('a short secret, a cache time out of range and names that are not domains are refused', () => {
+    const p = problems(() =>
+      loadSenderConfig({
+        ...base,
+        VOLLEY_DKIM_SECRET: 'short',
+        VOLLEY_DKIM_CACHE_TTL: '2h',
+        VOLLEY_BOUNCE_MX: 'not a host',
+        VOLLEY_SPF_INCLUDE: 'spf..example',
+      }),
+    );
+    assert.equal(p.length, 4, p.join('\n'));
+    assert.match(
+      p[0] ?? '',
+      /^VOLLEY_DKIM_SECRET must be at least 32 characters: .*seals every stored DKIM private key/,
+    );
+    assert.match(p[1] ?? '', /^VOLLEY_BOUNCE_MX="not a host" is not a domain name/);
+    assert.match(p[2] ?? '', /^VOLLEY_SPF_INCLUDE="spf..example" is not a domain name/);
+    assert.match(p[3] ?? '', /^VOLLEY_DKIM_CACHE_TTL="2h" must be from 100ms to 1h/);
+    assert.match(
+      problems(() => loadApiConfig({ ...base, VOLLEY_DKIM_SECRET: 'x'.repeat(31) }))[0] ?? '',
+      /VOLLEY_DKIM_SECRET must be at least 32 characters/,
+    );
+    for (const name of [
+      'VOLLEY_DKIM_SECRET',
+      'VOLLEY_DKIM_CACHE_TTL',
+      'VOLLEY_BOUNCE_MX',
+      'VOLLEY_SPF_INCLUDE',
+    ]) {
+      assert.ok(knownVariables().has(name), name);
+    }
   });
 });
 
@@ -293,6 +440,10 @@ describe('unknown variables', () => {
       'VOLLEY_UNSUBSCRIBE_RATE_LIMIT',
       'VOLLEY_API_METRICS_PORT',
       'VOLLEY_COLLECTOR_METRICS_PORT',
+      'VOLLEY_BOUNCE_SMTP_PORT',
+      'VOLLEY_BOUNCE_SMTP_HOST',
+      'VOLLEY_BOUNCE_TLS_CERT',
+      'VOLLEY_BOUNCE_RATE_LIMIT',
     ]) {
       assert.ok(all.has(name), name);
     }

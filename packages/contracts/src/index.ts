@@ -8,12 +8,48 @@ export const QUEUES = {
   send: 'volley-send',
   /** Campaign control work: expanding the next window of recipients into send jobs. */
   control: 'volley-control',
+  /** Signed webhook deliveries, one job per event and endpoint (the collector delivers them). */
+  webhooks: 'volley-webhooks',
 } as const;
 
 export const JOBS = {
   sendBatch: 'send-batch',
   expand: 'expand',
+  webhook: 'webhook',
 } as const;
+
+/** The tenant `VOLLEY_API_KEY` authenticates as, and the one `VOLLEY_DKIM_KEYS` signs for. */
+export const DEFAULT_TENANT = 'default';
+
+/** Types a webhook endpoint may subscribe to: the event outcomes, or `*` for all of them. */
+export const WEBHOOK_EVENT_TYPES = [
+  'sent',
+  'deferred',
+  'bounced',
+  'suppressed',
+  'failed',
+  'complained',
+  'unsubscribed',
+] as const;
+
+/** The body a webhook receiver gets (JSON); `id` is stable across retries and replays. */
+export interface WebhookEvent {
+  /** `<campaign id>:<stream id>`: the same event always has the same id; deduplicate on it. */
+  id: string;
+  type: Outcome;
+  tenant: string;
+  campaignId: string;
+  /** When the event happened (ISO 8601). */
+  createdAt: string;
+  data: Omit<RecipientEvent, 'campaignId' | 'outcome'>;
+}
+
+/** One delivery of one event to one endpoint. */
+export interface WebhookJob {
+  tenant: string;
+  endpointId: string;
+  event: WebhookEvent;
+}
 
 export type CampaignStatus =
   'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
@@ -161,6 +197,18 @@ export class Keys {
   deferred(id: string): string {
     return `${this.prefix}:c:${id}:def`;
   }
+  /**
+   * Bitmap by recipient index: set when a sender is about to hand the recipient's message to
+   * SMTP, in the same script that checks the campaign is not cancelled. A cancel counts as
+   * cancelled exactly the recipients neither done nor claimed.
+   */
+  claimed(id: string): string {
+    return `${this.prefix}:c:${id}:claimed`;
+  }
+  /** Scratch key of the cancel script (union of done and claimed), deleted in the same script. */
+  cancelScratch(id: string): string {
+    return `${this.prefix}:c:${id}:cancel-tmp`;
+  }
   /** Set of lower-cased addresses already in the campaign, for deduplication. */
   seen(id: string): string {
     return `${this.prefix}:c:${id}:seen`;
@@ -230,6 +278,18 @@ export class Keys {
   testSends(id: string): string {
     return `${this.prefix}:c:${id}:tests`;
   }
+  /**
+   * Hash sending domain → JSON of its tenant, DKIM selectors and their keys (private keys only
+   * sealed with VOLLEY_DKIM_SECRET). One hash for every tenant, so whose a domain is, and which
+   * keys sign for it, is one HMGET of the From domain and its parents.
+   */
+  get sendingDomains(): string {
+    return `${this.prefix}:domains`;
+  }
+  /** Set of a tenant's sending domains, to list them and to know whether it has any. */
+  tenantDomains(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:domains`;
+  }
   /** Hash tenant id → JSON description of the tenant. */
   get tenants(): string {
     return `${this.prefix}:tenants`;
@@ -256,6 +316,29 @@ export class Keys {
   /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
   get running(): string {
     return `${this.prefix}:running`;
+  }
+  /** Hash endpoint id → JSON webhook endpoint (url, event types, secret) of a tenant. */
+  webhooks(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:webhooks`;
+  }
+  /** Hash delivery id → JSON dead letter: webhook deliveries of a tenant that exhausted their retries. */
+  webhookDeadLetters(tenant: string): string {
+    return `${this.prefix}:t:${tenant}:webhooks:dead`;
+  }
+  /** Set of tenants that have webhook endpoints. */
+  get webhookTenants(): string {
+    return `${this.prefix}:webhook-tenants`;
+  }
+  /** String: token of the collector replica that computes the cluster-wide gauges and reads the event streams. */
+  get collectorLock(): string {
+    return `${this.prefix}:collector:lock`;
+  }
+  /**
+   * Hash campaign id → id of the last event of its stream the collector consumed (counted and
+   * turned into webhook deliveries): what a retention job may trim up to.
+   */
+  get eventPositions(): string {
+    return `${this.prefix}:collector:pos`;
   }
   /** Prefix given to BullMQ so its keys live under the same namespace. */
   get bullPrefix(): string {

@@ -14,6 +14,7 @@ import { ColdStarts, RateAdmission } from './admission.ts';
 import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
 import type { Deliverer } from './deliver.ts';
 import type { Expander } from './expansion.ts';
+import { DEMOTED_RUN_MS, DemotedRuns } from './render-cost.ts';
 import type { Retries } from './retry.ts';
 import { PARK_RECHECK_MS, capWaitMs } from './timing.ts';
 
@@ -40,6 +41,7 @@ type FinalOutcome = 'sent' | 'bounced' | 'suppressed' | 'failed';
 
 export class BatchSender {
   private readonly coldStarts = new ColdStarts();
+  private readonly demotedRuns = new DemotedRuns();
 
   constructor(private readonly o: BatchSenderOptions) {}
 
@@ -55,7 +57,20 @@ export class BatchSender {
       return;
     }
     if (rt.status === 'paused' && job.id) await this.parkIfPaused(rt, job, job.id, token);
-    if (rt.status === 'cancelled') return;
+    if (rt.status === 'cancelled') {
+      // Claims this batch held when the cancel came (it was waiting for a slot) become
+      // cancelled recipients.
+      await store.claim(
+        d.campaignId,
+        d.recipients.map((r) => r.i),
+      );
+      return;
+    }
+    if (rt.renderCost.demoted && !job.opts.priority) {
+      this.announceDemotion(rt);
+      await this.o.retries.demote(job, job.data.recipients, this.demotedRuns.reserve());
+      return;
+    }
 
     const done = await store.doneFlags(
       d.campaignId,
@@ -72,14 +87,23 @@ export class BatchSender {
     const deferred: BatchRecipient[] = [];
     /** Not sent for want of a connection slot: they wait, without counting a deferral. */
     const waiting: BatchRecipient[] = [];
+    /** Not rendered: their campaign is demoted and this run has spent what it may on it. */
+    const later: BatchRecipient[] = [];
+    const mayRender = this.renderAllowance(rt, job);
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
     const skipped: Promise<FinalizeResult>[] = [];
+    // Messages not sent count under the provider the recipient domain names in the policy.
+    const skipLabel = (): string | undefined => shaper?.plan(d.domain).metricLabel;
     for (const [k, r] of todo.entries()) {
       if (suppressed[k]) {
-        skipped.push(this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list'));
+        skipped.push(
+          this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list', skipLabel()),
+        );
       } else if (expired) {
-        skipped.push(this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age'));
+        skipped.push(
+          this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age', skipLabel()),
+        );
       } else {
         sendable.push(r);
       }
@@ -94,7 +118,7 @@ export class BatchSender {
       // (with a rate) holds none of its connections while the cap is full: back to the delayed
       // set for a moment, keeping the batch's rate slot.
       const waits = (d.slotWaits ?? 0) + 1;
-      metrics.shapingDelays.inc({ destination: plan.metricLabel, reason: 'connections' });
+      metrics.shapingDelay(plan.metricLabel, 'connections');
       await job.updateData({ ...d, slotWaits: waits });
       await this.o.expander.afterOutcomes(d.campaignId, signals);
       await job.moveToDelayed(
@@ -103,8 +127,8 @@ export class BatchSender {
       );
       throw new DelayedError();
     }
-    const cappedLabel = capped ? 'true' : 'false';
-    metrics.batchesActive.inc({ capped: cappedLabel });
+    const provider = plan?.metricLabel;
+    metrics.batchActive(capped, 1);
     try {
       const route = plan && this.o.routes?.routeFor(plan);
       const admission = plan && shaper && new RateAdmission(shaper, plan, d.campaignId, d.shaping);
@@ -121,20 +145,44 @@ export class BatchSender {
         if (plan && admission) {
           const admitted = await admission.next(n);
           if (typeof admitted !== 'number') {
-            await this.waitForSlot(job, token, plan, admitted, [...waiting, ...sendable], {
-              deferred,
-              signals,
-            });
+            await this.waitForSlot(
+              job,
+              token,
+              plan,
+              admitted,
+              [...waiting, ...later, ...sendable],
+              {
+                deferred,
+                signals,
+              },
+            );
           } else {
             n = admitted;
           }
         }
         const chunk = sendable.slice(0, n);
         sendable = sendable.slice(n);
-        const waitingBefore = waiting.length;
+        // The cancel's cut: a chunk is handed to SMTP only if claimed before the cancel, in
+        // the script that the cancel's count is atomic with. The status cache can be a second
+        // old; this cannot.
+        if (
+          !(await store.claim(
+            d.campaignId,
+            chunk.map((r) => r.i),
+          ))
+        ) {
+          rt.status = 'cancelled';
+          await store.claim(
+            d.campaignId,
+            [...waiting, ...later, ...sendable].map((r) => r.i),
+          );
+          await this.o.expander.afterOutcomes(d.campaignId, signals);
+          return;
+        }
+        const unsentBefore = waiting.length + later.length;
         await Promise.all(
           chunk.map(async (r) => {
-            const res = await this.o.deliverer.deliver(rt, r, route);
+            const res = await this.o.deliverer.deliver(rt, r, route, mayRender, provider);
             if (res.refusal && plan && shaper) {
               // Replies feed the adaptive rules (421 "try again later" slows the destination down).
               const { code, text } = res.refusal;
@@ -142,9 +190,11 @@ export class BatchSender {
             }
             if (res.outcome === 'noslot') {
               waiting.push(r);
+            } else if (res.outcome === 'later') {
+              later.push(r);
             } else if (res.outcome === 'deferred') {
               deferred.push(r);
-              metrics.messages.inc({ outcome: 'deferred', reason: res.reason });
+              metrics.message('deferred', res.reason, provider);
               signals.push(
                 await store.defer(d.campaignId, r.i, r.email, {
                   reason: res.reason,
@@ -154,28 +204,59 @@ export class BatchSender {
               );
             } else {
               signals.push(
-                await this.record(rt, r, res.outcome, res.reason, res.detail, res.suppress),
+                await this.record(
+                  rt,
+                  r,
+                  res.outcome,
+                  res.reason,
+                  res.detail,
+                  provider,
+                  res.suppress,
+                ),
               );
             }
           }),
         );
         if (admission) {
-          await admission.sent(chunk.length - (waiting.length - waitingBefore), coldStart);
+          const unsent = waiting.length + later.length - unsentBefore;
+          await admission.sent(chunk.length - unsent, coldStart);
         }
       }
       if (waiting.length > 0) {
-        metrics.shapingDelays.inc({
-          destination: plan?.metricLabel ?? 'other',
-          reason: 'connections',
-        });
+        metrics.shapingDelay(provider, 'connections');
         await this.o.retries.requeueWaiting(job, waiting, plan, admission?.firstSlot);
+      }
+      if (later.length > 0) {
+        this.announceDemotion(rt);
+        await this.o.retries.demote(job, later, this.demotedRuns.reserve());
       }
       await this.o.retries.requeueDeferred(job, deferred);
       await this.o.expander.afterOutcomes(d.campaignId, signals);
     } finally {
-      metrics.batchesActive.dec({ capped: cappedLabel });
+      metrics.batchActive(capped, -1);
       if (plan && capped) this.o.slots?.leave(plan.key);
     }
+  }
+
+  /**
+   * Whether this run may render another message of its campaign. Yes while the campaign is not
+   * demoted. Once it is, a batch at normal priority renders no more (the rest go to the back),
+   * and a demoted batch renders until it has spent DEMOTED_RUN_MS over budget.
+   */
+  private renderAllowance(rt: CampaignRuntime, job: Job<SendBatchJob>): () => boolean {
+    const cost = rt.renderCost;
+    const demotedRun = Boolean(job.opts.priority);
+    const before = cost.totalMs;
+    return () => !cost.demoted || (demotedRun && cost.totalMs - before < DEMOTED_RUN_MS);
+  }
+
+  private announceDemotion(rt: CampaignRuntime): void {
+    if (rt.renderCost.announced) return;
+    rt.renderCost.announced = true;
+    this.o.log.warn(
+      { campaignId: rt.id },
+      'campaign demoted: its recipients keep going over the render budget; its batches now wait while other campaigns have work',
+    );
   }
 
   /**
@@ -215,10 +296,7 @@ export class BatchSender {
   ): Promise<never> {
     const d = job.data;
     const suspended = slot.status === 'suspended';
-    this.o.metrics.shapingDelays.inc({
-      destination: plan.metricLabel,
-      reason: suspended ? 'suspended' : 'rate',
-    });
+    this.o.metrics.shapingDelay(plan.metricLabel, suspended ? 'suspended' : 'rate');
     await this.o.retries.requeueDeferred(job, run.deferred);
     await job.updateData({
       ...d,
@@ -243,6 +321,7 @@ export class BatchSender {
     outcome: FinalOutcome,
     reason: string,
     detail: string,
+    provider: string | undefined,
     suppress = false,
   ): Promise<FinalizeResult> {
     const res = await this.o.recorder.record(rt.id, rt.tenant, {
@@ -253,7 +332,7 @@ export class BatchSender {
       detail,
       suppress,
     });
-    if (res.recorded) this.o.metrics.messages.inc({ outcome, reason });
+    if (res.recorded) this.o.metrics.message(outcome, reason, provider);
     return res;
   }
 }

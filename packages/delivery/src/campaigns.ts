@@ -3,13 +3,16 @@
  * campaign and process, the status re-read at most once a second.
  */
 import type { CampaignDefinition, CampaignStore } from '@volley/campaigns';
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
 import type { CampaignStatus } from '@volley/contracts';
 import {
   MessageComposer,
   compileCampaignTemplates,
   parseMailbox,
   type CompiledTemplates,
+  type DkimSigner,
 } from '@volley/message';
+import { RenderCost } from './render-cost.ts';
 import { STATUS_TTL_MS } from './timing.ts';
 import type { UnsubscribeTargets } from './unsubscribe.ts';
 
@@ -17,11 +20,15 @@ import type { UnsubscribeTargets } from './unsubscribe.ts';
 export interface CompiledCampaign {
   id: string;
   tenant: string;
-  /** Domain of the From address: picks the DKIM keys. */
+  /** Domain of the From address: with the tenant, picks the DKIM keys. */
   fromDomain: string;
+  /** Signs its messages: the tenant's key for the From domain; undefined sends unsigned. */
+  dkim: DkimSigner | undefined;
   /** An Error when the templates do not compile: every message then fails with it. */
   templates: CompiledTemplates | Error;
   composer: MessageComposer | Error;
+  /** What its renders that went over budget cost this process. */
+  renderCost: RenderCost;
 }
 
 export interface CampaignRuntime extends CompiledCampaign {
@@ -33,15 +40,19 @@ export interface CampaignRuntime extends CompiledCampaign {
 /** A campaign record's fields that its messages are made from. */
 export type CampaignSource = CampaignDefinition & { id: string; tenant: string };
 
-/** Compiles a campaign's templates and builds its composer; a failure of either is kept as its Error. */
+/**
+ * Compiles a campaign's templates to render within `limits` and builds its composer; a failure
+ * of either is kept as its Error.
+ */
 export function compileCampaign(
   rec: CampaignSource,
   unsubscribe: UnsubscribeTargets | undefined,
+  limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
 ): CompiledCampaign {
   let templates: CompiledTemplates | Error;
   let composer: MessageComposer | Error;
   try {
-    templates = compileCampaignTemplates(rec);
+    templates = compileCampaignTemplates(rec, limits);
   } catch (err) {
     templates = err instanceof Error ? err : new Error(String(err));
   }
@@ -60,10 +71,15 @@ export function compileCampaign(
     id: rec.id,
     tenant: rec.tenant,
     fromDomain: parseMailbox(rec.from)?.domain ?? '',
+    dkim: undefined,
     templates,
     composer,
+    renderCost: new RenderCost(),
   };
 }
+
+/** The signer of a tenant's mail from a domain (see `TenantSigners`); it keeps its own cache. */
+export type SignerLookup = (tenant: string, fromDomain: string) => Promise<DkimSigner | undefined>;
 
 /** Campaigns kept compiled per process; least recently used beyond that are dropped. */
 const CAMPAIGN_CACHE_SIZE = 500;
@@ -71,18 +87,33 @@ const CAMPAIGN_CACHE_SIZE = 500;
 export class CampaignCache {
   private readonly campaigns = new Map<string, CampaignRuntime>();
 
-  /** `clock`: epoch ms; tests pass their own to judge staleness without waiting. */
+  /**
+   * `clock`: epoch ms; tests pass their own to judge staleness without waiting. `limits`: the
+   * render budget of one recipient (VOLLEY_TEMPLATE_*).
+   */
   constructor(
     private readonly store: CampaignStore,
     private readonly unsubscribe: (campaignId: string) => UnsubscribeTargets | undefined,
     private readonly clock: () => number = Date.now,
+    private readonly signers: SignerLookup = async () => undefined,
+    private readonly limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
   ) {}
+
+  /**
+   * The campaign, compiled on first use, with the DKIM signer its tenant has now (a rotation
+   * reaches running campaigns); undefined once it no longer exists.
+   */
+  async get(id: string): Promise<CampaignRuntime | undefined> {
+    const rt = await this.compiled(id);
+    if (rt) rt.dkim = await this.signers(rt.tenant, rt.fromDomain);
+    return rt;
+  }
 
   /**
    * The campaign, compiled on first use; undefined once it no longer exists. Its status is at
    * most {@link STATUS_TTL_MS} older than the call: a pause reaches every sender within that.
    */
-  async get(id: string): Promise<CampaignRuntime | undefined> {
+  private async compiled(id: string): Promise<CampaignRuntime | undefined> {
     // Taken before the read, so the status is never older than it says.
     const now = this.clock();
     const rt = this.campaigns.get(id);
@@ -104,7 +135,7 @@ export class CampaignCache {
     const rec = await this.store.get(id);
     if (!rec) return undefined;
     const fresh: CampaignRuntime = {
-      ...compileCampaign(rec, this.unsubscribe(id)),
+      ...compileCampaign(rec, this.unsubscribe(id), this.limits),
       status: rec.status,
       statusReadAt: now,
     };

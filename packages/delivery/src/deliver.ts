@@ -2,22 +2,21 @@
  * One message, start to reply: render, compose, sign, send, classify. Nothing here reads or
  * writes Redis or BullMQ; the batch records what comes back.
  */
-import type { Histogram } from 'prom-client';
-import { domainOf, normalizeEmail, verpAddress, type DkimSigner } from '@volley/message';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
+import { TemplateBudgetError, domainOf, normalizeEmail, verpAddress } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
 
 export interface DelivererOptions {
   transport: Transport;
-  /** Signs with the keys of the campaign's From domain; undefined: no DKIM. */
-  dkim: DkimSigner | undefined;
   /** Largest rendered message (subject and bodies, in characters): VOLLEY_MAX_MESSAGE_SIZE. */
   maxMessageBytes: number;
   /** VERP return paths on the bounce domain, signed with the secret; undefined: the From address. */
   verp: { secret: string; bounceDomain: string } | undefined;
-  /** volley_smtp_transaction_duration_seconds. */
-  smtpTime: Histogram<'outcome'>;
+  /** Reports each reply's latency (volley_smtp_transaction_duration_seconds). */
+  smtpTime: (disposition: string, provider: string | undefined, seconds: number) => void;
 }
 
 /** What became of one message. */
@@ -25,9 +24,10 @@ export interface Delivery {
   /**
    * `sent`, `bounced`, `failed`: final, to be recorded. `deferred`: to be retried. `noslot`:
    * nothing was sent, the destination's connection cap is full across workers; the message
-   * waits for a connection without counting a deferral.
+   * waits for a connection without counting a deferral. `later`: not even rendered, the
+   * campaign is demoted (render-cost.ts) and the batch may render no more of it now.
    */
-  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot';
+  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot' | 'later';
   /** Sisimai's vocabulary (`delivered`, `userunknown`, `template`, ...). */
   reason: string;
   /** The server's reply, or what went wrong. */
@@ -43,21 +43,52 @@ function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
 }
 
 export class Deliverer {
+  /** Renders of demoted campaigns take turns, one per turn of the event loop. */
+  private costlyTurn: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly opts: DelivererOptions) {}
+
+  /**
+   * Waits for a render's turn in a demoted campaign: its renders may each take up to the time
+   * budget, and one after another they would hold the event loop (other batches' replies,
+   * BullMQ's lock renewals) for a whole batch's worth.
+   */
+  private async takeTurn(): Promise<void> {
+    const turn = this.costlyTurn.then(() => nextTurn());
+    this.costlyTurn = turn;
+    await turn;
+  }
 
   /**
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
    * when it has one. Never throws: a template or address that cannot make a message fails it.
+   * A demoted campaign's message is rendered in its turn, and only if `mayRender` still says so
+   * then; else it comes back `later`.
    */
   async deliver(
     c: CompiledCampaign,
     r: BatchRecipient,
     route: Route | undefined,
+    mayRender: () => boolean = () => true,
+    /** Provider label of the recipient's destination, for the latency metric. */
+    provider?: string,
   ): Promise<Delivery> {
     const to = normalizeEmail(r.email);
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
     if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
     if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
+    if (c.renderCost.demoted) {
+      await this.takeTurn();
+      if (!mayRender()) {
+        return {
+          outcome: 'later',
+          reason: 'template',
+          detail: 'campaign demoted for going over the render budget; waits its turn',
+          suppress: false,
+          refusal: undefined,
+        };
+      }
+    }
     let raw;
     try {
       const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });
@@ -73,8 +104,16 @@ export class Deliverer {
       raw = c.composer.compose(r.i, to, content);
       const verp = this.opts.verp;
       if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
-      if (this.opts.dkim) raw.raw = this.opts.dkim.sign(raw.raw, c.fromDomain);
+      if (c.dkim) raw.raw = c.dkim.sign(raw.raw, c.fromDomain);
     } catch (err) {
+      if (err instanceof TemplateBudgetError) {
+        c.renderCost.overBudget(err.spentMs);
+        return notSent(
+          'failed',
+          'template',
+          `${err.message} (${TEMPLATE_LIMIT_SETTINGS[err.limit]}); never sent`,
+        );
+      }
       const msg = err instanceof Error ? err.message : String(err);
       return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
     }
@@ -89,10 +128,7 @@ export class Deliverer {
         refusal: undefined,
       };
     }
-    this.opts.smtpTime.observe(
-      { outcome: res.disposition },
-      Number(process.hrtime.bigint() - t0) / 1e9,
-    );
+    this.opts.smtpTime(res.disposition, provider, Number(process.hrtime.bigint() - t0) / 1e9);
     if (res.disposition === 'delivered') {
       return {
         outcome: 'sent',

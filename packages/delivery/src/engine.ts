@@ -12,10 +12,17 @@ import type { SenderConfig } from '@volley/config';
 import { QUEUES, Keys, type ExpandJob, type SendBatchJob } from '@volley/contracts';
 import { CampaignStore, createQueues, Recorder, Retention, type Queues } from '@volley/campaigns';
 import { ConnectionSlots, PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
-import { DkimSigner } from '@volley/message';
+import { TenantSigners, checkDkimSecret } from '@volley/domains';
+import type { DkimKeyConfig } from '@volley/message';
 import { MxResolver, RouteTable, createTransport, type Transport } from '@volley/smtp';
 import { connectRedis } from '@volley/redis';
-import { senderMetrics, type SenderMetrics } from '@volley/metrics';
+import {
+  OTHER_PROVIDER,
+  SHARED_POOL,
+  senderMetrics,
+  type PoolConnections,
+  type SenderMetrics,
+} from '@volley/metrics';
 import { BatchSender } from './batch.ts';
 import { CampaignCache } from './campaigns.ts';
 import { Deliverer } from './deliver.ts';
@@ -41,22 +48,19 @@ const WORKER_RESILIENCE = {
 };
 
 /** DKIM keys from VOLLEY_DKIM_KEYS, read once at start; an unreadable key stops the sender. */
-function loadDkim(cfg: SenderConfig): DkimSigner | undefined {
-  if (!cfg.dkimKeys.length) return undefined;
-  return new DkimSigner(
-    cfg.dkimKeys.map((k) => {
-      let privateKey: string;
-      try {
-        privateKey = readFileSync(k.keyPath, 'utf8');
-      } catch (err) {
-        throw new Error(
-          `VOLLEY_DKIM_KEYS: cannot read the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      return { domain: k.domain, selector: k.selector, privateKey };
-    }),
-  );
+function staticDkimKeys(cfg: SenderConfig): DkimKeyConfig[] {
+  return cfg.dkimKeys.map((k) => {
+    let privateKey: string;
+    try {
+      privateKey = readFileSync(k.keyPath, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `VOLLEY_DKIM_KEYS: cannot read the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return { domain: k.domain, selector: k.selector, privateKey };
+  });
 }
 
 /**
@@ -104,23 +108,61 @@ export class SenderEngine {
       poolSize: cfg.poolSize,
       heloName: cfg.heloName,
     });
-    this.metrics = senderMetrics(opts.registry);
+    this.metrics = senderMetrics(opts.registry, {
+      concurrency: cfg.concurrency,
+      enabled: cfg.sendMetrics,
+    });
+    this.metrics.watchConnections(() => this.connectionsByProvider());
     const unsubscribe = {
       secret: cfg.verpSecret,
       url: cfg.unsubscribeUrl,
       bounceDomain: cfg.bounceDomain,
     };
-    this.campaigns = new CampaignCache(this.store, (id) => unsubscribeTargets(unsubscribe, id));
+    const signers = new TenantSigners({
+      redis: this.redis,
+      keys: this.keys,
+      secret: cfg.dkimSecret,
+      ttlMs: cfg.dkimCacheMs,
+      staticKeys: staticDkimKeys(cfg),
+      onUnsigned: (tenant, fromDomain, reason) =>
+        this.log.warn(
+          { tenant, fromDomain },
+          `sending unsigned: ${reason} (removed since the campaign was submitted?)`,
+        ),
+    });
+    this.campaigns = new CampaignCache(
+      this.store,
+      (id) => unsubscribeTargets(unsubscribe, id),
+      Date.now,
+      (tenant, fromDomain) => signers.signerFor(tenant, fromDomain),
+      cfg.templateLimits,
+    );
     this.deliverer = new Deliverer({
       transport: this.transport,
-      dkim: loadDkim(cfg),
       maxMessageBytes: cfg.maxMessageBytes,
       verp:
         cfg.bounceDomain && cfg.verpSecret
           ? { secret: cfg.verpSecret, bounceDomain: cfg.bounceDomain }
           : undefined,
-      smtpTime: this.metrics.smtpTime,
+      smtpTime: (disposition, provider, s) => this.metrics.smtpReply(disposition, provider, s),
     });
+  }
+
+  /** The transport's pools by provider label, for volley_smtp_connections (read on a scrape). */
+  private *connectionsByProvider(): Iterable<PoolConnections> {
+    for (const c of this.transport.connections?.() ?? []) {
+      yield { provider: this.providerOfRoute(c.route), open: c.open, busy: c.busy };
+    }
+  }
+
+  /** A route key (a shaping key, see RouteTable) as a provider label. */
+  private providerOfRoute(route: string | undefined): string {
+    if (route === undefined) return SHARED_POOL;
+    const key = route.replace(/ uncapped$/, '');
+    const at = key.indexOf(':');
+    const rest = key.slice(at + 1);
+    if (key.startsWith('provider:')) return rest;
+    return this.shaper?.plan(rest).metricLabel ?? OTHER_PROVIDER;
   }
 
   /** Below this many recipients in flight, the campaign's next window is expanded. */
@@ -187,6 +229,8 @@ export class SenderEngine {
   }
 
   async start(): Promise<void> {
+    // A stored domain's key that cannot be opened would hold its mail back batch after batch.
+    await checkDkimSecret(this.redis, this.keys, this.cfg.dkimSecret);
     await this.startShaping();
     const { cfg, log, store, queues, metrics, shaper } = this;
     const planFor = (domain: string) => this.planFor(domain);
@@ -197,7 +241,7 @@ export class SenderEngine {
       campaigns: this.campaigns,
       shaper,
       planFor,
-      shapingDelays: metrics.shapingDelays,
+      shapingDelay: (provider, reason, n) => metrics.shapingDelay(provider, reason, n),
       expandWindow: cfg.expandWindow,
       batchSize: cfg.batchSize,
       lowWater: this.lowWater,

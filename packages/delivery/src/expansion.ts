@@ -5,7 +5,6 @@
  */
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Counter } from 'prom-client';
 import {
   enqueueExpand,
   type CampaignStore,
@@ -38,7 +37,8 @@ export interface ExpanderOptions {
   /** Undefined without traffic shaping. */
   shaper: Shaper | undefined;
   planFor: (domain: string) => Promise<Plan | undefined>;
-  shapingDelays: Counter<'destination' | 'reason'>;
+  /** Counts batches held back (SenderMetrics.shapingDelay). */
+  shapingDelay: (provider: string, reason: string, n?: number) => void;
   /** Recipients expanded at once (VOLLEY_EXPAND_WINDOW). */
   expandWindow: number;
   /** Largest batch (VOLLEY_BATCH_SIZE); a rate-limited destination's batches may be smaller. */
@@ -161,7 +161,7 @@ export class Expander {
     batches: readonly PlannedBatch[],
   ): Promise<(WindowSlot | undefined)[]> {
     const out: (WindowSlot | undefined)[] = batches.map(() => undefined);
-    const { shaper, shapingDelays } = this.o;
+    const { shaper, shapingDelay } = this.o;
     if (!shaper) return out;
     const domains = [...new Set(batches.map((b) => b.domain))];
     const plans = new Map<string, Plan | undefined>();
@@ -186,7 +186,7 @@ export class Expander {
         if (r.status === 'suspended') {
           const delayMs = Math.max(0, Math.ceil((r.suspendedUntil ?? r.reservedAt) - r.reservedAt));
           for (const k of idx) out[k] = { delayMs };
-          shapingDelays.inc({ destination: plan.metricLabel, reason: 'suspended' }, idx.length);
+          shapingDelay(plan.metricLabel, 'suspended', idx.length);
           return;
         }
         idx.forEach((k, j) => {
@@ -202,7 +202,7 @@ export class Expander {
             },
           };
           if (slot.delayMs > IN_PROCESS_WAIT_MS) {
-            shapingDelays.inc({ destination: plan.metricLabel, reason: 'rate' });
+            shapingDelay(plan.metricLabel, 'rate');
           }
         });
       }),

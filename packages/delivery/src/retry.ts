@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { Queues } from '@volley/campaigns';
 import { JOBS, type BatchRecipient, type SendBatchJob } from '@volley/contracts';
 import type { Plan, Shaper } from '@volley/shaping';
+import { DEMOTED_PRIORITY } from './render-cost.ts';
 import { capWaitMs } from './timing.ts';
 
 /**
@@ -92,6 +93,31 @@ export class Retries {
       {
         jobId: `${job.id ?? d.batchId}.w${waits}`,
         delay: capWaitMs(waits, plan?.rule.ratePerSec !== undefined),
+      },
+    );
+  }
+
+  /**
+   * Queues `recipients` of the batch again at low priority (its campaign is demoted,
+   * render-cost.ts), after `delayMs`: they run when no batch of another campaign is waiting.
+   * The batch's reserved rate slot is given up: it may wait long. Named like a deferral's job,
+   * so that a run repeated after a crash queues them once.
+   */
+  async demote(
+    job: Job<SendBatchJob>,
+    recipients: BatchRecipient[],
+    delayMs: number,
+  ): Promise<void> {
+    const first = recipients[0];
+    if (!first) return;
+    const d = job.data;
+    await this.opts.queues.send.add(
+      JOBS.sendBatch,
+      { ...d, recipients, shaping: undefined },
+      {
+        jobId: `${job.id ?? d.batchId}.l${first.i}n${recipients.length}`,
+        priority: DEMOTED_PRIORITY,
+        delay: delayMs,
       },
     );
   }

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { missingVariables } from '@volley/message';
 import { AddressNormalizer } from './address.ts';
 import { CsvReader, type CsvRecordHandler } from './csv.ts';
 
@@ -20,6 +21,8 @@ export interface IngestOptions {
   inFlight?: number;
   /** Largest JSON size of one recipient's variables. @defaultValue 16 KiB */
   maxVarsBytes?: number;
+  /** Variables (dotted paths) every row must have, not empty: rows without them are invalid. */
+  requiredVars?: readonly string[];
   /** Deepest nesting of objects and arrays in one recipient's variables. @defaultValue 32 */
   maxVarsDepth?: number;
   /** Longest line (NDJSON) or field (CSV). @defaultValue 64 KiB */
@@ -40,6 +43,8 @@ export interface IngestResult {
   errors: RowError[];
   /** Set when the upload stopped: too many invalid rows, or the file itself is malformed. */
   aborted?: string;
+  /** The line that stopped the upload, when one line did (a header without email, say). */
+  abortedLine?: number;
 }
 
 /**
@@ -56,7 +61,27 @@ export type RecipientSink = (
   batch: RecipientBatch,
 ) => Promise<{ added: number; duplicates: number }>;
 
-class Abort extends Error {}
+class Abort extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Why a CSV header has no email column, with the likely cause when there is one: a file saved
+ * by a spreadsheet set to a locale that separates fields with ";" reads as a single column.
+ */
+export function noEmailColumn(header: readonly string[]): string {
+  const message = 'the header row (line 1) has no "email" column';
+  const only = header.length === 1 ? (header[0] ?? '') : '';
+  const delimiter = [';', '\t', '|'].find((d) => only.includes(d));
+  if (delimiter === undefined) return message;
+  const name = delimiter === '\t' ? 'tabs' : JSON.stringify(delimiter);
+  return `${message}: it looks separated by ${name}; Volley reads comma-separated CSV (RFC 4180), so save or export the file with commas as the delimiter`;
+}
 
 /**
  * JSON.stringify never writes a parsed value more than 5.25 times longer than its source text
@@ -130,6 +155,10 @@ export async function ingestRecipients(
       throw new Abort(`more than ${opts.maxInvalid} invalid rows`);
     }
   };
+
+  const required = opts.requiredVars ?? [];
+  const lacking = (row: number, names: readonly string[]): void =>
+    invalid(row, `vars lack ${names.join(', ')}, which the campaign requires`);
 
   const badAddress = (row: number, email: unknown): void => {
     if (typeof email !== 'string' || email === '') return invalid(row, 'email is missing');
@@ -210,6 +239,13 @@ export async function ingestRecipients(
             return invalid(line, `vars are larger than ${maxVars} bytes`);
           }
         }
+        if (required.length > 0) {
+          const lack = missingVariables(
+            hasVars ? (vars as Record<string, unknown>) : undefined,
+            required,
+          );
+          if (lack.length > 0) return lacking(line, lack);
+        }
         emails.push(normalized);
         // A line whose address is already canonical is kept as written: it parses to the same
         // recipient, and a parse-serialize round trip per row would cost more than the rest.
@@ -242,7 +278,7 @@ export async function ingestRecipients(
           carry.push(start === 0 ? text : text.slice(start));
           carryLength += text.length - start;
           if (carryLength > maxLine)
-            throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`);
+            throw new Abort(`line ${line + 1} is longer than ${maxLine} characters`, line + 1);
         }
         if (emails.length >= chunkSize) await flush();
       }
@@ -255,11 +291,12 @@ export async function ingestRecipients(
       // Per variable: its column, and its JSON key text (`"name":`), built once from the header.
       let varCols: number[] = [];
       let varKeys: string[] = [];
+      let requiredCols: number[] = [];
       const onRecord: CsvRecordHandler = (fields, line, problem) => {
         if (!columns) {
           columns = fields.map((f) => f.trim());
           emailCol = columns.findIndex((c) => c.toLowerCase() === 'email');
-          if (emailCol < 0) throw new Abort('the header row (line 1) has no "email" column');
+          if (emailCol < 0) throw new Abort(noEmailColumn(columns), 1);
           // A name given twice keeps its last column, as assigning each column in turn would.
           const last = new Map<string, number>();
           columns.forEach((c, k) => {
@@ -268,6 +305,15 @@ export async function ingestRecipients(
           varCols = [...last.values()];
           // A column named "__proto__" is a key in the JSON text, never a prototype.
           varKeys = [...last.keys()].map((c) => `${JSON.stringify(c)}:`);
+          // A CSV row's variables are flat: a required name is a column of its own.
+          const absent = required.filter((r) => !last.has(r));
+          if (absent.length > 0) {
+            throw new Abort(
+              `the header row (line 1) has no column for ${absent.map((a) => JSON.stringify(a)).join(', ')}, which the campaign requires`,
+              1,
+            );
+          }
+          requiredCols = required.map((r) => last.get(r) as number);
           return;
         }
         result.rows++;
@@ -275,6 +321,10 @@ export async function ingestRecipients(
         const email = (fields[emailCol] ?? '').trim();
         const normalized = email === '' ? undefined : addresses.normalize(email);
         if (normalized === undefined) return badAddress(line, email);
+        const lack = required.filter(
+          (_r, k) => (fields[requiredCols[k] as number] ?? '').trim() === '',
+        );
+        if (lack.length > 0) return lacking(line, lack);
         // normalizeEmail's alphabet needs no escaping in JSON (no quote, backslash or control).
         let json = `{"email":"${normalized}"`;
         if (varCols.length > 0) {
@@ -315,6 +365,7 @@ export async function ingestRecipients(
   } catch (err) {
     if (!(err instanceof Abort)) throw err;
     result.aborted = err.message;
+    if (err.line !== undefined) result.abortedLine = err.line;
   } finally {
     // Nothing may still be writing once the caller sees the outcome: it may roll back.
     await Promise.all(writing);

@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { CaptureStore } from './store.ts';
 import type { Server as NetServer, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 
@@ -21,8 +19,10 @@ export interface RejectRule {
 export interface CaptureOptions {
   port?: number;
   host?: string;
-  /** Folder to store each message in as `<time>-<n>.eml`; none keeps messages in memory only. */
+  /** Folder to store each message in (see store.ts); none keeps messages in memory only. */
   dir?: string;
+  /** Messages kept in `dir`; the oldest are removed beyond it. @defaultValue 10000 */
+  retain?: number;
   /** Called for every accepted message. */
   onMessage?: (m: CapturedMessage) => void;
   /** Decides a reply per recipient; undefined accepts. Lets tests inject 4xx and 5xx. */
@@ -89,10 +89,10 @@ export interface CaptureServer {
  * `npm start`, and the receiving side of the tests.
  */
 export async function startCaptureServer(opts: CaptureOptions = {}): Promise<CaptureServer> {
-  if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+  // The demo ten times over: about 40 MB of 4 KB messages.
+  const store = opts.dir ? new CaptureStore(opts.dir, opts.retain ?? 10_000) : undefined;
   const messages: CapturedMessage[] = [];
   let total = 0;
-  let seq = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
   const keep = opts.keep ?? true;
   const connections: ConnectionStats = { open: 0, max: 0, total: 0 };
@@ -142,12 +142,13 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
           if (opts.replyDelayMs) setTimeout(callback, opts.replyDelayMs);
           else callback();
         };
-        if (opts.dir) {
-          const name = `${m.receivedAt}-${String(++seq).padStart(7, '0')}.eml`;
+        if (store) {
           // The 250 is sent only after the file is written: accepted means stored.
-          writeFile(join(opts.dir, name), raw).then(finish, (err: unknown) =>
-            callback(err instanceof Error ? err : new Error(String(err))),
-          );
+          store
+            .store(m.from, m.to, raw, m.receivedAt)
+            .then(finish, (err: unknown) =>
+              callback(err instanceof Error ? err : new Error(String(err))),
+            );
         } else {
           finish();
         }
@@ -185,6 +186,11 @@ export async function startCaptureServer(opts: CaptureOptions = {}): Promise<Cap
         });
       });
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store?.idle();
+    },
   };
 }
+
+export { cleanCaptureDir, readIndex, readMessage, type StoredMessage } from './store.ts';

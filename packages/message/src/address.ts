@@ -27,16 +27,25 @@ export function normalizeEmail(input: string): string | undefined {
   if (at <= 0 || at === input.length - 1) return undefined;
   const local = input.slice(0, at);
   if (local.length > 64 || !LOCAL.test(local)) return undefined;
-  const rawDomain = input.slice(at + 1);
-  if (!DOMAIN_INPUT.test(rawDomain)) return undefined;
-  const domain = domainToASCII(rawDomain.toLowerCase());
+  const domain = normalizeDomain(input.slice(at + 1));
+  if (!domain) return undefined;
+  const address = `${local}@${domain}`;
+  // Checked after punycode, which lengthens non-ASCII domains.
+  return address.length > MAX_ADDRESS ? undefined : address;
+}
+
+/** A domain name in canonical form (lower-cased, IDN to punycode), or undefined if invalid. */
+export function normalizeDomain(input: string): string | undefined {
+  // Punycode never shortens a name, so a longer input cannot fit in 253 octets.
+  if (typeof input !== 'string' || input.length > 253 || !DOMAIN_INPUT.test(input)) {
+    return undefined;
+  }
+  const domain = domainToASCII(input.toLowerCase());
   if (!domain || domain.length > 253) return undefined;
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return undefined;
   if (/^\d+$/.test(labels[labels.length - 1] ?? '')) return undefined;
-  const address = `${local}@${domain}`;
-  // Checked after punycode, which lengthens non-ASCII domains.
-  return address.length > MAX_ADDRESS ? undefined : address;
+  return domain;
 }
 
 /**

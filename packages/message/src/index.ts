@@ -6,10 +6,18 @@ export {
   type CompiledTemplates,
   type RenderedContent,
 } from './templates.ts';
+export { TemplateCostError } from './template-cost.ts';
+export { TemplateBudgetError, DEFAULT_RENDER_LIMITS, type RenderLimits } from './render-budget.ts';
 export { htmlToText } from './html-text.ts';
-export { MessageComposer, type ComposerOptions, type ComposedMessage } from './compose.ts';
+export {
+  MessageComposer,
+  readMessageId,
+  type ComposerOptions,
+  type ComposedMessage,
+} from './compose.ts';
 export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
-export { parseMailbox, normalizeEmail, domainOf } from './address.ts';
+export { parseMailbox, normalizeEmail, normalizeDomain, domainOf } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
-export { DkimSigner } from './dkim.ts';
+export { DkimSigner, type DkimKeyConfig } from './dkim.ts';
 export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';
+export { templateVariables, missingVariables } from './variables.ts';

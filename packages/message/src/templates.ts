@@ -1,4 +1,9 @@
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
+import { DEFAULT_RENDER_LIMITS, meteredEnvironment, type RenderLimits } from './render-budget.ts';
+import { TemplateCostError, checkTemplateCost } from './template-cost.ts';
+import { TemplateError } from './template-error.ts';
+
+export { TemplateError } from './template-error.ts';
 
 export interface CampaignTemplates {
   subject: string;
@@ -13,26 +18,20 @@ export interface RenderedContent {
 }
 
 export interface CompiledTemplates {
+  /**
+   * Renders one recipient within the budget the templates were compiled with; throws
+   * TemplateBudgetError, naming the limit, when these variables make it cost more.
+   */
   render(vars: Record<string, unknown>): RenderedContent;
-}
-
-export class TemplateError extends Error {
-  readonly code = 'VOLLEY_TEMPLATE_INVALID';
-  constructor(
-    readonly field: 'subject' | 'html' | 'text',
-    readonly detail: string,
-  ) {
-    super(`${field} template: ${detail}`);
-    this.name = 'TemplateError';
-  }
 }
 
 /**
  * One isolated Handlebars environment: no helpers or partials registered by anything else
  * can leak into campaign templates. Handlebars >= 4.6 refuses prototype access by default,
- * which is what keeps `{{constructor.constructor}}` and friends inert.
+ * which is what keeps `{{constructor.constructor}}` and friends inert. Its templates count
+ * their own output (render-budget.ts).
  */
-const env = Handlebars.create();
+const { env, meter } = meteredEnvironment();
 // `{{log ...}}` would let a template write to the sender's stdout (our structured log) once
 // per recipient.
 env.unregisterHelper('log');
@@ -230,47 +229,88 @@ interface ParsedTemplates {
   text: hbs.AST.Program | undefined;
 }
 
-function parseAll(t: CampaignTemplates): ParsedTemplates {
-  return {
+const FIELDS = ['subject', 'html', 'text'] as const;
+
+/**
+ * Parses and checks every template: syntax and helpers first (TemplateError), then what they
+ * would cost (TemplateCostError): loops that multiply past the iteration budget, or more text
+ * than the output budget holds.
+ */
+function parseAll(t: CampaignTemplates, limits: RenderLimits): ParsedTemplates {
+  const ast: ParsedTemplates = {
     subject: parse('subject', t.subject),
     html: t.html === undefined ? undefined : parse('html', t.html),
     text: t.text === undefined ? undefined : parse('text', t.text),
   };
-}
-
-/** Checks every template; throws TemplateError naming the field. */
-export function validateTemplates(t: CampaignTemplates): void {
-  parseAll(t);
-}
-
-function compile(
-  field: TemplateError['field'],
-  ast: hbs.AST.Program,
-  noEscape: boolean,
-): Handlebars.TemplateDelegate<Record<string, unknown>> {
-  const fn = env.compile<Record<string, unknown>>(ast, { ...COMPILE_OPTIONS, noEscape });
-  try {
-    // Handlebars compiles on first use; do it now so a bad template fails here, once.
-    fn({}, RENDER_OPTIONS);
-  } catch (err) {
-    throw new TemplateError(field, err instanceof Error ? err.message.slice(0, 500) : String(err));
+  let text = 0;
+  let largest: { field: TemplateError['field']; chars: number } = { field: 'subject', chars: 0 };
+  for (const field of FIELDS) {
+    const src = t[field];
+    const tree = ast[field];
+    if (src === undefined || tree === undefined) continue;
+    const chars = checkTemplateCost(field, src, tree, limits.maxIterations);
+    text += chars;
+    if (chars > largest.chars) largest = { field, chars };
   }
-  return fn;
+  if (text > limits.maxOutput) {
+    throw new TemplateCostError(
+      largest.field,
+      `the templates hold ${text} characters of text (${largest.chars} here), more than the output budget of ${limits.maxOutput} a recipient`,
+      undefined,
+    );
+  }
+  return ast;
 }
 
-/** Compiles a campaign's templates once; the result renders per recipient. */
-export function compileCampaignTemplates(t: CampaignTemplates): CompiledTemplates {
-  const ast = parseAll(t);
-  // Subject and text are not HTML: escaping would put "&amp;" into them.
-  const subject = compile('subject', ast.subject, true);
-  const html = ast.html && compile('html', ast.html, false);
-  const text = ast.text && compile('text', ast.text, true);
+/**
+ * Checks every template against the render budget; throws TemplateError (or its
+ * TemplateCostError) naming the field.
+ */
+export function validateTemplates(
+  t: CampaignTemplates,
+  limits: RenderLimits = DEFAULT_RENDER_LIMITS,
+): void {
+  parseAll(t, limits);
+}
+
+type Compiled = Handlebars.TemplateDelegate<Record<string, unknown>>;
+
+/** Compiles a campaign's templates once; the result renders per recipient within `limits`. */
+export function compileCampaignTemplates(
+  t: CampaignTemplates,
+  limits: RenderLimits = DEFAULT_RENDER_LIMITS,
+): CompiledTemplates {
+  const ast = parseAll(t, limits);
+  const compile = (field: TemplateError['field'], tree: hbs.AST.Program): Compiled => {
+    // Subject and text are not HTML: escaping would put "&amp;" into them.
+    const noEscape = field !== 'html';
+    const fn = env.compile<Record<string, unknown>>(tree, { ...COMPILE_OPTIONS, noEscape });
+    try {
+      // Handlebars compiles on first use; do it now so a bad template fails here, once. Not
+      // timed: compiling is not rendering, and happens once per campaign.
+      meter.start({ ...limits, timeBudgetMs: Number.POSITIVE_INFINITY });
+      meter.field = field;
+      fn({}, RENDER_OPTIONS);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new TemplateError(field, msg.slice(0, 500));
+    }
+    return fn;
+  };
+  const subject = compile('subject', ast.subject);
+  const html = ast.html && compile('html', ast.html);
+  const text = ast.text && compile('text', ast.text);
+  const run = (field: TemplateError['field'], fn: Compiled, vars: Record<string, unknown>) => {
+    meter.field = field;
+    return fn(vars, RENDER_OPTIONS);
+  };
   return {
     render(vars) {
+      meter.start(limits);
       return {
-        subject: subject(vars, RENDER_OPTIONS),
-        html: html?.(vars, RENDER_OPTIONS),
-        text: text?.(vars, RENDER_OPTIONS),
+        subject: run('subject', subject, vars),
+        html: html && run('html', html, vars),
+        text: text && run('text', text, vars),
       };
     },
   };

@@ -6,6 +6,7 @@ import {
   MessageComposer,
   compileCampaignTemplates,
   htmlToText,
+  readMessageId,
   type CampaignTemplates,
   type ComposerOptions,
   type RenderedContent,
@@ -247,6 +248,27 @@ describe('MessageComposer', () => {
     }
   });
 
+  test('a long ASCII display name is folded as text, not base64-encoded (SpamAssassin FROM_EXCESS_BASE64)', async () => {
+    const name = 'The Quarterly Newsletter of the Example Society for Long Display Names, Europe';
+    const from = `"${name}" <news@example.com>`;
+    const msg = composer({ from }).compose(
+      0,
+      'a@example.org',
+      { subject: 's', text: 't', html: undefined },
+      NOW,
+    );
+    const head = msg.raw.slice(0, msg.raw.indexOf('\r\n\r\n'));
+    const fromField = /^From: .*(?:\r\n[ \t].*)*/m.exec(head)?.[0] ?? '';
+    assert.doesNotMatch(fromField, /=\?/, 'no encoded word');
+    assert.ok(
+      fromField.split('\r\n').every((l) => l.length <= 78),
+      `every line within 78: ${JSON.stringify(fromField)}`,
+    );
+    const p = await parse(msg.raw);
+    assert.equal(firstAddress(p.from).name, name);
+    assert.equal(firstAddress(p.from).address, 'news@example.com');
+  });
+
   test('an IDN sender domain is written in punycode in the head and the envelope', async () => {
     const c = composer({ from: 'Büro <info@Bücher.example>' });
     const msg = c.compose(4, 'a@example.org', { subject: 's', text: 't', html: undefined }, NOW);
@@ -321,5 +343,28 @@ describe('MessageComposer', () => {
     const body = raw1.slice(raw1.indexOf('\r\n\r\n'));
     // Three delimiter lines (two parts and the close) and nothing else with the boundary.
     assert.equal(body.split(b1).length - 1, 3);
+  });
+});
+
+describe('Message-ID', () => {
+  test('readMessageId names the campaign and recipient of the ids the composer writes, and nothing else', () => {
+    const id = '0123456789abcdef0123';
+    const c = composer({ campaignId: id });
+    assert.deepEqual(readMessageId(c.messageId(42)), { campaignId: id, index: 42 });
+    assert.deepEqual(readMessageId(` ${c.messageId(0).toUpperCase()} `), {
+      campaignId: id,
+      index: 0,
+    });
+    for (const other of [
+      '<c0ffee01.7@example.com>', // not a campaign id of the store
+      `<${id}.7>`,
+      `${id}.7@example.com`,
+      `<${id}.4294967296@example.com>`, // past a 32-bit index
+      `<${id}.-1@example.com>`,
+      `<${id}.7@example.com><x@y>`,
+      '',
+    ]) {
+      assert.equal(readMessageId(other), undefined, other);
+    }
   });
 });

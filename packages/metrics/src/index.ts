@@ -1,7 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
-export { senderMetrics, type SenderMetrics } from './sender.ts';
+export { senderMetrics, SHARED_POOL, type SenderMetrics, type PoolConnections } from './sender.ts';
+export { apiMetrics, methodLabel, type ApiMetrics } from './api.ts';
+export {
+  collectorMetrics,
+  resetClusterGauges,
+  type BacklogState,
+  type CollectorMetrics,
+} from './collector.ts';
+export { REASONS, OTHER_PROVIDER, outcomeLabel, reasonLabel } from './labels.ts';
+export { bounceMetrics, type BounceMetrics } from './bounce.ts';
 
 /** A registry with the process metrics and a `service` label on everything. */
 export function createRegistry(service: string): Registry {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { waitForPort } from '@volley/runtime';
@@ -9,6 +9,8 @@ export interface LocalRedis {
   url: string;
   port: number;
   pid: number;
+  /** Resolves when the server has exited, whoever stopped it. */
+  exited: Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for its exit. */
   stop(): Promise<void>;
 }
@@ -38,12 +40,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /**
  * A server left running by an earlier run that was killed (SIGKILL leaves children behind)
  * would share the data folder with the new one; it is stopped first. Only a process whose
- * command line is redis-server is signalled.
+ * command line is redis-server, working in this data folder, is signalled. Whoever calls this must own
+ * the folder (the local engine holds its lock): a live engine's server is not stale.
  */
-async function stopStale(pidFile: string): Promise<void> {
+async function stopStale(pidFile: string, dataDir: string): Promise<void> {
   let pid: number;
   try {
     pid = Number(readFileSync(pidFile, 'utf8').trim());
@@ -53,7 +65,9 @@ async function stopStale(pidFile: string): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 1) return;
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmd.includes('redis-server')) {
+    // Only the server of this data folder (redis-server works in its --dir; it rewrites its
+    // command line, so the folder is not there): a PID reused by another Redis is left alone.
+    if (cmd.includes('redis-server') && readlinkSync(`/proc/${pid}/cwd`) === resolve(dataDir)) {
       process.kill(pid, 'SIGTERM');
       // A process exit of another tree has no event to await: poll /proc for up to 10 s.
       for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await sleep(50);
@@ -68,6 +82,8 @@ export interface LocalRedisOptions {
   /** Folder for the AOF and RDB files; none means an in-memory server. */
   dataDir?: string;
   port?: number;
+  /** A port to try first; when it is taken, a free one is used instead. */
+  preferredPort?: number;
   /** Forwarded lines of the server's log, for debugging. */
   onLog?: (line: string) => void;
 }
@@ -84,13 +100,22 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
         'or point REDIS_URL at a running Redis.',
     );
   }
+  if (opts.dataDir) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    // Before a port is chosen: the stale server may hold the port this one should have.
+    await stopStale(join(opts.dataDir, 'redis.pid'), opts.dataDir);
+  }
   for (let tries = 0; ; tries++) {
-    const port = opts.port ?? (await freePort());
+    // The preferred port is checked first: a server already on it would answer the readiness
+    // probe below in place of ours.
+    const preferred =
+      tries === 0 && opts.preferredPort && (await portIsFree(opts.preferredPort))
+        ? opts.preferredPort
+        : undefined;
+    const port = opts.port ?? preferred ?? (await freePort());
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes'];
     args.push('--save', '', '--daemonize', 'no', '--loglevel', 'warning');
     if (opts.dataDir) {
-      mkdirSync(opts.dataDir, { recursive: true });
-      await stopStale(join(opts.dataDir, 'redis.pid'));
       args.push('--dir', opts.dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec');
     } else {
       args.push('--appendonly', 'no');
@@ -121,6 +146,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
       url: `redis://127.0.0.1:${port}`,
       port,
       pid: child.pid ?? -1,
+      exited,
       async stop() {
         if (child.exitCode === null) {
           child.kill('SIGTERM');

@@ -70,6 +70,8 @@ export function runService(name: string, main: () => Promise<void>): void {
 export { waitForPort, tail, type ChildHandle } from './process.ts';
 export {
   ROOT,
+  TSX_NODE_ARGS,
+  type ServiceRuntime,
   launch,
   launchTs,
   launchService,
@@ -77,3 +79,18 @@ export {
   stopAll,
   stopAllOnSignals,
 } from './launch.ts';
+export {
+  localStateDir,
+  lockStateDir,
+  runningEngine,
+  type LocalEngineRecord,
+  type EngineLock,
+} from './local-engine.ts';
+export {
+  createLogger,
+  lineWriter,
+  parseRecord,
+  prettyRecord,
+  resolveLogFormat,
+  type LogFormat,
+} from './logger.ts';

@@ -6,11 +6,27 @@
  * process exits any way at all (an uncaught error included) whatever is still running is killed.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { superviseChild, type ChildHandle } from './process.ts';
 
 /** The repository root: TypeScript files are started from here, where tsx resolves. */
 export const ROOT = resolve(import.meta.dirname, '../../..');
+
+/**
+ * The export condition under which each workspace's package.json names its TypeScript sources.
+ * Without it Node takes the `default` target, the JavaScript that `npm run build` compiles into
+ * `dist/`: what production runs. Development, tests and benchmarks run the sources through tsx,
+ * so that a change needs no build and a stale `dist/` can never be what a test judged.
+ */
+const SOURCE_CONDITION = '@volley/source';
+
+/** Node's options that run a TypeScript file of the repository: tsx, on the workspaces' sources. */
+export const TSX_NODE_ARGS: readonly string[] = [
+  '--import',
+  'tsx',
+  `--conditions=${SOURCE_CONDITION}`,
+];
 
 /** Anything this process started and must stop: a launched child or an adopted server. */
 interface Running {
@@ -40,6 +56,8 @@ export interface LaunchOptions {
   onLine?: (line: string) => void;
   /** Lines kept for `lines` and error messages (tests keep a run's whole output). */
   keepLines?: number;
+  /** Runs the process as this user and group (only root may ask for another). */
+  user?: { uid: number; gid: number };
 }
 
 /** Lines kept by default: enough context for an error message without unbounded memory. */
@@ -56,6 +74,7 @@ export function launch(
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
   });
   if (child.pid === undefined) {
     // spawn reports ENOENT asynchronously; a missing pid means the start failed.
@@ -88,33 +107,50 @@ export interface TsLaunchOptions extends Omit<LaunchOptions, 'env' | 'cwd'> {
 
 /** Starts a TypeScript file of the repository (`script`, from the root) in its own Node process. */
 export function launchTs(name: string, script: string, opts: TsLaunchOptions = {}): ChildHandle {
+  return launchNode(name, [...TSX_NODE_ARGS, join(ROOT, script)], opts);
+}
+
+/** Node with `args` (options, then the file), profiled if asked, in a clean environment. */
+function launchNode(name: string, args: string[], opts: TsLaunchOptions): ChildHandle {
   const { env, nodeArgs = [], cpuProfileDir, ...rest } = opts;
   const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
-  return launch(
-    name,
-    process.execPath,
-    [...nodeArgs, ...profile, '--import', 'tsx', join(ROOT, script)],
-    {
-      ...rest,
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    },
-  );
+  return launch(name, process.execPath, [...nodeArgs, ...profile, ...args], {
+    ...rest,
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+  });
+}
+
+/** How a service is run: its TypeScript through tsx, or the JavaScript compiled into `dist/`. */
+export type ServiceRuntime = 'tsx' | 'compiled';
+
+export interface ServiceLaunchOptions extends TsLaunchOptions {
+  name?: string;
+  /** @defaultValue 'tsx' */
+  runtime?: ServiceRuntime;
+}
+
+/** The compiled entry point of a service; fails, saying how to make it, if it is not built. */
+function compiledEntry(service: string): string {
+  const file = join(ROOT, 'services', service, 'dist', 'main.js');
+  if (!existsSync(file)) {
+    throw new Error(`${file} does not exist: run \`npm run build\` to compile the services`);
+  }
+  return file;
 }
 
 /**
- * Starts `services/<service>/src/main.ts` as a deployment runs it: its own process, configured
- * only through its environment, logging at info unless `env` says otherwise.
+ * Starts a service as a deployment runs it: its own process, configured only through its
+ * environment, logging at info unless `env` says otherwise. `runtime: 'compiled'` runs plain
+ * `node` on `services/<service>/dist/main.js`, without tsx, resolving every workspace to its
+ * compiled `dist/` as the container image does.
  */
-export function launchService(
-  service: string,
-  opts: TsLaunchOptions & { name?: string } = {},
-): ChildHandle {
-  const { name = service, env, ...rest } = opts;
-  return launchTs(name, `services/${service}/src/main.ts`, {
-    ...rest,
-    env: { VOLLEY_LOG_LEVEL: 'info', ...env },
-  });
+export function launchService(service: string, opts: ServiceLaunchOptions = {}): ChildHandle {
+  const { name = service, env, runtime = 'tsx', ...rest } = opts;
+  const withEnv = { ...rest, env: { VOLLEY_LOG_LEVEL: 'info', ...env } };
+  return runtime === 'compiled'
+    ? launchNode(name, [compiledEntry(service)], withEnv)
+    : launchTs(name, `services/${service}/src/main.ts`, withEnv);
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { launch, launchTs, ROOT, type ChildHandle } from '../src/index.ts';
+import { launch, launchTs, ROOT, TSX_NODE_ARGS, type ChildHandle } from '../src/index.ts';
 
 const CHILD = 'packages/runtime/test/fixtures/child.ts';
 const HARNESS = 'packages/runtime/test/fixtures/harness.ts';
@@ -59,7 +59,7 @@ function killLeftovers(pids: number[]): void {
 
 /** Starts the harness fixture and answers the PIDs of the two children it launched. */
 async function startHarness(arg?: string): Promise<{ harness: ChildHandle; children: number[] }> {
-  const args = ['--import', 'tsx', HARNESS, ...(arg ? [arg] : [])];
+  const args = [...TSX_NODE_ARGS, HARNESS, ...(arg ? [arg] : [])];
   const harness = launch('harness', process.execPath, args, { cwd: ROOT });
   const line = await harness.waitForLine(/^children /, 60_000);
   const children = line.split(' ').slice(1).map(Number);

@@ -12,6 +12,9 @@ export {
   type Disposition,
 } from './classify.ts';
 export type { SlotLease } from './pool.ts';
+// The client's timeouts with their defaults: the senders' termination grace period is derived
+// from them (deploy/k8s/base/sender.yaml).
+export { resolveOptions } from './options.ts';
 export { RelayPool } from './relay-pool.ts';
 export type { Route, SendResult, Transport } from './transport.ts';
 export { RouteTable, createTransport, type RoutedDestination } from './routing.ts';

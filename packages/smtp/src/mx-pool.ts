@@ -7,6 +7,7 @@ import {
   CAPPED_IDLE_MS,
   CAPPED_SLOT_WAIT_MS,
   type OutgoingMessage,
+  type PoolConnectionCount,
   type Route,
   type SendResult,
   type Transport,
@@ -116,6 +117,15 @@ export class MxPool implements Transport {
     // is unref'd so it never keeps a draining process alive.
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(this.idleMs, 60_000) / 2));
     this.sweeper.unref();
+  }
+
+  *connections(): Iterable<PoolConnectionCount> {
+    for (const d of this.dests.values()) {
+      for (const [route, pool] of d.pools) {
+        const st = pool.stats();
+        yield { route: route === '' ? undefined : route, open: st.open, busy: st.busy };
+      }
+    }
   }
 
   /** Sends one message; never throws for a DNS, SMTP or network failure, it classifies it. */

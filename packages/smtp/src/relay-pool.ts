@@ -6,6 +6,7 @@ import {
   CAPPED_IDLE_MS,
   CAPPED_SLOT_WAIT_MS,
   type OutgoingMessage,
+  type PoolConnectionCount,
   type Route,
   type SendResult,
   type Transport,
@@ -63,10 +64,11 @@ export class RelayPool implements Transport {
       port: target.port,
       secure: target.secure,
       auth: target.auth,
-      // A relay is our own infrastructure: its certificate is checked, and STARTTLS is used
-      // whenever it is offered; required with credentials or when the URL asks for it.
+      // A relay is our own infrastructure: its certificate is checked (against the system's
+      // CAs or the URL's ?ca=FILE, unless ?tlsVerify=false), and STARTTLS is used whenever it
+      // is offered; required with credentials or when the URL asks for it.
       requireTLS: target.requireTLS,
-      tls: { rejectUnauthorized: true },
+      tls: { rejectUnauthorized: target.tlsVerify, ca: target.ca },
       maxConnections: opts.poolSize,
       // Keep connections for as long as the server allows: each reconnect costs round trips
       // for the greeting, EHLO and possibly TLS and AUTH.
@@ -91,6 +93,17 @@ export class RelayPool implements Transport {
     // is never kept alive by it.
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
+  }
+
+  *connections(): Iterable<PoolConnectionCount> {
+    for (const relay of this.relays) {
+      const shared = relay.pool.stats();
+      yield { route: undefined, open: shared.open, busy: shared.busy };
+      for (const [route, pool] of relay.routes) {
+        const st = pool.stats();
+        yield { route, open: st.open, busy: st.busy };
+      }
+    }
   }
 
   /** Drops route pools left without connections or waiting sends (their idle timeout passed). */

@@ -41,6 +41,15 @@ export interface Transport {
   /** `route` gives the message connections of its own (see Route); without it they are shared. */
   send(msg: OutgoingMessage, domain: string, route?: Route): Promise<SendResult>;
   close(): void;
+  /** Connections of each pool now, for metrics: read on a scrape, never on the send path. */
+  connections?(): Iterable<PoolConnectionCount>;
+}
+
+/** Connections of one pool; `route` is the Route key of its destination, undefined when shared. */
+export interface PoolConnectionCount {
+  route: string | undefined;
+  open: number;
+  busy: number;
 }
 
 /**

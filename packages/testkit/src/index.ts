@@ -1,7 +1,7 @@
 /**
  * Helpers for tests against real parts: a redis-server per test file on a free port, a
  * unique key prefix per test, service processes started as a deployment starts them, and a
- * private Postfix relay on a loopback port.
+ * private Postfix relay on a loopback port; an SMTP client that plays the sending MTA.
  */
 import { randomBytes } from 'node:crypto';
 import { launchService, type ChildHandle } from '@volley/runtime';
@@ -11,8 +11,9 @@ export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@v
 export { startDnsStub, type DnsStub, type DnsZone } from './dns-stub.ts';
 export { sharedDir, SharedDirError } from './shared.ts';
 export { startPostfix, loopbackNexthop, type PostfixInstance } from './postfix.ts';
+export { SmtpTestClient } from './smtp-client.ts';
 
-export { ROOT } from '@volley/runtime';
+export { ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();

@@ -12,6 +12,7 @@ import nodemailer from 'nodemailer';
 import { freePort } from '@volley/redis';
 import {
   ROOT,
+  TSX_NODE_ARGS,
   loopbackNexthop,
   startCaptureServer,
   startPostfix,
@@ -367,7 +368,7 @@ async function runScript(
   script: string,
   uid?: number,
 ): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, [...TSX_NODE_ARGS, '--input-type=module', '-e', script], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     ...(uid === undefined ? {} : { uid, gid: uid }),

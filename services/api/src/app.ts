@@ -1,10 +1,14 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
-import type { Keys } from '@volley/contracts';
+import { apiMetrics } from '@volley/metrics';
+import { WebhookStore, webhookQueue } from '@volley/webhooks';
+import type { Queue } from 'bullmq';
+import type { Keys, WebhookJob } from '@volley/contracts';
 import {
   CampaignStore,
   Feedback,
@@ -13,21 +17,26 @@ import {
   type Queues,
 } from '@volley/campaigns';
 import { DEFAULT_SOFT_BOUNCE } from '@volley/config';
+import { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
 import { authenticate } from './auth.ts';
 import { registerDocs } from './docs.ts';
+import { registerRequestMetrics } from './request-metrics.ts';
+import { operation } from './operation.ts';
 import { registerRateLimit } from './ratelimit.ts';
 import { registerUpload } from './upload.ts';
 import { ApiProblem, errorHandler, sendProblem } from './problem.ts';
 import type { ApiContext, ApiContextConfig } from './context.ts';
 import { HealthResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerDomainRoutes } from './routes/domains.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
 import { registerAdminShapingRoute, registerShapingRoute } from './routes/shaping.ts';
 import { registerStatsRoutes } from './routes/stats.ts';
 import { registerSuppressionRoutes } from './routes/suppressions.ts';
 import { registerUnsubscribe } from './routes/unsubscribe.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDeps {
   config: ApiContextConfig;
@@ -38,14 +47,63 @@ export interface AppDeps {
   logger: Logger | false;
   /** Reports the traffic-shaping state at GET /v1/shaping and /v1/admin/shaping; absent when shaping is off. */
   shaper?: Shaper | undefined;
+  /** Where replayed webhook dead letters are queued; one on `redis` when absent. */
+  webhookQueue?: Queue<WebhookJob> | undefined;
+}
+
+/**
+ * Query strings, path parameters and headers arrive as text, so their schemas type them
+ * (`limit=2` is the number 2). A JSON body already carries its types: coercing it would mail
+ * `"subject": 1` as "1" and `"text": null` as an empty part to a whole list, so bodies are
+ * validated as they are.
+ */
+function literalBodies(): ReturnType<typeof AjvCompiler> {
+  const fromPool = AjvCompiler();
+  // Unknown properties are refused with a clear error rather than silently dropped; one error
+  // at a time, because collecting all of them lets a crafted body cost unbounded work.
+  const shared = { removeAdditional: false, allErrors: false } as const;
+  return (externalSchemas) => {
+    const typed = fromPool(externalSchemas, {
+      customOptions: { ...shared, coerceTypes: 'array' },
+    });
+    const literal = fromPool(externalSchemas, { customOptions: { ...shared, coerceTypes: false } });
+    return (route) => (route.httpPart === 'body' ? literal(route) : typed(route));
+  };
+}
+
+/**
+ * `?cursor=&limit=` is how a form or a script with unset variables says "no cursor, the default
+ * limit": an empty value is the parameter left out, not a value its schema has to refuse.
+ */
+function withoutEmptyValues(query: string): ParsedUrlQuery {
+  const parsed = parseQuery(query);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (Array.isArray(value)) {
+      const given = value.filter((v) => v !== '');
+      if (given.length === 0) delete parsed[name];
+      else parsed[name] = given.length === 1 ? given[0] : given;
+    } else if (value === '') {
+      delete parsed[name];
+    }
+  }
+  return parsed;
+}
+
+/** Widened to Fastify's logger type: the app keeps Fastify's default types with it. */
+function baseLogger(logger: Logger): FastifyBaseLogger {
+  return logger;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // The service's own logger, so request logs have its time and format.
+  const loggerInstance = deps.logger ? baseLogger(deps.logger) : undefined;
   const app = Fastify({
-    logger: deps.logger === false ? false : { level: deps.logger.level },
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    // One line per request, written below at a level that depends on what the request was.
+    disableRequestLogging: true,
     bodyLimit: deps.config.bodyLimit,
-    // Unknown properties are refused with a clear error rather than silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: literalBodies() } },
+    routerOptions: { querystringParser: withoutEmptyValues },
     // Errors Fastify answers before routing (a URL that is not valid percent-encoding, a bad
     // content type) are problems too, like every other error.
     frameworkErrors: (error, _req, reply) => {
@@ -56,9 +114,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Every body the API reads is JSON or a file route's own type: a text/plain body would reach
+  // a JSON route's validation as a string ("body must be object") instead of a 415 that says
+  // to send JSON.
+  app.removeContentTypeParser('text/plain');
+
   const store = new CampaignStore(deps.redis, deps.keys, {
     eventsMaxLen: deps.config.eventsMaxLen,
   });
+  const metrics = apiMetrics(deps.registry);
+  registerRequestMetrics(app, metrics);
   const ctx: ApiContext = {
     config: deps.config,
     redis: deps.redis,
@@ -72,19 +137,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       eventsMaxLen: deps.config.eventsMaxLen,
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
+    sendingDomains: new SendingDomains(
+      deps.redis,
+      deps.keys,
+      (deps.config.dkimKeys ?? []).map((k) => k.domain),
+    ),
     shaper: deps.shaper,
-    metrics: {
-      created: new Counter({
-        name: 'volley_api_campaigns_created_total',
-        help: 'Campaigns created through the API.',
-        registers: [deps.registry],
-      }),
-      accepted: new Counter({
-        name: 'volley_api_recipients_accepted_total',
-        help: 'Recipients accepted into campaigns through the API.',
-        registers: [deps.registry],
-      }),
-    },
+    metrics,
+    webhooks: new WebhookStore(deps.redis, deps.keys),
+    webhookQueue: deps.webhookQueue ?? webhookQueue(deps.redis, deps.keys),
     async loadOwned(id, tenant) {
       const rec = await store.get(id);
       if (!rec || rec.tenant !== tenant)
@@ -93,6 +154,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   };
 
+  // Reads (health checks, progress polls: a client polling every second would fill the log)
+  // at debug; writes, which change something, at info.
+  app.addHook('onResponse', async (req, reply) => {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    req.log[read ? 'debug' : 'info'](
+      {
+        method: req.method,
+        url: req.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  // A queue made here is closed with the app; one passed in belongs to the caller.
+  if (!deps.webhookQueue) app.addHook('onClose', async () => ctx.webhookQueue.close());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply
@@ -109,12 +187,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The OpenAPI document collects every route registered after it.
   await registerDocs(app, ctx);
 
-  app.get('/healthz', { schema: { response: { 200: HealthResponse } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: operation({
+        operationId: 'getLiveness',
+        summary: 'Liveness: the process answers',
+        tag: 'health',
+        access: 'none',
+        response: { 200: { ...HealthResponse, description: 'The process is alive.' } },
+      }),
+    },
+    async () => ({ status: 'ok' }),
+  );
   app.get(
     '/readyz',
-    { schema: { response: { 200: HealthResponse, 503: HealthResponse } } },
+    {
+      schema: operation({
+        operationId: 'getReadiness',
+        summary: 'Readiness: Redis is connected',
+        tag: 'health',
+        access: 'none',
+        response: {
+          200: { ...HealthResponse, description: 'Ready to serve requests.' },
+          503: { ...HealthResponse, description: 'Redis is not connected; take out of rotation.' },
+        },
+      }),
+    },
     async (_req, reply) => {
       const ok = deps.redis.status === 'ready';
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'redis unavailable' });
@@ -125,6 +224,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (admin) => {
       // After registerAdminRoutes, which adds the admin key check to this scope.
       registerAdminRoutes(admin, ctx);
+      registerDomainRoutes(admin, ctx);
       registerAdminShapingRoute(admin, ctx);
     },
     { prefix: '/v1/admin' },
@@ -153,6 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       registerPreviewRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
       registerSuppressionRoutes(v1, ctx);
+      registerWebhookRoutes(v1, ctx);
 
       registerShapingRoute(v1, ctx);
     },

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { DEFAULT_TENANT } from '@volley/contracts';
 import type { ApiContext } from './context.ts';
 import { ApiProblem } from './problem.ts';
 import { TenantStore } from './tenants.ts';
@@ -15,9 +16,6 @@ declare module 'fastify' {
     principal?: Principal;
   }
 }
-
-/** The tenant VOLLEY_API_KEY authenticates as. */
-const DEFAULT_TENANT = 'default';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

@@ -1,13 +1,17 @@
 /**
- * `npm run admin -- <command>`: tenants and API keys, managed straight in Redis (REDIS_URL,
- * VOLLEY_REDIS_PREFIX), so the first key can be made before any API runs and without
+ * `npm run admin -- <command>`: tenants, API keys and sending domains, managed straight in Redis
+ * (REDIS_URL, or the running local engine's; VOLLEY_REDIS_PREFIX), so the first key can be made
+ * before any API runs and without
  * VOLLEY_ADMIN_KEY. Exit status: 0 done, 1 failed (unknown tenant, Redis unreachable, ...),
  * 2 wrong usage.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadCommonConfig } from '@volley/config';
+import { ConfigError, loadCommonConfig, loadDomainConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { connectRedis, type RedisClient } from '@volley/redis';
+import { localStateDir, runningEngine } from '@volley/runtime';
+import { DOMAINS_USAGE, domainFlagsGiven, runDomains, type DomainOptions } from './cli-domains.ts';
+import { UsageError, table, type Io } from './cli-io.ts';
 import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord } from './tenants.ts';
 
 const USAGE = `usage: npm run admin -- <command> [--json]
@@ -17,30 +21,16 @@ const USAGE = `usage: npm run admin -- <command> [--json]
   keys create <tenant> [--name NAME]  create an API key; prints the key, once
   keys list <tenant>                  list a tenant's keys (ids and names, never the keys)
   keys revoke <keyId>                 revoke a key; requests with it are refused at once
+${DOMAINS_USAGE}
 
   --json   print JSON instead of text
 
-Environment: REDIS_URL (required), VOLLEY_REDIS_PREFIX (default volley), as for the services.`;
-
-class UsageError extends Error {}
-
-interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
+Environment: REDIS_URL (default: the Redis of the engine \`npm start\` runs here, found
+through VOLLEY_LOCAL_DIR), VOLLEY_REDIS_PREFIX (default volley), as for the services;
+for domains VOLLEY_DKIM_SECRET (to add or rotate keys), VOLLEY_DKIM_KEYS, VOLLEY_BOUNCE_DOMAIN,
+VOLLEY_BOUNCE_MX and VOLLEY_SPF_INCLUDE, as the API has them.`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** Columns padded to their widest cell, for a terminal. */
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) =>
-    r
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  );
-}
 
 function keyJson(k: ApiKeyRecord): Record<string, unknown> {
   return { id: k.id, tenant: k.tenant, name: k.name, createdAt: iso(k.createdAt) };
@@ -163,15 +153,23 @@ async function main(
     return 2;
   }
 
+  // Without REDIS_URL, the Redis of the engine `npm start` runs from this checkout.
+  const engine = env.REDIS_URL?.trim() ? undefined : runningEngine(localStateDir(env));
+  const domainsCommand = parsed.positionals[0] === 'domains';
   let config: ReturnType<typeof loadCommonConfig>;
+  let domainConfig: ReturnType<typeof loadDomainConfig> | undefined;
   try {
-    config = loadCommonConfig('api', env);
+    config = loadCommonConfig(
+      'api',
+      engine?.redisUrl ? { ...env, REDIS_URL: engine.redisUrl } : env,
+    );
+    if (domainsCommand) domainConfig = loadDomainConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`volley admin: ${err.message}`);
     if (!env.REDIS_URL?.trim()) {
       io.err(
-        'Under `npm start`, use the Redis URL it prints ("started redis-server ... on redis://...").',
+        `No local engine runs with state in ${localStateDir(env)}: start one with \`npm start\`, or set REDIS_URL.`,
       );
     }
     return 1;
@@ -191,11 +189,28 @@ async function main(
       const why = lastError?.message ?? (err instanceof Error ? err.message : String(err));
       throw new Error(`cannot reach Redis at ${mask(config.redisUrl)}: ${why}`);
     });
-    const store = new TenantStore(redis, new Keys(config.redisPrefix));
+    const keys = new Keys(config.redisPrefix);
+    const v = parsed.values;
+    const domainOpts: DomainOptions = {
+      json: v.json ?? false,
+      selector: v.selector,
+      keyType: v['key-type'],
+      privateKey: v['private-key'],
+      staged: v.staged ?? false,
+    };
+    if (domainConfig) {
+      if (v.name !== undefined) throw new UsageError('domains commands take no --name');
+      await runDomains(redis, keys, domainConfig, parsed.positionals, domainOpts, io);
+      return 0;
+    }
+    const misplaced = domainFlagsGiven(domainOpts);
+    if (misplaced.length) {
+      throw new UsageError(`${misplaced.join(', ')} only apply to domains commands`);
+    }
     await run(
-      store,
+      new TenantStore(redis, keys),
       parsed.positionals,
-      { name: parsed.values.name, json: parsed.values.json ?? false },
+      { name: v.name, json: domainOpts.json },
       io,
     );
     return 0;
@@ -218,6 +233,10 @@ function parse(argv: string[]) {
     strict: true,
     options: {
       name: { type: 'string', short: 'n' },
+      selector: { type: 'string' },
+      'key-type': { type: 'string' },
+      'private-key': { type: 'string' },
+      staged: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

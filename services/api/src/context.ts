@@ -2,9 +2,8 @@ import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fasti
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
-import type { Counter } from 'prom-client';
+import type { ApiMetrics } from '@volley/metrics';
 import type { ApiConfig } from '@volley/config';
-import type { Keys } from '@volley/contracts';
 import type {
   CampaignRecord,
   CampaignStore,
@@ -13,7 +12,11 @@ import type {
   Queues,
   SuppressionList,
 } from '@volley/campaigns';
+import type { Queue } from 'bullmq';
+import type { Keys, WebhookJob } from '@volley/contracts';
+import type { SendingDomains } from '@volley/domains';
 import type { Shaper } from '@volley/shaping';
+import type { WebhookStore } from '@volley/webhooks';
 
 /** A Fastify scope typed by TypeBox schemas, as every route module receives it. */
 export type V1 = FastifyInstance<
@@ -36,8 +39,13 @@ export interface ApiContext {
   /** Applies unsubscribes (and any other reported feedback) to campaigns and suppression lists. */
   feedback: Feedback;
   suppressions: SuppressionList;
+  /** Which From domains a tenant may send as. */
+  sendingDomains: SendingDomains;
   shaper: Shaper | undefined;
-  metrics: { created: Counter; accepted: Counter };
+  metrics: ApiMetrics;
+  webhooks: WebhookStore;
+  /** Where replayed dead letters go; the collector delivers them. */
+  webhookQueue: Queue<WebhookJob>;
   /** The campaign if it exists and belongs to `tenant`; a 404 problem otherwise (never a 403, which would confirm it exists). */
   loadOwned(id: string, tenant: string): Promise<CampaignRecord>;
 }
@@ -57,6 +65,12 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'softBounceLimit'
       | 'softBounceWindowMs'
       | 'eventsMaxLen'
+      | 'templateLimits'
+      | 'dkimSecret'
+      | 'dkimKeys'
+      | 'bounceDomain'
+      | 'bounceMx'
+      | 'spfInclude'
     >
   >;
 

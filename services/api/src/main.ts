@@ -1,19 +1,24 @@
-import { pino } from 'pino';
 import { loadApiConfig, unknownVariableWarnings } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
+import { checkDkimSecret } from '@volley/domains';
 import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
 import { buildApp } from './app.ts';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+  const logger = createLogger('api', {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const keys = new Keys(config.redisPrefix);
   const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
+  // Keys added with another secret (or none) would not open in the senders.
+  await checkDkimSecret(redis, keys, config.dkimSecret);
   const queues = createQueues(redis, keys);
   const registry = createRegistry('api');
   // The API only reads shaping state; the senders enforce it.

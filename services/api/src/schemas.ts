@@ -27,6 +27,16 @@ const RecipientSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const RequiredVarsSchema = Type.Array(
+  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*$', maxLength: 200 }),
+  {
+    maxItems: 100,
+    uniqueItems: true,
+    description:
+      'Variables every recipient must have, not empty (`name`, or `user.city` in NDJSON `vars`; a CSV names each in a column): inline recipients and uploaded rows without them are refused, with their position or line.',
+  },
+);
+
 export const CreateCampaignBody = Type.Object(
   {
     from: Type.String({
@@ -61,6 +71,7 @@ export const CreateCampaignBody = Type.Object(
     draft: Type.Optional(
       Type.Boolean({ description: 'Keep as a draft: add recipients, then start.' }),
     ),
+    requiredVars: Type.Optional(RequiredVarsSchema),
     recipients: Type.Optional(
       Type.Array(RecipientSchema, {
         description:
@@ -85,6 +96,9 @@ export type CreateCampaignBody = Static<typeof CreateCampaignBody>;
 export const CampaignIdParams = Type.Object({
   id: Type.String({ pattern: '^[a-f0-9]{20}$', description: 'Campaign id.' }),
 });
+
+/** The 404 of every route under /v1/campaigns/{id}: another tenant's campaign is not found either. */
+export const NO_SUCH_CAMPAIGN = 'No campaign with this id belongs to this tenant.';
 
 export const CreatedResponse = Type.Object(
   {
@@ -140,6 +154,14 @@ export const CampaignResponse = Type.Object(
     sendAt: Type.Optional(Type.String({ format: 'date-time' })),
     startedAt: Type.Optional(Type.String({ format: 'date-time' })),
     completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    requiredVars: Type.Optional(RequiredVarsSchema),
+    cancelledAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          'When the cancel was accepted: from then on only messages already claimed for SMTP go out.',
+      }),
+    ),
     counts: CountsSchema,
   },
   { description: 'The campaign, its status and its counts.' },
@@ -206,6 +228,17 @@ export const EventsResponse = Type.Object(
   { description: 'Per-recipient outcomes, oldest first.' },
 );
 
+/** One invalid field or line: the same shape in problems and in the answers of uploads. */
+export const FieldErrorSchema = Type.Object({
+  path: Type.String({
+    description: 'Where: `body.from`, `body.recipients[3].email`, `line 12`, ...',
+  }),
+  message: Type.String(),
+  line: Type.Optional(
+    Type.Integer({ description: 'Line of the uploaded file (CSV: the header is line 1).' }),
+  ),
+});
+
 /** RFC 9457 problem details: the body of every error answer, as application/problem+json. */
 export const ProblemSchema = Type.Object(
   {
@@ -214,15 +247,9 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer({ description: 'The HTTP status code.' }),
     detail: Type.String({ description: 'What went wrong with this request and what to do.' }),
     errors: Type.Optional(
-      Type.Array(
-        Type.Object({
-          path: Type.String({
-            description: 'Where: `body.from`, `body.recipients[3].email`, `row 12`, ...',
-          }),
-          message: Type.String(),
-        }),
-        { description: 'Every invalid field or row, when there are several.' },
-      ),
+      Type.Array(FieldErrorSchema, {
+        description: 'Every invalid field or line, when there are several.',
+      }),
     ),
   },
   {

@@ -5,8 +5,9 @@ import { Type, type Static } from 'typebox';
 import { ingestRecipients, type UploadFormat } from '@volley/ingest';
 import { tenantOf } from './auth.ts';
 import type { ApiContext, V1 } from './context.ts';
-import { ApiProblem } from './problem.ts';
-import { CampaignIdParams } from './schemas.ts';
+import { ApiProblem, lineErrors, refusedFile, unsupportedMediaType } from './problem.ts';
+import { operation } from './operation.ts';
+import { CampaignIdParams, FieldErrorSchema, NO_SUCH_CAMPAIGN } from './schemas.ts';
 
 const FORMATS: Record<string, UploadFormat> = {
   'application/x-ndjson': 'ndjson',
@@ -15,12 +16,28 @@ const FORMATS: Record<string, UploadFormat> = {
   'text/csv': 'csv',
 };
 
+/** The recipient upload's media types as the document shows them, with what a user writes. */
+const UPLOAD_MEDIA = {
+  'application/x-ndjson': {
+    description: 'One JSON object a line: `{"email": ..., "vars": {...}}`.',
+    example:
+      '{"email":"ada@example.org","vars":{"name":"Ada"}}\n{"email":"alan@example.org","vars":{"name":"Alan"}}\n',
+  },
+  'text/csv': {
+    description: 'A header row naming the columns, one of them `email`; the others become vars.',
+    example: 'email,name\nada@example.org,Ada\nalan@example.org,Alan\n',
+  },
+};
+
+/** The types named in the document and in a 415; the aliases in FORMATS are read as well. */
+const DOCUMENTED_TYPES = Object.keys(UPLOAD_MEDIA);
+
 const UploadResult = Type.Object({
   rows: Type.Integer({ description: 'Rows read (blank lines and the CSV header not counted).' }),
   added: Type.Integer(),
   duplicates: Type.Integer({ description: 'Rows whose address was already in the campaign.' }),
   invalid: Type.Integer(),
-  errors: Type.Array(Type.Object({ row: Type.Integer(), reason: Type.String() }), {
+  errors: Type.Array(FieldErrorSchema, {
     description: 'The first invalid rows, with their line number.',
   }),
   total: Type.Integer({ description: 'Recipients in the campaign after the upload.' }),
@@ -90,7 +107,13 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
     '/campaigns/:id/recipients',
     {
       ...streamedUpload(uploadLimit),
-      schema: {
+      schema: operation({
+        operationId: 'uploadRecipients',
+        summary: 'Upload recipients (NDJSON or CSV)',
+        description:
+          'Streams recipients into a draft or scheduled campaign with constant memory, for lists of millions. Addresses already in the campaign are skipped (compared case-insensitively); invalid rows are reported with their line number, and more than `maxInvalid` of them refuses the whole file and adds nothing. NDJSON is also accepted as application/ndjson or application/jsonl.',
+        tag: 'recipients',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: Type.Object({
           maxInvalid: Type.Optional(
@@ -100,21 +123,21 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
             }),
           ),
         }),
+        streamBody: UPLOAD_MEDIA,
         response: { 200: UploadResult },
-      },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is neither a draft nor scheduled, or another upload to it is in progress.',
+          422: 'More invalid rows than `maxInvalid`: nothing was added, and `errors` lists the rows.',
+        },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
       const rec = await ctx.loadOwned(req.params.id, tenant);
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       const format = FORMATS[type];
-      if (!format) {
-        throw new ApiProblem(
-          415,
-          'Unsupported media type',
-          'send recipients as application/x-ndjson or text/csv',
-        );
-      }
+      if (!format) throw unsupportedMediaType(type, DOCUMENTED_TYPES);
       if (rec.status !== 'draft' && rec.status !== 'scheduled') {
         throw new ApiProblem(
           409,
@@ -133,24 +156,31 @@ export function registerUpload(v1: V1, ctx: ApiContext): void {
       try {
         const result = await ingestRecipients(
           limited(req.body as Readable, uploadLimit),
-          { format, maxInvalid: req.query.maxInvalid ?? maxInvalid },
+          {
+            format,
+            maxInvalid: req.query.maxInvalid ?? maxInvalid,
+            requiredVars: rec.requiredVars ?? [],
+          },
           (batch) => ctx.store.addRecipients(rec.id, batch),
         ).catch(async (err: unknown) => {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
           throw err;
         });
-        if (result.aborted) {
+        ctx.metrics.uploadRows.inc({ result: 'invalid' }, result.invalid);
+        const { aborted, abortedLine, errors, ...counts } = result;
+        if (aborted !== undefined) {
           await ctx.store.rollbackUpload(rec.id, upload.startLength);
-          throw new ApiProblem(
-            422,
+          throw refusedFile(
             'Upload refused',
-            `${result.aborted}; nothing was added. Fix the rows listed in errors and upload again`,
-            result.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
+            abortedLine === undefined ? { aborted, errors } : { aborted, abortedLine, errors },
+            'upload again',
           );
         }
-        ctx.metrics.accepted.inc(result.added);
+        ctx.metrics.uploadRows.inc({ result: 'added' }, result.added);
+        ctx.metrics.uploadRows.inc({ result: 'duplicate' }, result.duplicates);
+        ctx.metrics.recipientsAccepted.inc(result.added);
         const total = (await ctx.store.get(rec.id))?.counts.total ?? 0;
-        answer = { ...result, total };
+        answer = { ...counts, errors: lineErrors(errors), total };
       } finally {
         // Before answering: a client that starts the campaign on the answer must find the
         // upload ended.

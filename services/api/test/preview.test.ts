@@ -4,7 +4,7 @@ import { simpleParser } from 'mailparser';
 import type { FastifyInstance } from 'fastify';
 import type { Queues } from '@volley/campaigns';
 import { Harness, sharedRedis } from '@volley/sender/test-harness';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { apiFixture, auth, type ApiFixture, type Problem } from './fixture.ts';
 
 interface Preview {
   campaignId: string;
@@ -16,13 +16,6 @@ interface Preview {
   text: string;
   headers: { name: string; value: string }[];
   size: number;
-}
-
-interface Problem {
-  status: number;
-  title: string;
-  detail: string;
-  errors?: { path: string; message: string }[];
 }
 
 let fx: ApiFixture;

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Shaper, parsePolicy } from '@volley/shaping';
 import { TenantStore } from '../src/tenants.ts';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { addSendingDomain, apiFixture, auth, type ApiFixture } from './fixture.ts';
 
 const ADMIN = 'admin-key-0123456789abcdef';
 
@@ -67,11 +67,12 @@ describe('tenants see their own campaigns in the shaping state', () => {
     for (const t of ['acme', 'globex']) {
       await tenants.createTenant(t);
       tenantKeys[t] = (await tenants.createKey(t)).key;
+      await addSendingDomain(fx.redis, fx.keys, t, `${t}.example`);
       const res = await fx.app.inject({
         method: 'POST',
         url: '/v1/campaigns',
         headers: { authorization: `Bearer ${tenantKeys[t]}` },
-        payload: { from: 'n@sender.example', subject: 's', text: 't', draft: true },
+        payload: { from: `n@${t}.example`, subject: 's', text: 't', draft: true },
       });
       assert.equal(res.statusCode, 202, res.body);
       campaignOf[t] = res.json<{ id: string }>().id;

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { Feedback } from '@volley/campaigns';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import { addSendingDomain, apiFixture, auth, type ApiFixture } from './fixture.ts';
 
 const ADMIN = 'admin-key-0123456789abcdef';
 const adminAuth = { authorization: `Bearer ${ADMIN}` };
@@ -150,6 +150,7 @@ describe('suppression API', () => {
 
   test('feedback applied by the effects module shows in the list with its campaign and detail', async () => {
     const key = await tenantKey('sup-feedback');
+    await addSendingDomain(fx.redis, fx.keys, 'sup-feedback', 'sender.example');
     const created = await fx.app.inject({
       method: 'POST',
       url: '/v1/campaigns',
@@ -274,7 +275,7 @@ describe('suppression API', () => {
       added: 3,
       existing: 1,
       invalid: 1,
-      errors: [{ row: 4, reason: '"not-an-address" is not a valid address' }],
+      errors: [{ path: 'line 4', line: 4, message: '"not-an-address" is not a valid address' }],
     });
     const entries = await list(key);
     assert.deepEqual(
@@ -326,7 +327,7 @@ describe('suppression API', () => {
     assert.match(p.detail, /more than 2 invalid rows; nothing was added/);
     assert.deepEqual(
       tooMany.json<{ errors: { path: string }[] }>().errors.map((e) => e.path),
-      ['row 1502', 'row 1503', 'row 1505'],
+      ['line 1502', 'line 1503', 'line 1505'],
     );
     for (const [body, why] of [
       ['address\na@example.org\n', /no "email" column/],

@@ -1,15 +1,21 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { ROOT, startRedis, uniquePrefix } from '@volley/testkit';
+import { startRedis, uniquePrefix } from '@volley/testkit';
 import { buildApp } from '../src/app.ts';
 import { hashApiKey } from '../src/tenants.ts';
-import { apiFixture, auth, type ApiFixture } from './fixture.ts';
+import {
+  DKIM_SECRET,
+  addSendingDomain,
+  apiFixture,
+  auth,
+  runAdminCli as cli,
+  type ApiFixture,
+} from './fixture.ts';
 
 const ADMIN = 'admin-key-fedcba9876543210';
 const adminAuth = { authorization: `Bearer ${ADMIN}` };
@@ -33,6 +39,9 @@ const draft = {
   draft: true,
   recipients: [{ email: 'first@one.example', vars: { name: 'A' } }],
 };
+
+/** The draft from `<tenant>.example`, the sending domain each tenant that creates campaigns gets. */
+const draftOf = (tenant: string) => ({ ...draft, from: `News <news@${tenant}.example>` });
 
 interface CreatedKey {
   id: string;
@@ -168,11 +177,12 @@ describe('tenants and keys', () => {
     assert.ok(!Number.isNaN(Date.parse(tenant.createdAt)));
 
     const created = await createKey('acme', 'ci');
+    await addSendingDomain(redis, fx.keys, 'acme', 'acme.example');
     assert.equal(created.tenant, 'acme');
     assert.equal(created.name, 'ci');
     assert.match(created.key, new RegExp(`^vk_${created.id}_[a-f0-9]{48}$`));
 
-    const id = await createCampaign(created.key);
+    const id = await createCampaign(created.key, draftOf('acme'));
     const own = await app.inject({ url: `/v1/campaigns/${id}`, headers: bearer(created.key) });
     assert.equal(own.statusCode, 200);
     assert.equal((await fx.store.get(id))?.tenant, 'acme');
@@ -305,12 +315,14 @@ describe('tenant isolation', () => {
     await createTenant('iso-b');
     keyA = (await createKey('iso-a')).key;
     keyB = (await createKey('iso-b')).key;
+    await addSendingDomain(redis, fx.keys, 'iso-a', 'iso-a.example');
+    await addSendingDomain(redis, fx.keys, 'iso-b', 'iso-b.example');
   });
 
   test("a key of tenant A gets 404 for tenant B's campaigns, events, uploads and lifecycle actions", async () => {
-    const ownA = await createCampaign(keyA);
-    const draftB = await createCampaign(keyB);
-    const runningB = await createCampaign(keyB, { ...draft, draft: false });
+    const ownA = await createCampaign(keyA, draftOf('iso-a'));
+    const draftB = await createCampaign(keyB, draftOf('iso-b'));
+    const runningB = await createCampaign(keyB, { ...draftOf('iso-b'), draft: false });
     assert.equal((await fx.store.get(runningB))?.status, 'running');
     assert.equal(
       (await app.inject({ url: `/v1/campaigns/${ownA}`, headers: bearer(keyA) })).statusCode,
@@ -505,29 +517,6 @@ describe('suppressions', () => {
   });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `npm run admin` as an operator would (through node directly, to skip npm's banner). */
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/api/src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('admin CLI', () => {
   let server: Awaited<ReturnType<typeof startRedis>>;
   let client: RedisClient;
@@ -574,6 +563,12 @@ describe('admin CLI', () => {
     assert.match(key, /^vk_[a-f0-9]{16}_[a-f0-9]{48}$/);
     assert.match(made.stderr, /only time the key is shown/);
     const keyId = key.split('_')[1] ?? '';
+
+    const domain = await cli(
+      ['domains', 'add', 'cli-co', 'sender.example', '--key-type', 'ed25519'],
+      { ...env, VOLLEY_DKIM_SECRET: DKIM_SECRET },
+    );
+    assert.equal(domain.code, 0, domain.stderr);
 
     const probe = () => cliApp.inject({ url: '/v1/suppressions', headers: bearer(key) });
     assert.equal((await probe()).statusCode, 200);

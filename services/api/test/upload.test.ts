@@ -61,7 +61,7 @@ describe('recipient upload', () => {
       added: number;
       duplicates: number;
       invalid: number;
-      errors: { row: number }[];
+      errors: { line: number }[];
       total: number;
     }>();
     assert.deepEqual(
@@ -69,7 +69,7 @@ describe('recipient upload', () => {
       { added: 2, duplicates: 1, invalid: 2, total: 2 },
     );
     assert.deepEqual(
-      r.errors.map((e) => e.row),
+      r.errors.map((e) => e.line),
       [3, 5],
     );
     // A second upload deduplicates against the first.
@@ -114,14 +114,14 @@ describe('recipient upload', () => {
     const r = res.json<{
       added: number;
       invalid: number;
-      errors: { row: number; reason: string }[];
+      errors: { line: number; message: string }[];
     }>();
     assert.equal(r.added, 1);
     assert.deepEqual(
-      r.errors.map((e) => e.row),
+      r.errors.map((e) => e.line),
       [2, 3, 4],
     );
-    assert.match(r.errors[0]?.reason ?? '', /quote/);
+    assert.match(r.errors[0]?.message ?? '', /quote/);
     assert.deepEqual(await store.recipientWindow(id, 0, 10), [
       { email: 'd@one.example', vars: { name: 'Dee "D"' } },
     ]);
@@ -138,7 +138,7 @@ describe('recipient upload', () => {
     assert.equal(res.statusCode, 422);
     const p = res.json<{ detail: string; errors: { path: string }[] }>();
     assert.match(p.detail, /more than 5 invalid rows; nothing was added/);
-    assert.equal(p.errors[0]?.path, 'row 2');
+    assert.equal(p.errors[0]?.path, 'line 2');
     assert.equal((await store.get(id))?.counts.total, 1);
     // The refused rows left no trace in the deduplication set either.
     const ok = await upload(id, 'application/x-ndjson', '{"email":"new@one.example"}\n');

@@ -1,29 +1,33 @@
-import { pino } from 'pino';
-import { loadCommonConfig, unknownVariableWarnings } from '@volley/config';
-import { connectRedis } from '@volley/redis';
+import { loadCollectorConfig, unknownVariableWarnings } from '@volley/config';
+import { Collector } from '@volley/observability';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 /**
- * The collector service: for now it connects to Redis and serves /metrics, /healthz and /readyz;
- * its own work arrives with its issue.
+ * The collector: the cluster-wide gauges (backlog, queues, campaign progress, shaping state,
+ * Redis), the campaign event streams and signed webhooks. Any number may run: one holds the
+ * lock and computes; every one delivers webhooks.
  */
 async function main(): Promise<void> {
-  const config = loadCommonConfig('collector');
-  const logger = pino({ level: config.logLevel, base: { service: 'collector' } });
+  const config = loadCollectorConfig();
+  const logger = createLogger('collector', {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
-  const redis = connectRedis(config.redisUrl, { name: 'volley-collector' });
   const registry = createRegistry('collector');
+  const collector = new Collector({ config, logger, registry });
   const metrics = await startMetricsServer({
     port: config.metricsPort,
     host: config.metricsHost,
     registry,
-    ready: () => redis.status === 'ready',
+    ready: () => collector.ready(),
   });
+  await collector.start();
   logger.info({ metricsPort: metrics.port }, 'collector started');
   onShutdown(logger, async () => {
+    await collector.stop();
     await metrics.close();
-    redis.disconnect();
   });
 }
 

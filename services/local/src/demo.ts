@@ -2,10 +2,16 @@
  * `npm run demo`: sends a demo campaign of about 1,000 recipients over several domains to the
  * running engine over REST, shows live progress and ends with a summary.
  */
-import type { CampaignCounts } from '@volley/contracts';
+import { createVolleyClient } from '@volley/api-client';
+import { localStateDir, runningEngine } from '@volley/runtime';
 
-const API = process.env.VOLLEY_API_URL ?? `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
-const KEY = process.env.VOLLEY_API_KEY ?? 'volley-local-dev-key';
+/** The engine `npm start` runs in this checkout, unless the environment names another API. */
+const engine = runningEngine(localStateDir());
+const API =
+  process.env.VOLLEY_API_URL ??
+  engine?.apiUrl ??
+  `http://127.0.0.1:${process.env.VOLLEY_API_PORT ?? 8080}`;
+const KEY = process.env.VOLLEY_API_KEY ?? engine?.apiKey ?? 'volley-local-dev-key';
 const COUNT = Number(process.env.VOLLEY_DEMO_RECIPIENTS ?? 1000);
 const DOMAINS = [
   'example.com',
@@ -28,49 +34,48 @@ const FIRST = [
   'Vint',
 ];
 
-async function api(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  let res: Response;
+/** A call's answer, or an error that says what failed and why, for a call the demo needs. */
+async function answer<T>(
+  what: string,
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  let res: Awaited<typeof call>;
   try {
-    res = await fetch(`${API}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${KEY}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : null,
-    });
+    res = await call;
   } catch {
     throw new Error(
       `cannot reach the API at ${API}: is the engine running? Start it with \`npm start\``,
     );
   }
-  return { status: res.status, json: await res.json().catch(() => ({})) };
+  if (res.data === undefined) {
+    throw new Error(
+      `the API refused to ${what} (${res.response.status}): ${JSON.stringify(res.error)}`,
+    );
+  }
+  return res.data;
 }
 
 async function main(): Promise<void> {
+  // Made here, not at import, so that a bad VOLLEY_API_URL is reported like any other failure.
+  const volley = createVolleyClient({ baseUrl: API, apiKey: KEY });
   const recipients = Array.from({ length: COUNT }, (_, i) => ({
     email: `user${i}@${DOMAINS[i % DOMAINS.length]}`,
     vars: { name: FIRST[i % FIRST.length], number: i, plan: i % 3 === 0 ? 'Pro' : 'Free' },
   }));
   const started = Date.now();
-  const created = await api('POST', '/v1/campaigns', {
-    from: 'Volley Demo <demo@volley.example>',
-    subject: 'Hello {{name}}, your {{plan}} plan is ready',
-    html:
-      '<h1>Hello {{name}}!</h1><p>This is demo message <b>#{{number}}</b> from Volley.</p>' +
-      '<p>Your plan: {{plan}}. <a href="https://volley.example/account">Manage your account</a></p>',
-    recipients,
-  });
-  if (created.status !== 202) {
-    throw new Error(
-      `the API refused the campaign (${created.status}): ${JSON.stringify(created.json)}`,
-    );
-  }
-  const { id } = created.json as { id: string };
+  const { id } = await answer(
+    'create the campaign',
+    volley.POST('/v1/campaigns', {
+      body: {
+        from: 'Volley Demo <demo@volley.example>',
+        subject: 'Hello {{name}}, your {{plan}} plan is ready',
+        html:
+          '<h1>Hello {{name}}!</h1><p>This is demo message <b>#{{number}}</b> from Volley.</p>' +
+          '<p>Your plan: {{plan}}. <a href="https://volley.example/account">Manage your account</a></p>',
+        recipients,
+      },
+    }),
+  );
   process.stdout.write(`campaign ${id}: ${COUNT} recipients over ${DOMAINS.length} domains\n`);
 
   const tty = process.stdout.isTTY;
@@ -78,8 +83,10 @@ async function main(): Promise<void> {
   // A demo of ~1,000 messages takes seconds; 10 minutes means something is stuck.
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
-    const { json } = await api('GET', `/v1/campaigns/${id}`);
-    const c = json as { status: string; counts: CampaignCounts };
+    const c = await answer(
+      'read the campaign',
+      volley.GET('/v1/campaigns/{id}', { params: { path: { id } } }),
+    );
     const doneN = c.counts.sent + c.counts.bounced + c.counts.failed + c.counts.suppressed;
     const pct = c.counts.total ? Math.floor((100 * doneN) / c.counts.total) : 100;
     const secs = (Date.now() - started) / 1000;

@@ -1,191 +1,274 @@
 /**
  * `npm start`: the whole engine on one machine with embedded defaults. A local Redis (unless
- * REDIS_URL is set), a mail capture server that stores every message as an .eml file, and
- * the api, sender, bounce and collector services as child processes, as a deployment runs them.
+ * REDIS_URL is set), a mail capture server, and the api, sender, bounce and collector services
+ * as child processes, as a deployment runs them. One engine per state folder: a second start
+ * names the running one and leaves it alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { startCaptureServer } from '@volley/mail-capture';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  loadApiConfig,
+  loadBounceConfig,
+  loadCommonConfig,
+  loadLocalConfig,
+  loadSenderConfig,
+  DKIM_SECRET_MIN,
+  type LocalConfig,
+} from '@volley/config';
+import { startCaptureServer, type CaptureServer } from '@volley/mail-capture';
 import { startLocalRedis, type LocalRedis } from '@volley/redis';
-import { DEFAULT_METRICS_PORTS } from '@volley/config';
+import { ROOT, localStateDir, lockStateDir, type EngineLock } from '@volley/runtime';
+import { startMailView, type MailView } from './mail-view.ts';
+import { Output } from './output.ts';
+import {
+  SERVICES,
+  startService,
+  stopChildren,
+  type Service,
+  type ServiceChild,
+} from './supervisor.ts';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const STATE = resolve(ROOT, process.env.VOLLEY_LOCAL_DIR ?? '.volley');
 /** A key for the local engine only; printed at start. Deployments must set their own. */
 const LOCAL_DEV_KEY = 'volley-local-dev-key';
-
 /** Bounce domain of the local engine: `.localhost` names never leave this machine (RFC 6761). */
 const LOCAL_BOUNCE_DOMAIN = 'bounces.localhost';
+/**
+ * The local Redis's port on a first start: next to Redis's own 6379, so a system Redis is left
+ * alone. The port used is kept in the state folder and reused, so the URL stays the same.
+ */
+const LOCAL_REDIS_PORT = 6380;
+/**
+ * Time a service gets beyond the senders' drain deadline to close its connections and exit
+ * before it is killed: closing takes well under a second when Redis answers.
+ */
+const STOP_GRACE_MS = 5000;
+
+/** Set once VOLLEY_LOG_FORMAT is checked; until then, the format of the output. */
+let out = new Output(undefined);
 
 /**
- * The secret that signs the local engine's VERP and unsubscribe tokens, kept in the state
- * folder so that the links in messages captured by an earlier run still work.
+ * A secret of the local engine, kept in the state folder: `verp-secret` signs VERP and
+ * unsubscribe tokens, so the links in messages captured by an earlier run still work;
+ * `dkim-secret` seals the DKIM keys of sending domains added with `npm run admin`, so they
+ * still open after a restart.
  */
-function localVerpSecret(): string {
-  const file = resolve(STATE, 'verp-secret');
+function localSecret(state: string, name: 'verp-secret' | 'dkim-secret'): string {
+  const file = resolve(state, name);
   if (existsSync(file)) {
     const kept = readFileSync(file, 'utf8').trim();
-    if (kept.length >= 16) return kept;
+    // The shortest each variable accepts.
+    if (kept.length >= (name === 'verp-secret' ? 16 : DKIM_SECRET_MIN)) return kept;
   }
-  mkdirSync(STATE, { recursive: true });
   const secret = randomBytes(24).toString('hex');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
 }
 
-const SERVICES = ['api', 'sender', 'bounce', 'collector'] as const;
-type Service = (typeof SERVICES)[number];
-
-const COLORS: Record<Service, string> = { api: '36', sender: '32', bounce: '35', collector: '33' };
-const tty = process.stdout.isTTY;
-const tag = (name: string, color = '0'): string =>
-  tty ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`;
-
-function say(line: string): void {
-  process.stdout.write(`${tag('volley', '1')} ${line}\n`);
-}
-
-/** Pino's JSON lines as short readable ones: level, message, then the interesting fields. */
-function pretty(line: string): string {
+function keptRedisPort(file: string): number {
   try {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const { level, msg, time: _t, pid: _p, hostname: _h, service: _s, ...rest } = o;
-    const text = typeof msg === 'string' ? msg : JSON.stringify(msg ?? '');
-    const names: Record<number, string> = {
-      10: 'trace',
-      20: 'debug',
-      30: 'info',
-      40: 'WARN',
-      50: 'ERROR',
-      60: 'FATAL',
-    };
-    const fields = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    return `${names[Number(level)] ?? String(level)}: ${text}${fields ? `  ${fields}` : ''}`;
+    const n = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(n) && n > 0 && n < 65536) return n;
   } catch {
-    return line;
+    // First start.
   }
+  return LOCAL_REDIS_PORT;
 }
 
-function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(ROOT, `services/${name}/src/main.ts`)],
-    {
-      cwd: ROOT,
-      env: { ...env, VOLLEY_PARENT_PID: String(process.pid) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group: Ctrl-C reaches only this supervisor, which stops the services in
-      // order (one SIGTERM each, so senders drain instead of seeing a second signal and quitting).
-      detached: true,
-    },
-  );
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on('line', (l) => {
-      process.stdout.write(`${tag(name, COLORS[name])} ${pretty(l)}\n`);
-    });
-  }
-  return child;
+interface Plan {
+  local: LocalConfig;
+  /** Where the bounce service's inbound SMTP listens and for which domain, for the banner. */
+  bounce: { smtpHost: string; smtpPort: number; bounceDomain: string };
+  env: NodeJS.ProcessEnv;
+  serviceEnv: Record<Service, NodeJS.ProcessEnv>;
+  mailDir: string;
+  apiKey: string;
+}
+
+/**
+ * Every setting, the services' included, checked before anything starts: a wrong value stops
+ * the start with all its problems and nothing running.
+ */
+function plan(state: string): Plan {
+  const local = loadLocalConfig();
+  const apiKey = process.env.VOLLEY_API_KEY ?? LOCAL_DEV_KEY;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    // Checked with a placeholder here; the real URL is known once Redis runs.
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    VOLLEY_API_KEY: apiKey,
+    VOLLEY_API_PORT: String(local.apiPort),
+    // Filled in with the capture server's port once it listens.
+    VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${local.capturePort}`,
+    VOLLEY_BOUNCE_DOMAIN: process.env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN,
+    VOLLEY_UNSUBSCRIBE_URL:
+      process.env.VOLLEY_UNSUBSCRIBE_URL ?? `http://127.0.0.1:${local.apiPort}/unsubscribe`,
+    VOLLEY_VERP_SECRET: process.env.VOLLEY_VERP_SECRET ?? 'x'.repeat(16),
+  };
+  const envOf = (s: Service): NodeJS.ProcessEnv => ({
+    ...env,
+    VOLLEY_METRICS_PORT: String(local.metricsPorts[s]),
+  });
+  const serviceEnv: Record<Service, NodeJS.ProcessEnv> = {
+    api: envOf('api'),
+    sender: envOf('sender'),
+    bounce: envOf('bounce'),
+    collector: envOf('collector'),
+  };
+  out = new Output(loadApiConfig(serviceEnv.api).logFormat);
+  loadSenderConfig(serviceEnv.sender);
+  const { smtpHost, smtpPort, bounceDomain } = loadBounceConfig(serviceEnv.bounce);
+  loadCommonConfig('collector', serviceEnv.collector);
+  const mailDir = resolve(ROOT, local.captureDir ?? join(state, 'mail'));
+  return { local, bounce: { smtpHost, smtpPort, bounceDomain }, env, serviceEnv, mailDir, apiKey };
 }
 
 async function main(): Promise<void> {
-  const apiPort = Number(process.env.VOLLEY_API_PORT ?? 8080);
-  const capturePort = Number(process.env.VOLLEY_CAPTURE_PORT ?? 2525);
-  const mailDir = resolve(ROOT, process.env.VOLLEY_CAPTURE_DIR ?? `${STATE}/mail`);
-  const apiKey = process.env.VOLLEY_API_KEY ?? LOCAL_DEV_KEY;
-
-  let redis: LocalRedis | undefined;
-  let redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) {
-    redis = await startLocalRedis({
-      dataDir: `${STATE}/redis`,
-      onLog: (l) => process.stdout.write(`${tag('redis', '31')} ${l}\n`),
-    });
-    redisUrl = redis.url;
-    say(`started redis-server (pid ${redis.pid}) on ${redis.url}, data in ${STATE}/redis`);
-  } else {
-    say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+  const state = localStateDir();
+  let p: Plan;
+  try {
+    p = plan(state);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`volley: ${err.message}\nNothing was started.\n`);
+    process.exit(1);
   }
+  mkdirSync(state, { recursive: true });
+  const locked = lockStateDir(state);
+  if (!locked.ok) {
+    const h = locked.holder;
+    process.stderr.write(
+      [
+        `volley: an engine is already running with state in ${state}:`,
+        `  pid ${h.pid}, started ${h.startedAt}${h.state === 'starting' ? ' (still starting)' : ''}`,
+        ...(h.apiUrl ? [`  API        ${h.apiUrl}`] : []),
+        ...(h.mailViewUrl ? [`  mail view  ${h.mailViewUrl}`] : []),
+        ...(h.redisUrl ? [`  Redis      ${h.redisUrl}`] : []),
+        `It was left alone. Stop it with Ctrl-C in its terminal (or \`kill ${h.pid}\`), or give`,
+        'this one its own folder and ports (VOLLEY_LOCAL_DIR, VOLLEY_API_PORT, ...).',
+        '',
+      ].join('\n'),
+    );
+    process.exit(1);
+  }
+  await run(state, p, locked.lock);
+}
 
+async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
+  const { local } = p;
+  let redis: LocalRedis | undefined;
+  let capture: CaptureServer | undefined;
+  let mailView: MailView | undefined;
+  const children: ServiceChild[] = [];
   let captured = 0;
-  const capture = await startCaptureServer({
-    port: capturePort,
-    dir: mailDir,
-    keep: false,
-    onMessage: () => {
-      captured++;
-    },
-  });
-  say(`mail capture listening on smtp://127.0.0.1:${capture.port}, storing messages in ${mailDir}`);
-
-  // Every message gets a signed return path and unsubscribe links to the local API, so the
-  // links in the captured .eml files can be clicked (http is allowed for a loopback host).
-  const unsubscribeUrl =
-    process.env.VOLLEY_UNSUBSCRIBE_URL ?? `http://127.0.0.1:${apiPort}/unsubscribe`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    REDIS_URL: redisUrl,
-    VOLLEY_API_KEY: apiKey,
-    VOLLEY_API_PORT: String(apiPort),
-    VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
-    VOLLEY_VERP_SECRET: process.env.VOLLEY_VERP_SECRET ?? localVerpSecret(),
-    VOLLEY_BOUNCE_DOMAIN: process.env.VOLLEY_BOUNCE_DOMAIN ?? LOCAL_BOUNCE_DOMAIN,
-    VOLLEY_UNSUBSCRIBE_URL: unsubscribeUrl,
-  };
-  const children = new Map<Service, ChildProcess>();
   let stopping = false;
 
-  const stopAll = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      say('stopping...');
-      await Promise.all(
-        [...children.values()].map(
-          (c) =>
-            new Promise<void>((done) => {
-              if (c.exitCode !== null || c.signalCode !== null) return done();
-              c.once('exit', () => done());
-              c.kill('SIGTERM');
-            }),
-        ),
+  const stopAll = async (code: number, why?: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    out.say(why ? `${why}; stopping the engine` : 'stopping...');
+    const killed = await stopChildren(children, local.drainTimeoutMs + STOP_GRACE_MS);
+    if (killed.length > 0) {
+      out.say(
+        `${killed.join(', ')} did not stop within ${local.drainTimeoutMs + STOP_GRACE_MS} ms (the drain deadline and ${STOP_GRACE_MS} ms) and ${killed.length === 1 ? 'was' : 'were'} killed`,
+        { killed },
+        40,
       );
-      await capture.close();
-      if (redis) await redis.stop();
-      say(`stopped; ${captured} messages were captured this run`);
     }
+    await mailView?.close();
+    await capture?.close();
+    await redis?.stop();
+    lock.release();
+    out.say(`stopped; ${captured} messages were captured this run`, { captured });
     process.exit(code);
   };
-
-  const metricsPort = (name: Service): string =>
-    process.env[`VOLLEY_${name.toUpperCase()}_METRICS_PORT`] ?? String(DEFAULT_METRICS_PORTS[name]);
-  for (const name of SERVICES) {
-    const child = startService(name, { ...env, VOLLEY_METRICS_PORT: metricsPort(name) });
-    children.set(name, child);
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      say(`${name} exited (${signal ?? `code ${code}`}); stopping the engine`);
-      void stopAll(1);
-    });
-  }
-
-  say(
-    [
-      'engine starting:',
-      `  API        http://127.0.0.1:${apiPort}   (Authorization: Bearer ${apiKey === LOCAL_DEV_KEY ? LOCAL_DEV_KEY : '<VOLLEY_API_KEY>'})`,
-      `  metrics    ${SERVICES.map((s) => `${s} :${metricsPort(s)}`).join(', ')}`,
-      `  mail       ${mailDir}`,
-      `  unsubscribe ${unsubscribeUrl}/<token>   (the links in the captured messages)`,
-      '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
-    ].join('\n'),
-  );
-
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    let redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) {
+      const portFile = join(state, 'redis', 'port');
+      mkdirSync(join(state, 'redis'), { recursive: true });
+      redis = await startLocalRedis({
+        dataDir: join(state, 'redis'),
+        preferredPort: keptRedisPort(portFile),
+        onLog: (l) => out.line('redis', l),
+      });
+      writeFileSync(portFile, `${redis.port}\n`);
+      redisUrl = redis.url;
+      const r = redis;
+      void r.exited.then(() => void stopAll(1, `redis-server (pid ${r.pid}) exited`));
+      out.say(`started redis-server (pid ${redis.pid}) on ${redis.url}, data in ${state}/redis`);
+    } else {
+      out.say(`using Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+    }
+    capture = await startCaptureServer({
+      port: local.capturePort,
+      dir: p.mailDir,
+      retain: local.captureKeep,
+      keep: false,
+      onMessage: () => {
+        captured++;
+      },
+    });
+    out.say(`mail capture listening on smtp://127.0.0.1:${capture.port}, storing in ${p.mailDir}`);
+    mailView = await startMailView(p.mailDir, local.mailViewPort);
+    lock.update({ mailViewUrl: mailView.url });
+
+    const verpSecret = process.env.VOLLEY_VERP_SECRET ?? localSecret(state, 'verp-secret');
+    const dkimSecret = process.env.VOLLEY_DKIM_SECRET ?? localSecret(state, 'dkim-secret');
+    for (const name of SERVICES) {
+      const env = {
+        ...p.serviceEnv[name],
+        REDIS_URL: redisUrl,
+        VOLLEY_VERP_SECRET: verpSecret,
+        VOLLEY_DKIM_SECRET: dkimSecret,
+        VOLLEY_SMTP_RELAY: process.env.VOLLEY_SMTP_RELAY ?? `smtp://127.0.0.1:${capture.port}`,
+      };
+      const child = startService(name, env, (n, l) => out.line(n, l));
+      children.push(child);
+      void child.exited.then(() => {
+        const c = child.child;
+        void stopAll(1, `${name} exited (${c.signalCode ?? `code ${c.exitCode}`})`);
+      });
+    }
+    lock.update({
+      redisUrl,
+      pids: {
+        ...(redis ? { redis: redis.pid } : {}),
+        ...Object.fromEntries(children.map((c) => [c.name, c.child.pid ?? -1])),
+      },
+    });
+    const started = await Promise.all(children.map((c) => c.started));
+    if (stopping) return;
+    const apiUrl = started[0]?.address ?? `http://127.0.0.1:${local.apiPort}`;
+    lock.update({
+      state: 'running',
+      apiUrl,
+      apiKey: p.apiKey,
+      metricsPorts: Object.fromEntries(SERVICES.map((s, i) => [s, started[i]?.metricsPort ?? 0])),
+    });
+    const metrics = SERVICES.map((s, i) => `${s} :${started[i]?.metricsPort ?? '?'}`).join(', ');
+    const key = p.apiKey === LOCAL_DEV_KEY ? LOCAL_DEV_KEY : '<VOLLEY_API_KEY>';
+    out.say(
+      [
+        'engine running:',
+        `  API        ${apiUrl}   (Authorization: Bearer ${key})`,
+        `  Redis      ${redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
+        `  metrics    ${metrics}`,
+        `  mail view  ${mailView.url}   (the last ${local.captureKeep} messages, in ${p.mailDir}; npm run mail:clean empties it)`,
+        `  unsubscribe ${p.env.VOLLEY_UNSUBSCRIBE_URL}/<token>   (the links in the captured messages)`,
+        `  bounces    smtp://${p.bounce.smtpHost}:${p.bounce.smtpPort}   (bounces+<token>@, unsubscribe+<token>@ and fbl@${p.bounce.bounceDomain})`,
+        '  try        npm run demo    (in another terminal)      stop: Ctrl-C',
+      ].join('\n'),
+      { apiUrl, metrics },
+    );
+  } catch (err) {
+    out.say(`start failed: ${err instanceof Error ? err.message : String(err)}`, {}, 50);
+    await stopAll(1);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -6,22 +6,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
-import { ROOT, waitUntil } from '@volley/testkit';
+import type { LocalEngineRecord } from '@volley/runtime';
+import { ROOT, SmtpTestClient, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
 
 /**
  * The README's promise: `npm start` brings the whole engine up on embedded defaults, `npm run
  * demo` delivers every demo message into the capture folder, the unsubscribe links in those
- * messages work against the local API, and Ctrl-C stops everything.
+ * messages work against the local API, their mailto addresses against the local bounce
+ * service, and Ctrl-C stops everything.
  */
 test('npm start runs the engine, the demo delivers every message with working unsubscribe links, SIGINT stops it all', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'volley-local-'));
   const ports = {
     api: await freePort(),
     capture: await freePort(),
-    api_m: await freePort(),
-    sender_m: await freePort(),
-    bounce_m: await freePort(),
-    collector_m: await freePort(),
+    bounce: await freePort(),
   };
   const env = {
     PATH: process.env.PATH ?? '',
@@ -29,14 +28,14 @@ test('npm start runs the engine, the demo delivers every message with working un
     VOLLEY_LOCAL_DIR: dir,
     VOLLEY_API_PORT: String(ports.api),
     VOLLEY_CAPTURE_PORT: String(ports.capture),
-    VOLLEY_API_METRICS_PORT: String(ports.api_m),
-    VOLLEY_SENDER_METRICS_PORT: String(ports.sender_m),
-    VOLLEY_BOUNCE_METRICS_PORT: String(ports.bounce_m),
-    VOLLEY_COLLECTOR_METRICS_PORT: String(ports.collector_m),
+    // Free ports for every /metrics; the engine's record says which.
+    VOLLEY_METRICS_PORT: '0',
+    VOLLEY_MAIL_VIEW_PORT: '0',
+    VOLLEY_BOUNCE_SMTP_PORT: String(ports.bounce),
   };
   const engine = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve(ROOT, 'services/local/src/main.ts')],
+    [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/main.ts')],
     {
       cwd: ROOT,
       env,
@@ -58,10 +57,9 @@ test('npm start runs the engine, the demo delivers every message with working un
         () => rej(new Error(`engine did not start:\n${lines.join('\n')}`)),
         60_000,
       );
-      let ready = 0;
+      // Said once every service serves and the engine's record is written.
       const check = (l: string): void => {
-        if (/api listening|sender started|bounce started|collector started/.test(l)) ready++;
-        if (ready === 4) {
+        if (/engine running/.test(l)) {
           clearTimeout(timer);
           res();
         }
@@ -73,7 +71,7 @@ test('npm start runs the engine, the demo delivers every message with working un
 
     const demo = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve(ROOT, 'services/local/src/demo.ts')],
+      [...TSX_NODE_ARGS, resolve(ROOT, 'services/local/src/demo.ts')],
       {
         cwd: ROOT,
         env: { ...env, VOLLEY_API_URL: `http://127.0.0.1:${ports.api}` },
@@ -91,7 +89,11 @@ test('npm start runs the engine, the demo delivers every message with working un
     const files = readdirSync(mail).filter((f) => f.endsWith('.eml'));
     assert.equal(files.length, 1000);
     const first = readFileSync(join(mail, files[0] ?? ''), 'utf8');
-    assert.match(first, /^From: "Volley Demo" <demo@volley\.example>\r\n/);
+    // Stored as a mailbox stores it: the envelope in front of the message as sent.
+    assert.match(
+      first,
+      /^Return-Path: <bounces\+[a-z2-7]+@bounces\.localhost>\r\nDelivered-To: user\d+@[a-z.]+\r\nFrom: "Volley Demo" <demo@volley\.example>\r\n/,
+    );
 
     // The one-click link of a captured message, POSTed as a mailbox provider would.
     assert.match(first, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
@@ -109,30 +111,52 @@ test('npm start runs the engine, the demo delivers every message with working un
       redirect: 'manual',
     });
     assert.equal(clicked.status, 200, await clicked.text());
-    const entry = await fetch(
-      `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(to)}`,
-      { headers: { authorization: 'Bearer volley-local-dev-key' } },
-    );
-    assert.equal(entry.status, 200, `${to} is on the suppression list`);
-    const e = (await entry.json()) as { source: string; reason: string };
-    assert.deepEqual([e.source, e.reason], ['unsubscribe', 'one-click']);
+    /** `[source, reason]` of the address's suppression entry, which must exist. */
+    const suppression = async (email: string): Promise<[string, string]> => {
+      const res = await fetch(
+        `http://127.0.0.1:${ports.api}/v1/suppressions/${encodeURIComponent(email)}`,
+        { headers: { authorization: 'Bearer volley-local-dev-key' } },
+      );
+      assert.equal(res.status, 200, `${email} is on the suppression list`);
+      const e = (await res.json()) as { source: string; reason: string };
+      return [e.source, e.reason];
+    };
+    assert.deepEqual(await suppression(to), ['unsubscribe', 'one-click']);
 
-    for (const [service, port] of [
-      ['api', ports.api_m],
-      ['sender', ports.sender_m],
-      ['bounce', ports.bounce_m],
-      ['collector', ports.collector_m],
-    ] as const) {
+    // The mailto of another message, sent to the local bounce service as a mail client would.
+    const second = readFileSync(join(mail, files[1] ?? ''), 'utf8');
+    const mailto = /<mailto:(unsubscribe\+[a-z2-7]+@bounces\.localhost)>/.exec(second)?.[1] ?? '';
+    const from = /\r\nTo: <?([^>\r\n]+)>?\r\n/.exec(second)?.[1] ?? '';
+    assert.ok(mailto && from && from !== to, 'a second message with its own mailto');
+    const client = new SmtpTestClient({ port: ports.bounce, ignoreTLS: true });
+    await client.connect();
+    const reply = await client.send(
+      { from, to: mailto },
+      `From: ${from}\r\nTo: ${mailto}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n`,
+    );
+    await client.quit();
+    assert.equal(reply.code, 250);
+    assert.deepEqual(await suppression(from), ['unsubscribe', 'mailto']);
+
+    const record = JSON.parse(readFileSync(join(dir, 'engine.json'), 'utf8')) as LocalEngineRecord;
+    const list = await (await fetch(`${record.mailViewUrl}/`)).text();
+    assert.match(list, /1000 of 1000 messages, newest 200 shown/);
+    const metricsPort = (s: string): number => record.metricsPorts?.[s] ?? 0;
+    for (const service of ['api', 'sender', 'bounce', 'collector']) {
+      const port = metricsPort(service);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(
         metrics,
         new RegExp(`volley_process_cpu_seconds_total\\{service="${service}"\\}`),
       );
     }
-    const senderMetrics = await (await fetch(`http://127.0.0.1:${ports.sender_m}/metrics`)).text();
+    const senderMetrics = await (
+      await fetch(`http://127.0.0.1:${metricsPort('sender')}/metrics`)
+    ).text();
     assert.match(
       senderMetrics,
-      /volley_messages_total\{outcome="sent",reason="delivered",service="sender"\} 1000/,
+      // The demo's domains are none of the policy's providers.
+      /volley_messages_total\{outcome="sent",provider="other",reason="delivered",service="sender"\} 1000/,
     );
   } finally {
     const redisPidFile = join(dir, 'redis', 'redis.pid');

@@ -1,13 +1,18 @@
-import { pino } from 'pino';
-import { loadSenderConfig, unknownVariableWarnings } from '@volley/config';
+import { loadSenderConfig, relayWarnings, unknownVariableWarnings } from '@volley/config';
 import { SenderEngine } from '@volley/delivery';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
-import { onShutdown, runService } from '@volley/runtime';
+import { createLogger, onShutdown, runService } from '@volley/runtime';
 
 async function main(): Promise<void> {
   const config = loadSenderConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'sender', pid: process.pid } });
+  const logger = createLogger('sender', {
+    level: config.logLevel,
+    format: config.logFormat,
+    base: { pid: process.pid },
+  });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  if (config.delivery === 'relay')
+    for (const warning of relayWarnings(config.relays)) logger.warn(warning);
   const registry = createRegistry('sender');
   const engine = new SenderEngine({ config, logger, registry });
   const metrics = await startMetricsServer({

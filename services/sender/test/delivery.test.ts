@@ -81,7 +81,16 @@ describe('sender', () => {
 
   test('a render failure fails that recipient only, with a clear reason', async () => {
     const h = new Harness(shared.redis, shared.url);
-    await h.start({ senders: 1, env: { VOLLEY_MAX_MESSAGE_SIZE: '100000' } });
+    await h.start({
+      senders: 1,
+      // The render budget would stop the 250,000 iterations below first; raised, this stays a
+      // test of the message size limit (the budget has its own, budget.test.ts).
+      env: {
+        VOLLEY_MAX_MESSAGE_SIZE: '100000',
+        VOLLEY_TEMPLATE_MAX_ITERATIONS: '1000000',
+        VOLLEY_TEMPLATE_TIME_BUDGET: '500ms',
+      },
+    });
     try {
       // Nested loops over a recipient's own list: harmless for most, a 250 KB message for one.
       const rows = Array.from({ length: 500 }, () => 'x');

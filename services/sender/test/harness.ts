@@ -18,7 +18,7 @@ import {
   type CaptureServer,
   type ServiceProcess,
 } from '@volley/testkit';
-import { buildApp } from '@volley/api';
+import { buildApp, type AppDeps } from '@volley/api';
 
 export const KEY = 'test-key-0123456789abcdef';
 export const DOMAINS = [
@@ -69,11 +69,18 @@ export class Harness {
     senders: number;
     env?: Record<string, string>;
     capture?: Parameters<typeof startCaptureServer>[0];
+    /** More API configuration (one-click unsubscribe, an admin key, the DKIM secret, ...). */
+    api?: Partial<AppDeps['config']>;
   }): Promise<void> {
     this.capture = await startCaptureServer(opts.capture);
     this.queues = createQueues(this.redis, this.keys);
     this.app = await buildApp({
-      config: { apiKey: KEY, bodyLimit: 10 * 1024 * 1024, maxInlineRecipients: 100_000 },
+      config: {
+        apiKey: KEY,
+        bodyLimit: 10 * 1024 * 1024,
+        maxInlineRecipients: 100_000,
+        ...opts.api,
+      },
       redis: this.redis,
       keys: this.keys,
       queues: this.queues,

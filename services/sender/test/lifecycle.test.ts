@@ -113,4 +113,50 @@ describe('campaign lifecycle across senders', () => {
       await h.stop();
     }
   });
+  test('cancel is exact: no count goes down, every message the server took counts as sent, and the time of the cancel is kept', async () => {
+    const h = new Harness(shared.redis, shared.url);
+    let received = 0;
+    // A slow receiver keeps transactions open, so some are in flight when the cancel lands.
+    await h.start({
+      senders: 2,
+      env: ENV,
+      capture: { keep: false, replyDelayMs: 20, onMessage: () => received++ },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(4000) });
+      await h.capture.waitFor(300, 60_000);
+      const asked = Date.now();
+      assert.equal((await action(h, id, 'cancel')).status, 202);
+      const answered = Date.now();
+      const FINAL = ['cancelled', 'sent', 'bounced', 'suppressed', 'failed'] as const;
+      let last: Record<string, number> | undefined;
+      const drops: string[] = [];
+      const settled = async (): Promise<boolean> => {
+        const c = await h.store.get(id);
+        assert.ok(c);
+        for (const k of FINAL) {
+          const was = last?.[k];
+          if (was !== undefined && c.counts[k] < was) drops.push(`${k} ${was} -> ${c.counts[k]}`);
+        }
+        last = { ...c.counts };
+        return c.counts.queued === 0 && (await quiet(h));
+      };
+      await waitUntil(settled, 'the messages in flight at the cancel to be answered', 30_000);
+      assert.deepEqual(drops, [], 'no count went down');
+      const c = await h.store.get(id);
+      assert.equal(c?.status, 'cancelled');
+      assert.ok((c?.counts.cancelled ?? 0) > 0);
+      assert.equal(c?.counts.sent, received, 'what the server took counts as sent');
+      assert.equal((c?.counts.sent ?? 0) + (c?.counts.cancelled ?? 0), 4000);
+
+      const view = await h.app.inject({
+        url: `/v1/campaigns/${id}`,
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      const at = Date.parse(view.json<{ cancelledAt?: string }>().cancelledAt ?? '');
+      assert.ok(at >= asked - 1000 && at <= answered + 1000, view.body);
+    } finally {
+      await h.stop();
+    }
+  });
 });

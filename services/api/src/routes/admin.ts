@@ -3,8 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerToken, secretMatcher } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
-import { ApiProblem } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { ApiProblem, problemsByCode } from '../problem.ts';
+import { operation } from '../operation.ts';
 import {
   KEY_ID_PATTERN,
   NAME_MAX,
@@ -15,7 +15,7 @@ import {
   type Tenant,
 } from '../tenants.ts';
 
-const TenantId = Type.String({
+export const TenantId = Type.String({
   pattern: TENANT_ID_PATTERN,
   description: 'Tenant id: lower-case letters, digits and dashes, at most 63 characters.',
 });
@@ -60,18 +60,12 @@ const CreatedKeySchema = Type.Object(
   { description: 'A new API key.' },
 );
 
-const TenantParams = Type.Object({ tenant: TenantId });
+export const TenantParams = Type.Object({ tenant: TenantId });
 const KeyParams = Type.Object({
   keyId: Type.String({ pattern: KEY_ID_PATTERN, description: 'Id of the key to revoke.' }),
 });
 
-const problems = {
-  400: ProblemSchema,
-  401: ProblemSchema,
-  403: ProblemSchema,
-  404: ProblemSchema,
-  409: ProblemSchema,
-};
+const NO_SUCH_TENANT = 'No tenant with this id.';
 
 const tenantOut = (t: Tenant) => ({
   id: t.id,
@@ -95,15 +89,7 @@ const STATUS: Record<TenantError['code'], [number, string]> = {
   KEY_NOT_FOUND: [404, 'Not found'],
 };
 
-async function asProblem<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (!(err instanceof TenantError)) throw err;
-    const [status, title] = STATUS[err.code];
-    throw new ApiProblem(status, title, err.message);
-  }
-}
+const asProblem = problemsByCode((err) => err instanceof TenantError, STATUS);
 
 /** Tenants and API keys, under /v1/admin, authenticated by VOLLEY_ADMIN_KEY. */
 export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): void {
@@ -134,17 +120,20 @@ export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): vo
   admin.post(
     '/tenants',
     {
-      schema: {
-        tags: ['admin'],
+      schema: operation({
+        operationId: 'createTenant',
         summary: 'Create a tenant',
         description:
           'Creates a tenant; its campaigns, suppression list and API keys are its own. Create keys for it with POST /v1/admin/tenants/{tenant}/keys.',
+        tag: 'admin',
+        access: 'adminKey',
         body: Type.Object(
           { id: TenantId, name: Type.Optional(Name) },
-          { additionalProperties: false },
+          { additionalProperties: false, examples: [{ id: 'acme', name: 'Acme Inc.' }] },
         ),
-        response: { 201: TenantSchema, ...problems },
-      },
+        response: { 201: TenantSchema },
+        problems: { 409: 'A tenant with this id exists.' },
+      }),
     },
     async (req, reply) => {
       const tenant = await asProblem(store.createTenant(req.body.id, req.body.name));
@@ -155,16 +144,14 @@ export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): vo
   admin.get(
     '/tenants',
     {
-      schema: {
-        tags: ['admin'],
+      schema: operation({
+        operationId: 'listTenants',
         summary: 'List tenants',
         description: 'Every tenant, by id.',
-        response: {
-          200: Type.Object({ tenants: Type.Array(TenantSchema) }),
-          401: ProblemSchema,
-          403: ProblemSchema,
-        },
-      },
+        tag: 'admin',
+        access: 'adminKey',
+        response: { 200: Type.Object({ tenants: Type.Array(TenantSchema) }) },
+      }),
     },
     async () => ({ tenants: (await store.listTenants()).map(tenantOut) }),
   );
@@ -172,15 +159,21 @@ export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): vo
   admin.post(
     '/tenants/:tenant/keys',
     {
-      schema: {
-        tags: ['admin'],
+      schema: operation({
+        operationId: 'createApiKey',
         summary: 'Create an API key',
         description:
           'Creates an API key of the tenant. The key is in this response only; store it now. Send `{}` for a key without a name.',
+        tag: 'admin',
+        access: 'adminKey',
         params: TenantParams,
-        body: Type.Object({ name: Type.Optional(Name) }, { additionalProperties: false }),
-        response: { 201: CreatedKeySchema, ...problems },
-      },
+        body: Type.Object(
+          { name: Type.Optional(Name) },
+          { additionalProperties: false, examples: [{ name: 'newsletter sender' }] },
+        ),
+        response: { 201: CreatedKeySchema },
+        problems: { 404: NO_SUCH_TENANT },
+      }),
     },
     async (req, reply) => {
       const { key, record } = await asProblem(store.createKey(req.params.tenant, req.body.name));
@@ -192,13 +185,16 @@ export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): vo
   admin.get(
     '/tenants/:tenant/keys',
     {
-      schema: {
-        tags: ['admin'],
+      schema: operation({
+        operationId: 'listApiKeys',
         summary: "List a tenant's API keys",
         description: 'Ids, names and creation times of the keys, oldest first; never the keys.',
+        tag: 'admin',
+        access: 'adminKey',
         params: TenantParams,
-        response: { 200: Type.Object({ keys: Type.Array(KeySchema) }), ...problems },
-      },
+        response: { 200: Type.Object({ keys: Type.Array(KeySchema) }) },
+        problems: { 404: NO_SUCH_TENANT },
+      }),
     },
     async (req) => ({ keys: (await asProblem(store.listKeys(req.params.tenant))).map(keyOut) }),
   );
@@ -206,14 +202,17 @@ export function registerAdminRoutes(plain: FastifyInstance, ctx: ApiContext): vo
   admin.delete(
     '/keys/:keyId',
     {
-      schema: {
-        tags: ['admin'],
+      schema: operation({
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         description:
           'Deletes the key: the next request made with it is refused with 401. Answers with the key that was revoked.',
+        tag: 'admin',
+        access: 'adminKey',
         params: KeyParams,
-        response: { 200: KeySchema, ...problems },
-      },
+        response: { 200: KeySchema },
+        problems: { 404: 'No API key with this id.' },
+      }),
     },
     async (req) => {
       const record = await asProblem(store.revokeKey(req.params.keyId));

@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { LIFECYCLE, applyLifecycle, enqueueExpand, type StoredAnswer } from '@volley/campaigns';
+import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
 import {
   HeaderError,
+  TemplateCostError,
   TemplateError,
+  missingVariables,
   normalizeEmail,
   parseMailbox,
   validateCustomHeaders,
@@ -15,6 +18,7 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 import {
   CampaignIdParams,
   CampaignResponse,
@@ -23,14 +27,37 @@ import {
   EventsQuery,
   EventsResponse,
   LIMITS,
-  ProblemSchema,
+  NO_SUCH_CAMPAIGN,
 } from '../schemas.ts';
+import { operation } from '../operation.ts';
+
+/**
+ * How far in the past a `sendAt` may be and still mean "now": clients' clocks drift a few
+ * seconds from the API's, and a time computed as "in 1 s" may arrive late.
+ */
+const SEND_AT_SKEW_MS = 60_000;
 
 /** Deeper variables are no use to a template and would overflow the stack when serialized. */
 const MAX_VARS_DEPTH = 32;
 
-function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldError[] {
+/** A template refused for its cost: a 422 naming the field, the block and why. */
+export function templateCostProblem(err: TemplateCostError, path: string): ApiProblem {
+  return new ApiProblem(422, 'Template too costly', `${path} ${err.detail}`, [
+    { path, message: err.detail },
+  ]);
+}
+
+/**
+ * The campaign's invalid fields (answered with a 400). Templates that are valid but would cost
+ * more than the render budget allows are a 422 of their own, thrown once nothing else is wrong.
+ */
+function validateCampaign(
+  body: CreateCampaignBody,
+  maxInline: number,
+  limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
+): FieldError[] {
   const errors: FieldError[] = [];
+  let costly: TemplateCostError | undefined;
   if (!parseMailbox(body.from)) {
     errors.push({
       path: 'body.from',
@@ -44,10 +71,12 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
     errors.push({ path: 'body', message: 'give html, text or both' });
   }
   try {
-    validateTemplates(body);
+    validateTemplates(body, limits);
   } catch (err) {
-    if (!(err instanceof TemplateError)) throw err;
-    errors.push({ path: `body.${err.field}`, message: `template syntax error: ${err.detail}` });
+    if (err instanceof TemplateCostError) costly = err;
+    else if (!(err instanceof TemplateError)) throw err;
+    else
+      errors.push({ path: `body.${err.field}`, message: `template syntax error: ${err.detail}` });
   }
   if (body.headers) {
     try {
@@ -86,8 +115,17 @@ function validateCampaign(body: CreateCampaignBody, maxInline: number): FieldErr
         path: `body.recipients[${i}].vars`,
         message: `is larger than ${LIMITS.varsBytes} bytes`,
       });
+    } else if (body.requiredVars?.length) {
+      const lack = missingVariables(r.vars, body.requiredVars);
+      if (lack.length > 0) {
+        errors.push({
+          path: `body.recipients[${i}].vars`,
+          message: `lacks ${lack.join(', ')}, which the campaign requires`,
+        });
+      }
     }
   });
+  if (errors.length === 0 && costly) throw templateCostProblem(costly, `body.${costly.field}`);
   return errors;
 }
 
@@ -118,7 +156,19 @@ async function createCampaign(
   body: CreateCampaignBody,
   resumed = false,
 ): Promise<Static<typeof CreatedResponse>> {
+  // Checked here, after any Idempotency-Key claim: a retry of a create that was answered gets
+  // that answer again even if the domain was removed since, and a refused create leaves no
+  // campaign, so its claim is dropped and a corrected retry runs afresh.
+  await requireSendingDomain(ctx, tenant, body.from, 'body.from');
   const sendAt = body.sendAt === undefined ? undefined : Date.parse(body.sendAt);
+  const now = Date.now();
+  // Not on a resumed create: its first attempt was checked, and the time may have passed since.
+  if (!resumed && sendAt !== undefined && sendAt < now - SEND_AT_SKEW_MS) {
+    const message = `${body.sendAt} is in the past (now is ${new Date(now).toISOString()}); give a later time, or leave sendAt out to start at once`;
+    throw new ApiProblem(400, 'Invalid campaign', `body.sendAt ${message}`, [
+      { path: 'body.sendAt', message },
+    ]);
+  }
   const created = await ctx.store.create(id, {
     tenant,
     from: body.from,
@@ -129,8 +179,9 @@ async function createCampaign(
     headers: body.headers,
     sendAt,
     draft: body.draft,
+    requiredVars: body.requiredVars,
   });
-  if (created) ctx.metrics.created.inc();
+  if (created) ctx.metrics.campaignsCreated.inc();
   let recipients: { added: number; duplicates: number } | undefined;
   const inline = body.recipients ?? [];
   if (inline.length > 0) {
@@ -140,7 +191,7 @@ async function createCampaign(
         id,
         inline.map((r) => ({ email: normalizeEmail(r.email) ?? r.email, vars: r.vars })),
       );
-      ctx.metrics.accepted.inc(recipients.added);
+      ctx.metrics.recipientsAccepted.inc(recipients.added);
     }
     if (resumed) {
       // Part of the list may have been added by the failed attempt: count what is there.
@@ -166,11 +217,13 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns',
     {
-      schema: {
+      schema: operation({
+        operationId: 'createCampaign',
         summary: 'Create a campaign',
         description:
-          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
-        tags: ['campaigns'],
+          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. Templates whose loops would multiply past the render budget (a loop over the same data nested in loops over it) are refused with a 422 naming the field, the line and column of the block, its opening tag and why. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
+        tag: 'campaigns',
+        access: 'apiKey',
         headers: Type.Object({
           'idempotency-key': Type.Optional(
             Type.String({
@@ -181,19 +234,22 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           ),
         }),
         body: CreateCampaignBody,
-        response: {
-          202: CreatedResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          409: ProblemSchema,
-          422: ProblemSchema,
+        response: { 202: CreatedResponse },
+        problems: {
+          400: 'Invalid campaign: `detail` names the first invalid field (an address, a template syntax error, a header) and `errors` lists each one.',
+          409: 'A request with this Idempotency-Key is still being answered: retry after Retry-After seconds to get its answer.',
+          422: "This Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains.",
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
       const body = req.body;
-      const errors = validateCampaign(body, ctx.config.maxInlineRecipients);
+      const errors = validateCampaign(
+        body,
+        ctx.config.maxInlineRecipients,
+        ctx.config.templateLimits,
+      );
       if (errors.length > 0) {
         throw new ApiProblem(
           400,
@@ -254,12 +310,15 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id',
     {
-      schema: {
+      schema: operation({
+        operationId: 'getCampaign',
         summary: 'Status and counts of a campaign',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
-        response: { 200: CampaignResponse, 404: ProblemSchema },
-      },
+        response: { 200: CampaignResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
@@ -272,6 +331,8 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         sendAt: iso(rec.sendAt),
         startedAt: iso(rec.startedAt),
         completedAt: iso(rec.completedAt),
+        requiredVars: rec.requiredVars,
+        cancelledAt: iso(rec.cancelledAt),
         counts: rec.counts,
       };
     },
@@ -280,15 +341,24 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/start',
     {
-      schema: {
+      schema: operation({
+        operationId: 'startCampaign',
         summary: 'Start a draft or scheduled campaign now',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
-        response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
-      },
+        response: { 202: CreatedResponse },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is neither a draft nor scheduled, or an upload of recipients to it is still in progress.',
+          422: "The campaign's From domain is no longer one of the tenant's sending domains.",
+        },
+      }),
     },
     async (req, reply) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+      // The domain may have been removed from the tenant since the draft was made.
+      await requireSendingDomain(ctx, rec.tenant, rec.from, 'from');
       const res = await ctx.store.start(rec.id);
       if (res.status === 'uploading') {
         throw new ApiProblem(
@@ -313,13 +383,19 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
     v1.post(
       `/campaigns/:id/${action}`,
       {
-        schema: {
+        schema: operation({
+          operationId: `${action}Campaign`,
           summary: `${action[0]?.toUpperCase()}${action.slice(1)} a campaign`,
           description: `Applies to ${LIFECYCLE[action].from.join(' or ')} campaigns, across all senders within about a second.`,
-          tags: ['campaigns'],
+          tag: 'campaigns',
+          access: 'apiKey',
           params: CampaignIdParams,
-          response: { 202: CreatedResponse, 404: ProblemSchema, 409: ProblemSchema },
-        },
+          response: { 202: CreatedResponse },
+          problems: {
+            404: NO_SUCH_CAMPAIGN,
+            409: `The campaign is not ${LIFECYCLE[action].from.join(' or ')}.`,
+          },
+        }),
       },
       async (req, reply) => {
         const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
@@ -339,14 +415,17 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id/events',
     {
-      schema: {
+      schema: operation({
+        operationId: 'listCampaignEvents',
         summary: 'Per-recipient outcomes, oldest first',
         description: 'Pass the `next` of a page as `cursor` to get the following page.',
-        tags: ['campaigns'],
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: EventsQuery,
-        response: { 200: EventsResponse, 404: ProblemSchema },
-      },
+        response: { 200: EventsResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));

@@ -1,13 +1,22 @@
 import { Type, type Static } from 'typebox';
 import { enqueueExpand, type CampaignRecord } from '@volley/campaigns';
+import {
+  DEFAULT_TEMPLATE_LIMITS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from '@volley/config';
 import type { Recipient } from '@volley/contracts';
 import {
   HeaderError,
   MessageComposer,
+  TemplateBudgetError,
+  TemplateCostError,
   TemplateError,
   compileCampaignTemplates,
   htmlToText,
+  missingVariables,
   normalizeEmail,
+  templateVariables,
   type CompiledTemplates,
   type ComposedMessage,
   type RenderedContent,
@@ -16,7 +25,16 @@ import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { iso } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
-import { CampaignIdParams, CountsSchema, LIMITS, ProblemSchema, StatusSchema } from '../schemas.ts';
+import { templateCostProblem } from './campaigns.ts';
+import { operation } from '../operation.ts';
+import {
+  CampaignIdParams,
+  CountsSchema,
+  LIMITS,
+  NO_SUCH_CAMPAIGN,
+  StatusSchema,
+} from '../schemas.ts';
+import { requireSendingDomain } from '../sending-domain.ts';
 
 /** Addresses one test send may reach: enough for a review team, too few to be a campaign. */
 const MAX_TEST_RECIPIENTS = 10;
@@ -48,7 +66,10 @@ const PreviewBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ index: 0 }, { recipient: { email: 'ada@example.org', vars: { name: 'Ada' } } }],
+  },
 );
 
 const Header = Type.Object({
@@ -88,17 +109,30 @@ const PreviewResponse = Type.Object({
   }),
   headers: Type.Array(Header, { description: 'Message headers in order.' }),
   size: Type.Integer({ description: 'Size of the composed message in bytes.' }),
+  missingVariables: Type.Array(Type.String(), {
+    description:
+      "Variables the templates use that this recipient's vars lack (absent, null or empty): they render as nothing.",
+  }),
 });
 
 const TestSendBody = Type.Object(
   {
-    recipients: Type.Array(GivenRecipient, {
-      minItems: 1,
-      maxItems: MAX_TEST_RECIPIENTS,
-      description: `1 to ${MAX_TEST_RECIPIENTS} addresses to send the campaign's content to.`,
-    }),
+    recipients: Type.Array(
+      Type.Union([
+        Type.String({ maxLength: LIMITS.email, description: 'An address, without variables.' }),
+        GivenRecipient,
+      ]),
+      {
+        minItems: 1,
+        maxItems: MAX_TEST_RECIPIENTS,
+        description: `1 to ${MAX_TEST_RECIPIENTS} addresses to send the campaign's content to: each an address string or \`{email, vars}\`.`,
+      },
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ recipients: [{ email: 'qa@example.com', vars: { name: 'QA' } }] }],
+  },
 );
 
 const TestSendResponse = Type.Object({
@@ -154,6 +188,15 @@ function checkRecipient(
   return r.vars ? { email: email ?? r.email, vars: r.vars } : { email: email ?? r.email };
 }
 
+/** A recipient given as a bare address string. */
+function checkAddress(email: string, path: string, errors: FieldError[]): Recipient {
+  const normalized = normalizeEmail(email);
+  if (!normalized) {
+    errors.push({ path, message: `${JSON.stringify(email.slice(0, 100))} is not a valid address` });
+  }
+  return { email: normalized ?? email };
+}
+
 function refuseIfAny(errors: FieldError[]): void {
   const first = errors[0];
   if (first) throw new ApiProblem(400, 'Invalid request', `${first.path} ${first.message}`, errors);
@@ -164,17 +207,29 @@ function templateProblem(field: string, who: string, detail: string): ApiProblem
   return new ApiProblem(422, 'Template error', `${field} ${message}`, [{ path: field, message }]);
 }
 
+/** This recipient's variables make the render cost more than the budget: 422 naming the limit. */
+function budgetProblem(err: TemplateBudgetError, who: string): ApiProblem {
+  const message = `rendering for ${who} stopped: ${err.what} (${TEMPLATE_LIMIT_SETTINGS[err.limit]})`;
+  return new ApiProblem(422, 'Template over budget', `${err.field} ${message}`, [
+    { path: err.field, message },
+  ]);
+}
+
 function describeError(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 500);
 }
 
 /** Which template throws for these variables: compiled alone, each field renders on its own. */
-function failingField(rec: CampaignRecord, vars: Record<string, unknown>): string {
+function failingField(
+  rec: CampaignRecord,
+  vars: Record<string, unknown>,
+  limits: TemplateLimits,
+): string {
   for (const field of TEMPLATE_FIELDS) {
     const src = rec[field];
     if (src === undefined) continue;
     try {
-      compileCampaignTemplates({ subject: '', [field]: src }).render(vars);
+      compileCampaignTemplates({ subject: '', [field]: src }, limits).render(vars);
     } catch {
       return field;
     }
@@ -192,10 +247,14 @@ class Renderer {
   private readonly templates: CompiledTemplates;
   private readonly composer: MessageComposer;
 
-  constructor(private readonly rec: CampaignRecord) {
+  constructor(
+    private readonly rec: CampaignRecord,
+    private readonly limits: TemplateLimits = DEFAULT_TEMPLATE_LIMITS,
+  ) {
     try {
-      this.templates = compileCampaignTemplates(rec);
+      this.templates = compileCampaignTemplates(rec, limits);
     } catch (err) {
+      if (err instanceof TemplateCostError) throw templateCostProblem(err, err.field);
       if (!(err instanceof TemplateError)) throw err;
       throw templateProblem(err.field, 'every recipient', err.detail);
     }
@@ -223,7 +282,9 @@ class Renderer {
     try {
       content = this.templates.render(vars);
     } catch (err) {
-      throw templateProblem(failingField(this.rec, vars), r.email, describeError(err));
+      // Known at once, and rendering the fields again would spend the budget again.
+      if (err instanceof TemplateBudgetError) throw budgetProblem(err, r.email);
+      throw templateProblem(failingField(this.rec, vars, this.limits), r.email, describeError(err));
     }
     let message: ComposedMessage;
     try {
@@ -260,21 +321,21 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/preview',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'previewCampaign',
         summary: 'Preview one recipient',
         description:
-          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field.",
+          "Renders and composes the message of one recipient with the sender's own code, so what is shown is what is sent: subject, HTML and text parts, headers and size. The recipient is one of the campaign's (by `index`) or given in the body. Works in every status and changes nothing: the campaign is not started and nothing is queued. Not shown, because only senders hold their secrets: the DKIM-Signature, List-Unsubscribe headers and the VERP return path (they add a few hundred bytes). A template that fails for this recipient is a 422 naming the field; so is one whose render for this recipient goes over the render budget (loop iterations, output size or CPU time), naming the limit.",
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         body: PreviewBody,
-        response: {
-          200: PreviewResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-          422: ProblemSchema,
+        response: { 200: PreviewResponse },
+        problems: {
+          404: `${NO_SUCH_CAMPAIGN} Or \`index\` is past the campaign's last recipient.`,
+          422: 'A template fails for this recipient, or its render goes over the render budget: `detail` names the field or the limit.',
         },
-      },
+      }),
       // A POST without a body previews the first recipient, as `{}` does.
       preValidation: async (req) => {
         req.body ??= {};
@@ -309,7 +370,10 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         }
         recipient = stored;
       }
-      const { vars, content, message } = new Renderer(rec).render(index ?? 0, recipient);
+      const { vars, content, message } = new Renderer(rec, ctx.config.templateLimits).render(
+        index ?? 0,
+        recipient,
+      );
       return {
         campaignId: rec.id,
         recipient: { index, email: message.envelope.to, vars },
@@ -320,6 +384,7 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
         text: textPart(content),
         headers: headerList(message.raw),
         size: Buffer.byteLength(message.raw),
+        missingVariables: missingVariables(vars, templateVariables(rec)),
       };
     },
   );
@@ -327,28 +392,30 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/campaigns/:id/test',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'sendCampaignTest',
         summary: 'Send a test',
         description:
           "Sends the campaign's content (from, subject, bodies, reply-to, headers) to 1 to 10 addresses through the whole send path (rendering, DKIM, shaping, SMTP), as a small campaign of its own: answers its id, to poll with GET /v1/campaigns/{id}. The campaign itself is not started and its status and counts do not change. Allowed for draft, scheduled, running, paused and completed campaigns (a copy of what was sent); refused with 409 for a cancelled one, whose content will never go out. Each address is rendered first: a template that fails for one is a 422 and nothing is sent. Suppressed addresses are skipped, as in any campaign.",
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         body: TestSendBody,
-        response: {
-          202: TestSendResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-          409: ProblemSchema,
-          422: ProblemSchema,
+        response: { 202: TestSendResponse },
+        problems: {
+          404: NO_SUCH_CAMPAIGN,
+          409: 'The campaign is cancelled: its content will never be sent.',
+          422: "A template fails for one of the addresses, or the From domain is not one of the tenant's sending domains: nothing was sent.",
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);
       const errors: FieldError[] = [];
       const recipients = req.body.recipients.map((r, i) =>
-        checkRecipient(r, `body.recipients[${i}]`, errors),
+        typeof r === 'string'
+          ? checkAddress(r, `body.recipients[${i}]`, errors)
+          : checkRecipient(r, `body.recipients[${i}]`, errors),
       );
       refuseIfAny(errors);
       const rec = await ctx.loadOwned(req.params.id, tenant);
@@ -359,7 +426,8 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
           `campaign ${rec.id} is cancelled: its content will not be sent, so there is nothing to test; create a new campaign`,
         );
       }
-      const renderer = new Renderer(rec);
+      await requireSendingDomain(ctx, tenant, rec.from, 'from');
+      const renderer = new Renderer(rec, ctx.config.templateLimits);
       recipients.forEach((r, i) => renderer.render(i, r));
 
       const id = ctx.store.newId();
@@ -390,20 +458,18 @@ export function registerPreviewRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id/tests',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'listCampaignTests',
         summary: 'List test sends',
         description:
           'The test sends made from this campaign, newest first, each with its status and counts.',
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
         querystring: TestsQuery,
-        response: {
-          200: TestsResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-        },
-      },
+        response: { 200: TestsResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));

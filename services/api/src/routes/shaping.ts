@@ -3,7 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ShapingSnapshot } from '@volley/shaping';
 import { tenantOf } from '../auth.ts';
 import { iso, type ApiContext, type V1 } from '../context.ts';
-import { ProblemSchema, ShapingResponse } from '../schemas.ts';
+import { operation } from '../operation.ts';
+import { ShapingResponse } from '../schemas.ts';
 
 const DESCRIPTION =
   'Per destination: the limits of its rule, the adaptive factor, connections in use, messages waiting for their slot, and suspensions in force.';
@@ -35,12 +36,14 @@ export function registerShapingRoute(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/shaping',
     {
-      schema: {
+      schema: operation({
+        operationId: 'getShaping',
         summary: 'Traffic-shaping state',
         description: `${DESCRIPTION} Suspensions of single campaigns are shown for the caller's campaigns only; the whole state is at GET /v1/admin/shaping.`,
-        tags: ['shaping'],
+        tag: 'shaping',
+        access: 'apiKey',
         response: { 200: ShapingResponse },
-      },
+      }),
     },
     async (req) => {
       const tenant = tenantOf(req);
@@ -65,12 +68,14 @@ export function registerAdminShapingRoute(plain: FastifyInstance, ctx: ApiContex
   admin.get(
     '/shaping',
     {
-      schema: {
+      schema: operation({
+        operationId: 'getShapingOfAllTenants',
         summary: 'Traffic-shaping state of every tenant',
         description: `${DESCRIPTION} Includes every campaign's suspensions, of all tenants.`,
-        tags: ['admin'],
-        response: { 200: ShapingResponse, 401: ProblemSchema, 403: ProblemSchema },
-      },
+        tag: 'admin',
+        access: 'adminKey',
+        response: { 200: ShapingResponse },
+      }),
     },
     async () => {
       if (!ctx.shaper) return { enabled: false, destinations: [] };

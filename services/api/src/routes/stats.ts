@@ -3,7 +3,8 @@ import { FINAL_OUTCOMES, type FinalOutcome } from '@volley/contracts';
 import type { CampaignRecord } from '@volley/campaigns';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
-import { CampaignIdParams, CountsSchema, ProblemSchema, StatusSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
+import { CampaignIdParams, CountsSchema, NO_SUCH_CAMPAIGN, StatusSchema } from '../schemas.ts';
 
 /**
  * The rate is measured over this many whole seconds: long enough to smooth the bursts of
@@ -161,19 +162,17 @@ export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/campaigns/:id/stats',
     {
-      schema: {
-        tags: ['campaigns'],
+      schema: operation({
+        operationId: 'getCampaignStats',
         summary: 'Campaign statistics',
         description:
           'Counts by state and by reason (so bounces show as userunknown, mailboxfull, ...), the current rate of final outcomes, progress and an estimated completion time. Cheap enough to poll every second or so.',
+        tag: 'campaigns',
+        access: 'apiKey',
         params: CampaignIdParams,
-        response: {
-          200: StatsResponse,
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-        },
-      },
+        response: { 200: StatsResponse },
+        problems: { 404: NO_SUCH_CAMPAIGN },
+      }),
     },
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));

@@ -1,17 +1,24 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { SUPPRESSION_SOURCES, type SuppressionSource } from '@volley/contracts';
 import {
   SUPPRESSION_REASON,
   type SuppressionEntry,
   type SuppressionInput,
 } from '@volley/campaigns';
-import { AddressNormalizer, CsvReader, type CsvRecordHandler } from '@volley/ingest';
+import {
+  AddressNormalizer,
+  CsvReader,
+  noEmailColumn,
+  type CsvRecordHandler,
+  type RowError,
+} from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
-import { ApiProblem } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { lineErrors, refusedFile, unsupportedMediaType } from '../problem.ts';
+import { operation } from '../operation.ts';
+import { FieldErrorSchema } from '../schemas.ts';
 import { limited, streamBodies, streamedUpload } from '../upload.ts';
 import { FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
@@ -51,13 +58,26 @@ const ImportResult = Type.Object({
     description: 'Rows whose address was on the list already, or earlier in the file.',
   }),
   invalid: Type.Integer({ description: 'Rows skipped as invalid.' }),
-  errors: Type.Array(Type.Object({ row: Type.Integer(), reason: Type.String() }), {
+  errors: Type.Array(FieldErrorSchema, {
     description: 'The first invalid rows, with their line number (the header is line 1).',
   }),
 });
-type ImportResult = Static<typeof ImportResult>;
 
-class Refused extends Error {}
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface ReadResult {
+  rows: number;
+  invalid: number;
+  errors: RowError[];
+  refused?: { aborted: string; abortedLine?: number; errors: RowError[] };
+}
 
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -89,8 +109,8 @@ async function readImport(
   body: AsyncIterable<Buffer>,
   opts: { maxInvalid: number; reason: string; source: SuppressionSource; now: number },
   stage: (rows: SuppressionInput[]) => Promise<void>,
-): Promise<Omit<ImportResult, 'added' | 'existing'> & { refused?: string }> {
-  const result = { rows: 0, invalid: 0, errors: [] as ImportResult['errors'] };
+): Promise<ReadResult> {
+  const result = { rows: 0, invalid: 0, errors: [] as RowError[] };
   const addresses = new AddressNormalizer();
   // Only the known columns are read: fields past the header's hold nothing it would use.
   const csv = new CsvReader({ extraFields: 'allow' });
@@ -111,7 +131,7 @@ async function readImport(
       const found: Columns = {};
       for (const c of COLUMNS) if (names.includes(c)) found[c] = names.indexOf(c);
       if (found.email === undefined) {
-        throw new Refused('the header row (line 1) has no "email" column');
+        throw new Refused(noEmailColumn(fields), 1);
       }
       col = found;
       return;
@@ -188,7 +208,11 @@ async function readImport(
     if (batch.length > 0) await stage(batch);
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
-    return { ...result, refused: err.message };
+    const refused = { aborted: err.message, errors: result.errors };
+    return {
+      ...result,
+      refused: err.line === undefined ? refused : { ...refused, abortedLine: err.line },
+    };
   }
   return result;
 }
@@ -203,25 +227,33 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
     '/suppressions/import',
     {
       ...streamedUpload(uploadLimit),
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'importSuppressions',
         summary: 'Import suppressed addresses from CSV',
         description:
           'Streams a CSV file (`text/csv`) with a header row naming an `email` column and optionally `reason`, `source` and `date` (ISO 8601); other columns are ignored, so an export imports as it is. Rows are checked as they arrive and applied only once the whole file has been read: more than `maxInvalid` invalid rows refuses the file with a 422 listing them, and a refused file changes nothing. An address already on the list keeps its entry.',
-        consumes: ['text/csv'],
+        tag: 'suppressions',
+        access: 'apiKey',
         querystring: ImportQuery,
-        response: { 200: ImportResult, 413: ProblemSchema, 415: ProblemSchema, 422: ProblemSchema },
-      },
+        streamBody: {
+          'text/csv': {
+            description:
+              'A header row naming an `email` column and optionally `reason`, `source` and `date`; other columns are ignored (an export imports as it is).',
+            example:
+              'email,reason,source,date\nada@example.org,userunknown,bounce,2026-01-05T10:00:00Z\nalan@example.org,,,\n',
+          },
+        },
+        response: { 200: ImportResult },
+        problems: {
+          422: 'More invalid rows than `maxInvalid`: nothing was added, and `errors` lists the rows.',
+        },
+      }),
     },
     async (req) => {
       const tenant = tenantOf(req);
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'text/csv') {
-        throw new ApiProblem(
-          415,
-          'Unsupported media type',
-          'send the suppression list as text/csv',
-        );
+        throw unsupportedMediaType(type, ['text/csv']);
       }
       const id = ctx.suppressions.beginImport();
       try {
@@ -235,16 +267,9 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
           },
           (rows) => ctx.suppressions.stage(tenant, id, rows),
         );
-        if (refused) {
-          throw new ApiProblem(
-            422,
-            'Import refused',
-            `${refused}; nothing was added. Fix the rows listed in errors and import the file again`,
-            read.errors.map((e) => ({ path: `row ${e.row}`, message: e.reason })),
-          );
-        }
+        if (refused) throw refusedFile('Import refused', refused, 'import the file again');
         const applied = await ctx.suppressions.commitImport(tenant, id);
-        return { ...read, ...applied };
+        return { ...read, errors: lineErrors(read.errors), ...applied };
       } finally {
         await ctx.suppressions.dropImport(tenant, id);
       }
@@ -254,10 +279,12 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/suppressions/export',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'exportSuppressions',
         summary: 'Export suppressed addresses as CSV',
         description: `Streams the whole list (or one reason and/or source of it), oldest first, as CSV with the columns ${COLUMNS.join(', ')}. A detail that would start a spreadsheet formula gets a leading apostrophe.`,
+        tag: 'suppressions',
+        access: 'apiKey',
         querystring: Type.Object(FilterQuery, { additionalProperties: false }),
         response: {
           200: {
@@ -265,7 +292,7 @@ export function registerSuppressionCsv(v1: V1, ctx: ApiContext): void {
             content: { 'text/csv': { schema: Type.String() } },
           },
         },
-      },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);

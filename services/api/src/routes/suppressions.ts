@@ -4,7 +4,8 @@ import { normalizeEmail } from '@volley/message';
 import { tenantOf } from '../auth.ts';
 import { iso, type ApiContext, type V1 } from '../context.ts';
 import { ApiProblem, type FieldError } from '../problem.ts';
-import { LIMITS, ProblemSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
+import { LIMITS } from '../schemas.ts';
 import { registerSuppressionCsv } from './suppressions-csv.ts';
 import { EntrySchema, FilterQuery, ReasonSchema, SourceSchema } from './suppression-schemas.ts';
 
@@ -61,7 +62,13 @@ const AddBody = Type.Object(
       default: 'manual',
     }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      { emails: ['ada@example.org', 'alan@example.org'] },
+      { emails: ['grace@example.net'], source: 'unsubscribe', reason: 'manual' },
+    ],
+  },
 );
 
 const AddResponse = Type.Object({
@@ -78,6 +85,8 @@ const EmailParams = Type.Object({
     description: 'The address (URL-encoded).',
   }),
 });
+
+const NOT_SUPPRESSED = 'The address is not on the suppression list.';
 
 /**
  * Stored as the sender checks them (`CampaignStore.suppressedFlags` lower-cases the whole
@@ -119,14 +128,16 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/suppressions',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'listSuppressions',
         summary: 'List suppressed addresses',
         description:
           "Pages through the tenant's suppression list, oldest entry first, optionally only one reason and/or source: follow `next` until it is absent. Entries added during the walk come at its end; removals during it make no entry appear twice or go missing.",
+        tag: 'suppressions',
+        access: 'apiKey',
         querystring: ListQuery,
-        response: { 200: ListResponse, 400: ProblemSchema, 401: ProblemSchema },
-      },
+        response: { 200: ListResponse },
+      }),
     },
     async (req) => {
       const tenant = tenantOf(req);
@@ -149,14 +160,19 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
   v1.post(
     '/suppressions',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'addSuppressions',
         summary: 'Suppress addresses',
         description:
           'Adds addresses to the suppression list; recipients at these addresses are skipped (counted as suppressed) by every campaign of the tenant. One invalid address refuses the request and adds nothing. Larger lists: POST /v1/suppressions/import.',
+        tag: 'suppressions',
+        access: 'apiKey',
         body: AddBody,
-        response: { 200: AddResponse, 400: ProblemSchema, 401: ProblemSchema },
-      },
+        response: { 200: AddResponse },
+        problems: {
+          400: 'Invalid request, or an address is not valid: `errors` lists each one, and nothing was added.',
+        },
+      }),
     },
     async (req) => {
       const tenant = tenantOf(req);
@@ -188,13 +204,16 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
     '/suppressions/:email',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'getSuppression',
         summary: 'One suppressed address',
         description: 'The entry of an address: why and when it was suppressed; 404 when it is not.',
+        tag: 'suppressions',
+        access: 'apiKey',
         params: EmailParams,
-        response: { 200: EntrySchema, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema },
-      },
+        response: { 200: EntrySchema },
+        problems: { 404: NOT_SUPPRESSED },
+      }),
     },
     async (req) => {
       const email = addressParam(req.params.email);
@@ -207,19 +226,17 @@ export function registerSuppressionRoutes(v1: V1, ctx: ApiContext): void {
   v1.delete(
     '/suppressions/:email',
     {
-      schema: {
-        tags: ['suppressions'],
+      schema: operation({
+        operationId: 'deleteSuppression',
         summary: 'Remove a suppressed address',
         description:
           'Removes the address from the suppression list (and forgets its soft bounces): the sender checks the list before each message, so campaigns send to it again from now on.',
+        tag: 'suppressions',
+        access: 'apiKey',
         params: EmailParams,
-        response: {
-          204: Type.Null({ description: 'Removed.' }),
-          400: ProblemSchema,
-          401: ProblemSchema,
-          404: ProblemSchema,
-        },
-      },
+        response: { 204: Type.Null({ description: 'Removed.' }) },
+        problems: { 404: NOT_SUPPRESSED },
+      }),
     },
     async (req, reply) => {
       const tenant = tenantOf(req);

@@ -5,7 +5,7 @@ import { FeedbackError } from '@volley/campaigns';
 import { TokenError, readToken } from '@volley/message';
 import type { ApiContext, V1 } from '../context.ts';
 import { ApiProblem, errorHandler } from '../problem.ts';
-import { ProblemSchema } from '../schemas.ts';
+import { operation } from '../operation.ts';
 import {
   PAGE_HEADERS,
   confirmPage,
@@ -44,6 +44,11 @@ const HtmlPage = (description: string) => ({
   description,
   content: { 'text/html': { schema: Type.String() } },
 });
+
+/** Problems of both routes; a browser (Accept: text/html) gets them as an HTML page. */
+const NOT_A_LINK =
+  'The token does not verify (the link was cut or changed), or its campaign is gone; nothing changed.';
+const TOO_MANY = 'Too many unsubscribe requests from this address in a minute.';
 
 /** `a=b&c=d` into an object; later keys win, and `__proto__` is a plain key. */
 function parseUrlEncoded(text: string): Record<string, string> {
@@ -164,19 +169,17 @@ export async function registerUnsubscribe(
   app.get(
     route,
     {
-      schema: {
-        tags: ['unsubscribe'],
+      schema: operation({
+        operationId: 'showUnsubscribePage',
         summary: 'Unsubscribe page (confirms, never unsubscribes)',
         description:
           'The page a person sees when they follow the List-Unsubscribe link: it names the sender and (partly) the address, and holds a button that POSTs the one-click request. A GET never unsubscribes, since link scanners follow links. No API key; browsers get error pages as HTML.',
+        tag: 'unsubscribe',
+        access: 'none',
         params: TokenParams,
-        response: {
-          200: HtmlPage('The confirmation page.'),
-          400: ProblemSchema,
-          404: ProblemSchema,
-          429: ProblemSchema,
-        },
-      },
+        response: { 200: HtmlPage('The confirmation page.') },
+        problems: { 404: NOT_A_LINK, 429: TOO_MANY },
+      }),
     },
     async (req, reply) => {
       const s = await subject(req.params.token);
@@ -189,25 +192,22 @@ export async function registerUnsubscribe(
     route,
     {
       bodyLimit: BODY_LIMIT,
-      schema: {
-        tags: ['unsubscribe'],
+      schema: operation({
+        operationId: 'unsubscribeOneClick',
         summary: 'One-click unsubscribe (RFC 8058)',
         description:
           "The POST a mailbox provider (or the page's button) makes with `List-Unsubscribe=One-Click`, as application/x-www-form-urlencoded or multipart/form-data. Suppresses the address for the campaign's tenant before answering 200, without a redirect or a cookie; repeating it changes nothing. No API key: the token is the credential.",
+        tag: 'unsubscribe',
+        access: 'none',
         consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'],
         params: TokenParams,
         body: OneClickBody,
-        response: {
-          200: HtmlPage('Unsubscribed (also when it was done before).'),
-          400: ProblemSchema,
-          404: ProblemSchema,
-          413: ProblemSchema,
-          415: ProblemSchema,
-          429: ProblemSchema,
-        },
-      },
+        response: { 200: HtmlPage('Unsubscribed (also when it was done before).') },
+        problems: { 404: NOT_A_LINK, 429: TOO_MANY },
+      }),
     },
     async (req, reply) => {
+      const arrived = process.hrtime.bigint();
       const s = await subject(req.params.token);
       try {
         await ctx.feedback.apply(
@@ -221,6 +221,10 @@ export async function registerUnsubscribe(
         }
         throw err;
       }
+      ctx.metrics.unsubscribeLatency.observe(
+        { source: 'one-click' },
+        Number(process.hrtime.bigint() - arrived) / 1e9,
+      );
       return send(reply, donePage(s));
     },
   );

@@ -1,0 +1,225 @@
+/**
+ * What an accepted report does: whom it is about and which outcome it records for them,
+ * through the effects module the API shares (`Feedback`). Each report acts on at most one
+ * recipient of one campaign, the one its credentials name:
+ *
+ * 1. a VERP return path in the returned message's headers, or the VERP address the report
+ *    came to: both signed, so the recipient is the token's whatever the report says;
+ * 2. else the returned message's Message-ID, which is not signed: it acts only when the
+ *    report also names that recipient's address (`expectEmail`), so a forged id cannot touch
+ *    an address the report does not name.
+ *
+ * Redis errors propagate (the server answers 451 and the MTA retries); every other reason not
+ * to act is an outcome here, counted, and the message is accepted.
+ */
+import { FeedbackError, type Feedback, type FeedbackOutcome } from '@volley/campaigns';
+import { TokenError, readMessageId, readVerpAddress } from '@volley/message';
+import { sameAddress } from '../address.ts';
+import type { BounceRecipient, BounceReport } from '../types.ts';
+import type { InboundAddress } from './addresses.ts';
+
+export type Effect =
+  | 'hard_bounce'
+  | 'soft_bounce'
+  | 'complaint'
+  | 'unsubscribe'
+  /** The same report (kind) was applied to the recipient before: nothing changed. */
+  | 'repeated'
+  /** Nothing to act on: `delivered`, `delayed`, `vacation`, `not_report`, `unparseable`, ... */
+  | 'no_effect'
+  /**
+   * A report that cannot be tied to a recipient: `no_match`, `address_mismatch`,
+   * `unknown_recipient` (campaign gone), `invalid_report` (a value the effects module refuses).
+   */
+  | 'unmatched';
+
+export interface EffectRecord {
+  effect: Effect;
+  /** A bounded value: a Sisimai reason, a feedback type, or why nothing was done. */
+  reason: string;
+  campaignId?: string;
+  index?: number;
+  /** The address went onto the suppression list with this report. */
+  suppressed?: boolean;
+}
+
+export interface EffectContext {
+  feedback: Feedback;
+  /** VOLLEY_VERP_SECRET: verifies VERP return paths quoted in returned headers. */
+  secret: string;
+}
+
+/**
+ * ARF feedback types (RFC 5965, 6430, 6591) and what each means here. A complaint suppresses;
+ * a "not spam" vote and an authentication-failure report are no request to stop mailing.
+ */
+const FEEDBACK_TYPES: Record<string, 'complaint' | 'none'> = {
+  abuse: 'complaint',
+  fraud: 'complaint',
+  virus: 'complaint',
+  other: 'complaint',
+  'opt-out': 'complaint',
+  'not-spam': 'none',
+  'auth-failure': 'none',
+};
+
+/** What a report says about one recipient, before we know which recipient. */
+type Reported =
+  | { entries: BounceRecipient[]; outcome: (e: BounceRecipient) => FeedbackOutcome }
+  | { none: string };
+
+/** Actions of a DSN that say the message is (still) on its way, not that it failed. */
+const NOT_FAILED = new Set(['delayed', 'delivered', 'relayed', 'expanded']);
+
+function reported(report: BounceReport): Reported {
+  switch (report.kind) {
+    case 'unparseable':
+      return { none: 'unparseable' };
+    case 'none':
+      return { none: 'not_report' };
+    case 'autoreply':
+      return { none: 'vacation' };
+    case 'feedback': {
+      const raw = report.feedback?.feedbackType ?? 'other';
+      const type = raw in FEEDBACK_TYPES ? raw : 'other';
+      if (FEEDBACK_TYPES[type] === 'none') return { none: type };
+      const detail = report.feedback?.userAgent;
+      return {
+        entries: report.recipients,
+        outcome: () => ({ kind: 'complained', feedbackType: type, source: 'arf', detail }),
+      };
+    }
+    case 'bounce': {
+      // A delay warning is no failure: counted as a soft bounce it would also use up the
+      // recipient's one bounce, and the final failure that may follow would change nothing.
+      const failed = report.recipients.filter(
+        (r) => !NOT_FAILED.has(r.action) && r.reason !== 'delivered' && r.reason !== 'vacation',
+      );
+      if (failed.length === 0) {
+        return {
+          none: report.recipients.some((r) => r.action === 'delayed') ? 'delayed' : 'delivered',
+        };
+      }
+      return { entries: failed, outcome: bounceOutcome };
+    }
+  }
+}
+
+const STATUS = /^[245]\.\d{1,3}\.\d{1,3}$/;
+
+function bounceOutcome(e: BounceRecipient): FeedbackOutcome {
+  return {
+    kind: 'bounced',
+    reason: e.reason,
+    hardBounce: e.hardBounce,
+    source: 'dsn',
+    status: STATUS.test(e.status) ? e.status : undefined,
+    replyCode: /^[245]\d\d$/.test(e.replyCode) ? Number(e.replyCode) : undefined,
+    detail: e.diagnostic || undefined,
+  };
+}
+
+interface Named {
+  campaignId: string;
+  index: number;
+  /** Whether the name came from a signed token (else from a Message-ID). */
+  signed: boolean;
+}
+
+function same(a: { campaignId: string; index: number }, b: typeof a): boolean {
+  return a.campaignId === b.campaignId && a.index === b.index;
+}
+
+/** Whom the report is about, by the credentials it came with (see the module comment). */
+function named(report: BounceReport, to: InboundAddress, secret: string): Named | undefined {
+  const returnPath = report.original.returnPath;
+  if (returnPath) {
+    try {
+      return { ...readVerpAddress(secret, returnPath), signed: true };
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+    }
+  }
+  const byId = report.original.messageId ? readMessageId(report.original.messageId) : undefined;
+  // A report that came to one message's return path but returns another message of ours (a
+  // forwarded bounce) is about the message it returns.
+  if (to.kind === 'verp' && (!byId || same(byId, to))) {
+    return { campaignId: to.campaignId, index: to.index, signed: true };
+  }
+  return byId ? { ...byId, signed: false } : undefined;
+}
+
+function names(e: BounceRecipient, email: string): boolean {
+  return (
+    sameAddress(e.recipient, email) ||
+    (e.originalRecipient !== undefined && sameAddress(e.originalRecipient, email))
+  );
+}
+
+function noEffect(reason: string): EffectRecord {
+  return { effect: 'no_effect', reason };
+}
+
+/** Applies what `report`, accepted for `to`, says; see the module comment. */
+export async function applyReport(
+  report: BounceReport,
+  to: InboundAddress,
+  ctx: EffectContext,
+): Promise<EffectRecord> {
+  if (to.kind === 'unsubscribe') {
+    // Someone's out-of-office notice is not that person asking to leave the list.
+    if (report.kind === 'autoreply') return noEffect('vacation');
+    return apply(ctx, to, { kind: 'unsubscribed', source: 'mailto' }, 'unsubscribe', 'mailto');
+  }
+  const what = reported(report);
+  if ('none' in what) return noEffect(what.none);
+  const who = named(report, to, ctx.secret);
+  if (!who) return { effect: 'unmatched', reason: 'no_match' };
+  const recipient = await ctx.feedback.recipient(who.campaignId, who.index);
+  if (!recipient) return { effect: 'unmatched', reason: 'unknown_recipient', ...ids(who) };
+  const entry = what.entries.find((e) => names(e, recipient.email));
+  if (!who.signed && !entry)
+    return { effect: 'unmatched', reason: 'address_mismatch', ...ids(who) };
+  // With a token, the token names the recipient; a report that names another address (an
+  // alias the message was forwarded to) still says what became of the message.
+  const chosen = entry ?? what.entries[0];
+  if (!chosen) return noEffect('not_report');
+  const outcome = what.outcome(chosen);
+  const target = who.signed ? ids(who) : { ...ids(who), expectEmail: recipient.email };
+  const effect =
+    outcome.kind === 'complained' ? 'complaint' : chosen.hardBounce ? 'hard_bounce' : 'soft_bounce';
+  const reason = outcome.kind === 'complained' ? outcome.feedbackType : chosen.reason;
+  return apply(ctx, target, outcome, effect, reason);
+}
+
+function ids(n: { campaignId: string; index: number }): { campaignId: string; index: number } {
+  return { campaignId: n.campaignId, index: n.index };
+}
+
+async function apply(
+  ctx: EffectContext,
+  target: { campaignId: string; index: number; expectEmail?: string },
+  outcome: FeedbackOutcome,
+  effect: Effect,
+  reason: string,
+): Promise<EffectRecord> {
+  const where = ids(target);
+  try {
+    const r = await ctx.feedback.apply(
+      target.expectEmail === undefined ? where : { ...where, expectEmail: target.expectEmail },
+      outcome,
+    );
+    return { effect: r.applied ? effect : 'repeated', reason, suppressed: r.suppressed, ...where };
+  } catch (err) {
+    if (!(err instanceof FeedbackError)) throw err;
+    // The campaign is gone (retention) since the lookup above, or the report carried a value
+    // the effects module refuses: either way there is nothing a retry would change.
+    const why =
+      err.code === 'FEEDBACK_ADDRESS_MISMATCH'
+        ? 'address_mismatch'
+        : err.code === 'FEEDBACK_UNKNOWN_RECIPIENT'
+          ? 'unknown_recipient'
+          : 'invalid_report';
+    return { effect: 'unmatched', reason: why, ...where };
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * What a campaign's renders that went over the budget cost this sender. Each such recipient
+ * fails alone, but a campaign whose recipients all do would spend a sender's CPU on nothing
+ * while other campaigns wait. Once its failures take more than about 1% of this sender's CPU,
+ * the campaign is demoted: its batches, and the rest of any batch of it in progress, are queued
+ * again at low priority (BullMQ runs jobs without a priority before prioritized ones), each
+ * spaced so that demoted batches take about a tenth of the sender, and each run of one stops
+ * after two renders' worth of over-budget CPU. It is forgiven as its failures stop.
+ */
+import { OVER_BUDGET_PER_RUN_MS } from '@volley/config';
+
+/** Half-life of the cost, in ms: a campaign's past failures stop counting within a minute. */
+const HALF_LIFE_MS = 10_000;
+
+/**
+ * Decayed over-budget CPU (ms) past which a campaign is demoted (100). At a steady spend of r
+ * ms per second the decayed sum settles near r × 14.4 (the half-life over ln 2, in seconds):
+ * 100 ms means about 7 ms a second, 0.7% of a core. A few hostile recipients (5 to 50 ms each)
+ * in an otherwise normal campaign stay below it. The configuration checks that a run spending
+ * it fits well within the job lock.
+ */
+const DEMOTE_AFTER_MS = OVER_BUDGET_PER_RUN_MS;
+
+/** Priority of a demoted batch: any priority runs after every job without one. */
+export const DEMOTED_PRIORITY = 1000;
+
+/**
+ * Over-budget CPU (ms) one run of a demoted batch may spend before it sets the rest of its
+ * recipients aside (100: two renders at the default time budget).
+ */
+export const DEMOTED_RUN_MS = OVER_BUDGET_PER_RUN_MS;
+
+/**
+ * Share of a sender's time that runs of demoted batches may take together: each run is
+ * scheduled DEMOTED_RUN_MS / share after the one before, so other campaigns keep at least 90%
+ * of the sender even in the moments their own batches leave it idle.
+ */
+const DEMOTED_SHARE = 0.1;
+
+/**
+ * Spaces the runs of demoted batches of this process (all campaigns together): each batch set
+ * aside gets a run of its own, DEMOTED_RUN_MS / DEMOTED_SHARE after the last one reserved, so
+ * the batches come back one at a time instead of all at once and set themselves aside again.
+ */
+export class DemotedRuns {
+  private reservedUntil = 0;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** Reserves the next run; answers in how many ms it is due. */
+  reserve(): number {
+    const now = this.clock();
+    this.reservedUntil = Math.max(this.reservedUntil, now) + DEMOTED_RUN_MS / DEMOTED_SHARE;
+    return this.reservedUntil - now;
+  }
+}
+
+export class RenderCost {
+  private spentMs = 0;
+  private at = 0;
+  /** Over-budget CPU (ms) of the campaign in this process since it was loaded, not decayed. */
+  totalMs = 0;
+  /** Set the first time the campaign is demoted in this process, to log it once. */
+  announced = false;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** A render of this campaign went over budget after `cpuMs` of CPU. */
+  overBudget(cpuMs: number): void {
+    this.spentMs = this.decayed() + Math.max(cpuMs, 0);
+    this.totalMs += Math.max(cpuMs, 0);
+  }
+
+  /** True while the campaign's failed renders cost this sender more than it can spare. */
+  get demoted(): boolean {
+    return this.spentMs > DEMOTE_AFTER_MS && this.decayed() > DEMOTE_AFTER_MS;
+  }
+
+  private decayed(): number {
+    const now = this.clock();
+    this.spentMs *= 0.5 ** (Math.max(0, now - this.at) / HALF_LIFE_MS);
+    this.at = now;
+    return this.spentMs;
+  }
+}

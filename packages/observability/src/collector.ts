@@ -1,0 +1,188 @@
+/**
+ * The collector, wired: the lock that picks one replica to compute the cluster-wide gauges and
+ * read the event streams, and a webhook delivery worker on every replica (BullMQ hands each
+ * delivery to one of them).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker, type Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import type { CollectorConfig } from '@volley/config';
+import { Keys, QUEUES, type WebhookJob } from '@volley/contracts';
+import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
+import {
+  OTHER_PROVIDER,
+  collectorMetrics,
+  resetClusterGauges,
+  type CollectorMetrics,
+} from '@volley/metrics';
+import { connectRedis } from '@volley/redis';
+import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
+import { WebhookDeliverer, WebhookStore, webhookQueue } from '@volley/webhooks';
+import { EventConsumer } from './events.ts';
+import { GaugeRound } from './gauges.ts';
+import { LeaderLock } from './lock.ts';
+
+/**
+ * How often the lock holder reads the event streams: webhooks go out within about a second of
+ * the event, and an idle deployment costs one read per watched stream a second.
+ */
+const EVENTS_POLL_MS = 1000;
+
+export interface CollectorOptions {
+  config: CollectorConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+export class Collector {
+  private readonly cfg: CollectorConfig;
+  private readonly log: Logger;
+  private readonly keys: Keys;
+  private readonly redis: Redis;
+  private readonly queues: Queues;
+  private readonly webhooks: Queue<WebhookJob>;
+  private readonly metrics: CollectorMetrics;
+  private readonly lock: LeaderLock;
+  private readonly webhookStore: WebhookStore;
+  private shaper: Shaper | undefined;
+  private watcher: PolicyWatcher | undefined;
+  private worker: Worker<WebhookJob> | undefined;
+  private workerRedis: Redis | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(opts: CollectorOptions) {
+    const cfg = (this.cfg = opts.config);
+    this.log = opts.logger;
+    this.keys = new Keys(cfg.redisPrefix);
+    this.redis = connectRedis(cfg.redisUrl, { name: 'volley-collector' });
+    this.queues = createQueues(this.redis, this.keys);
+    this.webhooks = webhookQueue(
+      this.redis,
+      this.keys,
+      cfg.webhookAttempts,
+      cfg.webhookRetryBaseMs,
+    );
+    this.metrics = collectorMetrics(opts.registry);
+    this.lock = new LeaderLock(this.redis, this.keys.collectorLock, cfg.lockTtlMs);
+    this.webhookStore = new WebhookStore(this.redis, this.keys);
+  }
+
+  ready(): boolean {
+    return !this.stopping.signal.aborted && this.redis.status === 'ready';
+  }
+
+  /** True while this replica holds the collector lock. */
+  get leader(): boolean {
+    return this.lock.held;
+  }
+
+  async start(): Promise<void> {
+    const source = this.cfg.shapingPolicy;
+    if (source !== 'off') {
+      this.watcher = source ? await PolicyWatcher.open(source) : undefined;
+      this.shaper = new Shaper({
+        redis: this.redis,
+        prefix: this.cfg.redisPrefix,
+        policy: this.watcher?.policy ?? defaultPolicy(),
+      });
+      this.watcher?.on('change', (p) => this.shaper?.setPolicy(p));
+    }
+    const deliverer = new WebhookDeliverer({
+      store: this.webhookStore,
+      timeoutMs: this.cfg.webhookTimeoutMs,
+      onAttempt: (result, seconds) => {
+        this.metrics.webhookDeliveries.inc({ result });
+        this.metrics.webhookDuration.observe(seconds);
+      },
+    });
+    this.workerRedis = connectRedis(this.cfg.redisUrl, {
+      name: 'volley-collector-webhooks',
+      maxRetriesPerRequest: null,
+    });
+    this.worker = new Worker<WebhookJob>(QUEUES.webhooks, (job) => deliverer.process(job), {
+      connection: this.workerRedis,
+      prefix: this.keys.bullPrefix,
+      concurrency: this.cfg.webhookConcurrency,
+      // A delivery is at least once: a job of a killed replica goes back to the queue.
+      maxStalledCount: 1_000_000,
+    });
+    this.worker.on('failed', (job, err) =>
+      this.log.warn({ jobId: job?.id, err: err.message }, 'webhook attempt failed; will retry'),
+    );
+    this.worker.on('error', (err) => this.log.error({ err }, 'webhook worker error'));
+    this.loop = this.run();
+  }
+
+  /** Takes or renews the lock, and while held reads the streams and computes the gauges. */
+  private async run(): Promise<void> {
+    const gauges = new GaugeRound({
+      redis: this.redis,
+      keys: this.keys,
+      store: new CampaignStore(this.redis, this.keys),
+      queues: this.queues,
+      webhooks: this.webhooks,
+      webhookStore: this.webhookStore,
+      shaper: this.shaper,
+      metrics: this.metrics,
+    });
+    const events = new EventConsumer({
+      redis: this.redis,
+      keys: this.keys,
+      store: new CampaignStore(this.redis, this.keys),
+      webhookStore: this.webhookStore,
+      webhooks: this.webhooks,
+      metrics: this.metrics,
+      providerOf: (domain) => this.shaper?.plan(domain).metricLabel ?? OTHER_PROVIDER,
+      horizonMs: this.cfg.eventsHorizonMs,
+    });
+    const renewEvery = Math.floor(this.cfg.lockTtlMs / 3);
+    let lastRenew = 0;
+    let lastGauges = 0;
+    let wasLeader = false;
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      try {
+        const now = Date.now();
+        if (now - lastRenew >= renewEvery || !this.lock.held) {
+          lastRenew = now;
+          const leader = await this.lock.acquire();
+          if (leader !== wasLeader) {
+            this.log.info({ leader }, leader ? 'collector lock taken' : 'collector lock lost');
+            if (!leader) resetClusterGauges(this.metrics);
+            this.metrics.leader.set(leader ? 1 : 0);
+            wasLeader = leader;
+          }
+        }
+        if (this.lock.held) {
+          // Within what is left of the lock, so a slow round never outlives it.
+          const r = await events.round(Date.now(), renewEvery);
+          this.metrics.cluster.streamLag.set(r.lagSec);
+          if (Date.now() - lastGauges >= this.cfg.intervalMs) {
+            lastGauges = Date.now();
+            const end = this.metrics.roundDuration.startTimer();
+            await gauges.run();
+            end();
+          }
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'collector round failed; retrying');
+      }
+      await sleep(EVENTS_POLL_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+    await this.worker?.close();
+    this.workerRedis?.disconnect();
+    await this.lock.release().catch(() => undefined);
+    this.watcher?.close();
+    await this.webhooks.close();
+    await this.queues.close();
+    this.redis.disconnect();
+  }
+}
