@@ -23,7 +23,8 @@ async function value(name: string, labels: Record<string, string> = {}): Promise
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-test('requests are counted by method, route pattern and status, errors included, and timed; a raw id or path is never a label', async () => {
+/** A draft campaign created through the API; its id. */
+async function draft(): Promise<string> {
   const created = await fx.app.inject({
     method: 'POST',
     url: '/v1/campaigns',
@@ -31,7 +32,11 @@ test('requests are counted by method, route pattern and status, errors included,
     payload: { from: 'n@sender.example', subject: 'Hi', text: 'Hello', draft: true },
   });
   assert.equal(created.statusCode, 202, created.body);
-  const id = created.json<{ id: string }>().id;
+  return created.json<{ id: string }>().id;
+}
+
+test('requests are counted by method, route pattern and status, errors included, and timed; a raw id or path is never a label', async () => {
+  const id = await draft();
   for (let i = 0; i < 2; i++) {
     const res = await fx.app.inject({ method: 'GET', url: `/v1/campaigns/${id}`, headers: auth });
     assert.equal(res.statusCode, 200);
@@ -70,13 +75,7 @@ test('requests are counted by method, route pattern and status, errors included,
 });
 
 test('upload rows are counted by result: added, duplicate and invalid; accepted recipients with them', async () => {
-  const created = await fx.app.inject({
-    method: 'POST',
-    url: '/v1/campaigns',
-    headers: auth,
-    payload: { from: 'n@sender.example', subject: 'Hi', text: 'Hello', draft: true },
-  });
-  const id = created.json<{ id: string }>().id;
+  const id = await draft();
   const rows = 'volley_api_upload_rows_total';
   const before = {
     added: await value(rows, { result: 'added' }),
