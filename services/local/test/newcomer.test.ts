@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '@volley/redis';
+import type { LocalEngineRecord } from '@volley/runtime';
+import { ROOT } from '@volley/testkit';
+
+/**
+ * The README's first hour, as a newcomer lives it: clone the committed repository, `npm run
+ * quickstart` (which installs the packages and starts the engine), `npm run demo` in a second
+ * terminal, the mail view, `npm run admin` under the running engine, a second `npm start` by
+ * mistake, then Ctrl-C. The commands are the README's, run in the clone with npm; only the
+ * ports are moved off the defaults (with the variables the README documents) so that the test
+ * can run beside others on a shared machine.
+ */
+
+/** `pid` → start time (clock ticks since boot), from /proc; undefined once it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: fields count from the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process below `root`, with its start time (so a reused PID is not taken for it). */
+function descendants(root: number): Map<number, string> {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(name), ppid);
+    } catch {
+      // Exited while the table was read.
+    }
+  }
+  const out = new Map<number, string>();
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) return true;
+    }
+    return false;
+  };
+  for (const pid of parent.keys()) {
+    const t = below(pid) ? startTime(pid) : undefined;
+    if (t !== undefined) out.set(pid, t);
+  }
+  return out;
+}
+
+/** Runs an npm command in `cwd` to its end; answers its status and its whole output. */
+function npm(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn('npm', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
+test('the newcomer path: clone, quickstart, demo, mail view, admin, a second start, Ctrl-C leaves nothing running', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'volley-newcomer-'));
+  const clone = join(home, 'volley');
+  const cloned = spawnSync('git', ['clone', '--quiet', ROOT, clone], { encoding: 'utf8' });
+  assert.equal(cloned.status, 0, `git clone of the repository: ${cloned.stderr}`);
+
+  // The caller's environment (PATH, HOME, npm's cache), without what would point the engine
+  // or npm elsewhere: the Volley and Redis settings of the shell, and the npm variables of
+  // the `npm test` that runs this file.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(VOLLEY_|REDIS_URL$|npm_(?!config_cache$))/i.test(k)) continue;
+    env[k] = v;
+  }
+  Object.assign(env, {
+    VOLLEY_API_PORT: String(await freePort()),
+    VOLLEY_CAPTURE_PORT: String(await freePort()),
+    VOLLEY_BOUNCE_SMTP_PORT: String(await freePort()),
+    VOLLEY_MAIL_VIEW_PORT: '0',
+    VOLLEY_METRICS_PORT: '0',
+  });
+
+  // In its own process group, as a shell runs a foreground job: Ctrl-C signals the group.
+  const engine: ChildProcess = spawn('npm', ['run', 'quickstart'], {
+    cwd: clone,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const root = engine.pid ?? -1;
+  const lines: string[] = [];
+  let onLine: ((l: string) => void) | undefined;
+  for (const s of [engine.stdout, engine.stderr]) {
+    if (!s) continue;
+    createInterface({ input: s }).on('line', (l) => {
+      lines.push(l);
+      onLine?.(l);
+    });
+  }
+  const exited = new Promise<void>((r) => engine.once('exit', () => r()));
+  let tree = new Map<number, string>();
+  const survivors = (): number[] => [...tree].filter(([pid, t]) => startTime(pid) === t).map(([p]) => p);
+  let stopped = false;
+  try {
+    await new Promise<void>((res, rej) => {
+      // The quick start installs every npm package first (from npm's cache when it has them).
+      const timer = setTimeout(
+        () => rej(new Error(`engine did not start:\n${lines.join('\n')}`)),
+        600_000,
+      );
+      const check = (l: string): void => {
+        if (/engine running/.test(l)) {
+          clearTimeout(timer);
+          res();
+        }
+      };
+      lines.forEach(check);
+      onLine = check;
+      void exited.then(() => {
+        clearTimeout(timer);
+        rej(new Error(`the quick start exited:\n${lines.join('\n')}`));
+      });
+    });
+    const record = JSON.parse(
+      readFileSync(join(clone, '.volley', 'engine.json'), 'utf8'),
+    ) as LocalEngineRecord;
+    tree = descendants(root);
+    tree.set(root, startTime(root) ?? '');
+    assert.ok(record.pids?.redis && tree.has(record.pids.redis), 'Redis runs under the engine');
+
+    const demo = await npm(clone, ['run', 'demo'], env);
+    assert.equal(demo.code, 0, demo.out);
+    assert.match(demo.out, /done in [\d.]+ s: 1000 sent, 0 bounced, 0 failed/);
+
+    // The mail view, as a browser opens it: the list, then the newest message.
+    const list = await (await fetch(`${record.mailViewUrl}/`)).text();
+    assert.match(list, /1000 of 1000 messages, newest 200 shown/);
+    const href = /href="(\/m\/[^"/?]+)"/.exec(list)?.[1];
+    assert.ok(href, 'the list links its messages');
+    const page = await fetch(`${record.mailViewUrl}${href}?view=text`);
+    assert.equal(page.status, 200);
+    const shown = await page.text();
+    assert.match(shown, /<dt>Return-Path<\/dt><dd>bounces\+[a-z2-7]+@bounces\.localhost<\/dd>/);
+    assert.match(shown, /<dt>From<\/dt><dd>(&quot;)?Volley Demo/);
+
+    // The README's admin commands, with no URL given: they find the engine's Redis.
+    const created = await npm(
+      clone,
+      ['run', 'admin', '--', 'tenants', 'create', 'acme', '--name', 'Acme Inc'],
+      env,
+    );
+    assert.equal(created.code, 0, created.out);
+    const tenants = await npm(clone, ['run', 'admin', '--', 'tenants', 'list'], env);
+    assert.equal(tenants.code, 0, tenants.out);
+    assert.match(tenants.out, /acme\s+Acme Inc/);
+
+    // A second engine in the same checkout names the running one and leaves it alone.
+    const second = await npm(clone, ['start'], env);
+    assert.notEqual(second.code, 0, second.out);
+    assert.match(second.out, new RegExp(`already running[^]*pid ${record.pid}`));
+    assert.match(second.out, /It was left alone/);
+    assert.deepEqual(
+      survivors().sort(),
+      [...tree.keys()].sort(),
+      'every process of the first engine still runs',
+    );
+    const health = await fetch(`${record.apiUrl}/healthz`);
+    assert.equal(health.status, 200, 'the first engine still answers');
+
+    // Ctrl-C in the engine's terminal.
+    process.kill(-root, 'SIGINT');
+    await exited;
+    stopped = true;
+    assert.match(lines.join('\n'), /stopped; 1000 messages were captured this run/);
+    assert.deepEqual(survivors(), [], 'no process of the engine outlives Ctrl-C');
+  } finally {
+    if (!stopped) {
+      // A failed run: stop whatever it started, by PID (the tree as last read, and the group).
+      for (const pid of [...descendants(root).keys(), ...survivors()]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+      try {
+        process.kill(-root, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+      await exited;
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
+});
