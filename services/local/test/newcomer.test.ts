@@ -113,7 +113,8 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
   }
   const exited = new Promise<void>((r) => engine.once('exit', () => r()));
   let tree = new Map<number, string>();
-  const survivors = (): number[] => [...tree].filter(([pid, t]) => startTime(pid) === t).map(([p]) => p);
+  const survivors = (): number[] =>
+    [...tree].filter(([pid, t]) => startTime(pid) === t).map(([p]) => p);
   let stopped = false;
   try {
     await new Promise<void>((res, rej) => {
