@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
 import type { LocalEngineRecord } from '@volley/runtime';
-import { ROOT } from '@volley/testkit';
+import { ROOT, waitUntil } from '@volley/testkit';
 
 /**
  * The README's first hour, as a newcomer lives it: clone the committed repository, `npm run
@@ -26,6 +26,14 @@ function startTime(pid: number): string | undefined {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 200);
+  } catch {
+    return '(gone)';
   }
 }
 
@@ -115,7 +123,6 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
   let tree = new Map<number, string>();
   const survivors = (): number[] =>
     [...tree].filter(([pid, t]) => startTime(pid) === t).map(([p]) => p);
-  let stopped = false;
   try {
     await new Promise<void>((res, rej) => {
       // The quick start installs every npm package first (from npm's cache when it has them).
@@ -182,29 +189,32 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     const health = await fetch(`${record.apiUrl}/healthz`);
     assert.equal(health.status, 200, 'the first engine still answers');
 
-    // Ctrl-C in the engine's terminal.
+    // Ctrl-C in the engine's terminal. npm may return before the engine has stopped (it does
+    // not wait for its script on a signal); the engine's own process is what must end last.
     process.kill(-root, 'SIGINT');
     await exited;
-    stopped = true;
+    const engineStart = tree.get(record.pid);
+    assert.ok(engineStart, 'the engine process is in the tree');
+    await waitUntil(() => startTime(record.pid) !== engineStart, 'the engine to exit', 60_000);
     assert.match(lines.join('\n'), /stopped; 1000 messages were captured this run/);
-    assert.deepEqual(survivors(), [], 'no process of the engine outlives Ctrl-C');
+    const left = survivors().map((pid) => `${pid} ${commandOf(pid)}`);
+    assert.deepEqual(left, [], 'no process of the engine outlives it');
   } finally {
-    if (!stopped) {
-      // A failed run: stop whatever it started, by PID (the tree as last read, and the group).
-      for (const pid of [...descendants(root).keys(), ...survivors()]) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Gone already.
-        }
-      }
+    // Whatever is left of the run (a failure on the way), stopped by PID: the processes seen
+    // under the engine, and any started under it since.
+    for (const pid of new Set([...descendants(root).keys(), ...survivors()])) {
       try {
-        process.kill(-root, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // Gone already.
       }
-      await exited;
     }
+    try {
+      process.kill(-root, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+    await exited;
     rmSync(home, { recursive: true, force: true });
   }
 });
