@@ -18,12 +18,17 @@ import { ROOT, waitUntil } from '@volley/testkit';
  * can run beside others on a shared machine.
  */
 
-/** `pid` → start time (clock ticks since boot), from /proc; undefined once it is gone. */
+/**
+ * `pid` → start time (clock ticks since boot), from /proc; undefined once it has ended. A
+ * zombie has ended: it only waits for its parent to collect its status (and here, in a
+ * container whose init does not reap, it may wait forever once reparented to it).
+ */
 function startTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces and parentheses: fields count from the last ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
