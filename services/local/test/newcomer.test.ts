@@ -85,11 +85,18 @@ function npm(
   });
 }
 
-test('the newcomer path: clone, quickstart, demo, mail view, admin, a second start, Ctrl-C leaves nothing running', async () => {
+test('the newcomer path: clone, quickstart, demo, mail view, admin, a second start, Ctrl-C leaves nothing running', async (t) => {
+  // Each step's time, in the test's output: the whole path is the suite's longest test.
+  let mark = Date.now();
+  const step = (name: string): void => {
+    t.diagnostic(`${name}: ${((Date.now() - mark) / 1000).toFixed(1)} s`);
+    mark = Date.now();
+  };
   const home = mkdtempSync(join(tmpdir(), 'volley-newcomer-'));
   const clone = join(home, 'volley');
   const cloned = spawnSync('git', ['clone', '--quiet', ROOT, clone], { encoding: 'utf8' });
   assert.equal(cloned.status, 0, `git clone of the repository: ${cloned.stderr}`);
+  step('git clone');
 
   // The caller's environment (PATH, HOME, npm's cache), without what would point the engine
   // or npm elsewhere: the Volley and Redis settings of the shell, and the npm variables of
@@ -148,6 +155,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
         rej(new Error(`the quick start exited:\n${lines.join('\n')}`));
       });
     });
+    step('npm run quickstart (npm ci, engine running)');
     const record = JSON.parse(
       readFileSync(join(clone, '.volley', 'engine.json'), 'utf8'),
     ) as LocalEngineRecord;
@@ -159,6 +167,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     assert.equal(demo.code, 0, demo.out);
     assert.match(demo.out, /done in [\d.]+ s: 1000 sent, 0 bounced, 0 failed/);
 
+    step('npm run demo');
     // The mail view, as a browser opens it: the list, then the newest message.
     const list = await (await fetch(`${record.mailViewUrl}/`)).text();
     assert.match(list, /1000 of 1000 messages, newest 200 shown/);
@@ -181,6 +190,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     assert.equal(tenants.code, 0, tenants.out);
     assert.match(tenants.out, /acme\s+Acme Inc/);
 
+    step('mail view, npm run admin (twice)');
     // A second engine in the same checkout names the running one and leaves it alone.
     const second = await npm(clone, ['start'], env);
     assert.notEqual(second.code, 0, second.out);
@@ -194,6 +204,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     const health = await fetch(`${record.apiUrl}/healthz`);
     assert.equal(health.status, 200, 'the first engine still answers');
 
+    step('second npm start');
     // Ctrl-C in the engine's terminal. npm may return before the engine has stopped (it does
     // not wait for its script on a signal); the engine's own process is what must end last.
     process.kill(-root, 'SIGINT');
@@ -202,6 +213,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     assert.ok(engineStart, 'the engine process is in the tree');
     await waitUntil(() => startTime(record.pid) !== engineStart, 'the engine to exit', 60_000);
     assert.match(lines.join('\n'), /stopped; 1000 messages were captured this run/);
+    step('Ctrl-C until the engine exited');
     const left = survivors().map((pid) => `${pid} ${commandOf(pid)}`);
     assert.deepEqual(left, [], 'no process of the engine outlives it');
   } finally {
