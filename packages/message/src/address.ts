@@ -39,11 +39,6 @@ export function normalizeLocalPart(local: string): string | undefined {
   return nfc;
 }
 
-/** Whether an address needs SMTPUTF8 (RFC 6531): its local part is not ASCII. */
-export function isUtf8Address(address: string): boolean {
-  return Buffer.byteLength(address) !== address.length;
-}
-
 /**
  * The address in canonical form (domain lower-cased, IDN to punycode, a non-ASCII local part
  * in NFC), or undefined if invalid.

@@ -22,7 +22,6 @@ export {
   normalizeLocalPart,
   normalizeDomain,
   domainOf,
-  isUtf8Address,
 } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
 export { DkimSigner, type DkimKeyConfig } from './dkim.ts';

@@ -48,7 +48,9 @@ async function pipelined(
     // abandoned after a 421, so their rejections are marked handled here.
     pr.catch(noop);
     pd.catch(noop);
-    s.write(`${mailCommand(s.extensions, envelope, body, utf8)}\r\nRCPT TO:<${envelope.to}>\r\nDATA\r\n`);
+    s.write(
+      `${mailCommand(s.extensions, envelope, body, utf8)}\r\nRCPT TO:<${envelope.to}>\r\nDATA\r\n`,
+    );
     const m = await pm;
     // A 421 means the server is closing the session: the other replies will never come.
     if (m.code === 421) return await refused(s, m, 'mail');
