@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { freePort } from '@volley/redis';
-import type { LocalEngineRecord } from '@volley/runtime';
+import { launch, type LocalEngineRecord } from '@volley/runtime';
 import { ROOT, waitUntil } from '@volley/testkit';
 
 /**
@@ -101,9 +100,9 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
   // The caller's environment (PATH, HOME, npm's cache), without what would point the engine
   // or npm elsewhere: the Volley and Redis settings of the shell, and the npm variables of
   // the `npm test` that runs this file.
-  const env: NodeJS.ProcessEnv = {};
+  const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(VOLLEY_|REDIS_URL$|npm_(?!config_cache$))/i.test(k)) continue;
+    if (v === undefined || /^(VOLLEY_|REDIS_URL$|npm_(?!config_cache$))/i.test(k)) continue;
     env[k] = v;
   }
   Object.assign(env, {
@@ -114,47 +113,19 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     VOLLEY_METRICS_PORT: '0',
   });
 
-  // In its own process group, as a shell runs a foreground job: Ctrl-C signals the group.
-  const engine: ChildProcess = spawn('npm', ['run', 'quickstart'], {
+  const engine = launch('npm run quickstart', 'npm', ['run', 'quickstart'], {
     cwd: clone,
     env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    processGroup: true,
+    keepLines: 100_000,
   });
-  const root = engine.pid ?? -1;
-  const lines: string[] = [];
-  let onLine: ((l: string) => void) | undefined;
-  for (const s of [engine.stdout, engine.stderr]) {
-    if (!s) continue;
-    createInterface({ input: s }).on('line', (l) => {
-      lines.push(l);
-      onLine?.(l);
-    });
-  }
-  const exited = new Promise<void>((r) => engine.once('exit', () => r()));
+  const root = engine.pid;
   let tree = new Map<number, string>();
   const survivors = (): number[] =>
     [...tree].filter(([pid, t]) => startTime(pid) === t).map(([p]) => p);
   try {
-    await new Promise<void>((res, rej) => {
-      // The quick start installs every npm package first (from npm's cache when it has them).
-      const timer = setTimeout(
-        () => rej(new Error(`engine did not start:\n${lines.join('\n')}`)),
-        600_000,
-      );
-      const check = (l: string): void => {
-        if (/engine running/.test(l)) {
-          clearTimeout(timer);
-          res();
-        }
-      };
-      lines.forEach(check);
-      onLine = check;
-      void exited.then(() => {
-        clearTimeout(timer);
-        rej(new Error(`the quick start exited:\n${lines.join('\n')}`));
-      });
-    });
+    // The quick start installs every npm package first (from npm's cache when it has them).
+    await engine.waitForLine(/engine running/, 600_000);
     step('npm run quickstart (npm ci, engine running)');
     const record = JSON.parse(
       readFileSync(join(clone, '.volley', 'engine.json'), 'utf8'),
@@ -208,11 +179,11 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     // Ctrl-C in the engine's terminal. npm may return before the engine has stopped (it does
     // not wait for its script on a signal); the engine's own process is what must end last.
     process.kill(-root, 'SIGINT');
-    await exited;
+    await engine.exited;
     const engineStart = tree.get(record.pid);
     assert.ok(engineStart, 'the engine process is in the tree');
     await waitUntil(() => startTime(record.pid) !== engineStart, 'the engine to exit', 60_000);
-    assert.match(lines.join('\n'), /stopped; 1000 messages were captured this run/);
+    assert.match(engine.lines.join('\n'), /stopped; 1000 messages were captured this run/);
     step('Ctrl-C until the engine exited');
     const left = survivors().map((pid) => `${pid} ${commandOf(pid)}`);
     assert.deepEqual(left, [], 'no process of the engine outlives it');
@@ -231,7 +202,7 @@ test('the newcomer path: clone, quickstart, demo, mail view, admin, a second sta
     } catch {
       // Gone already.
     }
-    await exited;
+    await engine.exited;
     rmSync(home, { recursive: true, force: true });
   }
 });
