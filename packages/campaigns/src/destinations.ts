@@ -10,8 +10,9 @@ import type { Keys } from '@volley/contracts';
 /**
  * Lua: `domainOf(address)`, the lower-cased part after the last "@" (as the senders batch and
  * shape by it), and `countDomains(key, counts, sign)`, which moves each domain's backlog by
- * `sign × count` and drops a domain once nothing of it is left (so a finished campaign's set
- * is empty, and Redis deletes it). One command per distinct domain of a call.
+ * `sign × count` and drops a domain once nothing of it is left (so the set of a campaign whose
+ * every outcome came from a sender is empty, and Redis deletes it; a cancelled campaign's is
+ * left to retention). One command per distinct domain of a call.
  */
 export const DESTINATIONS_LUA = `
 local function domainOf(address)
