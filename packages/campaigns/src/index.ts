@@ -18,3 +18,4 @@ export {
   type SuppressionEntry,
   type SuppressionInput,
 } from './suppressions.ts';
+export { Retention } from './retention.ts';
