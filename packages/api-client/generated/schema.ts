@@ -3757,14 +3757,23 @@ export interface operations {
               perSecond: number;
               windowSeconds: number;
             };
-            /** @description remaining / rate, assuming the current rate holds. Null when the campaign is not running (a draft, scheduled or paused campaign makes no progress, a completed or cancelled one has none to make) or when nothing reached a final outcome in the rate window (stalled, throttled or only just started: dividing by zero would promise never). Deferred recipients count as remaining although their retry may come later than the estimate. */
+            /** @description The longest of: each destination's backlog (recipients left per recipient domain, the domains of one shaping limit together, such as a provider's) at its rate under the shaping policy now (times the adaptive factor, after a suspension ends), for the 100 domains with the most left; and all remaining recipients at the measured overall rate. Null when the campaign is not running (a draft, scheduled or paused campaign makes no progress, a completed or cancelled one has none to make), or when no destination has a rate limit and nothing reached a final outcome in the rate window (dividing by zero would promise never). Deferred recipients count as remaining although their retry may come later than the estimate. */
             eta: {
-              /** @description When the last recipient should reach a final outcome at the current rate. */
+              /** @description When the last recipient should reach a final outcome. */
               at: string | null;
               /** @description Seconds from the top-level `at` until then. */
               seconds: number | null;
               /** @description Why there is no estimate, when there is none. */
               note?: string;
+              /** @description The destination whose backlog sets the estimate; absent when the overall rate does. */
+              limitedBy?: {
+                /** @description The shaping limit: `provider:<name>`, `domain:<d>` or `default:<d>` (see GET /v1/shaping). */
+                destination: string;
+                /** @description Recipients left under it. */
+                remaining: number;
+                /** @description Its rate now: the policy rate times the adaptive factor. */
+                ratePerSec: number;
+              };
             };
           };
         };

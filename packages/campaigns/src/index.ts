@@ -9,6 +9,7 @@ export { IdempotencyKeys, type StoredAnswer } from './idempotency.ts';
 export { createQueues, enqueueExpand, type Queues } from './queues.ts';
 export { applyLifecycle, LIFECYCLE } from './lifecycle.ts';
 export { Recorder } from './recorder.ts';
+export { largestBacklogs, type DomainBacklog } from './destinations.ts';
 export { Feedback, FeedbackError, type FeedbackOutcome } from './feedback.ts';
 export {
   SuppressionList,

@@ -79,6 +79,8 @@ export class Retention {
       k.events(id),
       k.feedback(id),
       k.pace(id),
+      // Empty once every recipient has an outcome, but a cancelled campaign's stays.
+      k.destinations(id),
     ];
   }
 

@@ -3,6 +3,7 @@
  * per-recipient bitmaps even when BullMQ runs a job twice.
  */
 import { SUPPRESS_LUA } from './suppression-scripts.ts';
+import { DESTINATIONS_LUA } from './destinations.ts';
 
 /**
  * Lua function: after final outcomes were counted, completes a running campaign whose every
@@ -43,7 +44,8 @@ end
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
  * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
- *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap, finished set
+ *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap, finished set,
+ *       destinations (backlog per domain, see destinations.ts)
  * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
  * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
  *       email, reason, detail,
@@ -51,10 +53,10 @@ end
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
-export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}
+export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}${DESTINATIONS_LUA}
 local now = ARGV[1]
 local out = {0, 0}
-local byOutcome, byReason = {}, {}
+local byOutcome, byReason, byDest = {}, {}, {}
 local n, wasDeferred = 0, 0
 local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
 for k = 5, #ARGV, 6 do
@@ -75,6 +77,8 @@ for k = 5, #ARGV, 6 do
     byOutcome[o] = (byOutcome[o] or 0) + 1
     local why = o .. ':' .. r
     byReason[why] = (byReason[why] or 0) + 1
+    local d = domainOf(ARGV[k + 2])
+    byDest[d] = (byDest[d] or 0) + 1
     addEvent(KEYS[4], ARGV[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
     if ARGV[k + 5] == '1' then
       suppress(KEYS[5], KEYS[9], KEYS[10], string.lower(ARGV[k + 2]), now, entry('bounce', r, ARGV[3], ARGV[k + 4]))
@@ -82,6 +86,7 @@ for k = 5, #ARGV, 6 do
   end
 end
 if n == 0 then return out end
+countDomains(KEYS[13], byDest, -1)
 for o, c in pairs(byOutcome) do redis.call('HINCRBY', KEYS[1], o, c) end
 if wasDeferred > 0 then redis.call('HINCRBY', KEYS[1], 'deferred', -wasDeferred) end
 for why, c in pairs(byReason) do redis.call('HINCRBY', KEYS[7], why, c) end
@@ -176,7 +181,7 @@ return 1
 /**
  * Appends recipients to a draft, skipping addresses already present (case-insensitive domain,
  * as normalized by the caller) or given twice in the call (the first one is kept).
- * KEYS: campaign hash, recipients list, seen set
+ * KEYS: campaign hash, recipients list, seen set, destinations (backlog per domain)
  * ARGV: the deduplication keys, one a line; the recipients' JSON, one a line, in the same order
  * (neither holds a line break: keys are normalized addresses, JSON is one line by construction).
  * Two arguments rather than two a recipient: each argument costs the caller and Redis more to
@@ -184,7 +189,7 @@ return 1
  * most STEP arguments each: unpack is bounded by the Lua stack) rather than two commands a row.
  * Returns {added, duplicates} or an error when the campaign no longer takes recipients.
  */
-export const ADD_RECIPIENTS = `
+export const ADD_RECIPIENTS = `${DESTINATIONS_LUA}
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'draft' and status ~= 'scheduled' then return redis.error_reply('NOT_DRAFT ' .. tostring(status)) end
 local keys, rows = {}, {}
@@ -193,7 +198,7 @@ for k in string.gmatch(ARGV[1], '[^\\n]+') do n = n + 1; keys[n] = k end
 for r in string.gmatch(ARGV[2], '[^\\n]+') do m = m + 1; rows[m] = r end
 if n ~= m then return redis.error_reply('BAD_BATCH ' .. n .. ' keys for ' .. m .. ' rows') end
 local STEP = 1000
-local fresh, out, taken = {}, {}, {}
+local fresh, out, taken, byDest = {}, {}, {}, {}
 local dup = 0
 for j = 1, n, STEP do
   local last = math.min(n, j + STEP - 1)
@@ -205,6 +210,8 @@ for j = 1, n, STEP do
     else
       taken[k] = true
       fresh[#fresh + 1] = k
+      local d = domainOf(k)
+      byDest[d] = (byDest[d] or 0) + 1
       out[#out + 1] = rows[i]
     end
   end
@@ -214,6 +221,7 @@ for j = 1, #fresh, STEP do
   redis.call('SADD', KEYS[3], unpack(fresh, j, last))
   redis.call('RPUSH', KEYS[2], unpack(out, j, last))
 end
+countDomains(KEYS[4], byDest, 1)
 return {#fresh, dup}
 `;
 

@@ -21,6 +21,7 @@ import {
   START,
   TRANSITION,
 } from './scripts.ts';
+import { forgetRecipients } from './destinations.ts';
 
 export interface CampaignDefinition {
   from: string;
@@ -176,7 +177,8 @@ export class CampaignStore {
     // Calls sent before the first answer: enough to keep Redis busy, few enough to bound the
     // memory of a large inline list's arguments.
     const PIPELINED = 4;
-    const keys = [this.keys.campaign(id), this.keys.recipients(id), this.keys.seen(id)];
+    const k = this.keys;
+    const keys = [k.campaign(id), k.recipients(id), k.seen(id), k.destinations(id)];
     const count = 'rows' in recipients ? recipients.rows.length : recipients.length;
     let added = 0;
     let duplicates = 0;
@@ -257,7 +259,7 @@ export class CampaignStore {
       const rows = await this.redis.lrange(list, from, from + ADD_CHUNK - 1);
       if (rows.length === 0) break;
       const emails = rows.map((r) => (JSON.parse(r) as Recipient).email.toLowerCase());
-      await this.redis.srem(this.keys.seen(id), ...emails);
+      await forgetRecipients(this.redis, this.keys, id, emails);
     }
     if (startLength === 0) await this.redis.del(list);
     else await this.redis.ltrim(list, 0, startLength - 1);
@@ -502,6 +504,7 @@ export class CampaignStore {
         this.keys.suppressionInfo(tenant),
         this.keys.claimed(id),
         this.keys.finished,
+        this.keys.destinations(id),
       ],
       args,
     )) as number[];

@@ -99,7 +99,7 @@ describe('retention', () => {
       [
         ...perCampaign(completed, ['', ':why']),
         ...perCampaign(cancelled, ['', ':why']),
-        ...perCampaign(running, ['', ':done', ':ev', ':pace', ':r', ':why']),
+        ...perCampaign(running, ['', ':dest', ':done', ':ev', ':pace', ':r', ':why']),
         'running',
         't:t1:campaigns',
         // The tenant's suppression list (the complaint) is the tenant's, not the campaign's.

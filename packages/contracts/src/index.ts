@@ -209,6 +209,13 @@ export class Keys {
   cancelScratch(id: string): string {
     return `${this.prefix}:c:${id}:cancel-tmp`;
   }
+  /**
+   * Sorted set recipient domain → recipients of the campaign without a final outcome yet:
+   * its backlog per destination, which the ETA divides by each destination's rate.
+   */
+  destinations(id: string): string {
+    return `${this.prefix}:c:${id}:dest`;
+  }
   /** Set of lower-cased addresses already in the campaign, for deduplication. */
   seen(id: string): string {
     return `${this.prefix}:c:${id}:seen`;

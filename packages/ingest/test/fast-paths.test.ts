@@ -41,7 +41,10 @@ async function collect(
 }
 
 describe('AddressNormalizer', () => {
-  const localChar = fc.constantFrom(...'abcXYZ019.!#$%&\'*+/=?^_`{|}~- "(),:;<>@[\\]é'.split(''));
+  // ASCII and UTF-8 (a combining mark, a zero-width space, a C1 control, CJK) local parts.
+  const localChar = fc.constantFrom(
+    ...'abcXYZ019.!#$%&\'*+/=?^_`{|}~- "(),:;<>@[\\]éü\u0308\u200b\u0085中'.split(''),
+  );
   const domainChar = fc.constantFrom(...'abcXYZ019.-_%/?#@ éü中'.split(''));
   const knownDomains = [
     'example.com',
@@ -65,7 +68,18 @@ describe('AddressNormalizer', () => {
   const address = fc.tuple(
     fc.oneof(
       fc.string({ unit: localChar, maxLength: 12 }),
-      fc.constantFrom('a', 'A.b', 'a..b', '.a', 'a.', 'x'.repeat(64), 'x'.repeat(65)),
+      fc.constantFrom(
+        'a',
+        'A.b',
+        'a..b',
+        '.a',
+        'a.',
+        'x'.repeat(64),
+        'x'.repeat(65),
+        'ü'.repeat(32),
+        'ü'.repeat(33),
+        'u\u0308'.repeat(32),
+      ),
     ),
     fc.constantFrom('@', '@', '@', '', '@@'),
     fc.oneof(fc.constantFrom(...knownDomains), fc.string({ unit: domainChar, maxLength: 20 })),

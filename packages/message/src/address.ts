@@ -7,9 +7,16 @@ export interface Mailbox {
   domain: string;
 }
 
-// Dot-atom local part (RFC 5322 §3.4.1), ASCII only: quoted local parts and SMTPUTF8
-// addresses are refused rather than half-supported.
-const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// Dot-atom local part (RFC 5322 §3.4.1); quoted local parts are refused rather than
+// half-supported. ASCII_LOCAL is the common case, checked without Unicode tables.
+const ASCII_LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// RFC 6531 §3.3 adds every non-ASCII character to atext. Left out: controls, format
+// characters (zero-width and bidirectional marks, which make one address look like another),
+// private-use, unassigned and surrogate code points, and separators (spaces).
+const UTF8_LOCAL =
+  /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\p{ASCII}\p{C}\p{Z}])+(?:\.(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\p{ASCII}\p{C}\p{Z}])+)*$/u;
+/** RFC 5321 §4.5.3.1.1: a local part is at most 64 octets (UTF-8 octets, RFC 6531 §3.3). */
+const MAX_LOCAL = 64;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 // Letters, digits, hyphens and dots, or any non-ASCII character (IDN). domainToASCII parses a
@@ -20,18 +27,33 @@ const DOMAIN_INPUT = /^(?:[A-Za-z0-9.-]|\P{ASCII})+$/u;
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets. */
 const MAX_ADDRESS = 254;
 
-/** The address in canonical form (domain lower-cased, IDN to punycode), or undefined if invalid. */
+/**
+ * A local part in canonical form, or undefined if invalid: ASCII as given; with non-ASCII
+ * characters (an SMTPUTF8 address, RFC 6531) in Unicode NFC, so that one address typed two
+ * ways (a precomposed "ü" or "u" + combining diaeresis) is one recipient.
+ */
+export function normalizeLocalPart(local: string): string | undefined {
+  if (local.length <= MAX_LOCAL && ASCII_LOCAL.test(local)) return local;
+  const nfc = local.normalize('NFC');
+  if (!UTF8_LOCAL.test(nfc) || Buffer.byteLength(nfc) > MAX_LOCAL) return undefined;
+  return nfc;
+}
+
+/**
+ * The address in canonical form (domain lower-cased, IDN to punycode, a non-ASCII local part
+ * in NFC), or undefined if invalid.
+ */
 export function normalizeEmail(input: string): string | undefined {
   if (typeof input !== 'string' || input.length > 320) return undefined;
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1) return undefined;
-  const local = input.slice(0, at);
-  if (local.length > 64 || !LOCAL.test(local)) return undefined;
+  const local = normalizeLocalPart(input.slice(0, at));
+  if (local === undefined) return undefined;
   const domain = normalizeDomain(input.slice(at + 1));
   if (!domain) return undefined;
   const address = `${local}@${domain}`;
-  // Checked after punycode, which lengthens non-ASCII domains.
-  return address.length > MAX_ADDRESS ? undefined : address;
+  // Checked after punycode, which lengthens non-ASCII domains; in octets (RFC 6531 §3.3).
+  return Buffer.byteLength(address) > MAX_ADDRESS ? undefined : address;
 }
 
 /** A domain name in canonical form (lower-cased, IDN to punycode), or undefined if invalid. */

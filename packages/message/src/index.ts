@@ -16,7 +16,13 @@ export {
   type ComposedMessage,
 } from './compose.ts';
 export { encodeQuotedPrintable, encodeHeaderValue } from './encoding.ts';
-export { parseMailbox, normalizeEmail, normalizeDomain, domainOf } from './address.ts';
+export {
+  parseMailbox,
+  normalizeEmail,
+  normalizeLocalPart,
+  normalizeDomain,
+  domainOf,
+} from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
 export { DkimSigner, type DkimKeyConfig } from './dkim.ts';
 export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';

@@ -29,6 +29,16 @@ describe('normalizeEmail', () => {
     assert.equal(normalizeEmail('user@example。com'), 'user@example.com');
   });
 
+  test('accepts a UTF-8 local part (RFC 6531) in NFC, with the domain in A-labels', () => {
+    assert.equal(normalizeEmail('üser@exämple.org'), 'üser@xn--exmple-cua.org');
+    // A combining diaeresis is composed, so both spellings are one address.
+    assert.equal(normalizeEmail('u\u0308ser@example.org'), 'üser@example.org');
+    assert.equal(normalizeEmail('用户@例子.广告'), '用户@xn--fsqu00a.xn--4rr70v');
+    assert.equal(normalizeEmail('Δοκιμή.θ@example.gr'), 'Δοκιμή.θ@example.gr');
+    // 64 octets is the limit, in UTF-8: 32 two-octet letters.
+    assert.equal(normalizeEmail(`${'ü'.repeat(32)}@example.com`), `${'ü'.repeat(32)}@example.com`);
+  });
+
   test('refuses what is not a deliverable address', () => {
     const bad = [
       '',
@@ -49,7 +59,12 @@ describe('normalizeEmail', () => {
       'us..er@example.com',
       'us er@example.com',
       '"quoted"@example.com',
-      'üser@example.com',
+      // Zero-width, bidirectional and control characters, spaces, a local part over 64 octets.
+      'bad\u200buser@example.com',
+      'evil\u202euser@example.com',
+      'c1\u0085@example.com',
+      'no\u00a0break@example.com',
+      `${'ü'.repeat(33)}@example.com`,
       ' user@example.com',
       'user@example.com ',
       'user@xn--abc.com',

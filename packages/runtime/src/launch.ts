@@ -58,6 +58,11 @@ export interface LaunchOptions {
   keepLines?: number;
   /** Runs the process as this user and group (only root may ask for another). */
   user?: { uid: number; gid: number };
+  /**
+   * In a process group of its own, as a shell runs a foreground job: signal the group
+   * (`process.kill(-pid, 'SIGINT')`) to do what Ctrl-C in its terminal does.
+   */
+  processGroup?: boolean;
 }
 
 /** Lines kept by default: enough context for an error message without unbounded memory. */
@@ -73,6 +78,7 @@ export function launch(
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: opts.cwd,
+    detached: opts.processGroup === true,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
   });

@@ -238,6 +238,30 @@ export class Shaper {
     return until > 0 ? until : undefined;
   }
 
+  /**
+   * For the ETA: the adaptive factor and the end of the suspension in force (of the
+   * destination, or of `campaignId` there) of each of `keys` that is slowed or suspended now;
+   * the others are absent (full speed). One command, plus one per destination found.
+   */
+  async adaptiveOf(
+    keys: readonly string[],
+    campaignId?: string,
+  ): Promise<Map<string, { factor: number; suspendedUntil: number | undefined }>> {
+    const out = new Map<string, { factor: number; suspendedUntil: number | undefined }>();
+    if (keys.length === 0) return out;
+    const active = await this.ctx.redis.zmscore(this.ctx.keys.active, ...keys);
+    const found = keys.filter((_k, i) => active[i] !== null);
+    await Promise.all(
+      found.map(async (key) => {
+        out.set(key, {
+          factor: (await this.state(key)).factor,
+          suspendedUntil: await this.suspendedUntil(key, campaignId),
+        });
+      }),
+    );
+    return out;
+  }
+
   /** The adaptive state (factor, slow-down, suspensions) of one destination. */
   state(key: string): Promise<AdaptiveState> {
     return adaptiveState(this.ctx, key);

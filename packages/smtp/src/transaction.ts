@@ -38,6 +38,7 @@ async function pipelined(
 ): Promise<ServerReply> {
   try {
     const body = toWire(raw);
+    const utf8 = internationalized(s, envelope, body);
     // RFC 2920: the three commands in one write, the replies read in order. All three are
     // read even after a refusal, so the next command lines up with its own reply.
     const pm = s.expect('mail');
@@ -47,7 +48,9 @@ async function pipelined(
     // abandoned after a 421, so their rejections are marked handled here.
     pr.catch(noop);
     pd.catch(noop);
-    s.write(`${mailCommand(s.extensions, envelope, body)}\r\nRCPT TO:<${envelope.to}>\r\nDATA\r\n`);
+    s.write(
+      `${mailCommand(s.extensions, envelope, body, utf8)}\r\nRCPT TO:<${envelope.to}>\r\nDATA\r\n`,
+    );
     const m = await pm;
     // A 421 means the server is closing the session: the other replies will never come.
     if (m.code === 421) return await refused(s, m, 'mail');
@@ -78,7 +81,8 @@ async function serial(
 ): Promise<ServerReply> {
   try {
     const body = toWire(raw);
-    const m = await s.command(mailCommand(s.extensions, envelope, body), 'mail');
+    const utf8 = internationalized(s, envelope, body);
+    const m = await s.command(mailCommand(s.extensions, envelope, body, utf8), 'mail');
     if (!positive(m)) return await refused(s, m, 'mail');
     const r = await s.command(`RCPT TO:<${envelope.to}>`, 'rcpt');
     if (!positive(r)) return await refused(s, r, 'rcpt');
@@ -91,18 +95,41 @@ async function serial(
   }
 }
 
+/**
+ * Whether the message is an internationalized one (RFC 6531, 6532): a non-ASCII envelope
+ * address, or UTF-8 in its header (an address there; Volley writes every other header value
+ * in ASCII). Such a message goes only with SMTPUTF8: to a server that does not offer it, it
+ * is refused here, before anything is sent, with the reply RFC 6531 §3.2 names (553 5.6.7),
+ * which the classifier reads as a permanent failure of this message, not of the address.
+ */
+function internationalized(s: SmtpSession, envelope: Envelope, body: WireBody): boolean {
+  let why: string | undefined;
+  if (Buffer.byteLength(envelope.to) !== envelope.to.length) why = `recipient ${envelope.to}`;
+  else if (Buffer.byteLength(envelope.from) !== envelope.from.length)
+    why = `sender ${envelope.from}`;
+  else if (body.eightBit) {
+    const end = body.data.indexOf('\r\n\r\n');
+    // eslint-disable-next-line no-control-regex -- the ASCII range, controls included
+    if (/[^\x00-\x7f]/.test(end < 0 ? body.data : body.data.slice(0, end))) why = 'header';
+  }
+  if (why === undefined) return false;
+  if (s.extensions.smtpUtf8) return true;
+  const enhanced = why === 'header' ? '5.6.9' : '5.6.7';
+  const text = `553 ${enhanced} ${s.destination} does not offer SMTPUTF8, which the non-ASCII ${why === 'header' ? 'address in the header' : why} needs (RFC 6531); not sent`;
+  throw new SmtpReplyError({ code: 553, enhanced, text }, 'mail', s.destination);
+}
+
 /** MAIL FROM with the parameters the server announced and the message needs. */
-function mailCommand(ext: SmtpExtensions, envelope: Envelope, body: WireBody): string {
+function mailCommand(
+  ext: SmtpExtensions,
+  envelope: Envelope,
+  body: WireBody,
+  utf8: boolean,
+): string {
   let params = '';
   if (body.eightBit && ext.eightBitMime) params += ' BODY=8BITMIME';
   if (ext.size > 0) params += ` SIZE=${body.bytes}`;
-  if (
-    ext.smtpUtf8 &&
-    (Buffer.byteLength(envelope.from) !== envelope.from.length ||
-      Buffer.byteLength(envelope.to) !== envelope.to.length)
-  ) {
-    params += ' SMTPUTF8';
-  }
+  if (utf8) params += ' SMTPUTF8';
   return `MAIL FROM:<${envelope.from}>${params}`;
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { SMTPServer } from 'smtp-server';
 import type { FastifyInstance } from 'fastify';
 import { waitUntil } from '@volley/testkit';
+import { Shaper, defaultPolicy } from '@volley/shaping';
 import { Harness, sharedRedis } from '@volley/sender/test-harness';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
@@ -14,7 +15,12 @@ interface Stats {
   reasons: Record<'sent' | 'bounced' | 'suppressed' | 'failed', Record<string, number>>;
   progress: { done: number; remaining: number; fraction: number };
   rate: { perSecond: number; windowSeconds: number };
-  eta: { at: string | null; seconds: number | null; note?: string };
+  eta: {
+    at: string | null;
+    seconds: number | null;
+    note?: string;
+    limitedBy?: { destination: string; remaining: number; ratePerSec: number };
+  };
 }
 
 let fx: ApiFixture;
@@ -262,5 +268,97 @@ describe('GET /v1/campaigns/:id/stats', () => {
       await h.stop();
       await sink.close();
     }
+  });
+});
+
+describe('ETA per destination', () => {
+  let shaped: ApiFixture;
+  before(async () => {
+    // The default policy, as a deployment runs it: Microsoft's consumer domains share 50/s,
+    // every other domain has 50/s of its own.
+    shaped = await apiFixture(
+      { bodyLimit: 1024 * 1024, maxInlineRecipients: 5000 },
+      (redis, keys) => ({
+        shaper: new Shaper({ redis, prefix: keys.prefix, policy: defaultPolicy() }),
+      }),
+    );
+  });
+  after(() => shaped.close());
+
+  const FAST = ['a', 'b', 'c', 'd', 'e', 'f'].map((l) => `${l}.example`);
+  const list = [
+    ...FAST.flatMap((d) => people(500, d)),
+    // The tail: 2,000 recipients at Microsoft, whose domains share one limit.
+    ...people(1000, 'hotmail.com'),
+    ...people(1000, 'outlook.com'),
+  ];
+
+  /** Records outcomes `ms` ago, as the senders do, in calls of a few hundred. */
+  async function sent(id: string, indexes: number[], ms: number): Promise<void> {
+    const at = Date.now() - ms;
+    for (let i = 0; i < indexes.length; i += 500) {
+      await shaped.store.finalizeMany(
+        id,
+        'default',
+        indexes.slice(i, i + 500).map((index) => ({
+          index,
+          email: list[index]?.email ?? '',
+          outcome: 'sent' as const,
+          reason: 'delivered',
+        })),
+        0,
+        at,
+      );
+    }
+  }
+  const range = (from: number, to: number): number[] =>
+    Array.from({ length: to - from }, (_, i) => from + i);
+
+  test("a list whose tail is a rate-limited provider gets that provider's backlog over its rate, not remaining / overall rate; the ETA shrinks as it is sent", async () => {
+    const id = await create(shaped.app, { ...CONTENT, recipients: list });
+    // The six fast domains sent in full, 3,000 outcomes in the rate window: 300/s overall.
+    await sent(id, range(0, 3000), 2000);
+    const early = await stats(shaped.app, id);
+    assert.equal(early.rate.perSecond, 300);
+    assert.equal(early.progress.remaining, 2000);
+    const overall = early.progress.remaining / early.rate.perSecond;
+    assert.ok(Math.abs(overall - 6.7) < 0.1, 'what the overall rate alone predicts');
+    assert.equal(early.eta.seconds, 40, "Microsoft's 2,000 at their shared 50/s");
+    assert.deepEqual(early.eta.limitedBy, {
+      destination: 'provider:microsoft',
+      remaining: 2000,
+      ratePerSec: 50,
+    });
+
+    // Half of Microsoft's recipients sent: its backlog, and the ETA, halve.
+    await sent(id, [...range(3000, 3500), ...range(4000, 4500)], 1500);
+    const later = await stats(shaped.app, id);
+    assert.equal(later.progress.remaining, 1000);
+    assert.equal(later.eta.seconds, 20);
+    assert.equal(later.eta.limitedBy?.remaining, 1000);
+
+    // Microsoft throttles (451 4.7.650, five times: the policy halves its rate): the ETA
+    // follows the rate in force.
+    const shaper = new Shaper({
+      redis: shaped.redis,
+      prefix: shaped.keys.prefix,
+      policy: defaultPolicy(),
+    });
+    const plan = shaper.plan('hotmail.com');
+    for (let i = 0; i < 5; i++) {
+      await shaper.observe(plan, {
+        code: 451,
+        text: '451 4.7.650 The mail server has been temporarily rate limited due to IP reputation',
+      });
+    }
+    const slowed = await stats(shaped.app, id);
+    assert.equal(slowed.eta.seconds, 40, '1,000 left at 25/s');
+    assert.equal(slowed.eta.limitedBy?.ratePerSec, 25);
+
+    // Everything sent: no backlog is left behind in Redis.
+    await sent(id, [...range(3500, 4000), ...range(4500, 5000)], 1000);
+    const done = await stats(shaped.app, id);
+    assert.equal(done.status, 'completed');
+    assert.equal(await shaped.redis.exists(shaped.keys.destinations(id)), 0);
   });
 });

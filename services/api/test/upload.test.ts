@@ -99,6 +99,55 @@ describe('recipient upload', () => {
     assert.deepEqual(rows[0], { email: 'x@one.example', vars: { name: 'Smith, Ann' } });
   });
 
+  test('internationalized addresses (RFC 6531) are taken in CSV, NDJSON and inline: the domain in A-labels, the local part in NFC; a zero-width character is refused', async () => {
+    const csvId = await draft();
+    const csv = await upload(
+      csvId,
+      'text/csv; charset=utf-8',
+      // The second row is the first one typed with a combining diaeresis: one recipient.
+      'email,name\r\nüser@exämple.org,Ü\r\nu\u0308ser@EXÄMPLE.org,Ü2\r\n用户@例子.广告,中\r\nbad\u200buser@example.org,Z\r\n',
+    );
+    assert.equal(csv.statusCode, 200, csv.body);
+    const c = csv.json<{ added: number; duplicates: number; errors: { line: number }[] }>();
+    assert.deepEqual([c.added, c.duplicates, c.errors.map((e) => e.line)], [2, 1, [5]]);
+    assert.deepEqual(
+      (await store.recipientWindow(csvId, 0, 10)).map((r) => r.email),
+      ['üser@xn--exmple-cua.org', '用户@xn--fsqu00a.xn--4rr70v'],
+    );
+
+    const ndjsonId = await draft();
+    const nd = await upload(
+      ndjsonId,
+      'application/x-ndjson',
+      '{"email":"üser@exämple.org","vars":{"name":"Ü"}}\n',
+    );
+    assert.equal(nd.statusCode, 200, nd.body);
+    assert.equal(nd.json<{ added: number }>().added, 1);
+    assert.deepEqual(await store.recipientWindow(ndjsonId, 0, 10), [
+      { email: 'üser@xn--exmple-cua.org', vars: { name: 'Ü' } },
+    ]);
+
+    // The API's own address checks: inline recipients and the From address.
+    const inline = await app.inject({
+      method: 'POST',
+      url: '/v1/campaigns',
+      headers: auth,
+      payload: {
+        from: 'Ünïcode <nëws@sender.example>',
+        subject: 'Hi',
+        text: 'Hello',
+        draft: true,
+        recipients: [{ email: 'üser@exämple.org' }],
+      },
+    });
+    assert.equal(inline.statusCode, 202, inline.body);
+    const inlineId = inline.json<{ id: string }>().id;
+    assert.deepEqual(
+      (await store.recipientWindow(inlineId, 0, 10)).map((r) => r.email),
+      ['üser@xn--exmple-cua.org'],
+    );
+  });
+
   test('CSV (RFC 4180): a BOM is read as such; stray quotes and extra fields are invalid rows with their lines, and no row swallows the next', async () => {
     const id = await draft();
     const res = await upload(

@@ -1,9 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { FINAL_OUTCOMES, type FinalOutcome } from '@volley/contracts';
-import type { CampaignRecord } from '@volley/campaigns';
+import { largestBacklogs, type CampaignRecord } from '@volley/campaigns';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { operation } from '../operation.ts';
+import { ETA_DESTINATIONS, destinationPaces, estimate } from '../eta.ts';
 import { CampaignIdParams, CountsSchema, NO_SUCH_CAMPAIGN, StatusSchema } from '../schemas.ts';
 
 /**
@@ -81,7 +82,7 @@ const StatsResponse = Type.Object({
   eta: Type.Object(
     {
       at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-        description: 'When the last recipient should reach a final outcome at the current rate.',
+        description: 'When the last recipient should reach a final outcome.',
       }),
       seconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
         description: 'Seconds from the top-level `at` until then.',
@@ -89,10 +90,27 @@ const StatsResponse = Type.Object({
       note: Type.Optional(
         Type.String({ description: 'Why there is no estimate, when there is none.' }),
       ),
+      limitedBy: Type.Optional(
+        Type.Object(
+          {
+            destination: Type.String({
+              description:
+                'The shaping limit: `provider:<name>`, `domain:<d>` or `default:<d>` (see GET /v1/shaping).',
+            }),
+            remaining: Type.Integer({ description: 'Recipients left under it.' }),
+            ratePerSec: Type.Number({
+              description: 'Its rate now: the policy rate times the adaptive factor.',
+            }),
+          },
+          {
+            description:
+              'The destination whose backlog sets the estimate; absent when the overall rate does.',
+          },
+        ),
+      ),
     },
     {
-      description:
-        'remaining / rate, assuming the current rate holds. Null when the campaign is not running (a draft, scheduled or paused campaign makes no progress, a completed or cancelled one has none to make) or when nothing reached a final outcome in the rate window (stalled, throttled or only just started: dividing by zero would promise never). Deferred recipients count as remaining although their retry may come later than the estimate.',
+      description: `The longest of: each destination's backlog (recipients left per recipient domain, the domains of one shaping limit together, such as a provider's) at its rate under the shaping policy now (times the adaptive factor, after a suspension ends), for the ${ETA_DESTINATIONS} domains with the most left; and all remaining recipients at the measured overall rate. Null when the campaign is not running (a draft, scheduled or paused campaign makes no progress, a completed or cancelled one has none to make), or when no destination has a rate limit and nothing reached a final outcome in the rate window (dividing by zero would promise never). Deferred recipients count as remaining although their retry may come later than the estimate.`,
     },
   ),
 });
@@ -127,36 +145,6 @@ function progressOf(rec: CampaignRecord): Stats['progress'] {
   return { done, remaining, fraction };
 }
 
-function etaOf(
-  rec: CampaignRecord,
-  remaining: number,
-  perSecond: number,
-  now: number,
-): Stats['eta'] {
-  if (rec.status !== 'running') {
-    const why: Record<string, string> = {
-      completed: 'the campaign is completed',
-      cancelled: 'the campaign is cancelled',
-      paused: 'the campaign is paused; resume it to continue',
-      draft: 'the campaign has not started',
-      scheduled: 'the campaign has not started; see sendAt',
-    };
-    return { at: null, seconds: null, note: why[rec.status] ?? `the campaign is ${rec.status}` };
-  }
-  if (remaining === 0) {
-    return { at: null, seconds: null, note: 'the last outcomes are being recorded' };
-  }
-  if (perSecond <= 0) {
-    return {
-      at: null,
-      seconds: null,
-      note: `no recipient reached a final outcome in the last ${RATE_WINDOW_SEC} s (starting, throttled or deferred)`,
-    };
-  }
-  const seconds = Math.round((remaining / perSecond) * 10) / 10;
-  return { at: new Date(now + seconds * 1000).toISOString(), seconds };
-}
-
 /** Campaign statistics: counts by state and bounce reason, current rate, ETA. */
 export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
   v1.get(
@@ -177,11 +165,14 @@ export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
     async (req) => {
       const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
       const now = Date.now();
-      const [reasons, perSecond] = await Promise.all([
+      const running = rec.status === 'running';
+      const [reasons, perSecond, backlogs] = await Promise.all([
         ctx.store.reasonCounts(rec.id),
         ctx.store.recentRate(rec.id, RATE_WINDOW_SEC, now),
+        running ? largestBacklogs(ctx.redis, ctx.keys, rec.id, ETA_DESTINATIONS) : [],
       ]);
       const progress = progressOf(rec);
+      const paces = running ? await destinationPaces(ctx.shaper, backlogs, rec.id, now) : [];
       return {
         id: rec.id,
         status: rec.status,
@@ -191,7 +182,7 @@ export function registerStatsRoutes(v1: V1, ctx: ApiContext): void {
         feedback: grouped(reasons, FEEDBACK_GROUPS),
         progress,
         rate: { perSecond, windowSeconds: RATE_WINDOW_SEC },
-        eta: etaOf(rec, progress.remaining, perSecond, now),
+        eta: estimate(rec.status, progress.remaining, perSecond, paces, now, RATE_WINDOW_SEC),
       };
     },
   );
