@@ -94,7 +94,8 @@ export function readMessageId(id: string): { campaignId: string; index: number }
  */
 export class MessageComposer {
   private readonly fixedHeaders: string;
-  private readonly envelopeFrom: string;
+  /** The From address, the envelope sender of every message unless VERP replaces it. */
+  readonly envelopeFrom: string;
   private readonly idDomain: string;
   private readonly boundary: string;
 

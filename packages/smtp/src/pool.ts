@@ -161,16 +161,20 @@ export class SmtpPool {
   /**
    * Sends one message over a pooled connection. Resolves with the final 2xx reply; rejects
    * with SmtpReplyError, SmtpConnectionError or SmtpEnvelopeError as `SmtpClient.send` does,
-   * and with SmtpConnectionError ENOSLOT / ECLOSED from the pool itself.
+   * and with SmtpConnectionError ENOSLOT / ECLOSED from the pool itself. A builder (`raw` as a
+   * function) runs once the connection is taken; what it throws rejects the send unchanged.
    */
-  async send(envelope: { from: string; to: string }, raw: string | Buffer): Promise<ServerReply> {
+  async send(
+    envelope: { from: string; to: string },
+    raw: string | Buffer | (() => string | Buffer),
+  ): Promise<ServerReply> {
     // Before taking a connection: a bad address must not cost a connect.
     checkEnvelope(envelope);
     for (let attempt = 0; ; attempt++) {
       const conn = await this.acquire();
       const reused = conn.client.transactions > 0;
       try {
-        return await conn.client.send(envelope, raw);
+        return await conn.client.send(envelope, typeof raw === 'function' ? raw() : raw);
       } catch (e) {
         // A reused connection can be dropped by the server (its idle timeout) just as we write
         // to it. If it broke before the end of data was written, the server cannot have the

@@ -116,6 +116,44 @@ describe('connection reuse and caps', () => {
     assert.equal((await pool.send(env('after-reject@x.test'), RAW)).code, 250);
     assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
   });
+  test('a message given as a builder is built only once its connection is taken', async (t) => {
+    const pool = poolFor(t, server.port, { maxConnections: 1 });
+    const built: string[] = [];
+    /** Sends still waiting for the connection when each message was built. */
+    const waiting: number[] = [];
+    const replies = await Promise.all(
+      ['lazy0', 'lazy1', 'lazy2'].map((name) =>
+        pool.send(env(`${name}@x.test`), () => {
+          built.push(name);
+          waiting.push(pool.stats().queued);
+          return RAW;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.code),
+      [250, 250, 250],
+    );
+    assert.deepEqual(built, ['lazy0', 'lazy1', 'lazy2']);
+    // Built one at a time as the connection came to each: the others were waiting unbuilt.
+    assert.deepEqual(waiting, [2, 1, 0]);
+  });
+
+  test('a builder that throws sends nothing: the send fails with its error, the connection carries on', async (t) => {
+    const s = await scripted(t);
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const boom = new Error('template failed');
+    const err = await rejection(
+      pool.send(env('broken@x.test'), () => {
+        throw boom;
+      }),
+    );
+    assert.equal(err, boom);
+    assert.equal((await pool.send(env('fine@x.test'), RAW)).code, 250);
+    assert.equal(s.connections, 1);
+    assert.ok(!s.commands.some((c) => c.includes('broken@x.test')), s.commands.join(' | '));
+    assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
+  });
 });
 
 describe('failures', () => {
