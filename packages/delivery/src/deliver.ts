@@ -58,6 +58,11 @@ class MessageNotBuilt extends Error {
   readonly code = 'VOLLEY_MESSAGE_NOT_BUILT';
 }
 
+/** The built message is a failure to record, not bytes to send. */
+function notBuilt(built: Buffer | Delivery): built is Delivery {
+  return !Buffer.isBuffer(built);
+}
+
 function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
   return { outcome, reason, detail, suppress: false, refusal: undefined };
 }
@@ -86,7 +91,7 @@ export class Deliverer {
     composer: MessageComposer,
     r: BatchRecipient,
     to: string,
-  ): string | Delivery {
+  ): Buffer | Delivery {
     try {
       const content = templates.render({ ...(r.vars ?? {}), email: r.email });
       const size =
@@ -99,7 +104,8 @@ export class Deliverer {
         );
       }
       const raw = composer.compose(r.i, to, content).raw;
-      return c.dkim ? c.dkim.sign(raw, c.fromDomain) : raw;
+      // Bytes from here to the socket: one encoding pass, and the socket writes them as they are.
+      return Buffer.from(c.dkim ? c.dkim.sign(raw, c.fromDomain) : raw, 'utf8');
     } catch (err) {
       if (err instanceof TemplateBudgetError) {
         c.renderCost.overBudget(err.spentMs);
@@ -135,12 +141,12 @@ export class Deliverer {
     if (composer instanceof Error) return notSent('failed', 'template', composer.message);
     // Built once a connection is ready for it (see OutgoingMessage), so a message waiting for a
     // connection holds only its recipient; kept once built, for a retry on another connection.
-    let built: string | Delivery | undefined;
-    const build = (): string => {
+    let built: Buffer | Delivery | undefined;
+    const build = (): Buffer => {
       // Demoted while it waited for a connection: as if it had been when the batch reached it.
       if (built === undefined && c.renderCost.demoted && !mayRender()) built = LATER;
       built ??= this.build(c, templates, composer, r, to);
-      if (typeof built !== 'string') throw new MessageNotBuilt(built.detail);
+      if (notBuilt(built)) throw new MessageNotBuilt(built.detail);
       return built;
     };
     if (c.renderCost.demoted) {
@@ -148,7 +154,7 @@ export class Deliverer {
       if (!mayRender()) return LATER;
       // Rendered in its turn, not when a connection comes free.
       built = this.build(c, templates, composer, r, to);
-      if (typeof built !== 'string') return built;
+      if (notBuilt(built)) return built;
     }
     const verp = this.opts.verp;
     const envelope = {
@@ -158,7 +164,7 @@ export class Deliverer {
     const t0 = process.hrtime.bigint();
     const res = await this.opts.transport.send({ envelope, raw: build }, domainOf(to), route);
     // The message could not be made: nothing was sent, whatever the transport made of it.
-    if (built !== undefined && typeof built !== 'string') return built;
+    if (built !== undefined && notBuilt(built)) return built;
     if (res.noSlot) {
       return {
         outcome: 'noslot',

@@ -248,15 +248,17 @@ export class SmtpSession {
   }
 
   /**
-   * Writes a message body held back until the end of this tick (Node's cork): the next
-   * transaction's commands, pipelined behind it (RFC 2920 allows message content to open a
-   * group), then leave in the same segment, one system call for both.
+   * Writes a message body and its end, held back until the end of this tick (Node's cork):
+   * the next transaction's commands, pipelined behind it (RFC 2920 allows message content to
+   * open a group), then leave with them in one segment and one system call.
    */
-  writeBody(data: string, encoding: 'utf8' | 'latin1'): void {
+  writeBody(data: string | Buffer, encoding: 'utf8' | 'latin1', tail: string): void {
     const socket = this.socket;
     if (this.state === 'closed' || !socket) return;
     socket.cork();
-    socket.write(data, encoding);
+    if (typeof data === 'string') socket.write(data, encoding);
+    else socket.write(data);
+    socket.write(tail, 'latin1');
     process.nextTick(uncork, socket);
   }
 

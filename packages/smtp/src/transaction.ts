@@ -146,7 +146,7 @@ function mailCommand(ext: SmtpExtensions, envelope: Envelope, body: WireBody): s
 function sendBody(s: SmtpSession, body: WireBody): Promise<ServerReply> {
   const final = s.expect('message');
   s.bodiesInFlight++;
-  s.writeBody(body.data, body.encoding);
+  s.writeBody(body.data, body.encoding, body.tail);
   return final;
 }
 
