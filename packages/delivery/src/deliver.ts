@@ -4,7 +4,14 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TEMPLATE_LIMIT_SETTINGS } from '@volley/config';
-import { TemplateBudgetError, domainOf, normalizeEmail, verpAddress } from '@volley/message';
+import {
+  TemplateBudgetError,
+  domainOf,
+  normalizeEmail,
+  verpAddress,
+  type CompiledTemplates,
+  type MessageComposer,
+} from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
 import type { CompiledCampaign } from './campaigns.ts';
@@ -38,6 +45,24 @@ export interface Delivery {
   refusal: SendResult | undefined;
 }
 
+const LATER: Delivery = {
+  outcome: 'later',
+  reason: 'template',
+  detail: 'campaign demoted for going over the render budget; waits its turn',
+  suppress: false,
+  refusal: undefined,
+};
+
+/** Thrown by a message's builder to the transport: the message could not be made. */
+class MessageNotBuilt extends Error {
+  readonly code = 'VOLLEY_MESSAGE_NOT_BUILT';
+}
+
+/** The built message is a failure to record, not bytes to send. */
+function notBuilt(built: Buffer | Delivery): built is Delivery {
+  return !Buffer.isBuffer(built);
+}
+
 function notSent(outcome: 'failed', reason: string, detail: string): Delivery {
   return { outcome, reason, detail, suppress: false, refusal: undefined };
 }
@@ -59,6 +84,42 @@ export class Deliverer {
     await turn;
   }
 
+  /** The signed message of `r`, or why it cannot be made (a failure to record). */
+  private build(
+    c: CompiledCampaign,
+    templates: CompiledTemplates,
+    composer: MessageComposer,
+    r: BatchRecipient,
+    to: string,
+  ): Buffer | Delivery {
+    try {
+      const content = templates.render({ ...(r.vars ?? {}), email: r.email });
+      const size =
+        content.subject.length + (content.html?.length ?? 0) + (content.text?.length ?? 0);
+      if (size > this.opts.maxMessageBytes) {
+        return notSent(
+          'failed',
+          'template',
+          `rendered message is ${size} characters, over VOLLEY_MAX_MESSAGE_SIZE (${this.opts.maxMessageBytes})`,
+        );
+      }
+      const raw = composer.compose(r.i, to, content).raw;
+      // Bytes from here to the socket: one encoding pass, and the socket writes them as they are.
+      return Buffer.from(c.dkim ? c.dkim.sign(raw, c.fromDomain) : raw, 'utf8');
+    } catch (err) {
+      if (err instanceof TemplateBudgetError) {
+        c.renderCost.overBudget(err.spentMs);
+        return notSent(
+          'failed',
+          'template',
+          `${err.message} (${TEMPLATE_LIMIT_SETTINGS[err.limit]}); never sent`,
+        );
+      }
+      const msg = err instanceof Error ? err.message : String(err);
+      return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
+    }
+  }
+
   /**
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
    * when it has one. Never throws: a template or address that cannot make a message fails it.
@@ -75,50 +136,42 @@ export class Deliverer {
   ): Promise<Delivery> {
     const to = normalizeEmail(r.email);
     if (!to) return notSent('failed', 'syntaxerror', 'invalid recipient address; never sent');
-    if (c.templates instanceof Error) return notSent('failed', 'template', c.templates.message);
-    if (c.composer instanceof Error) return notSent('failed', 'template', c.composer.message);
+    const { templates, composer } = c;
+    if (templates instanceof Error) return notSent('failed', 'template', templates.message);
+    if (composer instanceof Error) return notSent('failed', 'template', composer.message);
+    // Unsigned, built once a connection is ready for it (see OutgoingMessage), so a message
+    // waiting for a connection holds only its recipient; kept once built, for a retry on
+    // another connection.
+    let built: Buffer | Delivery | undefined;
+    const build = (): Buffer => {
+      // Demoted while it waited for a connection: as if it had been when the batch reached it.
+      if (built === undefined && c.renderCost.demoted && !mayRender()) built = LATER;
+      built ??= this.build(c, templates, composer, r, to);
+      if (notBuilt(built)) throw new MessageNotBuilt(built.detail);
+      return built;
+    };
     if (c.renderCost.demoted) {
       await this.takeTurn();
-      if (!mayRender()) {
-        return {
-          outcome: 'later',
-          reason: 'template',
-          detail: 'campaign demoted for going over the render budget; waits its turn',
-          suppress: false,
-          refusal: undefined,
-        };
-      }
+      if (!mayRender()) return LATER;
+      // Rendered in its turn, not when a connection comes free.
+      built = this.build(c, templates, composer, r, to);
+      if (notBuilt(built)) return built;
     }
-    let raw;
-    try {
-      const content = c.templates.render({ ...(r.vars ?? {}), email: r.email });
-      const size =
-        content.subject.length + (content.html?.length ?? 0) + (content.text?.length ?? 0);
-      if (size > this.opts.maxMessageBytes) {
-        return notSent(
-          'failed',
-          'template',
-          `rendered message is ${size} characters, over VOLLEY_MAX_MESSAGE_SIZE (${this.opts.maxMessageBytes})`,
-        );
-      }
-      raw = c.composer.compose(r.i, to, content);
-      const verp = this.opts.verp;
-      if (verp) raw.envelope.from = verpAddress(verp.secret, verp.bounceDomain, c.id, r.i);
-      if (c.dkim) raw.raw = c.dkim.sign(raw.raw, c.fromDomain);
-    } catch (err) {
-      if (err instanceof TemplateBudgetError) {
-        c.renderCost.overBudget(err.spentMs);
-        return notSent(
-          'failed',
-          'template',
-          `${err.message} (${TEMPLATE_LIMIT_SETTINGS[err.limit]}); never sent`,
-        );
-      }
-      const msg = err instanceof Error ? err.message : String(err);
-      return notSent('failed', 'template', `render failed: ${msg.slice(0, 300)}`);
+    if (built === undefined && c.dkim) {
+      // A signed message is built at once: a batch's signatures back to back cost less sender
+      // CPU than one signature per reply (RSA 2048: 684 against 850 us a message, bench).
+      built = this.build(c, templates, composer, r, to);
+      if (notBuilt(built)) return built;
     }
+    const verp = this.opts.verp;
+    const envelope = {
+      from: verp ? verpAddress(verp.secret, verp.bounceDomain, c.id, r.i) : composer.envelopeFrom,
+      to,
+    };
     const t0 = process.hrtime.bigint();
-    const res = await this.opts.transport.send(raw, domainOf(to), route);
+    const res = await this.opts.transport.send({ envelope, raw: build }, domainOf(to), route);
+    // The message could not be made: nothing was sent, whatever the transport made of it.
+    if (built !== undefined && notBuilt(built)) return built;
     if (res.noSlot) {
       return {
         outcome: 'noslot',

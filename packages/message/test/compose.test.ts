@@ -346,6 +346,36 @@ describe('MessageComposer', () => {
   });
 });
 
+describe('body part encoding', () => {
+  const cases: [string, string, '7bit' | 'quoted-printable'][] = [
+    ['LF line ends', 'one\ntwo\n', '7bit'],
+    ['CRLF line ends', 'one\r\ntwo\r\n', '7bit'],
+    ['tabs and printable ASCII', 'a\tb ~ !\n', '7bit'],
+    ['a bare CR', 'one\rtwo\n', 'quoted-printable'],
+    ['a CR before CRLF', 'one\r\r\ntwo', 'quoted-printable'],
+    ['a control character', 'bell\u0007\n', 'quoted-printable'],
+    ['DEL', 'x\u007f\n', 'quoted-printable'],
+    ['non-ASCII', 'café\n', 'quoted-printable'],
+    ['a line over 998 characters', `${'x'.repeat(999)}\n`, 'quoted-printable'],
+  ];
+  for (const [name, text, cte] of cases) {
+    test(`${name}: ${cte}`, async () => {
+      const raw = composer().compose(0, 'a@example.org', {
+        subject: 's',
+        text,
+        html: undefined,
+      }).raw;
+      assertWellFormed(raw);
+      assert.match(raw, new RegExp(`^Content-Transfer-Encoding: ${cte}$`, 'm'));
+      if (cte === '7bit') {
+        // Sent as it is, line ends made CRLF (mailparser reads them back as LF).
+        assert.ok(raw.endsWith(`\r\n\r\n${text.replace(/\r?\n/g, '\r\n')}`), raw);
+        assert.equal((await parse(raw)).text, text.replace(/\r\n/g, '\n'));
+      }
+    });
+  }
+});
+
 describe('Message-ID', () => {
   test('readMessageId names the campaign and recipient of the ids the composer writes, and nothing else', () => {
     const id = '0123456789abcdef0123';

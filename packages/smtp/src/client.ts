@@ -97,7 +97,12 @@ export class SmtpClient {
    * usable), SmtpConnectionError when the connection fails (see `maybeAccepted`),
    * SmtpEnvelopeError for an address that cannot be sent.
    */
-  send(envelope: { from: string; to: string }, raw: string | Buffer): Promise<ServerReply> {
+  send(
+    envelope: { from: string; to: string },
+    raw: string | Buffer,
+    /** Called when the next message may start on this connection (see `transact`). */
+    handOver?: () => void,
+  ): Promise<ServerReply> {
     try {
       checkEnvelope(envelope);
       this.session.enter('mail');
@@ -106,7 +111,7 @@ export class SmtpClient {
       // async function, so a message costs no promise beyond the transaction's own.
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    return transact(this.session, envelope, raw);
+    return transact(this.session, envelope, raw, handOver);
   }
 
   /**

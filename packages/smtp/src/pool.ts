@@ -161,16 +161,24 @@ export class SmtpPool {
   /**
    * Sends one message over a pooled connection. Resolves with the final 2xx reply; rejects
    * with SmtpReplyError, SmtpConnectionError or SmtpEnvelopeError as `SmtpClient.send` does,
-   * and with SmtpConnectionError ENOSLOT / ECLOSED from the pool itself.
+   * and with SmtpConnectionError ENOSLOT / ECLOSED from the pool itself. A builder (`raw` as a
+   * function) runs once the connection is taken; what it throws rejects the send unchanged.
    */
-  async send(envelope: { from: string; to: string }, raw: string | Buffer): Promise<ServerReply> {
+  async send(
+    envelope: { from: string; to: string },
+    raw: string | Buffer | (() => string | Buffer),
+  ): Promise<ServerReply> {
     // Before taking a connection: a bad address must not cost a connect.
     checkEnvelope(envelope);
     for (let attempt = 0; ; attempt++) {
       const conn = await this.acquire();
       const reused = conn.client.transactions > 0;
+      // Set once the connection went to the next send while this one awaits its final reply.
+      let handedOver = false;
       try {
-        return await conn.client.send(envelope, raw);
+        return await conn.client.send(envelope, typeof raw === 'function' ? raw() : raw, () => {
+          handedOver = this.handOver(conn);
+        });
       } catch (e) {
         // A reused connection can be dropped by the server (its idle timeout) just as we write
         // to it. If it broke before the end of data was written, the server cannot have the
@@ -188,9 +196,24 @@ export class SmtpPool {
         }
         throw e;
       } finally {
-        this.release(conn);
+        if (!handedOver) this.release(conn);
       }
     }
+  }
+
+  /**
+   * A send waiting for a connection gets this one as soon as its current message's end of
+   * data is written: its commands follow that body in one segment, and the connection does
+   * not sit through a round trip between messages. Only to a send already waiting, and not
+   * past the connection's message limit; otherwise the connection is released as usual.
+   */
+  private handOver(conn: Conn): boolean {
+    const c = conn.client;
+    if (!c.usable || this.closed || c.transactions >= this.maxMessages) return false;
+    const next = this.queue.shift();
+    if (!next) return false;
+    next.resolve(conn);
+    return true;
   }
 
   stats(): SmtpPoolStats {

@@ -33,6 +33,10 @@ type Phase = 'tcp' | 'tls' | 'session';
 
 export function noop(): void {}
 
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
 /** Maps a socket error to the codes callers act on. */
 function networkCode(err: NodeJS.ErrnoException, inHandshake: boolean): string {
   if (inHandshake) return 'ETLS';
@@ -64,8 +68,11 @@ export class SmtpSession {
   busy = false;
   /** Set when the session is in a state we cannot vouch for: the pool must not reuse it. */
   broken = false;
-  /** Between writing the end of data and reading its reply: a loss now may mean a duplicate. */
-  bodyInFlight = false;
+  /**
+   * Messages whose end of data is written and whose final reply has not come (two when the
+   * next transaction is pipelined behind one): a loss now may mean a duplicate.
+   */
+  bodiesInFlight = 0;
 
   private socket: Socket | undefined;
   private phase: Phase = 'tcp';
@@ -240,6 +247,21 @@ export class SmtpSession {
     if (this.state !== 'closed') this.socket?.write(data, encoding);
   }
 
+  /**
+   * Writes a message body and its end, held back until the end of this tick (Node's cork):
+   * the next transaction's commands, pipelined behind it (RFC 2920 allows message content to
+   * open a group), then leave with them in one segment and one system call.
+   */
+  writeBody(data: string | Buffer, encoding: 'utf8' | 'latin1', tail: string): void {
+    const socket = this.socket;
+    if (this.state === 'closed' || !socket) return;
+    socket.cork();
+    if (typeof data === 'string') socket.write(data, encoding);
+    else socket.write(data);
+    socket.write(tail, 'latin1');
+    process.nextTick(uncork, socket);
+  }
+
   /** Writes the last bytes and half-closes; the server answers and closes its side. */
   end(data: string): void {
     if (this.state !== 'closed') this.socket?.end(data);
@@ -280,7 +302,7 @@ export class SmtpSession {
     return new SmtpConnectionError(code, message, {
       stage,
       destination: this.o.destination,
-      maybeAccepted: this.bodyInFlight,
+      maybeAccepted: this.bodiesInFlight > 0,
       cause,
     });
   }

@@ -1,11 +1,12 @@
 /**
  * One message to one recipient on a session that is ready. With PIPELINING (RFC 2920) the
- * message costs two writes (MAIL, RCPT and DATA together, then the dot-stuffed body) and two
- * reads, which is what takes the sender's CPU per message below nodemailer's; without it, one
- * command at a time. The hot path: no allocation beyond the command lines and the reply
+ * message costs two writes (MAIL, RCPT and DATA together, then the dot-stuffed body), and one
+ * when the next message's commands ride with its body (see `transact`), and two reads, which
+ * is what takes the sender's CPU per message below nodemailer's; without it, one command at a
+ * time. The hot path: no allocation beyond the command lines and the reply
  * promises, and no async step beyond the replies awaited.
  */
-import { SmtpReplyError, type SmtpStage } from './errors.ts';
+import { SmtpConnectionError, SmtpReplyError, type SmtpStage } from './errors.ts';
 import type { SmtpExtensions } from './extensions.ts';
 import type { ServerReply } from './reply-parser.ts';
 import { noop, type SmtpSession } from './session.ts';
@@ -21,21 +22,30 @@ function positive(reply: ServerReply): boolean {
  * Sends the message on a session the caller has entered (`SmtpSession.enter`), which is left
  * again whatever happens. Resolves with the final 2xx reply; rejects with SmtpReplyError for
  * a refusal (after which the transaction is reset) or SmtpConnectionError.
+ *
+ * `handOver`, with PIPELINING: called once the end of data is written, the session left
+ * already, so the caller can start the next transaction on this connection at once; its
+ * commands then go out with this body and its replies queue behind this final reply. Without
+ * it, the session stays entered until the final reply.
  */
 export function transact(
   s: SmtpSession,
   envelope: Envelope,
   raw: string | Buffer,
+  handOver?: () => void,
 ): Promise<ServerReply> {
   s.transactions++;
-  return s.extensions.pipelining ? pipelined(s, envelope, raw) : serial(s, envelope, raw);
+  return s.extensions.pipelining ? pipelined(s, envelope, raw, handOver) : serial(s, envelope, raw);
 }
 
 async function pipelined(
   s: SmtpSession,
   envelope: Envelope,
   raw: string | Buffer,
+  handOver: (() => void) | undefined,
 ): Promise<ServerReply> {
+  let bodyWritten = false;
+  let left = false;
   try {
     const body = toWire(raw);
     const utf8 = internationalized(s, envelope, body);
@@ -67,11 +77,34 @@ async function pipelined(
       if (!positive(r)) return await refused(s, r, 'rcpt');
       return await refused(s, d, 'data');
     }
-    return accepted(s, await sendBody(s, body));
+    const final = sendBody(s, body);
+    bodyWritten = true;
+    if (handOver) {
+      left = true;
+      s.busy = false;
+      handOver();
+    }
+    return accepted(s, await final);
+  } catch (e) {
+    throw ownFailure(e, bodyWritten);
   } finally {
-    s.bodyInFlight = false;
-    s.busy = false;
+    if (bodyWritten) s.bodiesInFlight--;
+    if (!left) s.busy = false;
   }
+}
+
+/**
+ * A lost connection fails every transaction on it with one error, whose `maybeAccepted` says
+ * whether any body was in flight; one whose own body was not written cannot have been
+ * accepted, and is safe to send again.
+ */
+function ownFailure(e: unknown, bodyWritten: boolean): unknown {
+  if (bodyWritten || !(e instanceof SmtpConnectionError) || !e.maybeAccepted) return e;
+  return new SmtpConnectionError(e.errorCode, e.message, {
+    stage: e.stage,
+    destination: e.destination,
+    cause: e.cause,
+  });
 }
 
 async function serial(
@@ -79,6 +112,7 @@ async function serial(
   envelope: Envelope,
   raw: string | Buffer,
 ): Promise<ServerReply> {
+  let bodyWritten = false;
   try {
     const body = toWire(raw);
     const utf8 = internationalized(s, envelope, body);
@@ -88,9 +122,11 @@ async function serial(
     if (!positive(r)) return await refused(s, r, 'rcpt');
     const d = await s.command('DATA', 'data');
     if (d.code !== 354) return await refused(s, d, 'data');
-    return accepted(s, await sendBody(s, body));
+    const final = sendBody(s, body);
+    bodyWritten = true;
+    return accepted(s, await final);
   } finally {
-    s.bodyInFlight = false;
+    if (bodyWritten) s.bodiesInFlight--;
     s.busy = false;
   }
 }
@@ -136,14 +172,13 @@ function mailCommand(
 /** Writes the body and its end; resolves with the final reply. */
 function sendBody(s: SmtpSession, body: WireBody): Promise<ServerReply> {
   const final = s.expect('message');
-  s.bodyInFlight = true;
-  s.write(body.data, body.encoding);
+  s.bodiesInFlight++;
+  s.writeBody(body.data, body.encoding, body.tail);
   return final;
 }
 
 /** The final reply: the message is the server's, or refused. */
 function accepted(s: SmtpSession, reply: ServerReply): ServerReply {
-  s.bodyInFlight = false;
   if (positive(reply)) {
     s.messagesSent++;
     return reply;

@@ -152,6 +152,19 @@ describe('sending', () => {
     await c.send(ENVELOPE, rawBuf);
     const [m2] = (await seen2) as [{ raw: Buffer }];
     assert.deepEqual(m2.raw, rawBuf);
+
+    // Buffers with nothing to stuff go out as they are, the line end before the final dot
+    // added when missing, a bare LF at the end made CRLF.
+    for (const [given, arrives] of [
+      ['Subject: b\r\n\r\nno final line end', 'Subject: b\r\n\r\nno final line end\r\n'],
+      ['Subject: b\r\n\r\nbare LF at the end\n', 'Subject: b\r\n\r\nbare LF at the end\r\n'],
+      ['Subject: b\r\n\r\nmiddle .dot\r\n', 'Subject: b\r\n\r\nmiddle .dot\r\n'],
+    ] as const) {
+      const seen3 = once(plainServer.events, 'message');
+      await c.send(ENVELOPE, Buffer.from(given));
+      const [m3] = (await seen3) as [{ raw: Buffer }];
+      assert.equal(m3.raw.toString('latin1'), arrives);
+    }
   });
 
   test('an 8-bit UTF-8 body arrives intact, announced as BODY=8BITMIME', async (t) => {

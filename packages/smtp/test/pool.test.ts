@@ -116,9 +116,104 @@ describe('connection reuse and caps', () => {
     assert.equal((await pool.send(env('after-reject@x.test'), RAW)).code, 250);
     assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
   });
+  test('a message given as a builder is built only once its connection is taken', async (t) => {
+    const pool = poolFor(t, server.port, { maxConnections: 1 });
+    const built: string[] = [];
+    /** Sends still waiting for the connection when each message was built. */
+    const waiting: number[] = [];
+    const replies = await Promise.all(
+      ['lazy0', 'lazy1', 'lazy2'].map((name) =>
+        pool.send(env(`${name}@x.test`), () => {
+          built.push(name);
+          waiting.push(pool.stats().queued);
+          return RAW;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.code),
+      [250, 250, 250],
+    );
+    assert.deepEqual(built, ['lazy0', 'lazy1', 'lazy2']);
+    // Built one at a time as the connection came to each: the others were waiting unbuilt.
+    assert.deepEqual(waiting, [2, 1, 0]);
+  });
+
+  test('a builder that throws sends nothing: the send fails with its error, the connection carries on', async (t) => {
+    const s = await scripted(t);
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const boom = new Error('template failed');
+    const err = await rejection(
+      pool.send(env('broken@x.test'), () => {
+        throw boom;
+      }),
+    );
+    assert.equal(err, boom);
+    assert.equal((await pool.send(env('fine@x.test'), RAW)).code, 250);
+    assert.equal(s.connections, 1);
+    assert.ok(!s.commands.some((c) => c.includes('broken@x.test')), s.commands.join(' | '));
+    assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
+  });
+  test("a waiting message's commands leave with the previous message's body (RFC 2920)", async (t) => {
+    const s = await scripted(t);
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const replies = await Promise.all(
+      ['p0', 'p1', 'p2'].map((name) => pool.send(env(`${name}@x.test`), RAW)),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.code),
+      [250, 250, 250],
+    );
+    assert.equal(s.connections, 1);
+    assert.equal(s.messages.length, 3);
+    // The end of data of one message and the envelope of the next arrived in one read.
+    for (const next of ['p1', 'p2']) {
+      assert.ok(
+        s.chunks.some((c) => c.includes('\r\n.\r\nMAIL FROM:') && c.includes(`<${next}@x.test>`)),
+        `${next}: ${JSON.stringify(s.chunks)}`,
+      );
+    }
+    assert.deepEqual(pool.stats(), { open: 1, opening: 0, idle: 1, busy: 0, queued: 0 });
+  });
 });
 
 describe('failures', () => {
+  test('a message pipelined behind one lost after its end of data was not sent: it goes out again, once', async (t) => {
+    const s = await scripted(t, { onMessage: (_b, c) => (c.index === 0 ? 'drop' : undefined) });
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const [first, second] = await Promise.allSettled([
+      pool.send(env('lost@x.test'), RAW),
+      pool.send(env('behind@x.test'), RAW),
+    ]);
+    assert.equal(first.status, 'rejected');
+    assert.ok(first.reason instanceof SmtpConnectionError);
+    assert.equal(first.reason.maybeAccepted, true, 'dropped after its end of data');
+    assert.equal(second.status, 'fulfilled');
+    assert.equal(second.value.code, 250);
+    // It was pipelined on the lost connection (its envelope came with the first body), and
+    // delivered on the second one only.
+    assert.ok(s.chunks.some((c) => c.includes('\r\n.\r\n') && c.includes('<behind@x.test>')));
+    assert.equal(s.connections, 2);
+    assert.equal(s.messages.length, 2);
+  });
+
+  test('a message pipelined behind one answered 421 goes out on a new connection', async (t) => {
+    const s = await scripted(t, {
+      onMessage: (_b, c) => (c.index === 0 ? '421 4.3.2 closing' : undefined),
+    });
+    const pool = poolFor(t, s.port, { maxConnections: 1 });
+    const [first, second] = await Promise.allSettled([
+      pool.send(env('refused@x.test'), RAW),
+      pool.send(env('after421@x.test'), RAW),
+    ]);
+    assert.equal(first.status, 'rejected');
+    assert.ok(first.reason instanceof SmtpReplyError);
+    assert.equal(first.reason.code, 421);
+    assert.equal(second.status, 'fulfilled');
+    assert.equal(second.value.code, 250);
+    assert.equal(s.connections, 2);
+  });
+
   test('a connection that failed at network level is discarded, the next send opens another', async (t) => {
     const s = await scripted(t, { onMessage: (_b, c) => (c.index === 0 ? 'drop' : undefined) });
     const pool = poolFor(t, s.port, { maxConnections: 1 });
