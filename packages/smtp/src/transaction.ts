@@ -6,6 +6,7 @@
  * time. The hot path: no allocation beyond the command lines and the reply
  * promises, and no async step beyond the replies awaited.
  */
+import { isAscii } from 'node:buffer';
 import { SmtpConnectionError, SmtpReplyError, type SmtpStage } from './errors.ts';
 import type { SmtpExtensions } from './extensions.ts';
 import type { ServerReply } from './reply-parser.ts';
@@ -143,16 +144,21 @@ function internationalized(s: SmtpSession, envelope: Envelope, body: WireBody): 
   if (Buffer.byteLength(envelope.to) !== envelope.to.length) why = `recipient ${envelope.to}`;
   else if (Buffer.byteLength(envelope.from) !== envelope.from.length)
     why = `sender ${envelope.from}`;
-  else if (body.eightBit) {
-    const end = body.data.indexOf('\r\n\r\n');
-    // eslint-disable-next-line no-control-regex -- the ASCII range, controls included
-    if (/[^\x00-\x7f]/.test(end < 0 ? body.data : body.data.slice(0, end))) why = 'header';
-  }
+  else if (body.eightBit && !isAscii(headerBytes(body.data))) why = 'header';
   if (why === undefined) return false;
   if (s.extensions.smtpUtf8) return true;
   const enhanced = why === 'header' ? '5.6.9' : '5.6.7';
   const text = `553 ${enhanced} ${s.destination} does not offer SMTPUTF8, which the non-ASCII ${why === 'header' ? 'address in the header' : why} needs (RFC 6531); not sent`;
   throw new SmtpReplyError({ code: 553, enhanced, text }, 'mail', s.destination);
+}
+
+/** The header section (up to the blank line) as bytes, whether the body came as bytes or text. */
+function headerBytes(data: string | Buffer): Buffer {
+  const end = data.indexOf('\r\n\r\n');
+  if (typeof data !== 'string') return end < 0 ? data : data.subarray(0, end);
+  // A string here is ASCII, UTF-8 text, or bytes read as latin1: any non-ASCII character
+  // encodes to a non-ASCII byte either way.
+  return Buffer.from(end < 0 ? data : data.slice(0, end), 'utf8');
 }
 
 /** MAIL FROM with the parameters the server announced and the message needs. */
