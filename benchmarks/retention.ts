@@ -27,12 +27,16 @@ const CLI = defineCli(
     recipients: flag
       .int('N', 'recipients of each campaign', 100, 10_000_000)
       .defaultIs('100000; quick 10000'),
+    'events-maxlen': flag
+      .int('N', "VOLLEY_EVENTS_MAXLEN of the campaigns' event streams", 0, 1_000_000_000)
+      .defaultIs('1000000'),
     out: OUT_FLAG,
   },
   (v) => ({
     quick: v.quick,
     campaigns: v.campaigns ?? (v.quick ? 2 : 10),
     recipients: v.recipients ?? (v.quick ? 10_000 : 100_000),
+    eventsMaxLen: v['events-maxlen'] ?? DEFAULT_RETENTION.eventsMaxLen,
     out: outOption(v.out, v.quick),
   }),
 );
@@ -41,16 +45,56 @@ const CLI = defineCli(
 const UPLOAD_CHUNK = 5_000;
 const FINALIZE_CHUNK = 500;
 
+interface Memory {
+  used: number;
+  lua: number;
+  /** Connections' input and output buffers: sized by the largest command, freed lazily. */
+  clients: number;
+}
+
 /**
  * `used_memory`, and the part of it that is the Lua interpreter's heap (`used_memory_vm_eval`):
  * the scripts' garbage, which grows with the largest call (an upload chunk) and not with the
  * number of recipients kept.
  */
-async function usedMemory(redis: RedisClient): Promise<{ used: number; lua: number }> {
+async function usedMemory(redis: RedisClient): Promise<Memory> {
   const info = await redis.info('memory');
   const field = (name: string): number =>
     Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-  return { used: field('used_memory'), lua: field('used_memory_vm_eval') };
+  return {
+    used: field('used_memory'),
+    lua: field('used_memory_vm_eval'),
+    clients: field('mem_clients_normal'),
+  };
+}
+
+/**
+ * `used_memory` once Redis has shrunk what deleted keys left (its cron resizes the key tables):
+ * read every 500 ms until two readings agree, at most 20 s.
+ */
+async function settledMemory(redis: RedisClient): Promise<Memory> {
+  let last = await usedMemory(redis);
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await usedMemory(redis);
+    if (now.used === last.used) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** `name +N B` for each byte-count field of INFO memory that moved by over 10 KB. */
+function memoryMoves(before: string, after: string): string {
+  const fields = (info: string) =>
+    new Map([...info.matchAll(/^(\w+):(-?\d+)\r?$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+  const a = fields(before);
+  const out: string[] = [];
+  for (const [name, value] of fields(after)) {
+    const d = value - (a.get(name) ?? 0);
+    if (Math.abs(d) > 10_000 && !name.endsWith('_human'))
+      out.push(`${name} ${d > 0 ? '+' : ''}${fmt(d)} B`);
+  }
+  return out.join(', ');
 }
 
 async function main(): Promise<void> {
@@ -60,38 +104,18 @@ async function main(): Promise<void> {
   const redis = connectRedis(server.url, { name: 'volley-bench-retention' });
   try {
     const keys = new Keys('bench');
-    const store = new CampaignStore(redis, keys, { eventsMaxLen: DEFAULT_RETENTION.eventsMaxLen });
-    const start = await usedMemory(redis);
-    const ids: string[] = [];
-    for (let c = 0; c < o.campaigns; c++) {
-      const id = store.newId();
-      ids.push(id);
-      await store.create(id, {
-        tenant: 'default',
-        from: 'news@sender.example',
-        subject: 'Hi {{name}}',
-        html: '<p>Hello {{name}}</p>',
-      });
-      for (let from = 0; from < o.recipients; from += UPLOAD_CHUNK) {
-        const n = Math.min(UPLOAD_CHUNK, o.recipients - from);
-        await store.addRecipients(
-          id,
-          Array.from({ length: n }, (_v, k) => ({
-            email: `user${from + k}@domain${(from + k) % 20}.example`,
-            vars: { name: `Name ${from + k}`, n: from + k },
-          })),
-        );
-      }
-      await store.start(id);
-      await store.advanceCursor(id, 0, o.recipients);
-    }
-    const inFlight = await usedMemory(redis);
-    log(`${ids.length} campaigns of ${fmt(o.recipients)} uploaded and started`);
-
+    const eventsMaxLen = o.eventsMaxLen;
+    const store = new CampaignStore(redis, keys, { eventsMaxLen });
+    const retention = new Retention(redis, keys, {
+      retentionMs: DEFAULT_RETENTION.retentionMs,
+      clock: () => Date.now() + DEFAULT_RETENTION.retentionMs + 1000,
+    });
+    // The longest event stream, read after every recorded chunk: "throughout", not at the end.
     let maxStream = 0;
-    for (const id of ids) {
-      for (let from = 0; from < o.recipients; from += FINALIZE_CHUNK) {
-        const n = Math.min(FINALIZE_CHUNK, o.recipients - from);
+    const ids: string[] = [];
+    const run = async (id: string, recipients: number): Promise<void> => {
+      for (let from = 0; from < recipients; from += FINALIZE_CHUNK) {
+        const n = Math.min(FINALIZE_CHUNK, recipients - from);
         await store.finalizeMany(
           id,
           'default',
@@ -104,53 +128,97 @@ async function main(): Promise<void> {
           })),
           1_000,
         );
+        maxStream = Math.max(maxStream, await redis.xlen(keys.events(id)));
       }
-      maxStream = Math.max(maxStream, await redis.xlen(keys.events(id)));
       const status = await store.status(id);
       if (status !== 'completed') throw new Error(`campaign ${id} is ${String(status)}`);
+    };
+    const upload = async (recipients: number): Promise<string> => {
+      const id = store.newId();
+      await store.create(id, {
+        tenant: 'default',
+        from: 'news@sender.example',
+        subject: 'Hi {{name}}',
+        html: '<p>Hello {{name}}</p>',
+      });
+      for (let from = 0; from < recipients; from += UPLOAD_CHUNK) {
+        const n = Math.min(UPLOAD_CHUNK, recipients - from);
+        await store.addRecipients(
+          id,
+          Array.from({ length: n }, (_v, k) => ({
+            email: `user${from + k}@domain${(from + k) % 20}.example`,
+            vars: { name: `Name ${from + k}`, n: from + k },
+          })),
+        );
+      }
+      await store.start(id);
+      await store.advanceCursor(id, 0, recipients);
+      return id;
+    };
+    // The start is a Redis that has run one campaign of a full upload chunk through every
+    // script and retention: what Redis keeps of that (the scripts, the Lua heap's high-water
+    // mark, the first campaign's summary) is the same for one campaign as for ten, and is not
+    // what the campaigns leave behind.
+    const warm = await upload(UPLOAD_CHUNK);
+    await run(warm, UPLOAD_CHUNK);
+    await retention.sweep();
+    const start = await settledMemory(redis);
+    const infoAtStart = await redis.info('memory');
+    const index = async (): Promise<number> =>
+      (await redis.memory('USAGE', keys.tenantCampaigns('default'))) ?? 0;
+    const indexAtStart = await index();
+    for (let c = 0; c < o.campaigns; c++) {
+      const id = await upload(o.recipients);
+      ids.push(id);
     }
+    const inFlight = await usedMemory(redis);
+    log(`${ids.length} campaigns of ${fmt(o.recipients)} uploaded and started`);
+
+    for (const id of ids) await run(id, o.recipients);
     const finished = await usedMemory(redis);
     log('all completed');
 
-    const retention = new Retention(redis, keys, {
-      retentionMs: DEFAULT_RETENTION.retentionMs,
-      clock: () => Date.now() + DEFAULT_RETENTION.retentionMs + 1000,
-    });
     const purged: string[] = [];
     for (let pass = 0; pass < 100 && purged.length < ids.length; pass++) {
       purged.push(...(await retention.sweep()).purged);
     }
-    const after = await usedMemory(redis);
+    const after = await settledMemory(redis);
+    // Where the difference is, by INFO's own breakdown (fields that moved by over 10 KB).
+    const moved = memoryMoves(infoAtStart, await redis.info('memory'));
     let summaries = 0;
     for (const id of ids) {
       for (const key of [keys.campaign(id), keys.reasons(id)]) {
         summaries += (await redis.memory('USAGE', key)) ?? 0;
       }
     }
-    summaries += (await redis.memory('USAGE', keys.tenantCampaigns('default'))) ?? 0;
+    summaries += (await index()) - indexAtStart;
     const total = o.campaigns * o.recipients;
     const expected = start.used + summaries;
     const off = (after.used - expected) / expected;
-    // The same without the Lua heap's growth, which no key holds.
-    const offData = (after.used - (after.lua - start.lua) - expected) / expected;
-    const row = (what: string, m: { used: number; lua: number }, digits: number): string =>
-      `| ${what} | ${fmt(m.used)} B | ${fmt(m.used - start.used)} B | ${fmt((m.used - start.used) / total, digits)} B | ${fmt(m.lua)} B |`;
+    // The same without what no key holds: the Lua heap's and the connection buffers' change.
+    const offData =
+      (after.used - (after.lua - start.lua) - (after.clients - start.clients) - expected) /
+      expected;
+    const row = (what: string, m: Memory, digits: number): string =>
+      `| ${what} | ${fmt(m.used)} B | ${fmt(m.used - start.used)} B | ${fmt((m.used - start.used) / total, digits)} B | ${fmt(m.lua)} B | ${fmt(m.clients)} B |`;
 
     const lines = [
       '# Redis memory of campaigns, before and after retention',
       '',
-      `${o.campaigns} campaigns of ${fmt(o.recipients)} recipients (${fmt(total)} in all), each recipient with two variables, every one sent; outcomes recorded by the finalize script the senders run, ${FINALIZE_CHUNK} at a time; then one retention pass with its clock ${DEFAULT_RETENTION.retentionMs / 86_400_000} days on. \`used_memory\` from INFO; BullMQ's jobs are not included (removed as they complete).`,
+      `${o.campaigns} campaigns of ${fmt(o.recipients)} recipients (${fmt(total)} in all), each recipient with two variables, every one sent; outcomes recorded by the finalize script the senders run, ${FINALIZE_CHUNK} at a time; then retention passes with their clock ${DEFAULT_RETENTION.retentionMs / 86_400_000} days on. \`used_memory\` from INFO, after and before retention read once it stopped changing; the start is Redis after one warm-up campaign of ${fmt(UPLOAD_CHUNK)} went through the same scripts and retention (scripts loaded, the Lua heap at its upload-sized high-water mark). BullMQ's jobs are not included (removed as they complete; failed ones by retention).`,
       '',
-      '| point | used_memory | over the start | per recipient | of it the Lua heap |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      `| start | ${fmt(start.used)} B | | | ${fmt(start.lua)} B |`,
+      '| point | used_memory | over the start | per recipient | of it the Lua heap | of it connection buffers |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      `| start | ${fmt(start.used)} B | | | ${fmt(start.lua)} B | ${fmt(start.clients)} B |`,
       row('uploaded and started (in flight)', inFlight, 1),
       row('all sent (finished, kept for the retention)', finished, 1),
       row('after retention', after, 3),
       '',
-      `Campaigns whose per-recipient data retention removed: ${purged.length} of ${ids.length}. Their summaries (campaign hash, counts by reason, the tenant's campaign index): ${fmt(summaries)} B, ${fmt(summaries / o.campaigns)} B a campaign. After retention, used_memory is ${(off * 100).toFixed(2)}% off the start plus the summaries (issue 14: within 5%: ${Math.abs(off) <= 0.05 ? 'met' : 'not met'}); without the Lua heap's growth, ${(offData * 100).toFixed(2)}%.`,
+      `Campaigns whose per-recipient data retention removed: ${purged.length} of ${ids.length}. Their summaries (campaign hash, counts by reason, the tenant's campaign index): ${fmt(summaries)} B, ${fmt(summaries / o.campaigns)} B a campaign. After retention, used_memory is ${(off * 100).toFixed(2)}% off the start plus the summaries (issue 14: within 5%: ${Math.abs(off) <= 0.05 ? 'met' : 'not met'}); without the change of the Lua heap and the connection buffers, which no key holds, ${(offData * 100).toFixed(2)}%.`,
       '',
-      `Longest event stream: ${fmt(maxStream)} events (cap VOLLEY_EVENTS_MAXLEN = ${fmt(DEFAULT_RETENTION.eventsMaxLen)}).`,
+      `INFO memory fields that moved between the start and after retention: ${moved || 'none over 10 KB'}.`,
+      '',
+      `Longest event stream, read after every ${FINALIZE_CHUNK} outcomes: ${fmt(maxStream)} events (cap VOLLEY_EVENTS_MAXLEN = ${fmt(eventsMaxLen)}).`,
     ];
     const md = lines.join('\n') + '\n';
     process.stdout.write(md);

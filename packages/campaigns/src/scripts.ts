@@ -30,12 +30,13 @@ end
 `;
 
 /**
- * Lua function: appends an event to a campaign's stream, capped at about `cap` entries (the
- * oldest go; `~` lets Redis trim whole nodes, which costs next to nothing) unless `cap` is '0'.
+ * Lua function: appends an event to a campaign's stream, capped at `cap` entries (the oldest
+ * go) unless `cap` is '0'. Exact, not `~`: with `~` a stream stays up to a node (100 entries)
+ * over its cap, and VOLLEY_EVENTS_MAXLEN is a bound; at the cap each append removes one entry.
  */
 export const EVENTS_LUA = `
 local function addEvent(stream, cap, ...)
-  if cap ~= '0' then return redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', ...) end
+  if cap ~= '0' then return redis.call('XADD', stream, 'MAXLEN', cap, '*', ...) end
   return redis.call('XADD', stream, '*', ...)
 end
 `;

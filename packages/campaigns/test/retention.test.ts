@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Keys } from '@volley/contracts';
+import { JOBS, Keys } from '@volley/contracts';
 import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
-import { CampaignStore, Feedback, FeedbackError, Retention } from '../src/index.ts';
+import { Worker, type Queue } from 'bullmq';
+import { CampaignStore, Feedback, FeedbackError, Retention, createQueues } from '../src/index.ts';
 
 let server: LocalRedis;
 let redis: RedisClient;
@@ -64,6 +65,8 @@ describe('retention', () => {
     const t0 = Date.now();
     const completed = await campaign(store, 50, 50, t0);
     const cancelled = await campaign(store, 20, 5, t0);
+    // Two recipients in flight when the cancel comes: their claims are a bitmap of their own.
+    assert.equal(await store.claim(cancelled, [5, 6]), true);
     assert.equal(
       (await store.transition(cancelled, ['running'], 'cancelled', t0 + 1)).changed,
       true,
@@ -83,6 +86,8 @@ describe('retention', () => {
       String(t0 + 1),
     ]);
 
+    // The collector's position in the completed campaign's stream goes with the stream.
+    await redis.hset(keys.eventPositions, completed, '1-0');
     let now = t0 + RETENTION - 1;
     const retention = new Retention(redis, keys, { retentionMs: RETENTION, clock: () => now });
     assert.deepEqual((await retention.sweep()).purged, [], 'not yet due');
@@ -100,6 +105,8 @@ describe('retention', () => {
         ...perCampaign(completed, ['', ':why']),
         ...perCampaign(cancelled, ['', ':why']),
         ...perCampaign(running, ['', ':dest', ':done', ':ev', ':pace', ':r', ':why']),
+        // Where the look for campaigns finished before retention existed got to: done.
+        'retention:backfill',
         'running',
         't:t1:campaigns',
         // The tenant's suppression list (the complaint) is the tenant's, not the campaign's.
@@ -118,9 +125,10 @@ describe('retention', () => {
     });
     assert.deepEqual(
       [(await store.get(cancelled))?.counts.sent, (await store.get(cancelled))?.counts.cancelled],
-      [5, 15],
+      [5, 13],
     );
     assert.ok(Number(await redis.hget(keys.campaign(completed), 'purgedAt')) === now);
+    assert.deepEqual(await redis.hkeys(keys.eventPositions), [], 'no position kept');
     assert.deepEqual((await retention.sweep()).purged, [], 'removed once');
 
     // A report that arrives later finds no recipient, and writes nothing back.
@@ -134,18 +142,16 @@ describe('retention', () => {
     assert.equal(await redis.exists(keys.feedback(completed), keys.events(completed)), 0);
   });
 
-  test('event streams keep about their cap as they are written, the newest events', async () => {
+  test('event streams keep their cap as they are written, the newest events', async () => {
     const keys = new Keys(uniquePrefix('ret'));
     const capped = new CampaignStore(redis, keys, { eventsMaxLen: 200 });
     const id = await campaign(capped, 2_000, 2_000, Date.now());
-    const len = await redis.xlen(keys.events(id));
-    // `~` trims whole stream nodes (100 entries by default): never under the cap, at most a
-    // node over it.
-    assert.ok(len >= 200 && len <= 300, `${len} events kept`);
+    // Never over the cap, and the newest kept.
+    assert.equal(await redis.xlen(keys.events(id)), 200);
     const [[, last] = ['', []]] = await redis.xrevrange(keys.events(id), '+', '-', 'COUNT', 1);
     assert.equal(last[last.indexOf('i') + 1], '1999');
     await capped.defer(id, 0, 'r0@example.org', { reason: 'x', detail: 'd', lowWater: 0 });
-    assert.ok((await redis.xlen(keys.events(id))) <= 300);
+    assert.equal(await redis.xlen(keys.events(id)), 200);
 
     const uncapped = new CampaignStore(redis, keys, { eventsMaxLen: 0 });
     const all = await campaign(uncapped, 2_000, 2_000, Date.now());
@@ -166,4 +172,165 @@ describe('retention', () => {
     assert.equal(await redis.xlen(keys.events(id)), 0);
     assert.equal((await store.get(id))?.counts.sent, 40, 'counts do not come from the stream');
   });
+
+  test('events older than the retention stay until a running collector consumed them, then go', async () => {
+    const keys = new Keys(uniquePrefix('ret'));
+    const store = new CampaignStore(redis, keys);
+    const id = await campaign(store, 100, 40, Date.now());
+    const ids = (await redis.xrange(keys.events(id), '-', '+')).map(([eid]) => eid);
+    const consumed = ids[24];
+    assert.ok(consumed);
+    // A collector holds its lock and has handled the first 25 events of the stream.
+    await redis.set(keys.collectorLock, 'collector-1', 'PX', 60_000);
+    await redis.hset(keys.eventPositions, id, consumed);
+    const now = Date.now() + RETENTION + 1000;
+    const retention = new Retention(redis, keys, { retentionMs: RETENTION, clock: () => now });
+    await retention.sweep();
+    // MINID keeps the consumed event itself: 15 unconsumed and the last consumed one stay.
+    assert.deepEqual(
+      (await redis.xrange(keys.events(id), '-', '+')).map(([eid]) => eid),
+      ids.slice(24),
+    );
+    // A stream the collector has not started on keeps everything while it runs.
+    const unread = await campaign(store, 10, 9, Date.now());
+    await retention.sweep();
+    assert.equal(await redis.xlen(keys.events(unread)), 9);
+    // Without a collector, age alone decides.
+    await redis.del(keys.collectorLock);
+    await retention.sweep();
+    assert.deepEqual(
+      [await redis.xlen(keys.events(id)), await redis.xlen(keys.events(unread))],
+      [0, 0],
+    );
+  });
+
+  test('campaigns that finished before retention existed are found and swept, a batch a pass', async () => {
+    const keys = new Keys(uniquePrefix('ret'));
+    const store = new CampaignStore(redis, keys);
+    const t0 = Date.now();
+    // 1,203 campaigns finished "before": the finished set and the backfill marks are removed
+    // as if an older version had written them. Two tenants, one in the tenants hash.
+    await redis.hset(keys.tenants, 't1', '{}');
+    const old: string[] = [];
+    for (let i = 0; i < 1_203; i++) {
+      const id = await campaign(store, 2, 2, t0);
+      old.push(id);
+    }
+    // Created last, so the first pass's 1,000 are all finished ones.
+    const running = await campaign(store, 5, 1, t0 + 1);
+    await redis.del(keys.finished);
+    assert.equal(await redis.zcard(keys.tenantCampaigns('t1')), 1_204);
+    const now = t0 + RETENTION + 1;
+    const retention = new Retention(redis, keys, { retentionMs: RETENTION, clock: () => now });
+    const first = await retention.sweep();
+    // The backfill looks at 1,000 campaigns a pass; the purge removes at most 100 a pass.
+    assert.equal(first.backfilled, 1_000);
+    assert.equal(first.purged.length, 100);
+    let purged = first.purged.length;
+    let backfilled = first.backfilled;
+    for (let pass = 0; pass < 20 && purged < old.length; pass++) {
+      const r = await retention.sweep();
+      purged += r.purged.length;
+      backfilled += r.backfilled;
+    }
+    assert.deepEqual([backfilled, purged], [1_203, 1_203]);
+    for (const id of [old[0], old[1_202]]) {
+      assert.ok(id);
+      assert.equal(await redis.exists(keys.recipients(id), keys.done(id), keys.events(id)), 0);
+      assert.equal((await store.get(id))?.counts.sent, 2);
+    }
+    assert.equal(await redis.exists(keys.recipients(running)), 1, 'a running one is left alone');
+    // Once every index was looked through, a pass no longer reads them.
+    assert.equal((await retention.sweep()).backfilled, 0);
+    assert.equal(await redis.hget(keys.retentionBackfill, '*'), '1');
+  });
+
+  test(
+    "a removed campaign's jobs leave BullMQ's failed and completed sets; other campaigns' stay",
+    { timeout: 120_000 },
+    async () => {
+      const keys = new Keys(uniquePrefix('ret'));
+      const store = new CampaignStore(redis, keys);
+      const queues = createQueues(redis, keys);
+      const t0 = Date.now();
+      const gone = await campaign(store, 10, 10, t0);
+      const kept = await campaign(store, 10, 9, t0);
+      // Jobs as senders leave them: failed batches (one a retry's), a failed expansion, and a
+      // completed batch kept by a queue that keeps completed jobs; one failed batch of a campaign
+      // still running.
+      const jobs: [Queue, string, boolean][] = [
+        [queues.send, `${gone}-0-0`, false],
+        [queues.send, `${gone}-0-0.r3n2`, false],
+        [queues.send, `${gone}-0-1`, true],
+        [queues.control, `expand-${gone}-0`, false],
+        [queues.send, `${kept}-0-0`, false],
+      ];
+      for (const [queue, jobId, ok] of jobs) {
+        await queue.add(
+          JOBS.sendBatch,
+          { ok },
+          {
+            jobId,
+            attempts: 1,
+            removeOnFail: false,
+            removeOnComplete: false,
+          },
+        );
+      }
+      const settled = (q: Queue) => q.getJobCountByTypes('completed', 'failed');
+      const connections: RedisClient[] = [];
+      const workers = [queues.send, queues.control].map((q) => {
+        const connection = connectRedis(server.url, {
+          name: 'retention-worker',
+          maxRetriesPerRequest: null,
+        });
+        connections.push(connection);
+        return new Worker(
+          q.name,
+          async (job) => {
+            if (!(job.data as { ok?: boolean }).ok) throw new Error('fails for the test');
+          },
+          { connection, prefix: keys.bullPrefix },
+        );
+      });
+      try {
+        // Until BullMQ has settled every job: 4 of the send queue, 1 of the control queue.
+        await Promise.all(
+          workers.map(
+            (w, k) =>
+              new Promise<void>((resolve) => {
+                const q = k === 0 ? queues.send : queues.control;
+                const want = k === 0 ? 4 : 1;
+                const check = async () => {
+                  if ((await settled(q)) >= want) resolve();
+                };
+                w.on('failed', () => void check());
+                w.on('completed', () => void check());
+                void check();
+              }),
+          ),
+        );
+      } finally {
+        await Promise.all(workers.map((w) => w.close()));
+        // A connection given to a worker stays the caller's to close.
+        for (const c of connections) c.disconnect();
+      }
+      const now = t0 + RETENTION + 1;
+      const retention = new Retention(redis, keys, {
+        retentionMs: RETENTION,
+        queues,
+        clock: () => now,
+      });
+      const swept = await retention.sweep();
+      assert.deepEqual(swept.purged, [gone]);
+      assert.equal(swept.jobsRemoved, 4);
+      assert.deepEqual(await queues.send.getFailed().then((j) => j.map((x) => x.id)), [
+        `${kept}-0-0`,
+      ]);
+      assert.equal(await settled(queues.control), 0);
+      assert.equal(await queues.send.getCompletedCount(), 0);
+      assert.equal(await redis.exists(`${keys.bullPrefix}:${queues.send.name}:${gone}-0-0`), 0);
+      await queues.close();
+    },
+  );
 });

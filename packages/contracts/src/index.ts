@@ -320,6 +320,13 @@ export class Keys {
   get finished(): string {
     return `${this.prefix}:finished`;
   }
+  /**
+   * Hash tenant → how far (a rank in its campaign index) retention has looked for campaigns
+   * that finished before `finished` existed; field `*` once every index was looked through.
+   */
+  get retentionBackfill(): string {
+    return `${this.prefix}:retention:backfill`;
+  }
   /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
   get running(): string {
     return `${this.prefix}:running`;

@@ -314,14 +314,17 @@ export class SenderEngine {
       expander.sweep().catch((err: unknown) => log.warn({ err }, 'window sweep failed'));
     }, SWEEP_INTERVAL_MS);
     this.sweeper.unref();
-    const retention = new Retention(this.redis, this.keys, { retentionMs: cfg.retentionMs });
+    const retention = new Retention(this.redis, this.keys, {
+      retentionMs: cfg.retentionMs,
+      queues: this.queues,
+    });
     this.retentionSweeper = setInterval(() => {
       retention
         .sweep()
-        .then(({ purged }) => {
-          if (purged.length > 0) {
+        .then(({ purged, backfilled, jobsRemoved }) => {
+          if (purged.length > 0 || backfilled > 0) {
             log.info(
-              { campaigns: purged },
+              { campaigns: purged, jobsRemoved, backfilled },
               'finished campaigns past VOLLEY_RETENTION: per-recipient data removed',
             );
           }
