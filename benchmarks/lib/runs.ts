@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Keys } from '@volley/contracts';
+import { Keys, QUEUES } from '@volley/contracts';
 import { domainOf } from '@volley/message';
 import { connectRedis, type RedisClient } from '@volley/redis';
 import { launch, launchTs, tail, type ChildHandle, type ServiceRuntime } from '@volley/runtime';
@@ -342,7 +342,9 @@ async function memoryByKey(
       const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', 0));
       const group =
         names.get(key) ??
-        (key.startsWith(`${keys.bullPrefix}:`) ? 'BullMQ queues and jobs' : 'other');
+        (Object.values(QUEUES).some((q) => key.startsWith(`${keys.bullPrefix(q)}:`))
+          ? 'BullMQ queues and jobs'
+          : 'other');
       out[group] = (out[group] ?? 0) + (Number.isFinite(bytes) ? bytes : 0);
     }
   } while (cursor !== '0');

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type {
   CampaignCounts,
   CampaignStatus,
@@ -8,7 +7,6 @@ import type {
   Recipient,
   RecipientEvent,
 } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
@@ -20,6 +18,8 @@ import {
   START,
   TRANSITION,
 } from './scripts.ts';
+import { SuppressionList } from './suppressions.ts';
+import { LuaScript, masterNodes, type RedisClient } from '@volley/redis';
 
 export interface CampaignDefinition {
   from: string;
@@ -109,10 +109,13 @@ function toResult(raw: unknown): FinalizeResult {
 
 /** Campaign definitions, recipients and per-recipient state in Redis. */
 export class CampaignStore {
+  private readonly suppressions: SuppressionList;
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
-  ) {}
+  ) {
+    this.suppressions = new SuppressionList(redis, keys);
+  }
 
   newId(): string {
     return randomBytes(10).toString('hex');
@@ -145,10 +148,12 @@ export class CampaignStore {
     if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
     if (input.requiredVars?.length) fields.requiredVars = JSON.stringify(input.requiredVars);
     if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
+    // Indexed first (another cluster slot): a crash between leaves a listed id with no campaign.
+    await this.redis.zadd(this.keys.tenantCampaigns(input.tenant), 'NX', now, id);
     const created = await createScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.tenantCampaigns(input.tenant)],
-      [now, id, ...Object.entries(fields).flat()],
+      [this.keys.campaign(id)],
+      Object.entries(fields).flat(),
     );
     return created === 1;
   }
@@ -232,9 +237,9 @@ export class CampaignStore {
     const token = randomBytes(8).toString('hex');
     const ok = await this.redis.set(this.keys.uploadLock(id), token, 'EX', 3600, 'NX');
     if (ok !== 'OK') return undefined;
-    // An upload keeps several ADD_RECIPIENTS calls in flight; loaded now, none of them meets
-    // NOSCRIPT and retries out of order (rows keep their file order).
-    await this.redis.script('LOAD', ADD_RECIPIENTS);
+    // An upload keeps several ADD_RECIPIENTS calls in flight; loaded now (on every node of a
+    // cluster), none of them meets NOSCRIPT and retries out of order (rows keep their order).
+    await Promise.all(masterNodes(this.redis).map((n) => n.script('LOAD', ADD_RECIPIENTS)));
     return { token, startLength: await this.redis.llen(this.keys.recipients(id)) };
   }
 
@@ -261,17 +266,19 @@ export class CampaignStore {
     id: string,
     now = Date.now(),
   ): Promise<{ started: boolean; total: number; status: string }> {
+    // Listed first (see START): sweeps skip a listed campaign that did not start.
+    await this.redis.sadd(this.keys.running, id);
     const [started, total, status] = (await startScript.run(
       this.redis,
       [
         this.keys.campaign(id),
         this.keys.recipients(id),
         this.keys.seen(id),
-        this.keys.running,
         this.keys.uploadLock(id),
       ],
-      [now, id],
+      [now],
     )) as [number, number, string];
+    if (status === 'completed') await this.leaveRunning(id);
     return { started: started === 1, total, status };
   }
 
@@ -289,14 +296,14 @@ export class CampaignStore {
       this.redis,
       [
         this.keys.campaign(id),
-        this.keys.running,
         this.keys.recipients(id),
         this.keys.done(id),
         this.keys.claimed(id),
         this.keys.cancelScratch(id),
       ],
-      [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
+      [from.join(','), to, now, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
+    if (changed === 1 && to === 'cancelled') await this.leaveRunning(id);
     return { changed: changed === 1, was };
   }
 
@@ -388,9 +395,14 @@ export class CampaignStore {
       CampaignStatus | undefined;
   }
 
-  /** Ids of running campaigns. */
+  /** Ids of running campaigns, and maybe of some that ended or did not start: check the status. */
   async runningIds(): Promise<string[]> {
     return this.redis.smembers(this.keys.running);
+  }
+
+  /** Takes a campaign out of the running set (it completed, was cancelled or is gone). */
+  async leaveRunning(id: string): Promise<void> {
+    await this.redis.srem(this.keys.running, id);
   }
 
   /**
@@ -467,16 +479,13 @@ export class CampaignStore {
     now = Date.now(),
   ): Promise<FinalizeResult[]> {
     if (entries.length === 0) return [];
+    // The tenant's list is in another slot of a cluster than the campaign: suppressed first, so
+    // a crash in between leaves the address suppressed and the outcome to the job's retry
+    // (suppressing again keeps the first entry), never an outcome recorded without it.
+    await this.suppressions.addBounces(tenant, id, entries, now);
     const args: (string | number)[] = [now, lowWater, id];
     for (const e of entries) {
-      args.push(
-        e.index,
-        e.outcome,
-        e.email,
-        e.reason ?? '',
-        (e.detail ?? '').slice(0, 500),
-        e.suppress ? '1' : '0',
-      );
+      args.push(e.index, e.outcome, e.email, e.reason ?? '', (e.detail ?? '').slice(0, 500));
     }
     const raw = (await finalizeScript.run(
       this.redis,
@@ -485,17 +494,14 @@ export class CampaignStore {
         this.keys.done(id),
         this.keys.deferred(id),
         this.keys.events(id),
-        this.keys.suppression(tenant),
-        this.keys.running,
         this.keys.reasons(id),
         this.keys.pace(id),
-        this.keys.suppressionLog(tenant),
-        this.keys.suppressionInfo(tenant),
         this.keys.claimed(id),
       ],
       args,
     )) as number[];
     const [signal = 0, cursor = 0] = raw;
+    if (signal === 2) await this.leaveRunning(id);
     return entries.map((_e, k) => ({
       recorded: raw[k + 2] === 1,
       refill: k === 0 && signal === 1,

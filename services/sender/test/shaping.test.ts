@@ -105,7 +105,7 @@ describe('traffic shaping in the sender', () => {
     });
     const events = new QueueEvents(QUEUES.send, {
       connection: eventsRedis,
-      prefix: h.keys.bullPrefix,
+      prefix: h.keys.bullPrefix(QUEUES.send),
     });
     try {
       await events.waitUntilReady();
