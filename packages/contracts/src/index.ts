@@ -179,7 +179,7 @@ export interface CampaignCounts {
  * BullMQ keys use the same prefix through the queue `prefix` option.
  *
  * Every key carries a Redis Cluster hash tag (the part in braces decides the slot), so that
- * each Lua script and MULTI touches keys of one slot only (docs/redis-keys.md lists them):
+ * each Lua script and MULTI touches keys of one slot only (deploy/redis-keys.md lists them):
  * a campaign's keys share `{<campaign id>}`, a tenant's `{<tenant>}`, the registries of
  * tenants, API keys and sending domains `{reg}`, and each BullMQ queue has its own tag, so
  * campaigns, tenants and queues spread over the cluster's nodes. On one Redis the tags change
