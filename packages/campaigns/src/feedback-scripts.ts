@@ -3,7 +3,7 @@
  * Each applies in one atomic script, so a report applied twice (a DSN delivered twice, a
  * one-click POST repeated) changes nothing the second time.
  */
-import { WINDOW_LUA } from './scripts.ts';
+import { EVENTS_LUA, WINDOW_LUA } from './scripts.ts';
 import { SUPPRESS_LUA } from './suppression-scripts.ts';
 
 /**
@@ -40,16 +40,18 @@ local SOURCE = {bounced = 'bounce', complained = 'complaint', unsubscribed = 'un
  *
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback bitmap
  * ARGV: now, campaign id, index, address as stored, kind, reason, detail, hard ('1'/'0'),
- *       source, status, reply code
- * Returns {applied (1, 0 already recorded, -1 no such campaign), late, finalized, window
- *          signal (2: the campaign completed now)}.
+ *       source, status, reply code, events cap (0: none)
+ * Returns {applied (1, 0 already recorded, -1 no such campaign, or its per-recipient data
+ *          removed by retention), late, finalized, window signal (2: the campaign completed now)}.
  */
-export const FEEDBACK_RECIPIENT = `${WINDOW_LUA}
+export const FEEDBACK_RECIPIENT = `${WINDOW_LUA}${EVENTS_LUA}
 local now, id, idx = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local email, kind, reason, detail = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local hard = ARGV[8] == '1'
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {-1, 0, 0, 0} end
+-- Once retention removed the campaign's per-recipient data, a bitmap or stream written here
+-- would come back with nothing to remove it again.
+if not status or redis.call('HEXISTS', KEYS[1], 'purgedAt') == 1 then return {-1, 0, 0, 0} end
 local bits = {bounced = 0, complained = 2, unsubscribed = 3}
 local base = idx * 4
 local first = redis.call('SETBIT', KEYS[6], base + bits[kind], 1) == 0
@@ -80,7 +82,7 @@ if kind == 'bounced' then
     ev[#ev + 1] = f
   end
 end
-redis.call('XADD', KEYS[4], '*', unpack(ev))
+addEvent(KEYS[4], ARGV[12], unpack(ev))
 return {1, late, finalized, signal}
 `;
 

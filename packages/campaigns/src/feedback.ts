@@ -6,6 +6,8 @@ import type {
   UnsubscribeSource,
 } from '@volley/contracts';
 import { FEEDBACK_ADDRESS, FEEDBACK_RECIPIENT } from './feedback-scripts.ts';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
+import { leaveRunning } from './running.ts';
 import { type RedisClient, LuaScript } from '@volley/redis';
 
 /** What was reported about a message after it was sent. */
@@ -87,6 +89,8 @@ export interface FeedbackOptions {
   softBounceLimit: number;
   /** How far back soft bounces count. */
   softBounceWindowMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
+  eventsMaxLen?: number | undefined;
 }
 
 /**
@@ -157,6 +161,7 @@ function fields(o: FeedbackOutcome): [string, string, boolean, string, string, s
 export class Feedback {
   private readonly softLimit: number;
   private readonly windowMs: number;
+  private readonly eventsCap: string;
 
   constructor(
     readonly redis: RedisClient,
@@ -165,6 +170,7 @@ export class Feedback {
   ) {
     this.softLimit = opts.softBounceLimit;
     this.windowMs = opts.softBounceWindowMs;
+    this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
   }
 
   /** The tenant and address of a campaign's recipient, or undefined when there is none. */
@@ -266,12 +272,13 @@ export class Feedback {
         source,
         status,
         replyCode,
+        this.eventsCap,
       ],
     )) as number[];
     if (applied === -1) {
       throw new FeedbackError('FEEDBACK_UNKNOWN_RECIPIENT', `campaign ${id} does not exist`);
     }
-    if (signal === 2) await this.redis.srem(this.keys.running, id);
+    if (signal === 2) await leaveRunning(this.redis, this.keys, id, now);
     const raw = [applied, applied === 1 ? sup : 0, late, finalized, soft];
     return this.result(raw, outcome, { ...who, campaignId: id, index });
   }

@@ -17,3 +17,4 @@ export {
   type SuppressionEntry,
   type SuppressionInput,
 } from './suppressions.ts';
+export { Retention } from './retention.ts';

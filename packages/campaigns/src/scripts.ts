@@ -27,6 +27,17 @@ end
 `;
 
 /**
+ * Lua function: appends an event to a campaign's stream, capped at about `cap` entries (the
+ * oldest go; `~` lets Redis trim whole nodes, which costs next to nothing) unless `cap` is '0'.
+ */
+export const EVENTS_LUA = `
+local function addEvent(stream, cap, ...)
+  if cap ~= '0' then return redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', ...) end
+  return redis.call('XADD', stream, '*', ...)
+end
+`;
+
+/**
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
  * round trip: a sender batches the outcomes of a few milliseconds (see Recorder). Addresses to
  * suppress are suppressed by the caller before this runs (the tenant's list is in another slot
@@ -34,17 +45,18 @@ end
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, pace hash,
  *       claimed bitmap
  * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
- * ARGV: now, lowWater, campaign id, then per recipient: index, outcome, email, reason, detail
+ * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
+ *       email, reason, detail
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
-export const FINALIZE = `${WINDOW_LUA}
+export const FINALIZE = `${WINDOW_LUA}${EVENTS_LUA}
 local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason = {}, {}
 local n, wasDeferred = 0, 0
 local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
-for k = 4, #ARGV, 5 do
+for k = 5, #ARGV, 5 do
   local idx = tonumber(ARGV[k])
   if cancelled and redis.call('GETBIT', KEYS[7], idx) == 0 then
     -- Counted as cancelled when the cancel came: a sender with a stale status must not move it.
@@ -62,7 +74,7 @@ for k = 4, #ARGV, 5 do
     byOutcome[o] = (byOutcome[o] or 0) + 1
     local why = o .. ':' .. r
     byReason[why] = (byReason[why] or 0) + 1
-    redis.call('XADD', KEYS[4], '*', 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
+    addEvent(KEYS[4], ARGV[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
   end
 end
 if n == 0 then return out end
@@ -85,10 +97,10 @@ return out
  * recipient is no longer in flight: its claim is dropped, and if the campaign was cancelled
  * while it was, it counts as cancelled, since it will never be retried.
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, claimed bitmap
- * ARGV: index, email, reason, detail, now, lowWater
+ * ARGV: index, email, reason, detail, now, lowWater, events cap (0: none)
  * Returns {recorded, signal, cursor} like FINALIZE (deferral frees a window place).
  */
-export const DEFER = `
+export const DEFER = `${EVENTS_LUA}
 local idx = tonumber(ARGV[1])
 if redis.call('GETBIT', KEYS[2], idx) == 1 then return {0, 0, 0} end
 local claimed = redis.call('SETBIT', KEYS[5], idx, 0)
@@ -100,7 +112,7 @@ if redis.call('GETBIT', KEYS[3], idx) == 0 then
   redis.call('SETBIT', KEYS[3], idx, 1)
   redis.call('HINCRBY', KEYS[1], 'deferred', 1)
 end
-redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
+addEvent(KEYS[4], ARGV[7], 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
 local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred')
 local total = tonumber(h[1]) or 0
 local cursor = tonumber(h[2]) or 0

@@ -18,6 +18,9 @@ import {
   START,
   TRANSITION,
 } from './scripts.ts';
+import { readEvents } from './events.ts';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
+import { leaveRunning } from './running.ts';
 import { SuppressionList } from './suppressions.ts';
 import { LuaScript, masterNodes, type RedisClient } from '@volley/redis';
 
@@ -110,11 +113,16 @@ function toResult(raw: unknown): FinalizeResult {
 /** Campaign definitions, recipients and per-recipient state in Redis. */
 export class CampaignStore {
   private readonly suppressions: SuppressionList;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
+  private readonly eventsCap: string;
+
   constructor(
     readonly redis: RedisClient,
     readonly keys: Keys,
+    opts: { eventsMaxLen?: number } = {},
   ) {
     this.suppressions = new SuppressionList(redis, keys);
+    this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
   }
 
   newId(): string {
@@ -278,7 +286,7 @@ export class CampaignStore {
       ],
       [now],
     )) as [number, number, string];
-    if (status === 'completed') await this.leaveRunning(id);
+    if (status === 'completed') await this.leaveRunning(id, now);
     return { started: started === 1, total, status };
   }
 
@@ -303,7 +311,7 @@ export class CampaignStore {
       ],
       [from.join(','), to, now, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
-    if (changed === 1 && to === 'cancelled') await this.leaveRunning(id);
+    if (changed === 1 && to === 'cancelled') await this.leaveRunning(id, now);
     return { changed: changed === 1, was };
   }
 
@@ -400,9 +408,9 @@ export class CampaignStore {
     return this.redis.smembers(this.keys.running);
   }
 
-  /** Takes a campaign out of the running set (it completed, was cancelled or is gone). */
-  async leaveRunning(id: string): Promise<void> {
-    await this.redis.srem(this.keys.running, id);
+  /** Takes a campaign out of the running set; see {@link leaveRunning}. */
+  async leaveRunning(id: string, finishedAt?: number): Promise<void> {
+    await leaveRunning(this.redis, this.keys, id, finishedAt);
   }
 
   /**
@@ -483,7 +491,7 @@ export class CampaignStore {
     // a crash in between leaves the address suppressed and the outcome to the job's retry
     // (suppressing again keeps the first entry), never an outcome recorded without it.
     await this.suppressions.addBounces(tenant, id, entries, now);
-    const args: (string | number)[] = [now, lowWater, id];
+    const args: (string | number)[] = [now, lowWater, id, this.eventsCap];
     for (const e of entries) {
       args.push(e.index, e.outcome, e.email, e.reason ?? '', (e.detail ?? '').slice(0, 500));
     }
@@ -501,7 +509,7 @@ export class CampaignStore {
       args,
     )) as number[];
     const [signal = 0, cursor = 0] = raw;
-    if (signal === 2) await this.leaveRunning(id);
+    if (signal === 2) await this.leaveRunning(id, now);
     return entries.map((_e, k) => ({
       recorded: raw[k + 2] === 1,
       refill: k === 0 && signal === 1,
@@ -561,40 +569,25 @@ export class CampaignStore {
         this.keys.events(id),
         this.keys.claimed(id),
       ],
-      [index, email, opts.reason, opts.detail.slice(0, 500), opts.now ?? Date.now(), opts.lowWater],
+      [
+        index,
+        email,
+        opts.reason,
+        opts.detail.slice(0, 500),
+        opts.now ?? Date.now(),
+        opts.lowWater,
+        this.eventsCap,
+      ],
     );
     return toResult(raw);
   }
 
   /** Per-recipient events oldest first; `cursor` is the last stream id seen. */
-  async events(
+  events(
     id: string,
     cursor: string | undefined,
     limit: number,
   ): Promise<{ events: (RecipientEvent & { id: string })[]; next: string | undefined }> {
-    const start = cursor ? `(${cursor}` : '-';
-    const rows = await this.redis.xrange(this.keys.events(id), start, '+', 'COUNT', limit);
-    const events = rows.map(([sid, flat]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string;
-      const ev: RecipientEvent & { id: string } = {
-        id: sid,
-        campaignId: id,
-        index: num(f.i),
-        email: f.e ?? '',
-        outcome: (f.o ?? 'failed') as RecipientEvent['outcome'],
-        at: num(f.t),
-      };
-      if (f.r) ev.reason = f.r;
-      if (f.d) ev.detail = f.d;
-      if (f.s) ev.source = f.s;
-      if (f.x) ev.status = f.x;
-      if (f.y) ev.replyCode = Number(f.y);
-      if (f.h) ev.hardBounce = f.h === '1';
-      if (f.l) ev.late = f.l === '1';
-      return ev;
-    });
-    const last = rows[rows.length - 1];
-    return { events, next: rows.length === limit && last ? last[0] : undefined };
+    return readEvents(this.redis, this.keys.events(id), id, cursor, limit);
   }
 }

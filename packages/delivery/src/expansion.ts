@@ -138,7 +138,7 @@ export class Expander {
     for (const id of await store.runningIds()) {
       const s = await store.windowState(id);
       if (!s || s.status === 'completed' || s.status === 'cancelled') {
-        await store.leaveRunning(id);
+        await store.leaveRunning(id, s ? Date.now() : undefined);
         continue;
       }
       if (s.status !== 'running') continue;

@@ -14,6 +14,7 @@ import {
   createQueues,
   Feedback,
   IdempotencyKeys,
+  Retention,
   SuppressionList,
 } from '@volley/campaigns';
 import { DomainStore } from '@volley/domains';
@@ -151,6 +152,11 @@ describe('Lua scripts on a Redis Cluster', () => {
       { kind: 'unsubscribed', source: 'mailto' },
     );
     assert.equal((await store.transition(id, ['running'], 'cancelled')).changed, true);
+    // Cancelled: indexed for retention, which removes its per-recipient data when due.
+    const later = Date.now() + 2000;
+    const retention = new Retention(redis, keys, { retentionMs: 1000, clock: () => later });
+    assert.deepEqual((await retention.sweep()).purged, [id]);
+    assert.equal(await redis.exists(keys.recipients(id)), 0);
 
     const list = new SuppressionList(redis, keys);
     await list.add(tenant, [{ email: 'y@one.example', source: 'manual', reason: 'request' }]);
