@@ -9,7 +9,7 @@ import { redisSeeds, redisTargetProblems } from '@volley/config';
  */
 export type RedisClient = Redis | Cluster;
 
-export interface ConnectOptions {
+interface ConnectOptions {
   /** Name shown by CLIENT LIST, so an operator can tell the services apart. */
   name: string;
   /**
@@ -26,7 +26,7 @@ export interface ConnectOptions {
 }
 
 /** REDIS_URL and the cluster flag do not go together (several URLs without the flag, say). */
-export class RedisTargetError extends Error {
+class RedisTargetError extends Error {
   readonly code = 'REDIS_TARGET_INVALID';
   constructor(readonly problems: string[]) {
     super(problems.join('; '));
