@@ -205,7 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     {
       schema: operation({
         operationId: 'getReadiness',
-        summary: 'Readiness: RedisClient is connected',
+        summary: 'Readiness: Redis is connected',
         tag: 'health',
         access: 'none',
         response: {
