@@ -21,6 +21,7 @@ import { openResults, profilesDir } from './lib/results.ts';
 import { checkPostfixTools } from './lib/sink.ts';
 import { policyFor } from './lib/conformance.ts';
 import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
+import { runMetricsAb } from './lib/metrics-ab.ts';
 import { recipients, sampleMessage, templatesOfSize } from './lib/workload.ts';
 
 function packageVersion(name: string): string {
@@ -119,6 +120,20 @@ async function main(): Promise<number> {
     log(
       `campaign body: ${o.recipients} recipients, ${(Buffer.byteLength(body) / 1e6).toFixed(1)} MB of JSON`,
     );
+
+    if (o.metricsAb) {
+      return await runMetricsAb({
+        o,
+        senderEnv,
+        body,
+        policy,
+        machine: env,
+        flags: flagLine(o),
+        outDir,
+        startedAt,
+        stamp,
+      });
+    }
 
     const runs: RunResult[] = [];
     const show = (r: RunResult): void => {

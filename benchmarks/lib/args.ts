@@ -28,7 +28,12 @@ export interface BenchOptions {
   out: string;
   /** Write a V8 CPU profile of every API and sender process under results/tmp/profiles. */
   profile: boolean;
+  /** Run the campaign with the send-path metrics on and off instead of the baselines. */
+  metricsAb: boolean;
 }
+
+/** Pairs of on and off runs the metrics A/B needs: a cost of a few percent hides in fewer. */
+const MIN_AB_REPS = 3;
 
 function dkimMode(text: string, name: string): DkimMode {
   const v = text.toLowerCase();
@@ -94,6 +99,10 @@ export const BENCH_CLI = defineCli(
       'V8 CPU profiles of the API and senders, with a summary, in\n' +
         'benchmarks/results/tmp/profiles/<time>/ (profiling slows them)',
     ),
+    'metrics-ab': flag.switch(
+      'what the send-path metrics cost: each repetition runs the campaign with\n' +
+        `VOLLEY_SEND_METRICS=on and off (no baselines); at least ${MIN_AB_REPS} repetitions`,
+    ),
   },
   (v): BenchOptions => {
     const recipients = v.recipients ?? (v.quick ? 20_000 : 100_000);
@@ -101,13 +110,19 @@ export const BENCH_CLI = defineCli(
     // At least 50,000: the wire runs at thousands per second, and fewer would leave it no steady state.
     const wireMessages = v['wire-messages'] ?? Math.max(recipients, 50_000);
     const largest = Math.max(recipients, naiveMessages, wireMessages);
+    const reps = v.reps ?? (v.quick && !v['metrics-ab'] ? 1 : 3);
+    if (v['metrics-ab'] && reps < MIN_AB_REPS) {
+      throw new FlagError(
+        `--metrics-ab needs --reps ${MIN_AB_REPS} or more: the cost is the median of the on ÷ off ratios of the repetitions`,
+      );
+    }
     return {
       quick: v.quick,
       senders: v.senders,
       recipients,
       domains: v.domains,
       size: v.size,
-      reps: v.reps ?? (v.quick ? 1 : 3),
+      reps,
       naiveMessages,
       wireMessages,
       dkim: v.dkim,
@@ -116,6 +131,7 @@ export const BENCH_CLI = defineCli(
       timeoutS: v.timeout ?? 120 + Math.ceil(largest / 500),
       out: outOption(v.out, v.quick),
       profile: v.profile,
+      metricsAb: v['metrics-ab'],
     };
   },
 );

@@ -315,6 +315,7 @@ export function flagLine(o: BenchOptions): string {
     `--wire-messages ${o.wireMessages}`,
     `--dkim ${o.dkim}`,
     `--domain-limits ${o.domainLimits}`,
+    o.metricsAb ? '--metrics-ab' : '',
   ]
     .filter(Boolean)
     .join(' ');

@@ -143,6 +143,7 @@ describe('the benchmark commands', () => {
       timeoutS: 120 + 100_000 / 500,
       out: 'benchmarks/results',
       profile: false,
+      metricsAb: false,
     });
     assert.deepEqual(BENCH_CLI.parse(['--quick']), {
       quick: true,
@@ -159,7 +160,23 @@ describe('the benchmark commands', () => {
       timeoutS: 120 + 50_000 / 500,
       out: 'benchmarks/results/tmp',
       profile: false,
+      metricsAb: false,
     });
+  });
+
+  test('npm run bench --metrics-ab: three repetitions even with --quick, and never fewer', () => {
+    const ab = BENCH_CLI.parse(['--metrics-ab', '--quick']);
+    assert.deepEqual(ab === 'help' ? ab : [ab.metricsAb, ab.reps, ab.recipients], [
+      true,
+      3,
+      20_000,
+    ]);
+    const five = BENCH_CLI.parse(['--metrics-ab', '--reps', '5']);
+    assert.equal(five === 'help' ? five : five.reps, 5);
+    assert.throws(
+      () => BENCH_CLI.parse(['--metrics-ab', '--reps', '2']),
+      /--metrics-ab needs --reps 3 or more/,
+    );
   });
 
   test('npm run bench: --dkim and --domain-limits alone mean on, and take their words', () => {

@@ -310,6 +310,31 @@ describe('bounce SMTP server: effects', () => {
     assert.deepEqual(await snapshot(w, id), before);
   });
 
+  test('a bounce forwarded to fbl@ with no return path in it acts by its Message-ID, only for the address it names', async () => {
+    const id = await campaign(w, 2);
+    // Someone forwards the DSN they got: no VERP address anywhere, only the returned headers.
+    const forwarded = dsn({ recipient: 'r1@example.org', status: '5.1.1', messageId: mid(id, 1) });
+    assert.doesNotMatch(forwarded, /bounces\+/);
+    assert.equal((await submit(w, `fbl@${DOMAIN}`, forwarded, 'someone@example.net')).code, 250);
+    const entry = await w.list.get(TENANT, 'r1@example.org');
+    assert.deepEqual(
+      [entry?.source, entry?.reason, entry?.campaignId],
+      ['bounce', 'userunknown', id],
+    );
+    assert.equal(await effects(w, 'hard_bounce', 'userunknown'), 1);
+
+    // The same, but the Message-ID is recipient 0's while the report names someone else.
+    const before = await snapshot(w, id);
+    const other = dsn({
+      recipient: 'stranger@example.org',
+      status: '5.1.1',
+      messageId: mid(id, 0),
+    });
+    assert.equal((await submit(w, `fbl@${DOMAIN}`, other)).code, 250);
+    assert.deepEqual(await snapshot(w, id), before);
+    assert.equal(await effects(w, 'unmatched', 'address_mismatch'), 1);
+  });
+
   test("a bounce at another message's VERP address acts on the message it returns, only for that message's address", async () => {
     const id = await campaign(w, 3);
     // Recipient 0's return path, recipient 1's message and address: a forwarded bounce.

@@ -104,13 +104,15 @@ export function findPostfix(): PostfixCommands {
 
 /**
  * Only the daemons a relay needs, none chrooted (a chroot would need copies of /etc files in
- * the queue folder). No pickup, local, virtual or lmtp: nothing is delivered on this machine.
- * postlog writes `maillog_file`; showq answers `postqueue`.
+ * the queue folder). No local, virtual or lmtp: nothing is delivered on this machine. pickup
+ * only so that `postqueue -f` (flush), which wakes it, succeeds: nothing is ever dropped in
+ * maildrop. postlog writes `maillog_file`; showq answers `postqueue`.
  */
 function masterCf(port: number): string {
   return `127.0.0.1:${port} inet n - n - - smtpd
 cleanup   unix  n - n -    0 cleanup
 qmgr      unix  n - n 300  1 qmgr
+pickup    unix  n - n 60   1 pickup
 rewrite   unix  - - n -    - trivial-rewrite
 bounce    unix  - - n -    0 bounce
 defer     unix  - - n -    0 bounce

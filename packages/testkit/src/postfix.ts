@@ -87,6 +87,11 @@ export interface PostfixInstance {
   logTail(lines?: number): string;
   /** The messages Postfix still holds (incoming, active, deferred, hold). */
   queue(): Promise<QueuedMessage[]>;
+  /**
+   * Asks Postfix to try every queued message now, whatever its next retry time
+   * (`postqueue -f`, what an operator runs once a next hop is back).
+   */
+  flush(): Promise<void>;
   /** PIDs of the instance's live processes (master and daemons); none once stopped. */
   processes(): number[];
   /**
@@ -231,6 +236,10 @@ async function startOnce(
     queueDir,
     logFile,
     logTail: (lines = 40) => tailOf(logFile, lines),
+    async flush() {
+      const r = await run(bins.postqueue, ['-c', configDir, '-f']);
+      if (r.code !== 0) throw new Error(`postqueue -f failed: ${r.output}`);
+    },
     processes: () => sessionMembers(pid),
     async queue() {
       const r = await run(bins.postqueue, ['-c', configDir, '-j']);

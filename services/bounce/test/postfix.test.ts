@@ -2,6 +2,7 @@
 // itself turns a next hop's 550 5.1.1 into a DSN for the VERP return path and delivers it to
 // the bounce service; a complaint and a mailto unsubscribe take the same way in, and the
 // one-click unsubscribe goes to the API. Each ends on the suppression list and in the stats.
+// Complaints come both ways providers send them: to fbl@, and to the message's return path.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -56,13 +57,13 @@ before(async () => {
     from: 'News <news@sender.example>',
     subject: 'Hello {{name}}',
     text: 'Hi {{name}}',
-    recipients: ['ada', 'bob', 'cy', 'nobody'].map((name) => ({
+    recipients: ['ada', 'bob', 'cy', 'dee', 'nobody'].map((name) => ({
       email: `${name}@dest.test`,
       vars: { name },
     })),
   });
   await h.completed(id);
-  await dest.waitFor(3);
+  await dest.waitFor(4);
 });
 
 after(async () => {
@@ -119,7 +120,7 @@ function delivered(to: string): CapturedMessage {
 }
 
 interface Stats {
-  counts: { sent: number; bounced: number; lateBounced: number };
+  counts: { sent: number; bounced: number; lateBounced: number; complained: number };
   feedback: {
     lateBounced: Record<string, number>;
     complained: Record<string, number>;
@@ -132,7 +133,7 @@ describe('feedback through a real MTA', () => {
     const entry = await suppressed('nobody@dest.test');
     assert.deepEqual([entry.source, entry.reason], ['bounce', 'userunknown']);
     const stats = await api<Stats>('GET', `/v1/campaigns/${id}/stats`);
-    assert.equal(stats.json.counts.sent, 4, 'Postfix accepted all four');
+    assert.equal(stats.json.counts.sent, 5, 'Postfix accepted all five');
     assert.equal(stats.json.counts.lateBounced, 1);
     assert.deepEqual(stats.json.feedback.lateBounced, { userunknown: 1 });
     const events = await api<{ events: Record<string, unknown>[] }>(
@@ -192,6 +193,93 @@ describe('feedback through a real MTA', () => {
     assert.deepEqual([entry.source, entry.reason], ['complaint', 'abuse']);
     const stats = await api<Stats>('GET', `/v1/campaigns/${id}/stats`);
     assert.deepEqual(stats.json.feedback.complained, { abuse: 1 });
+  });
+
+  test("a complaint report (ARF) sent to the message's own VERP return path through Postfix is a complaint, not a bounce", async () => {
+    const sent = delivered('dee@dest.test');
+    const returnPath = sent.from;
+    assert.match(returnPath, new RegExp(`^bounces\\+[a-z2-7]+@${DOMAIN.replace(/\./g, '\\.')}$`));
+    const before = await api<Stats>('GET', `/v1/campaigns/${id}/stats`);
+    const complaintsBefore = sample(await bounce.metrics(), 'volley_bounce_effects_total', {
+      effect: 'complaint',
+    });
+    // What a provider's feedback loop sends to the return path of the message its user marked
+    // as spam (RFC 5965): the whole message as delivered, with the Return-Path header the
+    // final delivery added, from the null sender as other automatic reports.
+    const report = [
+      'From: Feedback Loop <feedback@mailbox.example>',
+      `To: ${returnPath}`,
+      'Subject: Abuse report',
+      `Date: ${new Date().toUTCString()}`,
+      'Message-ID: <fbl-dee-1@mailbox.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=feedback-report; boundary="part1_13d.2e68ed54"',
+      '',
+      '--part1_13d.2e68ed54',
+      'Content-Type: text/plain; charset="US-ASCII"',
+      'Content-Transfer-Encoding: 7bit',
+      '',
+      'This is an email abuse report for an email message received from IP 127.0.0.1.',
+      '',
+      '--part1_13d.2e68ed54',
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'User-Agent: MailboxProvider-FBL/2.0',
+      'Version: 1',
+      `Original-Mail-From: <${returnPath}>`,
+      'Original-Rcpt-To: <dee@dest.test>',
+      `Arrival-Date: ${new Date(sent.receivedAt).toUTCString()}`,
+      'Reporting-MTA: dns; mx.mailbox.example',
+      'Source-IP: 127.0.0.1',
+      'Reported-Domain: sender.example',
+      '',
+      '--part1_13d.2e68ed54',
+      'Content-Type: message/rfc822',
+      'Content-Disposition: inline',
+      '',
+      `Return-Path: <${returnPath}>`,
+      sent.raw.toString('utf8').replace(/\r\n$/, ''),
+      '--part1_13d.2e68ed54--',
+      '',
+    ].join('\r\n');
+    await viaPostfix('', returnPath, report);
+    const entry = await suppressed('dee@dest.test');
+    assert.deepEqual([entry.source, entry.reason], ['complaint', 'abuse']);
+
+    const after = await api<Stats>('GET', `/v1/campaigns/${id}/stats`);
+    assert.equal(after.json.counts.complained, before.json.counts.complained + 1);
+    assert.equal(
+      after.json.feedback.complained.abuse,
+      (before.json.feedback.complained.abuse ?? 0) + 1,
+    );
+    // Not a bounce: neither a late bounce of a sent recipient nor a final bounce.
+    assert.equal(after.json.counts.lateBounced, before.json.counts.lateBounced);
+    assert.deepEqual(after.json.feedback.lateBounced, before.json.feedback.lateBounced);
+    assert.equal(after.json.counts.bounced, before.json.counts.bounced);
+    assert.equal(after.json.counts.sent, before.json.counts.sent);
+    const events = await api<{ events: Record<string, unknown>[] }>(
+      'GET',
+      `/v1/campaigns/${id}/events?limit=100`,
+    );
+    const dee = events.json.events.filter((e) => e.email === 'dee@dest.test');
+    assert.deepEqual(
+      dee.map((e) => [e.outcome, e.reason, e.source]),
+      [
+        ['sent', 'delivered', undefined],
+        ['complained', 'abuse', 'arf'],
+      ],
+    );
+    const m = await bounce.metrics();
+    assert.equal(
+      sample(m, 'volley_bounce_messages_total', { address: 'verp', kind: 'feedback' }),
+      1,
+      'the report arrived at the VERP address',
+    );
+    assert.equal(
+      sample(m, 'volley_bounce_effects_total', { effect: 'complaint' }),
+      complaintsBefore + 1,
+    );
   });
 
   test('both unsubscribe routes of a message: one-click POST to the API, and mail to its mailto through Postfix', async () => {
