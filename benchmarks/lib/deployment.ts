@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { findRedisServer, freePort, startLocalRedis, type LocalRedis } from '@volley/redis';
+import {
+  findRedisServer,
+  freePort,
+  startLocalCluster,
+  startLocalRedis,
+  type LocalRedis,
+} from '@volley/redis';
 import { adopt, launchService, tail, type ChildHandle, type ServiceRuntime } from '@volley/runtime';
 
 /** Redis key prefix of every Volley deployment the harness starts (each has a fresh Redis). */
@@ -60,10 +66,18 @@ export interface DeploymentOptions {
   onSenderLine?: (k: number, line: string) => void;
   /** TypeScript through tsx, or the compiled dist/ as production runs it. @defaultValue 'tsx' */
   runtime?: ServiceRuntime;
+  /** A Redis Cluster of this many masters instead of one Redis. @defaultValue 0 (one Redis) */
+  clusterMasters?: number;
 }
 
 export interface Deployment {
+  /** The Redis, or a cluster's first master. */
   redis: LocalRedis;
+  /** Every Redis server process: the one Redis, or each master of the cluster. */
+  redisNodes: LocalRedis[];
+  /** What the services' REDIS_URL is (a cluster's seed list) and whether it is a cluster. */
+  redisUrl: string;
+  redisCluster: boolean;
   api: ChildHandle;
   senders: ChildHandle[];
   /** `http://127.0.0.1:<port>` of the API. */
@@ -80,8 +94,13 @@ export interface Deployment {
 
 /** Starts Redis, the API and the senders, and waits until each says it is ready. */
 export async function startDeployment(o: DeploymentOptions): Promise<Deployment> {
-  const redis = await startLocalRedis();
-  const stopRedis = adopt(redis.pid, () => redis.stop());
+  const cluster = o.clusterMasters
+    ? await startLocalCluster({ masters: o.clusterMasters })
+    : undefined;
+  const redisNodes = cluster ? cluster.nodes : [await startLocalRedis()];
+  const redis = redisNodes[0] as LocalRedis;
+  const redisUrl = cluster ? cluster.url : redis.url;
+  const stopRedis = adopt(redis.pid, () => (cluster ? cluster.stop() : redis.stop()));
   const services: ChildHandle[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(services.map((p) => p.stop('SIGTERM', STOP_GRACE_MS)));
@@ -91,7 +110,8 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     const apiKey = randomBytes(24).toString('hex');
     const apiPort = await freePort();
     const common = {
-      REDIS_URL: redis.url,
+      REDIS_URL: redisUrl,
+      ...(cluster ? { VOLLEY_REDIS_CLUSTER: 'true' } : {}),
       VOLLEY_REDIS_PREFIX: PREFIX,
       VOLLEY_METRICS_PORT: '0',
       VOLLEY_METRICS_HOST: '127.0.0.1',
@@ -140,6 +160,9 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     ]);
     return {
       redis,
+      redisNodes,
+      redisUrl,
+      redisCluster: cluster !== undefined,
       api,
       senders,
       base: `http://127.0.0.1:${apiPort}`,

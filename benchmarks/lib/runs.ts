@@ -5,9 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Keys } from '@volley/contracts';
+import { Keys, QUEUES } from '@volley/contracts';
 import { domainOf } from '@volley/message';
-import { connectRedis, type RedisClient } from '@volley/redis';
+import { connectRedis, masterNodes, type RedisClient } from '@volley/redis';
 import { launch, launchTs, tail, type ChildHandle, type ServiceRuntime } from '@volley/runtime';
 import type { Policy } from '@volley/shaping';
 import { measureConformance, type Conformance } from './conformance.ts';
@@ -296,6 +296,8 @@ export interface VolleyOptions {
   policy?: Policy | undefined;
   /** How the API and senders run (`npm run bench:runtime`). @defaultValue 'tsx' */
   runtime?: ServiceRuntime | undefined;
+  /** A Redis Cluster of this many masters instead of one Redis. @defaultValue 0 (one Redis) */
+  clusterMasters?: number | undefined;
 }
 
 /** Largest body the API accepts (its configuration's upper bound). */
@@ -303,6 +305,21 @@ const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 function infoField(info: string, field: string): number {
   const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
   return m ? Number(m[1]) : Number.NaN;
+}
+
+/** INFO `section` of every master (one Redis: its own). */
+async function infoOfAll(client: RedisClient, section: string): Promise<string[]> {
+  return Promise.all(masterNodes(client).map((n) => n.info(section)));
+}
+
+/** A numeric INFO field summed over every master (one Redis: its own). */
+async function infoSum(client: RedisClient, section: string, field: string): Promise<number> {
+  return (await infoOfAll(client, section)).reduce((a, i) => a + infoField(i, field), 0);
+}
+
+/** Commands served so far, by every master. */
+async function commandsServed(client: RedisClient): Promise<number> {
+  return (await infoOfAll(client, 'commandstats')).reduce((a, i) => a + totalCommands(i), 0);
 }
 
 export async function redisVersion(client: RedisClient): Promise<string> {
@@ -332,20 +349,25 @@ async function memoryByKey(
     [keys.campaign(id), 'campaign hash'],
   ]);
   const out: Record<string, number> = {};
-  let cursor = '0';
   let seen = 0;
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', `${keys.prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of batch) {
-      if (++seen > 100_000) return out;
-      const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', 0));
-      const group =
-        names.get(key) ??
-        (key.startsWith(`${keys.bullPrefix}:`) ? 'BullMQ queues and jobs' : 'other');
-      out[group] = (out[group] ?? 0) + (Number.isFinite(bytes) ? bytes : 0);
-    }
-  } while (cursor !== '0');
+  // A cluster's keys are scanned node by node.
+  for (const node of masterNodes(client)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', `${keys.prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of batch) {
+        if (++seen > 100_000) return out;
+        const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', 0));
+        const group =
+          names.get(key) ??
+          (Object.values(QUEUES).some((q) => key.startsWith(`${keys.bullPrefix(q)}:`))
+            ? 'BullMQ queues and jobs'
+            : 'other');
+        out[group] = (out[group] ?? 0) + (Number.isFinite(bytes) ? bytes : 0);
+      }
+    } while (cursor !== '0');
+  }
   return out;
 }
 
@@ -415,24 +437,27 @@ export async function runVolley(
       senderEnv: o.senderEnv,
       profile: o.profileDir ? { dir: o.profileDir, rep: o.rep } : undefined,
       ...(o.runtime ? { runtime: o.runtime } : {}),
+      ...(o.clusterMasters ? { clusterMasters: o.clusterMasters } : {}),
     });
-    const { redis, api, senders, base, auth } = volley;
+    const { redisNodes, api, senders, base, auth } = volley;
     log(
-      `    pids: redis ${redis.pid}, smtp-sink ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
+      `    pids: redis ${redisNodes.map((r) => r.pid).join(' ')}, smtp-sink ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
     );
-    client = connectRedis(redis.url, { name: 'volley-bench' });
+    client = connectRedis(volley.redisUrl, { name: 'volley-bench', cluster: volley.redisCluster });
     onVersion?.(await redisVersion(client));
     const keys = new Keys(PREFIX);
 
-    const redisCpu = (): number => cpuSeconds(redis.pid) ?? Number.NaN;
+    // Every Redis process: a cluster's work is the sum of its masters'.
+    const redisCpu = (): number =>
+      redisNodes.reduce((a, r) => a + (cpuSeconds(r.pid) ?? Number.NaN), 0);
     const cpu0 = {
       sender: cpuOf(senders.map((s) => s.pid)),
       api: cpuOf([api.pid]),
       redis: redisCpu(),
       sink: sink.cpu(),
     };
-    const baselineBytes = infoField(await client.info('memory'), 'used_memory');
-    const commands0 = totalCommands(await client.info('commandstats'));
+    const baselineBytes = await infoSum(client, 'memory', 'used_memory');
+    const commands0 = await commandsServed(client);
     const samples: ByteSample[] = [];
     let sampledPeak = baselineBytes;
     let view: CampaignView | undefined;
@@ -446,7 +471,7 @@ export async function runVolley(
     const tick = async (): Promise<boolean> => {
       running.assertRunning();
       samples.push({ t: (performance.now() - t0) / 1000, bytes: sink.bytesRead() });
-      sampledPeak = Math.max(sampledPeak, infoField(await c.info('memory'), 'used_memory'));
+      sampledPeak = Math.max(sampledPeak, await infoSum(c, 'memory', 'used_memory'));
       if (id === undefined) return false;
       const res = await fetch(`${base}/v1/campaigns/${id}`, { headers: auth });
       if (!res.ok) throw new Error(`GET /v1/campaigns/${id}: ${res.status} ${await res.text()}`);
@@ -486,9 +511,8 @@ export async function runVolley(
       sink: sink.cpu() - cpu0.sink,
     };
     // Counted right at completion; the harness's own sampling (a few calls per tick) is in it.
-    const commands = totalCommands(await client.info('commandstats')) - commands0;
-    const memInfo = await client.info('memory');
-    const peakBytes = Math.max(sampledPeak, infoField(memInfo, 'used_memory_peak'));
+    const commands = (await commandsServed(client)) - commands0;
+    const peakBytes = Math.max(sampledPeak, await infoSum(client, 'memory', 'used_memory_peak'));
     const counts = view?.counts ?? {};
     const sent = counts.sent ?? 0;
     const total = counts.total ?? o.recipients;

@@ -4,7 +4,7 @@
  * sorted set, one member a domain), so the ETA can read the largest backlogs in one command
  * instead of counting the list.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import type { Keys } from '@volley/contracts';
 
 /**
@@ -34,7 +34,7 @@ export interface DomainBacklog {
 
 /** The `limit` recipient domains with the most recipients left, most first. */
 export async function largestBacklogs(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   id: string,
   limit: number,
@@ -52,7 +52,7 @@ export async function largestBacklogs(
  * deduplication set and off the backlog, in one round trip.
  */
 export async function forgetRecipients(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   id: string,
   emails: readonly string[],

@@ -33,33 +33,31 @@ local SOURCE = {bounced = 'bounce', complained = 'complaint', unsubscribed = 'un
  * `unsubscribed` the same way. None of these is part of `total`'s breakdown, so nothing is
  * counted twice and no count goes down.
  *
- * Hard bounces, complaints and unsubscribes suppress the address for the campaign's tenant at
- * once; soft bounces count per address and suppress at `softLimit` within the window.
+ * What the report does to the address (suppression, the soft-bounce count) is FEEDBACK_ADDRESS,
+ * run by the caller before this one: the tenant's keys are in another slot of a cluster than
+ * the campaign's, and that script applied twice changes nothing, so a crash in between is
+ * made good by the report's redelivery.
  *
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback
- *       bitmap, running set, suppression set, suppression log, suppression info, soft-bounce set,
- *       finished set
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback bitmap
  * ARGV: now, campaign id, index, address as stored, kind, reason, detail, hard ('1'/'0'),
- *       source, status, reply code, soft limit (0: never), window start, window ms, detail of
- *       a suppression by the soft limit, events cap (0: none)
+ *       source, status, reply code, events cap (0: none)
  * Returns {applied (1, 0 already recorded, -1 no such campaign, or its per-recipient data
- *          removed by retention), suppressed now, late,
- *          finalized, soft bounces in the window}.
+ *          removed by retention), late, finalized, window signal (2: the campaign completed now)}.
  */
-export const FEEDBACK_RECIPIENT = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}${SOFT_LUA}
+export const FEEDBACK_RECIPIENT = `${WINDOW_LUA}${EVENTS_LUA}
 local now, id, idx = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local email, kind, reason, detail = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local hard = ARGV[8] == '1'
 local status = redis.call('HGET', KEYS[1], 'status')
 -- Once retention removed the campaign's per-recipient data, a bitmap or stream written here
 -- would come back with nothing to remove it again.
-if not status or redis.call('HEXISTS', KEYS[1], 'purgedAt') == 1 then return {-1, 0, 0, 0, 0} end
+if not status or redis.call('HEXISTS', KEYS[1], 'purgedAt') == 1 then return {-1, 0, 0, 0} end
 local bits = {bounced = 0, complained = 2, unsubscribed = 3}
 local base = idx * 4
 local first = redis.call('SETBIT', KEYS[6], base + bits[kind], 1) == 0
 local escalated = kind == 'bounced' and hard and redis.call('SETBIT', KEYS[6], base + 1, 1) == 0
-if not first and not escalated then return {0, 0, 0, 0, 0} end
-local finalized, soft = 0, 0
+if not first and not escalated then return {0, 0, 0, 0} end
+local finalized, signal = 0, 0
 if first then
   if kind == 'bounced' and (status == 'running' or status == 'paused')
       and redis.call('SETBIT', KEYS[2], idx, 1) == 0 then
@@ -69,7 +67,7 @@ if first then
     end
     redis.call('HINCRBY', KEYS[1], 'bounced', 1)
     redis.call('HINCRBY', KEYS[5], 'bounced:' .. reason, 1)
-    windowSignal(KEYS[1], KEYS[7], KEYS[12], id, now, -1)
+    signal = windowSignal(KEYS[1], now, -1)
     finalized = 1
   else
     local field = kind == 'bounced' and 'lateBounced' or kind
@@ -84,39 +82,29 @@ if kind == 'bounced' then
     ev[#ev + 1] = f
   end
 end
-addEvent(KEYS[4], ARGV[16], unpack(ev))
-local lower = string.lower(email)
-local sup = 0
-if kind ~= 'bounced' or hard then
-  sup = suppress(KEYS[8], KEYS[9], KEYS[10], lower, now, entry(SOURCE[kind], reason, id, detail))
-else
-  local added
-  soft, added = countSoft(KEYS[11], id .. ':' .. ARGV[3], now, ARGV[13], tonumber(ARGV[14]))
-  if added == 1 and tonumber(ARGV[12]) > 0 and soft >= tonumber(ARGV[12]) then
-    sup = suppress(KEYS[8], KEYS[9], KEYS[10], lower, now, entry('bounce', reason, id, ARGV[15]))
-  end
-end
-return {1, sup, late, finalized, soft}
+addEvent(KEYS[4], ARGV[12], unpack(ev))
+return {1, late, finalized, signal}
 `;
 
 /**
- * Feedback about an address of a tenant, outside any campaign: only its suppression (and, for
- * a soft bounce, its count; `ref` names the message so a report applied twice counts once).
+ * Feedback about an address of a tenant: its suppression (and, for a soft bounce, its count;
+ * `ref` names the message so a report applied twice counts once). Alone for feedback outside
+ * any campaign; before FEEDBACK_RECIPIENT for a campaign's recipient.
  * KEYS: suppression set, log, info, soft-bounce set
  * ARGV: now, address (lower-cased), kind, reason, detail, hard ('1'/'0'), ref, soft limit,
- *       window start, window ms, detail of a suppression by the soft limit
+ *       window start, window ms, detail of a suppression by the soft limit, campaign id ('' none)
  * Returns {applied, suppressed now, 0, 0, soft bounces in the window}.
  */
 export const FEEDBACK_ADDRESS = `${SUPPRESS_LUA}${SOFT_LUA}
 local now, email, kind, reason, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if kind ~= 'bounced' or ARGV[6] == '1' then
-  local sup = suppress(KEYS[1], KEYS[2], KEYS[3], email, now, entry(SOURCE[kind], reason, '', detail))
+  local sup = suppress(KEYS[1], KEYS[2], KEYS[3], email, now, entry(SOURCE[kind], reason, ARGV[12], detail))
   return {sup, sup, 0, 0, 0}
 end
 local soft, added = countSoft(KEYS[4], ARGV[7], now, ARGV[9], tonumber(ARGV[10]))
 local sup = 0
 if added == 1 and tonumber(ARGV[8]) > 0 and soft >= tonumber(ARGV[8]) then
-  sup = suppress(KEYS[1], KEYS[2], KEYS[3], email, now, entry('bounce', reason, '', ARGV[11]))
+  sup = suppress(KEYS[1], KEYS[2], KEYS[3], email, now, entry('bounce', reason, ARGV[12], ARGV[11]))
 end
 return {added, sup, 0, 0, soft}
 `;

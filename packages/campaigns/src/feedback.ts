@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type {
   BounceSource,
   ComplaintSource,
@@ -6,9 +5,10 @@ import type {
   Recipient,
   UnsubscribeSource,
 } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
 import { FEEDBACK_ADDRESS, FEEDBACK_RECIPIENT } from './feedback-scripts.ts';
 import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
+import { leaveRunning } from './running.ts';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /** What was reported about a message after it was sent. */
 export type FeedbackOutcome =
@@ -154,8 +154,9 @@ function fields(o: FeedbackOutcome): [string, string, boolean, string, string, s
 
 /**
  * Applies feedback: the effects module the bounce service and the API share. Each call is one
- * atomic script (after one read, for a campaign's recipient, of the campaign's tenant and the
- * recipient's address: both fixed once the campaign started, and they name the keys).
+ * atomic script on the address, then, for a campaign's recipient, one on the recipient (after
+ * one read of the campaign's tenant and the recipient's address: both fixed once the campaign
+ * started, and they name the keys). Both scripts change nothing when applied again.
  */
 export class Feedback {
   private readonly softLimit: number;
@@ -163,7 +164,7 @@ export class Feedback {
   private readonly eventsCap: string;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
     opts: FeedbackOptions,
   ) {
@@ -195,15 +196,14 @@ export class Feedback {
     const [reason, detail, hard, source, status, replyCode] = fields(outcome);
     const softDetail = `${this.softLimit} soft bounces within ${describeWindow(this.windowMs)}`;
     const since = now - this.windowMs;
-    if ('tenant' in target) {
-      const email = target.email.toLowerCase();
-      const raw = (await addressScript.run(
+    const onAddress = async (tenant: string, email: string, ref: string, campaignId: string) =>
+      (await addressScript.run(
         this.redis,
         [
-          this.keys.suppression(target.tenant),
-          this.keys.suppressionLog(target.tenant),
-          this.keys.suppressionInfo(target.tenant),
-          this.keys.softBounces(target.tenant, email),
+          this.keys.suppression(tenant),
+          this.keys.suppressionLog(tenant),
+          this.keys.suppressionInfo(tenant),
+          this.keys.softBounces(tenant, email),
         ],
         [
           now,
@@ -212,13 +212,17 @@ export class Feedback {
           reason,
           detail,
           hard ? '1' : '0',
-          target.ref,
+          ref,
           this.softLimit,
           since,
           this.windowMs,
           softDetail,
+          campaignId,
         ],
       )) as number[];
+    if ('tenant' in target) {
+      const email = target.email.toLowerCase();
+      const raw = await onAddress(target.tenant, email, target.ref, '');
       return this.result(raw, outcome, { tenant: target.tenant, email });
     }
     const { campaignId: id, index } = target;
@@ -238,7 +242,15 @@ export class Feedback {
         `recipient ${index} of campaign ${id} is not ${JSON.stringify(target.expectEmail.slice(0, 100))}`,
       );
     }
-    const raw = (await recipientScript.run(
+    // The address first (the tenant's keys; see FEEDBACK_RECIPIENT for why the order is safe),
+    // then the recipient (the campaign's keys: another slot of a cluster).
+    const [, sup = 0, , , soft = 0] = await onAddress(
+      who.tenant,
+      who.email.toLowerCase(),
+      `${id}:${index}`,
+      id,
+    );
+    const [applied = 0, late = 0, finalized = 0, signal = 0] = (await recipientScript.run(
       this.redis,
       [
         this.keys.campaign(id),
@@ -247,12 +259,6 @@ export class Feedback {
         this.keys.events(id),
         this.keys.reasons(id),
         this.keys.feedback(id),
-        this.keys.running,
-        this.keys.suppression(who.tenant),
-        this.keys.suppressionLog(who.tenant),
-        this.keys.suppressionInfo(who.tenant),
-        this.keys.softBounces(who.tenant, who.email.toLowerCase()),
-        this.keys.finished,
       ],
       [
         now,
@@ -266,16 +272,14 @@ export class Feedback {
         source,
         status,
         replyCode,
-        this.softLimit,
-        since,
-        this.windowMs,
-        softDetail,
         this.eventsCap,
       ],
     )) as number[];
-    if (raw[0] === -1) {
+    if (applied === -1) {
       throw new FeedbackError('FEEDBACK_UNKNOWN_RECIPIENT', `campaign ${id} does not exist`);
     }
+    if (signal === 2) await leaveRunning(this.redis, this.keys, id, now);
+    const raw = [applied, applied === 1 ? sup : 0, late, finalized, soft];
     return this.result(raw, outcome, { ...who, campaignId: id, index });
   }
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Keys } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /**
  * Claims an Idempotency-Key for a create. The key is a hash: `id` (the one campaign this key
@@ -111,7 +110,7 @@ export class IdempotencyKeys {
   private readonly leaseMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     opts: IdempotencyOptions = {},
   ) {

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import { JOBS, QUEUES, type ExpandJob, type Keys, type SendBatchJob } from '@volley/contracts';
 
 export interface Queues {
@@ -23,15 +23,15 @@ const SEND_JOB_DEFAULTS = {
   backoff: { type: 'custom' },
 } as const;
 
-export function createQueues(connection: Redis, keys: Keys): Queues {
+export function createQueues(connection: RedisClient, keys: Keys): Queues {
   const send = new Queue<SendBatchJob>(QUEUES.send, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QUEUES.send),
     defaultJobOptions: SEND_JOB_DEFAULTS,
   });
   const control = new Queue<ExpandJob>(QUEUES.control, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QUEUES.control),
     defaultJobOptions: SEND_JOB_DEFAULTS,
   });
   return {

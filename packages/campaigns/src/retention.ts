@@ -12,10 +12,9 @@
  * has consumed.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { DEFAULT_RETENTION } from '@volley/config';
 import type { Keys } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
+import { LuaScript, type RedisClient } from '@volley/redis';
 
 /** Events a campaign's stream keeps when the caller does not say (VOLLEY_EVENTS_MAXLEN's default). */
 export const DEFAULT_EVENTS_MAXLEN = DEFAULT_RETENTION.eventsMaxLen;
@@ -36,43 +35,25 @@ const DEFAULT_TENANT = 'default';
 const BACKFILL_DONE = '*';
 
 /**
- * Removes a finished campaign's per-recipient data if it finished at or before the cutoff,
- * and marks its summary with the time. Checked in the script, so a campaign that is somehow
- * running again (it cannot be, but the set could be stale) keeps its data.
- * KEYS: campaign hash, finished set, collector positions hash, then the keys to delete
- * ARGV: campaign id, cutoff (ms), now (ms)
- * Returns 1 when removed now, 0 when not (not due, not finished, already removed).
+ * Removes a finished campaign's per-recipient data and marks its summary with the time, unless
+ * it was removed already. Checked in the script, so a campaign that is somehow running again
+ * (it cannot be, but the index could be stale) keeps its data. The caller takes the campaign
+ * out of the finished index and the collector's positions afterwards (other slots of a Redis
+ * Cluster than the campaign's keys): a crash in between leaves it indexed, and the next sweep
+ * only un-indexes it.
+ * KEYS: campaign hash, then the keys to delete
+ * ARGV: now (ms)
+ * Returns 1 when removed now, 0 when not (not finished, already removed).
  */
 const PURGE = `
-local at = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not at or tonumber(at) > tonumber(ARGV[2]) then return 0 end
 local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'completed' and status ~= 'cancelled' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 0
-end
-redis.call('DEL', unpack(KEYS, 4))
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], 'purgedAt', ARGV[3])
-redis.call('ZREM', KEYS[2], ARGV[1])
+if status ~= 'completed' and status ~= 'cancelled' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'purgedAt') == 1 then return 0 end
+redis.call('DEL', unpack(KEYS, 2))
+redis.call('HSET', KEYS[1], 'purgedAt', ARGV[1])
 return 1
 `;
 const purgeScript = new LuaScript(PURGE);
-
-/**
- * Enters a campaign that finished before the finished set existed, with the time it finished,
- * unless it is there already or was removed.
- * KEYS: campaign hash, finished set
- * ARGV: campaign id
- * Returns 1 when entered now.
- */
-const BACKFILL = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'completedAt', 'cancelledAt', 'createdAt', 'purgedAt')
-if h[5] or (h[1] ~= 'completed' and h[1] ~= 'cancelled') then return 0 end
-local at = (h[1] == 'completed' and h[2]) or h[3] or h[2] or h[4] or '0'
-return redis.call('ZADD', KEYS[2], 'NX', at, ARGV[1])
-`;
-const backfillScript = new LuaScript(BACKFILL);
 
 export interface RetentionOptions {
   /** VOLLEY_RETENTION. */
@@ -98,7 +79,7 @@ export class Retention {
   private readonly clock: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly opts: RetentionOptions,
   ) {
@@ -152,14 +133,13 @@ export class Retention {
     for (const id of due) {
       const done = await purgeScript.run(
         this.redis,
-        [
-          this.keys.campaign(id),
-          this.keys.finished,
-          this.keys.eventPositions,
-          ...this.perRecipient(id),
-        ],
-        [id, cutoff, now],
+        [this.keys.campaign(id), ...this.perRecipient(id)],
+        [now],
       );
+      // Its index entry was due (read above): out of the index, and its stream's collector
+      // position with it, whether removed now or by a pass that crashed before this.
+      await this.redis.zrem(this.keys.finished, id);
+      await this.redis.hdel(this.keys.eventPositions, id);
       if (done !== 1) continue;
       purged.push(id);
       jobsRemoved += await this.removeJobs(id);
@@ -181,14 +161,15 @@ export class Retention {
       this.redis.exists(this.keys.collectorLock),
       this.redis.hmget(this.keys.eventPositions, ...running),
     ]);
-    const pipe = this.redis.pipeline();
-    for (const [k, id] of running.entries()) {
-      const pos = positions[k];
-      // MINID keeps ids >= its argument: the consumed event itself may stay, the next may not go.
-      const minId = collector === 1 ? floorAt(cutoff, pos ?? undefined) : String(cutoff);
-      if (minId !== undefined) pipe.xtrim(this.keys.events(id), 'MINID', minId);
-    }
-    await pipe.exec();
+    // One command a stream (auto-pipelined), not a pipeline: a cluster's streams are on
+    // several nodes.
+    await Promise.all(
+      running.map((id, k) => {
+        // MINID keeps ids >= its argument: the consumed event itself may stay, the next may go.
+        const minId = collector === 1 ? floorAt(cutoff, positions[k] ?? undefined) : String(cutoff);
+        return minId === undefined ? 0 : this.redis.xtrim(this.keys.events(id), 'MINID', minId);
+      }),
+    );
     return running.length;
   }
 
@@ -212,17 +193,33 @@ export class Retention {
         String(from),
         String(from + budget - 1),
       );
-      for (const id of ids) {
-        entered += Number(
-          await backfillScript.run(redis, [keys.campaign(id), keys.finished], [id]),
-        );
-      }
+      for (const id of ids) entered += await this.enterFinished(id);
       budget -= ids.length;
       await redis.hset(keys.retentionBackfill, tenant, from + ids.length);
     }
     // Every index looked through within this pass's budget.
     if (budget > 0) await redis.hset(keys.retentionBackfill, BACKFILL_DONE, '1');
     return entered;
+  }
+
+  /**
+   * Enters a campaign that finished before the finished set existed, with the time it finished,
+   * unless it is there already or was removed. A read, then ZADD NX (the set is in another slot
+   * of a cluster than the campaign): a finished campaign stays finished, and one removed in
+   * between is only un-indexed by the next sweep. Returns 1 when entered now.
+   */
+  private async enterFinished(id: string): Promise<number> {
+    const [status, completedAt, cancelledAt, createdAt, purgedAt] = await this.redis.hmget(
+      this.keys.campaign(id),
+      'status',
+      'completedAt',
+      'cancelledAt',
+      'createdAt',
+      'purgedAt',
+    );
+    if (purgedAt !== null || (status !== 'completed' && status !== 'cancelled')) return 0;
+    const at = (status === 'completed' ? completedAt : cancelledAt) ?? completedAt ?? createdAt;
+    return this.redis.zadd(this.keys.finished, 'NX', at ?? '0', id);
   }
 
   /** Takes a removed campaign's jobs out of the queues (what BullMQ still holds of it). */

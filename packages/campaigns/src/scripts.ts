@@ -2,16 +2,17 @@
  * Lua scripts: each is one round trip and atomic, so counters can never disagree with the
  * per-recipient bitmaps even when BullMQ runs a job twice.
  */
-import { SUPPRESS_LUA } from './suppression-scripts.ts';
 import { DESTINATIONS_LUA } from './destinations.ts';
 
 /**
  * Lua function: after final outcomes were counted, completes a running campaign whose every
  * recipient has one, or says that the window has room (fewer than `lowWater` recipients in
- * flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor.
+ * flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor. The caller
+ * takes a completed campaign out of the running set (another slot of a cluster; a crash in
+ * between leaves it to the sweep, which drops finished campaigns from the set).
  */
 export const WINDOW_LUA = `
-local function windowSignal(campaign, running, finished, id, now, lowWater)
+local function windowSignal(campaign, now, lowWater)
   local h = redis.call('HMGET', campaign, 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
   local total = tonumber(h[1]) or 0
   local cursor = tonumber(h[2]) or 0
@@ -19,8 +20,6 @@ local function windowSignal(campaign, running, finished, id, now, lowWater)
   local deferred = tonumber(h[7]) or 0
   if final >= total and h[8] == 'running' then
     redis.call('HSET', campaign, 'status', 'completed', 'completedAt', now)
-    redis.call('SREM', running, id)
-    redis.call('ZADD', finished, now, id)
     return 2, cursor
   elseif cursor < total and (cursor - final - deferred) <= lowWater then
     return 1, cursor
@@ -43,26 +42,26 @@ end
 
 /**
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
- * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
- *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap, finished set,
- *       destinations (backlog per domain, see destinations.ts)
+ * round trip: a sender batches the outcomes of a few milliseconds (see Recorder). Addresses to
+ * suppress are suppressed by the caller before this runs (the tenant's list is in another slot
+ * of a cluster; suppressing first and again is harmless, recording twice is not).
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, pace hash,
+ *       claimed bitmap, destinations (backlog per domain, see destinations.ts)
  * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
  * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
- *       email, reason, detail,
- *       suppress ('1'/'0')
+ *       email, reason, detail
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
-export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}${DESTINATIONS_LUA}
+export const FINALIZE = `${WINDOW_LUA}${EVENTS_LUA}${DESTINATIONS_LUA}
 local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason, byDest = {}, {}, {}
 local n, wasDeferred = 0, 0
 local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
-for k = 5, #ARGV, 6 do
+for k = 5, #ARGV, 5 do
   local idx = tonumber(ARGV[k])
-  if cancelled and redis.call('GETBIT', KEYS[11], idx) == 0 then
+  if cancelled and redis.call('GETBIT', KEYS[7], idx) == 0 then
     -- Counted as cancelled when the cancel came: a sender with a stale status must not move it.
     out[#out + 1] = 0
   elseif redis.call('SETBIT', KEYS[2], idx, 1) == 1 then
@@ -81,24 +80,21 @@ for k = 5, #ARGV, 6 do
     local d = domainOf(ARGV[k + 2])
     byDest[d] = (byDest[d] or 0) + 1
     addEvent(KEYS[4], ARGV[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
-    if ARGV[k + 5] == '1' then
-      suppress(KEYS[5], KEYS[9], KEYS[10], string.lower(ARGV[k + 2]), now, entry('bounce', r, ARGV[3], ARGV[k + 4]))
-    end
   end
 end
 if n == 0 then return out end
-countDomains(KEYS[13], byDest, -1)
+countDomains(KEYS[8], byDest, -1)
 for o, c in pairs(byOutcome) do redis.call('HINCRBY', KEYS[1], o, c) end
 if wasDeferred > 0 then redis.call('HINCRBY', KEYS[1], 'deferred', -wasDeferred) end
-for why, c in pairs(byReason) do redis.call('HINCRBY', KEYS[7], why, c) end
+for why, c in pairs(byReason) do redis.call('HINCRBY', KEYS[5], why, c) end
 local sec = math.floor(tonumber(now) / 1000)
 local slot = sec % 64
-if tonumber(redis.call('HGET', KEYS[8], 's' .. slot) or '-1') == sec then
-  redis.call('HINCRBY', KEYS[8], 'n' .. slot, n)
+if tonumber(redis.call('HGET', KEYS[6], 's' .. slot) or '-1') == sec then
+  redis.call('HINCRBY', KEYS[6], 'n' .. slot, n)
 else
-  redis.call('HSET', KEYS[8], 's' .. slot, sec, 'n' .. slot, n)
+  redis.call('HSET', KEYS[6], 's' .. slot, sec, 'n' .. slot, n)
 end
-out[1], out[2] = windowSignal(KEYS[1], KEYS[6], KEYS[12], ARGV[3], now, tonumber(ARGV[2]))
+out[1], out[2] = windowSignal(KEYS[1], now, tonumber(ARGV[2]))
 return out
 `;
 
@@ -134,37 +130,38 @@ return {1, 0, cursor}
 
 /**
  * Creates a campaign unless it exists: a create run again under the same id (a retried
- * Idempotency-Key) changes nothing of a campaign that may have started since.
- * KEYS: campaign hash, tenant's campaign set   ARGV: now, campaign id, then field, value, ...
+ * Idempotency-Key) changes nothing of a campaign that may have started since. The caller has
+ * put the id in the tenant's campaign index first (another slot of a cluster), so a listed id
+ * may lack its campaign for a moment, never the other way round.
+ * KEYS: campaign hash   ARGV: field, value, ...
  * Returns 1 when created now, 0 when it existed.
  */
 export const CREATE = `
-redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
 /**
  * Freezes the recipient set and moves a draft or scheduled campaign to running, unless an
  * upload is still adding recipients (its rows, or its rollback, would change a frozen list).
- * KEYS: campaign hash, recipients list, seen set, running set, upload lock, finished set
- * ARGV: now, campaign id
+ * The caller has added the id to the running set first (another slot of a cluster): a sweep
+ * never misses a running campaign, and skips a listed one that did not start.
+ * KEYS: campaign hash, recipients list, seen set, upload lock
+ * ARGV: now
  * Returns {started (1/0), total, status}; status `uploading` when an upload holds the lock.
  */
 export const START = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'draft' and status ~= 'scheduled' then return {0, 0, status or ''} end
-if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 'uploading'} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {0, 0, 'uploading'} end
 local total = redis.call('LLEN', KEYS[2])
 redis.call('HSET', KEYS[1], 'status', 'running', 'total', total, 'cursor', 0, 'startedAt', ARGV[1])
 redis.call('DEL', KEYS[3])
 if total == 0 then
   redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', ARGV[1])
-  redis.call('ZADD', KEYS[6], ARGV[1], ARGV[2])
   return {1, 0, 'completed'}
 end
-redis.call('SADD', KEYS[4], ARGV[2])
 return {1, total, 'running'}
 `;
 
@@ -230,9 +227,9 @@ return {#fresh, dup}
  * Moves a campaign between lifecycle states if it is in one of the allowed ones. A cancel counts
  * its cancelled recipients here, atomically with the status every claim checks: those neither
  * done nor claimed by a sender. Claimed ones are in flight and end as whatever SMTP answers.
- * KEYS: campaign hash, running set, recipients list, done bitmap, claimed bitmap, scratch key,
- *       finished set
- * ARGV: allowed (comma-separated), target, now, campaign id, field to stamp with now
+ * The caller takes a cancelled campaign out of the running set (another slot of a cluster).
+ * KEYS: campaign hash, recipients list, done bitmap, claimed bitmap, scratch key
+ * ARGV: allowed (comma-separated), target, now, field to stamp with now
  * Returns {changed (1/0), status before}.
  */
 export const TRANSITION = `
@@ -240,20 +237,18 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {0, ''} end
 local allowed = ',' .. ARGV[1] .. ','
 if not string.find(allowed, ',' .. status .. ',', 1, true) then return {0, status} end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], ARGV[5], ARGV[3])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], ARGV[4], ARGV[3])
 if ARGV[2] == 'cancelled' then
-  redis.call('SREM', KEYS[2], ARGV[4])
   local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
   if status == 'draft' or status == 'scheduled' then
     -- The list was never frozen by a start: freeze it now, so the counts add up.
-    total = redis.call('LLEN', KEYS[3])
+    total = redis.call('LLEN', KEYS[2])
     redis.call('HSET', KEYS[1], 'total', total)
   end
-  redis.call('BITOP', 'OR', KEYS[6], KEYS[4], KEYS[5])
-  local touched = redis.call('BITCOUNT', KEYS[6])
-  redis.call('DEL', KEYS[6])
+  redis.call('BITOP', 'OR', KEYS[5], KEYS[3], KEYS[4])
+  local touched = redis.call('BITCOUNT', KEYS[5])
+  redis.call('DEL', KEYS[5])
   redis.call('HSET', KEYS[1], 'cancelled', math.max(0, total - touched))
-  redis.call('ZADD', KEYS[7], ARGV[3], ARGV[4])
 end
 return {1, status}
 `;

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type {
   CampaignCounts,
   CampaignStatus,
@@ -8,8 +7,6 @@ import type {
   Recipient,
   RecipientEvent,
 } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
-import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
@@ -22,6 +19,11 @@ import {
   TRANSITION,
 } from './scripts.ts';
 import { forgetRecipients } from './destinations.ts';
+import { readEvents } from './events.ts';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
+import { leaveRunning } from './running.ts';
+import { SuppressionList } from './suppressions.ts';
+import { LuaScript, masterNodes, type RedisClient } from '@volley/redis';
 
 export interface CampaignDefinition {
   from: string;
@@ -111,14 +113,16 @@ function toResult(raw: unknown): FinalizeResult {
 
 /** Campaign definitions, recipients and per-recipient state in Redis. */
 export class CampaignStore {
+  private readonly suppressions: SuppressionList;
   /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
   private readonly eventsCap: string;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
     opts: { eventsMaxLen?: number } = {},
   ) {
+    this.suppressions = new SuppressionList(redis, keys);
     this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
   }
 
@@ -153,10 +157,12 @@ export class CampaignStore {
     if (input.headers !== undefined) fields.headers = JSON.stringify(input.headers);
     if (input.requiredVars?.length) fields.requiredVars = JSON.stringify(input.requiredVars);
     if (input.sendAt !== undefined) fields.sendAt = String(input.sendAt);
+    // Indexed first (another cluster slot): a crash between leaves a listed id with no campaign.
+    await this.redis.zadd(this.keys.tenantCampaigns(input.tenant), 'NX', now, id);
     const created = await createScript.run(
       this.redis,
-      [this.keys.campaign(id), this.keys.tenantCampaigns(input.tenant)],
-      [now, id, ...Object.entries(fields).flat()],
+      [this.keys.campaign(id)],
+      Object.entries(fields).flat(),
     );
     return created === 1;
   }
@@ -241,9 +247,9 @@ export class CampaignStore {
     const token = randomBytes(8).toString('hex');
     const ok = await this.redis.set(this.keys.uploadLock(id), token, 'EX', 3600, 'NX');
     if (ok !== 'OK') return undefined;
-    // An upload keeps several ADD_RECIPIENTS calls in flight; loaded now, none of them meets
-    // NOSCRIPT and retries out of order (rows keep their file order).
-    await this.redis.script('LOAD', ADD_RECIPIENTS);
+    // An upload keeps several ADD_RECIPIENTS calls in flight; loaded now (on every node of a
+    // cluster), none of them meets NOSCRIPT and retries out of order (rows keep their order).
+    await Promise.all(masterNodes(this.redis).map((n) => n.script('LOAD', ADD_RECIPIENTS)));
     return { token, startLength: await this.redis.llen(this.keys.recipients(id)) };
   }
 
@@ -270,18 +276,19 @@ export class CampaignStore {
     id: string,
     now = Date.now(),
   ): Promise<{ started: boolean; total: number; status: string }> {
+    // Listed first (see START): sweeps skip a listed campaign that did not start.
+    await this.redis.sadd(this.keys.running, id);
     const [started, total, status] = (await startScript.run(
       this.redis,
       [
         this.keys.campaign(id),
         this.keys.recipients(id),
         this.keys.seen(id),
-        this.keys.running,
         this.keys.uploadLock(id),
-        this.keys.finished,
       ],
-      [now, id],
+      [now],
     )) as [number, number, string];
+    if (status === 'completed') await this.leaveRunning(id, now);
     return { started: started === 1, total, status };
   }
 
@@ -299,15 +306,14 @@ export class CampaignStore {
       this.redis,
       [
         this.keys.campaign(id),
-        this.keys.running,
         this.keys.recipients(id),
         this.keys.done(id),
         this.keys.claimed(id),
         this.keys.cancelScratch(id),
-        this.keys.finished,
       ],
-      [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
+      [from.join(','), to, now, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
+    if (changed === 1 && to === 'cancelled') await this.leaveRunning(id, now);
     return { changed: changed === 1, was };
   }
 
@@ -399,9 +405,14 @@ export class CampaignStore {
       CampaignStatus | undefined;
   }
 
-  /** Ids of running campaigns. */
+  /** Ids of running campaigns, and maybe of some that ended or did not start: check the status. */
   async runningIds(): Promise<string[]> {
     return this.redis.smembers(this.keys.running);
+  }
+
+  /** Takes a campaign out of the running set; see {@link leaveRunning}. */
+  async leaveRunning(id: string, finishedAt?: number): Promise<void> {
+    await leaveRunning(this.redis, this.keys, id, finishedAt);
   }
 
   /**
@@ -478,16 +489,13 @@ export class CampaignStore {
     now = Date.now(),
   ): Promise<FinalizeResult[]> {
     if (entries.length === 0) return [];
+    // The tenant's list is in another slot of a cluster than the campaign: suppressed first, so
+    // a crash in between leaves the address suppressed and the outcome to the job's retry
+    // (suppressing again keeps the first entry), never an outcome recorded without it.
+    await this.suppressions.addBounces(tenant, id, entries, now);
     const args: (string | number)[] = [now, lowWater, id, this.eventsCap];
     for (const e of entries) {
-      args.push(
-        e.index,
-        e.outcome,
-        e.email,
-        e.reason ?? '',
-        (e.detail ?? '').slice(0, 500),
-        e.suppress ? '1' : '0',
-      );
+      args.push(e.index, e.outcome, e.email, e.reason ?? '', (e.detail ?? '').slice(0, 500));
     }
     const raw = (await finalizeScript.run(
       this.redis,
@@ -496,19 +504,15 @@ export class CampaignStore {
         this.keys.done(id),
         this.keys.deferred(id),
         this.keys.events(id),
-        this.keys.suppression(tenant),
-        this.keys.running,
         this.keys.reasons(id),
         this.keys.pace(id),
-        this.keys.suppressionLog(tenant),
-        this.keys.suppressionInfo(tenant),
         this.keys.claimed(id),
-        this.keys.finished,
         this.keys.destinations(id),
       ],
       args,
     )) as number[];
     const [signal = 0, cursor = 0] = raw;
+    if (signal === 2) await this.leaveRunning(id, now);
     return entries.map((_e, k) => ({
       recorded: raw[k + 2] === 1,
       refill: k === 0 && signal === 1,
@@ -582,34 +586,11 @@ export class CampaignStore {
   }
 
   /** Per-recipient events oldest first; `cursor` is the last stream id seen. */
-  async events(
+  events(
     id: string,
     cursor: string | undefined,
     limit: number,
   ): Promise<{ events: (RecipientEvent & { id: string })[]; next: string | undefined }> {
-    const start = cursor ? `(${cursor}` : '-';
-    const rows = await this.redis.xrange(this.keys.events(id), start, '+', 'COUNT', limit);
-    const events = rows.map(([sid, flat]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string;
-      const ev: RecipientEvent & { id: string } = {
-        id: sid,
-        campaignId: id,
-        index: num(f.i),
-        email: f.e ?? '',
-        outcome: (f.o ?? 'failed') as RecipientEvent['outcome'],
-        at: num(f.t),
-      };
-      if (f.r) ev.reason = f.r;
-      if (f.d) ev.detail = f.d;
-      if (f.s) ev.source = f.s;
-      if (f.x) ev.status = f.x;
-      if (f.y) ev.replyCode = Number(f.y);
-      if (f.h) ev.hardBounce = f.h === '1';
-      if (f.l) ev.late = f.l === '1';
-      return ev;
-    });
-    const last = rows[rows.length - 1];
-    return { events, next: rows.length === limit && last ? last[0] : undefined };
+    return readEvents(this.redis, this.keys.events(id), id, cursor, limit);
   }
 }

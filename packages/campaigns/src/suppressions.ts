@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { SUPPRESSION_SOURCES, type Keys, type SuppressionSource } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
 import { BACKFILL, COMMIT_IMPORT, PAGE, SUPPRESS_MANY, UNSUPPRESS } from './suppression-scripts.ts';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /** One address on a tenant's suppression list. */
 export interface SuppressionEntry {
@@ -26,6 +25,10 @@ export interface SuppressionInput {
   reason: string;
   /** Defaults to the time of the call. */
   at?: number;
+  /** The campaign whose message led to it. */
+  campaignId?: string;
+  /** The diagnostic text of a bounce (control characters become spaces; 200 characters kept). */
+  detail?: string;
 }
 
 export class SuppressionError extends Error {
@@ -82,7 +85,11 @@ function stored(e: SuppressionInput): string {
     );
   }
   // Addresses come normalized (no tab or line break), so the staged row splits unambiguously.
-  return JSON.stringify({ s: e.source, r: e.reason });
+  const out: { s: string; r: string; c?: string; d?: string } = { s: e.source, r: e.reason };
+  if (e.campaignId) out.c = e.campaignId;
+  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
+  if (e.detail) out.d = e.detail.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
+  return JSON.stringify(out);
 }
 
 /** Opaque page cursor: the date and address of the last entry a page examined. */
@@ -105,7 +112,7 @@ function decodeCursor(cursor: string): [string, string] {
 /** A tenant's suppression list: what the sender checks, with each entry's source, reason and date. */
 export class SuppressionList {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
   ) {}
 
@@ -115,6 +122,25 @@ export class SuppressionList {
       this.keys.suppressionLog(tenant),
       this.keys.suppressionInfo(tenant),
     ];
+  }
+
+  /** Suppresses the addresses of a campaign's recipients that bounced hard (`suppress` set). */
+  async addBounces(
+    tenant: string,
+    campaignId: string,
+    entries: readonly { email: string; reason?: string; detail?: string; suppress?: boolean }[],
+    now = Date.now(),
+  ): Promise<void> {
+    const bounced = entries
+      .filter((e) => e.suppress)
+      .map((e) => ({
+        email: e.email.toLowerCase(),
+        source: 'bounce' as const,
+        reason: e.reason !== undefined && SUPPRESSION_REASON.test(e.reason) ? e.reason : 'unknown',
+        campaignId,
+        ...(e.detail ? { detail: e.detail } : {}),
+      }));
+    if (bounced.length > 0) await this.add(tenant, bounced, now);
   }
 
   /** Suppresses addresses; an address already on the list keeps its entry. */

@@ -37,18 +37,24 @@ async function finalizeCalls(): Promise<number> {
 }
 
 describe('Recorder', () => {
-  test('outcomes arriving together are recorded in one round trip per campaign, each once', async () => {
+  test('outcomes arriving together are recorded in one round trip per campaign (and one suppression of its hard bounces), each once', async () => {
     const keys = new Keys(uniquePrefix('rec'));
     const store = new CampaignStore(redis, keys);
     const a = await runningCampaign(store, 40);
     const b = await runningCampaign(store, 10);
     // A long flush interval: everything below is recorded by the size trigger or one flush.
     const recorder = new Recorder(store, { lowWater: 0, flushMs: 50, maxBatch: 1000 });
-    // Loads the script outside the counted span.
+    // Loads the scripts (finalize, suppress) outside the counted span.
     await store.finalize(
       await runningCampaign(store, 1),
-      't1',
-      { index: 0, email: 'x@example.org', outcome: 'sent' },
+      'warm-up',
+      {
+        index: 0,
+        email: 'x@example.org',
+        outcome: 'bounced',
+        reason: 'userunknown',
+        suppress: true,
+      },
       0,
     );
     const before = await finalizeCalls();
@@ -66,7 +72,13 @@ describe('Recorder', () => {
         recorder.record(b, 't1', { index: i, email: `r${i}@example.org`, outcome: 'sent' }),
       ),
     ]);
-    assert.equal((await finalizeCalls()) - before, 2, 'one script call per campaign');
+    // The suppression list is the tenant's (another slot of a cluster than the campaign's keys):
+    // one more call, for the campaign whose outcomes hold hard bounces.
+    assert.equal(
+      (await finalizeCalls()) - before,
+      3,
+      'one script call per campaign, and one suppression call for the hard bounces',
+    );
     assert.ok(results.every((r) => r.recorded));
     // The completion is reported once per campaign, on one result.
     assert.equal(results.filter((r) => r.completed).length, 2);

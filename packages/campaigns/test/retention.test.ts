@@ -98,7 +98,7 @@ describe('retention', () => {
     assert.deepEqual(swept.purged.sort(), [cancelled, completed].sort());
     // What is left of a finished campaign: its hash and its counts by reason. The running one
     // keeps everything, and nothing is left to sweep.
-    const perCampaign = (id: string, parts: string[]) => parts.map((p) => `c:${id}${p}`);
+    const perCampaign = (id: string, parts: string[]) => parts.map((p) => `c:{${id}}${p}`);
     assert.deepEqual(
       await keysOf(keys),
       [
@@ -108,11 +108,11 @@ describe('retention', () => {
         // Where the look for campaigns finished before retention existed got to: done.
         'retention:backfill',
         'running',
-        't:t1:campaigns',
+        't:{t1}:campaigns',
         // The tenant's suppression list (the complaint) is the tenant's, not the campaign's.
-        't:t1:suppressed',
-        't:t1:suppressed:at',
-        't:t1:suppressed:info',
+        't:{t1}:suppressed',
+        't:{t1}:suppressed:at',
+        't:{t1}:suppressed:info',
       ].sort(),
     );
     const summary = await store.get(completed);
@@ -290,7 +290,7 @@ describe('retention', () => {
           async (job) => {
             if (!(job.data as { ok?: boolean }).ok) throw new Error('fails for the test');
           },
-          { connection, prefix: keys.bullPrefix },
+          { connection, prefix: keys.bullPrefix(q.name) },
         );
       });
       try {
@@ -329,7 +329,10 @@ describe('retention', () => {
       ]);
       assert.equal(await settled(queues.control), 0);
       assert.equal(await queues.send.getCompletedCount(), 0);
-      assert.equal(await redis.exists(`${keys.bullPrefix}:${queues.send.name}:${gone}-0-0`), 0);
+      assert.equal(
+        await redis.exists(`${keys.bullPrefix(queues.send.name)}:${queues.send.name}:${gone}-0-0`),
+        0,
+      );
       await queues.close();
     },
   );

@@ -4,10 +4,16 @@
  * here once, so every service checks a variable the same way.
  */
 import { Reader, done, type Env } from './reader.ts';
+import { redisClusterFlag, redisTargetProblems } from './redis.ts';
 import { eventsMaxLen } from './retention.ts';
 
+export { mask } from './redis.ts';
+
 export interface CommonConfig {
+  /** One URL, or with `redisCluster` a Redis Cluster's seed node URLs, comma-separated. */
   redisUrl: string;
+  /** VOLLEY_REDIS_CLUSTER: `redisUrl` names a Redis Cluster. @defaultValue false */
+  redisCluster: boolean;
   /** Namespace of every Redis key, BullMQ's included. @defaultValue `volley` */
   redisPrefix: string;
   metricsPort: number;
@@ -33,27 +39,20 @@ export const DEFAULT_METRICS_PORTS = { api: 9464, sender: 9465, bounce: 9466, co
 /** Soft-bounce suppression when VOLLEY_SOFT_BOUNCE_LIMIT and VOLLEY_SOFT_BOUNCE_WINDOW are unset. */
 export const DEFAULT_SOFT_BOUNCE = { limit: 3, windowMs: 30 * 86_400_000 } as const;
 
-/** A URL with any password replaced by `***`, for messages and logs. */
-export function mask(urlText: string): string {
-  return urlText.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
 export function common(r: Reader, defaultMetricsPort: number): CommonConfig {
   const redisUrl = r.required(
     'REDIS_URL',
     'the services keep campaigns and queues in Redis (e.g. redis://127.0.0.1:6379); `npm start` sets it for you',
   );
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    r.problems.push(
-      `REDIS_URL=${JSON.stringify(mask(redisUrl))} must start with redis:// or rediss://`,
-    );
-  }
+  const redisCluster = redisClusterFlag(r.raw('VOLLEY_REDIS_CLUSTER'), r.problems);
+  if (redisUrl) r.problems.push(...redisTargetProblems(redisUrl, redisCluster));
   const redisPrefix = r.raw('VOLLEY_REDIS_PREFIX') ?? 'volley';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
     r.problems.push('VOLLEY_REDIS_PREFIX may hold only letters, digits, _ . - (at most 64)');
   }
   return {
     redisUrl,
+    redisCluster,
     redisPrefix,
     metricsPort: r.port('VOLLEY_METRICS_PORT', defaultMetricsPort),
     metricsHost: r.raw('VOLLEY_METRICS_HOST') ?? '127.0.0.1',

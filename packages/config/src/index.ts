@@ -32,6 +32,7 @@ export {
   type FeedbackConfig,
 } from './common.ts';
 export { loadBounceConfig } from './bounce.ts';
+export { redisSeeds, redisTargetProblems } from './redis.ts';
 export { DKIM_SECRET_MIN, loadDomainConfig, type DomainConfig } from './domains.ts';
 export {
   DEFAULT_TEMPLATE_LIMITS,

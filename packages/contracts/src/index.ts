@@ -177,25 +177,46 @@ export interface CampaignCounts {
 /**
  * Redis key layout. A prefix separates deployments (and tests running side by side).
  * BullMQ keys use the same prefix through the queue `prefix` option.
+ *
+ * Every key carries a Redis Cluster hash tag (the part in braces decides the slot), so that
+ * each Lua script and MULTI touches keys of one slot only (deploy/redis-keys.md lists them):
+ * a campaign's keys share `{<campaign id>}`, a tenant's `{<tenant>}`, the registries of
+ * tenants, API keys and sending domains `{reg}`, and each BullMQ queue has its own tag, so
+ * campaigns, tenants and queues spread over the cluster's nodes. On one Redis the tags change
+ * nothing. The prefix holds no braces (checked with VOLLEY_REDIS_PREFIX), so the first brace of
+ * a key is always the one written here.
  */
 export class Keys {
   constructor(readonly prefix: string = 'volley') {}
 
+  /** Start of every key of one campaign: `<prefix>:c:{<id>}`. */
+  private c(id: string): string {
+    return `${this.prefix}:c:{${id}}`;
+  }
+  /** Start of every key of one tenant: `<prefix>:t:{<tenant>}`. */
+  private t(tenant: string): string {
+    return `${this.prefix}:t:{${tenant}}`;
+  }
+  /** Start of the registries a script updates together (tenants, API keys, sending domains). */
+  private get reg(): string {
+    return `${this.prefix}:{reg}`;
+  }
+
   /** Hash: definition, status and counters of one campaign. */
   campaign(id: string): string {
-    return `${this.prefix}:c:${id}`;
+    return this.c(id);
   }
   /** List of JSON recipients in submission order; frozen when the campaign starts. */
   recipients(id: string): string {
-    return `${this.prefix}:c:${id}:r`;
+    return `${this.c(id)}:r`;
   }
   /** Bitmap by recipient index: set once the recipient reached a final state (sent marker). */
   done(id: string): string {
-    return `${this.prefix}:c:${id}:done`;
+    return `${this.c(id)}:done`;
   }
   /** Bitmap by recipient index: set while the recipient waits for a retry. */
   deferred(id: string): string {
-    return `${this.prefix}:c:${id}:def`;
+    return `${this.c(id)}:def`;
   }
   /**
    * Bitmap by recipient index: set when a sender is about to hand the recipient's message to
@@ -203,87 +224,87 @@ export class Keys {
    * cancelled exactly the recipients neither done nor claimed.
    */
   claimed(id: string): string {
-    return `${this.prefix}:c:${id}:claimed`;
+    return `${this.c(id)}:claimed`;
   }
   /** Scratch key of the cancel script (union of done and claimed), deleted in the same script. */
   cancelScratch(id: string): string {
-    return `${this.prefix}:c:${id}:cancel-tmp`;
+    return `${this.c(id)}:cancel-tmp`;
   }
   /**
    * Sorted set recipient domain → recipients of the campaign without a final outcome yet:
    * its backlog per destination, which the ETA divides by each destination's rate.
    */
   destinations(id: string): string {
-    return `${this.prefix}:c:${id}:dest`;
+    return `${this.c(id)}:dest`;
   }
   /** Set of lower-cased addresses already in the campaign, for deduplication. */
   seen(id: string): string {
-    return `${this.prefix}:c:${id}:seen`;
+    return `${this.c(id)}:seen`;
   }
   /** Set of send job ids held back while the campaign is paused; promoted on resume. */
   parked(id: string): string {
-    return `${this.prefix}:c:${id}:parked`;
+    return `${this.c(id)}:parked`;
   }
   /** String: token of the upload in progress, so two uploads to one campaign cannot interleave. */
   uploadLock(id: string): string {
-    return `${this.prefix}:c:${id}:upload`;
+    return `${this.c(id)}:upload`;
   }
   /** Stream of per-recipient events, oldest first. */
   events(id: string): string {
-    return `${this.prefix}:c:${id}:ev`;
+    return `${this.c(id)}:ev`;
   }
   /** Sorted set of a tenant's campaign ids by creation time. */
   tenantCampaigns(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:campaigns`;
+    return `${this.t(tenant)}:campaigns`;
   }
   /**
    * Set of lower-cased suppressed addresses of a tenant: what the sender checks before each
    * message. Every member also has an entry in `suppressionLog` and `suppressionInfo`.
    */
   suppression(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:suppressed`;
+    return `${this.t(tenant)}:suppressed`;
   }
   /** Sorted set of a tenant's suppressed addresses by the time (ms) they were suppressed. */
   suppressionLog(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:suppressed:at`;
+    return `${this.t(tenant)}:suppressed:at`;
   }
   /** Hash suppressed address → JSON `{s: source, r: reason, c?: campaign, d?: detail}`. */
   suppressionInfo(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:suppressed:info`;
+    return `${this.t(tenant)}:suppressed:info`;
   }
   /** List of a CSV import's rows (`email\tJSON`) staged until the whole file proved valid. */
   suppressionImport(tenant: string, importId: string): string {
-    return `${this.prefix}:t:${tenant}:suppressed:import:${importId}`;
+    return `${this.t(tenant)}:suppressed:import:${importId}`;
   }
   /** Sorted set of the messages to one address that soft-bounced, by time; expires with its window. */
   softBounces(tenant: string, email: string): string {
-    return `${this.prefix}:t:${tenant}:soft:${email}`;
+    return `${this.t(tenant)}:soft:${email}`;
   }
   /**
    * Hash: the claim of an Idempotency-Key of a campaign create (the campaign id it may create,
    * the request's fingerprint, the attempt creating it, then the answer given).
    */
   idempotency(tenant: string, key: string): string {
-    return `${this.prefix}:t:${tenant}:idem:${key}`;
+    return `${this.t(tenant)}:idem:${key}`;
   }
   /**
    * Bitmap of feedback per recipient, four bits each (index × 4 + k): k = 0 a bounce was
    * reported, 1 a hard one, 2 a complaint, 3 an unsubscribe. Each is recorded once.
    */
   feedback(id: string): string {
-    return `${this.prefix}:c:${id}:fb`;
+    return `${this.c(id)}:fb`;
   }
   /** Hash `<outcome>:<reason>` → count of recipients of a campaign, for statistics by reason. */
   reasons(id: string): string {
-    return `${this.prefix}:c:${id}:why`;
+    return `${this.c(id)}:why`;
   }
   /** Hash of a ring of per-second slots (`s<n>` second, `n<n>` count) of final outcomes: the current rate. */
   pace(id: string): string {
-    return `${this.prefix}:c:${id}:pace`;
+    return `${this.c(id)}:pace`;
   }
   /** Sorted set of test-send campaign ids made from a campaign, by creation time. */
   testSends(id: string): string {
-    return `${this.prefix}:c:${id}:tests`;
+    return `${this.c(id)}:tests`;
   }
   /**
    * Hash sending domain → JSON of its tenant, DKIM selectors and their keys (private keys only
@@ -291,23 +312,23 @@ export class Keys {
    * keys sign for it, is one HMGET of the From domain and its parents.
    */
   get sendingDomains(): string {
-    return `${this.prefix}:domains`;
+    return `${this.reg}:domains`;
   }
   /** Set of a tenant's sending domains, to list them and to know whether it has any. */
   tenantDomains(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:domains`;
+    return `${this.reg}:tenant-domains:${tenant}`;
   }
   /** Hash tenant id → JSON description of the tenant. */
   get tenants(): string {
-    return `${this.prefix}:tenants`;
+    return `${this.reg}:tenants`;
   }
   /** Hash SHA-256 (hex) of an API key → JSON `{id, tenant, name, createdAt}`; keys are never stored in plain. */
   get apiKeys(): string {
-    return `${this.prefix}:apikeys`;
+    return `${this.reg}:apikeys`;
   }
   /** Hash API key id → SHA-256 (hex) of the key, so a key can be listed and revoked by its id. */
   get apiKeyIds(): string {
-    return `${this.prefix}:apikey-ids`;
+    return `${this.reg}:apikey-ids`;
   }
   /** Prefix of the API's per-key rate-limit counters. */
   get rateLimit(): string {
@@ -333,11 +354,11 @@ export class Keys {
   }
   /** Hash endpoint id → JSON webhook endpoint (url, event types, secret) of a tenant. */
   webhooks(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:webhooks`;
+    return `${this.t(tenant)}:webhooks`;
   }
   /** Hash delivery id → JSON dead letter: webhook deliveries of a tenant that exhausted their retries. */
   webhookDeadLetters(tenant: string): string {
-    return `${this.prefix}:t:${tenant}:webhooks:dead`;
+    return `${this.t(tenant)}:webhooks:dead`;
   }
   /** Set of tenants that have webhook endpoints. */
   get webhookTenants(): string {
@@ -354,9 +375,13 @@ export class Keys {
   get eventPositions(): string {
     return `${this.prefix}:collector:pos`;
   }
-  /** Prefix given to BullMQ so its keys live under the same namespace. */
-  get bullPrefix(): string {
-    return `${this.prefix}:q`;
+  /**
+   * Prefix given to BullMQ for one queue, so its keys live under the same namespace. BullMQ's
+   * scripts touch many keys of a queue at once: the tag keeps them in one slot, and a tag per
+   * queue puts the queues on different nodes of a cluster.
+   */
+  bullPrefix(queue: string): string {
+    return `${this.prefix}:{q:${queue}}`;
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Redis key layout of traffic shaping. A shaping key (`domain:<d>`, `provider:<name>` or
  * `default:<d>`) names one limited destination; every Redis key below carries an expiry set by
- * the script that writes it, so an idle destination costs no memory.
+ * the script that writes it, so an idle destination costs no memory. A destination's keys share
+ * the Redis Cluster hash tag `{<shaping key>}`: the scripts that reserve, admit and adapt touch
+ * several of them at once, and destinations spread over the cluster's nodes.
  */
 export class ShapingKeys {
   private readonly base: string;
@@ -11,14 +13,14 @@ export class ShapingKeys {
 
   /** String: the GCRA theoretical arrival time (epoch ms, Redis clock) of the destination. */
   gcra(key: string): string {
-    return `${this.base}:gcra:${key}`;
+    return `${this.base}:{${key}}:gcra`;
   }
   /**
    * String: the admission TAT of the destination: the GCRA of the messages that actually
    * start (late slots included), which bounds the rate whatever the slots' lateness.
    */
   admission(key: string): string {
-    return `${this.base}:adm:${key}`;
+    return `${this.base}:{${key}}:adm`;
   }
   /**
    * String: epoch ms (Redis clock) of the last slow-down or destination-wide suspension. A
@@ -26,11 +28,11 @@ export class ShapingKeys {
    * reserves again. Outlives the adaptive state, whose end must not revive those slots.
    */
   voidBefore(key: string): string {
-    return `${this.base}:void:${key}`;
+    return `${this.base}:{${key}}:void`;
   }
   /** Sorted set: connection lease ids scored by their expiry (epoch ms, Redis clock). */
   leases(key: string): string {
-    return `${this.base}:conn:${key}`;
+    return `${this.base}:{${key}}:conn`;
   }
   /**
    * Sorted set: recent replies that matched one adaptive rule, scored by time. A rule scoped
@@ -38,15 +40,15 @@ export class ShapingKeys {
    */
   adaptiveCount(key: string, rule: string, campaignId?: string): string {
     const c = campaignId === undefined ? '' : `:c:${campaignId}`;
-    return `${this.base}:cnt:${rule}:${key}${c}`;
+    return `${this.base}:{${key}}:cnt:${rule}${c}`;
   }
   /** Hash: the slow-down in force for the destination (factor, until, recovery steps). */
   adaptiveState(key: string): string {
-    return `${this.base}:adapt:${key}`;
+    return `${this.base}:{${key}}:adapt`;
   }
   /** Hash: suspensions of the destination, field `*` (all campaigns) or `c:<id>` → until. */
   suspended(key: string): string {
-    return `${this.base}:susp:${key}`;
+    return `${this.base}:{${key}}:susp`;
   }
   /** Field of {@link suspended} for the whole destination or for one campaign. */
   suspendedField(campaignId?: string): string {

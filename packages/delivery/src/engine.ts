@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
 import type { SenderConfig } from '@volley/config';
 import { QUEUES, Keys, type ExpandJob, type SendBatchJob } from '@volley/contracts';
 import { CampaignStore, createQueues, Recorder, Retention, type Queues } from '@volley/campaigns';
@@ -15,7 +14,6 @@ import { ConnectionSlots, PolicyWatcher, Shaper, defaultPolicy, type Plan } from
 import { TenantSigners, checkDkimSecret } from '@volley/domains';
 import type { DkimKeyConfig } from '@volley/message';
 import { MxResolver, RouteTable, createTransport, type Transport } from '@volley/smtp';
-import { connectRedis } from '@volley/redis';
 import {
   OTHER_PROVIDER,
   SHARED_POOL,
@@ -30,6 +28,7 @@ import { Expander } from './expansion.ts';
 import { Retries } from './retry.ts';
 import { RETENTION_SWEEP_MS, SWEEP_INTERVAL_MS, workerRetryDelayMs } from './timing.ts';
 import { unsubscribeTargets } from './unsubscribe.ts';
+import { type RedisClient, connectRedis } from '@volley/redis';
 
 export interface SenderEngineOptions {
   config: SenderConfig;
@@ -71,7 +70,7 @@ export class SenderEngine {
   private readonly cfg: SenderConfig;
   private readonly log: Logger;
   private readonly keys: Keys;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly store: CampaignStore;
   private readonly recorder: Recorder;
   private readonly queues: Queues;
@@ -92,7 +91,7 @@ export class SenderEngine {
     const cfg = (this.cfg = opts.config);
     this.log = opts.logger;
     this.keys = new Keys(cfg.redisPrefix);
-    this.redis = connectRedis(cfg.redisUrl, { name: 'volley-sender' });
+    this.redis = connectRedis(cfg.redisUrl, { name: 'volley-sender', cluster: cfg.redisCluster });
     this.store = new CampaignStore(this.redis, this.keys, { eventsMaxLen: cfg.eventsMaxLen });
     this.recorder = new Recorder(this.store, { lowWater: this.lowWater });
     this.queues = createQueues(this.redis, this.keys);
@@ -279,13 +278,14 @@ export class SenderEngine {
     const workerConnection = connectRedis(cfg.redisUrl, {
       name: 'volley-sender-worker',
       maxRetriesPerRequest: null,
+      cluster: cfg.redisCluster,
     });
     this.sendWorker = new Worker<SendBatchJob>(
       QUEUES.send,
       (job, token) => batches.process(job, token),
       {
         connection: workerConnection,
-        prefix: this.keys.bullPrefix,
+        prefix: this.keys.bullPrefix(QUEUES.send),
         concurrency: cfg.concurrency,
         lockDuration: cfg.jobLockMs,
         stalledInterval: cfg.jobLockMs,
@@ -296,8 +296,12 @@ export class SenderEngine {
       QUEUES.control,
       (job, token) => expander.expand(job, token),
       {
-        connection: workerConnection.duplicate(),
-        prefix: this.keys.bullPrefix,
+        connection: connectRedis(cfg.redisUrl, {
+          name: 'volley-sender-worker',
+          maxRetriesPerRequest: null,
+          cluster: cfg.redisCluster,
+        }),
+        prefix: this.keys.bullPrefix(QUEUES.control),
         concurrency: 2,
         lockDuration: cfg.jobLockMs,
         stalledInterval: cfg.jobLockMs,

@@ -128,12 +128,20 @@ export class Expander {
     if (refillAt >= 0) await this.askRefill(id, refillAt);
   }
 
-  /** Safety net for a refill request lost in a crash: every running campaign is looked at. */
+  /**
+   * Safety net for a refill request lost in a crash: every running campaign is looked at. A
+   * finished (or deleted) campaign still listed as running, which a crash between its last
+   * outcome and the set's update leaves, is taken out.
+   */
   async sweep(): Promise<void> {
     const { store } = this.o;
     for (const id of await store.runningIds()) {
       const s = await store.windowState(id);
-      if (!s || s.status !== 'running') continue;
+      if (!s || s.status === 'completed' || s.status === 'cancelled') {
+        await store.leaveRunning(id, s ? Date.now() : undefined);
+        continue;
+      }
+      if (s.status !== 'running') continue;
       if (s.cursor < s.total && s.inWindow <= this.o.lowWater) {
         await enqueueExpand(this.o.queues.control, id, s.cursor);
       }

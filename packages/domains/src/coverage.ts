@@ -4,7 +4,7 @@
  * tenant's). The API refuses a campaign by it and the sender picks its keys by it, so both
  * decide the same way.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import { DEFAULT_TENANT, type Keys } from '@volley/contracts';
 import { domainAndParents, parseRecord, type DomainRecord } from './record.ts';
 
@@ -19,7 +19,7 @@ export interface Coverage {
 
 /** One HMGET of the domain and its parents. */
 export async function coverage(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   fromDomain: string,
   staticDomains: ReadonlySet<string>,
@@ -53,7 +53,7 @@ export class SendingDomains {
   private readonly staticDomains: ReadonlySet<string>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     staticDomains: readonly string[] = [],
   ) {

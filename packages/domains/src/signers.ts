@@ -4,7 +4,7 @@
  * Redis at most once per time to live, so a rotation or a removal reaches every sender without
  * a restart; each sealed key is opened once per process.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import { DEFAULT_TENANT, type Keys } from '@volley/contracts';
 import { DkimSigner, type DkimKeyConfig } from '@volley/message';
 import { coverage } from './coverage.ts';
@@ -13,7 +13,7 @@ import { activeSelector, type DomainRecord } from './record.ts';
 import { DkimSecretError, KeySealer } from './sealing.ts';
 
 export interface TenantSignersOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   /** VOLLEY_DKIM_SECRET: opens stored keys. */
   secret: string | undefined;

@@ -4,11 +4,9 @@
  * domain. Private keys are sealed before they are written and are never returned.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { ConfigError } from '@volley/config';
 import { DEFAULT_TENANT, type Keys } from '@volley/contracts';
 import { normalizeDomain } from '@volley/message';
-import { LuaScript } from '@volley/redis';
 import { DomainError } from './errors.ts';
 import {
   DKIM_KEY_TYPES,
@@ -19,6 +17,7 @@ import {
 } from './keys.ts';
 import { activeSelector, parseRecord, type DomainRecord, type StoredSelector } from './record.ts';
 import { DkimSecretError, KeySealer } from './sealing.ts';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /**
  * A selector is a DNS name under `_domainkey` (RFC 6376 §3.1): dot-separated labels of
@@ -90,7 +89,7 @@ function notFound(tenant: string, domain: string): DomainError {
  * ConfigError saying what to set.
  */
 export async function checkDkimSecret(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   secret: string | undefined,
 ): Promise<void> {
@@ -128,7 +127,7 @@ export class DomainStore {
   private readonly staticDomains: ReadonlySet<string>;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
     opts: DomainStoreOptions,
   ) {

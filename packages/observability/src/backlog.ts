@@ -5,10 +5,9 @@
  * a later attempt (`attempt` > 1) without either waits for its retry backoff; a first attempt
  * without either waits for a suspension to end, or for its paused campaign to resume.
  */
-import type { Redis } from 'ioredis';
 import { QUEUES, type Keys } from '@volley/contracts';
 import type { BacklogState } from '@volley/metrics';
-import { LuaScript } from '@volley/redis';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /**
  * Jobs looked at per script call: each call reads that many job hashes (about 4 KB each with
@@ -29,18 +28,18 @@ const WAIT_TRACKED = 10_000;
  * (in the wait list). A recipient is counted by its `{"i":<n>,"email":` opening inside an array
  * (after `[` or `,`): a recipient's vars are an object after `"vars":`, so a variable named
  * `i` does not count; only vars holding arrays of recipient-shaped objects would.
- * KEYS: none (job keys are built from ARGV[1], as BullMQ's own scripts do).
- * ARGV: job key prefix, source (`delayed` zset key or `wait` list key), kind (z or l), start,
- * stop, now (ms).
+ * KEYS: source (`delayed` zset key or `wait` list key); job keys are built from ARGV[1], as
+ * BullMQ's own scripts do (the queue's hash tag keeps them in the source's slot).
+ * ARGV: job key prefix, kind (z or l), start, stop, now (ms).
  */
 const SCAN = new LuaScript(`
-local prefix, source, kind = ARGV[1], ARGV[2], ARGV[3]
-local now = tonumber(ARGV[6])
+local prefix, source, kind = ARGV[1], KEYS[1], ARGV[2]
+local now = tonumber(ARGV[5])
 local items
 if kind == 'z' then
-  items = redis.call('ZRANGE', source, ARGV[4], ARGV[5], 'WITHSCORES')
+  items = redis.call('ZRANGE', source, ARGV[3], ARGV[4], 'WITHSCORES')
 else
-  items = redis.call('LRANGE', source, ARGV[4], ARGV[5])
+  items = redis.call('LRANGE', source, ARGV[3], ARGV[4])
 end
 local step = 1
 if kind == 'z' then step = 2 end
@@ -89,7 +88,7 @@ export class BacklogReader {
   private readonly seenWaiting = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
@@ -97,15 +96,15 @@ export class BacklogReader {
     now: number,
     campaignStatus: (id: string) => Promise<string | undefined>,
   ): Promise<BacklogSplit> {
-    const base = `${this.keys.bullPrefix}:${QUEUES.send}:`;
+    const base = `${this.keys.bullPrefix(QUEUES.send)}:${QUEUES.send}:`;
     const byCampaign = new Map<string, Map<string, number>>();
     let oldestDueAt: number | undefined;
     const scan = async (source: string, kind: 'z' | 'l', total: number): Promise<void> => {
       for (let start = 0; start < total; start += CHUNK) {
         const raw = (await SCAN.run(
           this.redis,
-          [],
-          [base, source, kind, start, start + CHUNK - 1, now],
+          [source],
+          [base, kind, start, start + CHUNK - 1, now],
         )) as string[];
         const minDue = Number(raw[0]);
         if (minDue >= 0) oldestDueAt = Math.min(oldestDueAt ?? minDue, minDue);

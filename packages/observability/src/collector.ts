@@ -7,7 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
 import type { CollectorConfig } from '@volley/config';
 import { Keys, QUEUES, type WebhookJob } from '@volley/contracts';
 import { CampaignStore, createQueues, type Queues } from '@volley/campaigns';
@@ -17,12 +16,12 @@ import {
   resetClusterGauges,
   type CollectorMetrics,
 } from '@volley/metrics';
-import { connectRedis } from '@volley/redis';
 import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
 import { WebhookDeliverer, WebhookStore, webhookQueue } from '@volley/webhooks';
 import { EventConsumer } from './events.ts';
 import { GaugeRound } from './gauges.ts';
 import { LeaderLock } from './lock.ts';
+import { type RedisClient, connectRedis } from '@volley/redis';
 
 /**
  * How often the lock holder reads the event streams: webhooks go out within about a second of
@@ -40,7 +39,7 @@ export class Collector {
   private readonly cfg: CollectorConfig;
   private readonly log: Logger;
   private readonly keys: Keys;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly queues: Queues;
   private readonly webhooks: Queue<WebhookJob>;
   private readonly metrics: CollectorMetrics;
@@ -49,7 +48,7 @@ export class Collector {
   private shaper: Shaper | undefined;
   private watcher: PolicyWatcher | undefined;
   private worker: Worker<WebhookJob> | undefined;
-  private workerRedis: Redis | undefined;
+  private workerRedis: RedisClient | undefined;
   private loop: Promise<void> | undefined;
   private readonly stopping = new AbortController();
 
@@ -57,7 +56,10 @@ export class Collector {
     const cfg = (this.cfg = opts.config);
     this.log = opts.logger;
     this.keys = new Keys(cfg.redisPrefix);
-    this.redis = connectRedis(cfg.redisUrl, { name: 'volley-collector' });
+    this.redis = connectRedis(cfg.redisUrl, {
+      name: 'volley-collector',
+      cluster: cfg.redisCluster,
+    });
     this.queues = createQueues(this.redis, this.keys);
     this.webhooks = webhookQueue(
       this.redis,
@@ -101,10 +103,11 @@ export class Collector {
     this.workerRedis = connectRedis(this.cfg.redisUrl, {
       name: 'volley-collector-webhooks',
       maxRetriesPerRequest: null,
+      cluster: this.cfg.redisCluster,
     });
     this.worker = new Worker<WebhookJob>(QUEUES.webhooks, (job) => deliverer.process(job), {
       connection: this.workerRedis,
-      prefix: this.keys.bullPrefix,
+      prefix: this.keys.bullPrefix(QUEUES.webhooks),
       concurrency: this.cfg.webhookConcurrency,
       // A delivery is at least once: a job of a killed replica goes back to the queue.
       maxStalledCount: 1_000_000,

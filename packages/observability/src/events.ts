@@ -6,7 +6,7 @@
  * one batch (at least once) and a retention job can ask what has been consumed.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import {
   JOBS,
   type Keys,
@@ -28,7 +28,7 @@ const INDEX_PAGE = 1000;
 const DEFAULT_TENANT = 'default';
 
 export interface EventConsumerOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   store: CampaignStore;
   webhookStore: WebhookStore;

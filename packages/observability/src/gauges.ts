@@ -3,7 +3,7 @@
  * the backlog split, running campaigns' progress, shaping state per provider and Redis health.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { masterNodes, type RedisClient } from '@volley/redis';
 import type { Keys } from '@volley/contracts';
 import type { CampaignStore, Queues } from '@volley/campaigns';
 import type { CollectorMetrics } from '@volley/metrics';
@@ -15,7 +15,7 @@ import { BacklogReader } from './backlog.ts';
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 
 export interface GaugeRoundOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   store: CampaignStore;
   queues: Queues;
@@ -173,11 +173,13 @@ export class GaugeRound {
 
   private async redisHealth(): Promise<void> {
     const c = this.o.metrics.cluster;
-    const info = await this.o.redis.info();
+    // Summed over a cluster's masters: what the deployment holds, not what one node does.
+    const infos = await Promise.all(masterNodes(this.o.redis).map((n) => n.info()));
+    const sum = (field: string) => infos.reduce((a, i) => a + (infoField(i, field) ?? 0), 0);
     c.redisUp.set(1);
-    c.redisMemory.set(infoField(info, 'used_memory') ?? 0);
-    c.redisMaxMemory.set(infoField(info, 'maxmemory') ?? 0);
-    c.redisClients.set(infoField(info, 'connected_clients') ?? 0);
+    c.redisMemory.set(sum('used_memory'));
+    c.redisMaxMemory.set(sum('maxmemory'));
+    c.redisClients.set(sum('connected_clients'));
   }
 
   private async deadLetters(): Promise<void> {

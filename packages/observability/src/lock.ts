@@ -4,8 +4,7 @@
  * while held; a replica that dies lets it lapse and another takes over within the ttl.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { LuaScript } from '@volley/redis';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /** Extends the lock only while this token holds it (never someone else's). */
 const RENEW = new LuaScript(`
@@ -26,7 +25,7 @@ export class LeaderLock {
   private heldUntil = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly ttlMs: number,
   ) {}

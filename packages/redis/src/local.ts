@@ -86,6 +86,8 @@ export interface LocalRedisOptions {
   preferredPort?: number;
   /** Forwarded lines of the server's log, for debugging. */
   onLog?: (line: string) => void;
+  /** More redis-server arguments (cluster mode, say); they come last and win. */
+  extraArgs?: string[];
 }
 
 /**
@@ -120,6 +122,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     } else {
       args.push('--appendonly', 'no');
     }
+    args.push(...(opts.extraArgs ?? []));
     // Its own process group: a Ctrl-C in the terminal must not stop Redis before the services
     // that still write to it have drained; the owner stops it last.
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -24,7 +24,9 @@ const GRACE_MS = 10 * 60_000;
 const TICK_BATCH = 1000;
 
 /**
- * KEYS: match counter, adaptive state, suspensions, active set, gcra TAT, void-before time
+ * The destination's keys only (one slot of a cluster): the caller lists the destination in the
+ * active set afterwards ({@link ACTIVATE}).
+ * KEYS: match counter, adaptive state, suspensions, gcra TAT, void-before time
  * ARGV: 1 unique member, 2 window ms, 3 threshold, 4 action, 5 factor, 6 duration ms,
  *       7 recovery step, 8 step every ms, 9 suspension field, 10 rule name, 11 shaping key,
  *       12 floor factor, 13 clock, 14 grace ms, 15 rate/s (0: unlimited), 16 burst
@@ -49,11 +51,6 @@ local function keep(key, ends)
   local want = expiry_ms(ends - now + grace)
   if redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
-local function activate(ends)
-  local prev = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[11])) or 0
-  if ends > prev then redis.call('ZADD', KEYS[4], ends, ARGV[11]) end
-  keep(KEYS[4], ends)
-end
 if ARGV[4] == 'slow' then
   -- Replies to messages already in flight when the rule fired would fire it again at once;
   -- one trigger per window lets the lower rate show its effect first.
@@ -69,9 +66,8 @@ if ARGV[4] == 'slow' then
     'at', fmt(now), 'rule', ARGV[10], 'rep', fmt(f0), 'fired:' .. ARGV[10], fmt(now))
   redis.call('DEL', KEYS[1])
   keep(KEYS[2], recovered)
-  activate(recovered)
   -- Slots reserved until now are void (see gcra.ts); kept a day, longer than any backlog waits.
-  redis.call('SET', KEYS[6], fmt(now), 'PX', 86400000)
+  redis.call('SET', KEYS[5], fmt(now), 'PX', 86400000)
   -- Every slot reserved before now was reserved at the old rate, and its holder reserves
   -- again on waking (see gcra.ts): restart the schedule from now at the new rate, without a
   -- burst, instead of queueing the new slots behind the void ones.
@@ -79,7 +75,7 @@ if ARGV[4] == 'slow' then
   if rate > 0 then
     local _, b = bursts(tonumber(ARGV[16]), f0)
     local tat = now + b * 1000 / (rate * f0)
-    redis.call('SET', KEYS[5], fmt(tat), 'PX', expiry_ms(tat - now + 1))
+    redis.call('SET', KEYS[4], fmt(tat), 'PX', expiry_ms(tat - now + 1))
   end
   return {1, count, fmt(f0), fmt(untl), fmt(recovered)}
 end
@@ -89,12 +85,11 @@ local untl = math.max(prev, now + tonumber(ARGV[6]))
 redis.call('HSET', KEYS[3], field, fmt(untl), field .. '#rule', ARGV[10])
 redis.call('DEL', KEYS[1])
 keep(KEYS[3], untl)
-activate(untl)
 -- A suspension of the whole destination voids every reserved slot (holders wait for its end
 -- and reserve again), so the schedule starts afresh when it ends.
 if field == '*' then
-  redis.call('DEL', KEYS[5])
-  redis.call('SET', KEYS[6], fmt(now), 'PX', 86400000)
+  redis.call('DEL', KEYS[4])
+  redis.call('SET', KEYS[5], fmt(now), 'PX', 86400000)
 end
 local fresh = 0
 if prev <= now then fresh = 1 end
@@ -127,17 +122,18 @@ return out
 );
 
 /**
- * KEYS: adaptive state, suspensions, active set, gcra TAT, void-before time
- * ARGV: shaping key, clock
- * Reports, once across workers, the recovery steps and ended suspensions of one destination,
- * and drops it from the active set when nothing is left.
- * Returns a flat list of {kind, field, value}: kind `factor` or `resumed`.
+ * KEYS: adaptive state, suspensions, gcra TAT, void-before time
+ * ARGV: clock
+ * Reports, once across workers, the recovery steps and ended suspensions of one destination.
+ * Returns when its adaptive state ends (0: nothing is left; the caller settles the active set,
+ * another slot of a cluster, with {@link SETTLE}), then a flat list of {kind, field, value}:
+ * kind `factor` or `resumed`.
  */
 const TICK = new LuaScript(
   PRELUDE +
     `
-local now = now_ms(ARGV[2])
-local out = {}
+local now = now_ms(ARGV[1])
+local out = {''}
 local ends = 0
 local h = redis.call('HMGET', KEYS[1], 'rep', 'f0', 'until', 'step', 'every')
 if h[2] then
@@ -147,8 +143,8 @@ if h[2] then
     -- A recovery step: the slots reserved so far are spaced for the slower rate, and would
     -- hold the destination below its new rate until they are used up. Void them and restart
     -- the schedule (see gcra.ts); their holders reserve again at the new rate.
-    redis.call('SET', KEYS[5], fmt(now), 'PX', 86400000)
-    redis.call('DEL', KEYS[4])
+    redis.call('SET', KEYS[4], fmt(now), 'PX', 86400000)
+    redis.call('DEL', KEYS[3])
     out[#out + 1] = 'factor'
     out[#out + 1] = ''
     out[#out + 1] = f
@@ -175,12 +171,44 @@ for i = 1, #s, 2 do
     end
   end
 end
-if ends == 0 then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-else
-  redis.call('ZADD', KEYS[3], ends, ARGV[1])
-end
+out[1] = fmt(ends)
 return out
+`,
+);
+
+/**
+ * Lists a destination in the active set until its adaptive state ends (never earlier than a
+ * listing already there), and keeps the set as long as its longest state.
+ * KEYS: active set   ARGV: shaping key, ends (ms), grace ms, clock
+ */
+const ACTIVATE = new LuaScript(
+  PRELUDE +
+    `
+local now = now_ms(ARGV[4])
+local ends = tonumber(ARGV[2])
+local prev = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) or 0
+if ends > prev then redis.call('ZADD', KEYS[1], fmt(ends), ARGV[1]) end
+local want = expiry_ms(ends - now + tonumber(ARGV[3]))
+if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+`,
+);
+
+/**
+ * After a tick: moves the destination's listing to when its state ends, or, with nothing left,
+ * drops it unless it was listed again for a later end meanwhile (a rule fired since the tick
+ * read the state: its listing stays, and a later tick settles it).
+ * KEYS: active set   ARGV: shaping key, ends (ms; 0 nothing left), clock
+ */
+const SETTLE = new LuaScript(
+  PRELUDE +
+    `
+local now = now_ms(ARGV[3])
+local ends = tonumber(ARGV[2])
+if ends > 0 then
+  redis.call('ZADD', KEYS[1], 'XX', fmt(ends), ARGV[1])
+elseif (tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) or 0) <= now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
 `,
 );
 
@@ -252,7 +280,6 @@ async function applyRule(
         k.adaptiveCount(key, rule.name, scoped),
         k.adaptiveState(key),
         k.suspended(key),
-        k.active,
         k.gcra(key),
         k.voidBefore(key),
       ],
@@ -278,6 +305,10 @@ async function applyRule(
   );
   const kind = num(r[0]);
   const matches = num(r[1]);
+  if (kind === 1 || kind === 2) {
+    const ends = kind === 1 ? r[4] : r[2];
+    await ACTIVATE.run(ctx.redis, [k.active], [key, String(ends), GRACE_MS, clockArg(ctx)]);
+  }
   if (kind === 1) {
     return {
       type: 'slowed',
@@ -364,12 +395,13 @@ export async function tick(ctx: ShapingContext): Promise<ShapingEvent[]> {
       const r = arr(
         await TICK.run(
           ctx.redis,
-          [k.adaptiveState(key), k.suspended(key), k.active, k.gcra(key), k.voidBefore(key)],
-          [key, clockArg(ctx)],
+          [k.adaptiveState(key), k.suspended(key), k.gcra(key), k.voidBefore(key)],
+          [clockArg(ctx)],
         ),
       ).map(String);
+      await SETTLE.run(ctx.redis, [k.active], [key, r[0] ?? '0', clockArg(ctx)]);
       const events: ShapingEvent[] = [];
-      for (let i = 0; i + 2 < r.length; i += 3) {
+      for (let i = 1; i + 2 < r.length; i += 3) {
         if (r[i] === 'factor') {
           const factor = num(r[i + 2]);
           events.push(

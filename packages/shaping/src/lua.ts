@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import type { ShapingKeys } from '@volley/contracts';
 
 export { LuaScript } from '@volley/redis';
 
 /** What the shaping modules share: the connection, the key layout and the clock. */
 export interface ShapingContext {
-  redis: Redis;
+  redis: RedisClient;
   keys: ShapingKeys;
   /**
    * Epoch ms to use instead of Redis `TIME`; for tests of time-driven steps only. In service

@@ -3,7 +3,7 @@
  * its slot, leases its connections and feeds replies back to the adaptive rules.
  */
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import { ShapingKeys } from '@volley/contracts';
 import { resolveRule, type Policy, type Resolution, type Rule } from './policy.ts';
 import { reserve, reserveMany, startedLate, type BatchSlots, type Slot } from './gcra.ts';
@@ -21,7 +21,7 @@ import {
 import { batchSizeFor, reservationBurst, type ShapingContext } from './lua.ts';
 
 export interface ShaperOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The deployment's Redis key prefix; shaping keys live under `<prefix>:shp:`. */
   prefix: string;
   policy: Policy;

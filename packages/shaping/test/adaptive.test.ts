@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
-import { connectRedis, type LocalRedis } from '@volley/redis';
+import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import { Shaper, parsePolicy, type ShapingEvent, type Slot } from '../src/index.ts';
 
@@ -43,7 +42,7 @@ adaptive:
 
 const T0 = 1_700_000_000_000;
 let server: LocalRedis;
-let conns: Redis[] = [];
+let conns: RedisClient[] = [];
 
 before(async () => {
   server = await startRedis();

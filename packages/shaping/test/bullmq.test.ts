@@ -7,8 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { connectRedis, type LocalRedis } from '@volley/redis';
+import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix, waitUntil } from '@volley/testkit';
 import { Shaper, parsePolicy, type ShapingEvent } from '../src/index.ts';
 
@@ -55,7 +54,7 @@ interface BatchJob {
 }
 
 let server: LocalRedis;
-let redis: Redis;
+let redis: RedisClient;
 before(async () => {
   server = await startRedis();
   redis = connectRedis(server.url, { name: 'bullmq-test' });

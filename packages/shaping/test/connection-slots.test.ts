@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
-import { connectRedis, type LocalRedis } from '@volley/redis';
+import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix, waitUntil } from '@volley/testkit';
 import { ConnectionSlots, Shaper, countLeases, parsePolicy } from '../src/index.ts';
 
@@ -17,7 +16,7 @@ domains:
 );
 
 let server: LocalRedis;
-let redis: Redis;
+let redis: RedisClient;
 before(async () => {
   server = await startRedis();
   redis = connectRedis(server.url, { name: 'connection-slots' });

@@ -1,14 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
 import { ShapingKeys } from '@volley/contracts';
-import { connectRedis, type LocalRedis } from '@volley/redis';
+import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import fc from 'fast-check';
 import { reserve, reserveMany, startedLate, type ShapingContext } from '../src/index.ts';
 
 let server: LocalRedis;
-let conns: Redis[] = [];
+let conns: RedisClient[] = [];
 
 before(async () => {
   server = await startRedis();

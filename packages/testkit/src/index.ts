@@ -5,7 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { launchService, type ChildHandle } from '@volley/runtime';
-import { startLocalRedis, type LocalRedis } from '@volley/redis';
+import {
+  startLocalCluster,
+  startLocalRedis,
+  type LocalCluster,
+  type LocalRedis,
+} from '@volley/redis';
 
 export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@volley/mail-capture';
 export { startDnsStub, type DnsStub, type DnsZone } from './dns-stub.ts';
@@ -17,6 +22,14 @@ export { ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 
 export function startRedis(): Promise<LocalRedis> {
   return startLocalRedis();
+}
+
+/**
+ * A Redis Cluster of three masters on free loopback ports (cluster mode, a temporary folder
+ * each), up and agreed on its slots; `stop()` stops each node by its PID.
+ */
+export function startRedisCluster(): Promise<LocalCluster> {
+  return startLocalCluster({ masters: 3 });
 }
 
 /** A Redis key prefix no other test uses, so tests can share one server side by side. */

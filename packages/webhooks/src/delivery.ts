@@ -4,7 +4,7 @@
  * spent, when the delivery goes to the tenant's dead-letter list instead.
  */
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import { QUEUES, type Keys, type WebhookJob } from '@volley/contracts';
 import { SIGNATURE_HEADER, signWebhook } from './sign.ts';
 import { deliveryId, type WebhookStore } from './store.ts';
@@ -31,14 +31,14 @@ function webhookJobOptions(attempts: number, baseMs: number) {
 
 /** The webhook queue, for the collector (which adds and delivers) and the API (which replays). */
 export function webhookQueue(
-  connection: Redis,
+  connection: RedisClient,
   keys: Keys,
   attempts = 10,
   baseMs = 10_000,
 ): Queue<WebhookJob> {
   return new Queue<WebhookJob>(QUEUES.webhooks, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QUEUES.webhooks),
     defaultJobOptions: webhookJobOptions(attempts, baseMs),
   });
 }

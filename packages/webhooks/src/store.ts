@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import {
   JOBS,
   WEBHOOK_EVENT_TYPES,
@@ -80,7 +80,7 @@ export function deliveryId(endpointId: string, eventId: string): string {
 
 export class WebhookStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
@@ -107,11 +107,10 @@ export class WebhookStore {
       secret: `whsec_${randomBytes(24).toString('base64url')}`,
       createdAt: Date.now(),
     };
-    await this.redis
-      .multi()
-      .hset(this.keys.webhooks(tenant), endpoint.id, JSON.stringify(endpoint))
-      .sadd(this.keys.webhookTenants, tenant)
-      .exec();
+    // Listed first, then stored (two slots of a cluster): a tenant listed without endpoints
+    // is dropped by tenants(); an endpoint never goes unlisted.
+    await this.redis.sadd(this.keys.webhookTenants, tenant);
+    await this.redis.hset(this.keys.webhooks(tenant), endpoint.id, JSON.stringify(endpoint));
     return endpoint;
   }
 
@@ -148,11 +147,8 @@ export class WebhookStore {
 
   /** Records a delivery that exhausted its retries; the same delivery twice keeps one entry. */
   async addDeadLetter(tenant: string, dl: DeadLetter): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.webhookDeadLetters(tenant), dl.id, JSON.stringify(dl))
-      .sadd(this.keys.webhookTenants, tenant)
-      .exec();
+    await this.redis.sadd(this.keys.webhookTenants, tenant);
+    await this.redis.hset(this.keys.webhookDeadLetters(tenant), dl.id, JSON.stringify(dl));
   }
 
   /** The tenant's dead letters, oldest first. */

@@ -2,7 +2,7 @@ import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { apiMetrics } from '@volley/metrics';
@@ -40,7 +40,7 @@ import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDeps {
   config: ApiContextConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queues: Queues;
   registry: Registry;

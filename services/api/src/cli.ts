@@ -179,6 +179,7 @@ async function main(
   const redis: RedisClient = connectRedis(config.redisUrl, {
     name: 'volley-admin',
     maxRetriesPerRequest: 1,
+    cluster: config.redisCluster,
   });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => {

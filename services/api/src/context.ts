@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@volley/redis';
 import type { ApiMetrics } from '@volley/metrics';
 import type { ApiConfig } from '@volley/config';
 import type {
@@ -30,7 +30,7 @@ export type V1 = FastifyInstance<
 /** What route modules share: configuration, Redis, the campaign store and the API's metrics. */
 export interface ApiContext {
   config: ApiContextConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queues: Queues;
   store: CampaignStore;

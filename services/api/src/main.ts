@@ -16,7 +16,10 @@ async function main(): Promise<void> {
   });
   for (const warning of unknownVariableWarnings()) logger.warn(warning);
   const keys = new Keys(config.redisPrefix);
-  const redis = connectRedis(config.redisUrl, { name: 'volley-api' });
+  const redis = connectRedis(config.redisUrl, {
+    name: 'volley-api',
+    cluster: config.redisCluster,
+  });
   // Keys added with another secret (or none) would not open in the senders.
   await checkDkimSecret(redis, keys, config.dkimSecret);
   const queues = createQueues(redis, keys);

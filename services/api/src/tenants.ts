@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Keys } from '@volley/contracts';
-import { LuaScript } from '@volley/redis';
+import { type RedisClient, LuaScript } from '@volley/redis';
 
 /**
  * Tenant ids appear in Redis keys and URLs: lower-case letters, digits and dashes, starting
@@ -116,7 +115,7 @@ const revokeKeyScript = new LuaScript(REVOKE_KEY);
 /** Tenants and their API keys in Redis, shared by the admin API and the admin CLI. */
 export class TenantStore {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
   ) {}
 

@@ -240,9 +240,8 @@ describe('admin API: sending domains', () => {
 
 describe('admin CLI: domains', () => {
   test('add (imported key), list, show, rotate --staged, activate, remove; nothing prints a key', async () => {
-    const server = fx.redis.options;
     const env = {
-      REDIS_URL: `redis://${server.host ?? '127.0.0.1'}:${server.port ?? 6379}`,
+      REDIS_URL: fx.url,
       VOLLEY_REDIS_PREFIX: fx.keys.prefix,
       VOLLEY_DKIM_SECRET: DKIM_SECRET,
       VOLLEY_BOUNCE_DOMAIN: 'bounces.volley.example',
@@ -376,9 +375,8 @@ describe('at rest', () => {
 
 describe('start', () => {
   test('with sending domains stored, the API will not start without VOLLEY_DKIM_SECRET or with another', async () => {
-    const server = fx.redis.options;
     const env = {
-      REDIS_URL: `redis://${server.host ?? '127.0.0.1'}:${server.port ?? 6379}`,
+      REDIS_URL: fx.url,
       VOLLEY_REDIS_PREFIX: fx.keys.prefix,
       VOLLEY_API_KEY: 'start-test-key-0123456789',
       VOLLEY_API_PORT: '0',

@@ -38,6 +38,8 @@ export interface Problem {
 export interface ApiFixture {
   app: FastifyInstance;
   redis: RedisClient;
+  /** The URL of the fixture's redis-server, for processes and connections of their own. */
+  url: string;
   keys: Keys;
   store: CampaignStore;
   queues: Queues;
@@ -70,6 +72,7 @@ export async function apiFixture(
   return {
     app,
     redis,
+    url: server.url,
     keys,
     store: new CampaignStore(redis, keys),
     queues,

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { ConfigError, loadApiConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues, type Queues } from '@volley/campaigns';
-import type { RedisClient } from '@volley/redis';
+import { connectRedis, type RedisClient } from '@volley/redis';
 import { uniquePrefix } from '@volley/testkit';
 import { buildApp } from '../src/app.ts';
 import type { ApiContextConfig } from '../src/context.ts';
@@ -27,7 +27,7 @@ let counter: string;
 
 before(async () => {
   fx = await apiFixture(config);
-  const redis = fx.redis.duplicate();
+  const redis = connectRedis(fx.url, { name: 'ratelimit-test' });
   const queues = createQueues(redis, fx.keys);
   const app = await buildApp({
     config: { apiKey: KEY, bodyLimit: 256 * 1024, maxInlineRecipients: 1000, ...config },

@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   };
   // An MTA waits for the answer to its message: after a couple of reconnects, fail the
   // command so it gets a 451 and retries later, rather than holding its session.
-  const redis = connectRedis(config.redisUrl, { name: 'volley-bounce', maxRetriesPerRequest: 2 });
+  const redis = connectRedis(config.redisUrl, {
+    name: 'volley-bounce',
+    maxRetriesPerRequest: 2,
+    cluster: config.redisCluster,
+  });
   // Reported once per outage, not at every reconnect attempt; meanwhile reports get 451.
   let redisDown = false;
   redis.on('error', (err: Error) => {

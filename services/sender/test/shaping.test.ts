@@ -51,7 +51,7 @@ describe('traffic shaping in the sender', () => {
       name: 'queue-events',
       maxRetriesPerRequest: null,
     });
-    const queueOpts = { connection: eventsRedis, prefix: h.keys.bullPrefix };
+    const queueOpts = { connection: eventsRedis, prefix: h.keys.bullPrefix(QUEUES.send) };
     const events = new QueueEvents(QUEUES.send, queueOpts);
     const queue = new Queue(QUEUES.send, queueOpts);
     /** Per domain, the batches BullMQ held back for a later slot (read while they wait). */
@@ -134,7 +134,7 @@ describe('traffic shaping in the sender', () => {
     });
     const events = new QueueEvents(QUEUES.send, {
       connection: eventsRedis,
-      prefix: h.keys.bullPrefix,
+      prefix: h.keys.bullPrefix(QUEUES.send),
     });
     try {
       await events.waitUntilReady();

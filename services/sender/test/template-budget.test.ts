@@ -34,7 +34,10 @@ async function watchStalls(
   h: Harness,
 ): Promise<{ stalled: string[]; added: string[]; close(): Promise<void> }> {
   const connection = connectRedis(shared.url, { name: 'queue-events', maxRetriesPerRequest: null });
-  const events = new QueueEvents(QUEUES.send, { connection, prefix: h.keys.bullPrefix });
+  const events = new QueueEvents(QUEUES.send, {
+    connection,
+    prefix: h.keys.bullPrefix(QUEUES.send),
+  });
   await events.waitUntilReady();
   const stalled: string[] = [];
   const added: string[] = [];

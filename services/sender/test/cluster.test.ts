@@ -1,0 +1,178 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectRedis, masterNodes, type LocalCluster, type RedisClient } from '@volley/redis';
+import { startRedisCluster, waitUntil } from '@volley/testkit';
+import { CAMPAIGN, DOMAINS, Harness, KEY, recipients } from './harness.ts';
+
+let cluster: LocalCluster;
+let redis: RedisClient;
+before(async () => {
+  cluster = await startRedisCluster();
+  redis = connectRedis(cluster.url, { name: 'cluster-test', cluster: true });
+});
+after(async () => {
+  redis.disconnect();
+  await cluster.stop();
+});
+
+const CONCURRENCY = 4;
+const BATCH = 50;
+const TOTAL = 4000;
+/** Recipients the sink defers once (451) and accepts on the retry. */
+const deferredOnce = (i: number): boolean => i % 10 === 3;
+/** Recipients the sink refuses for good (550 5.1.1): bounced and suppressed. */
+const gone = (i: number): boolean => i % 800 === 7;
+
+function indexOf(address: string): number {
+  return Number(/^user(\d+)@/.exec(address)?.[1] ?? -1);
+}
+
+async function action(h: Harness, id: string, what: string): Promise<number> {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: `/v1/campaigns/${id}/${what}`,
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  return res.statusCode;
+}
+
+describe('on a Redis Cluster of three masters', () => {
+  test('a campaign with per-domain rates, deferrals, a pause and resume and a SIGKILLed sender: every recipient delivered, each recorded once', async (t) => {
+    const received = new Map<string, number>();
+    const tries = new Map<string, number>();
+    const dir = mkdtempSync(join(tmpdir(), 'volley-cluster-policy-'));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(
+      policy,
+      [
+        'version: 1',
+        'defaults: { rate: unlimited }',
+        'domains:',
+        `  ${DOMAINS[0]}: { rate: 150/s, burst: 10 }`,
+        `  ${DOMAINS[1]}: { rate: 200/s, burst: 20, connections: 2 }`,
+        '',
+      ].join('\n'),
+    );
+    const h = new Harness(redis, cluster.url);
+    await h.start({
+      senders: 2,
+      env: {
+        VOLLEY_REDIS_CLUSTER: 'true',
+        VOLLEY_SHAPING_POLICY: policy,
+        VOLLEY_RETRY_BASE: '100ms',
+        VOLLEY_RETRY_MAX: '500ms',
+        // Short locks so the killed sender's batches come back quickly.
+        VOLLEY_JOB_LOCK: '2s',
+        VOLLEY_SENDER_CONCURRENCY: String(CONCURRENCY),
+        VOLLEY_BATCH_SIZE: String(BATCH),
+        VOLLEY_EXPAND_WINDOW: '1000',
+      },
+      capture: {
+        keep: false,
+        onRecipient(address) {
+          const n = (tries.get(address) ?? 0) + 1;
+          tries.set(address, n);
+          const i = indexOf(address);
+          if (gone(i)) return { code: 550, message: '5.1.1 user unknown' };
+          if (deferredOnce(i) && n === 1) return { code: 451, message: '4.3.0 try again later' };
+          return undefined;
+        },
+        onMessage: (m) => {
+          const to = m.to[0] ?? '';
+          received.set(to, (received.get(to) ?? 0) + 1);
+        },
+      },
+    });
+    try {
+      const id = await h.create({ ...CAMPAIGN, recipients: recipients(TOTAL) });
+
+      await h.capture.waitFor(800, 120_000);
+      assert.equal(await action(h, id, 'pause'), 202);
+      // Paused: every batch still queued is parked; nothing waits or runs.
+      await waitUntil(async () => {
+        const c = await h.queues.send.getJobCounts('waiting', 'active', 'prioritized');
+        return (c.waiting ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0;
+      }, 'the paused campaign to go quiet');
+      const atPause = received.size;
+      assert.ok(atPause < TOTAL, 'the campaign was paused mid-way');
+      assert.equal(await action(h, id, 'resume'), 202);
+
+      await h.capture.waitFor(atPause + 800, 120_000);
+      const victim = h.senders[h.senders.length - 1];
+      assert.ok(victim);
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      await h.addSender().waitForLine(/sender started/);
+
+      await h.completed(id, 240_000);
+      const bounced = Array.from({ length: TOTAL }, (_v, i) => i).filter(gone);
+      const c = await h.store.get(id);
+      assert.deepEqual(
+        { sent: c?.counts.sent, bounced: c?.counts.bounced, deferred: c?.counts.deferred },
+        { sent: TOTAL - bounced.length, bounced: bounced.length, deferred: 0 },
+      );
+      assert.equal(
+        received.size,
+        TOTAL - bounced.length,
+        'every deliverable recipient received it',
+      );
+      for (let i = 3; i < TOTAL; i += 10) {
+        if (gone(i)) continue;
+        const address = `user${i}@${DOMAINS[i % DOMAINS.length]}`;
+        assert.ok((tries.get(address) ?? 0) >= 2, `${address} was deferred, then retried`);
+      }
+
+      // Each recipient has exactly one final event: recorded once, whatever ran twice.
+      const finals = new Map<number, number>();
+      for (let cursor: string | undefined; ;) {
+        const page = await h.store.events(id, cursor, 1000);
+        for (const e of page.events) {
+          if (e.outcome === 'sent' || e.outcome === 'bounced') {
+            finals.set(e.index, (finals.get(e.index) ?? 0) + 1);
+          }
+        }
+        if (!page.next) break;
+        cursor = page.next;
+      }
+      assert.equal(finals.size, TOTAL);
+      assert.ok(
+        [...finals.values()].every((n) => n === 1),
+        'one final event per recipient',
+      );
+      // The hard bounces were suppressed on the tenant's list (another slot than the campaign).
+      const suppressed = await redis.smismember(
+        h.keys.suppression('default'),
+        ...bounced.map((i) => `user${i}@${DOMAINS[i % DOMAINS.length]}`),
+      );
+      assert.deepEqual(
+        suppressed,
+        bounced.map(() => 1),
+      );
+
+      // The only duplicates on the wire are the killed sender's in-flight batches.
+      const duplicates = [...received.values()].reduce((a, n) => a + n - 1, 0);
+      const bound = CONCURRENCY * BATCH;
+      t.diagnostic(`duplicates=${duplicates} bound=${bound}`);
+      assert.ok(
+        duplicates <= bound,
+        `${duplicates} duplicates exceed the in-flight bound ${bound}`,
+      );
+
+      // The data is sharded: the queues' tags (fixed names) put the send and control queues on
+      // different masters of three with even slot ranges; the campaign's and the tenant's keys
+      // go where their ids hash.
+      const sizes = await Promise.all(masterNodes(redis).map((n) => n.dbsize()));
+      t.diagnostic(`keys per master: ${sizes.join(', ')}`);
+      assert.equal(sizes.length, 3);
+      assert.ok(
+        sizes.filter((n) => n > 0).length >= 2,
+        `the keys are spread over masters (${sizes.join(', ')})`,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+});
