@@ -12,7 +12,15 @@
  * Each run's spec output and failures are kept in a folder printed at the start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  closeSync,
+  existsSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -138,6 +146,38 @@ class Load {
   }
 }
 
+/** Marks every process a run starts, down to the redis-servers the tests start detached. */
+// Not a VOLLEY_ name: the services warn about VOLLEY_ variables they do not know.
+const RUN_TAG = 'TEST_REPEAT_RUN';
+
+/**
+ * Kills what a run left behind: a run stopped at its time limit takes its test files' after
+ * hooks with it, so their redis-servers (detached, in groups of their own) and the test files
+ * themselves would go on competing with the next run. Each carries the run's tag in its
+ * environment, inherited from the runner; nothing else on the machine does.
+ */
+function killTagged(tag: string): number {
+  const needle = `\0${RUN_TAG}=${tag}\0`;
+  let killed = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (!`\0${environ}\0`.includes(needle)) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+      killed++;
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return killed;
+}
+
 async function runOnce(run: number, files: string[], dir: string): Promise<RunResult> {
   const log = join(dir, `run-${run}.log`);
   const failuresFile = join(dir, `run-${run}.failures.jsonl`);
@@ -149,17 +189,22 @@ async function runOnce(run: number, files: string[], dir: string): Promise<RunRe
   ];
   const errLog = openSync(join(dir, `run-${run}.stderr.log`), 'w');
   const started = Date.now();
+  const tag = `${dir}#${run}`;
   const child = spawn(process.execPath, runnerArgs(files, reporters), {
     cwd: ROOT,
+    env: { ...process.env, [RUN_TAG]: tag },
     stdio: ['ignore', 'ignore', errLog],
   });
   closeSync(errLog);
-  const samples: number[] = [];
+  // One sample at the start, so a run shorter than the interval still reports its load.
+  const samples: number[] = [loadavg()[0] ?? 0];
   const sampler = setInterval(() => samples.push(loadavg()[0] ?? 0), 5000);
   const limit = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
   const exitCode = await waitExit(child);
   clearTimeout(limit);
   clearInterval(sampler);
+  const leftovers = killTagged(tag);
+  if (leftovers > 0) console.log(`run ${run}: killed ${leftovers} processes it left running`);
   const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
   const count = (name: string): number =>
     Number(new RegExp(`^ℹ ${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);

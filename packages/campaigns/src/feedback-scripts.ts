@@ -3,7 +3,7 @@
  * Each applies in one atomic script, so a report applied twice (a DSN delivered twice, a
  * one-click POST repeated) changes nothing the second time.
  */
-import { WINDOW_LUA } from './scripts.ts';
+import { EVENTS_LUA, WINDOW_LUA } from './scripts.ts';
 import { SUPPRESS_LUA } from './suppression-scripts.ts';
 
 /**
@@ -37,19 +37,23 @@ local SOURCE = {bounced = 'bounce', complained = 'complaint', unsubscribed = 'un
  * once; soft bounces count per address and suppress at `softLimit` within the window.
  *
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback
- *       bitmap, running set, suppression set, suppression log, suppression info, soft-bounce set
+ *       bitmap, running set, suppression set, suppression log, suppression info, soft-bounce set,
+ *       finished set
  * ARGV: now, campaign id, index, address as stored, kind, reason, detail, hard ('1'/'0'),
  *       source, status, reply code, soft limit (0: never), window start, window ms, detail of
- *       a suppression by the soft limit
- * Returns {applied (1, 0 already recorded, -1 no such campaign), suppressed now, late,
+ *       a suppression by the soft limit, events cap (0: none)
+ * Returns {applied (1, 0 already recorded, -1 no such campaign, or its per-recipient data
+ *          removed by retention), suppressed now, late,
  *          finalized, soft bounces in the window}.
  */
-export const FEEDBACK_RECIPIENT = `${SUPPRESS_LUA}${WINDOW_LUA}${SOFT_LUA}
+export const FEEDBACK_RECIPIENT = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}${SOFT_LUA}
 local now, id, idx = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local email, kind, reason, detail = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local hard = ARGV[8] == '1'
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {-1, 0, 0, 0, 0} end
+-- Once retention removed the campaign's per-recipient data, a bitmap or stream written here
+-- would come back with nothing to remove it again.
+if not status or redis.call('HEXISTS', KEYS[1], 'purgedAt') == 1 then return {-1, 0, 0, 0, 0} end
 local bits = {bounced = 0, complained = 2, unsubscribed = 3}
 local base = idx * 4
 local first = redis.call('SETBIT', KEYS[6], base + bits[kind], 1) == 0
@@ -65,7 +69,7 @@ if first then
     end
     redis.call('HINCRBY', KEYS[1], 'bounced', 1)
     redis.call('HINCRBY', KEYS[5], 'bounced:' .. reason, 1)
-    windowSignal(KEYS[1], KEYS[7], id, now, -1)
+    windowSignal(KEYS[1], KEYS[7], KEYS[12], id, now, -1)
     finalized = 1
   else
     local field = kind == 'bounced' and 'lateBounced' or kind
@@ -80,7 +84,7 @@ if kind == 'bounced' then
     ev[#ev + 1] = f
   end
 end
-redis.call('XADD', KEYS[4], '*', unpack(ev))
+addEvent(KEYS[4], ARGV[16], unpack(ev))
 local lower = string.lower(email)
 local sup = 0
 if kind ~= 'bounced' or hard then

@@ -8,6 +8,7 @@ import type {
 } from '@volley/contracts';
 import { LuaScript } from '@volley/redis';
 import { FEEDBACK_ADDRESS, FEEDBACK_RECIPIENT } from './feedback-scripts.ts';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 
 /** What was reported about a message after it was sent. */
 export type FeedbackOutcome =
@@ -88,6 +89,8 @@ export interface FeedbackOptions {
   softBounceLimit: number;
   /** How far back soft bounces count. */
   softBounceWindowMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
+  eventsMaxLen?: number | undefined;
 }
 
 /**
@@ -157,6 +160,7 @@ function fields(o: FeedbackOutcome): [string, string, boolean, string, string, s
 export class Feedback {
   private readonly softLimit: number;
   private readonly windowMs: number;
+  private readonly eventsCap: string;
 
   constructor(
     readonly redis: Redis,
@@ -165,6 +169,7 @@ export class Feedback {
   ) {
     this.softLimit = opts.softBounceLimit;
     this.windowMs = opts.softBounceWindowMs;
+    this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
   }
 
   /** The tenant and address of a campaign's recipient, or undefined when there is none. */
@@ -247,6 +252,7 @@ export class Feedback {
         this.keys.suppressionLog(who.tenant),
         this.keys.suppressionInfo(who.tenant),
         this.keys.softBounces(who.tenant, who.email.toLowerCase()),
+        this.keys.finished,
       ],
       [
         now,
@@ -264,6 +270,7 @@ export class Feedback {
         since,
         this.windowMs,
         softDetail,
+        this.eventsCap,
       ],
     )) as number[];
     if (raw[0] === -1) {

@@ -13,3 +13,4 @@ export {
   type SuppressionEntry,
   type SuppressionInput,
 } from './suppressions.ts';
+export { Retention } from './retention.ts';

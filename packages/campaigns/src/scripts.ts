@@ -10,7 +10,7 @@ import { SUPPRESS_LUA } from './suppression-scripts.ts';
  * flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor.
  */
 export const WINDOW_LUA = `
-local function windowSignal(campaign, running, id, now, lowWater)
+local function windowSignal(campaign, running, finished, id, now, lowWater)
   local h = redis.call('HMGET', campaign, 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
   local total = tonumber(h[1]) or 0
   local cursor = tonumber(h[2]) or 0
@@ -19,6 +19,7 @@ local function windowSignal(campaign, running, id, now, lowWater)
   if final >= total and h[8] == 'running' then
     redis.call('HSET', campaign, 'status', 'completed', 'completedAt', now)
     redis.call('SREM', running, id)
+    redis.call('ZADD', finished, now, id)
     return 2, cursor
   elseif cursor < total and (cursor - final - deferred) <= lowWater then
     return 1, cursor
@@ -28,23 +29,35 @@ end
 `;
 
 /**
+ * Lua function: appends an event to a campaign's stream, capped at about `cap` entries (the
+ * oldest go; `~` lets Redis trim whole nodes, which costs next to nothing) unless `cap` is '0'.
+ */
+export const EVENTS_LUA = `
+local function addEvent(stream, cap, ...)
+  if cap ~= '0' then return redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', ...) end
+  return redis.call('XADD', stream, '*', ...)
+end
+`;
+
+/**
  * Records final outcomes for several recipients of one campaign, each exactly once, in one
  * round trip: a sender batches the outcomes of a few milliseconds (see Recorder).
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, suppression set, running set,
- *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap
+ *       reasons hash, pace hash, suppression log, suppression info, claimed bitmap, finished set
  * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
- * ARGV: now, lowWater, campaign id, then per recipient: index, outcome, email, reason, detail,
+ * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
+ *       email, reason, detail,
  *       suppress ('1'/'0')
  * Returns {signal, cursor, recorded1, recorded2, ...}: signal 0 nothing, 1 refill the window,
  * 2 completed by this call; recordedN is 1 when entry N was recorded now, 0 when it already was.
  */
-export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}
+export const FINALIZE = `${SUPPRESS_LUA}${WINDOW_LUA}${EVENTS_LUA}
 local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason = {}, {}
 local n, wasDeferred = 0, 0
 local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
-for k = 4, #ARGV, 6 do
+for k = 5, #ARGV, 6 do
   local idx = tonumber(ARGV[k])
   if cancelled and redis.call('GETBIT', KEYS[11], idx) == 0 then
     -- Counted as cancelled when the cancel came: a sender with a stale status must not move it.
@@ -62,7 +75,7 @@ for k = 4, #ARGV, 6 do
     byOutcome[o] = (byOutcome[o] or 0) + 1
     local why = o .. ':' .. r
     byReason[why] = (byReason[why] or 0) + 1
-    redis.call('XADD', KEYS[4], '*', 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
+    addEvent(KEYS[4], ARGV[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
     if ARGV[k + 5] == '1' then
       suppress(KEYS[5], KEYS[9], KEYS[10], string.lower(ARGV[k + 2]), now, entry('bounce', r, ARGV[3], ARGV[k + 4]))
     end
@@ -79,7 +92,7 @@ if tonumber(redis.call('HGET', KEYS[8], 's' .. slot) or '-1') == sec then
 else
   redis.call('HSET', KEYS[8], 's' .. slot, sec, 'n' .. slot, n)
 end
-out[1], out[2] = windowSignal(KEYS[1], KEYS[6], ARGV[3], now, tonumber(ARGV[2]))
+out[1], out[2] = windowSignal(KEYS[1], KEYS[6], KEYS[12], ARGV[3], now, tonumber(ARGV[2]))
 return out
 `;
 
@@ -88,10 +101,10 @@ return out
  * recipient is no longer in flight: its claim is dropped, and if the campaign was cancelled
  * while it was, it counts as cancelled, since it will never be retried.
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, claimed bitmap
- * ARGV: index, email, reason, detail, now, lowWater
+ * ARGV: index, email, reason, detail, now, lowWater, events cap (0: none)
  * Returns {recorded, signal, cursor} like FINALIZE (deferral frees a window place).
  */
-export const DEFER = `
+export const DEFER = `${EVENTS_LUA}
 local idx = tonumber(ARGV[1])
 if redis.call('GETBIT', KEYS[2], idx) == 1 then return {0, 0, 0} end
 local claimed = redis.call('SETBIT', KEYS[5], idx, 0)
@@ -103,7 +116,7 @@ if redis.call('GETBIT', KEYS[3], idx) == 0 then
   redis.call('SETBIT', KEYS[3], idx, 1)
   redis.call('HINCRBY', KEYS[1], 'deferred', 1)
 end
-redis.call('XADD', KEYS[4], '*', 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
+addEvent(KEYS[4], ARGV[7], 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
 local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred')
 local total = tonumber(h[1]) or 0
 local cursor = tonumber(h[2]) or 0
@@ -129,7 +142,7 @@ return 1
 /**
  * Freezes the recipient set and moves a draft or scheduled campaign to running, unless an
  * upload is still adding recipients (its rows, or its rollback, would change a frozen list).
- * KEYS: campaign hash, recipients list, seen set, running set, upload lock
+ * KEYS: campaign hash, recipients list, seen set, running set, upload lock, finished set
  * ARGV: now, campaign id
  * Returns {started (1/0), total, status}; status `uploading` when an upload holds the lock.
  */
@@ -142,6 +155,7 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'total', total, 'cursor', 0, 's
 redis.call('DEL', KEYS[3])
 if total == 0 then
   redis.call('HSET', KEYS[1], 'status', 'completed', 'completedAt', ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[1], ARGV[2])
   return {1, 0, 'completed'}
 end
 redis.call('SADD', KEYS[4], ARGV[2])
@@ -207,7 +221,8 @@ return {#fresh, dup}
  * Moves a campaign between lifecycle states if it is in one of the allowed ones. A cancel counts
  * its cancelled recipients here, atomically with the status every claim checks: those neither
  * done nor claimed by a sender. Claimed ones are in flight and end as whatever SMTP answers.
- * KEYS: campaign hash, running set, recipients list, done bitmap, claimed bitmap, scratch key
+ * KEYS: campaign hash, running set, recipients list, done bitmap, claimed bitmap, scratch key,
+ *       finished set
  * ARGV: allowed (comma-separated), target, now, campaign id, field to stamp with now
  * Returns {changed (1/0), status before}.
  */
@@ -229,6 +244,7 @@ if ARGV[2] == 'cancelled' then
   local touched = redis.call('BITCOUNT', KEYS[6])
   redis.call('DEL', KEYS[6])
   redis.call('HSET', KEYS[1], 'cancelled', math.max(0, total - touched))
+  redis.call('ZADD', KEYS[7], ARGV[3], ARGV[4])
 end
 return {1, status}
 `;

@@ -8,6 +8,7 @@ import type {
   RecipientEvent,
 } from '@volley/contracts';
 import { LuaScript } from '@volley/redis';
+import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import {
   ADD_RECIPIENTS,
   ADVANCE,
@@ -76,10 +77,16 @@ function toResult(raw: unknown): FinalizeResult {
 
 /** Campaign definitions, recipients and per-recipient state in Redis. */
 export class CampaignStore {
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 keeps them all. */
+  private readonly eventsCap: string;
+
   constructor(
     readonly redis: Redis,
     readonly keys: Keys,
-  ) {}
+    opts: { eventsMaxLen?: number } = {},
+  ) {
+    this.eventsCap = String(opts.eventsMaxLen ?? DEFAULT_EVENTS_MAXLEN);
+  }
 
   newId(): string {
     return randomBytes(10).toString('hex');
@@ -236,6 +243,7 @@ export class CampaignStore {
         this.keys.seen(id),
         this.keys.running,
         this.keys.uploadLock(id),
+        this.keys.finished,
       ],
       [now, id],
     )) as [number, number, string];
@@ -261,6 +269,7 @@ export class CampaignStore {
         this.keys.done(id),
         this.keys.claimed(id),
         this.keys.cancelScratch(id),
+        this.keys.finished,
       ],
       [from.join(','), to, now, id, to === 'running' ? 'resumedAt' : `${to}At`],
     )) as [number, string];
@@ -397,7 +406,7 @@ export class CampaignStore {
     now = Date.now(),
   ): Promise<FinalizeResult[]> {
     if (entries.length === 0) return [];
-    const args: (string | number)[] = [now, lowWater, id];
+    const args: (string | number)[] = [now, lowWater, id, this.eventsCap];
     for (const e of entries) {
       args.push(
         e.index,
@@ -422,6 +431,7 @@ export class CampaignStore {
         this.keys.suppressionLog(tenant),
         this.keys.suppressionInfo(tenant),
         this.keys.claimed(id),
+        this.keys.finished,
       ],
       args,
     )) as number[];
@@ -485,7 +495,15 @@ export class CampaignStore {
         this.keys.events(id),
         this.keys.claimed(id),
       ],
-      [index, email, opts.reason, opts.detail.slice(0, 500), opts.now ?? Date.now(), opts.lowWater],
+      [
+        index,
+        email,
+        opts.reason,
+        opts.detail.slice(0, 500),
+        opts.now ?? Date.now(),
+        opts.lowWater,
+        this.eventsCap,
+      ],
     );
     return toResult(raw);
   }

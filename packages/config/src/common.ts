@@ -4,6 +4,7 @@
  * here once, so every service checks a variable the same way.
  */
 import { Reader, done, type Env } from './reader.ts';
+import { eventsMaxLen } from './retention.ts';
 
 export interface CommonConfig {
   redisUrl: string;
@@ -22,6 +23,8 @@ export interface FeedbackConfig {
   softBounceLimit: number;
   /** How far back soft bounces count. @defaultValue 30 days */
   softBounceWindowMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
+  eventsMaxLen: number;
 }
 
 /** Default metrics ports, one per service so they can share a host during development. */
@@ -95,7 +98,7 @@ export function feedbackSettings(r: Reader): FeedbackConfig {
       `VOLLEY_SOFT_BOUNCE_WINDOW=${JSON.stringify(r.raw('VOLLEY_SOFT_BOUNCE_WINDOW'))} must be from 1m to 365d: how far back the soft bounces of an address count towards VOLLEY_SOFT_BOUNCE_LIMIT`,
     );
   }
-  return { softBounceLimit, softBounceWindowMs };
+  return { softBounceLimit, softBounceWindowMs, eventsMaxLen: eventsMaxLen(r) };
 }
 
 /** Reported-feedback settings alone, for services that apply feedback (the bounce service). */

@@ -14,12 +14,14 @@ import {
   type FeedbackConfig,
 } from './common.ts';
 import { ConfigError, Reader, done, type Env } from './reader.ts';
+import { eventsMaxLen, retentionMs } from './retention.ts';
 import { checkBudgetFitsLock, templateLimits, type TemplateLimits } from './templates.ts';
 import { loadLocalConfig } from './local.ts';
 import { domainSettings, type DomainConfig } from './domains.ts';
 import { collectorSettings, type CollectorSettings } from './collector.ts';
 
 export { ConfigError, parseDuration, type Env } from './reader.ts';
+export { DEFAULT_RETENTION } from './retention.ts';
 export { loadLocalConfig, type LocalConfig } from './local.ts';
 export type { CollectorSettings } from './collector.ts';
 export {
@@ -146,6 +148,13 @@ export interface SenderConfig extends CommonConfig, DomainConfig {
    * of exhausting the sender's memory. @defaultValue 10 MiB
    */
   maxMessageBytes: number;
+  /**
+   * How long a finished campaign keeps its per-recipient data (VOLLEY_RETENTION); senders
+   * sweep it away after. @defaultValue 30 days
+   */
+  retentionMs: number;
+  /** Events a campaign's stream keeps (VOLLEY_EVENTS_MAXLEN); 0 all. @defaultValue 1,000,000 */
+  eventsMaxLen: number;
   /** The render budget of one recipient; one over it fails alone. */
   templateLimits: TemplateLimits;
   /**
@@ -424,6 +433,8 @@ export function loadSenderConfig(env: Env = process.env): SenderConfig {
     templateLimits: limits,
     sendMetrics: r.oneOf('VOLLEY_SEND_METRICS', 'on', ['on', 'off'] as const) === 'on',
     maxMessageBytes: r.int('VOLLEY_MAX_MESSAGE_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    retentionMs: retentionMs(r),
+    eventsMaxLen: eventsMaxLen(r),
     ...messageIdentity(r),
   });
 }

@@ -162,12 +162,13 @@ describe('configuration', () => {
     assert.deepEqual(loadFeedbackConfig({}), {
       softBounceLimit: 3,
       softBounceWindowMs: 30 * 86_400_000,
+      eventsMaxLen: 1_000_000,
     });
     const api = loadApiConfig(base);
     assert.deepEqual([api.softBounceLimit, api.softBounceWindowMs], [3, 30 * 86_400_000]);
     assert.deepEqual(
       loadFeedbackConfig({ VOLLEY_SOFT_BOUNCE_LIMIT: '5', VOLLEY_SOFT_BOUNCE_WINDOW: '7d' }),
-      { softBounceLimit: 5, softBounceWindowMs: 7 * 86_400_000 },
+      { softBounceLimit: 5, softBounceWindowMs: 7 * 86_400_000, eventsMaxLen: 1_000_000 },
     );
     assert.equal(loadFeedbackConfig({ VOLLEY_SOFT_BOUNCE_LIMIT: 'off' }).softBounceLimit, 0);
     const bad = problems(() =>

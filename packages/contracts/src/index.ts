@@ -306,6 +306,13 @@ export class Keys {
   get rateLimit(): string {
     return `${this.prefix}:rl:`;
   }
+  /**
+   * Sorted set of finished (completed or cancelled) campaign ids by the time (ms) they
+   * finished, whose per-recipient data retention has not removed yet.
+   */
+  get finished(): string {
+    return `${this.prefix}:finished`;
+  }
   /** Set of running campaign ids, swept by senders so a lost refill never stalls a campaign. */
   get running(): string {
     return `${this.prefix}:running`;

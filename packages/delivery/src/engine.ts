@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { SenderConfig } from '@volley/config';
 import { QUEUES, Keys, type ExpandJob, type SendBatchJob } from '@volley/contracts';
-import { CampaignStore, createQueues, Recorder, type Queues } from '@volley/campaigns';
+import { CampaignStore, createQueues, Recorder, Retention, type Queues } from '@volley/campaigns';
 import { ConnectionSlots, PolicyWatcher, Shaper, defaultPolicy, type Plan } from '@volley/shaping';
 import { TenantSigners, checkDkimSecret } from '@volley/domains';
 import type { DkimKeyConfig } from '@volley/message';
@@ -28,7 +28,7 @@ import { CampaignCache } from './campaigns.ts';
 import { Deliverer } from './deliver.ts';
 import { Expander } from './expansion.ts';
 import { Retries } from './retry.ts';
-import { SWEEP_INTERVAL_MS, workerRetryDelayMs } from './timing.ts';
+import { RETENTION_SWEEP_MS, SWEEP_INTERVAL_MS, workerRetryDelayMs } from './timing.ts';
 import { unsubscribeTargets } from './unsubscribe.ts';
 
 export interface SenderEngineOptions {
@@ -85,6 +85,7 @@ export class SenderEngine {
   private sendWorker: Worker<SendBatchJob> | undefined;
   private controlWorker: Worker<ExpandJob> | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private retentionSweeper: NodeJS.Timeout | undefined;
   private closing = false;
 
   constructor(opts: SenderEngineOptions) {
@@ -92,7 +93,7 @@ export class SenderEngine {
     this.log = opts.logger;
     this.keys = new Keys(cfg.redisPrefix);
     this.redis = connectRedis(cfg.redisUrl, { name: 'volley-sender' });
-    this.store = new CampaignStore(this.redis, this.keys);
+    this.store = new CampaignStore(this.redis, this.keys, { eventsMaxLen: cfg.eventsMaxLen });
     this.recorder = new Recorder(this.store, { lowWater: this.lowWater });
     this.queues = createQueues(this.redis, this.keys);
     this.mxResolver =
@@ -313,6 +314,21 @@ export class SenderEngine {
       expander.sweep().catch((err: unknown) => log.warn({ err }, 'window sweep failed'));
     }, SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+    const retention = new Retention(this.redis, this.keys, { retentionMs: cfg.retentionMs });
+    this.retentionSweeper = setInterval(() => {
+      retention
+        .sweep()
+        .then(({ purged }) => {
+          if (purged.length > 0) {
+            log.info(
+              { campaigns: purged },
+              'finished campaigns past VOLLEY_RETENTION: per-recipient data removed',
+            );
+          }
+        })
+        .catch((err: unknown) => log.warn({ err }, 'retention sweep failed'));
+    }, RETENTION_SWEEP_MS);
+    this.retentionSweeper.unref();
   }
 
   /**
@@ -323,6 +339,7 @@ export class SenderEngine {
   async stop(deadlineMs = this.cfg.drainTimeoutMs): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.retentionSweeper) clearInterval(this.retentionSweeper);
     const workers = [this.sendWorker, this.controlWorker].filter(
       (w): w is Worker => w !== undefined,
     );

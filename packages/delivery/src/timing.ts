@@ -12,6 +12,12 @@ export const PARK_RECHECK_MS = 30_000;
 /** How often each sender checks running campaigns for a window that needs refilling. */
 export const SWEEP_INTERVAL_MS = 5000;
 
+/**
+ * How often each sender looks for finished campaigns past VOLLEY_RETENTION: retention is
+ * counted in days, so a minute late is nothing, and an idle look is two Redis commands.
+ */
+export const RETENTION_SWEEP_MS = 60_000;
+
 /** A scheduled campaign that is due while its recipients are still streaming in starts this much later. */
 export const UPLOAD_RECHECK_MS = 2000;
 

@@ -120,7 +120,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // to send JSON.
   app.removeContentTypeParser('text/plain');
 
-  const store = new CampaignStore(deps.redis, deps.keys);
+  const store = new CampaignStore(deps.redis, deps.keys, {
+    eventsMaxLen: deps.config.eventsMaxLen,
+  });
   const metrics = apiMetrics(deps.registry);
   registerRequestMetrics(app, metrics);
   const ctx: ApiContext = {
@@ -133,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     feedback: new Feedback(deps.redis, deps.keys, {
       softBounceLimit: deps.config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE.limit,
       softBounceWindowMs: deps.config.softBounceWindowMs ?? DEFAULT_SOFT_BOUNCE.windowMs,
+      eventsMaxLen: deps.config.eventsMaxLen,
     }),
     suppressions: new SuppressionList(deps.redis, deps.keys),
     sendingDomains: new SendingDomains(

@@ -64,6 +64,7 @@ export type ApiContextConfig = Pick<ApiConfig, 'apiKey' | 'bodyLimit' | 'maxInli
       | 'unsubscribeRateLimit'
       | 'softBounceLimit'
       | 'softBounceWindowMs'
+      | 'eventsMaxLen'
       | 'templateLimits'
       | 'dkimSecret'
       | 'dkimKeys'
