@@ -263,7 +263,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /**
+     * List the tenant's campaigns, newest first
+     * @description Each with its status and counts (not its templates). Follow `next` until it is absent. Campaigns created while a client pages come before its first page, so later pages neither repeat nor skip one.
+     */
+    get: operations['listCampaigns'];
     put?: never;
     /**
      * Create a campaign
@@ -2284,6 +2288,127 @@ export interface operations {
       /** @description Too many unsubscribe requests from this address in a minute. */
       429: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Server error; it was logged: retry later. */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listCampaigns: {
+    parameters: {
+      query?: {
+        /** @description The `next` of the previous page; absent or empty for the first page. */
+        cursor?: string;
+        /** @description Most campaigns a page holds. With a status filter a page may hold fewer (even none) while `next` is present: each page looks at a bounded number of campaigns. */
+        limit?: number;
+        /** @description Only campaigns in one of these states (repeat the parameter for several). */
+        status?: ('draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled')[];
+        /** @description Only campaigns created after this time (ISO 8601, exclusive). */
+        createdAfter?: string;
+        /** @description Only campaigns created before this time (ISO 8601, exclusive). */
+        createdBefore?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of the tenant's campaigns. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description Newest first. */
+            campaigns: {
+              id: string;
+              /**
+               * @description Lifecycle state of the campaign.
+               * @enum {unknown}
+               */
+              status: 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
+              from: string;
+              subject: string;
+              /** Format: date-time */
+              createdAt: string;
+              /** Format: date-time */
+              sendAt?: string;
+              /** Format: date-time */
+              startedAt?: string;
+              /** Format: date-time */
+              completedAt?: string;
+              /** @description Variables every recipient must have, not empty (`name`, or `user.city` in NDJSON `vars`; a CSV names each in a column): inline recipients and uploaded rows without them are refused, with their position or line. */
+              requiredVars?: string[];
+              /**
+               * Format: date-time
+               * @description When the cancel was accepted: from then on only messages already claimed for SMTP go out.
+               */
+              cancelledAt?: string;
+              /** @description Recipients by state; `total` is every recipient of the campaign, and `queued`, `sent`, `deferred`, `bounced`, `suppressed`, `failed` and `cancelled` add up to it. `lateBounced`, `complained` and `unsubscribed` count feedback about recipients already in one of those, each recipient once; no count ever goes down. */
+              counts: {
+                total: number;
+                cancelled: number;
+                queued: number;
+                sent: number;
+                deferred: number;
+                bounced: number;
+                suppressed: number;
+                failed: number;
+                /** @description Recipients whose bounce was reported (by a DSN) after they reached a final state, normally `sent`: they stay counted there, so this is not added to the others. */
+                lateBounced: number;
+                /** @description Recipients who reported the message as spam (ARF); counted in `sent` too. */
+                complained: number;
+                /** @description Recipients who unsubscribed through this message; counted in `sent` too. */
+                unsubscribed: number;
+              };
+            }[];
+            /** @description Cursor of the next page; absent on the last page. */
+            next?: string;
+          };
+        };
+      };
+      /** @description Invalid request: `detail` names the first invalid field and `errors` lists each one. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No API key, or not a valid one: send `Authorization: Bearer <key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description More than 6000 requests in 60 s with this API key; retry after Retry-After seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests allowed per window. */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
           [name: string]: unknown;
         };
         content: {

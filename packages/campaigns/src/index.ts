@@ -1,10 +1,6 @@
-export {
-  CampaignStore,
-  CampaignError,
-  type CampaignDefinition,
-  type CampaignRecord,
-  type FinalizeResult,
-} from './store.ts';
+export { CampaignStore, CampaignError, type FinalizeResult } from './store.ts';
+export type { CampaignDefinition, CampaignRecord } from './record.ts';
+export { listCampaigns, CampaignListError } from './listing.ts';
 export { IdempotencyKeys, type StoredAnswer } from './idempotency.ts';
 export { createQueues, enqueueExpand, type Queues } from './queues.ts';
 export { applyLifecycle, LIFECYCLE } from './lifecycle.ts';

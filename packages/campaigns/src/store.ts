@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type {
-  CampaignCounts,
   CampaignStatus,
   FinalOutcome,
   Keys,
@@ -24,31 +23,7 @@ import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import { leaveRunning } from './running.ts';
 import { SuppressionList } from './suppressions.ts';
 import { LuaScript, masterNodes, type RedisClient } from '@volley/redis';
-
-export interface CampaignDefinition {
-  from: string;
-  subject: string;
-  html?: string | undefined;
-  text?: string | undefined;
-  replyTo?: string | undefined;
-  headers?: Record<string, string> | undefined;
-  /** Variables every recipient must have (dotted paths); uploads refuse rows without them. */
-  requiredVars?: string[] | undefined;
-}
-
-export interface CampaignRecord extends CampaignDefinition {
-  id: string;
-  tenant: string;
-  status: CampaignStatus;
-  createdAt: number;
-  sendAt?: number | undefined;
-  startedAt?: number | undefined;
-  completedAt?: number | undefined;
-  cancelledAt?: number | undefined;
-  /** Next recipient index to expand into send jobs. */
-  cursor: number;
-  counts: CampaignCounts;
-}
+import { num, recordOf, type CampaignDefinition, type CampaignRecord } from './record.ts';
 
 export interface CreateCampaignInput extends CampaignDefinition {
   tenant: string;
@@ -97,14 +72,6 @@ const claimScript = new LuaScript(CLAIM);
 
 /** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
 const ADD_CHUNK = 1000;
-
-function num(v: string | undefined): number {
-  return v === undefined ? 0 : Number(v);
-}
-
-function optNum(v: string | undefined): number | undefined {
-  return v === undefined || v === '' ? undefined : Number(v);
-}
 
 function toResult(raw: unknown): FinalizeResult {
   const [recorded, signal, cursor] = raw as [number, number, number];
@@ -353,51 +320,14 @@ export class CampaignStore {
   async get(id: string): Promise<CampaignRecord | undefined> {
     const h = await this.redis.hgetall(this.keys.campaign(id));
     if (!h.tenant) return undefined;
-    const status = h.status as CampaignStatus;
-    const frozen = status !== 'draft' && status !== 'scheduled';
-    const total = frozen ? num(h.total) : await this.redis.llen(this.keys.recipients(id));
-    const sent = num(h.sent);
-    const deferred = num(h.deferred);
-    const bounced = num(h.bounced);
-    const suppressed = num(h.suppressed);
-    const failed = num(h.failed);
-    // Neither final nor waiting for a retry: still to be sent (or, once cancelled, never to be).
-    const open = Math.max(0, total - sent - deferred - bounced - suppressed - failed);
-    // Counted by the cancel itself (campaigns cancelled before it was: derived, as then).
-    const cancelled = status === 'cancelled' ? (optNum(h.cancelled) ?? open + deferred) : 0;
-    // Once cancelled, what is neither final nor cancelled is in flight: it ends as SMTP answers.
-    const inFlight = Math.max(0, total - sent - bounced - suppressed - failed - cancelled);
-    return {
-      id,
-      tenant: h.tenant,
-      status,
-      from: h.from ?? '',
-      subject: h.subject ?? '',
-      html: h.html,
-      text: h.text,
-      replyTo: h.replyTo,
-      headers: h.headers ? (JSON.parse(h.headers) as Record<string, string>) : undefined,
-      requiredVars: h.requiredVars ? (JSON.parse(h.requiredVars) as string[]) : undefined,
-      createdAt: num(h.createdAt),
-      sendAt: optNum(h.sendAt),
-      startedAt: optNum(h.startedAt),
-      completedAt: optNum(h.completedAt),
-      cancelledAt: optNum(h.cancelledAt),
-      cursor: num(h.cursor),
-      counts: {
-        total,
-        queued: status === 'cancelled' ? inFlight : open,
-        cancelled,
-        sent,
-        deferred: status === 'cancelled' ? 0 : deferred,
-        bounced,
-        suppressed,
-        failed,
-        lateBounced: num(h.lateBounced),
-        complained: num(h.complained),
-        unsubscribed: num(h.unsubscribed),
-      },
-    };
+    return recordOf(id, h, await this.draftTotal(id, h.status));
+  }
+
+  /** Recipients of a campaign whose list is not frozen yet (undefined once it is). */
+  async draftTotal(id: string, status: string | undefined): Promise<number | undefined> {
+    return status === 'draft' || status === 'scheduled'
+      ? this.redis.llen(this.keys.recipients(id))
+      : undefined;
   }
 
   async status(id: string): Promise<CampaignStatus | undefined> {

@@ -30,6 +30,7 @@ import type { ApiContext, ApiContextConfig } from './context.ts';
 import { HealthResponse } from './schemas.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerDomainRoutes } from './routes/domains.ts';
+import { registerCampaignListRoute } from './routes/campaign-list.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerPreviewRoutes } from './routes/preview.ts';
 import { registerAdminShapingRoute, registerShapingRoute } from './routes/shaping.ts';
@@ -249,6 +250,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await registerRateLimit(v1, ctx);
 
       registerCampaignRoutes(v1, ctx);
+      registerCampaignListRoute(v1, ctx);
       registerUpload(v1, ctx);
       registerPreviewRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);

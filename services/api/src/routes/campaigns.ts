@@ -15,8 +15,7 @@ import {
 } from '@volley/message';
 import { nestingDepth } from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
-import type { ApiContext, V1 } from '../context.ts';
-import { iso } from '../context.ts';
+import { iso, type ApiContext, type V1 } from '../context.ts';
 import { ApiProblem, sendProblem, type FieldError } from '../problem.ts';
 import { requireSendingDomain } from '../sending-domain.ts';
 import {
@@ -30,6 +29,7 @@ import {
   NO_SUCH_CAMPAIGN,
 } from '../schemas.ts';
 import { operation } from '../operation.ts';
+import { campaignJson } from './campaign-list.ts';
 
 /**
  * How far in the past a `sendAt` may be and still mean "now": clients' clocks drift a few
@@ -321,20 +321,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
       }),
     },
     async (req) => {
-      const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
-      return {
-        id: rec.id,
-        status: rec.status,
-        from: rec.from,
-        subject: rec.subject,
-        createdAt: iso(rec.createdAt) ?? '',
-        sendAt: iso(rec.sendAt),
-        startedAt: iso(rec.startedAt),
-        completedAt: iso(rec.completedAt),
-        requiredVars: rec.requiredVars,
-        cancelledAt: iso(rec.cancelledAt),
-        counts: rec.counts,
-      };
+      return campaignJson(await ctx.loadOwned(req.params.id, tenantOf(req)));
     },
   );
 

@@ -1,0 +1,57 @@
+/** A file streamed to an upload endpoint as it is read, with progress. */
+import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Output } from './output.ts';
+import { CliError } from './output.ts';
+import { Meter, showUpload } from './progress.ts';
+
+export interface Streamed {
+  body: ReadableStream<Uint8Array>;
+  meter: Meter;
+  /** Stops the progress display and the reading; throws if reading the file failed. */
+  finish(): void;
+}
+
+function fileSize(file: string): number {
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new CliError(`${file} is not a file`, 'CLI_BAD_FILE');
+    return st.size;
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      'CLI_BAD_FILE',
+    );
+  }
+}
+
+/**
+ * Reads `file` in large chunks: fewer, bigger writes to the socket, as the API's own upload
+ * benchmark sends them.
+ */
+const CHUNK = 1024 * 1024;
+
+export function streamFile(out: Output, file: string, label: string): Streamed {
+  const size = fileSize(file);
+  const meter = new Meter();
+  let readError: Error | undefined;
+  // Not awaited: fetch pulls the meter's output, and a refused upload may stop reading early.
+  pipeline(createReadStream(file, { highWaterMark: CHUNK }), meter).catch((err: unknown) => {
+    readError = err instanceof Error ? err : new Error(String(err));
+  });
+  const bar = showUpload(out, meter, size, label);
+  const body = Readable.toWeb(meter) as ReadableStream<Uint8Array>;
+  return {
+    body,
+    meter,
+    finish: () => {
+      bar.stop();
+      if (!meter.destroyed) meter.destroy();
+      if (readError !== undefined) {
+        throw new CliError(`reading ${file} failed: ${readError.message}`, 'CLI_BAD_FILE');
+      }
+    },
+  };
+}

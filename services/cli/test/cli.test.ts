@@ -1,0 +1,319 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli as runInProcess } from '../src/program.ts';
+import {
+  ADMIN_KEY,
+  DEFINITION,
+  file,
+  finished,
+  jsonLines,
+  runCli,
+  spawnCli,
+  startEngine,
+  type Engine,
+} from './helpers.ts';
+
+let engine: Engine;
+
+/** The CLI in this process, piped (no terminal): for the checks that need no separate process. */
+async function inProcess(args: string[], env: Record<string, string>) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => (out += b.toString()));
+  stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await runInProcess(args, { stdout, stderr }, env, new Promise(() => {}));
+  return { code, stdout: out, stderr: err };
+}
+const ESC = '\u001b';
+
+before(async () => {
+  engine = await startEngine(1);
+  file(engine.dir, 'body.html', '<p>Hi {{name}}</p>');
+  file(engine.dir, 'campaign.yaml', DEFINITION);
+});
+after(() => engine.stop());
+
+function csv(rows: number, bad: number[] = []): string {
+  const lines = ['email,name'];
+  for (let i = 0; i < rows; i++) {
+    lines.push(bad.includes(i) ? `not-an-address-${i},X` : `user${i}@one.example,Name${i}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('volley campaign send (piped: JSON lines)', () => {
+  test('creates, uploads with invalid rows named by line, starts, watches to completion; exit 0', async () => {
+    const list = file(engine.dir, 'list.csv', csv(30, [4, 9]));
+    const before = engine.harness.capture.messages.length;
+    const r = await runCli(
+      [
+        'campaign',
+        'send',
+        join(engine.dir, 'campaign.yaml'),
+        '--recipients',
+        list,
+        '--start',
+        '--watch',
+        '--interval',
+        '200',
+      ],
+      engine.env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(ESC) && !r.stderr.includes(ESC), 'no escape codes when piped');
+    const lines = jsonLines(r.stdout);
+    const [created, upload, started] = lines;
+    assert.equal(created?.type, 'created');
+    assert.equal(created?.status, 'draft');
+    const id = String(created?.id);
+    assert.equal(upload?.type, 'upload');
+    assert.equal(upload?.rows, 30);
+    assert.equal(upload?.added, 28);
+    assert.equal(upload?.invalid, 2);
+    // Line 1 is the header: row i is on line i + 2.
+    assert.deepEqual(
+      (upload?.errors as { line: number }[]).map((e) => e.line),
+      [6, 11],
+    );
+    assert.deepEqual(started, { type: 'started', id, status: 'running' });
+    const progress = lines.slice(3);
+    assert.ok(progress.length >= 1);
+    for (const p of progress) assert.equal(p.type, 'progress');
+    const last = progress.at(-1) as { status: string; counts: { sent: number; total: number } };
+    assert.equal(last.status, 'completed');
+    assert.equal(last.counts.sent, 28);
+    assert.equal(engine.harness.capture.messages.length - before, 28);
+    const sent = engine.harness.capture.messages.slice(before).map((m) => m.raw.toString());
+    assert.ok(sent.every((m) => /X-Campaign: cli-test/.test(m)));
+  });
+
+  test('list, show, stats and events answer what the API holds', async () => {
+    const list = file(
+      engine.dir,
+      'few.ndjson',
+      '{"email":"a@two.example"}\n{"email":"b@two.example"}\n',
+    );
+    const sent = await runCli(
+      [
+        'campaign',
+        'send',
+        join(engine.dir, 'campaign.yaml'),
+        '--recipients',
+        list,
+        '--start',
+        '--watch',
+        '--interval',
+        '200',
+      ],
+      engine.env,
+    );
+    assert.equal(sent.code, 0, sent.stderr);
+    const id = String(jsonLines(sent.stdout)[0]?.id);
+    const listed = jsonLines(
+      (await runCli(['campaign', 'list', '--limit', '1'], engine.env)).stdout,
+    );
+    assert.equal(listed[0]?.id, id, 'newest first');
+    assert.deepEqual(listed[1]?.type, 'next');
+    const completed = jsonLines(
+      (await runCli(['campaign', 'list', '--status', 'completed', '--all'], engine.env)).stdout,
+    );
+    assert.ok(completed.length >= 2 && completed.every((c) => c.status === 'completed'));
+    const show = jsonLines((await runCli(['campaign', 'show', id], engine.env)).stdout);
+    assert.equal(show[0]?.id, id);
+    assert.deepEqual((show[0]?.counts as { sent: number }).sent, 2);
+    const stats = jsonLines((await runCli(['campaign', 'stats', id, '--json'], engine.env)).stdout);
+    assert.equal((stats[0]?.progress as { fraction: number }).fraction, 1);
+    const events = jsonLines((await runCli(['campaign', 'events', id], engine.env)).stdout);
+    assert.deepEqual(events.map((e) => e.email).sort(), ['a@two.example', 'b@two.example']);
+    assert.ok(events.every((e) => e.outcome === 'sent'));
+  });
+
+  test('Ctrl-C stops the watch with status 130 and leaves the campaign as it was', async () => {
+    const draft = await engine.harness.create({ ...CAMPAIGN_DRAFT });
+    const child = spawnCli(['campaign', 'watch', draft, '--interval', '100'], engine.env);
+    const done = finished(child);
+    await new Promise<void>((resolve) => {
+      child.stdout?.on('data', (b: Buffer) => {
+        if (b.toString().includes('"progress"')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /goes on/);
+    assert.equal(await engine.harness.store.status(draft), 'draft');
+  });
+});
+
+const CAMPAIGN_DRAFT = {
+  from: 'Volley Test <news@sender.example>',
+  subject: 'Draft',
+  text: 'x',
+  draft: true,
+  recipients: [{ email: 'd@one.example' }],
+};
+
+describe('exit status', () => {
+  test('wrong usage is 2, with the reason on stderr and nothing created', async () => {
+    const before = await engine.harness.store.redis.zcard(
+      engine.harness.keys.tenantCampaigns('default'),
+    );
+    const yaml = join(engine.dir, 'campaign.yaml');
+    const cases: [string[], RegExp][] = [
+      [['campaign', 'launch'], /unknown command/],
+      [['campaign', 'send', yaml], /--recipients/],
+      [['campaign', 'send', yaml, '--recipients', 'x.txt'], /--format/],
+      [['campaign', 'send', yaml, '--recipients', 'x.csv', '--watch'], /--start/],
+      [['campaign', 'list', '--status', 'sending'], /status/],
+      [['campaign', 'list', '--limit', '0'], /limit/],
+      [['campaign', 'list', '--created-after', 'yesterday'], /created-after/],
+      [['campaign', 'show'], /missing required argument/],
+      [['campaign', 'list', '--bogus'], /unknown option/],
+      [[], /Usage/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await inProcess(args, engine.env);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, why, args.join(' '));
+    }
+    assert.equal(
+      await engine.harness.store.redis.zcard(engine.harness.keys.tenantCampaigns('default')),
+      before,
+    );
+  });
+
+  test('a failure is 1: refused key, unknown campaign, a bad definition file, no API', async () => {
+    const yaml = file(engine.dir, 'bad.yaml', 'from: a@sender.example\nsubjet: typo\ntext: x\n');
+    const list = file(engine.dir, 'one.csv', 'email\na@one.example\n');
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['campaign', 'list'], { VOLLEY_API_KEY: 'wrong-key-0123456789' }, /401/],
+      [['campaign', 'show', 'ab'.repeat(10)], {}, /404/],
+      [['campaign', 'pause', 'ab'.repeat(10)], {}, /404/],
+      [['campaign', 'send', yaml, '--recipients', list], {}, /unknown field subjet/],
+      [
+        [
+          'campaign',
+          'send',
+          join(engine.dir, 'campaign.yaml'),
+          '--recipients',
+          join(engine.dir, 'missing.csv'),
+        ],
+        {},
+        /cannot read/,
+      ],
+      [['campaign', 'list'], { VOLLEY_API_URL: 'http://127.0.0.1:9' }, /cannot reach the API/],
+    ];
+    for (const [args, env, why] of cases) {
+      const r = await runCli(args, { ...engine.env, ...env });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, why, args.join(' '));
+      const err = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '') as { type: string };
+      assert.equal(err.type, 'error', 'piped: the error is a JSON line too');
+    }
+  });
+
+  test('--help works on every command and exits 0', async () => {
+    const top = await inProcess(['--help'], engine.env);
+    assert.equal(top.code, 0);
+    const commands = [
+      ...[
+        'send',
+        'upload',
+        'watch',
+        'list',
+        'show',
+        'stats',
+        'events',
+        'start',
+        'pause',
+        'resume',
+        'cancel',
+      ].map((c) => ['campaign', c]),
+      ...['list', 'add', 'remove', 'import', 'export'].map((c) => ['suppression', c]),
+      ['tenant', 'create'],
+      ['tenant', 'list'],
+      ['key', 'create'],
+      ['key', 'list'],
+      ['key', 'revoke'],
+      ['domain', 'add'],
+      ['domain', 'list'],
+      ['domain', 'remove'],
+      ['campaign'],
+      ['suppression'],
+    ];
+    for (const c of commands) {
+      const r = await inProcess([...c, '--help'], engine.env);
+      assert.equal(r.code, 0, c.join(' '));
+      assert.match(r.stdout, new RegExp(`Usage: volley ${c.join(' ')}`), c.join(' '));
+    }
+  });
+});
+
+describe('suppressions, tenants and keys', () => {
+  test('suppression add, list, import with progress, export and remove', async () => {
+    const add = await runCli(['suppression', 'add', 'x@one.example', 'y@one.example'], engine.env);
+    assert.equal(add.code, 0, add.stderr);
+    assert.deepEqual(jsonLines(add.stdout)[0], { type: 'added', added: 2, existing: 0 });
+    const csvFile = file(
+      engine.dir,
+      'supp.csv',
+      'email,reason\nz@one.example,manual\nbad,manual\n',
+    );
+    const imp = await runCli(['suppression', 'import', csvFile, '--max-invalid', '5'], engine.env);
+    assert.equal(imp.code, 0, imp.stderr);
+    const imported = jsonLines(imp.stdout)[0] as {
+      added: number;
+      invalid: number;
+      errors: { line: number }[];
+    };
+    assert.equal(imported.added, 1);
+    assert.equal(imported.invalid, 1);
+    assert.equal(imported.errors[0]?.line, 3);
+    const listed = jsonLines((await runCli(['suppression', 'list', '--all'], engine.env)).stdout);
+    assert.deepEqual(listed.map((e) => e.email).sort(), [
+      'x@one.example',
+      'y@one.example',
+      'z@one.example',
+    ]);
+    const out = join(engine.dir, 'export.csv');
+    const exp = await runCli(['suppression', 'export', '--output', out], engine.env);
+    assert.equal(exp.code, 0, exp.stderr);
+    const exported = readFileSync(out, 'utf8');
+    for (const e of ['x@one.example', 'y@one.example', 'z@one.example'])
+      assert.ok(exported.includes(e));
+    const rm = await runCli(['suppression', 'remove', 'y@one.example'], engine.env);
+    assert.equal(rm.code, 0, rm.stderr);
+    const after = jsonLines((await runCli(['suppression', 'list'], engine.env)).stdout);
+    assert.deepEqual(after.map((e) => e.email).sort(), ['x@one.example', 'z@one.example']);
+  });
+
+  test('tenant and key commands go through the admin API; the new key works, and revoked it does not', async () => {
+    const admin = { ...engine.env, VOLLEY_ADMIN_KEY: ADMIN_KEY };
+    assert.equal((await runCli(['tenant', 'create', 'globex', '--name', 'Globex'], admin)).code, 0);
+    const tenants = jsonLines((await runCli(['tenant', 'list'], admin)).stdout);
+    assert.ok(tenants.some((t) => t.id === 'globex' && t.name === 'Globex'));
+    const created = jsonLines((await runCli(['key', 'create', 'globex'], admin)).stdout)[0] as {
+      id: string;
+      key: string;
+    };
+    const asGlobex = { ...engine.env, VOLLEY_API_KEY: created.key };
+    const list = await runCli(['campaign', 'list'], asGlobex);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout, '', "globex has no campaigns, and sees none of default's");
+    const keys = jsonLines((await runCli(['key', 'list', 'globex'], admin)).stdout);
+    assert.deepEqual(
+      keys.map((k) => k.id),
+      [created.id],
+    );
+    assert.equal((await runCli(['key', 'revoke', created.id], admin)).code, 0);
+    assert.equal((await runCli(['campaign', 'list'], asGlobex)).code, 1);
+    const noAdmin = await runCli(['tenant', 'list'], engine.env);
+    assert.equal(noAdmin.code, 1);
+    assert.match(noAdmin.stderr, /VOLLEY_ADMIN_KEY/);
+  });
+});

@@ -1,0 +1,112 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
+import { CLI, DEFINITION, file, startEngine, type Engine } from './helpers.ts';
+
+/**
+ * What a person sees: the CLI in a real pseudo-terminal (tmux, from Debian), its screen read
+ * back with the escape codes it drew.
+ */
+let engine: Engine;
+let socket: string;
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8', env: engine.env });
+}
+
+const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/** Runs the CLI in a fresh tmux window; resolves to its exit status and the screen. */
+async function inTerminal(args: string[], env: Record<string, string> = {}) {
+  const rc = join(engine.dir, `rc-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const command = [process.execPath, ...TSX_NODE_ARGS, CLI, ...args].map(quote).join(' ');
+  const vars = Object.entries({ ...engine.env, ...env })
+    .map(([k, v]) => `${k}=${quote(v)}`)
+    .join(' ');
+  // The window stays open after the command so its screen can be read.
+  tmux(
+    'new-window',
+    '-d',
+    '-P',
+    `cd ${quote(ROOT)} && env ${vars} ${command}; echo $? > ${quote(rc)}; sleep 600`,
+  );
+  await waitUntil(
+    () => existsSync(rc) && readFileSync(rc, 'utf8').endsWith('\n'),
+    'the CLI to exit',
+    60_000,
+  );
+  const windows = tmux('list-windows', '-F', '#{window_index}').trim().split('\n');
+  const target = `:${windows.at(-1) ?? ''}`;
+  const screen = tmux('capture-pane', '-p', '-e', '-J', '-S', '-100', '-t', target);
+  tmux('kill-window', '-t', target);
+  return { code: Number(readFileSync(rc, 'utf8').trim()), screen };
+}
+
+before(async () => {
+  engine = await startEngine(1);
+  socket = join(engine.dir, 'tmux.sock');
+  file(engine.dir, 'body.html', '<p>Hi {{name}}</p>');
+  file(engine.dir, 'campaign.yaml', DEFINITION);
+  // A session whose first window idles: the test's windows come and go beside it.
+  execFileSync('tmux', ['-S', socket, 'new-session', '-d', '-x', '160', '-y', '50', 'sleep 600'], {
+    env: engine.env,
+  });
+});
+after(async () => {
+  if (socket) execFileSync('tmux', ['-S', socket, 'kill-server']);
+  await engine.stop();
+});
+
+const ESC = `${String.fromCharCode(27)}[`;
+/** Escape codes of the terminal (CSI sequences), to read the screen as text. */
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
+/** A foreground colour. */
+const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[3\\dm`);
+const plain = (s: string): string => s.replace(CSI, '');
+
+test('in a terminal: upload and watch bars, coloured outcomes, invalid rows with their line', async () => {
+  const rows = [
+    'email,name',
+    ...Array.from({ length: 40 }, (_, i) => (i === 7 ? 'nobody,X' : `t${i}@three.example,N${i}`)),
+  ];
+  const list = file(engine.dir, 'tty.csv', `${rows.join('\n')}\n`);
+  const { code, screen } = await inTerminal([
+    'campaign',
+    'send',
+    join(engine.dir, 'campaign.yaml'),
+    '--recipients',
+    list,
+    '--start',
+    '--watch',
+    '--interval',
+    '200',
+  ]);
+  const text = plain(screen);
+  assert.equal(code, 0, text);
+  assert.match(text, /created campaign [a-f0-9]{20} \(draft\)/);
+  // The upload's bar at its end: all bytes, the rows counted, a rate and an ETA.
+  assert.match(text, /upload .*100% \| .* of .* \| 41 rows, [\d,]+ rows\/s \| ETA/);
+  assert.match(text, /uploaded 40 rows .* 39 added, 0 duplicates, 1 invalid/);
+  assert.match(text, /line 9: /);
+  assert.match(text, /100% \| 39 of 39 \| .*\/s \| ETA .* \| completed/);
+  assert.match(text, /completed: sent 39, deferred 0, bounced 0/);
+  assert.match(text, /top bounce reasons: -/);
+  assert.ok(screen.includes(`${ESC}32m`), 'outcomes in colour');
+});
+
+test('in a terminal with NO_COLOR, or with --json, no colour codes; --json prints JSON lines', async () => {
+  const noColour = await inTerminal(['campaign', 'list', '--limit', '3'], { NO_COLOR: '1' });
+  assert.equal(noColour.code, 0, noColour.screen);
+  assert.match(noColour.screen, /ID\s+STATUS\s+CREATED\s+SENT\/TOTAL\s+SUBJECT/);
+  assert.ok(!COLOUR.test(noColour.screen));
+  const json = await inTerminal(['campaign', 'list', '--limit', '1', '--json']);
+  assert.equal(json.code, 0, json.screen);
+  assert.ok(!COLOUR.test(json.screen));
+  const first = plain(json.screen)
+    .split('\n')
+    .find((l) => l.startsWith('{'));
+  assert.equal((JSON.parse(first ?? '') as { status: string }).status, 'completed');
+});
