@@ -163,13 +163,13 @@ export class Retention {
     ]);
     // One command a stream (auto-pipelined), not a pipeline: a cluster's streams are on
     // several nodes.
-    await Promise.all(
-      running.map((id, k) => {
-        // MINID keeps ids >= its argument: the consumed event itself may stay, the next may go.
-        const minId = collector === 1 ? floorAt(cutoff, positions[k] ?? undefined) : String(cutoff);
-        return minId === undefined ? 0 : this.redis.xtrim(this.keys.events(id), 'MINID', minId);
-      }),
-    );
+    const trims: Promise<number>[] = [];
+    for (const [k, id] of running.entries()) {
+      // MINID keeps ids >= its argument: the consumed event itself may stay, the next may go.
+      const minId = collector === 1 ? floorAt(cutoff, positions[k] ?? undefined) : String(cutoff);
+      if (minId !== undefined) trims.push(this.redis.xtrim(this.keys.events(id), 'MINID', minId));
+    }
+    await Promise.all(trims);
     return running.length;
   }
 
