@@ -260,11 +260,34 @@ describe('bounce service killed while an MTA delivers a DSN', () => {
     assert.equal(sample(m, 'volley_bounce_effects_total', { effect: 'hard_bounce' }), 1);
   });
 
+  test('between the address and the recipient scripts: no 250; the address suppressed, the recipient recorded once after the restart', async () => {
+    const b = await bounceOf('between@dest.test');
+    const untouched = await effects(b);
+    // The address script (the tenant's keys, another slot of a cluster than the campaign's)
+    // runs; its answer, and so the recipient script, never come.
+    const talk = await crashAt(b, redisGate, { repliesAfter: /\r\nevalsha\r\n/i });
+    assert.match(talk.requests, /\r\n\.\r\n/, 'the whole message reached the service');
+    assert.doesNotMatch(afterData(talk), /^250 /m, 'no 250 for it');
+    type Seen = { counts: unknown; events: unknown; suppressed: number };
+    const [before, between] = [untouched as Seen, (await effects(b)) as Seen];
+    assert.equal(between.suppressed, 1, 'the address script ran');
+    assert.deepEqual(between.counts, before.counts, 'the recipient was not recorded yet');
+    assert.deepEqual(between.events, before.events, 'no event yet');
+
+    const s = await restartAndRetry(b);
+    assert.deepEqual(await effects(b), appliedOnce(b, untouched));
+    const m = await s.metrics();
+    assert.equal(sample(m, 'volley_bounce_effects_total', { effect: 'hard_bounce' }), 1);
+  });
+
   test('after its effects are stored, before the 250: Postfix sends it again, and it counts once', async () => {
     const b = await bounceOf('stored@dest.test');
     const untouched = await effects(b);
-    // The effects script reaches Redis and runs; its answer never reaches the service.
-    const talk = await crashAt(b, redisGate, { repliesAfter: /\r\nevalsha\r\n/i });
+    // The last effects script (the recipient's: its keys name the campaign's done bitmap)
+    // reaches Redis and runs; its answer never reaches the service.
+    const talk = await crashAt(b, redisGate, {
+      repliesAfter: /\r\nevalsha\r\n[\s\S]*\}:done\r\n/i,
+    });
     assert.match(talk.requests, /\r\n\.\r\n/, 'the whole message reached the service');
     assert.doesNotMatch(afterData(talk), /^250 /m, 'no 250 for it');
     const stored = await effects(b);
