@@ -330,6 +330,10 @@ export class Keys {
   get apiKeyIds(): string {
     return `${this.reg}:apikey-ids`;
   }
+  /** Counter that numbers API keys in the order they were created (several can share a millisecond). */
+  get apiKeySeq(): string {
+    return `${this.reg}:apikey-seq`;
+  }
   /** Prefix of the API's per-key rate-limit counters. */
   get rateLimit(): string {
     return `${this.prefix}:rl:`;

@@ -30,6 +30,11 @@ export interface Tenant {
   name?: string | undefined;
   /** Epoch ms. */
   createdAt: number;
+  /**
+   * Creation order among all keys (absent on keys made before it existed): two keys made in
+   * the same millisecond still list oldest first.
+   */
+  seq?: number;
 }
 
 /** What is stored of an API key: never the key itself. */
@@ -83,16 +88,20 @@ function checkName(name: string | undefined): void {
 }
 
 /**
- * KEYS: tenants, apiKeys, apiKeyIds. ARGV: tenant, key id, key hash, record JSON.
- * Checks the tenant and the id and writes both indexes in one step, so a key is never
- * half-created. Returns 1, or 0 for an unknown tenant, or -1 when the id is taken.
+ * KEYS: tenants, apiKeys, apiKeyIds, apiKeySeq. ARGV: tenant, key id, key hash, name ('' for
+ * none), createdAt (epoch ms). Checks the tenant and the id, numbers the key and writes both
+ * indexes in one step, so a key is never half-created. Returns {1, seq}, or {0} for an unknown
+ * tenant, or {-1} when the id is taken. (cjson writes numbers with 14 significant digits: epoch
+ * milliseconds have 13 until the year 2286.)
  */
 const CREATE_KEY = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return -1 end
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {0} end
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return {-1} end
+local rec = { id = ARGV[2], tenant = ARGV[1], createdAt = tonumber(ARGV[5]), seq = redis.call('INCR', KEYS[4]) }
+if ARGV[4] ~= '' then rec.name = ARGV[4] end
+redis.call('HSET', KEYS[2], ARGV[3], cjson.encode(rec))
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-return 1
+return {1, rec.seq}
 `;
 
 /**
@@ -162,15 +171,14 @@ export class TenantStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const id = randomBytes(8).toString('hex');
       const key = `vk_${id}_${randomBytes(24).toString('hex')}`;
-      const record: ApiKeyRecord = { id, tenant, name, createdAt: now };
       const hash = hashApiKey(key);
-      const res = await createKeyScript.run(
+      const [res, seq] = (await createKeyScript.run(
         this.redis,
-        [this.keys.tenants, this.keys.apiKeys, this.keys.apiKeyIds],
-        [tenant, id, hash, JSON.stringify(record)],
-      );
+        [this.keys.tenants, this.keys.apiKeys, this.keys.apiKeyIds, this.keys.apiKeySeq],
+        [tenant, id, hash, name ?? '', String(now)],
+      )) as [number, number?];
       if (res === 0) throw notFound(tenant);
-      if (res === 1) return { key, record };
+      if (res === 1) return { key, record: { id, tenant, name, createdAt: now, seq } };
     }
     throw new Error(
       'could not draw an unused key id after 3 attempts; is the random source broken?',
@@ -194,7 +202,10 @@ export class TenantStore {
         if (rec.tenant === tenant && !out.some((r) => r.id === rec.id)) out.push(rec);
       }
     } while (cursor !== '0');
-    return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    return out.sort(
+      (a, b) =>
+        a.createdAt - b.createdAt || (a.seq ?? 0) - (b.seq ?? 0) || a.id.localeCompare(b.id),
+    );
   }
 
   /** Deletes a key; the next request with it is refused, as nothing caches keys. */

@@ -7,7 +7,7 @@ import { createQueues } from '@volley/campaigns';
 import { connectRedis, type RedisClient } from '@volley/redis';
 import { startRedis, uniquePrefix } from '@volley/testkit';
 import { buildApp } from '../src/app.ts';
-import { hashApiKey } from '../src/tenants.ts';
+import { TenantStore, hashApiKey } from '../src/tenants.ts';
 import {
   DKIM_SECRET,
   addSendingDomain,
@@ -276,6 +276,25 @@ describe('tenants and keys', () => {
       assert.ok(!tenants.body.includes(k.key));
       assert.ok(!tenants.body.includes(hashApiKey(k.key)));
     }
+  });
+
+  test('keys made in the same millisecond list in the order they were made', async () => {
+    const store = new TenantStore(redis, fx.keys);
+    await createTenant('same-ms-co');
+    const made: string[] = [];
+    // One clock reading for all: only the order of creation can tell them apart, and 12 ids
+    // drawn at random fall in creation order once in 12! (479 million).
+    for (let i = 0; i < 12; i++)
+      made.push((await store.createKey('same-ms-co', `k${i}`, 1_000)).record.id);
+    assert.deepEqual(
+      (await store.listKeys('same-ms-co')).map((k) => k.id),
+      made,
+    );
+    const res = await app.inject({ url: '/v1/admin/tenants/same-ms-co/keys', headers: adminAuth });
+    assert.deepEqual(
+      res.json<{ keys: { id: string; name: string }[] }>().keys.map((k) => k.id),
+      made,
+    );
   });
 
   test('bad input is a 400 or 404 problem and changes nothing', async () => {
