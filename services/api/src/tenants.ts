@@ -30,11 +30,6 @@ export interface Tenant {
   name?: string | undefined;
   /** Epoch ms. */
   createdAt: number;
-  /**
-   * Creation order among all keys (absent on keys made before it existed): two keys made in
-   * the same millisecond still list oldest first.
-   */
-  seq?: number;
 }
 
 /** What is stored of an API key: never the key itself. */
@@ -44,6 +39,11 @@ export interface ApiKeyRecord {
   name?: string | undefined;
   /** Epoch ms. */
   createdAt: number;
+  /**
+   * Creation order among all keys (absent on keys made before it existed): two keys made in
+   * the same millisecond still list oldest first.
+   */
+  seq?: number | undefined;
 }
 
 export type TenantErrorCode =
