@@ -65,7 +65,10 @@ export function base32(buf: Buffer): string {
   return out;
 }
 
-/** Decodes base32 of either case; undefined for any other character. */
+/**
+ * Decodes base32 of either case; undefined for any other character, and for text `base32`
+ * would not write (a character too many, or padding bits set): one token, one spelling.
+ */
 export function unbase32(text: string): Buffer | undefined {
   const bytes: number[] = [];
   let bits = 0;
@@ -80,6 +83,7 @@ export function unbase32(text: string): Buffer | undefined {
       bits -= 8;
     }
   }
+  if (bits >= 5 || (value & ((1 << bits) - 1)) !== 0) return undefined;
   return Buffer.from(bytes);
 }
 

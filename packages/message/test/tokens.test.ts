@@ -155,6 +155,16 @@ describe('one-click link tokens', () => {
     assert.throws(() => readLinkToken('another-secret-16+', t), /does not match/);
     assert.throws(() => readLinkToken(SECRET, `${t}${'a'.repeat(500)}`), /malformed/);
     assert.throws(() => readLinkToken(SECRET, 'not!base32'), /malformed/);
+    // One spelling per token: a character more, or the last one's unused bits set, is refused.
+    const legacy = createToken(SECRET, 'unsubscribe', CID, 1);
+    assert.throws(() => readLinkToken(SECRET, `${legacy}a`), /malformed/);
+    // (A character more can also spell one byte more, which the GCM tag then refuses.)
+    assert.throws(() => readLinkToken(SECRET, `${t}a`), TokenError);
+    // EMAIL makes 67 bytes: the last character holds 1 bit of them and 4 unused ones.
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+    const padded = `${t.slice(0, -1)}${alphabet[alphabet.indexOf(t.at(-1) ?? '') | 1]}`;
+    assert.notEqual(padded, t);
+    assert.throws(() => readLinkToken(SECRET, padded), /malformed/);
     assert.throws(() => readLinkToken(SECRET, ''), /malformed/);
   });
 });
