@@ -215,7 +215,7 @@ describe('retention', () => {
       'the suppression entries name the campaign',
     );
     assert.deepEqual(
-      await new Set(await redis.smembers(keys.suppression('t1'))),
+      new Set(await redis.smembers(keys.suppression('t1'))),
       new Set(['r1@example.org', 'r2@example.org', 'r3@example.org']),
     );
     // Counts and events stay as retention left them; nothing per recipient comes back.
