@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import {
   TokenError,
   base32,
@@ -31,9 +38,9 @@ export const MAX_LINK_TOKEN_CHARS = Math.ceil((MAX_TOKEN_BYTES * 8) / 5);
 
 interface LinkKeys {
   /** AES-256 key. */
-  enc: Buffer;
+  enc: KeyObject;
   /** Makes the nonce from what it encrypts (see linkToken). */
-  nonce: Buffer;
+  nonce: KeyObject;
 }
 
 /** Keys of the last secret seen: a process has one VOLLEY_VERP_SECRET, and HKDF costs a little. */
@@ -43,7 +50,10 @@ function linkKeys(secret: string): LinkKeys {
   if (cached?.secret === secret) return cached.keys;
   // Derived rather than the secret itself, so the cipher's key is independent of the MACs'.
   const okm = Buffer.from(hkdfSync('sha256', secret, 'volley', 'unsubscribe link v1', 64));
-  const keys = { enc: okm.subarray(0, 32), nonce: okm.subarray(32) };
+  const keys = {
+    enc: createSecretKey(okm.subarray(0, 32)),
+    nonce: createSecretKey(okm.subarray(32)),
+  };
   cached = { secret, keys };
   return keys;
 }
