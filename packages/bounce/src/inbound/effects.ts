@@ -243,10 +243,13 @@ export async function applyReport(
   if (!chosen) return noEffect('not_report');
   const outcome = what.outcome(chosen);
   const target = who.signed ? ids(who) : { ...ids(who), expectEmail: recipient.email };
-  const effect =
-    outcome.kind === 'complained' ? 'complaint' : chosen.hardBounce ? 'hard_bounce' : 'soft_bounce';
-  const reason = outcome.kind === 'complained' ? outcome.feedbackType : chosen.reason;
-  return apply(ctx, target, outcome, effect, reason);
+  return apply(ctx, target, outcome, ...effectOf(outcome, chosen));
+}
+
+/** The effect and reason a report's outcome for one of its entries is counted under. */
+function effectOf(outcome: FeedbackOutcome, chosen: BounceRecipient): [Effect, string] {
+  if (outcome.kind === 'complained') return ['complaint', outcome.feedbackType];
+  return [chosen.hardBounce ? 'hard_bounce' : 'soft_bounce', chosen.reason];
 }
 
 /**
@@ -254,7 +257,7 @@ export async function applyReport(
  * recipient it names (or, failing that, the returned message's To) when the token's address
  * tag matches, and on nobody otherwise.
  */
-function afterRetention(
+async function afterRetention(
   report: BounceReport,
   entries: BounceRecipient[],
   outcomeOf: (e: BounceRecipient) => FeedbackOutcome,
@@ -278,13 +281,10 @@ function afterRetention(
     chosen = entries[0];
   }
   if (email === undefined || chosen === undefined) {
-    return Promise.resolve({ effect: 'unmatched', reason: 'address_mismatch', ...ids(who) });
+    return { effect: 'unmatched', reason: 'address_mismatch', ...ids(who) };
   }
   const outcome = outcomeOf(chosen);
-  const effect =
-    outcome.kind === 'complained' ? 'complaint' : chosen.hardBounce ? 'hard_bounce' : 'soft_bounce';
-  const reason = outcome.kind === 'complained' ? outcome.feedbackType : chosen.reason;
-  return apply(ctx, { ...ids(who), carried: email }, outcome, effect, reason);
+  return apply(ctx, { ...ids(who), carried: email }, outcome, ...effectOf(outcome, chosen));
 }
 
 function ids(n: { campaignId: string; index: number }): { campaignId: string; index: number } {
