@@ -2159,7 +2159,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        /** @description The signed token of the link, naming campaign and recipient. */
+        /** @description The token of the link: campaign and recipient, and the recipient's address encrypted (links sent before it was added name the recipient only). It stays valid as long as the campaign exists. */
         token: string;
       };
       cookie?: never;
@@ -2218,7 +2218,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
-        /** @description The signed token of the link, naming campaign and recipient. */
+        /** @description The token of the link: campaign and recipient, and the recipient's address encrypted (links sent before it was added name the recipient only). It stays valid as long as the campaign exists. */
         token: string;
       };
       cookie?: never;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { CampaignStore, Feedback, SuppressionList } from '@volley/campaigns';
+import { CampaignStore, Feedback, Retention, SuppressionList } from '@volley/campaigns';
 import { Keys } from '@volley/contracts';
 import { createToken, verpAddress } from '@volley/message';
 import { bounceMetrics } from '@volley/metrics';
@@ -487,6 +487,84 @@ describe('bounce SMTP server: limits', () => {
       await plain.close();
       await tls.close();
     }
+  });
+});
+
+describe('bounce SMTP server: after retention', () => {
+  const DAY = 86_400_000;
+  let w: World;
+  let id: string;
+  /** The return path a sender wrote for recipient `i` (`r<i>@example.org`), with its address tag. */
+  const tagged = (i: number): string => verpAddress(SECRET, DOMAIN, id, i, `r${i}@example.org`);
+  const suppressed = async (email: string): Promise<string | undefined> =>
+    (await w.list.get(TENANT, email))?.reason;
+
+  before(async () => {
+    w = await world();
+    id = await campaign(w, 6);
+    const later = Date.now() + 31 * DAY;
+    const retention = new Retention(w.redis, w.keys, { retentionMs: 30 * DAY, clock: () => later });
+    assert.deepEqual((await retention.sweep()).purged, [id]);
+  });
+  after(() => w.close());
+
+  test('a DSN naming the address only as Original-Recipient (forwarded to an alias) suppresses it', async () => {
+    const report = dsn({
+      returnPath: tagged(0),
+      recipient: 'alias@forward.example',
+      status: '5.1.1',
+    }).replace(
+      'Final-Recipient: rfc822; alias@forward.example',
+      'Final-Recipient: rfc822; alias@forward.example\r\nOriginal-Recipient: rfc822; R0@Example.org',
+    );
+    assert.equal((await submit(w, tagged(0), report)).code, 250);
+    assert.equal(await suppressed('r0@example.org'), 'userunknown');
+    assert.equal(await suppressed('alias@forward.example'), undefined);
+  });
+
+  test("a DSN naming another address but returning headers whose To is the token's suppresses the To", async () => {
+    const report = dsn({
+      returnPath: tagged(1),
+      recipient: 'alias@forward.example',
+      status: '5.1.1',
+    }).replace('To: alias@forward.example', 'To: r1@example.org');
+    assert.equal((await submit(w, tagged(1), report)).code, 250);
+    assert.equal(await suppressed('r1@example.org'), 'userunknown');
+    assert.equal(await suppressed('alias@forward.example'), undefined);
+  });
+
+  test('a soft bounce counts towards the limit without suppressing; a delay warning changes nothing', async () => {
+    const before = await snapshot(w, id);
+    const delayed = dsn({
+      returnPath: tagged(2),
+      recipient: 'r2@example.org',
+      status: '4.2.2',
+      action: 'delayed',
+    });
+    assert.equal((await submit(w, tagged(2), delayed)).code, 250);
+    const full = dsn({ returnPath: tagged(2), recipient: 'r2@example.org', status: '5.2.2' });
+    assert.equal((await submit(w, tagged(2), full)).code, 250);
+    assert.equal(await suppressed('r2@example.org'), undefined);
+    assert.equal(await w.redis.zcard(w.keys.softBounces(TENANT, 'r2@example.org')), 1);
+    assert.equal(
+      await metric(w, 'volley_feedback_after_retention_total', { effect: 'soft_bounce' }),
+      1,
+    );
+    // The campaign's summary, counts and events stay as retention left them.
+    assert.deepEqual(await snapshot(w, id), before);
+  });
+
+  test('a token without an address tag (sent before they had one) names nobody after retention', async () => {
+    const before = await snapshot(w, id);
+    const unknown = await effects(w, 'unmatched', 'unknown_recipient');
+    for (const [to, raw] of [
+      [verp(id, 3), dsn({ returnPath: verp(id, 3), recipient: 'r3@example.org', status: '5.1.1' })],
+      [unsubscribe(id, 4), unsubscribeMail('r4@example.org', unsubscribe(id, 4))],
+    ] as const) {
+      assert.equal((await submit(w, to, raw, 'r4@example.org')).code, 250);
+    }
+    assert.equal(await effects(w, 'unmatched', 'unknown_recipient'), unknown + 2);
+    assert.deepEqual(await snapshot(w, id), before);
   });
 });
 

@@ -47,6 +47,13 @@ export type FeedbackTarget =
        * Message-ID): the outcome applies only if it is the recipient's address.
        */
       expectEmail?: string;
+      /**
+       * The recipient's address as a verified token carries it (a one-click link's encrypted
+       * address, or an address whose keyed hash the token holds). Used only once retention
+       * removed the campaign's recipient list: the outcome then applies to the address for the
+       * campaign's tenant, which the campaign's summary keeps.
+       */
+      carried?: string;
     }
   | {
       tenant: string;
@@ -71,6 +78,13 @@ export interface FeedbackResult {
   finalized: boolean;
   /** Soft bounces of the address within the window, counting this one (soft bounces only). */
   softBounces?: number;
+  /**
+   * Applied to the carried address alone: retention had removed the campaign's recipients.
+   * The campaign's counts and events stay as they are: without its per-recipient feedback
+   * bitmap nothing would keep a repeated report from counting twice, and the suppression
+   * entry names the campaign.
+   */
+  afterRetention?: boolean;
 }
 
 export class FeedbackError extends Error {
@@ -188,6 +202,19 @@ export class Feedback {
     return { tenant, email };
   }
 
+  /**
+   * The tenant of a campaign whose per-recipient data retention removed, or undefined when the
+   * campaign is not such a one (still has its recipients, or does not exist).
+   */
+  async afterRetention(campaignId: string): Promise<{ tenant: string } | undefined> {
+    const [tenant, purgedAt] = await this.redis.hmget(
+      this.keys.campaign(campaignId),
+      'tenant',
+      'purgedAt',
+    );
+    return tenant && purgedAt ? { tenant } : undefined;
+  }
+
   async apply(
     target: FeedbackTarget,
     outcome: FeedbackOutcome,
@@ -226,7 +253,21 @@ export class Feedback {
       return this.result(raw, outcome, { tenant: target.tenant, email });
     }
     const { campaignId: id, index } = target;
+    const ref = `${id}:${index}`;
     const who = await this.recipient(id, index);
+    const retained =
+      who || target.carried === undefined ? undefined : await this.afterRetention(id);
+    if (retained && target.carried !== undefined) {
+      const email = target.carried.toLowerCase();
+      const raw = await onAddress(retained.tenant, email, ref, id);
+      const r = this.result(raw, outcome, {
+        tenant: retained.tenant,
+        email,
+        campaignId: id,
+        index,
+      });
+      return { ...r, afterRetention: true };
+    }
     if (!who) {
       throw new FeedbackError(
         'FEEDBACK_UNKNOWN_RECIPIENT',
@@ -244,10 +285,10 @@ export class Feedback {
     }
     // The address first (the tenant's keys; see FEEDBACK_RECIPIENT for why the order is safe),
     // then the recipient (the campaign's keys: another slot of a cluster).
-    const [, sup = 0, , , soft = 0] = await onAddress(
+    const [onAddr = 0, sup = 0, , , soft = 0] = await onAddress(
       who.tenant,
       who.email.toLowerCase(),
-      `${id}:${index}`,
+      ref,
       id,
     );
     const [applied = 0, late = 0, finalized = 0, signal = 0] = (await recipientScript.run(
@@ -276,6 +317,16 @@ export class Feedback {
       ],
     )) as number[];
     if (applied === -1) {
+      // Retention removed the recipients between the read above and now: with a carried
+      // address, what was done to the address is the outcome, as it would be a moment later.
+      if (target.carried !== undefined) {
+        const r = this.result([onAddr, sup, 0, 0, soft], outcome, {
+          ...who,
+          campaignId: id,
+          index,
+        });
+        return { ...r, afterRetention: true };
+      }
       throw new FeedbackError('FEEDBACK_UNKNOWN_RECIPIENT', `campaign ${id} does not exist`);
     }
     if (signal === 2) await leaveRunning(this.redis, this.keys, id, now);

@@ -142,6 +142,98 @@ describe('retention', () => {
     assert.equal(await redis.exists(keys.feedback(completed), keys.events(completed)), 0);
   });
 
+  test("after retention, feedback with the address a verified token carries suppresses it for the campaign's tenant", async () => {
+    const keys = new Keys(uniquePrefix('ret'));
+    const store = new CampaignStore(redis, keys);
+    const feedback = new Feedback(redis, keys, { softBounceLimit: 2, softBounceWindowMs: DAY });
+    const t0 = Date.now();
+    const id = await campaign(store, 10, 10, t0);
+    const running = await campaign(store, 10, 3, t0);
+    // Before retention a carried address changes nothing: the recipient list decides.
+    const before = await feedback.apply(
+      { campaignId: id, index: 1, carried: 'someone-else@example.org' },
+      { kind: 'unsubscribed', source: 'one-click' },
+      t0 + 1,
+    );
+    assert.deepEqual([before.email, before.afterRetention], ['r1@example.org', undefined]);
+    const now = t0 + RETENTION + 1;
+    const retention = new Retention(redis, keys, { retentionMs: RETENTION, clock: () => now });
+    assert.deepEqual((await retention.sweep()).purged, [id]);
+    assert.deepEqual(await feedback.afterRetention(id), { tenant: 't1' });
+    assert.equal(await feedback.afterRetention(running), undefined, 'still has its recipients');
+    assert.equal(await feedback.afterRetention(store.newId()), undefined, 'no such campaign');
+    const countsBefore = (await store.get(id))?.counts;
+
+    const unsub = await feedback.apply(
+      { campaignId: id, index: 2, carried: 'R2@Example.org' },
+      { kind: 'unsubscribed', source: 'one-click' },
+      now,
+    );
+    assert.deepEqual(
+      [unsub.applied, unsub.suppressed, unsub.afterRetention, unsub.tenant, unsub.email],
+      [true, true, true, 't1', 'r2@example.org'],
+    );
+    const hard = await feedback.apply(
+      { campaignId: id, index: 3, carried: 'r3@example.org' },
+      { kind: 'bounced', reason: 'userunknown', hardBounce: true, source: 'dsn', status: '5.1.1' },
+      now,
+    );
+    assert.deepEqual([hard.applied, hard.suppressed], [true, true]);
+    // The same report again changes nothing.
+    const again = await feedback.apply(
+      { campaignId: id, index: 2, carried: 'r2@example.org' },
+      { kind: 'unsubscribed', source: 'mailto' },
+      now,
+    );
+    assert.deepEqual([again.applied, again.suppressed], [false, false]);
+    // Soft bounces still count per message, once each.
+    const soft = {
+      kind: 'bounced',
+      reason: 'mailboxfull',
+      hardBounce: false,
+      source: 'dsn',
+    } as const;
+    const s1 = await feedback.apply(
+      { campaignId: id, index: 4, carried: 'r4@example.org' },
+      soft,
+      now,
+    );
+    const s1again = await feedback.apply(
+      { campaignId: id, index: 4, carried: 'r4@example.org' },
+      soft,
+      now,
+    );
+    assert.deepEqual([s1.softBounces, s1.suppressed, s1again.applied], [1, false, false]);
+
+    const entries = await redis.hmget(
+      keys.suppressionInfo('t1'),
+      'r2@example.org',
+      'r3@example.org',
+    );
+    assert.ok(
+      entries.every((e) => e?.includes(id)),
+      'the suppression entries name the campaign',
+    );
+    assert.deepEqual(
+      new Set(await redis.smembers(keys.suppression('t1'))),
+      new Set(['r1@example.org', 'r2@example.org', 'r3@example.org']),
+    );
+    // Counts and events stay as retention left them; nothing per recipient comes back.
+    assert.deepEqual((await store.get(id))?.counts, countsBefore);
+    assert.equal(await redis.exists(keys.feedback(id), keys.events(id), keys.recipients(id)), 0);
+    // Without a carried address, or for a campaign that does not exist, nothing is done.
+    for (const target of [
+      { campaignId: id, index: 5 },
+      { campaignId: store.newId(), index: 0, carried: 'r5@example.org' },
+    ]) {
+      await assert.rejects(
+        feedback.apply(target, { kind: 'unsubscribed', source: 'one-click' }, now),
+        (err: unknown) => err instanceof FeedbackError && err.code === 'FEEDBACK_UNKNOWN_RECIPIENT',
+      );
+    }
+    assert.equal(await redis.sismember(keys.suppression('t1'), 'r5@example.org'), 0);
+  });
+
   test('event streams keep their cap as they are written, the newest events', async () => {
     const keys = new Keys(uniquePrefix('ret'));
     const capped = new CampaignStore(redis, keys, { eventsMaxLen: 200 });

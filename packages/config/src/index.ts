@@ -287,6 +287,13 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * VOLLEY_UNSUBSCRIBE_URL and the secret that signs its tokens, as the sender (which writes the
  * links) and the API (which answers them) both read them.
  */
+/**
+ * The longest VOLLEY_UNSUBSCRIBE_URL: the link's token carries the address encrypted (476
+ * characters for a 254-octet address), and `List-Unsubscribe: <URL/token>,` must fit in a
+ * header line's 998 octets (RFC 5322 §2.1.1).
+ */
+const MAX_UNSUBSCRIBE_URL = 500;
+
 function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?: string } {
   const verpSecret = verpSecretSetting(r);
   const unsubscribeUrl = r.raw('VOLLEY_UNSUBSCRIBE_URL');
@@ -311,6 +318,11 @@ function unsubscribeSettings(r: Reader): { unsubscribeUrl?: string; verpSecret?:
     if (url.search || url.hash || unsubscribeUrl.includes('?') || unsubscribeUrl.includes('#')) {
       r.problems.push(
         `${name} may not have a query or fragment: the token is appended as a path segment`,
+      );
+    }
+    if (unsubscribeUrl.length > MAX_UNSUBSCRIBE_URL) {
+      r.problems.push(
+        `${name} is ${unsubscribeUrl.length} characters; at most ${MAX_UNSUBSCRIBE_URL}, so that a link with its token stays within a header line`,
       );
     }
     if (API_PATHS.test(url.pathname)) {

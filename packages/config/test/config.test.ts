@@ -123,6 +123,7 @@ describe('configuration', () => {
       ['https://x.example/v1/unsubscribe', /the API answers \/v1\/unsubscribe itself/],
       ['https://x.example/healthz', /the API answers \/healthz itself/],
       ['not a url', /is not a URL/],
+      [`https://x.example/${'u'.repeat(483)}`, /is 501 characters; at most 500/],
     ];
     for (const [url, why] of refused) {
       for (const load of [loadSenderConfig, loadApiConfig]) {

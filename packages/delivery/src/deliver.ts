@@ -165,7 +165,9 @@ export class Deliverer {
     }
     const verp = this.opts.verp;
     const envelope = {
-      from: verp ? verpAddress(verp.secret, verp.bounceDomain, c.id, r.i) : composer.envelopeFrom,
+      from: verp
+        ? verpAddress(verp.secret, verp.bounceDomain, c.id, r.i, to)
+        : composer.envelopeFrom,
       to,
     };
     const t0 = process.hrtime.bigint();

@@ -1,4 +1,4 @@
-import { createToken } from '@volley/message';
+import { createToken, linkToken } from '@volley/message';
 
 export interface UnsubscribeSettings {
   /** Signs the tokens (VOLLEY_VERP_SECRET); without it there are no unsubscribe targets. */
@@ -9,13 +9,18 @@ export interface UnsubscribeSettings {
   bounceDomain: string | undefined;
 }
 
-/** A campaign's unsubscribe targets of one recipient, by its index. */
-export type UnsubscribeTargets = (index: number) => { url?: string; mailto?: string };
+/** A campaign's unsubscribe targets of one recipient, by its index and address. */
+export type UnsubscribeTargets = (
+  index: number,
+  address: string,
+) => { url?: string; mailto?: string };
 
 /**
- * Unsubscribe targets with a signed token naming campaign and recipient: the https endpoint
- * (one-click, RFC 8058) when VOLLEY_UNSUBSCRIBE_URL is set, and a mailto on the bounce domain.
- * Undefined when neither can be made.
+ * Unsubscribe targets with a token naming campaign and recipient: the https endpoint
+ * (one-click, RFC 8058) when VOLLEY_UNSUBSCRIBE_URL is set, its token carrying the address
+ * encrypted, and a mailto on the bounce domain, its token carrying a keyed hash of the address.
+ * Either still works once retention removed the campaign's recipient list. Undefined when
+ * neither can be made.
  */
 export function unsubscribeTargets(
   s: UnsubscribeSettings,
@@ -25,11 +30,12 @@ export function unsubscribeTargets(
   if (!secret || (!s.url && !s.bounceDomain)) return undefined;
   const base = s.url?.replace(/\/+$/, '');
   const domain = s.bounceDomain;
-  return (index) => {
-    const token = createToken(secret, 'unsubscribe', campaignId, index);
-    return {
-      ...(base ? { url: `${base}/${token}` } : {}),
-      ...(domain ? { mailto: `unsubscribe+${token}@${domain}` } : {}),
-    };
-  };
+  return (index, address) => ({
+    ...(base ? { url: `${base}/${linkToken(secret, campaignId, index, address)}` } : {}),
+    ...(domain
+      ? {
+          mailto: `unsubscribe+${createToken(secret, 'unsubscribe', campaignId, index, address)}@${domain}`,
+        }
+      : {}),
+  });
 }

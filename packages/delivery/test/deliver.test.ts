@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { parseRelays } from '@volley/config';
-import { DkimSigner, readToken, readVerpAddress } from '@volley/message';
+import { DkimSigner, readLinkToken, readVerpAddress, tokenNames } from '@volley/message';
 import { RelayPool } from '@volley/smtp';
 import { startCaptureServer, startDnsStub, type CaptureServer } from '@volley/testkit';
 import {
@@ -98,10 +98,17 @@ describe('deliver: render, compose, sign, send, classify', () => {
     assert.ok(m);
     const text = m.raw.toString();
     assert.match(text, /^Subject: Hello Ada\r$/m);
-    assert.deepEqual(readVerpAddress(SECRET, m.from), { campaignId: ID, index: 7 });
+    // Both tokens also carry the address (a keyed hash, encrypted), for after retention.
+    const verp = readVerpAddress(SECRET, m.from);
+    assert.deepEqual([verp.campaignId, verp.index], [ID, 7]);
+    assert.equal(tokenNames(SECRET, verp, 'ada@rcpt.example'), true);
     const unsub = /^List-Unsubscribe: <https:\/\/u\.example\/unsub\/([a-z2-7]+)>\r$/m.exec(text);
     assert.ok(unsub?.[1], 'List-Unsubscribe names the endpoint with a token');
-    assert.deepEqual(readToken(SECRET, 'unsubscribe', unsub[1]), { campaignId: ID, index: 7 });
+    assert.deepEqual(readLinkToken(SECRET, unsub[1]), {
+      campaignId: ID,
+      index: 7,
+      email: 'ada@rcpt.example',
+    });
     assert.match(text, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
     assert.deepEqual(await observed(), [['delivered', 1]]);
   });

@@ -15,7 +15,11 @@ export interface ComposerOptions {
    * one-click (`List-Unsubscribe-Post`), a mailto works in every client.
    */
   unsubscribe?:
-    ((index: number) => { url?: string | undefined; mailto?: string | undefined }) | undefined;
+    | ((
+        index: number,
+        address: string,
+      ) => { url?: string | undefined; mailto?: string | undefined })
+    | undefined;
 }
 
 export interface ComposedMessage {
@@ -166,8 +170,8 @@ export class MessageComposer {
     return { cte: 'quoted-printable', body: encodeQuotedPrintable(text) };
   }
 
-  private unsubscribeHeaders(index: number): string {
-    const u = this.opts.unsubscribe?.(index);
+  private unsubscribeHeaders(index: number, address: string): string {
+    const u = this.opts.unsubscribe?.(index, address);
     if (!u || (!u.url && !u.mailto)) return '';
     const targets = [u.url, u.mailto ? `mailto:${u.mailto}` : undefined]
       .filter((t): t is string => t !== undefined)
@@ -190,7 +194,7 @@ export class MessageComposer {
       `Subject: ${encodeHeaderValue(content.subject, 'Subject'.length, true)}\r\n` +
       `Date: ${rfc5322Date(now)}\r\n` +
       `Message-ID: ${messageId}\r\n` +
-      this.unsubscribeHeaders(index);
+      this.unsubscribeHeaders(index, rcpt);
     let body: string;
     if (content.html === undefined) {
       const t = this.encodePart(text);

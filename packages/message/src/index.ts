@@ -25,5 +25,14 @@ export {
 } from './address.ts';
 export { validateCustomHeaders, HeaderError } from './headers.ts';
 export { DkimSigner, type DkimKeyConfig } from './dkim.ts';
-export { TokenError, createToken, readToken, verpAddress, readVerpAddress } from './tokens.ts';
+export {
+  TokenError,
+  createToken,
+  readToken,
+  tokenNames,
+  verpAddress,
+  readVerpAddress,
+  type TokenSubject,
+} from './tokens.ts';
+export { linkToken, readLinkToken, MAX_LINK_TOKEN_CHARS } from './unsubscribe-link.ts';
 export { templateVariables, missingVariables } from './variables.ts';

@@ -3,6 +3,7 @@
  * recipients, upload rows) and how fast an unsubscribe reaches the suppression list.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { feedbackAfterRetention, type FeedbackAfterRetention } from './retention.ts';
 
 /** Request latency buckets: from a cached answer (1 ms) to a large upload streamed in (2 min). */
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
@@ -21,6 +22,8 @@ export interface ApiMetrics {
   /** Upload rows by result: added, duplicate, invalid. */
   uploadRows: Counter<'result'>;
   unsubscribeLatency: UnsubscribeLatency;
+  /** One-click unsubscribes applied to the address their link carries, after retention. */
+  afterRetention: FeedbackAfterRetention;
 }
 
 /** From an unsubscribe request's arrival to the address being on the suppression list. */
@@ -72,6 +75,7 @@ export function apiMetrics(registry: Registry): ApiMetrics {
       registers: [registry],
     }),
     unsubscribeLatency: unsubscribeLatency(registry),
+    afterRetention: feedbackAfterRetention(registry),
   };
 }
 

@@ -4,6 +4,7 @@
  * feedback types; never an address, a token or a client IP.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { feedbackAfterRetention, type FeedbackAfterRetention } from './retention.ts';
 
 export interface BounceMetrics {
   /**
@@ -22,6 +23,8 @@ export interface BounceMetrics {
   temporaryFailures: Counter;
   /** Time from the end of a message's data to the answer: parsing and applying it. */
   processing: Histogram;
+  /** Reports applied to the address their token carries, after retention. */
+  afterRetention: FeedbackAfterRetention;
 }
 
 /** Creates the bounce service's metrics on `registry` (once per registry). */
@@ -56,5 +59,6 @@ export function bounceMetrics(registry: Registry): BounceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    afterRetention: feedbackAfterRetention(registry),
   };
 }

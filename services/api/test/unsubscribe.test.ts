@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { createToken } from '@volley/message';
+import { createToken, linkToken } from '@volley/message';
 import { parseMultipart } from '../src/routes/unsubscribe.ts';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
@@ -142,6 +142,12 @@ describe('one-click unsubscribe', () => {
       good.slice(0, 39),
       `${good}a`,
       '0'.repeat(40),
+      // Links that carry the address: altered, or naming a recipient the campaign does not
+      // have (the carried address counts only once retention removed the recipients).
+      flip(linkToken(SECRET, id, 0, 'p0@one.example'), 60),
+      linkToken('another-deployment-secret', id, 0, 'p0@one.example'),
+      linkToken(SECRET, id, 7, 'p7@one.example'),
+      linkToken(SECRET, fx.store.newId(), 0, 'p0@one.example'),
     ];
     for (const token of tokens) {
       for (const [method, headers, payload] of [

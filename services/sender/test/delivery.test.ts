@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import { readToken, readVerpAddress } from '@volley/message';
+import { readLinkToken, readToken, readVerpAddress, tokenNames } from '@volley/message';
 import { freePort } from '@volley/redis';
 import { startCaptureServer, startDnsStub, type ServiceProcess } from '@volley/testkit';
 import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
@@ -308,18 +308,24 @@ describe('sender', () => {
       for (const m of h.capture.messages) {
         const n = Number(/^user(\d+)@/.exec(m.to[0] ?? '')?.[1]);
         assert.match(m.from, /^bounces\+[a-z2-7]+@bounce\.sender\.example$/);
-        assert.deepEqual(readVerpAddress(secret, m.from), { campaignId: id, index: n });
+        const verp = readVerpAddress(secret, m.from);
+        assert.deepEqual([verp.campaignId, verp.index], [id, n]);
+        assert.equal(tokenNames(secret, verp, m.to[0] ?? ''), true);
         const raw = m.raw.toString();
         const unsub =
           /\r\nList-Unsubscribe: <https:\/\/unsub\.sender\.example\/u\/([a-z2-7]+)>,\r\n <mailto:unsubscribe\+([a-z2-7]+)@bounce\.sender\.example>\r\n/.exec(
             raw,
           );
         assert.ok(unsub, 'List-Unsubscribe with the https and mailto targets');
-        assert.deepEqual(readToken(secret, 'unsubscribe', unsub[1] ?? ''), {
+        // The link carries the address encrypted, the mailto a keyed hash of it.
+        assert.deepEqual(readLinkToken(secret, unsub[1] ?? ''), {
           campaignId: id,
           index: n,
+          email: m.to[0],
         });
-        assert.equal(unsub[2], unsub[1]);
+        const mailto = readToken(secret, 'unsubscribe', unsub[2] ?? '');
+        assert.deepEqual([mailto.campaignId, mailto.index], [id, n]);
+        assert.equal(tokenNames(secret, mailto, m.to[0] ?? ''), true);
         assert.match(raw, /\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
         const res = (await dkimVerify(m.raw, {
           resolver: async (name: string, rr: string) =>

@@ -3,13 +3,13 @@
  * unsubscribe addresses, each only with a token that verifies, and the feedback-loop address.
  * Decided from the address alone, so a RCPT is answered without a Redis round trip.
  */
-import { TokenError, readToken } from '@volley/message';
+import { TokenError, readToken, type TokenSubject } from '@volley/message';
 
 export type InboundAddress =
   /** `bounces+<token>@`: the return path of one message; DSNs and some complaints come here. */
-  | { kind: 'verp'; campaignId: string; index: number }
+  | ({ kind: 'verp' } & TokenSubject)
   /** `unsubscribe+<token>@`: the List-Unsubscribe mailto of one message. */
-  | { kind: 'unsubscribe'; campaignId: string; index: number }
+  | ({ kind: 'unsubscribe' } & TokenSubject)
   /** `fbl@`: where mailbox providers send complaint reports (and people forward bounces). */
   | { kind: 'fbl' };
 
@@ -18,8 +18,11 @@ export type RefusalReason =
 
 export type AddressDecision = InboundAddress | { kind: 'refused'; reason: RefusalReason };
 
-/** A token as `createToken` writes it: 25 bytes in base32 (40 characters). */
-const TOKEN = /^[a-z2-7]{40}$/;
+/**
+ * A token as `createToken` writes it: 25 bytes in base32 (40 characters), or 30 with the
+ * address tag (48).
+ */
+const TOKEN = /^(?:[a-z2-7]{40}|[a-z2-7]{48})$/;
 
 /**
  * What mail to `address` is, or why it is refused. Local parts are compared without case:

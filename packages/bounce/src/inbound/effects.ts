@@ -9,12 +9,25 @@
  *    report also names that recipient's address (`expectEmail`), so a forged id cannot touch
  *    an address the report does not name.
  *
+ * Once retention removed the campaign's recipient list, a token with an address tag still
+ * acts, on the address it was made for: a DSN's or complaint's recipient (Final-Recipient,
+ * Original-Recipient, or the returned headers' To), or a mailto unsubscribe's sender (MAIL FROM
+ * or From), when the tag matches it; the address is suppressed for the campaign's tenant. A
+ * report that names no such address changes nothing (`address_mismatch`).
+ *
  * Redis errors propagate (the server answers 451 and the MTA retries); every other reason not
  * to act is an outcome here, counted, and the message is accepted.
  */
 import { FeedbackError, type Feedback, type FeedbackOutcome } from '@volley/campaigns';
-import { TokenError, readMessageId, readVerpAddress } from '@volley/message';
-import { sameAddress } from '../address.ts';
+import {
+  TokenError,
+  normalizeEmail,
+  readMessageId,
+  readVerpAddress,
+  tokenNames,
+  type TokenSubject,
+} from '@volley/message';
+import { findAddresses, sameAddress } from '../address.ts';
 import type { BounceRecipient, BounceReport } from '../types.ts';
 import type { InboundAddress } from './addresses.ts';
 
@@ -41,6 +54,15 @@ export interface EffectRecord {
   index?: number;
   /** The address went onto the suppression list with this report. */
   suppressed?: boolean;
+  /** Applied to the address the token carries: retention had removed the recipient list. */
+  afterRetention?: boolean;
+}
+
+/** Who sent a message to a mailto unsubscribe address: its MAIL FROM and From addresses. */
+export interface Sender {
+  mailFrom?: string | undefined;
+  /** The message's own From (and Sender) header values. */
+  from: string[];
 }
 
 export interface EffectContext {
@@ -119,9 +141,7 @@ function bounceOutcome(e: BounceRecipient): FeedbackOutcome {
   };
 }
 
-interface Named {
-  campaignId: string;
-  index: number;
+interface Named extends TokenSubject {
   /** Whether the name came from a signed token (else from a Message-ID). */
   signed: boolean;
 }
@@ -144,7 +164,8 @@ function named(report: BounceReport, to: InboundAddress, secret: string): Named 
   // A report that came to one message's return path but returns another message of ours (a
   // forwarded bounce) is about the message it returns.
   if (to.kind === 'verp' && (!byId || same(byId, to))) {
-    return { campaignId: to.campaignId, index: to.index, signed: true };
+    const tag = to.addressTag;
+    return { ...ids(to), ...(tag ? { addressTag: tag } : {}), signed: true };
   }
   return byId ? { ...byId, signed: false } : undefined;
 }
@@ -160,22 +181,58 @@ function noEffect(reason: string): EffectRecord {
   return { effect: 'no_effect', reason };
 }
 
+/** The first of `candidates` (addresses as a report spells them) that the token was made for. */
+function carried(
+  secret: string,
+  subject: TokenSubject,
+  candidates: (string | undefined)[],
+): string | undefined {
+  if (subject.addressTag === undefined) return undefined;
+  for (const c of candidates) {
+    // As the senders wrote it: the tag is of the address in canonical form.
+    const address = c === undefined ? undefined : normalizeEmail(c);
+    if (address !== undefined && tokenNames(secret, subject, address)) return address;
+  }
+  return undefined;
+}
+
+/**
+ * After retention: whether the recipient list is gone while the campaign stays, so that an
+ * address the token carries may stand in for the recipient.
+ */
+async function retained(ctx: EffectContext, who: TokenSubject): Promise<boolean> {
+  return (
+    who.addressTag !== undefined &&
+    (await ctx.feedback.afterRetention(who.campaignId)) !== undefined
+  );
+}
+
 /** Applies what `report`, accepted for `to`, says; see the module comment. */
 export async function applyReport(
   report: BounceReport,
   to: InboundAddress,
   ctx: EffectContext,
+  sender: Sender = { from: [] },
 ): Promise<EffectRecord> {
   if (to.kind === 'unsubscribe') {
     // Someone's out-of-office notice is not that person asking to leave the list.
     if (report.kind === 'autoreply') return noEffect('vacation');
-    return apply(ctx, to, { kind: 'unsubscribed', source: 'mailto' }, 'unsubscribe', 'mailto');
+    const unsubscribed = { kind: 'unsubscribed', source: 'mailto' } as const;
+    const r = await apply(ctx, ids(to), unsubscribed, 'unsubscribe', 'mailto');
+    if (r.reason !== 'unknown_recipient' || !(await retained(ctx, to))) return r;
+    const from = sender.from.flatMap((v) => findAddresses(v, 10).map((a) => a.address));
+    const email = carried(ctx.secret, to, [sender.mailFrom, ...from]);
+    if (email === undefined) return { effect: 'unmatched', reason: 'address_mismatch', ...ids(to) };
+    return apply(ctx, { ...ids(to), carried: email }, unsubscribed, 'unsubscribe', 'mailto');
   }
   const what = reported(report);
   if ('none' in what) return noEffect(what.none);
   const who = named(report, to, ctx.secret);
   if (!who) return { effect: 'unmatched', reason: 'no_match' };
   const recipient = await ctx.feedback.recipient(who.campaignId, who.index);
+  if (!recipient && who.signed && (await retained(ctx, who))) {
+    return afterRetention(report, what.entries, what.outcome, who, ctx);
+  }
   if (!recipient) return { effect: 'unmatched', reason: 'unknown_recipient', ...ids(who) };
   const entry = what.entries.find((e) => names(e, recipient.email));
   if (!who.signed && !entry)
@@ -186,10 +243,48 @@ export async function applyReport(
   if (!chosen) return noEffect('not_report');
   const outcome = what.outcome(chosen);
   const target = who.signed ? ids(who) : { ...ids(who), expectEmail: recipient.email };
-  const effect =
-    outcome.kind === 'complained' ? 'complaint' : chosen.hardBounce ? 'hard_bounce' : 'soft_bounce';
-  const reason = outcome.kind === 'complained' ? outcome.feedbackType : chosen.reason;
-  return apply(ctx, target, outcome, effect, reason);
+  return apply(ctx, target, outcome, ...effectOf(outcome, chosen));
+}
+
+/** The effect and reason a report's outcome for one of its entries is counted under. */
+function effectOf(outcome: FeedbackOutcome, chosen: BounceRecipient): [Effect, string] {
+  if (outcome.kind === 'complained') return ['complaint', outcome.feedbackType];
+  return [chosen.hardBounce ? 'hard_bounce' : 'soft_bounce', chosen.reason];
+}
+
+/**
+ * A report whose token names a recipient of a campaign that retention emptied: it acts on the
+ * recipient it names (or, failing that, the returned message's To) when the token's address
+ * tag matches, and on nobody otherwise.
+ */
+async function afterRetention(
+  report: BounceReport,
+  entries: BounceRecipient[],
+  outcomeOf: (e: BounceRecipient) => FeedbackOutcome,
+  who: Named,
+  ctx: EffectContext,
+): Promise<EffectRecord> {
+  let chosen: BounceRecipient | undefined;
+  let email: string | undefined;
+  for (const e of entries) {
+    email = carried(ctx.secret, who, [e.recipient, e.originalRecipient]);
+    if (email !== undefined) {
+      chosen = e;
+      break;
+    }
+  }
+  if (email === undefined && entries.length === 1) {
+    // A report that names the address only in the returned headers (or names an alias the
+    // message was forwarded to) is about the one recipient it lists.
+    const to = findAddresses(report.original.to ?? '', 10).map((a) => a.address);
+    email = carried(ctx.secret, who, to);
+    chosen = entries[0];
+  }
+  if (email === undefined || chosen === undefined) {
+    return { effect: 'unmatched', reason: 'address_mismatch', ...ids(who) };
+  }
+  const outcome = outcomeOf(chosen);
+  return apply(ctx, { ...ids(who), carried: email }, outcome, ...effectOf(outcome, chosen));
 }
 
 function ids(n: { campaignId: string; index: number }): { campaignId: string; index: number } {
@@ -198,18 +293,29 @@ function ids(n: { campaignId: string; index: number }): { campaignId: string; in
 
 async function apply(
   ctx: EffectContext,
-  target: { campaignId: string; index: number; expectEmail?: string },
+  target: { campaignId: string; index: number; expectEmail?: string; carried?: string },
   outcome: FeedbackOutcome,
   effect: Effect,
   reason: string,
 ): Promise<EffectRecord> {
   const where = ids(target);
   try {
+    const { expectEmail, carried: email } = target;
     const r = await ctx.feedback.apply(
-      target.expectEmail === undefined ? where : { ...where, expectEmail: target.expectEmail },
+      {
+        ...where,
+        ...(expectEmail === undefined ? {} : { expectEmail }),
+        ...(email === undefined ? {} : { carried: email }),
+      },
       outcome,
     );
-    return { effect: r.applied ? effect : 'repeated', reason, suppressed: r.suppressed, ...where };
+    const record: EffectRecord = {
+      effect: r.applied ? effect : 'repeated',
+      reason,
+      suppressed: r.suppressed,
+      ...where,
+    };
+    return r.afterRetention ? { ...record, afterRetention: true } : record;
   } catch (err) {
     if (!(err instanceof FeedbackError)) throw err;
     // The campaign is gone (retention) since the lookup above, or the report carried a value

@@ -8,10 +8,11 @@ import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Feedback } from '@volley/campaigns';
 import type { BounceMetrics } from '@volley/metrics';
+import { fieldValues, headerFields } from '../fields.ts';
 import { MAX_MESSAGE_BYTES } from '../limits.ts';
 import { parseBounce } from '../parse.ts';
 import { routeAddress, type InboundAddress } from './addresses.ts';
-import { applyReport, type EffectRecord } from './effects.ts';
+import { applyReport, type EffectRecord, type Sender } from './effects.ts';
 import { ClientRateLimit } from './rate-limit.ts';
 
 export interface BounceServerOptions {
@@ -54,6 +55,19 @@ const MAX_RECIPIENTS = 50;
 /** Grace for sessions in progress on close: a message not answered by then is retried by its MTA. */
 const CLOSE_GRACE_MS = 5_000;
 
+/** How much of a message's start its own header block is looked for in (a From is near the top). */
+const HEAD_BYTES = 64 * 1024;
+
+/** Who sent a message: what a mailto unsubscribe is matched against once retention passed. */
+function senderOf(raw: Buffer, session: SMTPServerSession): Sender {
+  const mailFrom = session.envelope.mailFrom;
+  const head = headerFields(raw.subarray(0, HEAD_BYTES).toString('utf8'));
+  return {
+    mailFrom: mailFrom ? mailFrom.address : undefined,
+    from: [...fieldValues(head, 'from'), ...fieldValues(head, 'sender')],
+  };
+}
+
 function smtpError(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
 }
@@ -77,10 +91,14 @@ export async function startBounceServer(opts: BounceServerOptions): Promise<Boun
       .filter((d): d is InboundAddress => d.kind !== 'refused');
     const report = await parseBounce(raw);
     const results: EffectRecord[] = [];
-    for (const to of targets) results.push(await applyReport(report, to, ctx));
+    const sender = senderOf(raw, session);
+    for (const to of targets) results.push(await applyReport(report, to, ctx, sender));
     // Counted once everything is stored: a message answered 451 comes again and counts then.
     for (const to of targets) metrics.messages.inc({ address: to.kind, kind: report.kind });
-    for (const r of results) metrics.effects.inc({ effect: r.effect, reason: r.reason });
+    for (const r of results) {
+      metrics.effects.inc({ effect: r.effect, reason: r.reason });
+      if (r.afterRetention) metrics.afterRetention.inc({ effect: r.effect });
+    }
     logger.debug(
       { session: session.id, kind: report.kind, format: report.format, results },
       'report processed',

@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { FeedbackError } from '@volley/campaigns';
-import { TokenError, readToken } from '@volley/message';
+import { MAX_LINK_TOKEN_CHARS, TokenError, readLinkToken } from '@volley/message';
 import type { ApiContext, V1 } from '../context.ts';
 import { ApiProblem, errorHandler } from '../problem.ts';
 import { operation } from '../operation.ts';
@@ -24,9 +24,11 @@ function unsubscribeRoute(unsubscribeUrl: string): string {
 
 const TokenParams = Type.Object({
   token: Type.String({
-    // 25 bytes (purpose, campaign, index, MAC) in base32: 40 characters.
-    pattern: '^[A-Za-z2-7]{40}$',
-    description: 'The signed token of the link, naming campaign and recipient.',
+    // Base32: 40 characters for links sent before they carried the address (purpose,
+    // campaign, index, MAC), more for those that carry it encrypted.
+    pattern: `^[A-Za-z2-7]{40,${MAX_LINK_TOKEN_CHARS}}$`,
+    description:
+      "The token of the link: campaign and recipient, and the recipient's address encrypted (links sent before it was added name the recipient only). It stays valid as long as the campaign exists.",
   }),
 });
 
@@ -144,23 +146,44 @@ export async function registerUnsubscribe(
       .send(errorPage(status, detail));
   });
 
-  /** Whom a token names, or a 404 that says nothing about why. */
+  /**
+   * Whom a token names, or a 404 that says nothing about why. Once retention removed the
+   * campaign's recipients, a link that carries its address names that address for the
+   * campaign's tenant (`carried`).
+   */
   const subject = async (
     token: string,
-  ): Promise<PageSubject & { tenant: string; campaignId: string; index: number }> => {
-    let named: { campaignId: string; index: number };
+  ): Promise<
+    PageSubject & { tenant: string; campaignId: string; index: number; carried?: string }
+  > => {
+    let named: { campaignId: string; index: number; email?: string };
     try {
-      named = readToken(opts.secret, 'unsubscribe', token);
+      named = readLinkToken(opts.secret, token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       throw new ApiProblem(404, 'Not found', 'this unsubscribe link is not valid');
     }
+    const { campaignId, index, email: carried } = named;
     const [who, from] = await Promise.all([
-      ctx.feedback.recipient(named.campaignId, named.index),
-      ctx.redis.hget(ctx.keys.campaign(named.campaignId), 'from'),
+      ctx.feedback.recipient(campaignId, index),
+      ctx.redis.hget(ctx.keys.campaign(campaignId), 'from'),
     ]);
-    if (!who) throw new ApiProblem(404, 'Not found', 'this unsubscribe link is not valid');
-    return { ...who, ...named, from: from ?? '' };
+    // Carried along even now: retention may remove the recipients before the POST applies.
+    const also = carried === undefined ? {} : { carried };
+    if (who) return { ...who, campaignId, index, from: from ?? '', ...also };
+    const retained =
+      carried === undefined ? undefined : await ctx.feedback.afterRetention(campaignId);
+    if (!retained || carried === undefined) {
+      throw new ApiProblem(404, 'Not found', 'this unsubscribe link is not valid');
+    }
+    return {
+      tenant: retained.tenant,
+      email: carried,
+      carried,
+      campaignId,
+      index,
+      from: from ?? '',
+    };
   };
 
   const send = (reply: FastifyReply, html: string): FastifyReply =>
@@ -210,10 +233,17 @@ export async function registerUnsubscribe(
       const arrived = process.hrtime.bigint();
       const s = await subject(req.params.token);
       try {
-        await ctx.feedback.apply(
-          { campaignId: s.campaignId, index: s.index },
+        const r = await ctx.feedback.apply(
+          {
+            campaignId: s.campaignId,
+            index: s.index,
+            ...(s.carried === undefined ? {} : { carried: s.carried }),
+          },
           { kind: 'unsubscribed', source: 'one-click' },
         );
+        if (r.afterRetention) {
+          ctx.metrics.afterRetention.inc({ effect: r.applied ? 'unsubscribe' : 'repeated' });
+        }
       } catch (err) {
         // The campaign was removed between the lookup and now.
         if (err instanceof FeedbackError && err.code === 'FEEDBACK_UNKNOWN_RECIPIENT') {
