@@ -10,7 +10,7 @@ import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { startDnsStub, type DnsStub, type DnsZone } from '@volley/testkit';
 import { runCli } from '../src/program.ts';
-import { jsonLines } from './helpers.ts';
+import { ADMIN_KEY, jsonLines, startEngine } from './helpers.ts';
 
 /**
  * `volley dns check` against fixture zones served by a real DNS server on loopback (UDP, and TCP
@@ -628,5 +628,71 @@ describe('volley dkim keygen', () => {
       '2048',
     ]);
     assert.equal(edBits.code, 2);
+  });
+});
+
+describe('volley dns check --tenant: the selectors, keys and bounce MX Volley has for the domain', () => {
+  test('a published key that is not the configured one fails; the configured one passes; a parent domain signs', async () => {
+    const engine = await startEngine(0, {
+      dkimSecret: 'cli-dns-test-dkim-secret-0123456789abcdef',
+      bounceDomain: 'bounces.tenant.example',
+      bounceMx: BOUNCE_HOST,
+    });
+    try {
+      const env = { ...engine.env, VOLLEY_ADMIN_KEY: ADMIN_KEY };
+      assert.equal((await cli(['tenant', 'create', 'acme'], env)).code, 0);
+      const added = await cli(['domain', 'add', 'acme', 'tenant.example', '--selector', 'v1'], env);
+      assert.equal(added.code, 0, added.stderr);
+      const [domain] = jsonLines(added.stdout) as unknown as {
+        records: { purpose: string; name: string; value: string }[];
+      }[];
+      const dkim = domain?.records.find((r) => r.purpose === 'dkim');
+      assert.ok(dkim);
+      fixture('tenant.example', {
+        // Another key than the one Volley holds: what a stale or mistyped record looks like.
+        'v1._domainkey.tenant.example': { txt: [`v=DKIM1; k=rsa; p=${RSA4096}`] },
+      });
+      const tenantCheck = async (domainArg: string) => {
+        const r = await cli(['dns', 'check', domainArg, '--ip', IP, '--tenant', 'acme'], env);
+        const checks = jsonLines(r.stdout) as unknown as Check[];
+        return { ...r, checks };
+      };
+      const stale = await tenantCheck('tenant.example');
+      assert.equal(stale.code, 1, stale.stderr);
+      expectStatus(stale.checks, {
+        'dkim v1': 'fail',
+        'bounce mx': 'pass',
+        'spf return-path': 'pass',
+      });
+      const v1 = stale.checks.find((c) => c.check === 'dkim v1');
+      assert.match(v1?.detail ?? '', /not the one Volley signs with/);
+      assert.deepEqual(v1?.publish, { type: 'TXT', name: dkim.name, value: dkim.value });
+
+      zone['v1._domainkey.tenant.example'] = { txt: [dkim.value] };
+      const fixed = await tenantCheck('tenant.example');
+      expectStatus(fixed.checks, { 'dkim v1': 'pass', 'dmarc alignment': 'pass' });
+      assert.equal(fixed.code, 0, JSON.stringify(fixed.checks));
+      assert.match(
+        fixed.checks.find((c) => c.check === 'dkim v1')?.detail ?? '',
+        /matches the configured key/,
+      );
+
+      // news.tenant.example is covered by tenant.example, which signs (d=tenant.example): under
+      // strict DKIM alignment, the subdomain's mail does not align.
+      fixture('news.tenant.example', {
+        '_dmarc.news.tenant.example': { txt: ['v=DMARC1; p=reject; adkim=s; aspf=s'] },
+      });
+      const sub = await tenantCheck('news.tenant.example');
+      expectStatus(sub.checks, { 'dkim v1': 'pass', 'dmarc alignment': 'fail' });
+      const alignment = sub.checks.find((c) => c.check === 'dmarc alignment');
+      assert.match(alignment?.detail ?? '', /DKIM d=tenant\.example not aligned \(adkim=s\)/);
+      assert.equal(alignment?.publish?.value, 'v=DMARC1; p=reject; adkim=r; aspf=r');
+
+      const unknown = await cli(['dns', 'check', 'other.example', '--tenant', 'acme'], env);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /other\.example is not one of tenant acme's sending domains/);
+    } finally {
+      await engine.stop();
+    }
   });
 });

@@ -28,10 +28,13 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export async function startEngine(senders = 1): Promise<Engine> {
+export async function startEngine(
+  senders = 1,
+  api: Parameters<Harness['start']>[0]['api'] = {},
+): Promise<Engine> {
   const redis = await sharedRedis();
   const harness = new Harness(redis.redis, redis.url);
-  await harness.start({ senders, api: { adminKey: ADMIN_KEY } });
+  await harness.start({ senders, api: { adminKey: ADMIN_KEY, ...api } });
   const url = await harness.app.listen({ host: '127.0.0.1', port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'volley-cli-'));
   return {
