@@ -515,13 +515,26 @@ describe('volley dns check: each record wrong', () => {
   });
 
   test('a server failure fails the check that asked and the run goes on', async () => {
+    zone['13.100.51.198.in-addr.arpa'] = { rcode: 'SERVFAIL' };
     const r = await check(
       fixture('broken.example', { '_dmarc.broken.example': { rcode: 'SERVFAIL' } }),
+      '--ip',
+      '198.51.100.13',
     );
-    expectStatus(r.checks, { dmarc: 'fail', mx: 'pass', 'bounce mx': 'pass' });
+    expectStatus(r.checks, {
+      dmarc: 'fail',
+      mx: 'pass',
+      'ptr 198.51.100.13': 'fail',
+      'bounce mx': 'pass',
+    });
     assert.match(
       r.by('dmarc').detail,
       /TXT lookup of _dmarc\.broken\.example failed \(ESERVFAIL\)/,
+    );
+    // A failure to look is not reported as a missing record.
+    assert.match(
+      r.by('ptr 198.51.100.13').detail,
+      /PTR lookup of 13\.100\.51\.198\.in-addr\.arpa failed \(ESERVFAIL\)/,
     );
   });
 });

@@ -86,7 +86,7 @@ export async function dkimCheck(
     return result(
       check,
       'fail',
-      `${name}: p= is empty, the key is revoked: signatures with s=${selector} fail`,
+      `${name}: p= is empty, the key is revoked: signatures with s=${selector} fail${fix}`,
       publish,
     );
   }

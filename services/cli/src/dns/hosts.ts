@@ -4,16 +4,8 @@
  * which Gmail and Yahoo require of every sending IP.
  */
 import { isIPv4 } from 'node:net';
-import type { Dns } from './resolver.ts';
-import { nibbles } from './spf.ts';
+import { reverseName, type Dns } from './resolver.ts';
 import { result, type CheckResult } from './types.ts';
-
-/** The in-addr.arpa or ip6.arpa name of an address, where its PTR record lives. */
-function reverseName(ip: string): string {
-  return isIPv4(ip)
-    ? `${ip.split('.').reverse().join('.')}.in-addr.arpa`
-    : `${nibbles(ip).reverse().join('.')}.ip6.arpa`;
-}
 
 export async function mxCheck(dns: Dns, domain: string): Promise<CheckResult> {
   const mxs = await dns.mx(domain);

@@ -7,6 +7,7 @@
  * to look, never as a missing record.
  */
 import { Resolver } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { CliError, UsageError } from '../output.ts';
 
 /** Codes of node:dns that mean "no such record", as opposed to "could not ask". */
@@ -38,6 +39,23 @@ export interface Mx {
 /** Lower case, without the trailing dot. */
 export function normalName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** The 32 hex digits of an IPv6 address. */
+export function nibbles(ip: string): string[] {
+  const [head = '', tail] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.flatMap((g) => g.padStart(4, '0').split(''));
+}
+
+/** The in-addr.arpa or ip6.arpa name of an address, where its PTR record lives. */
+export function reverseName(ip: string): string {
+  return isIPv4(ip)
+    ? `${ip.split('.').reverse().join('.')}.in-addr.arpa`
+    : `${nibbles(ip).reverse().join('.')}.ip6.arpa`;
 }
 
 export class Dns {
@@ -95,8 +113,12 @@ export class Dns {
     return [...v4, ...v6];
   }
 
-  /** The PTR names of an address (its in-addr.arpa or ip6.arpa name). */
+  /**
+   * The PTR names of an address, asked at its in-addr.arpa or ip6.arpa name: not with
+   * reverse(), which answers ENOTFOUND for a timeout or a server failure as well.
+   */
   async ptr(ip: string): Promise<string[]> {
-    return (await this.ask(ip, 'PTR', () => this.resolver.reverse(ip))).map(normalName);
+    const name = reverseName(ip);
+    return (await this.ask(name, 'PTR', () => this.resolver.resolvePtr(name))).map(normalName);
   }
 }

@@ -5,7 +5,7 @@
  * against the limit of 2 that the RFC recommends and large receivers apply.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { LookupError, type Dns } from './resolver.ts';
+import { LookupError, nibbles, type Dns } from './resolver.ts';
 
 export type SpfResult =
   'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror';
@@ -130,16 +130,6 @@ function validate(m: Mechanism): void {
   if (m.name === 'ip6' && !isIPv6(m.value ?? '')) {
     throw new SpfSyntaxError(`"${m.raw}": not an IPv6 address`);
   }
-}
-
-/** The 32 hex digits of an IPv6 address. */
-export function nibbles(ip: string): string[] {
-  const [head = '', tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.flatMap((g) => g.padStart(4, '0').split(''));
 }
 
 interface Context {
