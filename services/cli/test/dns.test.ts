@@ -5,12 +5,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { startDnsStub, type DnsStub, type DnsZone } from '@volley/testkit';
-import { runCli } from '../src/program.ts';
-import { ADMIN_KEY, jsonLines, startEngine } from './helpers.ts';
+import { ADMIN_KEY, inProcess, jsonLines, startEngine } from './helpers.ts';
 
 /**
  * `volley dns check` against fixture zones served by a real DNS server on loopback (UDP, and TCP
@@ -93,20 +91,8 @@ interface Check {
 }
 
 /** The CLI in this process, piped (JSON lines), asking the stub. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => (out += b.toString()));
-  stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await runCli(
-    args,
-    { stdout, stderr },
-    { VOLLEY_DNS_SERVERS: `127.0.0.1:${stub.port}`, ...env },
-    new Promise(() => {}),
-  );
-  return { code, stdout: out, stderr: err };
+function cli(args: string[], env: Record<string, string> = {}) {
+  return inProcess(args, { VOLLEY_DNS_SERVERS: `127.0.0.1:${stub.port}`, ...env });
 }
 
 async function check(domain: string, ...extra: string[]) {
