@@ -307,6 +307,21 @@ describe('volley dns check: each record wrong', () => {
     expectStatus(neutral.checks, { [`spf ${IP}`]: 'warn' });
   });
 
+  test('SPF with more than 2 void lookups: fail with the count (receivers answer permerror)', async () => {
+    const d = 'voids.example';
+    const r = await check(
+      fixture(d, {
+        [d]: {
+          mx: [{ preference: 10, exchange: `mx.${d}` }],
+          txt: [`v=spf1 a:gone1.${d} a:gone2.${d} mx:gone3.${d} ip4:${IP} -all`],
+        },
+      }),
+    );
+    expectStatus(r.checks, { spf: 'fail', [`spf ${IP}`]: 'fail' });
+    assert.match(r.by('spf').detail, /3 void lookups .*over the limit of 2/);
+    assert.match(r.by(`spf ${IP}`).detail, /permerror .*more than 2 void lookups/);
+  });
+
   test('SPF redirect=, exists with a macro, and mx with a CIDR are evaluated', async () => {
     const d = 'redir.example';
     const r = await check(
@@ -328,7 +343,7 @@ describe('volley dns check: each record wrong', () => {
     assert.match(r.by(`spf ${IP}`).detail, /SPF pass .*, 2 lookups/);
   });
 
-  test('DKIM missing, revoked, under 1024 bits, 1536 bits, malformed', async () => {
+  test('DKIM missing, revoked, under 1024 bits, 1536 bits, malformed; through a CNAME', async () => {
     const d = fixture('keys.example', {
       's1._domainkey.keys.example': undefined,
       's2._domainkey.keys.example': { txt: ['v=DKIM1; k=rsa; p='] },
@@ -336,8 +351,14 @@ describe('volley dns check: each record wrong', () => {
       's4._domainkey.keys.example': { txt: [`v=DKIM1; k=rsa; p=${RSA1536}`] },
       's5._domainkey.keys.example': { txt: [`k=rsa; v=DKIM1; p=${RSA1536}`] },
       's6._domainkey.keys.example': { txt: [`v=DKIM1; k=ed25519; p=${RSA1536}`] },
+      // Delegated, as providers that hold the key ask for: followed like a receiver follows it.
+      's7._domainkey.keys.example': { cname: 's7.keys.provider.example' },
+      's7.keys.provider.example': { txt: [`v=DKIM1; k=ed25519; p=${ED_RAW}`] },
     });
-    const r = await check(d, ...['s2', 's3', 's4', 's5', 's6'].flatMap((s) => ['--selector', s]));
+    const r = await check(
+      d,
+      ...['s2', 's3', 's4', 's5', 's6', 's7'].flatMap((s) => ['--selector', s]),
+    );
     assert.equal(r.code, 1);
     expectStatus(r.checks, {
       'dkim s1': 'fail',
@@ -346,6 +367,7 @@ describe('volley dns check: each record wrong', () => {
       'dkim s4': 'warn',
       'dkim s5': 'fail',
       'dkim s6': 'fail',
+      'dkim s7': 'pass',
     });
     assert.match(r.by('dkim s1').detail, /has no DKIM key record/);
     assert.match(r.by('dkim s2').detail, /p= is empty, the key is revoked/);
