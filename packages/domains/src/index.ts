@@ -1,5 +1,12 @@
 export { DomainError } from './errors.ts';
-export { DKIM_KEY_TYPES, importDkimKey, type DkimKeyType } from './keys.ts';
+export {
+  DKIM_KEY_TYPES,
+  dkimRecordValue,
+  generateDkimKey,
+  importDkimKey,
+  privateKeyPem,
+  type DkimKeyType,
+} from './keys.ts';
 export { DkimSecretError, KeySealer } from './sealing.ts';
 export { type DomainRecord } from './record.ts';
 export { SendingDomains } from './coverage.ts';

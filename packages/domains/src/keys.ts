@@ -47,10 +47,23 @@ function describe(key: KeyObject, privateDer: Buffer): DkimKeyPair {
   };
 }
 
-export function generateDkimKey(keyType: DkimKeyType): DkimKeyPair {
+/** A new key pair; `bits` (RSA only) within RSA_BITS. */
+export function generateDkimKey(
+  keyType: DkimKeyType,
+  bits: number = RSA_BITS.generated,
+): DkimKeyPair {
+  if (
+    keyType === 'rsa' &&
+    (!Number.isInteger(bits) || bits < RSA_BITS.min || bits > RSA_BITS.max)
+  ) {
+    throw new DomainError(
+      'KEY_INVALID',
+      `an RSA key of ${bits} bits: use ${RSA_BITS.min} to ${RSA_BITS.max} bits (receivers refuse short keys, and longer ones do not fit in most DNS TXT records)`,
+    );
+  }
   const { privateKey } =
     keyType === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: RSA_BITS.generated })
+      ? generateKeyPairSync('rsa', { modulusLength: bits })
       : generateKeyPairSync('ed25519');
   return describe(privateKey, privateKey.export({ type: 'pkcs8', format: 'der' }));
 }

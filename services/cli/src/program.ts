@@ -2,11 +2,14 @@
  * The `volley` command line: its commands, options and help (commander), and the mapping of
  * outcomes to exit status: 0 done, 1 failed, 2 wrong usage (130 when Ctrl-C stopped a watch).
  */
+import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as admin from './admin.ts';
 import * as campaign from './campaign.ts';
 import type { Env } from './config.ts';
 import type { CommandContext } from './context.ts';
+import { dnsCheckCommand, type DnsCheckOptions } from './dns/command.ts';
+import { keygenCommand, type KeygenOptions } from './dns/keygen.ts';
 import { CliError, Output, UsageError, type Streams } from './output.ts';
 import * as suppression from './suppression.ts';
 
@@ -39,6 +42,14 @@ function statusList(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
+// No default value for the repeatable options: commander would print "(default: [])" in --help.
+function ipList(v: string, prev: string[] | undefined): string[] {
+  if (isIP(v) === 0) throw new InvalidArgumentError('is not an IP address');
+  return [...(prev ?? []), v];
+}
+
+const repeated = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
 /** The --json flag, wherever on the line it was given. */
 function json(cmd: Command): boolean {
   return cmd.optsWithGlobals<{ json?: boolean }>().json === true;
@@ -50,6 +61,9 @@ Environment:
   VOLLEY_API_KEY    a tenant's key (default: the local engine's)
   VOLLEY_ADMIN_KEY  the admin key, for the tenant, key and domain commands
   VOLLEY_LOCAL_DIR  the local engine's state folder (default .volley)
+  VOLLEY_DNS_SERVERS    dns check: DNS servers, ip or ip:port, comma-separated (default: the system's)
+  VOLLEY_BOUNCE_DOMAIN  dns check: the return path's domain, whose MX must reach the bounce service
+  VOLLEY_BOUNCE_MX      dns check: the host that MX names (default: the bounce domain)
   NO_COLOR          no colours in a terminal
 
 Exit status: 0 done, 1 failed, 2 wrong usage, 130 interrupted.
@@ -307,6 +321,59 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
     .action(
       act((tenant: string, domain: string, _o: unknown, cmd: Command) =>
         admin.domainRemove(ctx, tenant, domain, { json: json(cmd) }),
+      ),
+    );
+
+  const dns = program.command('dns').description("a sending domain's DNS records");
+  dns
+    .command('check')
+    .description(
+      'MX, SPF, DKIM, DMARC, reverse DNS, MTA-STS, TLS-RPT and the bounce MX of a From domain: pass, warn or fail, and the record to publish; exit 1 if any fails',
+    )
+    .argument('<domain>', 'the From domain')
+    .option('--ip <address>', 'a sending IP address (repeat for several)', ipList)
+    .option(
+      '--selector <selector>',
+      'a DKIM selector (repeat; default with --tenant: the ones Volley signs with)',
+      repeated,
+    )
+    .option(
+      '--tenant <tenant>',
+      "compare with the tenant's sending domain: its selectors, keys and bounce MX (admin API, VOLLEY_ADMIN_KEY)",
+    )
+    .option(
+      '--bounce-domain <domain>',
+      "the return path's domain (default: the API's with --tenant, else VOLLEY_BOUNCE_DOMAIN)",
+    )
+    .option(
+      '--bounce-host <host>',
+      "the host the bounce domain's MX must name (default: VOLLEY_BOUNCE_MX, else the bounce domain)",
+    )
+    .option(
+      '--dns-server <ip[:port]>',
+      "ask this DNS server (repeat; default: VOLLEY_DNS_SERVERS, else the system's)",
+      repeated,
+    )
+    .action(
+      act((domain: string, o: Omit<DnsCheckOptions, 'json'>, cmd: Command) =>
+        dnsCheckCommand(ctx, domain, { ...o, json: json(cmd) }),
+      ),
+    );
+
+  const dkim = program.command('dkim').description('DKIM keys');
+  dkim
+    .command('keygen')
+    .description(
+      'make a DKIM key pair: the private key into a new file (mode 0600), the TXT record to publish on stdout',
+    )
+    .argument('<domain>', 'the signing domain (d=)')
+    .argument('<selector>', 'the selector (s=)')
+    .addOption(new Option('--type <type>', 'key type').choices(['rsa', 'ed25519']).default('rsa'))
+    .option('--bits <bits>', 'RSA key size, 2048 to 4096 (default 2048)', positiveInt('--bits'))
+    .option('--out <file>', 'where to write the private key (default <domain>.<selector>.dkim.pem)')
+    .action(
+      act((domain: string, selector: string, o: Omit<KeygenOptions, 'json'>, cmd: Command) =>
+        Promise.resolve(keygenCommand(ctx, domain, selector, { ...o, json: json(cmd) })),
       ),
     );
 

@@ -2,13 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli as runInProcess } from '../src/program.ts';
 import {
   ADMIN_KEY,
   DEFINITION,
   file,
   finished,
+  inProcess,
   jsonLines,
   runCli,
   spawnCli,
@@ -18,17 +17,6 @@ import {
 
 let engine: Engine;
 
-/** The CLI in this process, piped (no terminal): for the checks that need no separate process. */
-async function inProcess(args: string[], env: Record<string, string>) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => (out += b.toString()));
-  stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await runInProcess(args, { stdout, stderr }, env, new Promise(() => {}));
-  return { code, stdout: out, stderr: err };
-}
 const ESC = '\u001b';
 
 before(async () => {

@@ -7,8 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { Harness, KEY, sharedRedis } from '@volley/sender/test-harness';
 import { ROOT, TSX_NODE_ARGS } from '@volley/testkit';
+import { runCli as runCliHere } from '../src/program.ts';
 
 export const CLI = join(ROOT, 'services/cli/src/main.ts');
 export const ADMIN_KEY = 'cli-admin-key-0123456789abcdef';
@@ -28,10 +30,13 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export async function startEngine(senders = 1): Promise<Engine> {
+export async function startEngine(
+  senders = 1,
+  api: Parameters<Harness['start']>[0]['api'] = {},
+): Promise<Engine> {
   const redis = await sharedRedis();
   const harness = new Harness(redis.redis, redis.url);
-  await harness.start({ senders, api: { adminKey: ADMIN_KEY } });
+  await harness.start({ senders, api: { adminKey: ADMIN_KEY, ...api } });
   const url = await harness.app.listen({ host: '127.0.0.1', port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'volley-cli-'));
   return {
@@ -97,3 +102,15 @@ htmlFile: body.html
 headers:
   X-Campaign: cli-test
 `;
+
+/** The CLI in this process, piped (no terminal): for the checks that need no separate process. */
+export async function inProcess(args: string[], env: Record<string, string>): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => (out += b.toString()));
+  stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await runCliHere(args, { stdout, stderr }, env, new Promise(() => {}));
+  return { code, stdout: out, stderr: err };
+}

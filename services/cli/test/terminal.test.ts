@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, TSX_NODE_ARGS, waitUntil } from '@volley/testkit';
+import { ROOT, TSX_NODE_ARGS, startDnsStub, waitUntil } from '@volley/testkit';
 import { CLI, DEFINITION, file, startEngine, type Engine } from './helpers.ts';
 
 /**
@@ -109,4 +109,37 @@ test('in a terminal with NO_COLOR, or with --json, no colour codes; --json print
     .split('\n')
     .find((l) => l.startsWith('{'));
   assert.equal((JSON.parse(first ?? '') as { status: string }).status, 'completed');
+});
+
+test('in a terminal: dns check prints coloured verdicts, the record to publish, and a summary', async () => {
+  const dns = await startDnsStub({
+    'shop.example': {
+      mx: [{ preference: 10, exchange: 'mx.shop.example' }],
+      txt: ['v=spf1 ip4:198.51.100.0/24 -all'],
+    },
+    'mx.shop.example': { a: ['198.51.100.20'] },
+    's1._domainkey.shop.example': { txt: ['v=DKIM1; k=rsa; p='] },
+    '_dmarc.shop.example': { txt: ['v=DMARC1; p=none'] },
+  });
+  try {
+    const { code, screen } = await inTerminal(
+      ['dns', 'check', 'shop.example', '--selector', 's1', '--bounce-domain', 'shop.example'],
+      { VOLLEY_DNS_SERVERS: `127.0.0.1:${dns.port}` },
+    );
+    const text = plain(screen);
+    assert.equal(code, 1, text);
+    assert.match(text, /no --ip given/);
+    assert.match(text, /PASS {2}mx +shop\.example: MX mx\.shop\.example/);
+    assert.match(
+      text,
+      /FAIL {2}dkim s1 +s1\._domainkey\.shop\.example: p= is empty, the key is revoked/,
+    );
+    assert.match(text, /WARN {2}dmarc +_dmarc\.shop\.example: p=none/);
+    assert.match(text, /publish: TXT _dmarc\.shop\.example "v=DMARC1; p=quarantine"/);
+    assert.match(text, /shop\.example: \d+ passed, \d+ warnings, \d+ failed/);
+    assert.ok(screen.includes(`${ESC}31mFAIL`), 'failures in red');
+    assert.ok(screen.includes(`${ESC}32mPASS`), 'passes in green');
+  } finally {
+    await dns.close();
+  }
 });
