@@ -16,6 +16,7 @@ export { startCaptureServer, type CaptureServer, type CapturedMessage } from '@v
 export { startDnsStub, type DnsStub, type DnsZone } from './dns-stub.ts';
 export { sharedDir, SharedDirError } from './shared.ts';
 export { startPostfix, loopbackNexthop, type PostfixInstance } from './postfix.ts';
+export { freePortBlock } from './ports.ts';
 export { SmtpTestClient } from './smtp-client.ts';
 
 export { ROOT, TSX_NODE_ARGS } from '@volley/runtime';

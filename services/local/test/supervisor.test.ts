@@ -12,7 +12,7 @@ import {
   type ChildHandle,
   type LocalEngineRecord,
 } from '@volley/runtime';
-import { waitUntil } from '@volley/testkit';
+import { freePortBlock, waitUntil } from '@volley/testkit';
 
 /**
  * The local engine owns its state folder (issue 17, defect 1): a second `npm start` names the
@@ -88,7 +88,8 @@ async function allGone(pids: number[]): Promise<void> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'volley-supervisor-'));
-  metricsBase = await freePort();
+  // The api's metrics port and the next three, for sender, bounce and collector.
+  metricsBase = await freePortBlock(4);
   env = {
     VOLLEY_LOCAL_DIR: dir,
     VOLLEY_API_PORT: String(await freePort()),
