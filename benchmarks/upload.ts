@@ -6,23 +6,19 @@
  * (or split(',')) on each, and the upload's own parsing without storing anything.
  * See benchmarks/README.md.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
-import { Keys } from '@volley/contracts';
-import { connectRedis, freePort, startLocalRedis } from '@volley/redis';
-import { adopt, launchTs } from '@volley/runtime';
 import { log } from './lib/log.ts';
 import { describeMachine } from './lib/machine.ts';
 import { runMain } from './lib/main.ts';
 import { cpuSeconds, peakRssBytes, rssBytes, sampleRss } from './lib/proc-stats.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { PREFIX, requireRedisServer, STOP_GRACE_MS } from './lib/deployment.ts';
+import { requireRedisServer } from './lib/deployment.ts';
 import { openResults, profilesDir } from './lib/results.ts';
-import { redisVersion } from './lib/runs.ts';
 import { UPLOAD_CLI, type UploadFormat } from './lib/upload-args.ts';
 import { buildBody, streamPost, type UploadBody } from './lib/upload-client.ts';
+import { startUploadDeployment } from './lib/upload-deploy.ts';
 import {
   KINDS,
   summarizeUploads,
@@ -54,59 +50,22 @@ async function main(): Promise<void> {
     log(`${f}: ${o.rows} rows, ${(b.bytes / 1e6).toFixed(1)} MB`);
   }
 
-  const redis = await startLocalRedis();
-  const stopRedis = adopt(redis.pid, () => redis.stop());
-  const apiKey = randomBytes(24).toString('hex');
-  const apiPort = await freePort();
-  const api = launchTs('api', 'benchmarks/lib/upload-server.ts', {
-    env: {
-      REDIS_URL: redis.url,
-      VOLLEY_REDIS_PREFIX: PREFIX,
-      VOLLEY_API_KEY: apiKey,
-      VOLLEY_API_PORT: String(apiPort),
-      VOLLEY_API_HOST: '127.0.0.1',
-      VOLLEY_LOG_LEVEL: 'info',
-      VOLLEY_UPLOAD_LIMIT: String(64 * 1024 ** 3),
-    },
-    ...(profileDir ? { cpuProfileDir: join(profileDir, 'api') } : {}),
-  });
-  const client = connectRedis(redis.url, { name: 'volley-bench' });
+  const d = await startUploadDeployment(profileDir ? { apiCpuProfileDir: profileDir } : {});
+  const { api, base, auth } = d;
   try {
-    await api.waitForLine(/api listening/, 60_000);
-    await api.waitForPort(apiPort, 10_000);
-    log(`pids: redis ${redis.pid}, api ${api.pid}`);
-    env.redis = await redisVersion(client);
-    const keys = new Keys(PREFIX);
-    const base = `http://127.0.0.1:${apiPort}`;
-    const auth = { authorization: `Bearer ${apiKey}` };
-
-    const draft = async (): Promise<string> => {
-      const res = await fetch(`${base}/v1/campaigns`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          from: 'news@bench.example',
-          subject: 'Hello {{name}}',
-          text: 'Hello {{name}}, you are on the {{plan}} plan.',
-          draft: true,
-        }),
-      });
-      const text = await res.text();
-      if (res.status !== 202) throw new Error(`POST /v1/campaigns: ${res.status} ${text}`);
-      return (JSON.parse(text) as { id: string }).id;
-    };
+    env.redis = d.redisVersion;
 
     const runOne = async (
       kind: UploadRunKind,
       body: UploadBody,
       rep: number,
     ): Promise<UploadRun> => {
-      const id = kind === 'upload' ? await draft() : undefined;
+      const id = kind === 'upload' ? await d.draft() : undefined;
       const url =
         kind === 'upload' ? `${base}/v1/campaigns/${id}/recipients` : `${base}/bench/${kind}`;
       const repeat = kind === 'discard' ? DISCARD_REPEAT : 1;
       const before = rssBytes(api.pid) ?? Number.NaN;
-      const cpu0 = { api: cpuSeconds(api.pid), redis: cpuSeconds(redis.pid) };
+      const cpu0 = { api: cpuSeconds(api.pid), redis: cpuSeconds(d.redisPid) };
       const rss = sampleRss(api.pid);
       const startedAt = new Date().toISOString();
       let res;
@@ -117,7 +76,7 @@ async function main(): Promise<void> {
         peak = rss.stop();
       }
       const apiCpu = (cpuSeconds(api.pid) ?? Number.NaN) - (cpu0.api ?? Number.NaN);
-      const redisCpu = (cpuSeconds(redis.pid) ?? Number.NaN) - (cpu0.redis ?? Number.NaN);
+      const redisCpu = (cpuSeconds(d.redisPid) ?? Number.NaN) - (cpu0.redis ?? Number.NaN);
       if (res.status !== 200) {
         throw new Error(`${kind} ${body.format}: ${res.status} ${res.body.slice(0, 500)}`);
       }
@@ -135,12 +94,8 @@ async function main(): Promise<void> {
           `${kind} ${body.format}: expected ${field} ${want}, got ${res.body.slice(0, 500)}`,
         );
       }
-      if (id) {
-        // Each upload goes into a fresh draft; the previous one's memory is given back first (DEL,
-        // not UNLINK: a background free would count as Redis CPU in the next run).
-        await client.del(keys.recipients(id), keys.seen(id), keys.campaign(id));
-        await client.zrem(keys.tenantCampaigns('default'), id);
-      }
+      // Each upload goes into a fresh draft; the previous one's memory is given back first.
+      if (id) await d.drop(id);
       return {
         kind,
         format: body.format,
@@ -210,9 +165,7 @@ async function main(): Promise<void> {
       `results: ${['json', 'md'].map((x) => relative(process.cwd(), join(outDir, `${name}.${x}`))).join(', ')}`,
     );
   } finally {
-    client.disconnect();
-    await api.stop('SIGTERM', STOP_GRACE_MS);
-    await stopRedis();
+    await d.stop();
   }
   if (profileDir) {
     const summaryPath = join(profileDir, 'summary.md');

@@ -57,6 +57,7 @@ async function upload(
   const streamed = streamFile(out, o.recipients, 'upload');
   const started = Date.now();
   let result;
+  let ended: number;
   try {
     result = await ok(
       uploadRecipients(
@@ -68,10 +69,12 @@ async function upload(
       ),
       target.baseUrl,
     );
+    ended = Date.now();
   } finally {
-    streamed.finish();
+    await streamed.finish();
   }
-  const seconds = (Date.now() - started) / 1000;
+  // Up to the API's answer: the progress bar's last frame (finish) is not part of the upload.
+  const seconds = (ended - started) / 1000;
   const rate = seconds > 0 ? result.rows / seconds : 0;
   out.emit(
     {

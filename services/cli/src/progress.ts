@@ -65,12 +65,15 @@ export function formatDuration(seconds: number | null | undefined): string {
 /** A bar, or nothing when the output is not live. */
 export interface Bar {
   update(value: number, payload: Record<string, string>): void;
-  stop(): void;
+  /** Draws the last frame in its turn (see startBar) and stops. */
+  stop(): Promise<void>;
 }
+
+const FRAME_MS = 1000 / REDRAWS_PER_SECOND;
 
 /** A bar on stderr of `total` units; `format` uses cli-progress placeholders and the payload's. */
 export function startBar(out: Output, total: number, format: string): Bar {
-  if (!out.live) return { update() {}, stop() {} };
+  if (!out.live) return { update() {}, stop: async () => {} };
   const bar = new cliProgress.SingleBar({
     stream: out.streams.stderr,
     format,
@@ -82,10 +85,18 @@ export function startBar(out: Output, total: number, format: string): Bar {
     etaBuffer: 50,
     clearOnComplete: false,
   });
+  let lastFrameAt = 0;
+  bar.on('redraw-post', () => (lastFrameAt = Date.now()));
   bar.start(Math.max(1, total), 0, {});
   return {
     update: (value, payload) => bar.update(value, payload),
-    stop: () => bar.stop(),
+    stop: async () => {
+      // The last frame keeps the rate too: drawn right after another, it would be an eleventh
+      // in a second. Waits at most one frame's time (100 ms).
+      const wait = lastFrameAt + FRAME_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      bar.stop();
+    },
   };
 }
 
@@ -103,13 +114,13 @@ export function showUpload(out: Output, meter: Meter, size: number, label: strin
     rate: formatCount(meter.rate()),
   });
   // Updates are cheap (no drawing): the bar's timer draws at its own pace.
-  const timer = setInterval(() => bar.update(meter.bytes, payload()), 1000 / REDRAWS_PER_SECOND);
+  const timer = setInterval(() => bar.update(meter.bytes, payload()), FRAME_MS);
   return {
     update: (value, payload) => bar.update(value, payload),
-    stop: () => {
+    stop: async () => {
       clearInterval(timer);
       bar.update(meter.bytes, payload());
-      bar.stop();
+      await bar.stop();
     },
   };
 }

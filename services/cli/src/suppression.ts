@@ -116,7 +116,7 @@ export async function importCommand(
       base,
     );
   } finally {
-    streamed.finish();
+    await streamed.finish();
   }
   out.emit({ type: 'import', ...res }, () => [
     `imported ${formatCount(res.rows)} rows: ${formatCount(res.added)} added, ${formatCount(res.existing)} already suppressed, ${formatCount(res.invalid)} invalid`,

@@ -10,7 +10,7 @@ export interface Streamed {
   body: ReadableStream<Uint8Array>;
   meter: Meter;
   /** Stops the progress display and the reading; throws if reading the file failed. */
-  finish(): void;
+  finish(): Promise<void>;
 }
 
 function fileSize(file: string): number {
@@ -46,8 +46,8 @@ export function streamFile(out: Output, file: string, label: string): Streamed {
   return {
     body,
     meter,
-    finish: () => {
-      bar.stop();
+    finish: async () => {
+      await bar.stop();
       if (!meter.destroyed) meter.destroy();
       if (readError !== undefined) {
         throw new CliError(`reading ${file} failed: ${readError.message}`, 'CLI_BAD_FILE');

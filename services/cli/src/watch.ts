@@ -157,7 +157,7 @@ export async function watchCampaign(
       if (interrupted) break;
     }
   } finally {
-    bar?.stop();
+    await bar?.stop();
   }
   if (last && out.human) for (const l of summaryLines(out, last, deferrals.counts)) out.line(l);
   if (interrupted) {
