@@ -63,7 +63,10 @@ test('an upload read as fast as it comes is redrawn at most 10 times in any seco
     const inSecond = frames.filter(
       (f) => f.at >= (frames[i] as Frame).at && f.at < (frames[i] as Frame).at + 1000,
     ).length;
-    assert.ok(inSecond <= 10, `${inSecond} frames in the second from ${(frames[i] as Frame).at} ms`);
+    assert.ok(
+      inSecond <= 10,
+      `${inSecond} frames in the second from ${(frames[i] as Frame).at} ms`,
+    );
   }
   const last = frames[frames.length - 1] as Frame;
   assert.match(last.text, /100%/, `the last frame: ${JSON.stringify(last.text)}`);
