@@ -12,6 +12,9 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { paths } from '../generated/schema.ts';
+import { streamingFetch } from './stream-fetch.ts';
+
+export { streamingFetch };
 
 export type VolleyClient = Client<paths>;
 
@@ -63,11 +66,12 @@ export function uploadRecipients(
 ) {
   return client.POST('/v1/campaigns/{id}/recipients', {
     params: { path: { id }, query },
-    // The document types the body as text; the serializer below hands either form to fetch
-    // unchanged, which sends a stream chunk by chunk (`duplex: 'half'`, as fetch requires).
+    // The document types the body as text; the serializer below hands either form on
+    // unchanged. A stream is sent chunk by chunk (`duplex: 'half'`, as a Request requires) by
+    // streamingFetch, which lets go of what it has sent (Node's fetch does not).
     body: rows as string,
     bodySerializer: (body: unknown) => body,
     headers: { 'content-type': UPLOAD_MEDIA[format] },
-    ...(typeof rows === 'string' ? {} : { duplex: 'half' as const }),
+    ...(typeof rows === 'string' ? {} : { duplex: 'half' as const, fetch: streamingFetch }),
   });
 }

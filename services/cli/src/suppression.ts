@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { streamingFetch } from '@volley/api-client';
 import { ok } from './api.ts';
 import { apiTarget, clientFor } from './config.ts';
 import type { CommandContext, Exit } from './context.ts';
@@ -106,11 +107,12 @@ export async function importCommand(
             ...(o.maxInvalid !== undefined ? { maxInvalid: o.maxInvalid } : {}),
           },
         },
-        // Typed as text by the document; fetch sends the stream as it is read (see
+        // Typed as text by the document; sent as it is read, and let go once sent (see
         // uploadRecipients in @volley/api-client).
         body: streamed.body as unknown as string,
         bodySerializer: (b: unknown) => b,
         headers: { 'content-type': 'text/csv' },
+        fetch: streamingFetch,
         ...{ duplex: 'half' as const },
       }),
       base,

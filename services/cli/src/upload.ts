@@ -37,10 +37,13 @@ export function streamFile(out: Output, file: string, label: string): Streamed {
   const size = fileSize(file);
   const meter = new Meter();
   let readError: Error | undefined;
-  // Not awaited: fetch pulls the meter's output, and a refused upload may stop reading early.
-  pipeline(createReadStream(file, { highWaterMark: CHUNK }), meter).catch((err: unknown) => {
-    readError = err instanceof Error ? err : new Error(String(err));
+  const source = createReadStream(file, { highWaterMark: CHUNK });
+  source.on('error', (err) => {
+    readError = err;
   });
+  // Not awaited: fetch pulls the meter's output. A refused upload stops reading early, which
+  // ends this pipeline with an abort that is no error of the file's (those are kept above).
+  pipeline(source, meter).catch(() => {});
   const bar = showUpload(out, meter, size, label);
   // One chunk queued ahead of fetch, no more. Left to its default, toWeb measures its queue in
   // chunks against the Node stream's highWaterMark in bytes (16,384 "chunks" of 1 MiB), so the
