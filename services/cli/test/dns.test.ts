@@ -414,6 +414,23 @@ describe('volley dns check: each record wrong', () => {
     assert.match(sub.by('dmarc').detail, /^_dmarc\.org\.example: p=none/);
   });
 
+  test('the organizational domain comes from the public suffix list: example.co.uk, not co.uk', async () => {
+    // Taken as the last two labels, news.brand.co.uk would look for its policy at _dmarc.co.uk
+    // and count any other .co.uk domain as aligned.
+    fixture('brand.co.uk', { '_dmarc.brand.co.uk': { txt: ['v=DMARC1; p=reject; sp=none'] } });
+    const sub = await check('news.brand.co.uk', '--bounce-domain', 'bounces.brand.co.uk');
+    expectStatus(sub.checks, { dmarc: 'warn', 'dmarc alignment': 'pass' });
+    assert.match(sub.by('dmarc').detail, /^_dmarc\.brand\.co\.uk: p=none/);
+
+    fixture('other.co.uk');
+    const other = await check('news.brand.co.uk', '--bounce-domain', 'bounces.other.co.uk');
+    expectStatus(other.checks, { 'dmarc alignment': 'warn' });
+    assert.match(
+      other.by('dmarc alignment').detail,
+      /return path bounces\.other\.co\.uk not aligned/,
+    );
+  });
+
   test('DMARC alignment: a return path of another domain, or strict SPF alignment of a subdomain: warn', async () => {
     fixture('other.example');
     const other = await check(fixture('align.example'), '--bounce-domain', 'bounces.other.example');

@@ -4,17 +4,18 @@
  * (d=) and the return path's domain (which SPF checks) against the From domain, relaxed or
  * strict as adkim= and aspf= say.
  */
+import { getDomain } from 'tldts';
 import type { Dns } from './resolver.ts';
 import { parseTags } from './tags.ts';
 import { result, type CheckResult } from './types.ts';
 
 /**
- * The organizational domain, taken as the last two labels. This is no public-suffix lookup: for
- * a domain under a two-label suffix (`example.co.uk`) it answers the suffix, which holds no
- * DMARC record, so the check then reports the record missing rather than guessing.
+ * The organizational domain (RFC 7489 3.2): the public suffix and one label more, from the
+ * Public Suffix List's ICANN section (`mail.example.co.uk` → `example.co.uk`). A name that is
+ * itself a suffix, or under no known one, is its own.
  */
-function orgDomain(domain: string): string {
-  return domain.split('.').slice(-2).join('.');
+export function orgDomain(domain: string): string {
+  return getDomain(domain) ?? domain;
 }
 
 /** What `volley domain add` suggests too: monitoring first, relaxed alignment. */
