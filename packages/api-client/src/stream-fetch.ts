@@ -8,8 +8,8 @@
  * `Request` sent with this function. The CLI streams files of millions of rows, so its memory
  * would grow with the file. Everything else goes through the global fetch.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 
@@ -33,15 +33,29 @@ export function streamingFetch(req: Request): Promise<Response> {
   if (req.body === null) return fetch(req);
   const body = req.body;
   const url = new URL(req.url);
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const tls = url.protocol === 'https:';
+  const send = tls ? httpsRequest : httpRequest;
+  // A connection of its own: a body that cannot be sent again must not go out on a pooled
+  // keep-alive connection that the server may be closing at that moment (seen as "socket hang
+  // up" when an upload began 5 s, the servers' keep-alive, after the request before it on a
+  // loaded machine). Kept alive all the same, so that a server answering before the body has
+  // all arrived keeps the connection open for its answer to be read, rather than closing on
+  // what is still coming (which resets the connection).
+  const agent = tls ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   return new Promise<Response>((resolve, reject) => {
     let answered = false;
     const source = Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
     const out = send(
       url,
-      { method: req.method, headers: Object.fromEntries(req.headers), signal: req.signal },
+      {
+        method: req.method,
+        headers: Object.fromEntries(req.headers),
+        signal: req.signal,
+        agent,
+      },
       (res) => {
         answered = true;
+        res.once('close', () => agent.destroy());
         // An answer before the whole body was sent (a refused upload) ends the sending: the
         // rest would only be read and thrown away. The connection cannot carry another
         // request then, so it closes once the answer has been read.
@@ -63,6 +77,7 @@ export function streamingFetch(req: Request): Promise<Response> {
       },
     );
     out.on('error', (err) => {
+      agent.destroy();
       if (!answered) reject(new TypeError('fetch failed', { cause: err }));
     });
     // A body that cannot be read fails the request with the reason.
