@@ -67,7 +67,7 @@ export function runService(name: string, main: () => Promise<void>): void {
   });
 }
 
-export { waitForPort, tail, type ChildHandle } from './process.ts';
+export { waitForPort, portIsFree, tail, type ChildHandle } from './process.ts';
 export {
   ROOT,
   TSX_NODE_ARGS,
