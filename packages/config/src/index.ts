@@ -177,6 +177,24 @@ export interface SenderConfig extends CommonConfig, DomainConfig {
 }
 
 /**
+ * A true/false query parameter of the relay URL `part`: its text, null when absent, or
+ * undefined when it is something else (the problem is recorded).
+ */
+function flagParam(
+  url: URL,
+  name: string,
+  part: string,
+  problems: string[],
+): 'true' | 'false' | null | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null || text === 'true' || text === 'false') return text;
+  problems.push(
+    `VOLLEY_SMTP_RELAY: ${name} must be true or false, not ${JSON.stringify(text)} (${JSON.stringify(mask(part))})`,
+  );
+  return undefined;
+}
+
+/**
  * Parses `VOLLEY_SMTP_RELAY`: comma-separated smtp:// or smtps:// URLs, optional `user:pass@`,
  * `?weight=N`, `?requireTLS=true|false`, `?tlsVerify=true|false` and `?ca=FILE`.
  */
@@ -213,26 +231,16 @@ export function parseRelays(text: string, problems: string[]): RelayTarget[] {
       problems.push(`VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has no host`);
       continue;
     }
-    const tlsText = url.searchParams.get('requireTLS');
-    if (tlsText !== null && tlsText !== 'true' && tlsText !== 'false') {
-      problems.push(
-        `VOLLEY_SMTP_RELAY: requireTLS must be true or false, not ${JSON.stringify(tlsText)} (${JSON.stringify(mask(part))})`,
-      );
-      continue;
-    }
+    const tlsText = flagParam(url, 'requireTLS', part, problems);
+    if (tlsText === undefined) continue;
     if (tlsText === 'false' && url.username) {
       problems.push(
         `VOLLEY_SMTP_RELAY: ${JSON.stringify(mask(part))} has credentials and requireTLS=false: credentials are never sent without TLS; drop requireTLS=false (STARTTLS is then required) or use smtps://`,
       );
       continue;
     }
-    const verifyText = url.searchParams.get('tlsVerify');
-    if (verifyText !== null && verifyText !== 'true' && verifyText !== 'false') {
-      problems.push(
-        `VOLLEY_SMTP_RELAY: tlsVerify must be true or false, not ${JSON.stringify(verifyText)} (${JSON.stringify(mask(part))})`,
-      );
-      continue;
-    }
+    const verifyText = flagParam(url, 'tlsVerify', part, problems);
+    if (verifyText === undefined) continue;
     const caFile = url.searchParams.get('ca');
     if (caFile !== null && verifyText === 'false') {
       problems.push(

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { ConfigError } from '@volley/config';
+import { ConfigError, unknownVariableWarnings, type CommonConfig } from '@volley/config';
+import { createLogger } from './logger.ts';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT, then exits. A second signal exits at once, for an
@@ -67,7 +68,25 @@ export function runService(name: string, main: () => Promise<void>): void {
   });
 }
 
-export { waitForPort, tail, type ChildHandle } from './process.ts';
+/**
+ * A service's logger at its configured level and format. It warns first of each VOLLEY_
+ * variable that nothing reads, so a misspelt setting is seen at start-up, not silently defaulted.
+ */
+export function serviceLogger(
+  service: string,
+  config: Pick<CommonConfig, 'logLevel' | 'logFormat'>,
+  base?: Record<string, unknown>,
+): Logger {
+  const logger = createLogger(service, {
+    level: config.logLevel,
+    format: config.logFormat,
+    ...(base ? { base } : {}),
+  });
+  for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  return logger;
+}
+
+export { waitForPort, portIsFree, tail, type ChildHandle } from './process.ts';
 export {
   ROOT,
   TSX_NODE_ARGS,

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** A child process whose output is kept (bounded) and can be awaited line by line. */
@@ -123,6 +123,16 @@ export function superviseChild(
       return code;
     },
   };
+}
+
+/** Whether a server could listen on 127.0.0.1:port a moment ago (it is closed again). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 /**

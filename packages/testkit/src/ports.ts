@@ -3,16 +3,7 @@
  * VOLLEY_METRICS_PORT gives the api its port and the other services the next ones).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
+import { portIsFree } from '@volley/runtime';
 
 /** Where the kernel takes the local ports of outgoing connections (Linux's default if unknown). */
 function ephemeralStart(): number {
@@ -39,7 +30,7 @@ export async function freePortBlock(count: number): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = bottom + Math.floor(Math.random() * (top - bottom));
     let free = true;
-    for (let p = base; p < base + count && free; p++) free = await isFree(p);
+    for (let p = base; p < base + count && free; p++) free = await portIsFree(p);
     if (free) return base;
   }
   throw new Error(

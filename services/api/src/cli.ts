@@ -12,7 +12,7 @@ import { connectRedis, type RedisClient } from '@volley/redis';
 import { localStateDir, runningEngine } from '@volley/runtime';
 import { DOMAINS_USAGE, domainFlagsGiven, runDomains, type DomainOptions } from './cli-domains.ts';
 import { UsageError, table, type Io } from './cli-io.ts';
-import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord } from './tenants.ts';
+import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord, type Tenant } from './tenants.ts';
 
 const USAGE = `usage: npm run admin -- <command> [--json]
 
@@ -36,6 +36,28 @@ function keyJson(k: ApiKeyRecord): Record<string, unknown> {
   return { id: k.id, tenant: k.tenant, name: k.name, createdAt: iso(k.createdAt) };
 }
 
+function tenantJson(t: Tenant): Record<string, unknown> {
+  return { id: t.id, name: t.name, createdAt: iso(t.createdAt) };
+}
+
+/** Tenants or keys: a JSON array of `toJson`'s records, the note `empty`, or a table. */
+function printList<T extends { id: string; name?: string | undefined; createdAt: number }>(
+  io: Io,
+  json: boolean,
+  items: T[],
+  toJson: (item: T) => Record<string, unknown>,
+  empty: string,
+): void {
+  if (json) io.out(JSON.stringify(items.map(toJson)));
+  else if (items.length === 0) io.err(empty);
+  else {
+    table([
+      ['ID', 'NAME', 'CREATED'],
+      ...items.map((t) => [t.id, t.name ?? '', iso(t.createdAt)]),
+    ]).forEach((l) => io.out(l));
+  }
+}
+
 /** Runs one command against the store; throws UsageError (or TenantError) for the caller to report. */
 async function run(
   store: TenantStore,
@@ -56,27 +78,20 @@ async function run(
     case 'tenants create': {
       expect(1);
       const t = await store.createTenant(arg ?? '', opts.name);
-      if (opts.json)
-        io.out(JSON.stringify({ id: t.id, name: t.name, createdAt: iso(t.createdAt) }));
+      if (opts.json) io.out(JSON.stringify(tenantJson(t)));
       else io.out(`created tenant ${t.id}${t.name ? ` (${t.name})` : ''}`);
       return;
     }
     case 'tenants list': {
       expect(0);
       noName();
-      const all = await store.listTenants();
-      if (opts.json) {
-        io.out(
-          JSON.stringify(all.map((t) => ({ id: t.id, name: t.name, createdAt: iso(t.createdAt) }))),
-        );
-      } else if (all.length === 0) {
-        io.err('no tenants yet: create one with `npm run admin -- tenants create <id>`');
-      } else {
-        table([
-          ['ID', 'NAME', 'CREATED'],
-          ...all.map((t) => [t.id, t.name ?? '', iso(t.createdAt)]),
-        ]).forEach((l) => io.out(l));
-      }
+      printList(
+        io,
+        opts.json,
+        await store.listTenants(),
+        tenantJson,
+        'no tenants yet: create one with `npm run admin -- tenants create <id>`',
+      );
       return;
     }
     case 'keys create': {
@@ -97,15 +112,13 @@ async function run(
     case 'keys list': {
       expect(1);
       noName();
-      const keys = await store.listKeys(arg ?? '');
-      if (opts.json) io.out(JSON.stringify(keys.map(keyJson)));
-      else if (keys.length === 0) io.err(`tenant ${arg} has no keys`);
-      else {
-        table([
-          ['ID', 'NAME', 'CREATED'],
-          ...keys.map((k) => [k.id, k.name ?? '', iso(k.createdAt)]),
-        ]).forEach((l) => io.out(l));
-      }
+      printList(
+        io,
+        opts.json,
+        await store.listKeys(arg ?? ''),
+        keyJson,
+        `tenant ${arg} has no keys`,
+      );
       return;
     }
     case 'keys revoke': {

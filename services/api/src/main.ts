@@ -1,4 +1,4 @@
-import { loadApiConfig, unknownVariableWarnings } from '@volley/config';
+import { loadApiConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { createQueues } from '@volley/campaigns';
 import { checkDkimSecret } from '@volley/domains';
@@ -6,15 +6,11 @@ import { connectRedis } from '@volley/redis';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
 import { PolicyWatcher, Shaper, defaultPolicy } from '@volley/shaping';
 import { buildApp } from './app.ts';
-import { createLogger, onShutdown, runService } from '@volley/runtime';
+import { onShutdown, runService, serviceLogger } from '@volley/runtime';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
-  const logger = createLogger('api', {
-    level: config.logLevel,
-    format: config.logFormat,
-  });
-  for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  const logger = serviceLogger('api', config);
   const keys = new Keys(config.redisPrefix);
   const redis = connectRedis(config.redisUrl, {
     name: 'volley-api',

@@ -1,53 +1,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { createToken } from '@volley/message';
+import { launchChromium, type Chromium } from '@volley/testkit/chromium';
 import { apiFixture, auth, type ApiFixture } from './fixture.ts';
 
-/** Debian's chromium package; CI installs it (`apt-get install chromium`). */
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'browser-test-secret-0123456';
 
 let fx: ApiFixture;
-let browser: BrowserContext;
-let profile: string;
+let browser: Chromium;
 let origin: string;
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``,
-  );
   fx = await apiFixture({
     unsubscribeUrl: 'http://127.0.0.1/unsubscribe',
     verpSecret: SECRET,
   });
   origin = await fx.app.listen({ host: '127.0.0.1', port: 0 });
-  // A fresh profile per run: no cookie, cache or state from anywhere else.
-  profile = mkdtempSync(join(tmpdir(), 'volley-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   await fx?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 test('in Chromium, the link shows a page that does not unsubscribe; its button does', async () => {
@@ -65,7 +39,7 @@ test('in Chromium, the link shows a page that does not unsubscribe; its button d
   const { id } = created.json<{ id: string }>();
   const url = `${origin}/unsubscribe/${createToken(SECRET, 'unsubscribe', id, 0)}`;
 
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   const shown = await page.goto(url);
   assert.equal(shown?.status(), 200);
   assert.equal(await page.locator('h1').textContent(), 'Unsubscribe?');

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Feedback } from '@volley/campaigns';
-import { loadBounceConfig, unknownVariableWarnings } from '@volley/config';
+import { loadBounceConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { startBounceServer } from '@volley/bounce/inbound';
 import { bounceMetrics, createRegistry, startMetricsServer } from '@volley/metrics';
 import { connectRedis } from '@volley/redis';
-import { createLogger, onShutdown, runService } from '@volley/runtime';
+import { onShutdown, runService, serviceLogger } from '@volley/runtime';
 
 /**
  * The bounce service: the bounce domain's inbound SMTP server (DSNs, complaint reports and
@@ -13,11 +13,7 @@ import { createLogger, onShutdown, runService } from '@volley/runtime';
  */
 async function main(): Promise<void> {
   const config = loadBounceConfig();
-  const logger = createLogger('bounce', {
-    level: config.logLevel,
-    format: config.logFormat,
-  });
-  for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  const logger = serviceLogger('bounce', config);
   const tls = config.tls && {
     cert: readFileSync(config.tls.certPath),
     key: readFileSync(config.tls.keyPath),

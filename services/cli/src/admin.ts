@@ -36,13 +36,9 @@ export async function tenantList(ctx: CommandContext, o: Json): Promise<Exit> {
   const out = ctx.output(o.json);
   const { client, base } = admin(ctx);
   const { tenants } = await ok(client.GET('/v1/admin/tenants'), base);
-  if (!out.human) for (const t of tenants) out.json(t);
-  else if (!tenants.length) out.note('no tenants yet: create one with `volley tenant create <id>`');
-  else
-    table([
-      ['ID', 'NAME', 'CREATED'],
-      ...tenants.map((t) => [t.id, t.name ?? '', t.createdAt]),
-    ]).forEach((l) => out.line(l));
+  out.list(tenants, 'no tenants yet: create one with `volley tenant create <id>`', (ts) =>
+    table([['ID', 'NAME', 'CREATED'], ...ts.map((t) => [t.id, t.name ?? '', t.createdAt])]),
+  );
   return 0;
 }
 
@@ -78,13 +74,9 @@ export async function keyList(ctx: CommandContext, tenant: string, o: Json): Pro
     client.GET('/v1/admin/tenants/{tenant}/keys', { params: { path: { tenant } } }),
     base,
   );
-  if (!out.human) for (const k of keys) out.json(k);
-  else if (!keys.length) out.note(`tenant ${tenant} has no keys`);
-  else
-    table([
-      ['ID', 'NAME', 'CREATED'],
-      ...keys.map((k) => [k.id, k.name ?? '', k.createdAt]),
-    ]).forEach((l) => out.line(l));
+  out.list(keys, `tenant ${tenant} has no keys`, (ks) =>
+    table([['ID', 'NAME', 'CREATED'], ...ks.map((k) => [k.id, k.name ?? '', k.createdAt])]),
+  );
   return 0;
 }
 
@@ -149,9 +141,7 @@ export async function domainList(ctx: CommandContext, tenant: string, o: Json): 
     client.GET('/v1/admin/tenants/{tenant}/domains', { params: { path: { tenant } } }),
     base,
   );
-  if (!out.human) for (const d of domains) out.json(d);
-  else if (!domains.length) out.note(`tenant ${tenant} has no sending domains`);
-  else for (const d of domains) domainLines(d).forEach((l) => out.line(l));
+  out.list(domains, `tenant ${tenant} has no sending domains`, (ds) => ds.flatMap(domainLines));
   return 0;
 }
 

@@ -73,6 +73,16 @@ export class Output {
     if (this.human) for (const l of render()) this.line(l);
     else this.json(value);
   }
+
+  /**
+   * Records: a JSON line each in machine mode; for a person `render`'s lines, or the note
+   * `empty` when there are none.
+   */
+  list<T>(items: T[], empty: string, render: (items: T[]) => string[]): void {
+    if (!this.human) for (const item of items) this.json(item);
+    else if (!items.length) this.note(empty);
+    else for (const l of render(items)) this.line(l);
+  }
 }
 
 /** Rows as aligned columns. */

@@ -48,15 +48,7 @@ class Deferrals {
 
   async poll(): Promise<void> {
     for (let p = 0; p < EVENT_PAGES_PER_POLL; p++) {
-      const page = await ok(
-        this.client.GET('/v1/campaigns/{id}/events', {
-          params: {
-            path: { id: this.id },
-            query: { limit: EVENT_PAGE, ...(this.cursor ? { cursor: this.cursor } : {}) },
-          },
-        }),
-        this.baseUrl,
-      );
+      const page = await this.page(EVENT_PAGE);
       for (const e of page.events) {
         if (e.outcome !== 'deferred') continue;
         const reason = e.reason ?? 'other';
@@ -76,16 +68,21 @@ class Deferrals {
    * for the same events with a page of exactly their count, which returns it.
    */
   private async lastId(count: number): Promise<string | undefined> {
-    const again = await ok(
+    const again = await this.page(count);
+    return again.next ?? this.cursor;
+  }
+
+  /** Up to `limit` events after the cursor. */
+  private page(limit: number) {
+    return ok(
       this.client.GET('/v1/campaigns/{id}/events', {
         params: {
           path: { id: this.id },
-          query: { limit: count, ...(this.cursor ? { cursor: this.cursor } : {}) },
+          query: { limit, ...(this.cursor ? { cursor: this.cursor } : {}) },
         },
       }),
       this.baseUrl,
     );
-    return again.next ?? this.cursor;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   inProcess,
   jsonLines,
   runCli,
+  sendAndWatch,
   spawnCli,
   startEngine,
   type Engine,
@@ -38,20 +39,7 @@ describe('volley campaign send (piped: JSON lines)', () => {
   test('creates, uploads with invalid rows named by line, starts, watches to completion; exit 0', async () => {
     const list = file(engine.dir, 'list.csv', csv(30, [4, 9]));
     const before = engine.harness.capture.messages.length;
-    const r = await runCli(
-      [
-        'campaign',
-        'send',
-        join(engine.dir, 'campaign.yaml'),
-        '--recipients',
-        list,
-        '--start',
-        '--watch',
-        '--interval',
-        '200',
-      ],
-      engine.env,
-    );
+    const r = await runCli(sendAndWatch(engine.dir, list), engine.env);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.includes(ESC) && !r.stderr.includes(ESC), 'no escape codes when piped');
     const lines = jsonLines(r.stdout);
@@ -86,20 +74,7 @@ describe('volley campaign send (piped: JSON lines)', () => {
       'few.ndjson',
       '{"email":"a@two.example"}\n{"email":"b@two.example"}\n',
     );
-    const sent = await runCli(
-      [
-        'campaign',
-        'send',
-        join(engine.dir, 'campaign.yaml'),
-        '--recipients',
-        list,
-        '--start',
-        '--watch',
-        '--interval',
-        '200',
-      ],
-      engine.env,
-    );
+    const sent = await runCli(sendAndWatch(engine.dir, list), engine.env);
     assert.equal(sent.code, 0, sent.stderr);
     const id = String(jsonLines(sent.stdout)[0]?.id);
     const listed = jsonLines(

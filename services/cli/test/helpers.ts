@@ -96,6 +96,24 @@ export function file(dir: string, name: string, text: string): string {
   return path;
 }
 
+/**
+ * `volley campaign send` of the definition in `dir` (see DEFINITION) to the recipients in
+ * `list`, started and watched to its end.
+ */
+export function sendAndWatch(dir: string, list: string): string[] {
+  return [
+    'campaign',
+    'send',
+    join(dir, 'campaign.yaml'),
+    '--recipients',
+    list,
+    '--start',
+    '--watch',
+    '--interval',
+    '200',
+  ];
+}
+
 export const DEFINITION = `from: Volley Test <news@sender.example>
 subject: Hello {{name}}
 htmlFile: body.html

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TSX_NODE_ARGS, startDnsStub, waitUntil } from '@volley/testkit';
-import { CLI, DEFINITION, file, startEngine, type Engine } from './helpers.ts';
+import { CLI, DEFINITION, file, sendAndWatch, startEngine, type Engine } from './helpers.ts';
 
 /**
  * What a person sees: the CLI in a real pseudo-terminal (tmux, from Debian), its screen read
@@ -73,17 +73,7 @@ test('in a terminal: upload and watch bars, coloured outcomes, invalid rows with
     ...Array.from({ length: 40 }, (_, i) => (i === 7 ? 'nobody,X' : `t${i}@three.example,N${i}`)),
   ];
   const list = file(engine.dir, 'tty.csv', `${rows.join('\n')}\n`);
-  const { code, screen } = await inTerminal([
-    'campaign',
-    'send',
-    join(engine.dir, 'campaign.yaml'),
-    '--recipients',
-    list,
-    '--start',
-    '--watch',
-    '--interval',
-    '200',
-  ]);
+  const { code, screen } = await inTerminal(sendAndWatch(engine.dir, list));
   const text = plain(screen);
   assert.equal(code, 0, text);
   assert.match(text, /created campaign [a-f0-9]{20} \(draft\)/);

@@ -1,7 +1,7 @@
-import { loadCollectorConfig, unknownVariableWarnings } from '@volley/config';
+import { loadCollectorConfig } from '@volley/config';
 import { Collector } from '@volley/observability';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
-import { createLogger, onShutdown, runService } from '@volley/runtime';
+import { onShutdown, runService, serviceLogger } from '@volley/runtime';
 
 /**
  * The collector: the cluster-wide gauges (backlog, queues, campaign progress, shaping state,
@@ -10,11 +10,7 @@ import { createLogger, onShutdown, runService } from '@volley/runtime';
  */
 async function main(): Promise<void> {
   const config = loadCollectorConfig();
-  const logger = createLogger('collector', {
-    level: config.logLevel,
-    format: config.logFormat,
-  });
-  for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  const logger = serviceLogger('collector', config);
   const registry = createRegistry('collector');
   const collector = new Collector({ config, logger, registry });
   const metrics = await startMetricsServer({

@@ -1,11 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { startCaptureServer, type CaptureServer } from '@volley/mail-capture';
+import { launchChromium, type Chromium } from '@volley/testkit/chromium';
 import { startMailView, type MailView } from '../src/mail-view.ts';
 
 /**
@@ -14,23 +14,15 @@ import { startMailView, type MailView } from '../src/mail-view.ts';
  * and a web view lists, searches and shows them; tested in a real headless Chromium.
  */
 
-/** Debian's chromium package; CI installs it (`apt-get install chromium`). */
-const CHROMIUM = '/usr/bin/chromium';
 const RETAIN = 4;
 
 let dir: string;
-let profile: string;
 let capture: CaptureServer;
 let view: MailView;
-let browser: BrowserContext;
+let browser: Chromium;
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``,
-  );
   dir = mkdtempSync(join(tmpdir(), 'volley-mailview-'));
-  profile = mkdtempSync(join(tmpdir(), 'volley-chromium-'));
   capture = await startCaptureServer({ dir, retain: RETAIN, keep: false });
   view = await startMailView(dir, 0);
   const smtp = createTransport({
@@ -51,18 +43,7 @@ before(async () => {
     });
   }
   smtp.close();
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -70,7 +51,6 @@ after(async () => {
   await view?.close();
   await capture?.close();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 test('stored messages carry their envelope, and only the newest are kept', () => {
@@ -88,7 +68,7 @@ test('stored messages carry their envelope, and only the newest are kept', () =>
 });
 
 test('in Chromium: the list, a search by recipient, and a message with envelope, HTML, text and source', async () => {
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   await page.goto(view.url);
   assert.equal(await page.locator('#count').textContent(), `${RETAIN} of ${RETAIN} messages`);
   const recipients = await page.locator('td.to').allTextContents();

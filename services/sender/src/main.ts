@@ -1,16 +1,11 @@
-import { loadSenderConfig, relayWarnings, unknownVariableWarnings } from '@volley/config';
+import { loadSenderConfig, relayWarnings } from '@volley/config';
 import { SenderEngine } from '@volley/delivery';
 import { createRegistry, startMetricsServer } from '@volley/metrics';
-import { createLogger, onShutdown, runService } from '@volley/runtime';
+import { onShutdown, runService, serviceLogger } from '@volley/runtime';
 
 async function main(): Promise<void> {
   const config = loadSenderConfig();
-  const logger = createLogger('sender', {
-    level: config.logLevel,
-    format: config.logFormat,
-    base: { pid: process.pid },
-  });
-  for (const warning of unknownVariableWarnings()) logger.warn(warning);
+  const logger = serviceLogger('sender', config, { pid: process.pid });
   if (config.delivery === 'relay')
     for (const warning of relayWarnings(config.relays)) logger.warn(warning);
   const registry = createRegistry('sender');

@@ -13,6 +13,14 @@ after(async () => {
 const CONCURRENCY = 8;
 const BATCH = 50;
 
+/** A capture hook that counts the messages each recipient received, duplicates included. */
+function countInto(received: Map<string, number>): (m: { to: string[] }) => void {
+  return (m) => {
+    const to = m.to[0] ?? '';
+    received.set(to, (received.get(to) ?? 0) + 1);
+  };
+}
+
 describe('sender under failure', () => {
   test('SIGKILLed repeatedly during a 20,000-recipient campaign: every recipient delivered, duplicates within the in-flight bound', async (t) => {
     const received = new Map<string, number>();
@@ -28,10 +36,7 @@ describe('sender under failure', () => {
       },
       capture: {
         keep: false,
-        onMessage: (m) => {
-          const to = m.to[0] ?? '';
-          received.set(to, (received.get(to) ?? 0) + 1);
-        },
+        onMessage: countInto(received),
       },
     });
     try {
@@ -70,10 +75,7 @@ describe('sender under failure', () => {
       env: { VOLLEY_JOB_LOCK: '2s', VOLLEY_BATCH_SIZE: '50', VOLLEY_EXPAND_WINDOW: '1000' },
       capture: {
         keep: false,
-        onMessage: (m) => {
-          const to = m.to[0] ?? '';
-          received.set(to, (received.get(to) ?? 0) + 1);
-        },
+        onMessage: countInto(received),
       },
     });
     try {
