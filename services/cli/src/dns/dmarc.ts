@@ -14,7 +14,7 @@ import { result, type CheckResult } from './types.ts';
  * Public Suffix List's ICANN section (`mail.example.co.uk` → `example.co.uk`). A name that is
  * itself a suffix, or under no known one, is its own.
  */
-export function orgDomain(domain: string): string {
+function orgDomain(domain: string): string {
   return getDomain(domain) ?? domain;
 }
 
