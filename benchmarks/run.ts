@@ -128,33 +128,21 @@ async function main(): Promise<number> {
       `campaign body: ${o.recipients} recipients, ${(Buffer.byteLength(body) / 1e6).toFixed(1)} MB of JSON`,
     );
 
-    if (o.metricsAb) {
-      return await runMetricsAb({
-        o,
-        senderEnv,
-        body,
-        policy,
-        machine: env,
-        flags: flagLine(o),
-        outDir,
-        startedAt,
-        stamp,
-      });
-    }
-
+    // The modes without baselines write their own report from the same campaign and machine.
+    const mode = {
+      o,
+      senderEnv,
+      body,
+      machine: env,
+      flags: flagLine(o),
+      outDir,
+      startedAt,
+      stamp,
+    };
+    if (o.metricsAb) return await runMetricsAb({ ...mode, policy });
     if (o.workload === 'realistic') {
       if (!policy) throw new Error('a realistic workload runs under a shaping policy');
-      return await runRealistic({
-        o,
-        senderEnv,
-        body,
-        policy,
-        machine: env,
-        flags: flagLine(o),
-        outDir,
-        startedAt,
-        stamp,
-      });
+      return await runRealistic({ ...mode, policy });
     }
 
     const runs: RunResult[] = [];

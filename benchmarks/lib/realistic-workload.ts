@@ -45,21 +45,6 @@ function tailDomain(k: number): string {
   return `t${String(k).padStart(5, '0')}.tail.bench.example`;
 }
 
-/** Fixed, so every run (and every repetition) sends the same list in the same order. */
-const SHUFFLE_SEED = 18;
-
-/** mulberry32: a small seeded generator, enough for a deterministic shuffle. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Addresses per domain for a list of `count`: weights turned into whole numbers that add up to
  * `count` (largest remainder), providers first, then the tail from its largest domain down.
@@ -97,22 +82,19 @@ export function realisticDomainCounts(count: number): Array<{ domain: string; co
 
 /**
  * The list itself: `user<i>@<domain>` with the same variables as the uniform workload, the
- * domains interleaved by a seeded shuffle, as a real list is not sorted by domain (a sorted one
- * would send one provider after another and hide how they share the senders).
+ * domains interleaved rather than in runs, as a real list is not sorted by domain (a sorted one
+ * would send one provider after another and hide how they share the senders). The order is
+ * that of a multiplicative hash of each position (Knuth's 2^32 ÷ golden ratio), so it is the
+ * same every run and every domain's addresses are spread over the whole list.
  */
 export function realisticRecipients(count: number): Recipient[] {
   const domains: string[] = [];
   for (const d of realisticDomainCounts(count)) {
     for (let n = 0; n < d.count; n++) domains.push(d.domain);
   }
-  const random = seeded(SHUFFLE_SEED);
-  for (let i = domains.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = domains[i] ?? '';
-    domains[i] = domains[j] ?? '';
-    domains[j] = t;
-  }
-  return domains.map((d, i) => ({ email: `user${i}@${d}`, vars: varsOf(i) }));
+  const order = domains.map((_d, i) => ({ i, h: Math.imul(i + 1, 0x9e3779b1) >>> 0 }));
+  order.sort((x, y) => x.h - y.h);
+  return order.map((o, k) => ({ email: `user${k}@${domains[o.i] ?? ''}`, vars: varsOf(k) }));
 }
 
 /** A group's steady rate is within this share of its limit: it was held at the limit. */
@@ -144,6 +126,11 @@ export interface GroupLimit {
    * no mail ready for a while (not yet expanded, or waiting on a retry) rather than a slow pace.
    */
   longestGapS: number;
+  /**
+   * When that pause began, in seconds from the origin. Pauses of several groups that begin
+   * together point at the engine (all of them waited on the same thing), not at any one limit.
+   */
+  longestGapAtS: number;
   /** The policy's rate for that key (msg/s); undefined when unlimited. */
   limitPerSec: number | undefined;
   /** `100/s`, or `50/s per domain` for a group of several keys. */
@@ -184,10 +171,14 @@ export function steadyRateOf(times: readonly number[]): number {
   return spanMs > 0 ? ((hi - lo) * 1000) / spanMs : Number.NaN;
 }
 
-function longestGapMs(times: readonly number[]): number {
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, (times[i] ?? 0) - (times[i - 1] ?? 0));
-  return gap;
+/** The longest pause between consecutive `times`, and when it began (NaN with one time). */
+function longestGap(times: readonly number[]): { ms: number; at: number } {
+  let out = { ms: 0, at: times[0] ?? Number.NaN };
+  for (let i = 1; i < times.length; i++) {
+    const ms = (times[i] ?? 0) - (times[i - 1] ?? 0);
+    if (ms > out.ms) out = { ms, at: times[i - 1] ?? Number.NaN };
+  }
+  return out;
 }
 
 function statusOf(rate: number, limit: number | undefined): LimitStatus {
@@ -249,6 +240,7 @@ export function limitReport(
     all.sort((a, b) => a - b);
     const [busiestKey, b] = busiest;
     const busiestRate = steadyRateOf(b.times);
+    const gap = longestGap(b.times);
     const limitText =
       b.rate === undefined
         ? 'unlimited'
@@ -266,7 +258,8 @@ export function limitReport(
       busiestKey,
       busiestMessages: b.times.length,
       busiestRate,
-      longestGapS: longestGapMs(b.times) / 1000,
+      longestGapS: gap.ms / 1000,
+      longestGapAtS: (gap.at - origin) / 1000,
       limitPerSec: b.rate,
       limitText,
       ratio: b.rate === undefined ? Number.NaN : busiestRate / b.rate,
@@ -310,7 +303,7 @@ function verdictOf(last: GroupLimit | undefined, floor: GroupLimit | undefined):
     case 'over limit':
       return `${tail}, ABOVE its limit (${(last.ratio * 100).toFixed(0)}% of ${fmtRate(last.limitPerSec ?? Number.NaN)}): see the rate conformance${floorText}.`;
     case 'below limit':
-      return `${tail}, sending at ${(last.ratio * 100).toFixed(0)}% of its limit (${fmtRate(last.limitPerSec ?? Number.NaN)}): something besides its rate limit (the engine's throughput, connection caps, the expansion window) held it back (its longest pause: ${last.longestGapS.toFixed(1)} s)${floorText}.`;
+      return `${tail}, sending at ${(last.ratio * 100).toFixed(0)}% of its limit (${fmtRate(last.limitPerSec ?? Number.NaN)}): something besides its rate limit (the engine's throughput, connection caps, the expansion window) held it back (its longest pause: ${last.longestGapS.toFixed(1)} s from ${last.longestGapAtS.toFixed(1)} s)${floorText}.`;
     case 'unlimited':
       return `${tail} without a rate limit: the engine's throughput decides the duration${floorText}.`;
     case 'too few':

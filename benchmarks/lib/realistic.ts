@@ -6,15 +6,15 @@
  * which group finished last. The baselines of `npm run bench` do not run: they have no limits,
  * so a ratio to them would measure the policy, not the engine.
  */
-import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { resolveRule, type Policy } from '@volley/shaping';
-import type { BenchOptions } from './args.ts';
 import type { Conformance } from './conformance.ts';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
-import { machineSection, type Machine } from './machine.ts';
+import { jsonHead, type ModeSetup } from './mode.ts';
+import { writeReport } from './results.ts';
+import { machineSection } from './machine.ts';
 import { runVolley } from './runs.ts';
 import {
   AT_LIMIT_TOLERANCE,
@@ -25,16 +25,8 @@ import {
 } from './realistic-workload.ts';
 import { spread, type Spread } from './stats.ts';
 
-export interface RealisticSetup {
-  o: BenchOptions;
-  senderEnv: Record<string, string>;
-  body: string;
+export interface RealisticSetup extends ModeSetup {
   policy: Policy;
-  machine: Machine;
-  flags: string;
-  outDir: string;
-  startedAt: string;
-  stamp: string;
 }
 
 interface RealisticRun {
@@ -100,7 +92,8 @@ function markdown(s: RealisticSetup, runs: RealisticRun[], overall: Spread): str
       `"at limit" is within ±${AT_LIMIT_TOLERANCE * 100}% of it; a key with fewer than ${MIN_JUDGED} ` +
       "messages is not judged. The floor is the least time the policy allows the group's mail: " +
       '(messages − burst) ÷ rate of its slowest key. A longest pause far above 1 ÷ limit means the key had ' +
-      'no mail ready for that long (not yet expanded, or waiting for a retry) rather than a slow pace.',
+      'no mail ready for that long (not yet expanded, or waiting for a retry) rather than a slow pace; ' +
+      'pauses of several groups that begin together point at the engine, not at one limit.',
     '',
   ];
   for (const r of runs) {
@@ -110,13 +103,13 @@ function markdown(s: RealisticSetup, runs: RealisticRun[], overall: Spread): str
       '',
       `${l.verdict}`,
       '',
-      '| group | domains | messages | first – last (s) | group msg/s | busiest key | its msg/s | longest pause (s) | limit | ÷ limit | status | floor (s) |',
+      '| group | domains | messages | first – last (s) | group msg/s | busiest key | its msg/s | longest pause (s), from | limit | ÷ limit | status | floor (s) |',
       '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |',
       ...l.groups.map(
         (g) =>
           `| ${g.group === l.lastGroup ? `**${g.group}** (last)` : g.group} | ${fmt(g.domains)} | ${fmt(g.messages)} | ` +
           `${fmt(g.firstS, 1)} – ${fmt(g.lastS, 1)} | ${fmt(g.rate)} | \`${g.busiestKey}\` (${fmt(g.busiestMessages)}) | ` +
-          `${fmt(g.busiestRate)} | ${fmt(g.longestGapS, 1)} | ${g.limitText} | ${fmt(g.ratio, 2)} | ${g.status} | ${fmt(g.floorS ?? Number.NaN, 1)} |`,
+          `${fmt(g.busiestRate)} | ${fmt(g.longestGapS, 1)}, from ${fmt(g.longestGapAtS, 1)} | ${g.limitText} | ${fmt(g.ratio, 2)} | ${g.status} | ${fmt(g.floorS ?? Number.NaN, 1)} |`,
       ),
       '',
       `Sink steady rate ${fmt(r.sinkRate)} msg/s; sender CPU ${fmt(r.senderUsPerMsg)} µs/message; ` +
@@ -167,7 +160,7 @@ export async function runRealistic(s: RealisticSetup): Promise<number> {
     log(`  ${fmt(limits.overallRate)} msg/s overall; ${limits.verdict}`);
     for (const g of limits.groups) {
       log(
-        `    ${g.group}: ${g.messages} msgs, ${fmt(g.rate)} msg/s, busiest ${g.busiestKey} ${fmt(g.busiestRate)} of ${g.limitText} (${g.status}), longest pause ${fmt(g.longestGapS, 1)} s, last at ${fmt(g.lastS, 1)} s`,
+        `    ${g.group}: ${g.messages} msgs, ${fmt(g.rate)} msg/s, busiest ${g.busiestKey} ${fmt(g.busiestRate)} of ${g.limitText} (${g.status}), longest pause ${fmt(g.longestGapS, 1)} s from ${fmt(g.longestGapAtS, 1)} s, last at ${fmt(g.lastS, 1)} s`,
       );
     }
   }
@@ -175,22 +168,13 @@ export async function runRealistic(s: RealisticSetup): Promise<number> {
   const overall = spread(runs.map((r) => r.limits.overallRate));
   const md = markdown(s, runs, overall);
   const base = join(s.outDir, `${s.stamp}-realistic`);
-  writeFileSync(`${base}.md`, `${md}\n`);
   const json = {
-    startedAt: s.startedAt,
-    flags: s.flags,
-    options: o,
-    senderEnv: s.senderEnv,
-    environment: s.machine,
+    ...jsonHead(s),
     listShape: listShape(s.policy, o.recipients),
     summary: { overallRate: overall },
     runs,
   };
-  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`\n${md}\n`);
-  log(
-    `results: ${relative(process.cwd(), `${base}.md`)}, ${relative(process.cwd(), `${base}.json`)}`,
-  );
+  writeReport(base, md, json);
   const lost = runs.filter((r) => r.failed > 0);
   for (const r of lost) log(`ERROR: rep ${r.rep}: ${r.failed} messages not accepted by the sink`);
   return lost.length > 0 ? 1 : 0;

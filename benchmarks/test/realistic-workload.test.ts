@@ -56,7 +56,7 @@ describe('the realistic recipient list', () => {
     const b = realisticRecipients(5_000);
     assert.deepEqual(a, b);
     assert.equal(new Set(a.map((r) => r.email)).size, 5_000);
-    // Sorted by domain, the first 500 would all be gmail.com; shuffled, about 38% are.
+    // Sorted by domain, the first 500 would all be gmail.com; interleaved, about 38% are.
     const gmail = a.slice(0, 500).filter((r) => r.email.endsWith('@gmail.com')).length;
     assert.ok(gmail > 100 && gmail < 300, `${gmail} of the first 500 at gmail.com`);
   });
@@ -124,7 +124,7 @@ describe('what limits the rate', () => {
     assert.equal(slow.groups[0]?.status, 'below limit');
     assert.match(
       slow.verdict,
-      /apple finished last, 79\.8 s after the submit, sending at 25% of its limit \(20\/s\): something besides.*longest pause: 0\.2 s/,
+      /apple finished last, 79\.8 s after the submit, sending at 25% of its limit \(20\/s\): something besides.*longest pause: 0\.2 s from 0\.0 s/,
     );
     // A key that waited 30 s between two halves of its mail: the pause names the wait.
     const paused = limitReport(
@@ -133,6 +133,7 @@ describe('what limits the rate', () => {
       0,
     );
     assert.ok(Math.abs((paused.groups[0]?.longestGapS ?? 0) - 30.05) < 1e-9);
+    assert.ok(Math.abs((paused.groups[0]?.longestGapAtS ?? 0) - 4.95) < 1e-9);
     const fast = limitReport(policy, new Map([['icloud.com', paced(400, 40, 0)]]), 0);
     assert.equal(fast.groups[0]?.status, 'over limit');
     assert.match(fast.verdict, /ABOVE its limit/);
