@@ -46,7 +46,7 @@ export class BatchSender {
   constructor(private readonly o: BatchSenderOptions) {}
 
   async process(job: Job<SendBatchJob>, token: string | undefined): Promise<void> {
-    const { store, metrics, shaper } = this.o;
+    const { store } = this.o;
     const d = job.data;
     const rt = await this.o.campaigns.get(d.campaignId);
     if (!rt) {
@@ -71,7 +71,23 @@ export class BatchSender {
       await this.o.retries.demote(job, job.data.recipients, this.demotedRuns.reserve());
       return;
     }
+    if (!job.opts.priority) return this.run(job, token, rt);
+    // A demoted run: its wall time spaces the runs after it (DemotedRuns).
+    const startedAt = Date.now();
+    try {
+      await this.run(job, token, rt);
+    } finally {
+      this.demotedRuns.ran(Date.now() - startedAt);
+    }
+  }
 
+  private async run(
+    job: Job<SendBatchJob>,
+    token: string | undefined,
+    rt: CampaignRuntime,
+  ): Promise<void> {
+    const { store, metrics, shaper } = this.o;
+    const d = job.data;
     const done = await store.doneFlags(
       d.campaignId,
       d.recipients.map((r) => r.i),

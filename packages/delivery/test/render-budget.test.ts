@@ -235,4 +235,16 @@ describe('a demoted campaign', () => {
     now += spacing / 2;
     assert.equal(runs.reserve(), spacing * 1.5);
   });
+
+  test('a demoted run that took longer than its CPU (a loaded machine) spaces the next by its wall time', () => {
+    let now = 1_000_000;
+    const runs = new DemotedRuns(() => now);
+    // 100 ms of CPU took 700 ms of wall time: the runs after it keep nine times that free.
+    runs.ran(7 * DEMOTED_RUN_MS);
+    assert.equal(runs.reserve(), (7 * DEMOTED_RUN_MS) / 0.1);
+    // A run quicker than its CPU budget (it rendered little) does not shorten the spacing.
+    now += 1_000_000;
+    runs.ran(DEMOTED_RUN_MS / 4);
+    assert.equal(runs.reserve(), DEMOTED_RUN_MS / 0.1);
+  });
 });
