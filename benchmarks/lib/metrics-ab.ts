@@ -7,14 +7,14 @@
  * bar of issue #12 (under 5% of sender CPU). The baselines of `npm run bench` do not run:
  * each arm is the other's baseline.
  */
-import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Policy } from '@volley/shaping';
-import type { BenchOptions } from './args.ts';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
-import { machineSection, type Machine } from './machine.ts';
+import { jsonHead, type ModeSetup } from './mode.ts';
+import { writeReport } from './results.ts';
+import { machineSection } from './machine.ts';
 import { runVolley } from './runs.ts';
 import { median, spread, type Spread } from './stats.ts';
 
@@ -50,16 +50,8 @@ export interface MetricsAbSummary {
   met: boolean;
 }
 
-export interface MetricsAbSetup {
-  o: BenchOptions;
-  senderEnv: Record<string, string>;
-  body: string;
+export interface MetricsAbSetup extends ModeSetup {
   policy: Policy | undefined;
-  machine: Machine;
-  flags: string;
-  outDir: string;
-  startedAt: string;
-  stamp: string;
 }
 
 export function summarizeAb(runs: ArmRun[]): MetricsAbSummary {
@@ -162,21 +154,12 @@ export async function runMetricsAb(s: MetricsAbSetup): Promise<number> {
   const summary = summarizeAb(runs);
   const md = markdown(s, runs, summary);
   const base = join(s.outDir, `${s.stamp}-metrics-ab`);
-  writeFileSync(`${base}.md`, `${md}\n`);
   const json = {
-    startedAt: s.startedAt,
-    flags: s.flags,
-    options: o,
-    senderEnv: s.senderEnv,
-    environment: s.machine,
+    ...jsonHead(s),
     summary,
     runs,
   };
-  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`\n${md}\n`);
-  log(
-    `results: ${relative(process.cwd(), `${base}.md`)}, ${relative(process.cwd(), `${base}.json`)}`,
-  );
+  writeReport(base, md, json);
   const lost = runs.filter((r) => r.failed > 0);
   for (const r of lost)
     log(`ERROR: rep ${r.rep}, metrics ${r.metrics}: ${r.failed} messages not accepted by the sink`);

@@ -316,6 +316,7 @@ export function flagLine(o: BenchOptions): string {
     `--dkim ${o.dkim}`,
     `--domain-limits ${o.domainLimits}`,
     o.metricsAb ? '--metrics-ab' : '',
+    o.workload === 'uniform' ? '' : `--workload ${o.workload}`,
   ]
     .filter(Boolean)
     .join(' ');

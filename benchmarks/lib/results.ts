@@ -1,8 +1,9 @@
 /** Where a benchmark's results go, and the `--out` flag that chooses it. */
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { ROOT } from '@volley/runtime';
 import { flag } from './flags.ts';
+import { log } from './log.ts';
 import { fileStamp } from './machine.ts';
 
 /** Git ignores it: smoke runs, profiles and anything not meant as a reference. */
@@ -37,4 +38,14 @@ export function openResults(out: string): ResultsPlace {
 /** A folder for V8 CPU profiles: large and machine-specific, so under results/tmp. */
 export function profilesDir(name: string): string {
   return join(ROOT, TMP, 'profiles', name);
+}
+
+/** Writes `<base>.md` and `<base>.json`, prints the Markdown on stdout and logs where they went. */
+export function writeReport(base: string, md: string, json: unknown): void {
+  writeFileSync(`${base}.md`, `${md}\n`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`\n${md}\n`);
+  log(
+    `results: ${[`${base}.md`, `${base}.json`].map((f) => relative(process.cwd(), f)).join(', ')}`,
+  );
 }

@@ -298,6 +298,11 @@ export interface VolleyOptions {
   runtime?: ServiceRuntime | undefined;
   /** A Redis Cluster of this many masters instead of one Redis. @defaultValue 0 (one Redis) */
   clusterMasters?: number | undefined;
+  /**
+   * Called with each recipient domain's acceptance times (epoch ms) and the submit time, for a
+   * mode that reads more from them than the run's own figures (`--workload realistic`).
+   */
+  onSent?: ((byDomain: Map<string, number[]>, submittedAt: number) => void) | undefined;
 }
 
 /** Largest body the API accepts (its configuration's upper bound). */
@@ -519,6 +524,7 @@ export async function runVolley(
     const run = result('volley', o.rep, submittedAt, samples, sent, total - sent, cpu);
 
     const { times, byDomain } = await sentTimes(client, keys, id ?? '');
+    o.onSent?.(byDomain, submittedAt);
     const latency = {
       firstS: ((times[0] ?? Number.NaN) - submittedAt) / 1000,
       p50S: (percentileSorted(times, 50) - submittedAt) / 1000,

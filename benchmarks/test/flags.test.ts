@@ -144,6 +144,7 @@ describe('the benchmark commands', () => {
       out: 'benchmarks/results',
       profile: false,
       metricsAb: false,
+      workload: 'uniform',
     });
     assert.deepEqual(BENCH_CLI.parse(['--quick']), {
       quick: true,
@@ -161,7 +162,27 @@ describe('the benchmark commands', () => {
       out: 'benchmarks/results/tmp',
       profile: false,
       metricsAb: false,
+      workload: 'uniform',
     });
+  });
+
+  test('npm run bench --workload realistic: the default policy, a timeout for its limits', () => {
+    const r = BENCH_CLI.parse(['--workload', 'realistic', '--quick']);
+    assert.deepEqual(r === 'help' ? r : [r.workload, r.domainLimits, r.timeoutS], [
+      'realistic',
+      'on',
+      // Held to the providers' limits: 10 ms per recipient instead of 2.
+      120 + 20_000 / 100,
+    ]);
+    assert.throws(
+      () => BENCH_CLI.parse(['--workload', 'realistic', '--domain-limits', 'off']),
+      /--domain-limits on or a policy file/,
+    );
+    assert.throws(
+      () => BENCH_CLI.parse(['--workload', 'realistic', '--metrics-ab']),
+      /separate modes/,
+    );
+    assert.throws(() => BENCH_CLI.parse(['--workload', 'zipf']), /must be uniform or realistic/);
   });
 
   test('npm run bench --metrics-ab: three repetitions even with --quick, and never fewer', () => {
