@@ -226,7 +226,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         operationId: 'createCampaign',
         summary: 'Create a campaign',
         description:
-          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. Templates whose loops would multiply past the render budget (a loop over the same data nested in loops over it) are refused with a 422 naming the field, the line and column of the block, its opening tag and why. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
+          'With inline recipients and neither `draft` nor `sendAt`, the campaign starts at once. Templates whose loops would multiply past the render budget (a loop over the same data nested in loops over it), or that hold more tags (`{{…}}`) together than `VOLLEY_TEMPLATE_MAX_TAGS` (2,000 by default), are refused with a 422 naming the field, the line and column of the block or tag, the tag and why. A retried request with the same `Idempotency-Key` gets the first answer again, byte for byte (header `idempotent-replayed: true`), and never makes a second campaign; a create that failed is run again by its retry. While the first request is still being answered, a retry gets a 409 with `Retry-After`; the same key with a different body is a 422.',
         tag: 'campaigns',
         access: 'apiKey',
         headers: Type.Object({
@@ -243,7 +243,7 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
         problems: {
           400: 'Invalid campaign: `detail` names the first invalid field (an address, a template syntax error, a header) and `errors` lists each one.',
           409: 'A request with this Idempotency-Key is still being answered: retry after Retry-After seconds to get its answer.',
-          422: "This Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains.",
+          422: "The templates cost more than the render budget allows (title `Template too costly`), this Idempotency-Key was used with a different body, or the From domain is not one of the tenant's sending domains.",
         },
       }),
     },
