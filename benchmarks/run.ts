@@ -23,6 +23,7 @@ import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
 import { runMetricsAb } from './lib/metrics-ab.ts';
 import { runRealistic } from './lib/realistic.ts';
 import { runTlsMode } from './lib/tls-mode.ts';
+import { campaignRun, naiveRun } from './lib/mode.ts';
 import { realisticRecipients } from './lib/realistic-workload.ts';
 import { recipients, sampleMessage, templatesOfSize } from './lib/workload.ts';
 
@@ -170,31 +171,14 @@ async function main(): Promise<number> {
       runs.push(wire);
       show(wire);
       log(`repetition ${rep}/${o.reps}: naive nodemailer loop (${o.naiveMessages} messages)`);
-      const naive = await runNaive({
-        rep,
-        messages: o.naiveMessages,
-        size: o.size,
-        domains: o.domains,
-        poolSize: 10,
-        timeoutS: o.timeoutS,
-        dkim: dkim?.naive,
-      });
+      const naive = await runNaive({ ...naiveRun(o, rep), dkim: dkim?.naive });
       runs.push(naive);
       show(naive);
       log(
         `repetition ${rep}/${o.reps}: Volley (1 API, ${o.senders} senders, ${o.recipients} recipients)`,
       );
       const volley = await runVolley(
-        {
-          rep,
-          recipients: o.recipients,
-          senders: o.senders,
-          body,
-          senderEnv,
-          timeoutS: o.timeoutS,
-          profileDir,
-          policy,
-        },
+        { ...campaignRun({ o, body, senderEnv }, rep), profileDir, policy },
         (v) => (env.redis = v),
       );
       runs.push(volley);

@@ -37,6 +37,22 @@ export function checkPostfixTools(): void {
 /** Listen backlog and connection cap: well above the 10 connections per sender of any run. */
 const BACKLOG = 1024;
 
+/** A sink's process with what the harness reads of it from /proc. */
+function meters(proc: ChildHandle): Omit<Sink, 'port'> {
+  return {
+    proc,
+    bytesRead() {
+      const n = readBytes(proc.pid);
+      if (n === undefined)
+        throw new Error(`${proc.name} (pid ${proc.pid}) is gone; output:\n${tail(proc.lines)}`);
+      return n;
+    },
+    cpu() {
+      return cpuSeconds(proc.pid) ?? Number.NaN;
+    },
+  };
+}
+
 /** Which receiver a run sends to: smtp-sink, or the smtp-server sink (TLS when given files). */
 export type SinkChoice = { kind: 'smtp-sink' } | { kind: 'smtp-server'; tls?: SinkTls | undefined };
 
@@ -104,17 +120,8 @@ export async function startNodeSink(tls?: SinkTls): Promise<NodeSink> {
     const port = Number((await proc.waitForLine(/^listening \d+$/, 60_000)).split(' ')[1]);
     let asked = 0;
     return {
-      proc,
+      ...meters(proc),
       port,
-      bytesRead() {
-        const n = readBytes(proc.pid);
-        if (n === undefined)
-          throw new Error(`tls sink (pid ${proc.pid}) is gone; output:\n${tail(proc.lines)}`);
-        return n;
-      },
-      cpu() {
-        return cpuSeconds(proc.pid) ?? Number.NaN;
-      },
       async stats() {
         const n = ++asked;
         proc.child.kill('SIGUSR2');
@@ -144,18 +151,6 @@ export async function startSink(): Promise<Sink> {
       if (tries < 3) continue;
       throw err;
     }
-    return {
-      proc,
-      port,
-      bytesRead() {
-        const n = readBytes(proc.pid);
-        if (n === undefined)
-          throw new Error(`smtp-sink (pid ${proc.pid}) is gone; output:\n${tail(proc.lines)}`);
-        return n;
-      },
-      cpu() {
-        return cpuSeconds(proc.pid) ?? Number.NaN;
-      },
-    };
+    return { ...meters(proc), port };
   }
 }

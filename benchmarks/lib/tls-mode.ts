@@ -15,7 +15,7 @@ import type { Policy } from '@volley/shaping';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
 import { commandOutput, machineSection, packageVersion } from './machine.ts';
-import { jsonHead, type ModeSetup } from './mode.ts';
+import { campaignRun, jsonHead, naiveRun, type ModeSetup } from './mode.ts';
 import type { NaiveConfig } from './naive-config.ts';
 import { scratchDir, writeReport } from './results.ts';
 import { runNaive, runVolley, type RunResult } from './runs.ts';
@@ -257,16 +257,7 @@ export async function runTlsMode(s: TlsSetup): Promise<number> {
       for (const [k, arm] of order.entries()) {
         log(`repetition ${rep}/${o.reps}: Volley, ${arm === 'tls' ? 'STARTTLS' : 'plain'} relay`);
         const r = await runVolley(
-          {
-            rep,
-            recipients: o.recipients,
-            senders: o.senders,
-            body: s.body,
-            senderEnv: s.senderEnv,
-            timeoutS: o.timeoutS,
-            policy: s.policy,
-            sink: sinks[arm],
-          },
+          { ...campaignRun(s, rep), policy: s.policy, sink: sinks[arm] },
           (v) => (s.machine.redis = v),
         );
         const run = tlsRun(r, 'volley', arm, k + 1, 'sender');
@@ -276,16 +267,7 @@ export async function runTlsMode(s: TlsSetup): Promise<number> {
       log(
         `repetition ${rep}/${o.reps}: naive nodemailer loop over STARTTLS (${o.naiveMessages} messages)`,
       );
-      const n = await runNaive({
-        rep,
-        messages: o.naiveMessages,
-        size: o.size,
-        domains: o.domains,
-        poolSize: 10,
-        timeoutS: o.timeoutS,
-        dkim: s.naiveDkim,
-        sink: sinks.tls,
-      });
+      const n = await runNaive({ ...naiveRun(o, rep), dkim: s.naiveDkim, sink: sinks.tls });
       const run = tlsRun(n, 'naive', 'tls', 3, 'naive');
       runs.push(run);
       show(run);
