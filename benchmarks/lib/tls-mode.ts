@@ -165,7 +165,12 @@ export function summarizeTls(runs: TlsRun[]): TlsSummary {
   };
 }
 
-function markdown(s: TlsSetup, runs: TlsRun[], sum: TlsSummary, versions: string[][]): string {
+function markdown(
+  s: TlsSetup,
+  runs: TlsRun[],
+  sum: TlsSummary,
+  versions: [string, string][],
+): string {
   const { o } = s;
   const c = (x: Spread, d = 0): string =>
     x.values.length > 1
@@ -226,11 +231,7 @@ function markdown(s: TlsSetup, runs: TlsRun[], sum: TlsSummary, versions: string
       return `| ${r.rep} | ${r.order} | ${name} | ${fmt(r.rate)} | ${ratio} | ${fmt(r.clientUsPerMsg)} | ${fmt(r.sinkUsPerMsg)} | ${fmt(r.restUsPerMsg)} | ${fmt(r.bytesPerMessage)} | ${sessions(r)} | ${tlsMsgs(r)} | ${fmt(r.failed)} | ${fmt(r.loadAvg1, 2)} |`;
     }),
     '',
-    ...machineSection(
-      s.machine,
-      versions.map(([k, v]) => [k ?? '', v ?? '']),
-      s.flags,
-    ),
+    ...machineSection(s.machine, versions, s.flags),
     'How to read it: see "STARTTLS to the relay" in `benchmarks/README.md`.',
     '',
   ].join('\n');
@@ -274,7 +275,7 @@ export async function runTlsMode(s: TlsSetup): Promise<number> {
     }
     s.machine.loadAvgEnd = loadavg();
     const summary = summarizeTls(runs);
-    const versions = [
+    const versions: [string, string][] = [
       [
         'smtp-server (sink) / nodemailer',
         `${packageVersion('smtp-server')} / ${packageVersion('nodemailer')}`,
