@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 let clkTck: number | undefined;
 /** Clock ticks per second of /proc/<pid>/stat times: asked once; 100 on mainstream Linux builds. */
-function ticksPerSecond(): number {
+export function ticksPerSecond(): number {
   if (clkTck === undefined) {
     const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim());
     clkTck = Number.isInteger(n) && n > 0 ? n : 100;

@@ -11,6 +11,7 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -49,8 +50,27 @@ function mainProfile(dir: string): string | undefined {
   return files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
 }
 
-/** Markdown summary of every process folder under `profilesDir`; busy time only (idle left out). */
-export function summarizeProfiles(profilesDir: string, top = 25): string {
+/** A span of the monotonic clock (µs, as `process.hrtime` and V8's profiles count it). */
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
+}
+
+/** Now on the clock CPU profiles use (µs), to mark a window for `summarizeProfiles`. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * Markdown summary of every process folder under `profilesDir`; busy time only (idle left out).
+ * With `windowOf`, each process counts only the samples inside the window it answers for the
+ * folder's name, and the summary gives its busy share of that window.
+ */
+export function summarizeProfiles(
+  profilesDir: string,
+  top = 25,
+  windowOf?: (processName: string) => ProfileWindow | undefined,
+): string {
   if (!existsSync(profilesDir)) return '';
   const out: string[] = ['# CPU profiles (share of busy time, idle excluded)', ''];
   for (const name of readdirSync(profilesDir).sort()) {
@@ -59,8 +79,15 @@ export function summarizeProfiles(profilesDir: string, top = 25): string {
     const file = mainProfile(dir);
     if (!file) continue;
     const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const window = windowOf?.(name);
     const byNode = new Map<number, number>();
-    p.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+    let at = p.startTime;
+    p.samples.forEach((id, i) => {
+      const dt = p.timeDeltas[i] ?? 0;
+      at += dt;
+      if (window && (at < window.fromUs || at > window.toUs)) return;
+      byNode.set(id, (byNode.get(id) ?? 0) + dt);
+    });
     const byOwner = new Map<string, number>();
     const byFn = new Map<string, number>();
     let busy = 0;
@@ -75,7 +102,15 @@ export function summarizeProfiles(profilesDir: string, top = 25): string {
         `${cf.functionName || '(anonymous)'} ${cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : ''}`.trim();
       byFn.set(fn, (byFn.get(fn) ?? 0) + t);
     }
-    out.push(`## ${name}: ${(busy / 1e6).toFixed(1)} s busy`, '', `Profile: \`${file}\``, '');
+    const inWindow = window
+      ? ` of a ${((window.toUs - window.fromUs) / 1e6).toFixed(2)} s window (${((100 * busy) / (window.toUs - window.fromUs)).toFixed(0)}% of a core)`
+      : '';
+    out.push(
+      `## ${name}: ${(busy / 1e6).toFixed(1)} s busy${inWindow}`,
+      '',
+      `Profile: \`${file}\``,
+      '',
+    );
     out.push('| share | package |', '| ---: | --- |', ...table(byOwner, busy, 15), '');
     out.push('| share | function (self time) |', '| ---: | --- |', ...table(byFn, busy, top), '');
   }

@@ -6,8 +6,9 @@ import { DEFAULT_RENDER_LIMITS, type RenderLimits } from '@volley/message';
 import type { Reader } from './reader.ts';
 
 /**
- * Loop iterations, output characters and CPU time (ms) one recipient's render may take; the
- * defaults (10,000, 4 MiB, 50 ms) and why are @volley/message's DEFAULT_RENDER_LIMITS.
+ * Loop iterations, output characters and CPU time (ms) one recipient's render may take, and the
+ * tags a campaign's templates may hold; the defaults (10,000, 4 MiB, 50 ms, 2,000) and why are
+ * @volley/message's DEFAULT_RENDER_LIMITS.
  */
 export type TemplateLimits = RenderLimits;
 
@@ -18,6 +19,7 @@ export const TEMPLATE_LIMIT_SETTINGS = {
   iterations: 'VOLLEY_TEMPLATE_MAX_ITERATIONS',
   output: 'VOLLEY_TEMPLATE_MAX_OUTPUT',
   time: 'VOLLEY_TEMPLATE_TIME_BUDGET',
+  tags: 'VOLLEY_TEMPLATE_MAX_TAGS',
 } as const;
 
 /** V8's longest string is about 2^29 characters: no render can produce more. */
@@ -50,6 +52,13 @@ export function templateLimits(r: Reader): TemplateLimits {
       "the characters one recipient's render may produce (subject, HTML and text together)",
     ),
     timeBudgetMs,
+    maxTags: r.int(
+      TEMPLATE_LIMIT_SETTINGS.tags,
+      d.maxTags,
+      10,
+      1_000_000,
+      "the tags ({{…}}) a campaign's templates may hold together; each sender compiles them once per campaign, synchronously, at up to 0.1 ms a tag",
+    ),
   };
 }
 

@@ -18,8 +18,9 @@ describe('render budget settings', () => {
       VOLLEY_TEMPLATE_MAX_ITERATIONS: '50000',
       VOLLEY_TEMPLATE_MAX_OUTPUT: '1048576',
       VOLLEY_TEMPLATE_TIME_BUDGET: '20ms',
+      VOLLEY_TEMPLATE_MAX_TAGS: '500',
     };
-    const set = { maxIterations: 50_000, maxOutput: 1_048_576, timeBudgetMs: 20 };
+    const set = { maxIterations: 50_000, maxOutput: 1_048_576, timeBudgetMs: 20, maxTags: 500 };
     assert.deepEqual(loadApiConfig(env).templateLimits, set);
     assert.deepEqual(loadSenderConfig(env).templateLimits, set);
     for (const name of Object.keys(env).filter((n) => n.startsWith('VOLLEY_TEMPLATE_'))) {
@@ -34,15 +35,20 @@ describe('render budget settings', () => {
         VOLLEY_TEMPLATE_MAX_ITERATIONS: '50',
         VOLLEY_TEMPLATE_MAX_OUTPUT: 'lots',
         VOLLEY_TEMPLATE_TIME_BUDGET: '1m',
+        VOLLEY_TEMPLATE_MAX_TAGS: '5',
       }),
     );
-    assert.equal(p.length, 3, p.join('\n'));
+    assert.equal(p.length, 4, p.join('\n'));
     assert.match(p[0] ?? '', /^VOLLEY_TEMPLATE_TIME_BUDGET="1m" must be from 1ms to 10s/);
     assert.match(
       p[1] ?? '',
       /^VOLLEY_TEMPLATE_MAX_ITERATIONS="50" must be a whole number from 100 to 100000000: .* a loop over an ordinary list would fail every recipient/,
     );
     assert.match(p[2] ?? '', /^VOLLEY_TEMPLATE_MAX_OUTPUT="lots" must be a whole number from 1024/);
+    assert.match(
+      p[3] ?? '',
+      /^VOLLEY_TEMPLATE_MAX_TAGS="5" must be a whole number from 10 to 1000000: .*each sender compiles them once per campaign/,
+    );
     assert.match(
       problems(() => loadApiConfig({ ...base, VOLLEY_TEMPLATE_TIME_BUDGET: 'soon' }))[0] ?? '',
       /^VOLLEY_TEMPLATE_TIME_BUDGET="soon" is not a duration/,

@@ -14,7 +14,7 @@ import { ColdStarts, RateAdmission } from './admission.ts';
 import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
 import type { Deliverer } from './deliver.ts';
 import type { Expander } from './expansion.ts';
-import { DEMOTED_RUN_MS, DemotedRuns } from './render-cost.ts';
+import { DemotedRuns, renderAllowance } from './render-cost.ts';
 import type { Retries } from './retry.ts';
 import { PARK_RECHECK_MS, capWaitMs } from './timing.ts';
 
@@ -105,7 +105,7 @@ export class BatchSender {
     const waiting: BatchRecipient[] = [];
     /** Not rendered: their campaign is demoted and this run has spent what it may on it. */
     const later: BatchRecipient[] = [];
-    const mayRender = this.renderAllowance(rt, job);
+    const mayRender = renderAllowance(rt.renderCost, Boolean(job.opts.priority));
     const signals: FinalizeResult[] = [];
     let sendable: BatchRecipient[] = [];
     const skipped: Promise<FinalizeResult>[] = [];
@@ -252,18 +252,6 @@ export class BatchSender {
       metrics.batchActive(capped, -1);
       if (plan && capped) this.o.slots?.leave(plan.key);
     }
-  }
-
-  /**
-   * Whether this run may render another message of its campaign. Yes while the campaign is not
-   * demoted. Once it is, a batch at normal priority renders no more (the rest go to the back),
-   * and a demoted batch renders until it has spent DEMOTED_RUN_MS over budget.
-   */
-  private renderAllowance(rt: CampaignRuntime, job: Job<SendBatchJob>): () => boolean {
-    const cost = rt.renderCost;
-    const demotedRun = Boolean(job.opts.priority);
-    const before = cost.totalMs;
-    return () => !cost.demoted || (demotedRun && cost.totalMs - before < DEMOTED_RUN_MS);
   }
 
   private announceDemotion(rt: CampaignRuntime): void {

@@ -9,7 +9,13 @@ import { RelayPool } from '@volley/smtp';
 import { cpuTimeMs, startCaptureServer, type CaptureServer } from '@volley/testkit';
 import { Deliverer, compileCampaign, type CampaignSource } from '../src/index.ts';
 import type { Delivery } from '../src/deliver.ts';
-import { DEMOTED_RUN_MS, DemotedRuns, RenderCost } from '../src/render-cost.ts';
+import {
+  DEMOTED_RUN_MS,
+  DEMOTED_SHARE,
+  DemotedRuns,
+  RenderCost,
+  renderAllowance,
+} from '../src/render-cost.ts';
 
 let sink: CaptureServer;
 let relay: RelayPool;
@@ -220,10 +226,11 @@ describe('a demoted campaign', () => {
     }
   });
 
-  test('runs of demoted batches are spaced so that together they take a tenth of the sender', () => {
+  test('runs of demoted batches are spaced so that together they take a twentieth of the sender', () => {
+    assert.equal(DEMOTED_SHARE, 0.05);
     let now = 1_000_000;
     const runs = new DemotedRuns(() => now);
-    const spacing = DEMOTED_RUN_MS / 0.1;
+    const spacing = DEMOTED_RUN_MS / DEMOTED_SHARE;
     // Batches set aside at the same moment come back one after the other.
     assert.deepEqual(
       [runs.reserve(), runs.reserve(), runs.reserve()],
@@ -239,12 +246,36 @@ describe('a demoted campaign', () => {
   test('a demoted run that took longer than its CPU (a loaded machine) spaces the next by its wall time', () => {
     let now = 1_000_000;
     const runs = new DemotedRuns(() => now);
-    // 100 ms of CPU took 700 ms of wall time: the runs after it keep nine times that free.
+    // 100 ms of CPU took 700 ms of wall time: the runs after it keep 19 times that free.
     runs.ran(7 * DEMOTED_RUN_MS);
-    assert.equal(runs.reserve(), (7 * DEMOTED_RUN_MS) / 0.1);
+    assert.equal(runs.reserve(), (7 * DEMOTED_RUN_MS) / DEMOTED_SHARE);
     // A run quicker than its CPU budget (it rendered little) does not shorten the spacing.
     now += 1_000_000;
     runs.ran(DEMOTED_RUN_MS / 4);
-    assert.equal(runs.reserve(), DEMOTED_RUN_MS / 0.1);
+    assert.equal(runs.reserve(), DEMOTED_RUN_MS / DEMOTED_SHARE);
+  });
+
+  test('a demoted batch renders two over budget a run, also on a sender that has not seen its campaign', () => {
+    const now = 1_000_000;
+    /** Renders, each 50 ms over budget, until the run may render no more. */
+    const rendersOf = (cost: RenderCost, demotedRun: boolean) => {
+      const may = renderAllowance(cost, demotedRun);
+      let n = 0;
+      for (; n < 100 && may(); n++) cost.overBudget(50);
+      return n;
+    };
+    // A sender new to the campaign: not demoted here, but the batch's priority says it was.
+    const fresh = new RenderCost(() => now);
+    assert.equal(fresh.demoted, false);
+    assert.equal(rendersOf(fresh, true), DEMOTED_RUN_MS / 50);
+    // On the sender that demoted it, the same bound, run after run.
+    const seen = new RenderCost(() => now);
+    seen.overBudget(300);
+    assert.equal(rendersOf(seen, true), DEMOTED_RUN_MS / 50);
+    assert.equal(rendersOf(seen, true), DEMOTED_RUN_MS / 50);
+    // A batch at normal priority renders until its campaign is demoted here, then none.
+    const normal = new RenderCost(() => now);
+    assert.equal(rendersOf(normal, false), 3);
+    assert.equal(rendersOf(normal, false), 0);
   });
 });

@@ -14,18 +14,27 @@ export interface RenderLimits {
   maxOutput: number;
   /** Milliseconds the render may take. */
   timeBudgetMs: number;
+  /**
+   * Tags (`{{…}}`, block ends and `{{else}}` included) in the campaign's templates together.
+   * Not a cost per recipient: it bounds compiling, which each sender does once per campaign,
+   * synchronously, at up to 0.1 ms a tag (template-cost.ts).
+   */
+  maxTags: number;
 }
 
 /**
  * A normal newsletter uses a few hundred iterations, a few hundred kilobytes and well under a
  * millisecond; these leave room for ten times that and still stop a hostile render within
  * milliseconds. The output budget holds the largest templates the API accepts (1 MiB of HTML and
- * 1 MiB of text) twice over.
+ * 1 MiB of text) twice over. A newsletter holds tens to a few hundred tags, repeated parts going
+ * through `{{#each}}`; 2,000 tags compile in up to about 0.2 s per sender, while the 1 MiB the
+ * API accepts could hold 200,000 (`{{a}}` repeated), 10 to 20 s of a sender doing nothing else.
  */
 export const DEFAULT_RENDER_LIMITS: Readonly<RenderLimits> = {
   maxIterations: 10_000,
   maxOutput: 4 * 1024 * 1024,
   timeBudgetMs: 50,
+  maxTags: 2_000,
 };
 
 export type BudgetLimit = 'iterations' | 'output' | 'time';

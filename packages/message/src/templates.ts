@@ -1,6 +1,6 @@
 import type Handlebars from 'handlebars';
 import { DEFAULT_RENDER_LIMITS, meteredEnvironment, type RenderLimits } from './render-budget.ts';
-import { TemplateCostError, checkTemplateCost } from './template-cost.ts';
+import { TemplateCostError, checkTagCount, checkTemplateCost } from './template-cost.ts';
 import { TemplateError } from './template-error.ts';
 
 export { TemplateError } from './template-error.ts';
@@ -237,6 +237,11 @@ const FIELDS = ['subject', 'html', 'text'] as const;
  * than the output budget holds.
  */
 function parseAll(t: CampaignTemplates, limits: RenderLimits): ParsedTemplates {
+  // Before parsing, which costs by the tag as compiling does.
+  checkTagCount(
+    FIELDS.map((f) => [f, t[f]] as const),
+    limits.maxTags,
+  );
   const ast: ParsedTemplates = {
     subject: parse('subject', t.subject),
     html: t.html === undefined ? undefined : parse('html', t.html),
@@ -257,6 +262,7 @@ function parseAll(t: CampaignTemplates, limits: RenderLimits): ParsedTemplates {
       largest.field,
       `the templates hold ${text} characters of text (${largest.chars} here), more than the output budget of ${limits.maxOutput} a recipient`,
       undefined,
+      'output',
     );
   }
   return ast;

@@ -161,6 +161,35 @@ describe('the hostile-template set, refused at submit', () => {
     );
   });
 
+  test('more tags than the limit are refused at the first one past it, before parsing', () => {
+    const limits = { ...DEFAULT_RENDER_LIMITS, maxTags: 10 };
+    // 10 tags across the three parts: a triple stash is one tag, a block two, {{else}} one.
+    const fits = {
+      subject: 'Hi {{name}}',
+      html: '<p>{{{body}}}</p>\n{{#if vip}}VIP{{else}}{{name}}{{/if}}',
+      text: '{{name}} {{#each a}}{{this}}{{/each}}',
+    };
+    validateTemplates(fits, limits);
+    compileCampaignTemplates(fits, limits);
+    // One more, after which the text would not even parse: the count comes first.
+    assertCostly(
+      { ...fits, text: `${fits.text}\n {{more}} {{#if}` },
+      'text',
+      { line: 2, column: 2, block: '{{more}}' },
+      /^line 2, column 2: \{\{more\}\} is tag 11: the templates may hold 10 tags \(\{\{…\}\}, block ends and \{\{else\}\} included\) together, since every sender compiles them/,
+      limits,
+    );
+    // The default: 2,000, about 0.2 s of compiling per sender at most.
+    const blocks = (n: number) => '{{#if a}}{{/if}}'.repeat(n);
+    validateTemplates({ subject: '{{a}}{{b}}', html: blocks(999) });
+    assertCostly(
+      { subject: '{{a}}{{b}}', html: blocks(999), text: '{{c}}' },
+      'text',
+      { line: 1, column: 1, block: '{{c}}' },
+      /^line 1, column 1: \{\{c\}\} is tag 2001:/,
+    );
+  });
+
   test('the degree that is refused follows the iteration budget', () => {
     const twice = { subject: 's', html: '{{#each a}}{{#each ../a}}.{{/each}}{{/each}}' };
     validateTemplates(twice);
@@ -235,8 +264,9 @@ describe('the render budget, for variables that come later', () => {
   });
 
   test('work that neither loops nor writes much stops at the time budget', () => {
-    // 5,000 iterations of 2,000 empty blocks: within the other limits, 10 million blocks of work.
-    const html = `{{#each list}}${'{{#if @root.no}}{{/if}}'.repeat(2_000)}{{/each}}`;
+    // 5,000 iterations of 990 empty blocks: within the other limits (1,982 tags), 5 million
+    // blocks of work, several seconds unbounded.
+    const html = `{{#each list}}${'{{#if @root.no}}{{/if}}'.repeat(990)}{{/each}}`;
     assertOverBudget({ subject: 's', html }, { list: list(5_000) }, 'time', 'html');
   });
 

@@ -2,15 +2,31 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuTimeMs } from '@volley/testkit';
 import {
+  DEFAULT_RENDER_LIMITS,
   TemplateError,
   compileCampaignTemplates,
   validateTemplates,
   type CampaignTemplates,
+  type RenderLimits,
 } from '@volley/message';
 
+/**
+ * No limit on tags: the nesting checks are tested on their own, as they guard a deployment
+ * that raises VOLLEY_TEMPLATE_MAX_TAGS (the default refuses these templates by their tags).
+ */
+const ANY_TAGS: RenderLimits = { ...DEFAULT_RENDER_LIMITS, maxTags: Number.POSITIVE_INFINITY };
+
 /** Asserts that both validation and compilation refuse the templates, naming the field. */
-function assertRefused(t: CampaignTemplates, field: TemplateError['field'], detail?: RegExp): void {
-  for (const run of [() => validateTemplates(t), () => compileCampaignTemplates(t)]) {
+function assertRefused(
+  t: CampaignTemplates,
+  field: TemplateError['field'],
+  detail?: RegExp,
+  limits: RenderLimits = DEFAULT_RENDER_LIMITS,
+): void {
+  for (const run of [
+    () => validateTemplates(t, limits),
+    () => compileCampaignTemplates(t, limits),
+  ]) {
     assert.throws(run, (err: unknown) => {
       assert.ok(err instanceof TemplateError, `expected TemplateError, got ${String(err)}`);
       assert.equal(err.field, field);
@@ -45,13 +61,25 @@ describe('template validation', () => {
         { subject: 's', html: nested('{{#if a}}', '{{/if}}', 100_000) },
         'html',
         /nest more than 100/,
+        ANY_TAGS,
       );
-      assertRefused({ subject: nested('{{#each a}}', '{{/each}}', 5_000) }, 'subject', /nest/);
-      assertRefused({ subject: 's', text: nested('{{^a}}', '{{/a}}', 5_000) }, 'text', /nest/);
+      assertRefused(
+        { subject: nested('{{#each a}}', '{{/each}}', 5_000) },
+        'subject',
+        /nest/,
+        ANY_TAGS,
+      );
+      assertRefused(
+        { subject: 's', text: nested('{{^a}}', '{{/a}}', 5_000) },
+        'text',
+        /nest/,
+        ANY_TAGS,
+      );
       assertRefused(
         { subject: 's', text: '{{#if a}}' + '{{else if b}}y'.repeat(5_000) + '{{/if}}' },
         'text',
         /nest/,
+        ANY_TAGS,
       );
       assertRefused(
         {
@@ -60,16 +88,22 @@ describe('template validation', () => {
         },
         'html',
         /nest/,
+        ANY_TAGS,
       );
       // Unclosed blocks are as deep while the lexer reads them.
-      assertRefused({ subject: 's', html: '{{#if a}}'.repeat(100_000) }, 'html', /nest/);
+      assertRefused({ subject: 's', html: '{{#if a}}'.repeat(100_000) }, 'html', /nest/, ANY_TAGS);
+      // By default their tags alone refuse most of them, before anything is lexed.
+      assert.throws(
+        () => validateTemplates({ subject: 's', html: '{{#if a}}'.repeat(100_000) }),
+        /html template: line 1, column 18001: \{\{#if a\}\} is tag 2001/,
+      );
     });
     assert.ok(ms < 5_000, `refusing took ${ms} ms of CPU`);
   });
 
   test('comments cannot hide nesting from the depth check', () => {
     const src = '{{#if a}}{{!-- {{/if}} --}}{{! {{/if}} }}'.repeat(2_000) + '{{/if}}'.repeat(2_000);
-    assertRefused({ subject: 's', html: src }, 'html', /nest/);
+    assertRefused({ subject: 's', html: src }, 'html', /nest/, ANY_TAGS);
   });
 
   test('nesting up to the limit compiles and renders', () => {

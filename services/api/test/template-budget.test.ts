@@ -10,7 +10,7 @@ before(async () => {
     apiFixture({ bodyLimit: 4 * 1024 * 1024 }),
     // A tighter budget, to show that preview applies the configured one.
     apiFixture({
-      templateLimits: { maxIterations: 500, maxOutput: 10_000, timeBudgetMs: 50 },
+      templateLimits: { maxIterations: 500, maxOutput: 10_000, timeBudgetMs: 50, maxTags: 50 },
     }),
   ]);
 });
@@ -134,6 +134,32 @@ describe('submit refuses templates whose loops multiply', () => {
       res.json<Problem>().detail,
       /^body\.text line 1, column 12: .*over the budget of 500/,
     );
+  });
+});
+
+describe('submit refuses templates with more tags than every sender should compile', () => {
+  test('422 naming the field, the tag and the setting, and nothing is stored', async () => {
+    const before = await storedState(small);
+    // The small API allows 50 tags: 49 fit with the subject's, the 51st is refused.
+    const html = `<p>\n${'{{a}} '.repeat(49)}{{b}}</p>`;
+    await created(small, {
+      from: FROM,
+      subject: 'Hi',
+      html: html.replace('{{b}}', ''),
+      draft: true,
+    });
+    const withDraft = await storedState(small);
+    const res = await createCampaign(small, { from: FROM, subject: 'Hi {{name}}', html });
+    assert.equal(res.statusCode, 422, res.body);
+    const p = res.json<Problem>();
+    assert.equal(p.title, 'Template too costly');
+    assert.match(
+      p.detail,
+      /^body\.html line 2, column 295: \{\{b\}\} is tag 51: the templates may hold 50 tags .* \(VOLLEY_TEMPLATE_MAX_TAGS\)$/,
+    );
+    assert.equal(p.errors?.[0]?.path, 'body.html');
+    assert.notDeepEqual(withDraft, before);
+    assert.deepEqual(await storedState(small), withDraft);
   });
 });
 

@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { LIFECYCLE, applyLifecycle, enqueueExpand, type StoredAnswer } from '@volley/campaigns';
-import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
+import {
+  DEFAULT_TEMPLATE_LIMITS,
+  TEMPLATE_LIMIT_SETTINGS,
+  type TemplateLimits,
+} from '@volley/config';
 import {
   HeaderError,
   TemplateCostError,
@@ -42,9 +46,10 @@ const MAX_VARS_DEPTH = 32;
 
 /** A template refused for its cost: a 422 naming the field, the block and why. */
 export function templateCostProblem(err: TemplateCostError, path: string): ApiProblem {
-  return new ApiProblem(422, 'Template too costly', `${path} ${err.detail}`, [
-    { path, message: err.detail },
-  ]);
+  // The tag limit is a setting of its own; the others are told by the numbers in the detail.
+  const message =
+    err.limit === 'tags' ? `${err.detail} (${TEMPLATE_LIMIT_SETTINGS.tags})` : err.detail;
+  return new ApiProblem(422, 'Template too costly', `${path} ${message}`, [{ path, message }]);
 }
 
 /**
