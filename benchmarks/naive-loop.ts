@@ -7,6 +7,7 @@
  * start-up and module loading stay out of the CPU figures), prints `done <json>` at the end
  * and then idles until SIGTERM, so the harness can read its CPU time from /proc.
  */
+import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { compileCampaignTemplates } from '@volley/message';
 import type { NaiveConfig } from './lib/naive-config.ts';
@@ -33,6 +34,8 @@ const transport = nodemailer.createTransport({
   // reconnecting every 100 messages (nodemailer's default).
   maxMessages: Infinity,
   ...(cfg.dkim ? { dkim: cfg.dkim } : {}),
+  // STARTTLS, when the sink offers it, verified against the run's own certificate.
+  ...(cfg.caPath ? { tls: { ca: [readFileSync(cfg.caPath)] } } : {}),
 });
 
 async function run(): Promise<void> {

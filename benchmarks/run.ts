@@ -3,15 +3,14 @@
  * API, N senders, Redis) into Postfix's smtp-sink, next to two baselines measured in the same
  * run and interleaved with it. See benchmarks/README.md for what each figure means.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { findRedisServer } from '@volley/redis';
-import { ROOT } from '@volley/runtime';
 import { BENCH_CLI, type BenchOptions } from './lib/args.ts';
 import { throughputChart } from './lib/chart.ts';
 import { log } from './lib/log.ts';
-import { commandOutput, describeMachine } from './lib/machine.ts';
+import { commandOutput, describeMachine, packageVersion } from './lib/machine.ts';
 import { runMain } from './lib/main.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { flagLine, markdown, summarize, type Environment, type Notice } from './lib/report.ts';
@@ -23,19 +22,10 @@ import { policyFor } from './lib/conformance.ts';
 import { prepareDkim, type DkimSetup } from './lib/dkim.ts';
 import { runMetricsAb } from './lib/metrics-ab.ts';
 import { runRealistic } from './lib/realistic.ts';
+import { runTlsMode } from './lib/tls-mode.ts';
+import { campaignRun, naiveRun } from './lib/mode.ts';
 import { realisticRecipients } from './lib/realistic-workload.ts';
 import { recipients, sampleMessage, templatesOfSize } from './lib/workload.ts';
-
-function packageVersion(name: string): string {
-  try {
-    const pkg = JSON.parse(
-      readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
-    ) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 function environment(): Environment {
   const redisBin = findRedisServer();
@@ -92,7 +82,8 @@ function notices(o: BenchOptions, dkim: DkimSetup | undefined): Notice[] {
 
 async function main(): Promise<number> {
   const o = BENCH_CLI.parseOrExit(process.argv.slice(2));
-  checkPostfixTools();
+  // The STARTTLS mode's sink is smtp-server: smtp-sink and smtp-source cannot do TLS.
+  if (!o.tls) checkPostfixTools();
   requireRedisServer();
   const senderEnv = senderTuning();
   // Each sender holds this many connections to the sink (the engine's default is 10).
@@ -140,6 +131,7 @@ async function main(): Promise<number> {
       stamp,
     };
     if (o.metricsAb) return await runMetricsAb({ ...mode, policy });
+    if (o.tls) return await runTlsMode({ ...mode, policy, naiveDkim: dkim?.naive });
     if (o.workload === 'realistic') {
       if (!policy) throw new Error('a realistic workload runs under a shaping policy');
       return await runRealistic({ ...mode, policy });
@@ -179,31 +171,14 @@ async function main(): Promise<number> {
       runs.push(wire);
       show(wire);
       log(`repetition ${rep}/${o.reps}: naive nodemailer loop (${o.naiveMessages} messages)`);
-      const naive = await runNaive({
-        rep,
-        messages: o.naiveMessages,
-        size: o.size,
-        domains: o.domains,
-        poolSize: 10,
-        timeoutS: o.timeoutS,
-        dkim: dkim?.naive,
-      });
+      const naive = await runNaive({ ...naiveRun(o, rep), dkim: dkim?.naive });
       runs.push(naive);
       show(naive);
       log(
         `repetition ${rep}/${o.reps}: Volley (1 API, ${o.senders} senders, ${o.recipients} recipients)`,
       );
       const volley = await runVolley(
-        {
-          rep,
-          recipients: o.recipients,
-          senders: o.senders,
-          body,
-          senderEnv,
-          timeoutS: o.timeoutS,
-          profileDir,
-          policy,
-        },
+        { ...campaignRun({ o, body, senderEnv }, rep), profileDir, policy },
         (v) => (env.redis = v),
       );
       runs.push(volley);

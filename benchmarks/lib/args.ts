@@ -38,6 +38,11 @@ export interface BenchOptions {
    * the rate, instead of the baselines (benchmarks/lib/realistic.ts).
    */
   workload: Workload;
+  /**
+   * STARTTLS to the relay: each repetition runs the campaign against the smtp-server sink plain
+   * and with STARTTLS, and the naive loop over STARTTLS, instead of the baselines (tls-mode.ts).
+   */
+  tls: boolean;
 }
 
 /** Pairs of on and off runs the metrics A/B needs: a cost of a few percent hides in fewer. */
@@ -122,6 +127,11 @@ export const BENCH_CLI = defineCli(
       'V8 CPU profiles of the API and senders, with a summary, in\n' +
         'benchmarks/results/tmp/profiles/<time>/ (profiling slows them)',
     ),
+    tls: flag.switch(
+      'what STARTTLS to the relay costs: each repetition runs the campaign against\n' +
+        'an smtp-server sink plain and with STARTTLS (a certificate made for the run;\n' +
+        'the order alternating), and the naive loop over STARTTLS; no wire baseline',
+    ),
     'metrics-ab': flag.switch(
       'what the send-path metrics cost: each repetition runs the campaign with\n' +
         `VOLLEY_SEND_METRICS=on and off (no baselines); at least ${MIN_AB_REPS} repetitions`,
@@ -149,6 +159,11 @@ export const BENCH_CLI = defineCli(
     if (realistic && v['metrics-ab']) {
       throw new FlagError('--workload realistic and --metrics-ab are separate modes: choose one');
     }
+    if (v.tls && (realistic || v['metrics-ab'])) {
+      throw new FlagError(
+        `--tls and ${realistic ? '--workload realistic' : '--metrics-ab'} are separate modes: choose one`,
+      );
+    }
     return {
       quick: v.quick,
       senders: v.senders,
@@ -168,6 +183,7 @@ export const BENCH_CLI = defineCli(
       profile: v.profile,
       metricsAb: v['metrics-ab'],
       workload: v.workload,
+      tls: v.tls,
     };
   },
 );

@@ -56,6 +56,8 @@ export interface DeploymentOptions {
   senders: number;
   /** Port of the SMTP server on 127.0.0.1 the senders relay to. */
   relayPort: number;
+  /** Parameters of the relay URL (`?ca=FILE` for a sink with the run's certificate). @defaultValue '' */
+  relayQuery?: string;
   /** Variables of every service, beyond Redis, the key prefix and metrics on a free port. */
   env?: Record<string, string>;
   apiEnv?: Record<string, string>;
@@ -142,7 +144,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
         runtime,
         env: {
           ...common,
-          VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${o.relayPort}`,
+          VOLLEY_SMTP_RELAY: `smtp://127.0.0.1:${o.relayPort}${o.relayQuery ?? ''}`,
           VOLLEY_HELO_NAME: 'bench.example',
           // Nothing is in flight once the campaign has completed; a short drain keeps teardown quick.
           VOLLEY_DRAIN_TIMEOUT: '5s',

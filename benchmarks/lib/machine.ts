@@ -1,6 +1,8 @@
 /** What a result was measured on: the machine, the commit, and how busy the machine was. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, type } from 'node:os';
+import { join } from 'node:path';
 import { ROOT } from '@volley/runtime';
 import { fmt } from './format.ts';
 
@@ -20,6 +22,18 @@ export interface Machine {
 export function commandOutput(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
   return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The installed version of an npm package, or `unknown`. */
+export function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** The commit measured, and how many paths were uncommitted: work in progress changes the engine. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Policy } from '@volley/shaping';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
-import { jsonHead, type ModeSetup } from './mode.ts';
+import { campaignRun, jsonHead, type ModeSetup } from './mode.ts';
 import { writeReport } from './results.ts';
 import { machineSection } from './machine.ts';
 import { runVolley } from './runs.ts';
@@ -121,12 +121,8 @@ export async function runMetricsAb(s: MetricsAbSetup): Promise<number> {
       log(`repetition ${rep}/${o.reps}: Volley with VOLLEY_SEND_METRICS=${arm}`);
       const r = await runVolley(
         {
-          rep,
-          recipients: o.recipients,
-          senders: o.senders,
-          body: s.body,
+          ...campaignRun(s, rep),
           senderEnv: { ...s.senderEnv, VOLLEY_SEND_METRICS: arm },
-          timeoutS: o.timeoutS,
           policy: s.policy,
         },
         (v) => (s.machine.redis = v),

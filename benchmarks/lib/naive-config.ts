@@ -1,6 +1,8 @@
 /** What run.ts hands the naive loop (in `BENCH_NAIVE`, as JSON). */
 export interface NaiveConfig {
   port: number;
+  /** The sink's certificate, trusted for STARTTLS (nodemailer uses it whenever it is offered). */
+  caPath?: string | undefined;
   messages: number;
   size: number;
   domains: number;

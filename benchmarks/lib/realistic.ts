@@ -12,7 +12,7 @@ import { resolveRule, type Policy } from '@volley/shaping';
 import type { Conformance } from './conformance.ts';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
-import { jsonHead, type ModeSetup } from './mode.ts';
+import { campaignRun, jsonHead, type ModeSetup } from './mode.ts';
 import { writeReport } from './results.ts';
 import { machineSection } from './machine.ts';
 import { runVolley } from './runs.ts';
@@ -132,12 +132,7 @@ export async function runRealistic(s: RealisticSetup): Promise<number> {
     let limits: LimitReport | undefined;
     const r = await runVolley(
       {
-        rep,
-        recipients: o.recipients,
-        senders: o.senders,
-        body: s.body,
-        senderEnv: s.senderEnv,
-        timeoutS: o.timeoutS,
+        ...campaignRun(s, rep),
         policy: s.policy,
         onSent: (byDomain, submittedAt) => (limits = limitReport(s.policy, byDomain, submittedAt)),
       },

@@ -317,6 +317,7 @@ export function flagLine(o: BenchOptions): string {
     `--domain-limits ${o.domainLimits}`,
     o.metricsAb ? '--metrics-ab' : '',
     o.workload === 'uniform' ? '' : `--workload ${o.workload}`,
+    o.tls ? '--tls' : '',
   ]
     .filter(Boolean)
     .join(' ');

@@ -1,5 +1,5 @@
 /** Where a benchmark's results go, and the `--out` flag that chooses it. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ROOT } from '@volley/runtime';
 import { flag } from './flags.ts';
@@ -33,6 +33,13 @@ export function openResults(out: string): ResultsPlace {
   mkdirSync(dir, { recursive: true });
   const startedAt = new Date().toISOString();
   return { dir, startedAt, stamp: fileStamp(startedAt) };
+}
+
+/** A fresh folder under results/tmp for one run's scratch files (git ignores it); the caller deletes it. */
+export function scratchDir(prefix: string): string {
+  const parent = join(ROOT, TMP);
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, `${prefix}-`));
 }
 
 /** A folder for V8 CPU profiles: large and machine-specific, so under results/tmp. */

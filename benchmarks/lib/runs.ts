@@ -1,7 +1,8 @@
 /**
  * The three kinds of run, each against a fresh smtp-sink: the wire ceiling (smtp-source), the
  * naive nodemailer loop, and Volley deployed as separate processes (one API, N senders, Redis).
- * Each returns the same measurements, taken the same way, so they can be compared.
+ * Each returns the same measurements, taken the same way, so they can be compared. The naive
+ * loop and Volley can send to the smtp-server sink instead, plain or with STARTTLS (`--tls`).
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +16,15 @@ import { PREFIX, startDeployment, STOP_GRACE_MS, type Deployment } from './deplo
 import { log } from './log.ts';
 import type { NaiveConfig } from './naive-config.ts';
 import { cpuOf, cpuSeconds, peakRssBytes } from './proc-stats.ts';
-import { SMTP_SOURCE, startSink } from './sink.ts';
+import {
+  openSink,
+  relayQuery,
+  sinkStats,
+  SMTP_SOURCE,
+  startSink,
+  type SinkChoice,
+} from './sink.ts';
+import type { TlsSinkStats } from './tls-sink.ts';
 import {
   percentileSorted,
   steadyRate,
@@ -49,6 +58,8 @@ export interface RunResult {
   cpuPer1000: Record<string, number>;
   wallS: number;
   volley?: VolleyDetails;
+  /** What the smtp-server sink counted (sessions, TLS), read at the end of the run; smtp-sink counts nothing. */
+  sinkStats?: TlsSinkStats;
 }
 
 export interface VolleyDetails {
@@ -222,14 +233,17 @@ export interface NaiveOptions {
   timeoutS: number;
   /** nodemailer's DKIM options; none sends unsigned. */
   dkim?: NaiveConfig['dkim'];
+  /** The receiver. @defaultValue smtp-sink */
+  sink?: SinkChoice | undefined;
 }
 
 export async function runNaive(o: NaiveOptions): Promise<RunResult> {
-  const sink = await startSink();
+  const sink = await openSink(o.sink);
   let loop: ChildHandle | undefined;
   try {
     const cfg: NaiveConfig = {
       dkim: o.dkim,
+      caPath: o.sink?.kind === 'smtp-server' ? o.sink.tls?.certPath : undefined,
       port: sink.port,
       messages: o.messages,
       size: o.size,
@@ -271,7 +285,10 @@ export async function runNaive(o: NaiveOptions): Promise<RunResult> {
       process.stderr.write(
         `bench: naive loop: ${done.failed} sends failed, first: ${done.firstError}\n`,
       );
-    return result('naive', o.rep, startedAt, samples, done.sent, done.failed, cpu);
+    const run = result('naive', o.rep, startedAt, samples, done.sent, done.failed, cpu);
+    const counted = await sinkStats(sink);
+    if (counted) run.sinkStats = counted;
+    return run;
   } finally {
     await loop?.stop('SIGTERM', STOP_GRACE_MS);
     await sink.proc.stop('SIGTERM', STOP_GRACE_MS);
@@ -298,6 +315,8 @@ export interface VolleyOptions {
   runtime?: ServiceRuntime | undefined;
   /** A Redis Cluster of this many masters instead of one Redis. @defaultValue 0 (one Redis) */
   clusterMasters?: number | undefined;
+  /** The receiver. @defaultValue smtp-sink */
+  sink?: SinkChoice | undefined;
   /**
    * Called with each recipient domain's acceptance times (epoch ms) and the submit time, for a
    * mode that reads more from them than the run's own figures (`--workload realistic`).
@@ -425,13 +444,14 @@ export async function runVolley(
   o: VolleyOptions,
   onVersion?: (v: string) => void,
 ): Promise<RunResult> {
-  const sink = await startSink();
+  const sink = await openSink(o.sink);
   let volley: Deployment | undefined;
   let client: RedisClient | undefined;
   try {
     volley = await startDeployment({
       senders: o.senders,
       relayPort: sink.port,
+      relayQuery: relayQuery(o.sink),
       apiEnv: {
         VOLLEY_MAX_INLINE_RECIPIENTS: String(Math.max(10_000, o.recipients)),
         // Twice the body leaves room for the JSON of a larger --size without hitting the limit.
@@ -446,7 +466,7 @@ export async function runVolley(
     });
     const { redisNodes, api, senders, base, auth } = volley;
     log(
-      `    pids: redis ${redisNodes.map((r) => r.pid).join(' ')}, smtp-sink ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
+      `    pids: redis ${redisNodes.map((r) => r.pid).join(' ')}, ${sink.proc.name} ${sink.proc.pid}, api ${api.pid}, senders ${senders.map((s) => s.pid).join(' ')}`,
     );
     client = connectRedis(volley.redisUrl, { name: 'volley-bench', cluster: volley.redisCluster });
     onVersion?.(await redisVersion(client));
@@ -522,6 +542,8 @@ export async function runVolley(
     const sent = counts.sent ?? 0;
     const total = counts.total ?? o.recipients;
     const run = result('volley', o.rep, submittedAt, samples, sent, total - sent, cpu);
+    const counted = await sinkStats(sink);
+    if (counted) run.sinkStats = counted;
 
     const { times, byDomain } = await sentTimes(client, keys, id ?? '');
     o.onSent?.(byDomain, submittedAt);

@@ -145,6 +145,7 @@ describe('the benchmark commands', () => {
       profile: false,
       metricsAb: false,
       workload: 'uniform',
+      tls: false,
     });
     assert.deepEqual(BENCH_CLI.parse(['--quick']), {
       quick: true,
@@ -163,6 +164,7 @@ describe('the benchmark commands', () => {
       profile: false,
       metricsAb: false,
       workload: 'uniform',
+      tls: false,
     });
   });
 
@@ -197,6 +199,16 @@ describe('the benchmark commands', () => {
     assert.throws(
       () => BENCH_CLI.parse(['--metrics-ab', '--reps', '2']),
       /--metrics-ab needs --reps 3 or more/,
+    );
+  });
+
+  test('npm run bench --tls: a mode of its own, apart from --metrics-ab and a realistic list', () => {
+    const t = BENCH_CLI.parse(['--tls', '--quick']);
+    assert.deepEqual(t === 'help' ? t : [t.tls, t.reps, t.recipients], [true, 1, 20_000]);
+    assert.throws(() => BENCH_CLI.parse(['--tls', '--metrics-ab']), /--tls and --metrics-ab/);
+    assert.throws(
+      () => BENCH_CLI.parse(['--tls', '--workload', 'realistic']),
+      /--tls and --workload realistic are separate modes/,
     );
   });
 
