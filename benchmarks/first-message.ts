@@ -20,6 +20,7 @@ import { SMTPServer } from 'smtp-server';
 import { connectRedis } from '@volley/redis';
 import { requireRedisServer, startDeployment, type Deployment } from './lib/deployment.ts';
 import { defineCli, flag } from './lib/flags.ts';
+import { benchApi } from './lib/api.ts';
 import { fmt } from './lib/format.ts';
 import { log } from './lib/log.ts';
 import { describeMachine, machineSection } from './lib/machine.ts';
@@ -134,21 +135,7 @@ interface Campaign {
 }
 
 function api(d: Deployment) {
-  const call = async (path: string, init: RequestInit = {}): Promise<unknown> => {
-    const res = await fetch(`${d.base}${path}`, {
-      ...init,
-      headers: { ...d.auth, ...(init.headers as Record<string, string> | undefined) },
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${text}`);
-    return JSON.parse(text) as unknown;
-  };
-  const post = (path: string, json: unknown) =>
-    call(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(json),
-    });
+  const { call, post } = benchApi(d);
   /** Polls until the campaign has ended: the next repetition starts from an idle engine. */
   const ended = async (id: string): Promise<void> => {
     const deadline = Date.now() + FIRST_MESSAGE_TIMEOUT_MS;

@@ -14,6 +14,7 @@ import { Keys } from '@volley/contracts';
 import { connectRedis, type RedisClient } from '@volley/redis';
 import { PREFIX, requireRedisServer, senderTuning, startDeployment } from './lib/deployment.ts';
 import { defineCli, flag } from './lib/flags.ts';
+import { benchApi } from './lib/api.ts';
 import { fmt } from './lib/format.ts';
 import { log } from './lib/log.ts';
 import { describeMachine, machineSection } from './lib/machine.ts';
@@ -249,24 +250,9 @@ async function runOnce(
     sink: [sink.proc.pid],
   });
   try {
-    const { base, auth } = deployment;
     client = connectRedis(deployment.redis.url, { name: 'volley-bench' });
     onVersion(await redisVersion(client));
-    const call = async (path: string, init?: RequestInit): Promise<unknown> => {
-      const res = await fetch(`${base}${path}`, {
-        ...init,
-        headers: { ...auth, ...(init?.headers as Record<string, string> | undefined) },
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${text}`);
-      return JSON.parse(text) as unknown;
-    };
-    const post = (path: string, json: unknown) =>
-      call(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(json),
-      });
+    const { call, post, createCampaign } = benchApi(deployment);
     const completed = async (id: string): Promise<Campaign> => {
       const deadline = Date.now() + o.timeoutS * 1000;
       for (;;) {
@@ -281,14 +267,7 @@ async function runOnce(
     // Both modes start from senders that have sent: the first messages of a fresh process run
     // cold (JIT, module loading), and alone the normal campaign would pay for that while beside
     // the costly campaign's batches had warmed the senders up first.
-    const warmId = (
-      (await call('/v1/campaigns', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body.warmUp,
-      })) as { id: string }
-    ).id;
-    await completed(warmId);
+    await completed(await createCampaign(body.warmUp));
 
     let hostileId: string | undefined;
     if (mode === 'beside') {
@@ -304,13 +283,7 @@ async function runOnce(
       });
       await post(`/v1/campaigns/${hostileId}/start`, {});
     }
-    const id = (
-      (await call('/v1/campaigns', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body.normal,
-      })) as { id: string }
-    ).id;
+    const id = await createCampaign(body.normal);
     const normal = await completed(id);
     const normalDone = Date.now();
     const times = (await sentTimes(client, new Keys(PREFIX), id)).times;
