@@ -40,6 +40,29 @@ export function normalizeLocalPart(local: string): string | undefined {
 }
 
 /**
+ * Distinct domains whose canonical form is remembered. The sender normalizes every recipient
+ * (twice: deliver and compose), its batches are per domain and lists concentrate on a few
+ * thousand domains; past this many the cache starts over, so unique domains cost no more memory.
+ */
+const MAX_DOMAINS = 10_000;
+/** Domain as written → canonical domain, or null when it is invalid. */
+const domains = new Map<string, string | null>();
+
+/**
+ * normalizeDomain through the cache: IDN to punycode (the WHATWG URL parser) and the label
+ * checks are the costly part of normalizing an address, and depend on the domain alone.
+ */
+function canonicalDomain(written: string): string | null {
+  let domain = domains.get(written);
+  if (domain === undefined) {
+    domain = normalizeDomain(written) ?? null;
+    if (domains.size >= MAX_DOMAINS) domains.clear();
+    domains.set(written, domain);
+  }
+  return domain;
+}
+
+/**
  * The address in canonical form (domain lower-cased, IDN to punycode, a non-ASCII local part
  * in NFC), or undefined if invalid.
  */
@@ -47,13 +70,18 @@ export function normalizeEmail(input: string): string | undefined {
   if (typeof input !== 'string' || input.length > 320) return undefined;
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1) return undefined;
-  const local = normalizeLocalPart(input.slice(0, at));
+  const writtenLocal = input.slice(0, at);
+  const local = normalizeLocalPart(writtenLocal);
   if (local === undefined) return undefined;
-  const domain = normalizeDomain(input.slice(at + 1));
-  if (!domain) return undefined;
-  const address = `${local}@${domain}`;
-  // Checked after punycode, which lengthens non-ASCII domains; in octets (RFC 6531 §3.3).
-  return Buffer.byteLength(address) > MAX_ADDRESS ? undefined : address;
+  const writtenDomain = input.slice(at + 1);
+  const domain = canonicalDomain(writtenDomain);
+  if (domain === null) return undefined;
+  // An address already canonical (every recipient the API stored) is returned as it is.
+  const address = domain === writtenDomain && local === writtenLocal ? input : `${local}@${domain}`;
+  // Checked after punycode, which lengthens non-ASCII domains; in octets (RFC 6531 §3.3). A
+  // character is at most 4 octets, so a short address needs no count.
+  const octets = address.length > MAX_ADDRESS / 4 ? Buffer.byteLength(address) : address.length;
+  return octets > MAX_ADDRESS ? undefined : address;
 }
 
 /** A domain name in canonical form (lower-cased, IDN to punycode), or undefined if invalid. */

@@ -114,6 +114,32 @@ describe('normalizeEmail', () => {
     assert.equal(normalizeEmail(idn), undefined);
     assert.ok(normalizeEmail(idn.slice(10)), 'the same domain with a shorter local part fits');
   });
+
+  test('answers the same for a domain seen before, and after more domains than it remembers', () => {
+    // Domains are remembered between calls: each pair is one domain, first as one address then
+    // as another, so the second answer comes from what the first one left behind.
+    const pairs: [string, string | undefined][] = [
+      ['a@Example.COM', 'a@example.com'],
+      ['b.c@Example.COM', 'b.c@example.com'],
+      ['info@Bücher.example', 'info@xn--bcher-kva.example'],
+      ['ünï@Bücher.example', 'ünï@xn--bcher-kva.example'],
+      ['a@bad_domain.com', undefined],
+      ['b@bad_domain.com', undefined],
+      ['a@example.123', undefined],
+      ['a..b@example.org', undefined],
+      ['ab@example.org', 'ab@example.org'],
+    ];
+    const check = (): void => {
+      for (const [input, out] of pairs) assert.equal(normalizeEmail(input), out, input);
+    };
+    check();
+    check();
+    // More distinct domains than are remembered: the cache starts over, the answers do not change.
+    for (let i = 0; i < 10_050; i++) {
+      assert.equal(normalizeEmail(`u@D${i}.example`), `u@d${i}.example`);
+    }
+    check();
+  });
 });
 
 describe('parseMailbox', () => {

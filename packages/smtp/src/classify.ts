@@ -271,16 +271,21 @@ export function classifyReply(reply: SmtpReply, report?: ReportContext): Classif
     report?.status && !(inText && /^\d\.0\.0$/.test(report.status))
       ? report.status
       : (inText ?? report?.status);
-  const base = { code, enhanced, text };
 
   const success =
     (code !== undefined && code >= 200 && code < 300) || enhanced?.startsWith('2.') === true;
   if (success || report?.action === 'delivered') {
-    return { ...base, disposition: 'delivered', reason: 'delivered' };
+    return { code, enhanced, text, disposition: 'delivered', reason: 'delivered' };
   }
   if (!report && (code === undefined || code < 400 || code >= 600)) {
     // No reply code: the connection failed, timed out or spoke something that is not SMTP.
-    return { ...base, disposition: 'deferred', reason: reasonFromErrorCode(reply.errorCode) };
+    return {
+      code,
+      enhanced,
+      text,
+      disposition: 'deferred',
+      reason: reasonFromErrorCode(reply.errorCode),
+    };
   }
 
   const facts: Facts = {
@@ -298,5 +303,5 @@ export function classifyReply(reply: SmtpReply, report?: ReportContext): Classif
     report?.action === 'delayed' ||
     TEMPORARY_TEXT.test(text) ||
     TEMPORARY_REASONS.has(reason);
-  return { ...base, disposition: temporary ? 'deferred' : 'bounced', reason };
+  return { code, enhanced, text, disposition: temporary ? 'deferred' : 'bounced', reason };
 }

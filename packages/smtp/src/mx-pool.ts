@@ -6,6 +6,7 @@ import { SmtpPool, failureReply, isNoSlot } from './pool.ts';
 import {
   CAPPED_IDLE_MS,
   CAPPED_SLOT_WAIT_MS,
+  answeredBy,
   type OutgoingMessage,
   type PoolConnectionCount,
   type Route,
@@ -232,7 +233,7 @@ export class MxPool implements Transport {
     try {
       const reply = await pool.send(msg.envelope, msg.raw);
       d.failures = 0;
-      return { final: true, result: { ...classifyReply(reply), relay: host } };
+      return { final: true, result: answeredBy(classifyReply(reply), host) };
     } catch (e) {
       err = e;
     } finally {
@@ -240,7 +241,7 @@ export class MxPool implements Transport {
       d.lastUsed = Date.now();
     }
 
-    const result: SendResult = { ...classifyReply(failureReply(err)), relay: host };
+    const result = answeredBy(classifyReply(failureReply(err)), host);
     // The route's cap is full across workers: the host is not at fault, and another MX host
     // of the destination counts against the same cap.
     if (isNoSlot(err)) return { final: true, result: { ...result, noSlot: true } };

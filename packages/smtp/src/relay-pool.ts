@@ -5,6 +5,7 @@ import { SmtpPool, failureReply, isNoSlot, type SmtpPoolOptions } from './pool.t
 import {
   CAPPED_IDLE_MS,
   CAPPED_SLOT_WAIT_MS,
+  answeredBy,
   type OutgoingMessage,
   type PoolConnectionCount,
   type Route,
@@ -164,9 +165,9 @@ export class RelayPool implements Transport {
       try {
         const reply = await this.poolOf(relay, route).send(msg.envelope, msg.raw);
         relay.failures = 0;
-        return { ...classifyReply(reply), relay: relay.target.label };
+        return answeredBy(classifyReply(reply), relay.target.label);
       } catch (e) {
-        last = { ...classifyReply(failureReply(e)), relay: relay.target.label };
+        last = answeredBy(classifyReply(failureReply(e)), relay.target.label);
         // The route's cap is full everywhere: no relay is at fault, and another would count
         // against the same cap.
         if (isNoSlot(e)) return { ...last, noSlot: true };

@@ -29,6 +29,15 @@ export interface SendResult extends Classification {
 }
 
 /**
+ * `c` as the answer of `relay`: the classification itself, the relay added in place. A copy
+ * (`{ ...c, relay }`) costs about 0.8 us in V8 (a spread followed by another property leaves
+ * its fast clone path, bench), and every message's reply went through one or two.
+ */
+export function answeredBy(c: Classification, relay: string): SendResult {
+  return Object.assign(c, { relay });
+}
+
+/**
  * A shaping destination's own connections. Messages of a route never share a connection with
  * other traffic, so its connection cap and messages-per-connection hold at the receiver.
  */
