@@ -6,7 +6,7 @@
  * it; of SMTP it knows only replies, QUIT, and what must not precede a TLS handshake.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { createSecureContext, connect as tlsConnect, type SecureContext } from 'node:tls';
 import { SmtpConnectionError, type SmtpConnectionStage } from './errors.ts';
 import { NO_EXTENSIONS, type SmtpExtensions } from './extensions.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -32,6 +32,35 @@ type State = 'new' | 'connecting' | 'ready' | 'closing' | 'closed';
 type Phase = 'tcp' | 'tls' | 'session';
 
 export function noop(): void {}
+
+/**
+ * TLS contexts shared by every connection with the same trust and minimum version. Given `ca`
+ * and `minVersion`, Node makes an OpenSSL context for each connection and parses the CA into
+ * it, which costs CPU on every connect (a pool that retires its connections after a hundred
+ * messages pays it again and again); a context made once serves them all. Keyed by the CA
+ * value itself: the pool's options hand every client the same object or string.
+ */
+const contextsByCa = new WeakMap<object, Map<string, SecureContext>>();
+const contextsByText = new Map<string, SecureContext>();
+
+function secureContext(tls: ResolvedOptions['tls']): SecureContext {
+  const { ca, minVersion } = tls;
+  let byVersion: Map<string, SecureContext>;
+  let key: string = minVersion;
+  if (typeof ca === 'object') {
+    byVersion = contextsByCa.get(ca) ?? new Map<string, SecureContext>();
+    contextsByCa.set(ca, byVersion);
+  } else {
+    byVersion = contextsByText;
+    key = `${minVersion}\n${ca ?? ''}`;
+  }
+  let context = byVersion.get(key);
+  if (!context) {
+    context = createSecureContext({ ca, minVersion });
+    byVersion.set(key, context);
+  }
+  return context;
+}
 
 function uncork(socket: Socket): void {
   socket.uncork();
@@ -149,8 +178,7 @@ export class SmtpSession {
             port: o.port,
             servername: o.servername,
             rejectUnauthorized: o.tls.rejectUnauthorized,
-            minVersion: o.tls.minVersion,
-            ca: o.tls.ca,
+            secureContext: secureContext(o.tls),
           })
         : netConnect({ host: o.host, port: o.port });
     } catch (e) {
@@ -208,8 +236,7 @@ export class SmtpSession {
       host: o.host,
       servername: o.servername,
       rejectUnauthorized: o.tls.rejectUnauthorized,
-      minVersion: o.tls.minVersion,
-      ca: o.tls.ca,
+      secureContext: secureContext(o.tls),
     });
     this.socket = secure;
     this.attach(secure);
