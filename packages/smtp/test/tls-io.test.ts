@@ -198,6 +198,35 @@ describe('TLS contexts shared between connections', () => {
     assert.equal(await outcome(port, {}), 'ETLS');
   });
 
+  test('the next connection to a server resumes the TLS session, still verified', async () => {
+    const reused: boolean[] = [];
+    const s = await startSmtpServer({
+      key: TLS_KEY,
+      cert: TLS_CERT,
+      disabledCommands: ['AUTH'],
+      onSecure(socket, _session, callback) {
+        reused.push(socket instanceof TLSSocket && socket.isSessionReused());
+        callback();
+      },
+    });
+    cleanup.push(() => void s.close());
+    const ca = Buffer.from(TLS_CERT);
+    for (let i = 0; i < 3; i++) {
+      const c = new SmtpClient({
+        host: '127.0.0.1',
+        port: s.port,
+        servername: 'mx.test',
+        tls: { ca },
+      });
+      await c.connect();
+      assert.equal(c.secure, true);
+      await c.quit();
+    }
+    assert.deepEqual(reused, [false, true, true]);
+    // Another client's trust is its own: without the CA, no session of those is resumed.
+    assert.equal(await outcome(s.port, {}), 'ETLS');
+  });
+
   test('a client that asks for TLS 1.3 is refused by a TLS 1.2 server; one with the default floor is not', async () => {
     const port = await server('TLSv1.2');
     assert.equal(await outcome(port, { ca: TLS_CERT }), 'secure');
