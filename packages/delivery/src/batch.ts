@@ -72,12 +72,17 @@ export class BatchSender {
       return;
     }
     if (!job.opts.priority) return this.run(job, token, rt);
-    // A demoted run: its wall time spaces the runs after it (DemotedRuns).
-    const startedAt = Date.now();
+    // A demoted run: one at a time, spaced; its wall time spaces the runs after it.
+    const end = this.demotedRuns.start();
+    if (!end) {
+      // Back to the delayed set as it is: its id, priority and recipients stay.
+      await job.moveToDelayed(Date.now() + this.demotedRuns.retryIn(), token);
+      throw new DelayedError();
+    }
     try {
       await this.run(job, token, rt);
     } finally {
-      this.demotedRuns.ran(Date.now() - startedAt);
+      end();
     }
   }
 

@@ -255,6 +255,110 @@ describe('a demoted campaign', () => {
     assert.equal(runs.reserve(), DEMOTED_RUN_MS / DEMOTED_SHARE);
   });
 
+  test('demoted runs that come due together start one at a time, spaced, and none is left behind', () => {
+    let now = 1_000_000;
+    // A fixed sequence stands in for Math.random: the same spread at every run of the test.
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16_807) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const runs = new DemotedRuns(() => now, random);
+    const spacing = DEMOTED_RUN_MS / DEMOTED_SHARE;
+    // One runs; while it does, no other starts.
+    const end = runs.start();
+    assert.ok(end);
+    assert.equal(runs.start(), undefined);
+    now += DEMOTED_RUN_MS;
+    end();
+    // After it, the next may start no sooner than three quarters of the spacing from its start.
+    now += spacing * 0.75 - DEMOTED_RUN_MS - 1;
+    assert.equal(runs.start(), undefined);
+    now += 1;
+    const next = runs.start();
+    assert.ok(next);
+    next();
+
+    // Ten batches due at the same moment (the queue was busy while they came due): each that
+    // may not start goes back to its reserved slot, as the sender does, until all have run.
+    now += 10 * spacing;
+    let due = Array.from({ length: 10 }, () => now);
+    const starts: number[] = [];
+    for (let step = 0; step < 1_000 && due.length > 0; step++) {
+      now = Math.min(...due);
+      const later: number[] = [];
+      for (const at of due) {
+        if (at > now) {
+          later.push(at);
+          continue;
+        }
+        const done = runs.start();
+        if (!done) {
+          const retry = runs.retryIn();
+          assert.ok(retry > 0, 'a batch that may not start now comes back later, not at once');
+          later.push(now + retry);
+          continue;
+        }
+        starts.push(now);
+        now += DEMOTED_RUN_MS;
+        done();
+      }
+      due = later;
+    }
+    assert.equal(starts.length, 10, 'every batch ran');
+    for (let k = 1; k < starts.length; k++) {
+      const gap = (starts[k] ?? 0) - (starts[k - 1] ?? 0);
+      assert.ok(gap >= spacing * 0.75, `runs ${k} and ${k + 1} started ${gap} ms apart`);
+    }
+    // One every spacing or so: at most 1.75, the wait for a free sender plus the random part.
+    assert.ok(
+      (starts.at(-1) ?? 0) - (starts[0] ?? 0) <= 9 * 1.75 * spacing,
+      `the ten runs took ${(starts.at(-1) ?? 0) - (starts[0] ?? 0)} ms`,
+    );
+  });
+
+  test('two senders share the demoted batches either scheduled: each runs one at a time, spaced, and all run', () => {
+    let now = 1_000_000;
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 16_807) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const senders = [new DemotedRuns(() => now, random), new DemotedRuns(() => now, random)];
+    const spacing = DEMOTED_RUN_MS / DEMOTED_SHARE;
+    // Each sender set ten batches aside on its own schedule; the queue hands a due batch to
+    // whichever sender asks next, here the two in turn.
+    const due = senders.flatMap((r) => Array.from({ length: 10 }, () => now + r.reserve()));
+    const starts: number[][] = [[], []];
+    let turn = 0;
+    for (let step = 0; step < 10_000 && due.length > 0; step++) {
+      now = Math.min(...due);
+      const k = due.indexOf(now);
+      due.splice(k, 1);
+      const s = turn++ % 2;
+      const runs = senders[s]!;
+      const done = runs.start();
+      if (!done) {
+        due.push(now + runs.retryIn());
+        continue;
+      }
+      starts[s]!.push(now);
+      now += DEMOTED_RUN_MS;
+      done();
+    }
+    assert.equal(starts[0]!.length + starts[1]!.length, 20, 'every batch ran');
+    for (const mine of starts) {
+      for (let k = 1; k < mine.length; k++) {
+        const gap = (mine[k] ?? 0) - (mine[k - 1] ?? 0);
+        assert.ok(gap >= spacing * 0.75, `one sender started two runs ${gap} ms apart`);
+      }
+    }
+    // Two senders, a run each per spacing or so: 20 runs in about 10 spacings (at most 1.75
+    // each).
+    const last = Math.max(...starts.flat()) - 1_000_000;
+    assert.ok(last <= 10 * 1.75 * spacing, `the last run started ${last} ms after the first`);
+  });
+
   test('a demoted batch renders two over budget a run, also on a sender that has not seen its campaign', () => {
     const now = 1_000_000;
     /** Renders, each 50 ms over budget, until the run may render no more. */
