@@ -131,7 +131,7 @@ async function main(): Promise<number> {
       stamp,
     };
     if (o.metricsAb) return await runMetricsAb({ ...mode, policy });
-    if (o.tls) return await runTlsMode({ ...mode, policy, naiveDkim: dkim?.naive });
+    if (o.tls) return await runTlsMode({ ...mode, policy, naiveDkim: dkim?.naive, profileDir });
     if (o.workload === 'realistic') {
       if (!policy) throw new Error('a realistic workload runs under a shaping policy');
       return await runRealistic({ ...mode, policy });

@@ -54,7 +54,14 @@ function meters(proc: ChildHandle): Omit<Sink, 'port'> {
 }
 
 /** Which receiver a run sends to: smtp-sink, or the smtp-server sink (TLS when given files). */
-export type SinkChoice = { kind: 'smtp-sink' } | { kind: 'smtp-server'; tls?: SinkTls | undefined };
+export type SinkChoice =
+  | { kind: 'smtp-sink' }
+  | {
+      kind: 'smtp-server';
+      tls?: SinkTls | undefined;
+      /** Folder for a V8 CPU profile of the sink (`--tls --profile`); none means no profiling. */
+      profileDir?: string | undefined;
+    };
 
 /** The run's certificate: `certPath` is self-signed, so it is also the CA clients verify with. */
 export interface SinkTls {
@@ -69,7 +76,9 @@ export interface NodeSink extends Sink {
 
 /** Starts the receiver a run asked for; smtp-sink when it asked for none. */
 export function openSink(choice: SinkChoice | undefined): Promise<Sink | NodeSink> {
-  return choice?.kind === 'smtp-server' ? startNodeSink(choice.tls) : startSink();
+  return choice?.kind === 'smtp-server'
+    ? startNodeSink(choice.tls, choice.profileDir)
+    : startSink();
 }
 
 /**
@@ -111,10 +120,11 @@ export function makeSinkCertificate(dir: string): SinkTls {
 }
 
 /** The smtp-server sink (tls-sink.ts): STARTTLS with `tls`, plain SMTP without. */
-export async function startNodeSink(tls?: SinkTls): Promise<NodeSink> {
+export async function startNodeSink(tls?: SinkTls, profileDir?: string): Promise<NodeSink> {
   const cfg: TlsSinkConfig = { tls };
   const proc = launchTs('tls-sink', 'benchmarks/lib/tls-sink.ts', {
     env: { BENCH_TLS_SINK: JSON.stringify(cfg) },
+    ...(profileDir ? { cpuProfileDir: profileDir } : {}),
   });
   try {
     const port = Number((await proc.waitForLine(/^listening \d+$/, 60_000)).split(' ')[1]);

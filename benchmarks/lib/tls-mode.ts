@@ -8,15 +8,16 @@
  * do TLS, so there is no wire ceiling in this mode; the sink counts which sessions and messages
  * were encrypted, and a TLS run with a message in plaintext fails the benchmark.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Policy } from '@volley/shaping';
 import { fmt } from './format.ts';
 import { log } from './log.ts';
 import { commandOutput, machineSection, packageVersion } from './machine.ts';
 import { campaignRun, jsonHead, naiveRun, type ModeSetup } from './mode.ts';
 import type { NaiveConfig } from './naive-config.ts';
+import { summarizeProfiles } from './profile.ts';
 import { scratchDir, writeReport } from './results.ts';
 import { runNaive, runVolley, type RunResult } from './runs.ts';
 import { makeSinkCertificate, type SinkChoice } from './sink.ts';
@@ -68,6 +69,11 @@ export interface TlsSetup extends ModeSetup {
   policy: Policy | undefined;
   /** nodemailer's DKIM options when the run signs (RSA only). */
   naiveDkim: NaiveConfig['dkim'];
+  /**
+   * `--profile`: V8 CPU profiles of the senders, the API and the sink, one folder per arm
+   * (`plain/`, `tls/`) so that the two runs of a repetition do not share one; none: no profiling.
+   */
+  profileDir?: string | undefined;
 }
 
 function tlsRun(
@@ -257,8 +263,14 @@ export async function runTlsMode(s: TlsSetup): Promise<number> {
       const order: Arm[] = rep % 2 === 1 ? ['plain', 'tls'] : ['tls', 'plain'];
       for (const [k, arm] of order.entries()) {
         log(`repetition ${rep}/${o.reps}: Volley, ${arm === 'tls' ? 'STARTTLS' : 'plain'} relay`);
+        const armProfiles = s.profileDir ? join(s.profileDir, arm) : undefined;
+        const sink: SinkChoice = {
+          kind: 'smtp-server',
+          tls: arm === 'tls' ? tls : undefined,
+          profileDir: armProfiles ? join(armProfiles, `rep${rep}-sink`) : undefined,
+        };
         const r = await runVolley(
-          { ...campaignRun(s, rep), policy: s.policy, sink: sinks[arm] },
+          { ...campaignRun(s, rep), policy: s.policy, sink, profileDir: armProfiles },
           (v) => (s.machine.redis = v),
         );
         const run = tlsRun(r, 'volley', arm, k + 1, 'sender');
@@ -274,6 +286,13 @@ export async function runTlsMode(s: TlsSetup): Promise<number> {
       show(run);
     }
     s.machine.loadAvgEnd = loadavg();
+    if (s.profileDir) {
+      for (const arm of ['plain', 'tls'] as const) {
+        const summaryPath = join(s.profileDir, arm, 'summary.md');
+        writeFileSync(summaryPath, summarizeProfiles(join(s.profileDir, arm)));
+        log(`CPU profile summary (${arm}): ${relative(process.cwd(), summaryPath)}`);
+      }
+    }
     const summary = summarizeTls(runs);
     const versions: [string, string][] = [
       [

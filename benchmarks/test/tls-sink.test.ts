@@ -5,7 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRelays } from '@volley/config';
@@ -61,6 +64,54 @@ async function ehloExtensions(port: number): Promise<string[]> {
     .map((l) => l.slice(4).split(' ')[0] ?? '');
 }
 
+/** Reads chunks ('data' events: over TLS one record each) until `done` matches all read so far. */
+async function chunksUntil(socket: Socket, done: RegExp): Promise<string[]> {
+  const chunks: string[] = [];
+  const onData = (c: Buffer): void => void chunks.push(c.toString('latin1'));
+  socket.on('data', onData);
+  try {
+    while (!done.test(chunks.join(''))) {
+      await Promise.race([
+        once(socket, 'data'),
+        once(socket, 'close').then(() => {
+          throw new Error(`closed after ${JSON.stringify(chunks)}`);
+        }),
+      ]);
+    }
+  } finally {
+    socket.off('data', onData);
+  }
+  return chunks;
+}
+
+/**
+ * A session to `port` up to EHLO (over TLS after STARTTLS with `ca`), then MAIL, RCPT and DATA
+ * in one write: the chunks in which the replies to that group arrived.
+ */
+async function pipelinedGroup(port: number, ca?: Buffer): Promise<string[]> {
+  let socket: Socket = connect(port, '127.0.0.1');
+  try {
+    await chunksUntil(socket, /^220 .*\r\n/m);
+    socket.write('EHLO probe.bench.example\r\n');
+    await chunksUntil(socket, /^250 .*\r\n/m);
+    if (ca) {
+      socket.write('STARTTLS\r\n');
+      await chunksUntil(socket, /^220 .*\r\n/m);
+      const secure = tlsConnect({ socket, ca, servername: undefined, host: '127.0.0.1' });
+      await once(secure, 'secureConnect');
+      socket = secure;
+      socket.write('EHLO probe.bench.example\r\n');
+      await chunksUntil(socket, /^250 .*\r\n/m);
+    }
+    socket.write(
+      'MAIL FROM:<news@sender.bench.example>\r\nRCPT TO:<ada@d001.bench.example>\r\nDATA\r\n',
+    );
+    return await chunksUntil(socket, /^354 .*\r\n/m);
+  } finally {
+    socket.destroy();
+  }
+}
+
 async function sendOne(port: number, query: string): Promise<string> {
   const problems: string[] = [];
   const targets = parseRelays(`smtp://127.0.0.1:${port}${query}`, problems);
@@ -109,6 +160,16 @@ describe('the TLS benchmark sink', () => {
     assert.equal(now.tlsMessages, 0);
     assert.equal(now.tlsSessions, 0);
     assert.ok(now.sessions > before.sessions);
+  });
+
+  test('the replies to a pipelined group leave in one write, over TLS in one record, as Postfix sends them', async () => {
+    for (const [name, chunks] of [
+      ['plain', await pipelinedGroup(plainSink.port)],
+      ['STARTTLS', await pipelinedGroup(tlsSink.port, readFileSync(tls.certPath))],
+    ] as const) {
+      assert.equal(chunks.length, 1, `${name}: ${JSON.stringify(chunks)}`);
+      assert.match(chunks[0] ?? '', /^250 .*\r\n250 .*\r\n354 .*\r\n$/, name);
+    }
   });
 
   test('a RelayPool without the CA refuses the certificate: nothing reaches the sink in the clear', async () => {

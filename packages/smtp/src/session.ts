@@ -6,7 +6,12 @@
  * it; of SMTP it knows only replies, QUIT, and what must not precede a TLS handshake.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import {
+  createSecureContext,
+  connect as tlsConnect,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { SmtpConnectionError, type SmtpConnectionStage } from './errors.ts';
 import { NO_EXTENSIONS, type SmtpExtensions } from './extensions.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -32,6 +37,82 @@ type State = 'new' | 'connecting' | 'ready' | 'closing' | 'closed';
 type Phase = 'tcp' | 'tls' | 'session';
 
 export function noop(): void {}
+
+/**
+ * TLS contexts shared by every connection with the same trust and minimum version. Given `ca`
+ * and `minVersion`, Node makes an OpenSSL context for each connection and parses the CA into
+ * it, which costs CPU on every connect (a pool that retires its connections after a hundred
+ * messages pays it again and again); a context made once serves them all. Keyed by the CA
+ * value itself: the pool's options hand every client the same object or string.
+ */
+const contextsByCa = new WeakMap<object, Map<string, SecureContext>>();
+const contextsByText = new Map<string, SecureContext>();
+
+/**
+ * The last TLS session ticket each server gave, per context: the next connection to it resumes
+ * that session, which spares both sides the certificate, its signature and its verification
+ * (RFC 8446 2.2). Per context, so that a session verified against one CA is never resumed by a
+ * client that trusts another; and per verification setting, so that a session accepted without
+ * checking is never resumed by a client that checks.
+ */
+const tickets = new WeakMap<SecureContext, Map<string, Buffer>>();
+/** A ticket is a few hundred bytes; MX delivery meets thousands of servers, a relay a few. */
+const MAX_TICKETS = 1000;
+
+function ticketsFor(o: ResolvedOptions): {
+  context: SecureContext;
+  key: string;
+  map: Map<string, Buffer>;
+} {
+  const context = secureContext(o.tls);
+  let map = tickets.get(context);
+  if (!map) {
+    map = new Map<string, Buffer>();
+    tickets.set(context, map);
+  }
+  const key = `${o.destination} ${o.servername ?? ''} ${o.tls.rejectUnauthorized ? 'verify' : 'any'}`;
+  return { context, key, map };
+}
+
+/** TLS options for a connection to `o`: the shared context, and the session to resume if any. */
+function tlsOptions(o: ResolvedOptions, socket: Socket | undefined) {
+  const { context, key, map } = ticketsFor(o);
+  return {
+    options: {
+      host: o.host,
+      servername: o.servername,
+      rejectUnauthorized: o.tls.rejectUnauthorized,
+      secureContext: context,
+      session: map.get(key),
+      ...(socket ? { socket } : { port: o.port }),
+    },
+    keep: (ticket: Buffer): void => {
+      map.delete(key);
+      map.set(key, ticket);
+      // Oldest first: the servers not connected to for the longest go.
+      if (map.size > MAX_TICKETS) map.delete(map.keys().next().value as string);
+    },
+  };
+}
+
+function secureContext(tls: ResolvedOptions['tls']): SecureContext {
+  const { ca, minVersion } = tls;
+  let byVersion: Map<string, SecureContext>;
+  let key: string = minVersion;
+  if (typeof ca === 'object') {
+    byVersion = contextsByCa.get(ca) ?? new Map<string, SecureContext>();
+    contextsByCa.set(ca, byVersion);
+  } else {
+    byVersion = contextsByText;
+    key = `${minVersion}\n${ca ?? ''}`;
+  }
+  let context = byVersion.get(key);
+  if (!context) {
+    context = createSecureContext({ ca, minVersion });
+    byVersion.set(key, context);
+  }
+  return context;
+}
 
 function uncork(socket: Socket): void {
   socket.uncork();
@@ -143,16 +224,7 @@ export class SmtpSession {
     connected.catch(noop);
     let socket: Socket;
     try {
-      socket = o.secure
-        ? tlsConnect({
-            host: o.host,
-            port: o.port,
-            servername: o.servername,
-            rejectUnauthorized: o.tls.rejectUnauthorized,
-            minVersion: o.tls.minVersion,
-            ca: o.tls.ca,
-          })
-        : netConnect({ host: o.host, port: o.port });
+      socket = o.secure ? this.tlsConnect(undefined) : netConnect({ host: o.host, port: o.port });
     } catch (e) {
       // Invalid options (a bad port) throw synchronously.
       const err = this.connectionError('ECONNECTION', String(e), 'connect', e);
@@ -203,14 +275,7 @@ export class SmtpSession {
     handshake.catch(noop);
     this.phase = 'tls';
     const o = this.o;
-    const secure = tlsConnect({
-      socket: plain,
-      host: o.host,
-      servername: o.servername,
-      rejectUnauthorized: o.tls.rejectUnauthorized,
-      minVersion: o.tls.minVersion,
-      ca: o.tls.ca,
-    });
+    const secure = this.tlsConnect(plain);
     this.socket = secure;
     this.attach(secure);
     secure.once('secureConnect', () => this.openGate());
@@ -221,6 +286,15 @@ export class SmtpSession {
     this.secure = true;
     this.parser = new ReplyParser();
     secure.setTimeout(o.socketTimeoutMs);
+  }
+
+  /** TLS over a new connection, or over `plain` (STARTTLS); resumes the last session if any. */
+  private tlsConnect(plain: Socket | undefined): TLSSocket {
+    const { options, keep } = tlsOptions(this.o, plain);
+    const socket = tlsConnect(options);
+    // TLS 1.3 sends tickets after the handshake, perhaps more than one: the last one is kept.
+    socket.on('session', keep);
+    return socket;
   }
 
   /** Sends a command line and resolves with its reply. */
