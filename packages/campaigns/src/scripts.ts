@@ -259,10 +259,23 @@ return {1, status}
  * connection, say) are turned into cancelled ones, since they will never be sent.
  * KEYS: campaign hash, done bitmap, claimed bitmap   ARGV: recipient indices
  * Returns 1 when claimed, 0 when the campaign is cancelled.
+ * The claims are set by one BITFIELD a chunk rather than a SETBIT each: a command per batch
+ * instead of one per recipient (bench: 5.0 Redis commands per recipient with SETBIT, where
+ * the run before claims existed counted 4.0 to 4.1). A chunk's arguments stay well under
+ * what Lua's unpack takes.
  */
 export const CLAIM = `
 if redis.call('HGET', KEYS[1], 'status') ~= 'cancelled' then
-  for i = 1, #ARGV do redis.call('SETBIT', KEYS[3], tonumber(ARGV[i]), 1) end
+  local ops = {}
+  for i = 1, #ARGV do
+    local n = #ops
+    ops[n + 1], ops[n + 2], ops[n + 3], ops[n + 4] = 'SET', 'u1', ARGV[i], 1
+    if #ops >= 4000 then
+      redis.call('BITFIELD', KEYS[3], unpack(ops))
+      ops = {}
+    end
+  end
+  if #ops > 0 then redis.call('BITFIELD', KEYS[3], unpack(ops)) end
   return 1
 end
 local n = 0
