@@ -49,6 +49,15 @@ const HOSTILE: CampaignSource = {
 
 const rows = (n: number) => Array.from({ length: n }, (_v, i) => i);
 
+/** A fixed sequence in [0, 1) standing in for Math.random: the same spread at every run. */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 16_807) % 2_147_483_647;
+    return x / 2_147_483_647;
+  };
+}
+
 describe('a recipient over the render budget', () => {
   test('fails alone, naming the limit, without reaching the server; the others are sent', async () => {
     const c = compileCampaign(HOSTILE, undefined);
@@ -257,13 +266,7 @@ describe('a demoted campaign', () => {
 
   test('demoted runs that come due together start one at a time, spaced, and none is left behind', () => {
     let now = 1_000_000;
-    // A fixed sequence stands in for Math.random: the same spread at every run of the test.
-    let seed = 7;
-    const random = () => {
-      seed = (seed * 16_807) % 2_147_483_647;
-      return seed / 2_147_483_647;
-    };
-    const runs = new DemotedRuns(() => now, random);
+    const runs = new DemotedRuns(() => now, seeded(7));
     const spacing = DEMOTED_RUN_MS / DEMOTED_SHARE;
     // One runs; while it does, no other starts.
     const end = runs.start();
@@ -319,11 +322,7 @@ describe('a demoted campaign', () => {
 
   test('two senders share the demoted batches either scheduled: each runs one at a time, spaced, and all run', () => {
     let now = 1_000_000;
-    let seed = 11;
-    const random = () => {
-      seed = (seed * 16_807) % 2_147_483_647;
-      return seed / 2_147_483_647;
-    };
+    const random = seeded(11);
     const senders = [new DemotedRuns(() => now, random), new DemotedRuns(() => now, random)];
     const spacing = DEMOTED_RUN_MS / DEMOTED_SHARE;
     // Each sender set ten batches aside on its own schedule; the queue hands a due batch to
