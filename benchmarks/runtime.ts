@@ -89,6 +89,13 @@ async function startTimes(
       env.VOLLEY_API_KEY = 'bench-runtime-key-0123456789';
       env.VOLLEY_API_PORT = String(await freePort());
     }
+    if (service === 'bounce') {
+      // The bounce service refuses to start without the domain and secret it verifies mail
+      // for; a port of 0 takes a free one.
+      env.VOLLEY_BOUNCE_DOMAIN = 'bounces.bench.example';
+      env.VOLLEY_VERP_SECRET = 'bench-runtime-verp-secret-0123456789';
+      env.VOLLEY_BOUNCE_SMTP_PORT = '0';
+    }
     const t0 = performance.now();
     const p = launchService(service, { runtime, env, name: `${service}-${runtime}` });
     await p.waitForLine(READY_LINE, 60_000);
