@@ -1,4 +1,3 @@
-export { AddressNormalizer } from './address.ts';
 export { CsvReader, type CsvRecordHandler } from './csv.ts';
 export {
   ingestRecipients,

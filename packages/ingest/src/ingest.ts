@@ -1,6 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { missingVariables } from '@volley/message';
-import { AddressNormalizer } from './address.ts';
+import { missingVariables, normalizeEmail } from '@volley/message';
 import { CsvReader, type CsvRecordHandler } from './csv.ts';
 
 export type UploadFormat = 'ndjson' | 'csv';
@@ -144,7 +143,6 @@ export async function ingestRecipients(
   const maxDepth = opts.maxVarsDepth ?? 32;
   const maxLine = opts.maxLineLength ?? 64 * 1024;
   const result: IngestResult = { rows: 0, added: 0, duplicates: 0, invalid: 0, errors: [] };
-  const addresses = new AddressNormalizer();
   let emails: string[] = [];
   let rows: string[] = [];
 
@@ -224,7 +222,7 @@ export async function ingestRecipients(
           }
         }
         const email = o.email;
-        const normalized = typeof email === 'string' ? addresses.normalize(email) : undefined;
+        const normalized = typeof email === 'string' ? normalizeEmail(email) : undefined;
         if (normalized === undefined) return badAddress(line, email);
         const vars = o.vars;
         if (hasVars) {
@@ -319,7 +317,7 @@ export async function ingestRecipients(
         result.rows++;
         if (problem !== undefined) return invalid(line, problem);
         const email = (fields[emailCol] ?? '').trim();
-        const normalized = email === '' ? undefined : addresses.normalize(email);
+        const normalized = email === '' ? undefined : normalizeEmail(email);
         if (normalized === undefined) return badAddress(line, email);
         const lack = required.filter(
           (_r, k) => (fields[requiredCols[k] as number] ?? '').trim() === '',

@@ -1,17 +1,10 @@
-// The upload's fast paths (cached domain normalization, CSV lines split with indexOf, NDJSON
+// The upload's fast paths (CSV lines split with indexOf, NDJSON
 // lines kept as written, the vars size check skipped on short lines, batches written while
 // the next are parsed) must answer exactly what the plain definitions answer.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { normalizeEmail } from '@volley/message';
-import {
-  AddressNormalizer,
-  CsvReader,
-  ingestRecipients,
-  nestingDepth,
-  type RecipientBatch,
-} from '../src/index.ts';
+import { CsvReader, ingestRecipients, nestingDepth, type RecipientBatch } from '../src/index.ts';
 
 /** Fixed, so that a failure reproduces; printed by fast-check with the counterexample. */
 const SEED = 20261128;
@@ -39,80 +32,6 @@ async function collect(
   });
   return { rows, emails, res };
 }
-
-describe('AddressNormalizer', () => {
-  // ASCII and UTF-8 (a combining mark, a zero-width space, a C1 control, CJK) local parts.
-  const localChar = fc.constantFrom(
-    ...'abcXYZ019.!#$%&\'*+/=?^_`{|}~- "(),:;<>@[\\]éü\u0308\u200b\u0085中'.split(''),
-  );
-  const domainChar = fc.constantFrom(...'abcXYZ019.-_%/?#@ éü中'.split(''));
-  const knownDomains = [
-    'example.com',
-    'Example.COM',
-    'bücher.example',
-    'BÜCHER.example',
-    'xn--bcher-kva.example',
-    'xn--zz.example',
-    'a.0x1',
-    '0x7f.1',
-    'one.two.example.',
-    '-bad.example',
-    'ok-.example',
-    `${'a'.repeat(63)}.example`,
-    `${'a'.repeat(64)}.example`,
-    `${'abcdefghi.'.repeat(25)}example`,
-    'example.123',
-    'ex%41mple.com',
-    'example.com/x',
-  ];
-  const address = fc.tuple(
-    fc.oneof(
-      fc.string({ unit: localChar, maxLength: 12 }),
-      fc.constantFrom(
-        'a',
-        'A.b',
-        'a..b',
-        '.a',
-        'a.',
-        'x'.repeat(64),
-        'x'.repeat(65),
-        'ü'.repeat(32),
-        'ü'.repeat(33),
-        'u\u0308'.repeat(32),
-      ),
-    ),
-    fc.constantFrom('@', '@', '@', '', '@@'),
-    fc.oneof(fc.constantFrom(...knownDomains), fc.string({ unit: domainChar, maxLength: 20 })),
-  );
-
-  test('answers exactly what normalizeEmail answers, the cache warm or cold', () => {
-    // One normalizer for every run: the domains above repeat, so most answers come from the cache.
-    const warm = new AddressNormalizer();
-    fc.assert(
-      fc.property(address, ([local, at, domain]) => {
-        const input = `${local}${at}${domain}`;
-        const want = normalizeEmail(input);
-        assert.equal(warm.normalize(input), want, JSON.stringify(input));
-        assert.equal(new AddressNormalizer().normalize(input), want, JSON.stringify(input));
-      }),
-      { seed: SEED, numRuns: 3000 },
-    );
-  });
-
-  test('the longest addresses: the local part and the total are limited as normalizeEmail limits them', () => {
-    const n = new AddressNormalizer();
-    const long = `${'abcdefghi.'.repeat(24)}example`;
-    for (const input of [
-      `${'x'.repeat(64)}@${long}`,
-      `${'x'.repeat(10)}@${long}`,
-      `${'x'.repeat(64)}@${'a'.repeat(180)}.example`,
-      `${'x'.repeat(20)}@bücher.example`,
-      `a@${'b'.repeat(330)}`,
-    ]) {
-      assert.equal(n.normalize(input), normalizeEmail(input), input);
-    }
-  });
-});
 
 describe('CSV reader fast path', () => {
   function records(text: string, size: number): unknown {

@@ -1,6 +1,31 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { domainOf, normalizeEmail, parseMailbox } from '@volley/message';
+import fc from 'fast-check';
+import {
+  domainOf,
+  normalizeDomain,
+  normalizeEmail,
+  normalizeLocalPart,
+  parseMailbox,
+} from '@volley/message';
+
+/** Fixed, so that a failure reproduces; printed by fast-check with the counterexample. */
+const SEED = 20261128;
+
+/**
+ * normalizeEmail as defined, without its domain cache or short cuts: the canonical local part
+ * and domain, at most 320 characters in and 254 octets out (RFC 5321 4.5.3.1.3, RFC 6531 3.3).
+ */
+function plain(input: string): string | undefined {
+  if (input.length > 320) return undefined;
+  const at = input.lastIndexOf('@');
+  if (at <= 0 || at === input.length - 1) return undefined;
+  const local = normalizeLocalPart(input.slice(0, at));
+  const domain = normalizeDomain(input.slice(at + 1));
+  if (local === undefined || domain === undefined) return undefined;
+  const address = `${local}@${domain}`;
+  return Buffer.byteLength(address) > 254 ? undefined : address;
+}
 
 const label = (n: number, ch = 'a') => ch.repeat(n);
 
@@ -139,6 +164,78 @@ describe('normalizeEmail', () => {
       assert.equal(normalizeEmail(`u@D${i}.example`), `u@d${i}.example`);
     }
     check();
+  });
+});
+
+describe('normalizeEmail through its domain cache', () => {
+  // ASCII and UTF-8 (a combining mark, a zero-width space, a C1 control, CJK) local parts.
+  const localChar = fc.constantFrom(
+    ...'abcXYZ019.!#$%&\'*+/=?^_`{|}~- "(),:;<>@[\\]éü\u0308\u200b\u0085中'.split(''),
+  );
+  const domainChar = fc.constantFrom(...'abcXYZ019.-_%/?#@ éü中'.split(''));
+  const knownDomains = [
+    'example.com',
+    'Example.COM',
+    'bücher.example',
+    'BÜCHER.example',
+    'xn--bcher-kva.example',
+    'xn--zz.example',
+    'a.0x1',
+    '0x7f.1',
+    'one.two.example.',
+    '-bad.example',
+    'ok-.example',
+    `${'a'.repeat(63)}.example`,
+    `${'a'.repeat(64)}.example`,
+    `${'abcdefghi.'.repeat(25)}example`,
+    'example.123',
+    'ex%41mple.com',
+    'example.com/x',
+  ];
+  const address = fc.tuple(
+    fc.oneof(
+      fc.string({ unit: localChar, maxLength: 12 }),
+      fc.constantFrom(
+        'a',
+        'A.b',
+        'a..b',
+        '.a',
+        'a.',
+        'x'.repeat(64),
+        'x'.repeat(65),
+        'ü'.repeat(32),
+        'ü'.repeat(33),
+        'u\u0308'.repeat(32),
+      ),
+    ),
+    fc.constantFrom('@', '@', '@', '', '@@'),
+    fc.oneof(fc.constantFrom(...knownDomains), fc.string({ unit: domainChar, maxLength: 20 })),
+  );
+
+  test('answers exactly what the plain definition answers, the domain seen before or not', () => {
+    fc.assert(
+      fc.property(address, ([local, at, domain]) => {
+        const input = `${local}${at}${domain}`;
+        const want = plain(input);
+        // The domains above repeat: the first call may fill the cache, the second reads it.
+        assert.equal(normalizeEmail(input), want, JSON.stringify(input));
+        assert.equal(normalizeEmail(input), want, JSON.stringify(input));
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+  });
+
+  test('the longest addresses: the local part and the total are limited as the definition limits them', () => {
+    const long = `${'abcdefghi.'.repeat(24)}example`;
+    for (const input of [
+      `${'x'.repeat(64)}@${long}`,
+      `${'x'.repeat(10)}@${long}`,
+      `${'x'.repeat(64)}@${'a'.repeat(180)}.example`,
+      `${'x'.repeat(20)}@bücher.example`,
+      `a@${'b'.repeat(330)}`,
+    ]) {
+      assert.equal(normalizeEmail(input), plain(input), input);
+    }
   });
 });
 

@@ -7,13 +7,8 @@ import {
   type SuppressionEntry,
   type SuppressionInput,
 } from '@volley/campaigns';
-import {
-  AddressNormalizer,
-  CsvReader,
-  noEmailColumn,
-  type CsvRecordHandler,
-  type RowError,
-} from '@volley/ingest';
+import { normalizeEmail } from '@volley/message';
+import { CsvReader, noEmailColumn, type CsvRecordHandler, type RowError } from '@volley/ingest';
 import { tenantOf } from '../auth.ts';
 import type { ApiContext, V1 } from '../context.ts';
 import { lineErrors, refusedFile, unsupportedMediaType } from '../problem.ts';
@@ -111,7 +106,6 @@ async function readImport(
   stage: (rows: SuppressionInput[]) => Promise<void>,
 ): Promise<ReadResult> {
   const result = { rows: 0, invalid: 0, errors: [] as RowError[] };
-  const addresses = new AddressNormalizer();
   // Only the known columns are read: fields past the header's hold nothing it would use.
   const csv = new CsvReader({ extraFields: 'allow' });
   const decoder = new StringDecoder('utf8');
@@ -143,7 +137,7 @@ async function readImport(
       return k === undefined ? '' : (fields[k] ?? '').trim();
     };
     const raw = cell('email');
-    const email = raw === '' ? undefined : addresses.normalize(raw)?.toLowerCase();
+    const email = raw === '' ? undefined : normalizeEmail(raw)?.toLowerCase();
     if (!email) {
       return invalid(
         line,
