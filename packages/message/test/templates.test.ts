@@ -207,6 +207,28 @@ describe('template rendering', () => {
     assert.equal(r.html, undefined);
   });
 
+  test('a template set up once renders every recipient as a freshly compiled one does', () => {
+    // Renders after the first keep the first render's helpers and access rules (templateOf).
+    const t = {
+      subject: '{{#if vip}}VIP {{/if}}{{user.first}}{{constructor.name}}',
+      html: '{{#each items}}<i>{{@index}}:{{name}}</i>{{else}}none{{/each}}{{{raw}}}{{@root.n}}',
+      text: '{{#with user}}{{first}}{{/with}} {{lookup codes key}}{{lookup this "__proto__"}}{{#items}}.{{/items}}',
+    };
+    const varsList: Record<string, unknown>[] = [
+      { vip: true, user: { first: 'Ada' }, items: [{ name: 'a' }], codes: { b: 1 }, key: 'b' },
+      {},
+      { items: [], raw: '<b>&</b>', n: 3, codes: { constructor: 'own' }, key: 'constructor' },
+      { user: { first: 'Zoë' }, items: [{ name: '<x>' }, { name: 'y' }], key: 'toString' },
+      { vip: false, codes: { b: 2 }, key: 'b', n: 0 },
+    ];
+    const kept = compileCampaignTemplates(t);
+    for (let round = 0; round < 3; round++) {
+      for (const [k, vars] of varsList.entries()) {
+        assert.deepEqual(kept.render(vars), compileCampaignTemplates(t).render(vars), `${k}`);
+      }
+    }
+  });
+
   test('hostile templates are inert: no prototype access, no code execution', () => {
     const marker = '__volleyTemplatePwned';
     const hostile = [
