@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { normalizeEmail, parseMailbox, type Mailbox } from './address.ts';
 import { validateCustomHeaders } from './headers.ts';
-import { encodeHeaderValue, encodeQuotedPrintable, encodeWords } from './encoding.ts';
+import {
+  NOT_SEVEN_BIT,
+  encodeHeaderValue,
+  encodeQuotedPrintable,
+  encodeWords,
+} from './encoding.ts';
 import { htmlToText } from './html-text.ts';
-import type { RenderedContent } from './templates.ts';
+import { renderedPlain, type RenderedContent } from './templates.ts';
 
 export interface ComposerOptions {
   campaignId: string;
@@ -52,17 +57,15 @@ function formatMailbox(m: Mailbox, headerName: string): string {
   return `${display}${fits ? ' ' : '\r\n '}<${m.address}>`;
 }
 
-/**
- * Anything but printable ASCII, tab and line breaks. A single character class is a plain scan,
- * several times faster than one pattern that also pairs CR with LF; bare CRs are looked for
- * only in the rare text that has a CR at all.
- */
-const NOT_SEVEN_BIT = /[^\t\n\r\x20-\x7e]/;
+/** Bare CRs are looked for only in the rare text that has a CR at all. */
 const BARE_CR = /\r(?!\n)/;
 
-/** Printable ASCII, tab and line breaks, every CR part of a CRLF. */
-function sevenBit(text: string): boolean {
-  if (NOT_SEVEN_BIT.test(text)) return false;
+/**
+ * Printable ASCII, tab and line breaks, every CR part of a CRLF. `plain`: the renderer saw
+ * every piece of the text and none held another character, so only the CRs are left to check.
+ */
+function sevenBit(text: string, plain: boolean): boolean {
+  if (!plain && NOT_SEVEN_BIT.test(text)) return false;
   return !text.includes('\r') || !BARE_CR.test(text);
 }
 
@@ -163,8 +166,11 @@ export class MessageComposer {
    * inside): nothing to encode, which saves most of the composition cost for typical campaign
    * HTML. Anything else is quoted-printable.
    */
-  private encodePart(text: string): { cte: '7bit' | 'quoted-printable'; body: string } {
-    if (sevenBit(text) && !text.includes(this.boundary) && linesWithin(text, 998)) {
+  private encodePart(
+    text: string,
+    plain: boolean,
+  ): { cte: '7bit' | 'quoted-printable'; body: string } {
+    if (sevenBit(text, plain) && !text.includes(this.boundary) && linesWithin(text, 998)) {
       return { cte: '7bit', body: crlf(text) };
     }
     return { cte: 'quoted-printable', body: encodeQuotedPrintable(text) };
@@ -195,15 +201,17 @@ export class MessageComposer {
       `Date: ${rfc5322Date(now)}\r\n` +
       `Message-ID: ${messageId}\r\n` +
       this.unsubscribeHeaders(index, rcpt);
+    // A text part made from the HTML was not rendered piece by piece: scanned here.
+    const plainText = renderedPlain(content, 'text');
     let body: string;
     if (content.html === undefined) {
-      const t = this.encodePart(text);
+      const t = this.encodePart(text, plainText);
       head += `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${t.cte}\r\n`;
       body = t.body;
     } else {
       const b = this.boundary;
-      const t = this.encodePart(text);
-      const h = this.encodePart(content.html);
+      const t = this.encodePart(text, plainText);
+      const h = this.encodePart(content.html, renderedPlain(content, 'html'));
       head += `Content-Type: multipart/alternative; boundary="${b}"\r\n`;
       body =
         `--${b}\r\n` +

@@ -1,3 +1,11 @@
+/**
+ * Anything but printable ASCII, tab and line breaks: what keeps a body part from going as 7bit.
+ * A single character class is a plain scan, several times faster than one pattern that also
+ * pairs CR with LF. The renderer tests each piece of a template's output against it, so the
+ * composer need not scan a part made only of plain pieces (render-budget.ts).
+ */
+export const NOT_SEVEN_BIT = /[^\t\n\r\x20-\x7e]/;
+
 const HEX = '0123456789ABCDEF';
 
 /**

@@ -5,6 +5,7 @@
  * (a compiler subclass emits the call), and the block helpers count loop iterations.
  */
 import Handlebars from 'handlebars';
+import { NOT_SEVEN_BIT } from './encoding.ts';
 
 /** The budget of one recipient's render: subject, HTML and text together. */
 export interface RenderLimits {
@@ -103,9 +104,29 @@ export class RenderMeter {
     this.startedAt = undefined;
   }
 
-  /** Called by the compiled template with every piece it appends; answers it as a string. */
+  /**
+   * False once a piece of the field being rendered held a character other than printable
+   * ASCII, tab, CR or LF (the caller sets it before each field): a part rendered with it still
+   * true needs no scan for 7bit (compose.ts).
+   */
+  plain = true;
+
+  /**
+   * Called by the compiled template with every piece it appends whose text is known only now
+   * (a variable, a helper's or block's result); answers it as a string.
+   */
   out(value: unknown): string {
     const s = typeof value === 'string' ? value : String(value);
+    if (this.plain && NOT_SEVEN_BIT.test(s)) this.plain = false;
+    return this.count(s);
+  }
+
+  /** A piece of the template's own text that the compiler found plain: counted, not scanned. */
+  plainText(s: string): string {
+    return this.count(s);
+  }
+
+  private count(s: string): string {
     this.output += s.length;
     if (this.output > this.limits.maxOutput) this.fail('output', this.limits.maxOutput);
     this.work += 1 + (s.length >> 6);
@@ -153,6 +174,14 @@ interface CompilerPrototype {
   /** The class that compiles child programs (block bodies). */
   compiler: unknown;
 }
+/**
+ * A piece of the template's own text as the compiler writes it (`quotedString`: a JavaScript
+ * string literal in double quotes, escaping only backslash, quote, LF, CR, U+2028 and U+2029)
+ * whose characters are all printable ASCII, tab, CR or LF. Anything else, including any other
+ * source the compiler appends (a variable, an expression), is checked when it is rendered.
+ */
+const PLAIN_LITERAL = /^"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\nr])*"$/;
+
 /** Handlebars' JavaScriptCompiler, which its type definitions leave out. */
 type CompilerClass = (new () => object) & { prototype: CompilerPrototype };
 
@@ -169,9 +198,10 @@ export function meteredEnvironment(): { env: typeof Handlebars; meter: RenderMet
   class Metered extends (Base as new () => object) {}
   const proto = Metered.prototype as unknown as CompilerPrototype;
   proto.appendToBuffer = function (this: unknown, source, location, explicit) {
+    const method = typeof source === 'string' && PLAIN_LITERAL.test(source) ? 'plainText' : 'out';
     return Base.prototype.appendToBuffer.call(
       this,
-      [`helpers[${JSON.stringify(METER)}].out(`, source, ')'],
+      [`helpers[${JSON.stringify(METER)}].${method}(`, source, ')'],
       location,
       explicit,
     );

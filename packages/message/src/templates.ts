@@ -17,6 +17,25 @@ export interface RenderedContent {
   text: string | undefined;
 }
 
+/**
+ * The parts of the latest render that the renderer saw piece by piece and found plain
+ * (printable ASCII, tab, CR and LF only). Only the latest: a sender composes each message right
+ * after rendering it, and anything else finds its content is not this one and scans. Each part
+ * is kept as the string it was, so a part replaced since is not taken for plain. Kept aside
+ * rather than on the content, so what a render returns is the same for every other reader.
+ */
+const latest: {
+  content: RenderedContent | undefined;
+  html: string | undefined;
+  text: string | undefined;
+} = { content: undefined, html: undefined, text: undefined };
+
+/** Whether the renderer found `content`'s part plain: then the composer need not scan it for 7bit. */
+export function renderedPlain(content: RenderedContent, part: 'html' | 'text'): boolean {
+  const s = content[part];
+  return s !== undefined && latest.content === content && latest[part] === s;
+}
+
 export interface CompiledTemplates {
   /**
    * Renders one recipient within the budget the templates were compiled with; throws
@@ -340,16 +359,21 @@ export function compileCampaignTemplates(
   const text = ast.text && compile('text', ast.text);
   const run = (field: TemplateError['field'], fn: Compiled, vars: Record<string, unknown>) => {
     meter.field = field;
+    meter.plain = true;
     return fn(vars, RENDER_OPTIONS);
   };
   return {
     render(vars) {
       meter.start(limits);
-      return {
-        subject: run('subject', subject, vars),
-        html: html && run('html', html, vars),
-        text: text && run('text', text, vars),
-      };
+      const subjectOut = run('subject', subject, vars);
+      const htmlOut = html && run('html', html, vars);
+      const htmlPlain = meter.plain;
+      const textOut = text && run('text', text, vars);
+      const content = { subject: subjectOut, html: htmlOut, text: textOut };
+      latest.content = content;
+      latest.html = htmlPlain ? htmlOut : undefined;
+      latest.text = meter.plain ? textOut : undefined;
+      return content;
     },
   };
 }

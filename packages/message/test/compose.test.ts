@@ -11,6 +11,7 @@ import {
   type ComposerOptions,
   type RenderedContent,
 } from '@volley/message';
+import { renderedPlain } from '../src/templates.ts';
 
 const NOW = Date.UTC(2024, 4, 17, 9, 30, 15, 250);
 
@@ -343,6 +344,104 @@ describe('MessageComposer', () => {
     const body = raw1.slice(raw1.indexOf('\r\n\r\n'));
     // Three delimiter lines (two parts and the close) and nothing else with the boundary.
     assert.equal(body.split(b1).length - 1, 3);
+  });
+});
+
+describe('parts the renderer found plain', () => {
+  const NOT_PLAIN = /[^\t\n\r\x20-\x7e]/;
+  const plainOf = (c: RenderedContent) => ({
+    html: renderedPlain(c, 'html'),
+    text: renderedPlain(c, 'text'),
+  });
+  const templates: CampaignTemplates[] = [
+    {
+      subject: 'Hi {{name}}',
+      html: '<p class="x">Hello {{name}}, "quoted" \\ back\tslash</p>\n<p>{{{raw}}}</p>\r\n.dot',
+      text: 'Hello {{name}}\n{{#if vip}}VIP {{code}}{{/if}}\n{{#each items}}- {{this}}\n{{/each}}',
+    },
+    { subject: 's', html: '<p>Grüße {{name}}</p>', text: 'Grüße {{name}}' },
+    { subject: 's', html: '<p>line\u2028sep {{name}}</p>', text: 'bell\u0007 {{name}}' },
+    { subject: 's', html: '<p>\\u2028 is text here {{name}}</p>', text: '{{"literal"}} {{name}}' },
+    {
+      subject: 's',
+      html: '<p>{{lookup this "name"}} {{#with obj}}{{k}}{{/with}}</p>',
+      text: undefined,
+    },
+    { subject: 's', html: undefined, text: `${'x'.repeat(1200)} {{name}}\n.{{name}}\r.` },
+    {
+      subject: 's',
+      html: '{{#each items}}{{this}}{{else}}none{{/each}} {{n}} {{b}}',
+      text: '{{n}}',
+    },
+  ];
+  const varsList: Record<string, unknown>[] = [
+    {
+      name: 'Ada',
+      vip: true,
+      code: 'C1',
+      items: ['a', 'b'],
+      raw: '<b>x</b>',
+      obj: { k: 'v' },
+      n: 3,
+      b: false,
+    },
+    { name: 'Zoë', vip: true, code: 'Ç', items: ['ü'], raw: '😀', obj: { k: '\u2029' }, n: 1.5 },
+    { name: 'cr\rhere', vip: false, items: [], raw: 'tab\there', obj: { k: '\u0000' } },
+    { name: 'a\r\nb', items: ['\u007f'], raw: '--=_volley_' },
+    {},
+  ];
+
+  test('compose writes the same bytes with and without what the renderer knew', () => {
+    const c = composer({ headers: { 'X-Test': 'yes' } });
+    let plainParts = 0;
+    for (const [k, t] of templates.entries()) {
+      const compiled = compileCampaignTemplates(t);
+      for (const [j, vars] of varsList.entries()) {
+        const content = compiled.render(vars);
+        const plain = plainOf(content);
+        // Sound: a part said to be plain is.
+        if (plain.html) assert.ok(!NOT_PLAIN.test(content.html ?? ''), `${k}/${j} html`);
+        if (plain.text) assert.ok(!NOT_PLAIN.test(content.text ?? ''), `${k}/${j} text`);
+        plainParts += Number(plain.html) + Number(plain.text);
+        const known = c.compose(k * 10 + j, 'a@example.org', content, NOW).raw;
+        // A copy is content the renderer knows nothing of: every part is scanned.
+        const scanned = c.compose(k * 10 + j, 'a@example.org', { ...content }, NOW).raw;
+        assert.equal(known, scanned, `template ${k} vars ${j}`);
+        assertWellFormed(known);
+      }
+    }
+    assert.ok(plainParts > 10, `the fast path was taken (${plainParts} plain parts)`);
+  });
+
+  test('plain ASCII templates and variables make plain parts; any other character does not', () => {
+    const t = compileCampaignTemplates({
+      subject: 's',
+      html: '<p title="a\\b">{{x}}</p>\n{{#each xs}}{{this}}{{/each}}',
+      text: 'Hi {{x}}\r\n\t{{{x}}}',
+    });
+    assert.deepEqual(plainOf(t.render({ x: 'Ada', xs: ['a', 1, true] })), {
+      html: true,
+      text: true,
+    });
+    assert.deepEqual(plainOf(t.render({ x: 'Zoë', xs: [] })), { html: false, text: false });
+    assert.deepEqual(plainOf(t.render({ x: 'Ada', xs: ['\u0001'] })), {
+      html: false,
+      text: true,
+    });
+    const nonPlainText = compileCampaignTemplates({ subject: 's', html: 'é', text: '\u2028' });
+    assert.deepEqual(plainOf(nonPlainText.render({})), { html: false, text: false });
+    assert.deepEqual(plainOf(compileCampaignTemplates({ subject: 's' }).render({})), {
+      html: false,
+      text: false,
+    });
+    // A part replaced after rendering is not taken for plain.
+    const replaced = t.render({ x: 'Ada', xs: [] });
+    replaced.html = '<p>Ada</p>\n';
+    assert.deepEqual(plainOf(replaced), { html: false, text: true });
+    // Only the latest render is known: an earlier one is scanned like any other content.
+    const earlier = t.render({ x: 'Ada', xs: [] });
+    t.render({ x: 'Bob', xs: [] });
+    assert.deepEqual(plainOf(earlier), { html: false, text: false });
   });
 });
 
