@@ -4,7 +4,8 @@
  * that N senders do not each compute them. Labels stay bounded: outcomes, reasons and
  * providers from labels.ts; never a recipient or a domain.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { SendPathHistogram, type HistogramSeries } from './histogram.ts';
 import { outcomeLabel, providerLabel, reasonLabel } from './labels.ts';
 
 /** Provider label of the pools that destinations without limits of their own share. */
@@ -54,7 +55,7 @@ function registerSenderMetrics(
   readConnections: () => Iterable<PoolConnections> = () => [],
 ) {
   const messages = messagesCounter(registry);
-  const smtpTime = new Histogram({
+  const smtpTime = new SendPathHistogram({
     name: 'volley_smtp_transaction_duration_seconds',
     help: 'Time from handing a message to the SMTP pool to the reply, by provider and disposition (delivered, deferred, bounced).',
     labelNames: ['provider', 'outcome'],
@@ -126,7 +127,7 @@ export function senderMetrics(
   // Children by label values: prom-client hashes a labels object on every call; a message
   // costs one Map lookup instead.
   const counters = new Map<string, Counter.Internal>();
-  const timers = new Map<string, Histogram.Internal<'provider' | 'outcome'>>();
+  const timers = new Map<string, HistogramSeries>();
   return {
     message(outcome, reason, provider) {
       const o = outcomeLabel(outcome, reason);
