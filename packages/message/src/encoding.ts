@@ -140,6 +140,8 @@ export function encodeHeaderValue(
  * a run of spaces around a fold). Undefined when a line would pass `limit`.
  */
 function foldPlain(value: string, prefix: number, limit: number): string | undefined {
+  // The usual subject: it fits on its first line, nothing to fold (and LINE_SHOULD <= limit).
+  if (prefix + value.length <= LINE_SHOULD) return value;
   const words = value.split(' ');
   let out = words[0] ?? '';
   let lineLength = prefix + out.length;
