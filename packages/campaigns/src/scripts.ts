@@ -5,15 +5,19 @@
 import { DESTINATIONS_LUA } from './destinations.ts';
 
 /**
- * Lua function: after final outcomes were counted, completes a running campaign whose every
- * recipient has one, or says that the window has room (fewer than `lowWater` recipients in
- * flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor. The caller
+ * Lua function `windowSignal`: after final outcomes were counted, completes a running campaign
+ * whose every recipient has one, or says that the window has room (fewer than `lowWater`
+ * recipients in flight). Returns signal (0 nothing, 1 refill, 2 completed now) and the cursor.
+ * `windowSignalOf` decides from the fields `windowFields` read, which a script that read them
+ * first and kept them up to date with its own changes passes instead of reading again. The caller
  * takes a completed campaign out of the running set (another slot of a cluster; a crash in
  * between leaves it to the sweep, which drops finished campaigns from the set).
  */
 export const WINDOW_LUA = `
-local function windowSignal(campaign, now, lowWater)
-  local h = redis.call('HMGET', campaign, 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
+local function windowFields(campaign)
+  return redis.call('HMGET', campaign, 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred', 'status')
+end
+local function windowSignalOf(campaign, h, now, lowWater)
   local total = tonumber(h[1]) or 0
   local cursor = tonumber(h[2]) or 0
   local final = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
@@ -25,6 +29,9 @@ local function windowSignal(campaign, now, lowWater)
     return 1, cursor
   end
   return 0, cursor
+end
+local function windowSignal(campaign, now, lowWater)
+  return windowSignalOf(campaign, windowFields(campaign), now, lowWater)
 end
 `;
 
@@ -58,7 +65,9 @@ local now = ARGV[1]
 local out = {0, 0}
 local byOutcome, byReason, byDest = {}, {}, {}
 local n, wasDeferred = 0, 0
-local cancelled = redis.call('HGET', KEYS[1], 'status') == 'cancelled'
+-- Read once: the status now, and the counts the window signal needs after this call's.
+local h = windowFields(KEYS[1])
+local cancelled = h[8] == 'cancelled'
 for k = 5, #ARGV, 5 do
   local idx = tonumber(ARGV[k])
   if cancelled and redis.call('GETBIT', KEYS[7], idx) == 0 then
@@ -84,8 +93,14 @@ for k = 5, #ARGV, 5 do
 end
 if n == 0 then return out end
 countDomains(KEYS[8], byDest, -1)
-for o, c in pairs(byOutcome) do redis.call('HINCRBY', KEYS[1], o, c) end
-if wasDeferred > 0 then redis.call('HINCRBY', KEYS[1], 'deferred', -wasDeferred) end
+local at = {sent = 3, bounced = 4, suppressed = 5, failed = 6, deferred = 7}
+local function add(field, c)
+  redis.call('HINCRBY', KEYS[1], field, c)
+  local p = at[field]
+  if p then h[p] = (tonumber(h[p]) or 0) + c end
+end
+for o, c in pairs(byOutcome) do add(o, c) end
+if wasDeferred > 0 then add('deferred', -wasDeferred) end
 for why, c in pairs(byReason) do redis.call('HINCRBY', KEYS[5], why, c) end
 local sec = math.floor(tonumber(now) / 1000)
 local slot = sec % 64
@@ -94,7 +109,7 @@ if tonumber(redis.call('HGET', KEYS[6], 's' .. slot) or '-1') == sec then
 else
   redis.call('HSET', KEYS[6], 's' .. slot, sec, 'n' .. slot, n)
 end
-out[1], out[2] = windowSignal(KEYS[1], now, tonumber(ARGV[2]))
+out[1], out[2] = windowSignalOf(KEYS[1], h, now, tonumber(ARGV[2]))
 return out
 `;
 
