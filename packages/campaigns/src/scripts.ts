@@ -68,6 +68,10 @@ local n, wasDeferred = 0, 0
 -- Read once: the status now, and the counts the window signal needs after this call's.
 local h = windowFields(KEYS[1])
 local cancelled = h[8] == 'cancelled'
+-- The deferred count is the deferred bitmap's population (DEFER, this script and the feedback
+-- script change both together): at 0 no recipient has a bit to clear, and the usual campaign,
+-- with nothing waiting for a retry, saves a GETBIT per recipient.
+local anyDeferred = (tonumber(h[7]) or 0) > 0
 for k = 5, #ARGV, 5 do
   local idx = tonumber(ARGV[k])
   if cancelled and redis.call('GETBIT', KEYS[7], idx) == 0 then
@@ -78,7 +82,7 @@ for k = 5, #ARGV, 5 do
   else
     out[#out + 1] = 1
     n = n + 1
-    if redis.call('GETBIT', KEYS[3], idx) == 1 then
+    if anyDeferred and redis.call('GETBIT', KEYS[3], idx) == 1 then
       redis.call('SETBIT', KEYS[3], idx, 0)
       wasDeferred = wasDeferred + 1
     end
