@@ -303,7 +303,14 @@ export function markdown(
   return lines.join('\n');
 }
 
+/**
+ * The flags the run used, defaults included, so that it can be repeated. Baselines a mode does
+ * not run (the wire ceiling with `--tls`; both with `--metrics-ab` and the realistic workload)
+ * are left out: their sizes were not used.
+ */
 export function flagLine(o: BenchOptions): string {
+  const naive = !o.metricsAb && o.workload === 'uniform';
+  const wire = naive && !o.tls;
   return [
     o.quick ? '--quick' : '',
     `--senders ${o.senders}`,
@@ -311,8 +318,8 @@ export function flagLine(o: BenchOptions): string {
     `--domains ${o.domains}`,
     `--size ${o.size}`,
     `--reps ${o.reps}`,
-    `--naive-messages ${o.naiveMessages}`,
-    `--wire-messages ${o.wireMessages}`,
+    naive ? `--naive-messages ${o.naiveMessages}` : '',
+    wire ? `--wire-messages ${o.wireMessages}` : '',
     `--dkim ${o.dkim}`,
     `--domain-limits ${o.domainLimits}`,
     o.metricsAb ? '--metrics-ab' : '',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { launch, ROOT, TSX_NODE_ARGS } from '@volley/runtime';
 import { BENCH_CLI } from '../lib/args.ts';
+import { flagLine } from '../lib/report.ts';
 import { defineCli, flag, FlagError, parseFlags, usageText } from '../lib/flags.ts';
 import { SHAPING_CLI } from '../lib/shaping-args.ts';
 import { UPLOAD_CLI } from '../lib/upload-args.ts';
@@ -210,6 +211,21 @@ describe('the benchmark commands', () => {
       () => BENCH_CLI.parse(['--tls', '--workload', 'realistic']),
       /--tls and --workload realistic are separate modes/,
     );
+  });
+
+  test("a report's flag line names only the baselines its mode ran", () => {
+    const line = (argv: string[]) => {
+      const o = BENCH_CLI.parse(argv);
+      assert.notEqual(o, 'help');
+      return o === 'help' ? '' : flagLine(o);
+    };
+    assert.match(line([]), /--naive-messages 30000 --wire-messages 100000/);
+    const tls = line(['--tls']);
+    assert.match(tls, /--naive-messages 30000/);
+    assert.doesNotMatch(tls, /--wire-messages/);
+    for (const argv of [['--metrics-ab'], ['--workload', 'realistic']]) {
+      assert.doesNotMatch(line(argv), /--naive-messages|--wire-messages/, argv.join(' '));
+    }
   });
 
   test('npm run bench: --dkim and --domain-limits alone mean on, and take their words', () => {
