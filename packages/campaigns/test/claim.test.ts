@@ -4,41 +4,19 @@
  * claims still held into cancelled recipients.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Keys } from '@volley/contracts';
-import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
-import { startRedis, uniquePrefix } from '@volley/testkit';
+import { uniquePrefix } from '@volley/testkit';
 import { CampaignStore } from '../src/index.ts';
+import { redisForFile, runningCampaign } from './running.ts';
 
-let server: LocalRedis;
-let redis: RedisClient;
-
-before(async () => {
-  server = await startRedis();
-  redis = connectRedis(server.url, { name: 'claim-test' });
-  await redis.ping();
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-
-async function started(store: CampaignStore, n: number): Promise<string> {
-  const id = store.newId();
-  await store.create(id, { tenant: 't1', from: 'a@example.com', subject: 's', text: 'x' }, 1);
-  await store.addRecipients(
-    id,
-    Array.from({ length: n }, (_v, i) => ({ email: `r${i}@example.org` })),
-  );
-  await store.start(id, 2);
-  return id;
-}
+const redisOf = redisForFile('claim-test');
 
 describe('claims', () => {
   test('set exactly the claimed indices, in calls of any size', async () => {
     const keys = new Keys(uniquePrefix('claim'));
-    const store = new CampaignStore(redis, keys);
-    const id = await started(store, 5_000);
+    const store = new CampaignStore(redisOf(), keys);
+    const id = await runningCampaign(store, 5_000);
     // Scattered indices, and a call larger than one BITFIELD chunk (1,000 claims).
     const small = [0, 7, 8, 9, 4_999];
     const large = Array.from({ length: 2_500 }, (_v, i) => 1_000 + i);
@@ -46,24 +24,24 @@ describe('claims', () => {
     assert.equal(await store.claim(id, large), true);
     const claimed = new Set([...small, ...large]);
     const bitmap = keys.claimed(id);
-    assert.equal(await redis.bitcount(bitmap), claimed.size);
+    assert.equal(await redisOf().bitcount(bitmap), claimed.size);
     const probes = [0, 1, 6, 7, 9, 10, 999, 1_000, 2_222, 3_499, 3_500, 4_998, 4_999];
     for (const i of probes) {
-      assert.equal(await redis.getbit(bitmap, i), claimed.has(i) ? 1 : 0, `index ${i}`);
+      assert.equal(await redisOf().getbit(bitmap, i), claimed.has(i) ? 1 : 0, `index ${i}`);
     }
   });
 
   test('after a cancel, the claims a caller still holds become cancelled recipients', async () => {
     const keys = new Keys(uniquePrefix('claim'));
-    const store = new CampaignStore(redis, keys);
-    const id = await started(store, 20);
+    const store = new CampaignStore(redisOf(), keys);
+    const id = await runningCampaign(store, 20);
     assert.equal(await store.claim(id, [3, 4, 5]), true);
     assert.equal((await store.transition(id, ['running'], 'cancelled', 3)).changed, true);
     const before = (await store.get(id))?.counts.cancelled ?? 0;
     // Cancelled: no new claim is taken; the held ones on 3 and 4 turn into cancelled ones.
     assert.equal(await store.claim(id, [3, 4, 10]), false);
     assert.equal((await store.get(id))?.counts.cancelled, before + 2);
-    assert.equal(await redis.getbit(keys.claimed(id), 10), 0);
-    assert.equal(await redis.getbit(keys.claimed(id), 5), 1);
+    assert.equal(await redisOf().getbit(keys.claimed(id), 10), 0);
+    assert.equal(await redisOf().getbit(keys.claimed(id), 5), 1);
   });
 });

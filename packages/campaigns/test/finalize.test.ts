@@ -3,36 +3,14 @@
  * and a campaign with nothing deferred is finalized without reading that bitmap.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Keys } from '@volley/contracts';
-import { connectRedis, type LocalRedis, type RedisClient } from '@volley/redis';
-import { startRedis, uniquePrefix } from '@volley/testkit';
+import { uniquePrefix } from '@volley/testkit';
 import { CampaignStore } from '../src/index.ts';
+import { redisForFile, runningCampaign } from './running.ts';
 import type { FinalEntry } from '../src/store.ts';
 
-let server: LocalRedis;
-let redis: RedisClient;
-
-before(async () => {
-  server = await startRedis();
-  redis = connectRedis(server.url, { name: 'finalize-test' });
-  await redis.ping();
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-
-async function started(store: CampaignStore, n: number): Promise<string> {
-  const id = store.newId();
-  await store.create(id, { tenant: 't1', from: 'a@example.com', subject: 's', text: 'x' }, 1);
-  await store.addRecipients(
-    id,
-    Array.from({ length: n }, (_v, i) => ({ email: `r${i}@example.org` })),
-  );
-  await store.start(id, 2);
-  return id;
-}
+const redisOf = redisForFile('finalize-test');
 
 const sent = (i: number): FinalEntry => ({
   index: i,
@@ -43,15 +21,15 @@ const sent = (i: number): FinalEntry => ({
 
 /** GETBIT calls Redis has served so far, those inside scripts included. */
 async function getbits(): Promise<number> {
-  const m = /cmdstat_getbit:calls=(\d+)/.exec(await redis.info('commandstats'));
+  const m = /cmdstat_getbit:calls=(\d+)/.exec(await redisOf().info('commandstats'));
   return Number(m?.[1] ?? 0);
 }
 
 describe('finalize', () => {
   test('clears the deferred bit and count of each deferred recipient it records, no other', async () => {
     const keys = new Keys(uniquePrefix('finalize'));
-    const store = new CampaignStore(redis, keys);
-    const id = await started(store, 10);
+    const store = new CampaignStore(redisOf(), keys);
+    const id = await runningCampaign(store, 10);
     const defer = (i: number) =>
       store.defer(id, i, `r${i}@example.org`, { reason: 'greylisted', detail: '451', lowWater: 0 });
     await defer(2);
@@ -59,19 +37,19 @@ describe('finalize', () => {
     assert.equal((await store.get(id))?.counts.deferred, 2);
     await store.finalizeMany(id, 't1', [sent(1), sent(2), sent(3)], 0);
     assert.equal((await store.get(id))?.counts.deferred, 1);
-    assert.equal(await redis.getbit(keys.deferred(id), 2), 0);
-    assert.equal(await redis.getbit(keys.deferred(id), 5), 1);
+    assert.equal(await redisOf().getbit(keys.deferred(id), 2), 0);
+    assert.equal(await redisOf().getbit(keys.deferred(id), 5), 1);
     await store.finalizeMany(id, 't1', [sent(5), sent(6)], 0);
     assert.equal((await store.get(id))?.counts.deferred, 0);
-    assert.equal(await redis.bitcount(keys.deferred(id)), 0);
+    assert.equal(await redisOf().bitcount(keys.deferred(id)), 0);
     const c = (await store.get(id))?.counts;
     assert.equal(c?.sent, 5);
   });
 
   test('reads the deferred bitmap only while a recipient of the campaign is deferred', async () => {
     const keys = new Keys(uniquePrefix('finalize'));
-    const store = new CampaignStore(redis, keys);
-    const id = await started(store, 200);
+    const store = new CampaignStore(redisOf(), keys);
+    const id = await runningCampaign(store, 200);
     let before = await getbits();
     await store.finalizeMany(
       id,
