@@ -106,18 +106,29 @@ export class RenderMeter {
 
   /**
    * False once a piece of the field being rendered held a character other than printable
-   * ASCII, tab, CR or LF (the caller sets it before each field): a part rendered with it still
-   * true needs no scan for 7bit (compose.ts).
+   * ASCII, tab, CR or LF (see beginField): a part rendered with it still true needs no scan for
+   * 7bit (compose.ts).
    */
   plain = true;
+  /** The latest block result (see returned): its pieces were checked as they were appended. */
+  private lastBlock: string | undefined;
+
+  /** A field's render starts: its pieces are checked from here. */
+  beginField(field: TemplateBudgetError['field']): void {
+    this.field = field;
+    this.plain = true;
+    this.lastBlock = undefined;
+  }
 
   /**
    * Called by the compiled template with every piece it appends whose text is known only now
-   * (a variable, a helper's or block's result); answers it as a string.
+   * (a variable, a helper's result, a block's result); answers it as a string. A block's result
+   * is made of pieces that went through here or `plainText` inside the block, so while the
+   * field is plain it is plain too and is not scanned again.
    */
   out(value: unknown): string {
     const s = typeof value === 'string' ? value : String(value);
-    if (this.plain && NOT_SEVEN_BIT.test(s)) this.plain = false;
+    if (this.plain && s !== this.lastBlock && NOT_SEVEN_BIT.test(s)) this.plain = false;
     return this.count(s);
   }
 
@@ -139,7 +150,10 @@ export class RenderMeter {
    * block's result again, so it is taken off here to count every character once.
    */
   returned(value: unknown): unknown {
-    if (typeof value === 'string') this.output -= value.length;
+    if (typeof value === 'string') {
+      this.output -= value.length;
+      this.lastBlock = value;
+    }
     return value;
   }
 

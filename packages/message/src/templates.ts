@@ -345,7 +345,7 @@ export function compileCampaignTemplates(
       // The first render, on empty variables, sets the template up for good (templateOf). Not
       // timed: compiling is not rendering, and happens once per campaign.
       meter.start({ ...limits, timeBudgetMs: Number.POSITIVE_INFINITY });
-      meter.field = field;
+      meter.beginField(field);
       fn({}, RENDER_OPTIONS);
       fn._setup = setUp;
       return fn;
@@ -358,8 +358,7 @@ export function compileCampaignTemplates(
   const html = ast.html && compile('html', ast.html);
   const text = ast.text && compile('text', ast.text);
   const run = (field: TemplateError['field'], fn: Compiled, vars: Record<string, unknown>) => {
-    meter.field = field;
-    meter.plain = true;
+    meter.beginField(field);
     return fn(vars, RENDER_OPTIONS);
   };
   return {

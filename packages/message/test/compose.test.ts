@@ -438,6 +438,25 @@ describe('parts the renderer found plain', () => {
     const replaced = t.render({ x: 'Ada', xs: [] });
     replaced.html = '<p>Ada</p>\n';
     assert.deepEqual(plainOf(replaced), { html: false, text: true });
+    // A block's result is not scanned again, but each field's pieces are its own: a block of
+    // one field never vouches for a variable of the next.
+    const blocks = compileCampaignTemplates({
+      subject: 's',
+      html: '{{#each xs}}{{#if this}}<{{this}}>{{/if}}{{/each}}{{#if a}}{{x}}{{/if}}',
+      text: '{{x}}',
+    });
+    assert.deepEqual(plainOf(blocks.render({ a: true, x: 'ok', xs: ['a', 'b'] })), {
+      html: true,
+      text: true,
+    });
+    assert.deepEqual(plainOf(blocks.render({ a: true, x: 'é', xs: [] })), {
+      html: false,
+      text: false,
+    });
+    assert.deepEqual(plainOf(blocks.render({ a: false, x: 'ok', xs: ['a', 'ü'] })), {
+      html: false,
+      text: true,
+    });
     // Only the latest render is known: an earlier one is scanned like any other content.
     const earlier = t.render({ x: 'Ada', xs: [] });
     t.render({ x: 'Bob', xs: [] });
