@@ -1,5 +1,5 @@
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { RedisClient } from '@volley/redis';
@@ -101,7 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     // One line per request, written below at a level that depends on what the request was.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimit,
     schemaController: { compilersFactory: { buildValidator: literalBodies() } },
     routerOptions: { querystringParser: withoutEmptyValues },
