@@ -208,6 +208,9 @@ describe('collector', () => {
     try {
       await h.start({ senders: 0 });
       cs.push(collector(h, {}), collector(h, {}));
+      // Both replicas up first (the start-line wait allows for a slow start through tsx on a
+      // loaded machine): the leader wait below then judges the election, not the start.
+      await Promise.all(cs.map((c) => c.waitForLine(/collector started/)));
       const leaders = async () =>
         (await Promise.all(cs.map(metricsOf))).map((m) =>
           /^volley_collector_leader\{[^}]*\} 1$/m.test(m),
