@@ -1,6 +1,8 @@
 /**
- * The backlog split: every send job not being sent is in BullMQ's wait list (due, waiting for a
- * sender) or its delayed set (not due yet). Its job data says why a delayed job waits: a rate
+ * The backlog split: every send job not being sent is in BullMQ's wait list or its prioritized
+ * set (due, waiting for a sender: the prioritized set holds the due batches of demoted campaigns,
+ * render-cost.ts in packages/delivery) or its delayed set (not due yet). Its job data says why a
+ * delayed job waits: a rate
  * slot reserved by shaping (`shaping`) or a wait for a connection (`slotWaits`) is throttled;
  * a later attempt (`attempt` > 1) without either waits for its retry backoff; a first attempt
  * without either waits for a suspension to end, or for its paused campaign to resume.
@@ -16,8 +18,9 @@ import { type RedisClient, LuaScript } from '@volley/redis';
 const CHUNK = 500;
 
 /**
- * Job ids of the wait list whose first sighting is remembered, from its oldest end: enough to
- * date the oldest sendable batch, bounded whatever the backlog.
+ * Job ids of the wait list (and of the prioritized set) whose first sighting is remembered, from
+ * the end a sender takes next: enough to date the oldest sendable batch, bounded whatever the
+ * backlog.
  */
 const WAIT_TRACKED = 10_000;
 
@@ -28,9 +31,10 @@ const WAIT_TRACKED = 10_000;
  * (in the wait list). A recipient is counted by its `{"i":<n>,"email":` opening inside an array
  * (after `[` or `,`): a recipient's vars are an object after `"vars":`, so a variable named
  * `i` does not count; only vars holding arrays of recipient-shaped objects would.
- * KEYS: source (`delayed` zset key or `wait` list key); job keys are built from ARGV[1], as
- * BullMQ's own scripts do (the queue's hash tag keeps them in the source's slot).
- * ARGV: job key prefix, kind (z or l), start, stop, now (ms).
+ * KEYS: source (`delayed` zset, `prioritized` zset or `wait` list key); job keys are built from
+ * ARGV[1], as BullMQ's own scripts do (the queue's hash tag keeps them in the source's slot).
+ * ARGV: job key prefix, kind (z: delayed, scores are due times; p: prioritized, scores are
+ * priorities, every job due; l: wait list), start, stop, now (ms).
  */
 const SCAN = new LuaScript(`
 local prefix, source, kind = ARGV[1], KEYS[1], ARGV[2]
@@ -38,6 +42,8 @@ local now = tonumber(ARGV[5])
 local items
 if kind == 'z' then
   items = redis.call('ZRANGE', source, ARGV[3], ARGV[4], 'WITHSCORES')
+elseif kind == 'p' then
+  items = redis.call('ZRANGE', source, ARGV[3], ARGV[4])
 else
   items = redis.call('LRANGE', source, ARGV[3], ARGV[4])
 end
@@ -82,10 +88,14 @@ export interface BacklogSplit {
   oldestDueAt: number | undefined;
 }
 
-/** Reads the send queue's wait list and delayed set into the backlog split. */
+/** Reads the send queue's wait list, prioritized set and delayed set into the backlog split. */
 export class BacklogReader {
-  /** When each wait-list job id was first seen there (a promoted job keeps no due time). */
+  /**
+   * When each job id of the wait list and of the prioritized set was first seen there (a
+   * promoted job keeps no due time).
+   */
   private readonly seenWaiting = new Map<string, number>();
+  private readonly seenPrioritized = new Map<string, number>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -99,7 +109,7 @@ export class BacklogReader {
     const base = `${this.keys.bullPrefix(QUEUES.send)}:${QUEUES.send}:`;
     const byCampaign = new Map<string, Map<string, number>>();
     let oldestDueAt: number | undefined;
-    const scan = async (source: string, kind: 'z' | 'l', total: number): Promise<void> => {
+    const scan = async (source: string, kind: 'z' | 'p' | 'l', total: number): Promise<void> => {
       for (let start = 0; start < total; start += CHUNK) {
         const raw = (await SCAN.run(
           this.redis,
@@ -116,14 +126,24 @@ export class BacklogReader {
         }
       }
     };
-    const [delayedCount, waitCount] = await Promise.all([
+    const [delayedCount, prioritizedCount, waitCount] = await Promise.all([
       this.redis.zcard(`${base}delayed`),
+      this.redis.zcard(`${base}prioritized`),
       this.redis.llen(`${base}wait`),
     ]);
     await scan(`${base}delayed`, 'z', delayedCount);
+    await scan(`${base}prioritized`, 'p', prioritizedCount);
     await scan(`${base}wait`, 'l', waitCount);
-    const waitingSince = await this.oldestWaiting(`${base}wait`, now);
-    if (waitingSince !== undefined) oldestDueAt = Math.min(oldestDueAt ?? now, waitingSince);
+    const [waitIds, prioritizedIds] = await Promise.all([
+      this.redis.lrange(`${base}wait`, -WAIT_TRACKED, -1),
+      this.redis.zrange(`${base}prioritized`, '0', String(WAIT_TRACKED - 1)),
+    ]);
+    for (const since of [
+      firstSeen(this.seenWaiting, waitIds, now),
+      firstSeen(this.seenPrioritized, prioritizedIds, now),
+    ]) {
+      if (since !== undefined) oldestDueAt = Math.min(oldestDueAt ?? now, since);
+    }
 
     const messages = { sendable: 0, throttled: 0, retrying: 0, paused: 0 };
     for (const [cid, classes] of byCampaign) {
@@ -138,17 +158,21 @@ export class BacklogReader {
     }
     return { messages, oldestDueAt };
   }
+}
 
-  /**
-   * When the oldest job of the wait list (the next a sender takes, at its right end) was first
-   * seen there, to within one round: BullMQ keeps no due time once a job is promoted.
-   */
-  private async oldestWaiting(waitKey: string, now: number): Promise<number | undefined> {
-    const ids = await this.redis.lrange(waitKey, -WAIT_TRACKED, -1);
-    const present = new Set(ids);
-    for (const id of this.seenWaiting.keys()) if (!present.has(id)) this.seenWaiting.delete(id);
-    for (const id of ids) if (!this.seenWaiting.has(id)) this.seenWaiting.set(id, now);
-    const oldest = ids[ids.length - 1];
-    return oldest === undefined ? undefined : this.seenWaiting.get(oldest);
+/**
+ * The earliest first sighting among `ids` (due jobs of the wait list or the prioritized set, from
+ * the end a sender takes next), to within one round: BullMQ keeps no due time once a job is
+ * promoted. Records the new ids in `seen` and forgets those no longer there.
+ */
+function firstSeen(seen: Map<string, number>, ids: string[], now: number): number | undefined {
+  const present = new Set(ids);
+  for (const id of seen.keys()) if (!present.has(id)) seen.delete(id);
+  let oldest: number | undefined;
+  for (const id of ids) {
+    const at = seen.get(id) ?? now;
+    seen.set(id, at);
+    oldest = Math.min(oldest ?? at, at);
   }
+  return oldest;
 }

@@ -72,6 +72,39 @@ test('the backlog split reads why each job waits from its queue and its data: se
   }
 });
 
+test("a demoted campaign's due batches, in BullMQ's prioritized set, are sendable and date the oldest sendable message", async () => {
+  const keys = new Keys(uniquePrefix('backlog'));
+  const queues = createQueues(redis, keys);
+  try {
+    await redis.hset(keys.campaign('run'), 'status', 'running');
+    await redis.hset(keys.campaign('demoted'), 'status', 'running');
+    // What retry.ts demote() queues (priority 1000) once it is due: BullMQ keeps it in its
+    // prioritized set, not in the wait list, until no job without a priority is waiting.
+    await queues.send.add(JOBS.sendBatch, batch('demoted', 8), { priority: 1000 });
+    await queues.send.add(JOBS.sendBatch, batch('run', 3));
+    const counts = await queues.send.getJobCounts('waiting', 'prioritized');
+    assert.deepEqual(counts, { waiting: 1, prioritized: 1 }, 'the jobs are where the test says');
+    const reader = new BacklogReader(redis, keys);
+    const status = async (id: string) =>
+      (await redis.hget(keys.campaign(id), 'status')) ?? undefined;
+    const at = Date.now();
+    const first = await reader.read(at, status);
+    assert.deepEqual(first.messages, { sendable: 3 + 8, throttled: 0, retrying: 0, paused: 0 });
+    assert.equal(first.oldestDueAt, at);
+
+    // With the wait list empty, the prioritized batch alone keeps its first sighting as its age.
+    const [waiting] = await queues.send.getWaiting();
+    assert.ok(waiting?.id);
+    await queues.send.remove(waiting.id);
+    const second = await reader.read(at + 30_000, status);
+    assert.deepEqual(second.messages, { sendable: 8, throttled: 0, retrying: 0, paused: 0 });
+    assert.equal(second.oldestDueAt, at, 'the oldest sendable message has waited since `at`');
+  } finally {
+    await queues.send.obliterate({ force: true });
+    await queues.close();
+  }
+});
+
 test('an empty queue has no backlog and no oldest sendable message', async () => {
   const keys = new Keys(uniquePrefix('backlog'));
   const reader = new BacklogReader(redis, keys);
