@@ -36,6 +36,8 @@ export interface DeploymentOptions {
   onRecipient?: (address: string) => { code: number; message: string } | undefined;
   senders?: number;
   env?: Record<string, string>;
+  /** Holds each 250 after a message's data this long: a slow receiver. @defaultValue 0 */
+  replyDelayMs?: number;
 }
 
 export class Deployment {
@@ -43,13 +45,22 @@ export class Deployment {
   readonly dir = mkdtempSync(join(tmpdir(), 'volley-obs-'));
   redis!: LocalRedis;
   capture!: CaptureServer;
+  /** Messages the capture server has accepted. */
+  received = 0;
   apiUrl = '';
   readonly processes = new Map<string, ServiceProcess>();
   readonly metricsPorts = new Map<string, number>();
 
   async start(o: DeploymentOptions): Promise<void> {
     this.redis = await startLocalRedis();
-    this.capture = await startCaptureServer({ onRecipient: o.onRecipient, keep: false });
+    this.capture = await startCaptureServer({
+      onRecipient: o.onRecipient,
+      keep: false,
+      replyDelayMs: o.replyDelayMs,
+      onMessage: () => {
+        this.received++;
+      },
+    });
     const apiPort = await freePort();
     this.apiUrl = `http://127.0.0.1:${apiPort}`;
     let policy = 'off';
