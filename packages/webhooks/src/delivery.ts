@@ -17,7 +17,7 @@ export interface WebhookDelivererOptions {
   onAttempt?: (result: 'delivered' | 'failed' | 'dead', seconds: number) => void;
 }
 
-/** Retry schedule of webhook jobs: exponential from `baseMs`, ±20% jitter so retries spread. */
+/** Retry schedule of webhook jobs: exponential from `baseMs`; BullMQ's jitter 0.2 makes each delay up to 20% shorter (never longer), so retries spread. */
 function webhookJobOptions(attempts: number, baseMs: number) {
   return {
     attempts,
