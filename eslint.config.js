@@ -40,4 +40,19 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // One home per small helper (issue #15): an inline copy came back twice after it was removed.
+    files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts'],
+    ignores: ['packages/message/src/address.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.property.name='slice'] > BinaryExpression.arguments > CallExpression[callee.property.name='lastIndexOf'][arguments.0.value='@']",
+          message: "An address's domain: use domainOf from @volley/message.",
+        },
+      ],
+    },
+  },
 );

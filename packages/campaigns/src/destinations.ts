@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from '@volley/redis';
 import type { Keys } from '@volley/contracts';
+import { domainOf } from '@volley/message';
 
 /**
  * Lua: `domainOf(address)`, the part after the last "@" (as the senders batch and shape by it;
@@ -59,7 +60,7 @@ export async function forgetRecipients(
 ): Promise<void> {
   const counts = new Map<string, number>();
   for (const e of emails) {
-    const d = e.slice(e.lastIndexOf('@') + 1);
+    const d = domainOf(e);
     counts.set(d, (counts.get(d) ?? 0) + 1);
   }
   if (counts.size === 0) return;

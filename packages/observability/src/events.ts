@@ -15,6 +15,7 @@ import {
   type WebhookJob,
 } from '@volley/contracts';
 import type { CampaignStore } from '@volley/campaigns';
+import { domainOf } from '@volley/message';
 import { outcomeLabel, reasonLabel, type CollectorMetrics } from '@volley/metrics';
 import { deliveryId, type WebhookEndpoint, type WebhookStore } from '@volley/webhooks';
 
@@ -123,11 +124,10 @@ export class EventConsumer {
       // Outcomes the senders recorded are counted by them; feedback reported later (it
       // carries a source) is counted here, where every reported event passes once.
       if (e.source !== undefined) {
-        // The recipient's domain (after the last @), mapped to a bounded provider label.
-        const domain = e.email.slice(e.email.lastIndexOf('@') + 1).toLowerCase();
         m.messages.inc({
           outcome: outcomeLabel(e.outcome, e.reason),
-          provider: this.o.providerOf(domain),
+          // The recipient's domain, mapped to a bounded provider label.
+          provider: this.o.providerOf(domainOf(e.email)),
           reason: reasonLabel(e.reason),
         });
       }
