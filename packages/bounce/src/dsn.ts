@@ -2,6 +2,7 @@
  * RFC 3464 delivery status notifications: the per-message and per-recipient fields of a
  * `message/delivery-status` part (RFC 6533's `message/global-delivery-status` too).
  */
+import { enhancedAtStart } from '@volley/smtp';
 import { firstAddress } from './address.ts';
 import { fieldGroups, fieldValue, typedValue, type Field } from './fields.ts';
 import { MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS } from './limits.ts';
@@ -12,14 +13,6 @@ export interface DeliveryStatus {
   /** Message-ID of the original some MTAs add to the per-message fields. */
   originalMessageId?: string | undefined;
   recipients: RecipientFacts[];
-}
-
-const STATUS = /^([245])\.(\d{1,3})\.(\d{1,3})\b/;
-
-/** The enhanced status at the start of a Status field ("5.1.1 (bad address)" → "5.1.1"). */
-export function statusField(value: string | undefined): string | undefined {
-  const m = STATUS.exec((value ?? '').trim());
-  return m ? `${m[1]}.${m[2]}.${m[3]}` : undefined;
 }
 
 function clip(text: string): string {
@@ -68,7 +61,7 @@ function recipientOf(group: Field[]): RecipientFacts | undefined {
     originalRecipient:
       original && original.toLowerCase() !== recipient.toLowerCase() ? original : undefined,
     action: fieldValue(group, 'action')?.toLowerCase().split(/[\s(]/)[0] || undefined,
-    status: statusField(fieldValue(group, 'status')),
+    status: enhancedAtStart(fieldValue(group, 'status')),
     diagnosticType: diag.type || undefined,
     diagnostic: clip(diag.text || statusComment || ''),
     remoteMta: remote.text || undefined,

@@ -2,10 +2,10 @@
  * Amazon SES notifications delivered by email (an SNS subscription of type "email-json" or
  * "email"): a JSON document whose `notificationType` is Bounce, Complaint or Delivery.
  */
+import { enhancedAtStart, enhancedStatus } from '@volley/smtp';
 import type { FeedbackReport, RecipientFacts } from './types.ts';
 import { MAX_RECIPIENTS } from './limits.ts';
 import { typedValue } from './fields.ts';
-import { statusField } from './dsn.ts';
 
 export interface SesNotification {
   kind: 'bounce' | 'feedback';
@@ -64,7 +64,7 @@ export function parseSesNotification(text: string): SesNotification | undefined 
           return {
             recipient: str(r.emailAddress),
             action: str(r.action) || (transient ? 'delayed' : 'failed'),
-            status: statusField(str(r.status)),
+            status: enhancedAtStart(str(r.status)),
             diagnosticType: diag.type || undefined,
             diagnostic: diag.text,
             remoteMta: typedValue(str(bounce.reportingMTA)).text || undefined,
@@ -94,6 +94,9 @@ export function parseSesNotification(text: string): SesNotification | undefined 
   if (type === 'Delivery') {
     const delivery = obj(doc.delivery) ?? {};
     const reply = str(delivery.smtpResponse);
+    // A delivery's code is a success ("250 2.6.0 Message received"); read as everywhere else,
+    // so that an IP address in the reply ("queued as 10.2.0.1") is not taken for one.
+    const status = enhancedStatus(reply);
     return {
       kind: 'bounce',
       messageId,
@@ -103,7 +106,7 @@ export function parseSesNotification(text: string): SesNotification | undefined 
         .map((recipient) => ({
           recipient,
           action: 'delivered',
-          status: statusField(/\b2\.\d{1,3}\.\d{1,3}\b/.exec(reply)?.[0]),
+          status: status?.startsWith('2.') ? status : undefined,
           diagnosticType: 'smtp',
           diagnostic: reply,
           remoteMta: str(delivery.remoteMtaIp) || undefined,

@@ -356,6 +356,48 @@ describe('plain-text bounces of MTAs without RFC 3464', () => {
   });
 });
 
+/** An SES delivery notification (SNS "email-json") whose SMTP response is `reply`. */
+function sesDelivery(reply: string): string {
+  const doc = {
+    notificationType: 'Delivery',
+    mail: { messageId: '0101-ses-id' },
+    delivery: { recipients: ['bob@example.org'], smtpResponse: reply },
+  };
+  return [
+    'From: AWS Notifications <no-reply@sns.amazonaws.com>',
+    'To: feedback@bounce.example',
+    'Subject: AWS Notification Message',
+    'Content-Type: text/plain; charset=UTF-8',
+    '',
+    JSON.stringify(doc),
+    '',
+  ].join('\r\n');
+}
+
+describe('Amazon SES notifications', () => {
+  test("a delivery's enhanced status comes from its SMTP response", async () => {
+    const report = await parseBounce(sesDelivery('250 2.6.0 Message received'));
+    assert.equal(report.format, 'amazonses');
+    assert.deepEqual(report.recipients.map(brief), [
+      {
+        recipient: 'bob@example.org',
+        status: '2.6.0',
+        replyCode: '250',
+        reason: 'delivered',
+        hardBounce: false,
+      },
+    ]);
+  });
+
+  test('an IP address in the response is not read as an enhanced status', async () => {
+    // "10.2.0.1" holds "2.0.1"; the response carries no enhanced status at all.
+    const report = await parseBounce(sesDelivery('250 Ok queued as 10.2.0.1'));
+    assert.equal(report.recipients.length, 1);
+    assert.equal(report.recipients[0]?.status, '');
+    assert.equal(report.recipients[0]?.reason, 'delivered');
+  });
+});
+
 describe('hostile and malformed input', () => {
   test('empty input is unparseable, with a stable code', async () => {
     const report = await parseBounce('');

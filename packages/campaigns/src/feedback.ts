@@ -9,6 +9,7 @@ import { FEEDBACK_ADDRESS, FEEDBACK_RECIPIENT } from './feedback-scripts.ts';
 import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
 import { leaveRunning } from './running.ts';
 import { type RedisClient, LuaScript } from '@volley/redis';
+import { isEnhancedStatus } from '@volley/smtp';
 
 /** What was reported about a message after it was sent. */
 export type FeedbackOutcome =
@@ -112,7 +113,6 @@ export interface FeedbackOptions {
  * keeps them readable and bounded.
  */
 const TOKEN = /^[a-z0-9][a-z0-9._-]{0,39}$/;
-const STATUS = /^[245]\.\d{1,3}\.\d{1,3}$/;
 const KINDS: readonly string[] = ['bounced', 'complained', 'unsubscribed'];
 
 const recipientScript = new LuaScript(FEEDBACK_RECIPIENT);
@@ -150,7 +150,7 @@ function fields(o: FeedbackOutcome): [string, string, boolean, string, string, s
     throw new FeedbackError('FEEDBACK_INVALID', `source ${JSON.stringify(o.source)} is invalid`);
   }
   if (o.kind !== 'bounced') return [reason, detail, false, o.source, '', ''];
-  if (o.status !== undefined && !STATUS.test(o.status)) {
+  if (o.status !== undefined && !isEnhancedStatus(o.status)) {
     throw new FeedbackError('FEEDBACK_INVALID', `status ${JSON.stringify(o.status)} is invalid`);
   }
   if (o.replyCode !== undefined && !(Number.isInteger(o.replyCode) && o.replyCode >= 200)) {

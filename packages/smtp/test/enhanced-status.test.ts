@@ -4,7 +4,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classifyReply } from '../src/classify.ts';
-import { enhancedAfterCode, enhancedAnywhere, enhancedStatus } from '../src/enhanced-status.ts';
+import {
+  enhancedAfterCode,
+  enhancedAnywhere,
+  enhancedAtStart,
+  enhancedStatus,
+  isEnhancedStatus,
+} from '../src/enhanced-status.ts';
 
 /** Fixed, so that a failure reproduces; printed by fast-check with the counterexample. */
 const SEED = 20261206;
@@ -78,5 +84,26 @@ describe('enhanced status anywhere in the text', () => {
       }),
       { seed: SEED, numRuns: 5000 },
     );
+  });
+});
+
+describe('enhanced status of a field', () => {
+  test("a DSN's Status field: the code it starts with, before any comment", () => {
+    assert.equal(enhancedAtStart('5.1.1'), '5.1.1');
+    assert.equal(enhancedAtStart('  4.4.7 (delivery time expired) '), '4.4.7');
+    assert.equal(enhancedAtStart('5.0.0(no space before the comment)'), '5.0.0');
+    assert.equal(enhancedAtStart('2.0.0'), '2.0.0');
+    for (const value of [undefined, '', 'failed', '3.0.0', '5.1', '5.1.1234', 'x 5.1.1']) {
+      assert.equal(enhancedAtStart(value), undefined, String(value));
+    }
+  });
+
+  test('a stored status: exactly one code, nothing around it', () => {
+    for (const value of ['5.1.1', '4.7.650', '2.0.0', '5.100.999']) {
+      assert.equal(isEnhancedStatus(value), true, value);
+    }
+    for (const value of ['', '5.1.1 ', ' 5.1.1', '5.1.1.1', '3.1.1', '5.1', '5.1.1234', 'x']) {
+      assert.equal(isEnhancedStatus(value), false, value);
+    }
   });
 });

@@ -27,6 +27,7 @@ import {
   tokenNames,
   type TokenSubject,
 } from '@volley/message';
+import { isEnhancedStatus } from '@volley/smtp';
 import { findAddresses, sameAddress } from '../address.ts';
 import type { BounceRecipient, BounceReport } from '../types.ts';
 import type { InboundAddress } from './addresses.ts';
@@ -127,15 +128,13 @@ function reported(report: BounceReport): Reported {
   }
 }
 
-const STATUS = /^[245]\.\d{1,3}\.\d{1,3}$/;
-
 function bounceOutcome(e: BounceRecipient): FeedbackOutcome {
   return {
     kind: 'bounced',
     reason: e.reason,
     hardBounce: e.hardBounce,
     source: 'dsn',
-    status: STATUS.test(e.status) ? e.status : undefined,
+    status: isEnhancedStatus(e.status) ? e.status : undefined,
     replyCode: /^[245]\d\d$/.test(e.replyCode) ? Number(e.replyCode) : undefined,
     detail: e.diagnostic || undefined,
   };
