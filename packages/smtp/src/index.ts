@@ -12,12 +12,7 @@ export {
   type Disposition,
 } from './classify.ts';
 // The one reading of RFC 3463 codes: the bounce parser and the feedback store use it too.
-export {
-  enhancedStatus,
-  enhancedAnywhere,
-  enhancedAtStart,
-  isEnhancedStatus,
-} from './enhanced-status.ts';
+export { enhancedStatus, enhancedAtStart, isEnhancedStatus } from './enhanced-status.ts';
 export type { SlotLease } from './pool.ts';
 // The client's timeouts with their defaults: the senders' termination grace period is derived
 // from them (deploy/k8s/base/sender.yaml).
