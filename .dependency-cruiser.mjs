@@ -98,7 +98,10 @@ export default {
       severity: 'error',
       comment:
         'Another workspace is reached through what its package.json exports (@volley/<name>, ' +
-        'its src/index.ts), never a file inside it: its other files may change without notice.',
+        'its src/index.ts), never a file inside it: its other files may change without notice. ' +
+        'Every declared entry counts as public: a subpath is a second surface declared on ' +
+        'purpose (@volley/bounce/inbound, the SMTP server only the bounce service runs; ' +
+        '@volley/testkit/chromium), and test-only entries point into test/.',
       from: { path: `^(${WORKSPACES.join('|')}|benchmarks|scripts)/([^/]+)/` },
       to: { path: WORKSPACE_CODE, pathNot: [`^$1/$2/`, PUBLIC] },
     },
