@@ -3,6 +3,7 @@
  * words) into the parts a report is made of. Everything after this works on decoded text.
  */
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { CodedError } from '@volley/contracts';
 import { headerFields, type Field } from './fields.ts';
 import { MAX_MESSAGE_BYTES, MAX_MULTIPART_DEPTH, MAX_TEXT_CHARS } from './limits.ts';
 
@@ -34,15 +35,9 @@ export interface MessageView {
   truncated: boolean;
 }
 
-export class UnparseableMessageError extends Error {
-  constructor(
-    readonly code: 'BOUNCE_EMPTY' | 'BOUNCE_TOO_DEEP' | 'BOUNCE_MIME_ERROR',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'UnparseableMessageError';
-  }
-}
+export class UnparseableMessageError extends CodedError<
+  'BOUNCE_EMPTY' | 'BOUNCE_TOO_DEEP' | 'BOUNCE_MIME_ERROR'
+> {}
 
 /**
  * Deepest multipart nesting in the raw message, counted from the boundary delimiter lines: a

@@ -1,9 +1,10 @@
-import type {
-  BounceSource,
-  ComplaintSource,
-  Keys,
-  Recipient,
-  UnsubscribeSource,
+import {
+  CodedError,
+  type BounceSource,
+  type ComplaintSource,
+  type Keys,
+  type Recipient,
+  type UnsubscribeSource,
 } from '@volley/contracts';
 import { FEEDBACK_ADDRESS, FEEDBACK_RECIPIENT } from './feedback-scripts.ts';
 import { DEFAULT_EVENTS_MAXLEN } from './retention.ts';
@@ -88,15 +89,9 @@ export interface FeedbackResult {
   afterRetention?: boolean;
 }
 
-export class FeedbackError extends Error {
-  constructor(
-    readonly code: 'FEEDBACK_UNKNOWN_RECIPIENT' | 'FEEDBACK_ADDRESS_MISMATCH' | 'FEEDBACK_INVALID',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FeedbackError';
-  }
-}
+export class FeedbackError extends CodedError<
+  'FEEDBACK_UNKNOWN_RECIPIENT' | 'FEEDBACK_ADDRESS_MISMATCH' | 'FEEDBACK_INVALID'
+> {}
 
 /** How soft bounces turn into suppression (VOLLEY_SOFT_BOUNCE_LIMIT and _WINDOW). */
 export interface FeedbackOptions {

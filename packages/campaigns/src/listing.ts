@@ -1,4 +1,4 @@
-import type { CampaignStatus } from '@volley/contracts';
+import { CodedError, type CampaignStatus } from '@volley/contracts';
 import { recordOf, type CampaignRecord } from './record.ts';
 import type { CampaignStore } from './store.ts';
 
@@ -37,15 +37,7 @@ const SUMMARY_FIELDS = [
   'unsubscribed',
 ] as const;
 
-export class CampaignListError extends Error {
-  constructor(
-    readonly code: 'CAMPAIGN_BAD_CURSOR',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CampaignListError';
-  }
-}
+export class CampaignListError extends CodedError<'CAMPAIGN_BAD_CURSOR'> {}
 
 export interface CampaignFilter {
   /** Only campaigns in one of these states. */

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  CampaignStatus,
-  FinalOutcome,
-  Keys,
-  Recipient,
-  RecipientEvent,
+import {
+  CodedError,
+  type CampaignStatus,
+  type FinalOutcome,
+  type Keys,
+  type Recipient,
+  type RecipientEvent,
 } from '@volley/contracts';
 import {
   ADD_RECIPIENTS,
@@ -50,15 +51,7 @@ export interface FinalizeResult {
   cursor: number;
 }
 
-export class CampaignError extends Error {
-  constructor(
-    readonly code: 'CAMPAIGN_NOT_FOUND' | 'CAMPAIGN_NOT_DRAFT',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CampaignError';
-  }
-}
+export class CampaignError extends CodedError<'CAMPAIGN_NOT_FOUND' | 'CAMPAIGN_NOT_DRAFT'> {}
 
 const finalizeScript = new LuaScript(FINALIZE);
 const deferScript = new LuaScript(DEFER);

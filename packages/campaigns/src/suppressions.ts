@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { SUPPRESSION_SOURCES, type Keys, type SuppressionSource } from '@volley/contracts';
+import {
+  CodedError,
+  SUPPRESSION_SOURCES,
+  type Keys,
+  type SuppressionSource,
+} from '@volley/contracts';
 import { BACKFILL, COMMIT_IMPORT, PAGE, SUPPRESS_MANY, UNSUPPRESS } from './suppression-scripts.ts';
 import { type RedisClient, LuaScript } from '@volley/redis';
 
@@ -18,28 +23,16 @@ export interface SuppressionEntry {
   detail?: string;
 }
 
-/** An address to suppress; it must be normalized and lower-cased by the caller. */
-export interface SuppressionInput {
-  email: string;
-  source: SuppressionSource;
-  reason: string;
-  /** Defaults to the time of the call. */
-  at?: number;
-  /** The campaign whose message led to it. */
-  campaignId?: string;
-  /** The diagnostic text of a bounce (control characters become spaces; 200 characters kept). */
-  detail?: string;
-}
+/**
+ * An address to suppress: the entry it becomes, with the address normalized and lower-cased by
+ * the caller. `at` defaults to the time of the call; in `detail`, control characters become
+ * spaces and 200 characters are kept.
+ */
+export type SuppressionInput = SuppressionEntry;
 
-export class SuppressionError extends Error {
-  constructor(
-    readonly code: 'SUPPRESSION_BAD_CURSOR' | 'SUPPRESSION_INVALID',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SuppressionError';
-  }
-}
+export class SuppressionError extends CodedError<
+  'SUPPRESSION_BAD_CURSOR' | 'SUPPRESSION_INVALID'
+> {}
 
 /** Reasons are filter values and stored per entry: short lower-case tokens. */
 export const SUPPRESSION_REASON = /^[a-z0-9][a-z0-9._-]{0,39}$/;

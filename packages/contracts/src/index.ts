@@ -390,3 +390,4 @@ export class Keys {
 }
 
 export * from './shaping-keys.ts';
+export { CodedError } from './errors.ts';

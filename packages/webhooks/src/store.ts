@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '@volley/redis';
 import {
+  CodedError,
   JOBS,
   WEBHOOK_EVENT_TYPES,
   type Keys,
@@ -35,15 +36,9 @@ export interface DeadLetter {
   failedAt: number;
 }
 
-export class WebhookError extends Error {
-  constructor(
-    readonly code: 'WEBHOOK_INVALID' | 'WEBHOOK_LIMIT' | 'WEBHOOK_NOT_FOUND',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'WebhookError';
-  }
-}
+export class WebhookError extends CodedError<
+  'WEBHOOK_INVALID' | 'WEBHOOK_LIMIT' | 'WEBHOOK_NOT_FOUND'
+> {}
 
 /** Endpoints one tenant may have: each event is delivered once per endpoint. */
 export const MAX_ENDPOINTS = 10;
