@@ -1,15 +1,38 @@
 /**
- * The sender's waits, in one place, each with the reason or measurement that chose it.
+ * The sender engine's waits between its steps, each with the measurement or the reasoning that
+ * chose it; those no run measured say so. Two groups of timings live instead with the code
+ * they pace and the runs that chose them: the render-cost budget and the spacing of demoted
+ * batches (HALF_LIFE_MS, DEMOTED_RUN_MS, DEMOTED_SHARE in render-cost.ts), and the capped
+ * transport's idle and slot waits (CAPPED_IDLE_MS, CAPPED_SLOT_WAIT_MS in
+ * packages/smtp/src/transport.ts).
  */
 import type { Plan, Slot } from '@volley/shaping';
 
-/** How stale a cached campaign status may be; bounds how long a pause or cancel takes to act. */
+/**
+ * How stale a cached campaign status may be; bounds how long a pause takes to reach every
+ * sender (cancel is exact by its claims, not by this). Not measured: chosen as the "within
+ * about a second" the README promises for a pause, and because the price is one HGET per
+ * second for each campaign a sender is sending, nothing next to the 3 Redis commands per
+ * recipient of the reference run. The bound itself is tested on the code's own clock
+ * (packages/delivery/test/campaigns.test.ts).
+ */
 export const STATUS_TTL_MS = 1000;
 
-/** How long a batch of a paused campaign waits before it looks at the status again. */
+/**
+ * How long a batch of a paused campaign waits before it looks at the status again. Not
+ * measured: chosen because resume promotes the parked batches at once, so this wait only
+ * bounds the rare batch whose promotion raced with its move to the delayed set; meanwhile a
+ * long pause wakes each batch this often (200 batches of a default window: about 7 script
+ * calls a second), which a shorter wait would multiply for nothing else.
+ */
 export const PARK_RECHECK_MS = 30_000;
 
-/** How often each sender checks running campaigns for a window that needs refilling. */
+/**
+ * How often each sender checks running campaigns for a window that needs refilling. Not
+ * measured: chosen because the sweep only matters after a crash lost a refill request (recorded
+ * outcomes ask for refills themselves), so a campaign then waits at most 5 s, once; the price
+ * is one read of the running set plus one HMGET per running campaign every 5 s per sender.
+ */
 export const SWEEP_INTERVAL_MS = 5000;
 
 /**
@@ -21,7 +44,16 @@ export const RETENTION_SWEEP_MS = 60_000;
 /** A scheduled campaign that is due while its recipients are still streaming in starts this much later. */
 export const UPLOAD_RECHECK_MS = 2000;
 
-/** An expansion asked for while the window is still full looks again this much later. */
+/**
+ * An expansion asked for while the window is still full looks again this much later. Not
+ * measured: chosen because this path is off the usual one. Recorded outcomes and the sweep ask
+ * for a refill only once the window is down to half, and the window only shrinks until it is
+ * expanded, so a sender finds it full when, for instance, the senders disagree on the window
+ * (VOLLEY_EXPAND_WINDOW set differently on some); each look costs a job move and one HMGET.
+ * What a wait costs when taken was not measured either: at the reference run's rate (11,912
+ * msg/s) half a default window goes out in under half a second, so a campaign that waits here
+ * can leave its senders idle for the rest of the second.
+ */
 export const WINDOW_FULL_RECHECK_MS = 1000;
 
 /**
