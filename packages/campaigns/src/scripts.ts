@@ -246,9 +246,12 @@ return {#fresh, dup}
  * Moves a campaign between lifecycle states if it is in one of the allowed ones. A cancel counts
  * its cancelled recipients here, atomically with the status every claim checks: those neither
  * done nor claimed by a sender. Claimed ones are in flight and end as whatever SMTP answers.
+ * A cancel is published on the cancels channel from the script: Redis writes it to the
+ * subscribed senders before its reply to the caller, so a sender has it before the API answers.
  * The caller takes a cancelled campaign out of the running set (another slot of a cluster).
  * KEYS: campaign hash, recipients list, done bitmap, claimed bitmap, scratch key
- * ARGV: allowed (comma-separated), target, now, field to stamp with now
+ * ARGV: allowed (comma-separated), target, now, field to stamp with now, cancels channel,
+ * campaign id
  * Returns {changed (1/0), status before}.
  */
 export const TRANSITION = `
@@ -268,6 +271,7 @@ if ARGV[2] == 'cancelled' then
   local touched = redis.call('BITCOUNT', KEYS[5])
   redis.call('DEL', KEYS[5])
   redis.call('HSET', KEYS[1], 'cancelled', math.max(0, total - touched))
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
 end
 return {1, status}
 `;

@@ -271,7 +271,7 @@ export class CampaignStore {
         this.keys.claimed(id),
         this.keys.cancelScratch(id),
       ],
-      [from.join(','), to, now, to === 'running' ? 'resumedAt' : `${to}At`],
+      [from.join(','), to, now, to === 'running' ? 'resumedAt' : `${to}At`, this.keys.cancels, id],
     )) as [number, string];
     if (changed === 1 && to === 'cancelled') await this.leaveRunning(id, now);
     return { changed: changed === 1, was };

@@ -356,6 +356,13 @@ export class Keys {
   get running(): string {
     return `${this.prefix}:running`;
   }
+  /**
+   * Pub/sub channel: the id of each campaign as it is cancelled, published by the cancel's
+   * script so every sender stops handing its messages to SMTP at once, not a status read later.
+   */
+  get cancels(): string {
+    return `${this.prefix}:cancels`;
+  }
   /** Hash endpoint id → JSON webhook endpoint (url, event types, secret) of a tenant. */
   webhooks(tenant: string): string {
     return `${this.t(tenant)}:webhooks`;

@@ -193,13 +193,10 @@ export class BatchSender {
           ))
         ) {
           rt.status = 'cancelled';
-          await store.claim(
-            d.campaignId,
-            [...waiting, ...later, ...sendable].map((r) => r.i),
-          );
-          await this.o.expander.afterOutcomes(d.campaignId, signals);
-          return;
+          return this.cancelRest(d.campaignId, [...waiting, ...later, ...sendable], signals);
         }
+        /** Claimed, but the cancel came while they waited for a connection: never sent. */
+        const stopped: BatchRecipient[] = [];
         const unsentBefore = waiting.length + later.length;
         await Promise.all(
           chunk.map(async (r) => {
@@ -209,7 +206,9 @@ export class BatchSender {
               const { code, text } = res.refusal;
               await shaper.observe(plan, { code, text }, rt.id);
             }
-            if (res.outcome === 'noslot') {
+            if (res.outcome === 'cancelled') {
+              stopped.push(r);
+            } else if (res.outcome === 'noslot') {
               waiting.push(r);
             } else if (res.outcome === 'later') {
               later.push(r);
@@ -238,6 +237,13 @@ export class BatchSender {
             }
           }),
         );
+        if (stopped.length > 0) {
+          return this.cancelRest(
+            d.campaignId,
+            [...stopped, ...waiting, ...later, ...sendable],
+            signals,
+          );
+        }
         if (admission) {
           const unsent = waiting.length + later.length - unsentBefore;
           await admission.sent(chunk.length - unsent, coldStart);
@@ -257,6 +263,24 @@ export class BatchSender {
       metrics.batchActive(capped, -1);
       if (plan && capped) this.o.slots?.leave(plan.key);
     }
+  }
+
+  /**
+   * The campaign is cancelled: the claims this batch holds on `left` (recipients that were
+   * claimed but never handed to SMTP) become cancelled recipients in the claim script, which
+   * counts them once; unclaimed ones were counted by the cancel itself. Deferred recipients
+   * were settled by their deferral, and nothing is queued again.
+   */
+  private async cancelRest(
+    campaignId: string,
+    left: readonly BatchRecipient[],
+    signals: FinalizeResult[],
+  ): Promise<void> {
+    await this.o.store.claim(
+      campaignId,
+      left.map((r) => r.i),
+    );
+    await this.o.expander.afterOutcomes(campaignId, signals);
   }
 
   private announceDemotion(rt: CampaignRuntime): void {

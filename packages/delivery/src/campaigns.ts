@@ -110,6 +110,16 @@ export class CampaignCache {
   }
 
   /**
+   * The campaign was cancelled (the cancels channel said so): its messages still waiting for a
+   * connection in this process are not handed to SMTP (see Deliverer), without waiting for the
+   * next status read.
+   */
+  cancelled(id: string): void {
+    const rt = this.campaigns.get(id);
+    if (rt) rt.status = 'cancelled';
+  }
+
+  /**
    * The campaign, compiled on first use; undefined once it no longer exists. Its status is at
    * most {@link STATUS_TTL_MS} older than the call: a pause reaches every sender within that.
    */

@@ -14,7 +14,7 @@ import {
 } from '@volley/message';
 import type { BatchRecipient } from '@volley/contracts';
 import { isHardBounce, type Route, type SendResult, type Transport } from '@volley/smtp';
-import type { CompiledCampaign } from './campaigns.ts';
+import type { CampaignRuntime, CompiledCampaign } from './campaigns.ts';
 
 export interface DelivererOptions {
   transport: Transport;
@@ -33,8 +33,10 @@ export interface Delivery {
    * nothing was sent, the destination's connection cap is full across workers; the message
    * waits for a connection without counting a deferral. `later`: not even rendered, the
    * campaign is demoted (render-cost.ts) and the batch may render no more of it now.
+   * `cancelled`: nothing was sent, the campaign was cancelled while the message waited for a
+   * connection; its claim is to be turned into a cancelled recipient.
    */
-  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot' | 'later';
+  outcome: 'sent' | 'bounced' | 'failed' | 'deferred' | 'noslot' | 'later' | 'cancelled';
   /** Sisimai's vocabulary (`delivered`, `userunknown`, `template`, ...). */
   reason: string;
   /** The server's reply, or what went wrong. */
@@ -49,6 +51,14 @@ const LATER: Delivery = {
   outcome: 'later',
   reason: 'template',
   detail: 'campaign demoted for going over the render budget; waits its turn',
+  suppress: false,
+  refusal: undefined,
+};
+
+const CANCELLED: Delivery = {
+  outcome: 'cancelled',
+  reason: 'cancelled',
+  detail: 'campaign cancelled while the message waited for a connection; never sent',
   suppress: false,
   refusal: undefined,
 };
@@ -124,10 +134,12 @@ export class Deliverer {
    * Renders, composes, signs and sends one message to `r`, over the route's own connections
    * when it has one. Never throws: a template or address that cannot make a message fails it.
    * A demoted campaign's message is rendered in its turn, and only if `mayRender` still says so
-   * then; else it comes back `later`.
+   * then; else it comes back `later`. A message whose campaign is cancelled (`c.status`, which
+   * the sender sets as it hears of the cancel) by the time a connection takes it is not handed
+   * to SMTP: it comes back `cancelled`.
    */
   async deliver(
-    c: CompiledCampaign,
+    c: CompiledCampaign & Partial<Pick<CampaignRuntime, 'status'>>,
     r: BatchRecipient,
     route: Route | undefined,
     mayRender: () => boolean = () => true,
@@ -144,6 +156,10 @@ export class Deliverer {
     // another connection.
     let built: Buffer | Delivery | undefined;
     const build = (): Buffer => {
+      // Claimed before the cancel, but still waiting for a connection when this process heard
+      // of it: only messages already in an open transaction go out after a cancel. Checked
+      // here, where the connection takes the message, also for one built (signed) earlier.
+      if (c.status === 'cancelled') built = CANCELLED;
       // Demoted while it waited for a connection: as if it had been when the batch reached it.
       if (built === undefined && c.renderCost.demoted && !mayRender()) built = LATER;
       built ??= this.build(c, templates, composer, r, to);

@@ -86,6 +86,8 @@ export class SenderEngine {
   private controlWorker: Worker<ExpandJob> | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private retentionSweeper: NodeJS.Timeout | undefined;
+  /** Subscribed to the cancels channel (a subscribed connection takes no other commands). */
+  private cancels: RedisClient | undefined;
   private closing = false;
 
   constructor(opts: SenderEngineOptions) {
@@ -240,6 +242,7 @@ export class SenderEngine {
     // A stored domain's key that cannot be opened would hold its mail back batch after batch.
     await checkDkimSecret(this.redis, this.keys, this.cfg.dkimSecret);
     await this.startShaping();
+    await this.followCancels();
     const { cfg, log, store, queues, metrics, shaper } = this;
     const planFor = (domain: string) => this.planFor(domain);
     const expander = new Expander({
@@ -348,6 +351,23 @@ export class SenderEngine {
   }
 
   /**
+   * Hears each cancel as the cancel's script publishes it, before the API answers: from then
+   * on this process hands none of the campaign's messages to SMTP (the exact cancel). Missed
+   * while the connection is down, a cancel still reaches the sender through the next claim or
+   * status read (at most STATUS_TTL_MS old).
+   */
+  private async followCancels(): Promise<void> {
+    const sub = connectRedis(this.cfg.redisUrl, {
+      name: 'volley-sender-cancels',
+      cluster: this.cfg.redisCluster,
+    });
+    this.cancels = sub;
+    sub.on('message', (_channel: string, id: string) => this.campaigns.cancelled(id));
+    sub.on('error', (err: unknown) => this.log.warn({ err }, 'cancels subscription: Redis error'));
+    await sub.subscribe(this.keys.cancels);
+  }
+
+  /**
    * Stops taking work, lets in-flight batches finish until the deadline, then closes.
    * Batches cut off by the deadline stay in BullMQ and are picked up by another sender;
    * recipients already accepted are skipped there by their sent marker.
@@ -380,6 +400,7 @@ export class SenderEngine {
     this.watcher?.close();
     await this.queues.close();
     this.queueRedis.disconnect();
+    this.cancels?.disconnect();
     this.redis.disconnect();
   }
 }
