@@ -190,7 +190,7 @@ export function markdown(
   );
   lines.push('');
   lines.push(
-    'The performance bar (`DESIGN.md`) asks for at least 3× the naive loop on the way to 5,000 msg/s on the ' +
+    'The performance bar (benchmarks/README.md) asks for at least 3× the naive loop on the way to 5,000 msg/s on the ' +
       'reference 2-core machine, with sender CPU below 150 µs per message. This report states where the engine ' +
       'stands; it asserts nothing.',
   );

@@ -20,9 +20,9 @@ function find(dir: string, out: string[]): string[] {
 
 /**
  * Folders whose *.test.ts files make up the suite: the benchmarks' own logic is tested too, and
- * so are the deployment manifests.
+ * so are the deployment manifests and the repository's own checks.
  */
-const TESTED = ['packages', 'services', 'benchmarks', 'deploy'];
+const TESTED = ['packages', 'services', 'benchmarks', 'deploy', 'scripts'];
 
 /** Every *.test.ts under TESTED whose path contains one of `filter` (all when empty). */
 export function testFiles(filter: string[]): string[] {
