@@ -21,6 +21,11 @@ export interface LocalEngineRecord {
   apiUrl?: string;
   /** The key the local API accepts; the file is readable by its owner only. */
   apiKey?: string;
+  /**
+   * The file in the state folder holding the engine's VOLLEY_DKIM_SECRET, which `npm run admin`
+   * seals domain keys with; absent when the engine was given the secret in its environment.
+   */
+  dkimSecretFile?: string;
   mailViewUrl?: string;
   /** Each service's /metrics port. */
   metricsPorts?: Record<string, number>;

@@ -5,11 +5,12 @@
  * VOLLEY_ADMIN_KEY. Exit status: 0 done, 1 failed (unknown tenant, Redis unreachable, ...),
  * 2 wrong usage.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadCommonConfig, loadDomainConfig } from '@volley/config';
 import { Keys } from '@volley/contracts';
 import { connectRedis, type RedisClient } from '@volley/redis';
-import { localStateDir, runningEngine } from '@volley/runtime';
+import { localStateDir, runningEngine, type LocalEngineRecord } from '@volley/runtime';
 import { DOMAINS_USAGE, domainFlagsGiven, runDomains, type DomainOptions } from './cli-domains.ts';
 import { UsageError, table, type Io } from './cli-io.ts';
 import { TENANT_ID_PATTERN, TenantStore, type ApiKeyRecord, type Tenant } from './tenants.ts';
@@ -27,8 +28,9 @@ ${DOMAINS_USAGE}
 
 Environment: REDIS_URL (default: the Redis of the engine \`npm start\` runs here, found
 through VOLLEY_LOCAL_DIR), VOLLEY_REDIS_PREFIX (default volley), as for the services;
-for domains VOLLEY_DKIM_SECRET (to add or rotate keys), VOLLEY_DKIM_KEYS, VOLLEY_BOUNCE_DOMAIN,
-VOLLEY_BOUNCE_MX and VOLLEY_SPF_INCLUDE, as the API has them.`;
+for domains VOLLEY_DKIM_SECRET (to add or rotate keys; default with that engine: the secret
+it keeps in its state folder), VOLLEY_DKIM_KEYS, VOLLEY_BOUNCE_DOMAIN, VOLLEY_BOUNCE_MX and
+VOLLEY_SPF_INCLUDE, as the API has them.`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -138,6 +140,35 @@ async function run(
   }
 }
 
+/**
+ * `env` with the DKIM secret of the local engine whose Redis the command uses, when it keeps
+ * one in its state folder and VOLLEY_DKIM_SECRET is unset: keys added here then open in its
+ * API and senders. An engine given the secret in its environment has no file; the command
+ * says so rather than guess.
+ */
+function withEngineSecret(
+  env: Record<string, string | undefined>,
+  engine: LocalEngineRecord | undefined,
+  io: Io,
+): Record<string, string | undefined> {
+  if (!engine || env.VOLLEY_DKIM_SECRET?.trim()) return env;
+  const file = engine.dkimSecretFile;
+  if (!file) {
+    io.err(
+      'note: the local engine was given VOLLEY_DKIM_SECRET in its environment; adding or rotating keys needs the same one here',
+    );
+    return env;
+  }
+  try {
+    return { ...env, VOLLEY_DKIM_SECRET: readFileSync(file, 'utf8').trim() };
+  } catch (err) {
+    io.err(
+      `note: cannot read the local engine's DKIM secret (${file}): ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return env;
+  }
+}
+
 function mask(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
@@ -176,7 +207,7 @@ async function main(
       'api',
       engine?.redisUrl ? { ...env, REDIS_URL: engine.redisUrl } : env,
     );
-    if (domainsCommand) domainConfig = loadDomainConfig(env);
+    if (domainsCommand) domainConfig = loadDomainConfig(withEngineSecret(env, engine, io));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`volley admin: ${err.message}`);

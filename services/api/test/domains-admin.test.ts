@@ -1,13 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { KeySealer, type DomainRecord, type DomainView } from '@volley/domains';
+import { Keys } from '@volley/contracts';
+import { KeySealer, checkDkimSecret, type DomainRecord, type DomainView } from '@volley/domains';
 import type { RedisClient } from '@volley/redis';
-import { spawnService } from '@volley/testkit';
+import { spawnService, uniquePrefix } from '@volley/testkit';
 import { TenantStore } from '../src/tenants.ts';
 import { DKIM_SECRET, apiFixture, auth, runAdminCli as cli, type ApiFixture } from './fixture.ts';
 
@@ -370,6 +371,51 @@ describe('at rest', () => {
       imported.flatMap((k) => k.secrets),
       'Redis dump',
     );
+  });
+});
+
+describe('admin CLI: domains under npm start', () => {
+  test("without REDIS_URL and VOLLEY_DKIM_SECRET, domains add uses the local engine's Redis and the secret it keeps; an engine given its secret says so", async () => {
+    const state = mkdtempSync(join(tmpdir(), 'volley-engine-'));
+    const secret = randomBytes(24).toString('hex');
+    const secretFile = join(state, 'dkim-secret');
+    writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+    // The record `npm start` writes (services/local/src/main.ts); this process stands in for
+    // the engine, so the record names a live process.
+    const record = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      state: 'running',
+      redisUrl: fx.url,
+      dkimSecretFile: secretFile,
+    };
+    writeFileSync(join(state, 'engine.json'), JSON.stringify(record), { mode: 0o600 });
+    const keys = new Keys(uniquePrefix('eng'));
+    const env = { VOLLEY_LOCAL_DIR: state, VOLLEY_REDIS_PREFIX: keys.prefix };
+
+    const added = await cli(
+      ['domains', 'add', 'default', 'volley.example', '--key-type', 'ed25519'],
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /added volley\.example \(tenant default\)/);
+    assert.equal(await fx.redis.sismember(keys.tenantDomains('default'), 'volley.example'), 1);
+    // Sealed with the engine's secret: its API and senders open the key; another secret does not.
+    await checkDkimSecret(fx.redis, keys, secret);
+    await assert.rejects(checkDkimSecret(fx.redis, keys, DKIM_SECRET), /does not open/);
+
+    // Given the secret in its environment, the engine keeps no file to read: the command says
+    // what it needs, and stores nothing.
+    const { dkimSecretFile: _, ...given } = record;
+    writeFileSync(join(state, 'engine.json'), JSON.stringify(given), { mode: 0o600 });
+    const refused = await cli(
+      ['domains', 'add', 'default', 'other.example', '--key-type', 'ed25519'],
+      env,
+    );
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /local engine was given VOLLEY_DKIM_SECRET in its environment/);
+    assert.match(refused.stderr, /VOLLEY_DKIM_SECRET is not set/);
+    assert.equal(await fx.redis.sismember(keys.tenantDomains('default'), 'other.example'), 0);
   });
 });
 

@@ -219,6 +219,9 @@ async function run(state: string, p: Plan, lock: EngineLock): Promise<void> {
 
     const verpSecret = process.env.VOLLEY_VERP_SECRET ?? localSecret(state, 'verp-secret');
     const dkimSecret = process.env.VOLLEY_DKIM_SECRET ?? localSecret(state, 'dkim-secret');
+    if (process.env.VOLLEY_DKIM_SECRET === undefined) {
+      lock.update({ dkimSecretFile: resolve(state, 'dkim-secret') });
+    }
     for (const name of SERVICES) {
       const env = {
         ...p.serviceEnv[name],
