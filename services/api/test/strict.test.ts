@@ -103,6 +103,52 @@ describe('an empty query parameter is an absent one', () => {
 });
 
 describe('one error shape', () => {
+  /** RFC 9457 problem+json with type, title, status and detail (and `more`) only; its status the answer's. */
+  function assertProblem(
+    res: { statusCode: number; headers: Record<string, unknown>; body: string },
+    status: number,
+    more: string[] = [],
+  ): Problem {
+    assert.equal(res.statusCode, status, res.body);
+    assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+    const p = JSON.parse(res.body) as Problem;
+    assert.deepEqual(Object.keys(p).sort(), ['detail', 'status', 'title', 'type', ...more].sort());
+    assert.equal(p.status, status);
+    for (const k of ['type', 'title', 'detail'] as const) {
+      assert.equal(typeof p[k], 'string');
+      assert.ok(p[k].length > 0, k);
+    }
+    return p;
+  }
+
+  test('a 404, a 409 and a 429 are problems of the same shape as a validation error', async () => {
+    const missing = await app.inject({ url: '/v1/campaigns/0123456789abcdef0123', headers: auth });
+    const invalid = await app.inject({ url: '/v1/campaigns/not-an-id', headers: auth });
+    assertProblem(invalid, 400, ['errors']);
+    assertProblem(missing, 404);
+
+    const id = await draft();
+    const conflict = await app.inject({
+      method: 'POST',
+      url: `/v1/campaigns/${id}/pause`,
+      headers: auth,
+    });
+    assert.match(assertProblem(conflict, 409).detail, /draft/);
+
+    const limited = await apiFixture({ rateLimit: 1, rateWindowSeconds: 600 });
+    try {
+      assert.equal(
+        (await limited.app.inject({ url: '/v1/campaigns', headers: auth })).statusCode,
+        200,
+      );
+      const res = await limited.app.inject({ url: '/v1/campaigns', headers: auth });
+      assertProblem(res, 429);
+      assert.ok(res.headers['retry-after'], 'Retry-After is set');
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('invalid rows of an accepted upload are {path, message, line}, as in a problem', async () => {
     const id = await draft();
     const res = await upload(
