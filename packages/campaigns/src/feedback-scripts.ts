@@ -38,7 +38,8 @@ local SOURCE = {bounced = 'bounce', complained = 'complaint', unsubscribed = 'un
  * the campaign's, and that script applied twice changes nothing, so a crash in between is
  * made good by the report's redelivery.
  *
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback bitmap
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, feedback bitmap,
+ *       events hold
  * ARGV: now, campaign id, index, address as stored, kind, reason, detail, hard ('1'/'0'),
  *       source, status, reply code, events cap (0: none)
  * Returns {applied (1, 0 already recorded, -1 no such campaign, or its per-recipient data
@@ -82,7 +83,8 @@ if kind == 'bounced' then
     ev[#ev + 1] = f
   end
 end
-addEvent(KEYS[4], ARGV[12], unpack(ev))
+addEvent(KEYS[4], unpack(ev))
+capEvents(KEYS[4], KEYS[7], ARGV[12])
 return {1, late, finalized, signal}
 `;
 

@@ -295,6 +295,7 @@ export class Feedback {
         this.keys.events(id),
         this.keys.reasons(id),
         this.keys.feedback(id),
+        this.keys.eventHold(id),
       ],
       [
         now,

@@ -7,9 +7,9 @@
  * what a pause left, and its jobs BullMQ still holds (failed ones are kept for inspection).
  * Until then bounces, complaints and unsubscribes that arrive late still find their recipient;
  * after it, the tokens in the mail carry what they need (see `@volley/message` tokens).
- * Event streams are also capped in length as they are written (EVENTS_LUA) and, for campaigns
- * that run longer than the retention, trimmed by age, but never past what a running collector
- * has consumed.
+ * Event streams are also capped in length as they are written (EVENTS_LUA, which waits for a
+ * running collector up to a hard bound) and, for campaigns that run longer than the retention,
+ * trimmed by age, but never past what a running collector has consumed.
  */
 import type { Queue } from 'bullmq';
 import { DEFAULT_RETENTION } from '@volley/config';
@@ -102,6 +102,7 @@ export class Retention {
       k.parked(id),
       k.uploadLock(id),
       k.events(id),
+      k.eventHold(id),
       k.feedback(id),
       k.pace(id),
       // Empty once every recipient has an outcome, but a cancelled campaign's stays.

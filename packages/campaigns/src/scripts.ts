@@ -36,15 +36,67 @@ end
 `;
 
 /**
- * Lua function: appends an event to a campaign's stream, capped at `cap` entries (the oldest
- * go) unless `cap` is '0'. Exact, not `~`: with `~` a stream stays up to a node (100 entries)
- * over its cap, and VOLLEY_EVENTS_MAXLEN is a bound; at the cap each append removes one entry.
+ * How many times its cap a stream may hold while a collector has not read its oldest events:
+ * past it they go all the same (a collector that stopped must not let Redis fill up), counted.
+ */
+export const EVENTS_UNREAD_FACTOR = 2;
+
+/**
+ * Lua functions: `addEvent` appends an event to a campaign's stream; `capEvents`, once after a
+ * script's appends, keeps the stream at `cap` entries (the newest) unless `cap` is '0'. Exact,
+ * not `~`: with `~` a stream stays up to a node (100 entries) over its cap.
+ *
+ * While a collector holds the stream (its hold, `Keys.eventHold`, is renewed every round and
+ * names the last event it consumed), the oldest events go only once it has read them: webhooks
+ * and feedback metrics come from them. Up to EVENTS_UNREAD_FACTOR times the cap; past that, and
+ * when the hold lapsed (the collector stopped), the oldest go unread, and the hold counts them
+ * (`l`) for the collector to report. A stream no collector ever held is only capped. The
+ * consumed entries are the oldest ones (ids up to the position), so XRANGE to it, with COUNT,
+ * reads only what is removed next: in the steady state one entry an append.
  */
 export const EVENTS_LUA = `
-local function addEvent(stream, cap, ...)
-  if cap ~= '0' then return redis.call('XADD', stream, 'MAXLEN', cap, '*', ...) end
+local function addEvent(stream, ...)
   return redis.call('XADD', stream, '*', ...)
 end
+local function capEvents(stream, hold, cap)
+  local n = tonumber(cap)
+  if n == 0 then return end
+  local len = redis.call('XLEN', stream)
+  if len <= n then return end
+  local h = redis.call('HMGET', hold, 'p', 'u')
+  if not h[1] then
+    redis.call('XTRIM', stream, 'MAXLEN', n)
+    return
+  end
+  local read = #redis.call('XRANGE', stream, '-', h[1], 'COUNT', len - n)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local keep = n
+  if (tonumber(h[2]) or 0) > now then keep = math.min(len - read, n * ${EVENTS_UNREAD_FACTOR}) end
+  if keep < len then redis.call('XTRIM', stream, 'MAXLEN', keep) end
+  if len - keep > read then redis.call('HINCRBY', hold, 'l', len - keep - read) end
+end
+`;
+
+/**
+ * Renews the collector's hold on a stream (see EVENTS_LUA) at the last event it consumed, for
+ * `lease` ms of Redis time, and answers the events the cap removed unread since it last asked
+ * (taking them off). A stream that does not exist (not started, or removed by retention) gets
+ * no hold, so a collector that watches longer than the retention leaves nothing behind.
+ * KEYS: hold, events stream
+ * ARGV: position ('0-0' before the first event), lease ms
+ */
+export const HOLD_EVENTS = `
+local lost = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return lost
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], 'p', ARGV[1], 'u', now + tonumber(ARGV[2]))
+if lost > 0 then redis.call('HDEL', KEYS[1], 'l') end
+return lost
 `;
 
 /**
@@ -53,7 +105,7 @@ end
  * suppress are suppressed by the caller before this runs (the tenant's list is in another slot
  * of a cluster; suppressing first and again is harmless, recording twice is not).
  * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, reasons hash, pace hash,
- *       claimed bitmap, destinations (backlog per domain, see destinations.ts)
+ *       claimed bitmap, destinations (backlog per domain, see destinations.ts), events hold
  * Once the campaign is cancelled, only claimed recipients (in flight at the cancel) are recorded.
  * ARGV: now, lowWater, campaign id, events cap (0: none), then per recipient: index, outcome,
  *       email, reason, detail
@@ -92,10 +144,11 @@ for k = 5, #ARGV, 5 do
     byReason[why] = (byReason[why] or 0) + 1
     local d = domainOf(ARGV[k + 2])
     byDest[d] = (byDest[d] or 0) + 1
-    addEvent(KEYS[4], ARGV[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
+    addEvent(KEYS[4], 'i', ARGV[k], 'e', ARGV[k + 2], 'o', o, 'r', r, 'd', ARGV[k + 4], 't', now)
   end
 end
 if n == 0 then return out end
+capEvents(KEYS[4], KEYS[9], ARGV[4])
 countDomains(KEYS[8], byDest, -1)
 local at = {sent = 3, bounced = 4, suppressed = 5, failed = 6, deferred = 7}
 local function add(field, c)
@@ -121,7 +174,7 @@ return out
  * Marks a recipient as waiting for a retry (once per wait) and records the event. A deferred
  * recipient is no longer in flight: its claim is dropped, and if the campaign was cancelled
  * while it was, it counts as cancelled, since it will never be retried.
- * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, claimed bitmap
+ * KEYS: campaign hash, done bitmap, deferred bitmap, events stream, claimed bitmap, events hold
  * ARGV: index, email, reason, detail, now, lowWater, events cap (0: none)
  * Returns {recorded, signal, cursor} like FINALIZE (deferral frees a window place).
  */
@@ -137,7 +190,8 @@ if redis.call('GETBIT', KEYS[3], idx) == 0 then
   redis.call('SETBIT', KEYS[3], idx, 1)
   redis.call('HINCRBY', KEYS[1], 'deferred', 1)
 end
-addEvent(KEYS[4], ARGV[7], 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
+addEvent(KEYS[4], 'i', ARGV[1], 'e', ARGV[2], 'o', 'deferred', 'r', ARGV[3], 'd', ARGV[4], 't', ARGV[5])
+capEvents(KEYS[4], KEYS[6], ARGV[7])
 local h = redis.call('HMGET', KEYS[1], 'total', 'cursor', 'sent', 'bounced', 'suppressed', 'failed', 'deferred')
 local total = tonumber(h[1]) or 0
 local cursor = tonumber(h[2]) or 0

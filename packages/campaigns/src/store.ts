@@ -14,6 +14,7 @@ import {
   CREATE,
   DEFER,
   FINALIZE,
+  HOLD_EVENTS,
   PARK,
   START,
   TRANSITION,
@@ -62,6 +63,7 @@ const createScript = new LuaScript(CREATE);
 const transitionScript = new LuaScript(TRANSITION);
 const parkScript = new LuaScript(PARK);
 const claimScript = new LuaScript(CLAIM);
+const holdScript = new LuaScript(HOLD_EVENTS);
 
 /** Recipients per ADD_RECIPIENTS call: large enough to amortize the round trip, small enough not to block Redis. */
 const ADD_CHUNK = 1000;
@@ -431,6 +433,7 @@ export class CampaignStore {
         this.keys.pace(id),
         this.keys.claimed(id),
         this.keys.destinations(id),
+        this.keys.eventHold(id),
       ],
       args,
     )) as number[];
@@ -494,6 +497,7 @@ export class CampaignStore {
         this.keys.deferred(id),
         this.keys.events(id),
         this.keys.claimed(id),
+        this.keys.eventHold(id),
       ],
       [
         index,
@@ -515,5 +519,20 @@ export class CampaignStore {
     limit: number,
   ): Promise<{ events: (RecipientEvent & { id: string })[]; next: string | undefined }> {
     return readEvents(this.redis, this.keys.events(id), id, cursor, limit);
+  }
+
+  /**
+   * The collector's hold on a campaign's events: the length cap removes none of them after
+   * `position` (none at all without one) for `leaseMs` unless the stream reaches its hard bound
+   * (see EVENTS_LUA). Answers the events removed unread since the last call, for the collector
+   * to count: a loss is never silent.
+   */
+  async holdEvents(id: string, position: string | undefined, leaseMs: number): Promise<number> {
+    const lost = await holdScript.run(
+      this.redis,
+      [this.keys.eventHold(id), this.keys.events(id)],
+      [position ?? '0-0', leaseMs],
+    );
+    return Number(lost);
   }
 }

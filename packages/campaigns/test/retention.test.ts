@@ -250,6 +250,55 @@ describe('retention', () => {
     assert.equal(await redis.xlen(keys.events(all)), 2_000);
   });
 
+  test('while a collector holds a stream, the cap removes only what it read; up to twice the cap, then counted', async () => {
+    const keys = new Keys(uniquePrefix('ret'));
+    const store = new CampaignStore(redis, keys, { eventsMaxLen: 100 });
+    const id = await campaign(store, 400, 50, Date.now());
+    const ids = (await redis.xrange(keys.events(id), '-', '+')).map(([eid]) => eid);
+    // The collector has read the first 20 events and renews its hold (it does every round).
+    const LEASE = 60_000;
+    assert.equal(await store.holdEvents(id, ids[19], LEASE), 0);
+    const sent = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_v, k) => ({
+        index: from + k,
+        email: `r${from + k}@example.org`,
+        outcome: 'sent' as const,
+        reason: 'delivered',
+      }));
+    const stream = async () => (await redis.xrange(keys.events(id), '-', '+')).map(([e]) => e);
+    // 150 events against a cap of 100: only the 20 read ones go, every unread one stays.
+    await store.finalizeMany(id, 't1', sent(50, 150), 0);
+    let now = await stream();
+    assert.equal(now.length, 130);
+    assert.equal(now[0], ids[20], 'the oldest unread event is still there');
+    // Another 100 unread: past twice the cap the oldest go all the same, and are counted once.
+    await store.finalizeMany(id, 't1', sent(150, 250), 0);
+    now = await stream();
+    assert.equal(now.length, 200);
+    assert.equal(await store.holdEvents(id, ids[19], LEASE), 30);
+    assert.equal(await store.holdEvents(id, ids[19], LEASE), 0, 'counted once');
+    // The collector catches up: the next write brings the stream back to its cap.
+    const last = now[now.length - 1];
+    assert.ok(last);
+    await store.holdEvents(id, last, LEASE);
+    await store.defer(id, 250, 'r250@example.org', { reason: 'x', detail: 'd', lowWater: 0 });
+    assert.equal(await redis.xlen(keys.events(id)), 100);
+    assert.equal(await store.holdEvents(id, last, LEASE), 0, 'what it read is no loss');
+
+    // The collector stopped: its hold lapses, the cap applies again, and what it had not read
+    // is counted for it (or for the next collector) to report.
+    await store.holdEvents(id, last, 0);
+    await store.finalizeMany(id, 't1', sent(251, 400), 0);
+    assert.equal(await redis.xlen(keys.events(id)), 100);
+    // 150 written after its position, 100 kept: 50 it never read.
+    assert.equal(await store.holdEvents(id, last, LEASE), 50);
+
+    // A stream no collector holds is capped as it is written, and nothing is counted.
+    const free = await campaign(store, 300, 300, Date.now());
+    assert.equal(await redis.xlen(keys.events(free)), 100);
+    assert.equal(await redis.exists(keys.eventHold(free)), 0);
+  });
+
   test("a running campaign's events older than the retention are trimmed", async () => {
     const keys = new Keys(uniquePrefix('ret'));
     const store = new CampaignStore(redis, keys);

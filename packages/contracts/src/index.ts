@@ -253,6 +253,15 @@ export class Keys {
   events(id: string): string {
     return `${this.c(id)}:ev`;
   }
+  /**
+   * Hash: the collector's hold on a campaign's events stream, beside the stream so the scripts
+   * that write events can read it (in the same slot of a cluster): `p` the last event it
+   * consumed, `u` until when (Redis time, ms) the hold stands without being renewed, `l` events
+   * the length cap removed before it read them and it has not counted yet.
+   */
+  eventHold(id: string): string {
+    return `${this.c(id)}:evhold`;
+  }
   /** Sorted set of a tenant's campaign ids by creation time. */
   tenantCampaigns(tenant: string): string {
     return `${this.t(tenant)}:campaigns`;

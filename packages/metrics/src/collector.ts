@@ -138,6 +138,11 @@ export function collectorMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers: r,
     }),
+    eventsDroppedUnread: new Counter({
+      name: 'volley_events_dropped_unread_total',
+      help: "Campaign events the length cap (VOLLEY_EVENTS_MAXLEN) removed before the collector read them: lost to webhooks and feedback metrics. Happens when a stream reaches twice its cap behind the collector, or while no collector holds it. Counted by the collector when it next renews the stream's hold.",
+      registers: r,
+    }),
     webhookDeliveries: new Counter({
       name: 'volley_webhook_deliveries_total',
       help: 'Webhook delivery attempts by result: delivered (2xx), failed (retried later), dead (retries exhausted: dead-letter list).',

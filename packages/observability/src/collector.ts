@@ -140,6 +140,10 @@ export class Collector {
       metrics: this.metrics,
       providerOf: (domain) => this.shaper?.plan(domain).metricLabel ?? OTHER_PROVIDER,
       horizonMs: this.cfg.eventsHorizonMs,
+      // A round renews the holds at least every lock period (its budget is a third of it, then
+      // the pause and the gauges): twice that outlasts a slow round, and a collector gone
+      // stops holding the streams within a minute at the default lock.
+      holdMs: 2 * this.cfg.lockTtlMs,
     });
     const renewEvery = Math.floor(this.cfg.lockTtlMs / 3);
     let lastRenew = 0;

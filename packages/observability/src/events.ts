@@ -39,6 +39,12 @@ export interface EventConsumerOptions {
   providerOf: (domain: string) => string;
   /** Campaigns created within this long are read (VOLLEY_EVENTS_HORIZON). */
   horizonMs: number;
+  /**
+   * How long a hold on a stream stands without a round renewing it (see CampaignStore
+   * holdEvents): longer than a round and its pause, so the length cap waits for a collector
+   * that runs, and short, so it stops waiting soon after one stopped.
+   */
+  holdMs: number;
 }
 
 /** The stream id's time part: when Redis appended the event (ms). */
@@ -59,6 +65,9 @@ export class EventConsumer {
     const positions = streams.length
       ? await this.o.redis.hmget(this.o.keys.eventPositions, ...streams.map((s) => s.id))
       : [];
+    // Every watched stream's hold renewed first, so a round that runs out of time leaves none
+    // of them to lapse; each answers what the cap removed before it was read.
+    await Promise.all(streams.map(({ id }, k) => this.hold(id, positions[k] ?? undefined)));
     let consumed = 0;
     let lagSec = 0;
     const deadline = Date.now() + budgetMs;
@@ -75,7 +84,10 @@ export class EventConsumer {
           endpointsOf.set(tenant, (endpoints = await this.o.webhookStore.list(tenant)));
         await this.handle(tenant, events, endpoints);
         cursor = events[events.length - 1]?.id;
-        if (cursor) await this.o.redis.hset(this.o.keys.eventPositions, id, cursor);
+        if (cursor) {
+          await this.o.redis.hset(this.o.keys.eventPositions, id, cursor);
+          await this.hold(id, cursor);
+        }
         consumed += events.length;
         if (events.length < BATCH) break;
         if (Date.now() > deadline) {
@@ -88,6 +100,12 @@ export class EventConsumer {
       }
     }
     return { consumed, lagSec: consumed === 0 ? 0 : lagSec };
+  }
+
+  /** Holds a stream at `position` and counts the events the cap removed before they were read. */
+  private async hold(id: string, position: string | undefined): Promise<void> {
+    const lost = await this.o.store.holdEvents(id, position, this.o.holdMs);
+    if (lost > 0) this.o.metrics.eventsDroppedUnread.inc(lost);
   }
 
   /** Campaigns created within the horizon, of every tenant. */

@@ -86,6 +86,7 @@ test("each endpoint gets its own tenant's events of the types it asked for, each
       metrics: collectorMetrics(new Registry()),
       providerOf: () => 'other',
       horizonMs: 86_400_000,
+      holdMs: 60_000,
     });
     assert.equal((await consumer.round()).consumed, 5);
 
@@ -109,6 +110,61 @@ test("each endpoint gets its own tenant's events of the types it asked for, each
     await redis.hdel(keys.eventPositions, id);
     assert.equal((await consumer.round()).consumed, 5);
     assert.equal((await deliveries(queue)).length, jobs.length);
+  } finally {
+    await queue.close();
+  }
+});
+
+test('the collector holds each stream at what it read, and counts events the cap removed before it read them', async () => {
+  const keys = new Keys(uniquePrefix('hooks'));
+  // A cap of 10, so that a few events are enough to pass it.
+  const store = new CampaignStore(redis, keys, { eventsMaxLen: 10 });
+  const queue = webhookQueue(redis, keys);
+  const metrics = collectorMetrics(new Registry());
+  try {
+    const consumer = new EventConsumer({
+      redis,
+      keys,
+      store,
+      webhookStore: new WebhookStore(redis, keys),
+      webhooks: queue,
+      metrics,
+      providerOf: () => 'other',
+      horizonMs: 86_400_000,
+      holdMs: 60_000,
+    });
+    const sent = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_v, k) => ({
+        index: from + k,
+        email: `r${from + k}@example.org`,
+        outcome: 'sent' as const,
+        reason: 'delivered',
+      }));
+    const id = store.newId();
+    await store.create(id, {
+      tenant: 'default',
+      from: 'news@sender.example',
+      subject: 's',
+      text: 'x',
+    });
+    await store.addRecipients(id, sent(0, 50));
+    await store.start(id);
+    await store.advanceCursor(id, 0, 50);
+    await store.finalizeMany(id, 'default', sent(0, 5), 0);
+    assert.equal((await consumer.round()).consumed, 5);
+    const [[last] = []] = await redis.xrevrange(keys.events(id), '+', '-', 'COUNT', 1);
+    assert.equal(await redis.hget(keys.eventHold(id), 'p'), last, 'held at the last event read');
+    // More events than the cap while it holds the stream: none lost, and all read next round.
+    await store.finalizeMany(id, 'default', sent(5, 20), 0);
+    assert.equal((await consumer.round()).consumed, 15);
+    assert.equal((await metrics.eventsDroppedUnread.get()).values[0]?.value ?? 0, 0);
+    // Its hold lapses (a collector that stopped): the cap removes 20 events it never read, and
+    // the next round says so.
+    const [[pos] = []] = await redis.xrevrange(keys.events(id), '+', '-', 'COUNT', 1);
+    await store.holdEvents(id, pos, 0);
+    await store.finalizeMany(id, 'default', sent(20, 50), 0);
+    assert.equal((await consumer.round()).consumed, 10);
+    assert.equal((await metrics.eventsDroppedUnread.get()).values[0]?.value, 20);
   } finally {
     await queue.close();
   }

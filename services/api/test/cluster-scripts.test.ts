@@ -133,6 +133,8 @@ describe('Lua scripts on a Redis Cluster', () => {
       ],
       0,
     );
+    // The collector's hold on the stream, beside it.
+    assert.equal(await store.holdEvents(id, undefined, 60_000), 0);
     assert.equal((await store.transition(id, ['running'], 'paused')).changed, true);
     assert.equal(await store.park(id, 'job-1'), 'paused');
     assert.deepEqual(await store.takeParked(id), ['job-1']);
