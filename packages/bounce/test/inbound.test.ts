@@ -119,6 +119,20 @@ async function metric(w: World, name: string, labels: Record<string, string>): P
     .reduce((s, v) => s + v.value, 0);
 }
 
+/** Count and sum of the mailto unsubscribe latencies observed so far. */
+async function mailtoLatency(w: World): Promise<{ count: number; sum: number }> {
+  const m = w.registry.getSingleMetric('volley_unsubscribe_suppression_seconds');
+  const values = m ? (await m.get()).values : [];
+  const of = (suffix: string) =>
+    values.find(
+      (v) =>
+        v.labels.source === 'mailto' &&
+        (v as { metricName?: string }).metricName ===
+          `volley_unsubscribe_suppression_seconds${suffix}`,
+    )?.value ?? 0;
+  return { count: of('_count'), sum: of('_sum') };
+}
+
 const effects = (w: World, effect: string, reason: string): Promise<number> =>
   metric(w, 'volley_bounce_effects_total', { effect, reason });
 
@@ -278,15 +292,25 @@ describe('bounce SMTP server: effects', () => {
   test('mail to unsubscribe+<token> unsubscribes the address (mailto), once', async () => {
     const id = await campaign(w, 2);
     const to = unsubscribe(id, 1);
+    const timed = await mailtoLatency(w);
+    const started = process.hrtime.bigint();
     assert.equal(
       (await submit(w, to, unsubscribeMail('r1@example.org', to), 'r1@example.org')).code,
       250,
     );
+    const session = Number(process.hrtime.bigint() - started) / 1e9;
     const e = await w.list.get(TENANT, 'r1@example.org');
     assert.deepEqual([e?.source, e?.reason], ['unsubscribe', 'mailto']);
+    // Its time to the suppression list is observed (source mailto), from within the session.
+    const first = await mailtoLatency(w);
+    assert.equal(first.count, timed.count + 1);
+    const took = first.sum - timed.sum;
+    assert.ok(took > 0 && took <= session, `${took} s within the ${session} s session`);
     const before = await snapshot(w, id);
     assert.equal((await submit(w, to, unsubscribeMail('r1@example.org', to))).code, 250);
     assert.deepEqual(await snapshot(w, id), before);
+    // Asked again, the address is on the list again as fast: timed as a one-click repeat is.
+    assert.equal((await mailtoLatency(w)).count, timed.count + 2);
     const rec = await w.store.get(id);
     assert.equal(rec?.counts.unsubscribed, 1);
     assert.deepEqual(await w.store.suppressedFlags(TENANT, ['r0@example.org']), [false]);
@@ -305,9 +329,12 @@ describe('bounce SMTP server: effects', () => {
       assert.equal((await submit(w, verp(id, 0), raw)).code, 250, reason);
       assert.equal(await effects(w, 'no_effect', reason), 1, reason);
     }
-    // An out-of-office notice that reaches the unsubscribe address is not a request to leave.
+    // An out-of-office notice that reaches the unsubscribe address is not a request to leave,
+    // and no unsubscribe is timed.
+    const timed = await mailtoLatency(w);
     assert.equal((await submit(w, unsubscribe(id, 0), autoReply('r0@example.org'))).code, 250);
     assert.deepEqual(await snapshot(w, id), before);
+    assert.deepEqual(await mailtoLatency(w), timed);
   });
 
   test('a bounce forwarded to fbl@ with no return path in it acts by its Message-ID, only for the address it names', async () => {

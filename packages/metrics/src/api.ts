@@ -4,15 +4,10 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { feedbackAfterRetention, type FeedbackAfterRetention } from './retention.ts';
+import { unsubscribeLatency, type UnsubscribeLatency } from './unsubscribe.ts';
 
 /** Request latency buckets: from a cached answer (1 ms) to a large upload streamed in (2 min). */
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
-
-/**
- * Unsubscribe-to-suppression buckets: the one-click path suppresses before it answers (ms);
- * a mailto unsubscribe goes through the bounce service's SMTP session (seconds).
- */
-const UNSUBSCRIBE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60];
 
 export interface ApiMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
@@ -21,26 +16,10 @@ export interface ApiMetrics {
   recipientsAccepted: Counter;
   /** Upload rows by result: added, duplicate, invalid. */
   uploadRows: Counter<'result'>;
+  /** One-click unsubscribes (`source="one-click"`): from the request's arrival to suppressed. */
   unsubscribeLatency: UnsubscribeLatency;
   /** One-click unsubscribes applied to the address their link carries, after retention. */
   afterRetention: FeedbackAfterRetention;
-}
-
-/** From an unsubscribe request's arrival to the address being on the suppression list. */
-export type UnsubscribeLatency = Histogram<'source'>;
-
-/**
- * `volley_unsubscribe_suppression_seconds`, for every service that applies unsubscribes (the
- * API's one-click route; the bounce service's mailto target).
- */
-function unsubscribeLatency(registry: Registry): UnsubscribeLatency {
-  return new Histogram({
-    name: 'volley_unsubscribe_suppression_seconds',
-    help: 'Time from an unsubscribe request (one-click POST, mailto message) to the address being on the suppression list, by source.',
-    labelNames: ['source'],
-    buckets: UNSUBSCRIBE_BUCKETS,
-    registers: [registry],
-  });
 }
 
 export function apiMetrics(registry: Registry): ApiMetrics {

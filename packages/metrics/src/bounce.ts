@@ -5,6 +5,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { feedbackAfterRetention, type FeedbackAfterRetention } from './retention.ts';
+import { unsubscribeLatency, type UnsubscribeLatency } from './unsubscribe.ts';
 
 export interface BounceMetrics {
   /**
@@ -25,6 +26,8 @@ export interface BounceMetrics {
   processing: Histogram;
   /** Reports applied to the address their token carries, after retention. */
   afterRetention: FeedbackAfterRetention;
+  /** Mailto unsubscribes (`source="mailto"`): from the start of the message's data to suppressed. */
+  unsubscribeLatency: UnsubscribeLatency;
 }
 
 /** Creates the bounce service's metrics on `registry` (once per registry). */
@@ -60,5 +63,6 @@ export function bounceMetrics(registry: Registry): BounceMetrics {
       registers: [registry],
     }),
     afterRetention: feedbackAfterRetention(registry),
+    unsubscribeLatency: unsubscribeLatency(registry),
   };
 }

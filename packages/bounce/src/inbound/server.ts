@@ -84,8 +84,15 @@ export async function startBounceServer(opts: BounceServerOptions): Promise<Boun
     callback(smtpError(421, 'too much mail from your address; try again later'));
   };
 
-  /** Parses the message and applies it for every accepted recipient; throws only to retry. */
-  async function handle(raw: Buffer, session: SMTPServerSession): Promise<EffectRecord[]> {
+  /**
+   * Parses the message and applies it for every accepted recipient; throws only to retry.
+   * `arrived` (hrtime) is when its data began: a mailto unsubscribe's latency runs from there.
+   */
+  async function handle(
+    raw: Buffer,
+    session: SMTPServerSession,
+    arrived: bigint,
+  ): Promise<EffectRecord[]> {
     const targets = session.envelope.rcptTo
       .map((r) => route(r.address))
       .filter((d): d is InboundAddress => d.kind !== 'refused');
@@ -95,9 +102,19 @@ export async function startBounceServer(opts: BounceServerOptions): Promise<Boun
     for (const to of targets) results.push(await applyReport(report, to, ctx, sender));
     // Counted once everything is stored: a message answered 451 comes again and counts then.
     for (const to of targets) metrics.messages.inc({ address: to.kind, kind: report.kind });
-    for (const r of results) {
+    for (const [k, r] of results.entries()) {
       metrics.effects.inc({ effect: r.effect, reason: r.reason });
       if (r.afterRetention) metrics.afterRetention.inc({ effect: r.effect });
+      // The address is on the suppression list now (or was already), as after a one-click POST.
+      if (
+        targets[k]?.kind === 'unsubscribe' &&
+        (r.effect === 'unsubscribe' || r.effect === 'repeated')
+      ) {
+        metrics.unsubscribeLatency.observe(
+          { source: 'mailto' },
+          Number(process.hrtime.bigint() - arrived) / 1e9,
+        );
+      }
     }
     logger.debug(
       { session: session.id, kind: report.kind, format: report.format, results },
@@ -111,6 +128,7 @@ export async function startBounceServer(opts: BounceServerOptions): Promise<Boun
     session: SMTPServerSession,
     callback: (err?: Error | null, message?: string) => void,
   ): void {
+    const arrived = process.hrtime.bigint();
     // Only the head of a message is parsed (the report comes before the returned message), so
     // only that much is kept: a connection holds at most MAX_MESSAGE_BYTES whatever it sends.
     const chunks: Buffer[] = [];
@@ -131,7 +149,7 @@ export async function startBounceServer(opts: BounceServerOptions): Promise<Boun
         return;
       }
       const stop = metrics.processing.startTimer();
-      handle(Buffer.concat(chunks, kept), session).then(
+      handle(Buffer.concat(chunks, kept), session, arrived).then(
         (results) => {
           stop();
           callback(null, `report processed (${results.map((r) => r.effect).join(', ')})`);
