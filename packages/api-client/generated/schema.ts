@@ -2989,6 +2989,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description The campaign's From domain is no longer one of the tenant's sending domains. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description More than 6000 requests in 60 s with this API key; retry after Retry-After seconds. */
       429: {
         headers: {

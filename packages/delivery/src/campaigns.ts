@@ -5,6 +5,7 @@
 import type { CampaignDefinition, CampaignStore } from '@volley/campaigns';
 import { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '@volley/config';
 import type { CampaignStatus } from '@volley/contracts';
+import { isRefused, type Signing } from '@volley/domains';
 import {
   MessageComposer,
   compileCampaignTemplates,
@@ -24,6 +25,11 @@ export interface CompiledCampaign {
   fromDomain: string;
   /** Signs its messages: the tenant's key for the From domain; undefined sends unsigned. */
   dkim: DkimSigner | undefined;
+  /**
+   * Why its messages may not be sent at all (the From domain is another tenant's now): each
+   * fails with reason `sending-domain`.
+   */
+  refused: string | undefined;
   /** An Error when the templates do not compile: every message then fails with it. */
   templates: CompiledTemplates | Error;
   composer: MessageComposer | Error;
@@ -72,6 +78,7 @@ export function compileCampaign(
     tenant: rec.tenant,
     fromDomain: parseMailbox(rec.from)?.domain ?? '',
     dkim: undefined,
+    refused: undefined,
     templates,
     composer,
     renderCost: new RenderCost(),
@@ -79,7 +86,7 @@ export function compileCampaign(
 }
 
 /** The signer of a tenant's mail from a domain (see `TenantSigners`); it keeps its own cache. */
-export type SignerLookup = (tenant: string, fromDomain: string) => Promise<DkimSigner | undefined>;
+export type SignerLookup = (tenant: string, fromDomain: string) => Promise<Signing>;
 
 /** Campaigns kept compiled per process; least recently used beyond that are dropped. */
 const CAMPAIGN_CACHE_SIZE = 500;
@@ -101,11 +108,15 @@ export class CampaignCache {
 
   /**
    * The campaign, compiled on first use, with the DKIM signer its tenant has now (a rotation
-   * reaches running campaigns); undefined once it no longer exists.
+   * reaches running campaigns) or the refusal of its From domain; undefined once it no longer
+   * exists.
    */
   async get(id: string): Promise<CampaignRuntime | undefined> {
     const rt = await this.compiled(id);
-    if (rt) rt.dkim = await this.signers(rt.tenant, rt.fromDomain);
+    if (!rt) return rt;
+    const signing = await this.signers(rt.tenant, rt.fromDomain);
+    rt.refused = isRefused(signing) ? signing.refused : undefined;
+    rt.dkim = isRefused(signing) ? undefined : signing;
     return rt;
   }
 

@@ -151,6 +151,9 @@ export class Deliverer {
     const { templates, composer } = c;
     if (templates instanceof Error) return notSent('failed', 'template', templates.message);
     if (composer instanceof Error) return notSent('failed', 'template', composer.message);
+    if (c.refused !== undefined) {
+      return notSent('failed', 'sending-domain', `${c.refused}; never sent`);
+    }
     // Unsigned, built once a connection is ready for it (see OutgoingMessage), so a message
     // waiting for a connection holds only its recipient; kept once built, for a retry on
     // another connection.

@@ -139,6 +139,11 @@ export class SenderEngine {
           { tenant, fromDomain },
           `sending unsigned: ${reason} (removed since the campaign was submitted?)`,
         ),
+      onRefused: (tenant, fromDomain, reason) =>
+        this.log.warn(
+          { tenant, fromDomain },
+          `not sending: ${reason} (another tenant's since the campaign was submitted); its recipients fail`,
+        ),
     });
     this.campaigns = new CampaignCache(
       this.store,

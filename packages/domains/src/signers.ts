@@ -2,7 +2,9 @@
  * The sender's DKIM keys: for a campaign's tenant and From domain, the signer of the tenant's
  * sending domain that covers it (or, for the default tenant, of VOLLEY_DKIM_KEYS). Read from
  * Redis at most once per time to live, so a rotation or a removal reaches every sender without
- * a restart; each sealed key is opened once per process.
+ * a restart; each sealed key is opened once per process. A From domain that has become another
+ * tenant's since the campaign was submitted is refused: sent unsigned, with the return path at
+ * the From domain, it could still pass SPF and DMARC as that tenant.
  */
 import type { RedisClient } from '@volley/redis';
 import { DEFAULT_TENANT, type Keys } from '@volley/contracts';
@@ -21,14 +23,28 @@ export interface TenantSignersOptions {
   ttlMs: number;
   /** VOLLEY_DKIM_KEYS, read from their files: they sign the default tenant's mail only. */
   staticKeys: DkimKeyConfig[];
-  /** Told (once per lookup) when a campaign's From domain is not its tenant's: sent unsigned. */
+  /** Told (once per lookup) when no sending domain covers a campaign's From domain: sent unsigned. */
   onUnsigned?: (tenant: string, fromDomain: string, reason: string) => void;
+  /** Told (once per lookup) when the From domain is another tenant's: its messages fail. */
+  onRefused?: (tenant: string, fromDomain: string, reason: string) => void;
   /** Epoch ms; tests pass their own. */
   clock?: () => number;
 }
 
+/** Mail of a tenant from a domain that is another tenant's: not sent at all. */
+export interface SendingRefused {
+  refused: string;
+}
+
+/** How a tenant's mail from a domain goes: signed by this signer, unsigned, or not at all. */
+export type Signing = DkimSigner | undefined | SendingRefused;
+
+export function isRefused(s: Signing): s is SendingRefused {
+  return s !== undefined && 'refused' in s;
+}
+
 interface Entry {
-  signer: DkimSigner | undefined;
+  signer: Signing;
   expires: number;
 }
 
@@ -37,10 +53,7 @@ const MAX_ENTRIES = 10_000;
 
 export class TenantSigners {
   private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<
-    string,
-    { work: Promise<DkimSigner | undefined>; readAt: number }
-  >();
+  private readonly pending = new Map<string, { work: Promise<Signing>; readAt: number }>();
   /** Signers by domain, selector and seal: a key is opened once, a rotated key is new. */
   private readonly opened = new Map<string, DkimSigner>();
   private readonly staticSigners = new Map<string, DkimSigner>();
@@ -58,11 +71,11 @@ export class TenantSigners {
   }
 
   /**
-   * The signer for a message of `tenant` from `fromDomain`, or undefined to send unsigned.
-   * Rejects when a stored key cannot be opened (no or another VOLLEY_DKIM_SECRET): the batch
+   * The signer for a message of `tenant` from `fromDomain`, undefined to send unsigned, or a
+   * refusal when the domain is another tenant's. Rejects when a stored key cannot be opened (no or another VOLLEY_DKIM_SECRET): the batch
    * is retried rather than sent without the signature its domain publishes.
    */
-  async signerFor(tenant: string, fromDomain: string): Promise<DkimSigner | undefined> {
+  async signerFor(tenant: string, fromDomain: string): Promise<Signing> {
     const id = `${tenant}\0${fromDomain}`;
     const now = this.clock();
     const hit = this.entries.get(id);
@@ -84,12 +97,14 @@ export class TenantSigners {
     return signer;
   }
 
-  private async resolve(tenant: string, fromDomain: string): Promise<DkimSigner | undefined> {
+  private async resolve(tenant: string, fromDomain: string): Promise<Signing> {
     const staticDomains = new Set(this.staticSigners.keys());
     const cov = await coverage(this.o.redis, this.o.keys, fromDomain, staticDomains);
     if (cov && cov.owner !== tenant) {
-      this.o.onUnsigned?.(tenant, fromDomain, `${cov.domain} is not a sending domain of ${tenant}`);
-      return undefined;
+      // Which tenant is not said: the reason lands in the campaign's events, its tenant's view.
+      const refused = `${cov.domain} is not a sending domain of ${tenant}`;
+      this.o.onRefused?.(tenant, fromDomain, refused);
+      return { refused };
     }
     if (!cov) {
       // Not a sending domain of anyone: the default tenant with no domains sends as any domain,

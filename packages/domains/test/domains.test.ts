@@ -19,6 +19,7 @@ import {
   checkDkimSecret,
   dnsRecords,
   importDkimKey,
+  isRefused,
   type DomainRecord,
 } from '../src/index.ts';
 
@@ -319,7 +320,7 @@ describe('signers', () => {
     publish(rec);
     const signers = new TenantSigners({ redis, keys, secret: SECRET, ttlMs: 1000, staticKeys: [] });
     const signer = await signers.signerFor('acme', 'news.acme.example');
-    assert.ok(signer);
+    assert.ok(signer && !isRefused(signer));
     const results = await verify(
       signer.sign(message('News <n@news.acme.example>'), 'news.acme.example'),
     );
@@ -351,15 +352,17 @@ describe('signers', () => {
     now += 2;
     const second = await signers.signerFor('acme', 'acme.example');
     assert.notEqual(second, first);
-    const [r] = await verify(second?.sign(message('n@acme.example'), 'acme.example') ?? '');
+    assert.ok(second && !isRefused(second));
+    const [r] = await verify(second.sign(message('n@acme.example'), 'acme.example') ?? '');
     assert.deepEqual([r?.selector, r?.status.result], ['r2', 'pass']);
   });
 
-  test("another tenant's domain is never signed; VOLLEY_DKIM_KEYS signs the default tenant's only", async () => {
+  test("another tenant's domain is refused, never signed nor sent unsigned; VOLLEY_DKIM_KEYS signs the default tenant's only", async () => {
     const { keys, store } = await fresh();
     await store.add('globex', { domain: 'globex.example', keyType: 'ed25519' });
     const ed = generateKeyPairSync('ed25519');
     const unsigned: string[] = [];
+    const refused: string[] = [];
     const signers = new TenantSigners({
       redis,
       keys,
@@ -373,16 +376,27 @@ describe('signers', () => {
         },
       ],
       onUnsigned: (tenant, domain) => unsigned.push(`${tenant} ${domain}`),
+      onRefused: (tenant, domain) => refused.push(`${tenant} ${domain}`),
     });
-    assert.equal(await signers.signerFor('acme', 'globex.example'), undefined);
-    assert.equal(await signers.signerFor('default', 'globex.example'), undefined);
-    assert.equal(await signers.signerFor('acme', 'static.example'), undefined);
-    assert.ok(await signers.signerFor('default', 'news.static.example'));
-    assert.deepEqual(unsigned, [
+    assert.deepEqual(await signers.signerFor('acme', 'globex.example'), {
+      refused: 'globex.example is not a sending domain of acme',
+    });
+    assert.deepEqual(await signers.signerFor('default', 'news.globex.example'), {
+      refused: 'globex.example is not a sending domain of default',
+    });
+    assert.deepEqual(await signers.signerFor('acme', 'static.example'), {
+      refused: 'static.example is not a sending domain of acme',
+    });
+    const own = await signers.signerFor('default', 'news.static.example');
+    assert.ok(own && !isRefused(own));
+    assert.deepEqual(refused, [
       'acme globex.example',
-      'default globex.example',
+      'default news.globex.example',
       'acme static.example',
     ]);
+    // A domain nobody has any more (removed since the submit) still sends unsigned, told.
+    assert.equal(await signers.signerFor('acme', 'nobody.example'), undefined);
+    assert.deepEqual(unsigned, ['acme nobody.example']);
   });
 
   test('a stored key that cannot be opened rejects rather than sending unsigned', async () => {

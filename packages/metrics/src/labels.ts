@@ -66,6 +66,7 @@ export const REASONS = new Set([
   'blocklisted',
   'refused',
   'template',
+  'sending-domain',
   // ARF feedback types of complaints
   'abuse',
   'fraud',

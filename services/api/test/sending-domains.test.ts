@@ -153,6 +153,38 @@ describe('sending as a domain', () => {
     assert.equal(again.statusCode, 202, again.body);
   });
 
+  test("a paused campaign whose domain became another tenant's cannot resume; given back, it can", async () => {
+    await addSendingDomain(fx.redis, fx.keys, 'acme', 'moved.example');
+    const made = await create('acme', { ...content, from: 'n@moved.example', recipients });
+    assert.equal(made.statusCode, 202, made.body);
+    const id = made.json<{ id: string }>().id;
+    const act = (action: string) =>
+      fx.app.inject({
+        method: 'POST',
+        url: `/v1/campaigns/${id}/${action}`,
+        headers: bearer(keyOf.acme ?? ''),
+      });
+    assert.equal((await act('pause')).statusCode, 202);
+    const moveTo = async (from: string, to: string) => {
+      const del = await fx.app.inject({
+        method: 'DELETE',
+        url: `/v1/admin/tenants/${from}/domains/moved.example`,
+        headers: bearer(ADMIN),
+      });
+      assert.equal(del.statusCode, 200, del.body);
+      await addSendingDomain(fx.redis, fx.keys, to, 'moved.example');
+    };
+    await moveTo('acme', 'globex');
+    const jobsBefore = await queued();
+    assertRefused(await act('resume'), 'moved.example', 'acme');
+    assert.equal(await fx.store.status(id), 'paused');
+    assert.equal(await queued(), jobsBefore, 'nothing promoted or queued');
+    await moveTo('globex', 'acme');
+    const resumed = await act('resume');
+    assert.equal(resumed.statusCode, 202, resumed.body);
+    assert.equal(await fx.store.status(id), 'running');
+  });
+
   test('a Sender header cannot name another domain: it is refused like every header Volley writes, and nothing is stored', async () => {
     const before = await campaignState();
     for (const name of ['Sender', 'sender', 'SENDER']) {

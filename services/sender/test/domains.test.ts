@@ -39,7 +39,7 @@ describe('sending domains end to end', () => {
       env: { VOLLEY_DKIM_SECRET: SECRET, VOLLEY_DKIM_CACHE_TTL: CACHE_TTL },
     });
     const inject = async (
-      method: 'GET' | 'POST',
+      method: 'GET' | 'POST' | 'DELETE',
       url: string,
       key: string,
       payload?: object,
@@ -177,6 +177,39 @@ describe('sending domains end to end', () => {
       assert.equal(sender.pid, pid);
       assert.ok(sender.running(), 'the same sender process, never restarted');
       assert.equal(h.senders.length, 1);
+
+      // A scheduled campaign whose From domain becomes another tenant's before it starts: its
+      // recipients fail (sending-domain), none is sent, signed or not.
+      const moved = await inject('POST', '/v1/admin/tenants/acme/domains', ADMIN, {
+        domain: 'moved.example',
+      });
+      assert.equal(moved.status, 201, moved.body);
+      const scheduled = await inject('POST', '/v1/campaigns', acmeKey, {
+        from: 'Acme <news@moved.example>',
+        subject: 's',
+        text: 't',
+        // Time enough to move the domain (two admin calls) before it is due.
+        sendAt: new Date(Date.now() + 5_000).toISOString(),
+        recipients: Array.from({ length: 5 }, (_, i) => ({ email: `m-${i}@one.example` })),
+      });
+      assert.equal(scheduled.status, 202, scheduled.body);
+      const id = (JSON.parse(scheduled.body) as { id: string }).id;
+      assert.equal(
+        (await inject('DELETE', '/v1/admin/tenants/acme/domains/moved.example', ADMIN)).status,
+        200,
+      );
+      const taken = await inject('POST', '/v1/admin/tenants/globex/domains', ADMIN, {
+        domain: 'moved.example',
+      });
+      assert.equal(taken.status, 201, taken.body);
+      assert.equal(await h.store.status(id), 'scheduled', 'moved before it was due');
+      await h.completed(id);
+      assert.deepEqual(await h.store.reasonCounts(id), { 'failed:sending-domain': 5 });
+      assert.deepEqual(
+        h.capture.messages.filter((m) => m.to[0]?.startsWith('m-')),
+        [],
+        'nothing sent as the other tenant',
+      );
     } finally {
       await h.stop();
       await dns.close();

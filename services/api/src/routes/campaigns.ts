@@ -386,11 +386,19 @@ export function registerCampaignRoutes(v1: V1, ctx: ApiContext): void {
           problems: {
             404: NO_SUCH_CAMPAIGN,
             409: `The campaign is not ${LIFECYCLE[action].from.join(' or ')}.`,
+            ...(action === 'resume'
+              ? {
+                  422: "The campaign's From domain is no longer one of the tenant's sending domains.",
+                }
+              : {}),
           },
         }),
       },
       async (req, reply) => {
         const rec = await ctx.loadOwned(req.params.id, tenantOf(req));
+        // As at start: the domain may have been removed, or become another tenant's, while it
+        // was paused (the senders would fail its recipients with reason sending-domain).
+        if (action === 'resume') await requireSendingDomain(ctx, rec.tenant, rec.from, 'from');
         const res = await applyLifecycle(ctx.store, ctx.queues, rec.id, action);
         if (!res.changed) {
           throw new ApiProblem(
