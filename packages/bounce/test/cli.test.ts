@@ -75,6 +75,20 @@ describe('npm run -s bounce:classify', () => {
     assert.deepEqual(JSON.parse(run.stdout), []);
   });
 
+  test('lists an out-of-office reply (RFC 3834) with reason vacation, never a hard bounce', async () => {
+    const run = await classify([join(CORPUS, 'bounces', 'rfc3834-01.eml')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [
+      {
+        recipient: 'kijitora@example.net',
+        status: '',
+        replyCode: '',
+        reason: 'vacation',
+        hardBounce: false,
+      },
+    ]);
+  });
+
   test('exits 2 with a message for a file it cannot read, and prints nothing on stdout', async () => {
     const run = await classify([join(tmpdir(), 'no-such-bounce-file.eml')]);
     assert.equal(run.code, 2);
