@@ -125,7 +125,7 @@ describe('one-click unsubscribe', () => {
     );
   });
 
-  test('forged, altered or misdirected tokens get a 4xx and change nothing', async () => {
+  test('forged, altered, misdirected or malformed tokens get a 404 and change nothing', async () => {
     const id = await campaign(2);
     const good = createToken(SECRET, 'unsubscribe', id, 0);
     const flip = (t: string, k: number) =>
@@ -155,7 +155,7 @@ describe('one-click unsubscribe', () => {
         ['POST', FORM, ONE_CLICK],
       ] as const) {
         const res = await fx.app.inject({ method, url: `/mail/u/${token}`, headers, payload });
-        assert.ok(res.statusCode === 404 || res.statusCode === 400, `${method} ${token}`);
+        assert.equal(res.statusCode, 404, `${method} ${token}`);
         assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
       }
     }
@@ -164,6 +164,12 @@ describe('one-click unsubscribe', () => {
       headers: { accept: 'text/html,application/xhtml+xml' },
     });
     assertPage(html, 404, /This link does not work/);
+    // A link a mail client cut short is the same page, not a validation error.
+    const cut = await fx.app.inject({
+      url: `/mail/u/${good.slice(0, 30)}`,
+      headers: { accept: 'text/html,application/xhtml+xml' },
+    });
+    assertPage(cut, 404, /This link does not work/);
     assert.deepEqual(await state(id), before);
   });
 

@@ -17,6 +17,21 @@ import {
 /** A one-click POST is one short field; anything much larger is not one. */
 const BODY_LIMIT = 8 * 1024;
 
+/**
+ * A token that does not even have a token's form (cut short or run on by a mail client, say) is
+ * no more a link than a forged one: the same 404, and a person sees "This link does not work",
+ * not a validation error. The routes take their validation errors (`attachValidation`) for
+ * this; any other invalid input (the POST's body) stays a 400.
+ */
+function requireLinkShape(req: FastifyRequest): void {
+  const invalid = req.validationError as FastifyError | undefined;
+  if (!invalid) return;
+  if (invalid.validationContext === 'params') {
+    throw new ApiProblem(404, 'Not found', 'this unsubscribe link is not valid');
+  }
+  throw invalid;
+}
+
 /** The path the API answers for `VOLLEY_UNSUBSCRIBE_URL/<token>`: the URL's own path. */
 function unsubscribeRoute(unsubscribeUrl: string): string {
   return `${new URL(unsubscribeUrl).pathname.replace(/\/+$/, '')}/:token`;
@@ -192,6 +207,7 @@ export async function registerUnsubscribe(
   app.get(
     route,
     {
+      attachValidation: true,
       schema: operation({
         operationId: 'showUnsubscribePage',
         summary: 'Unsubscribe page (confirms, never unsubscribes)',
@@ -205,6 +221,7 @@ export async function registerUnsubscribe(
       }),
     },
     async (req, reply) => {
+      requireLinkShape(req);
       const s = await subject(req.params.token);
       const [already] = await ctx.store.suppressedFlags(s.tenant, [s.email]);
       return send(reply, confirmPage(s, already === true));
@@ -215,6 +232,7 @@ export async function registerUnsubscribe(
     route,
     {
       bodyLimit: BODY_LIMIT,
+      attachValidation: true,
       schema: operation({
         operationId: 'unsubscribeOneClick',
         summary: 'One-click unsubscribe (RFC 8058)',
@@ -231,6 +249,7 @@ export async function registerUnsubscribe(
     },
     async (req, reply) => {
       const arrived = process.hrtime.bigint();
+      requireLinkShape(req);
       const s = await subject(req.params.token);
       try {
         const r = await ctx.feedback.apply(
