@@ -39,7 +39,7 @@ end
  * How many times its cap a stream may hold while a collector has not read its oldest events:
  * past it they go all the same (a collector that stopped must not let Redis fill up), counted.
  */
-export const EVENTS_UNREAD_FACTOR = 2;
+const EVENTS_UNREAD_FACTOR = 2;
 
 /**
  * Lua functions: `addEvent` appends an event to a campaign's stream; `capEvents`, once after a

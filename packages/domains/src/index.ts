@@ -12,4 +12,4 @@ export { type DomainRecord } from './record.ts';
 export { SendingDomains } from './coverage.ts';
 export { DomainStore, MAX_SELECTORS, SELECTOR_MAX, checkDkimSecret } from './store.ts';
 export { dnsRecords, domainView, type DnsSettings, type DomainView } from './records.ts';
-export { TenantSigners, isRefused, type SendingRefused, type Signing } from './signers.ts';
+export { TenantSigners, isRefused, type Signing } from './signers.ts';
