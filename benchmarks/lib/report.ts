@@ -20,6 +20,8 @@ export interface Summary {
     cpuPer1000: Record<string, Spread>;
     senderUsPerMessage: Spread;
     redisBytesPerRecipient: Spread;
+    /** Redis commands per recipient, those run inside Lua scripts counted. */
+    redisCommandsPerRecipient: Spread;
     /** Where Redis memory sits once the campaign has completed, per recipient, by kind of key. */
     redisAtCompletionPerRecipient: Record<string, Spread>;
     peakRssMiB: { api: Spread; senderMax: Spread };
@@ -114,6 +116,7 @@ export function summarize(runs: RunResult[]): Summary {
       // CPU seconds per 1,000 messages equal milliseconds per message: x1000 gives us.
       senderUsPerMessage: spread(volley.map((r) => (r.cpuPer1000.sender ?? Number.NaN) * 1000)),
       redisBytesPerRecipient: spread(details.map((d) => d.redis.perRecipientBytes)),
+      redisCommandsPerRecipient: spread(details.map((d) => d.commandsPerRecipient)),
       redisAtCompletionPerRecipient: byKeyPerRecipient(volley),
       peakRssMiB: {
         api: spread(details.map((d) => d.peakRssBytes.api / 2 ** 20)),
@@ -228,6 +231,12 @@ export function markdown(
       );
   }
   lines.push(row(['sender CPU per message', cell(s.volley.senderUsPerMessage, 0, ' µs')]));
+  lines.push(
+    row([
+      'Redis commands per recipient (inside Lua scripts counted)',
+      cell(s.volley.redisCommandsPerRecipient, 2),
+    ]),
+  );
   lines.push(
     row([
       'Redis memory per queued recipient (peak `used_memory` − baseline) ÷ recipients',
