@@ -1,3 +1,5 @@
+import { CodedError } from '@volley/contracts';
+
 export type DomainErrorCode =
   | 'DOMAIN_INVALID'
   | 'SELECTOR_INVALID'
@@ -12,12 +14,4 @@ export type DomainErrorCode =
   | 'BUSY';
 
 /** Why a sending domain could not be added, changed or removed; the message says what to do. */
-export class DomainError extends Error {
-  constructor(
-    readonly code: DomainErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DomainError';
-  }
-}
+export class DomainError extends CodedError<DomainErrorCode> {}

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Keys } from '@volley/contracts';
+import { CodedError, type Keys } from '@volley/contracts';
 import { type RedisClient, LuaScript } from '@volley/redis';
 
 /**
@@ -49,15 +49,7 @@ export interface ApiKeyRecord {
 export type TenantErrorCode =
   'TENANT_ID_INVALID' | 'TENANT_EXISTS' | 'TENANT_NOT_FOUND' | 'KEY_NOT_FOUND' | 'NAME_INVALID';
 
-export class TenantError extends Error {
-  constructor(
-    readonly code: TenantErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TenantError';
-  }
-}
+export class TenantError extends CodedError<TenantErrorCode> {}
 
 /**
  * SHA-256 (hex) of a key, as the store indexes it. A fast hash is right here, unlike for
