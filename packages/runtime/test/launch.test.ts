@@ -15,7 +15,7 @@ interface Report {
 }
 
 async function reportOf(h: ChildHandle): Promise<Report> {
-  return JSON.parse(await h.waitForLine(/^\{/, 30_000)) as Report;
+  return JSON.parse(await h.waitForLine(/^\{/)) as Report;
 }
 
 /** Running, as opposed to gone or a zombie nobody has reaped yet. */
@@ -61,7 +61,7 @@ function killLeftovers(pids: number[]): void {
 async function startHarness(arg?: string): Promise<{ harness: ChildHandle; children: number[] }> {
   const args = [...TSX_NODE_ARGS, HARNESS, ...(arg ? [arg] : [])];
   const harness = launch('harness', process.execPath, args, { cwd: ROOT });
-  const line = await harness.waitForLine(/^children /, 60_000);
+  const line = await harness.waitForLine(/^children /);
   const children = line.split(' ').slice(1).map(Number);
   assert.equal(children.length, 2);
   for (const pid of children) assert.ok(running(pid), `child ${pid} runs before the test acts`);
@@ -90,7 +90,7 @@ describe('launchTs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'volley-launch-'));
     try {
       const h = launchTs('child', CHILD, { cpuProfileDir: dir });
-      await h.waitForLine(/^ready$/, 30_000);
+      await h.waitForLine(/^ready$/);
       assert.equal(await h.stop('SIGTERM'), 0);
       assert.ok(
         readdirSync(dir).some((f) => f.endsWith('.cpuprofile')),
@@ -103,7 +103,7 @@ describe('launchTs', () => {
 
   test('stop sends SIGTERM, then SIGKILL to a process still running after the grace time', async () => {
     const h = launchTs('stubborn', CHILD, { env: { CHILD_IGNORE_TERM: '1' } });
-    await h.waitForLine(/^ready$/, 30_000);
+    await h.waitForLine(/^ready$/);
     assert.equal(await h.stop('SIGTERM', 300), null);
     assert.equal(h.child.signalCode, 'SIGKILL');
   });

@@ -57,7 +57,7 @@ before(async () => {
     },
     { nodeArgs: [`--max-old-space-size=${HEAP_MIB}`] },
   );
-  const line = await api.waitForLine(/api listening/, 60_000);
+  const line = await api.waitForLine(/api listening/);
   base = (JSON.parse(line) as { address: string }).address;
 });
 

@@ -28,7 +28,7 @@ export async function startBounceService(
     },
     opts,
   );
-  const line = await proc.waitForLine(/bounce started/, 60_000);
+  const line = await proc.waitForLine(/bounce started/);
   const { smtpPort, metricsPort } = JSON.parse(line) as { smtpPort: number; metricsPort: number };
   return {
     proc,

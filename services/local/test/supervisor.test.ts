@@ -69,12 +69,12 @@ function start(name: string, extra: Record<string, string> = {}): ChildHandle {
 /** Every service serving (as the engine's output says, whichever its format). */
 async function ready(engine: ChildHandle): Promise<void> {
   for (const re of [/api listening/, /sender started/, /bounce started/, /collector started/])
-    await engine.waitForLine(re, 90_000);
+    await engine.waitForLine(re);
 }
 
 /** The engine wrote its record for clients. */
 async function recorded(engine: ChildHandle): Promise<void> {
-  await engine.waitForLine(/engine running/, 30_000);
+  await engine.waitForLine(/engine running/);
 }
 
 /** Every process the engine recorded, the supervisor's own included. */
