@@ -1,18 +1,21 @@
 /**
- * `npm run test:repeat -- [RUNS] [--load] [--busy N] [FILTER...]`: runs the test suite RUNS
- * times in a row (default 5), optionally while the machine is loaded, and lists every test that
- * failed at least once with its failure. A test that fails only under load points at a race, an
- * unawaited event or a bound that depends on speed; this is the loop that finds them, to run
- * again before larger changes.
+ * `npm run test:repeat -- [RUNS] [--load] [--busy N] [--out DIR] [FILTER...]`: runs the test
+ * suite RUNS times in a row (default 5), optionally while the machine is loaded, and lists every
+ * test that failed at least once with its failure. A test that fails only under load points at
+ * a race, an unawaited event or a bound that depends on speed; this is the loop that finds them,
+ * to run again before larger changes.
  *
  * --load     runs the quick benchmark (`npm run bench -- --quick`) beside the tests, again and
  *            again until the last run ends: real processes competing for both cores.
  * --busy N   also keeps N processes spinning on the CPU for the whole loop.
+ * --out DIR  also writes the summary to DIR/<start time>-test-repeat.md (DIR relative to the
+ *            repository, as the benchmarks' --out), so a loop's result can be kept with the code.
  *
  * Each run's spec output and failures are kept in a folder printed at the start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -22,15 +25,16 @@ import {
   existsSync,
 } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TSX_NODE_ARGS } from '@volley/runtime';
 import { ROOT, runnerArgs, testFiles } from './lib/test-files.ts';
 
-const USAGE = `usage: npm run test:repeat -- [RUNS] [--load] [--busy N] [FILTER...]
+const USAGE = `usage: npm run test:repeat -- [RUNS] [--load] [--busy N] [--out DIR] [FILTER...]
   RUNS       how many times to run the suite (default 5, at most 50)
   --load     run the quick benchmark beside the tests until the last run ends
   --busy N   keep N CPU-spinning processes beside the tests (0-8)
+  --out DIR  also write the summary to DIR/<start time>-test-repeat.md (DIR relative to the repository)
   FILTER     only test files whose path contains one of these`;
 
 /** A whole-suite run takes 2-5 minutes here; no run of the loop may outlive this. */
@@ -41,13 +45,20 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function parse(): { runs: number; load: boolean; busy: number; filter: string[] } {
+function parse(): {
+  runs: number;
+  load: boolean;
+  busy: number;
+  out: string | undefined;
+  filter: string[];
+} {
   let parsed;
   try {
     parsed = parseArgs({
       options: {
         load: { type: 'boolean', default: false },
         busy: { type: 'string', default: '0' },
+        out: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -69,7 +80,9 @@ function parse(): { runs: number; load: boolean; busy: number; filter: string[] 
   if (!Number.isInteger(busy) || busy < 0 || busy > 8) {
     usage(`--busy must be a whole number 0-8, got ${JSON.stringify(parsed.values.busy)}`);
   }
-  return { runs, load: parsed.values.load, busy, filter: positionals };
+  const out = parsed.values.out;
+  if (out !== undefined && out.trim() === '') usage('--out needs a folder');
+  return { runs, load: parsed.values.load, busy, out, filter: positionals };
 }
 
 interface Failure {
@@ -269,6 +282,14 @@ async function main(): Promise<void> {
   const files = testFiles(opts.filter);
   if (files.length === 0) usage(`no test files matched ${opts.filter.join(' ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'volley-test-repeat-'));
+  // Made before the loop, so a folder that cannot be made stops it before hours are spent.
+  const outDir = opts.out === undefined ? undefined : resolve(ROOT, opts.out);
+  if (outDir) mkdirSync(outDir, { recursive: true });
+  // When the loop started, written as the benchmarks' reports are named: 20261207T101500Z.
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   console.log(`test:repeat: ${opts.runs} runs of ${files.length} files; logs in ${dir}`);
   const load = new Load(dir, opts.runs * RUN_LIMIT_MS);
   const stopLoad = (): void => {
@@ -296,6 +317,11 @@ async function main(): Promise<void> {
   const text = summary(results, opts);
   writeFileSync(join(dir, 'summary.md'), `${text}\n`);
   console.log(`\n${text}\n\nsummary: ${join(dir, 'summary.md')}`);
+  if (outDir) {
+    const kept = join(outDir, `${stamp}-test-repeat.md`);
+    writeFileSync(kept, `${text}\n`);
+    console.log(`kept: ${relative(ROOT, kept)}`);
+  }
   process.exit(results.every((r) => r.exitCode === 0) ? 0 : 1);
 }
 
