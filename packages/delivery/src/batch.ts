@@ -15,7 +15,7 @@ import type { CampaignCache, CampaignRuntime } from './campaigns.ts';
 import type { Deliverer } from './deliver.ts';
 import type { Expander } from './expansion.ts';
 import { DemotedRuns, renderAllowance } from './render-cost.ts';
-import type { Retries } from './retry.ts';
+import { expired, type Retries } from './retry.ts';
 import { PARK_RECHECK_MS, capWaitMs } from './timing.ts';
 
 export interface BatchSenderOptions {
@@ -104,7 +104,7 @@ export class BatchSender {
       todo.map((r) => r.email),
     );
 
-    const expired = d.attempt > 1 && Date.now() - d.firstAttemptAt > this.o.maxAgeMs;
+    const tooOld = expired(d, Date.now(), this.o.maxAgeMs);
     const deferred: BatchRecipient[] = [];
     /** Not sent for want of a connection slot: they wait, without counting a deferral. */
     const waiting: BatchRecipient[] = [];
@@ -121,7 +121,7 @@ export class BatchSender {
         skipped.push(
           this.record(rt, r, 'suppressed', 'suppressed', 'on the suppression list', skipLabel()),
         );
-      } else if (expired) {
+      } else if (tooOld) {
         skipped.push(
           this.record(rt, r, 'bounced', 'expired', 'deferred past the maximum age', skipLabel()),
         );

@@ -25,6 +25,21 @@ function retryDelayMs(
   return Math.round(Math.min(maxMs, exp * jitter));
 }
 
+/**
+ * Whether a batch's recipients have been deferred past the maximum age (VOLLEY_MAX_AGE) and
+ * bounce as expired instead of being tried again. Only a retry expires, and its age counts
+ * from the first attempt (see {@link Retries.requeueDeferred}): a first attempt is always made,
+ * however long the batch waited for its destination's slot, and a retry due within the maximum
+ * age is made too.
+ */
+export function expired(
+  batch: Pick<SendBatchJob, 'attempt' | 'firstAttemptAt'>,
+  now: number,
+  maxAgeMs: number,
+): boolean {
+  return batch.attempt > 1 && now - batch.firstAttemptAt > maxAgeMs;
+}
+
 export interface RetriesOptions {
   queues: Queues;
   /** Undefined without traffic shaping: no destination has a retry schedule of its own. */
@@ -32,6 +47,11 @@ export interface RetriesOptions {
   /** VOLLEY_RETRY_BASE and VOLLEY_RETRY_MAX. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * Epoch ms; stamps a batch's first attempt. Tests pass their own to judge expiry on it.
+   * @defaultValue Date.now
+   */
+  clock?: () => number;
 }
 
 export class Retries {
@@ -57,7 +77,7 @@ export class Retries {
         attempt: d.attempt + 1,
         // Age counts from the first attempt, not from queueing: a batch that waited hours for
         // its destination's rate slot still gets its retries before it expires.
-        firstAttemptAt: d.attempt === 1 ? Date.now() : d.firstAttemptAt,
+        firstAttemptAt: d.attempt === 1 ? (this.opts.clock ?? Date.now)() : d.firstAttemptAt,
         shaping: undefined,
         slotWaits: undefined,
       },

@@ -12,6 +12,9 @@ import { freePort } from '@volley/redis';
 import { startCaptureServer, startDnsStub, type ServiceProcess } from '@volley/testkit';
 import { CAMPAIGN, DOMAINS, Harness, recipients, sentCount, sharedRedis } from './harness.ts';
 
+/** Redis stamps events, the sender stamps a batch's first attempt: one host clock, read a moment apart. */
+const CLOCK_SLACK_MS = 5;
+
 let shared: Awaited<ReturnType<typeof sharedRedis>>;
 before(async () => {
   shared = await sharedRedis();
@@ -242,12 +245,20 @@ describe('sender', () => {
     }
   });
 
-  test('a message deferred past the maximum age bounces as expired and is not suppressed', async () => {
+  test('a message deferred past the maximum age is retried, then bounces as expired, and is not suppressed', async (t) => {
+    // Generous against the retry delay (100-200 ms), so that the order judged below does not
+    // depend on how soon a loaded machine runs a retry; how soon one expires is judged on an
+    // injected clock (packages/delivery/test/retries.test.ts).
+    const MAX_AGE_MS = 5000;
     let attempts = 0;
     const h = new Harness(shared.redis, shared.url);
     await h.start({
       senders: 1,
-      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '200ms', VOLLEY_MAX_AGE: '2s' },
+      env: {
+        VOLLEY_RETRY_BASE: '100ms',
+        VOLLEY_RETRY_MAX: '200ms',
+        VOLLEY_MAX_AGE: `${MAX_AGE_MS}ms`,
+      },
       capture: {
         onRecipient: () => {
           attempts++;
@@ -264,12 +275,31 @@ describe('sender', () => {
       const c = await h.store.get(id);
       assert.equal(c?.counts.bounced, 1);
       assert.equal(c?.counts.deferred, 0);
-      assert.ok(attempts >= 2, `retried before expiring (${attempts} attempts)`);
-      const { events } = await h.store.events(id, undefined, 100);
+      const { events } = await h.store.events(id, undefined, 1000);
+      // A stream id starts with the Redis time its event was added.
+      const at = (e: { id: string }) => Number(e.id.split('-')[0]);
+      const deferred = events.filter((e) => e.outcome === 'deferred');
       const last = events[events.length - 1];
-      assert.equal(last?.outcome, 'bounced');
-      assert.equal(last?.reason, 'expired');
-      assert.equal(events.filter((e) => e.outcome === 'deferred').length, attempts);
+      const first = deferred[0];
+      assert.ok(first && last, 'the message was deferred and then expired');
+      assert.equal(last.outcome, 'bounced');
+      assert.equal(last.reason, 'expired');
+      assert.equal(deferred.length, attempts, 'every attempt the server saw was a deferral');
+      t.diagnostic(
+        `${attempts} attempts; expired ${at(last) - at(first)} ms after the first deferral (maximum age ${MAX_AGE_MS} ms)`,
+      );
+      // The order: tried, deferred, tried again at least once, and expired only once the
+      // maximum age had passed since the first attempt (its deferral comes before the age
+      // starts; Redis and the sender read the same host clock, a moment apart).
+      assert.ok(deferred.length >= 2, `retried before expiring (${deferred.length} attempts)`);
+      assert.ok(
+        deferred.every((e) => at(e) <= at(last)),
+        'no attempt after the expiry',
+      );
+      assert.ok(
+        at(last) - at(first) >= MAX_AGE_MS - CLOCK_SLACK_MS,
+        `expired ${at(last) - at(first)} ms after the first attempt, before the maximum age of ${MAX_AGE_MS} ms`,
+      );
       assert.deepEqual(await h.store.suppressedFlags('default', ['slow@yahoo.example']), [false]);
     } finally {
       await h.stop();
