@@ -26,7 +26,12 @@ import { CampaignCache } from './campaigns.ts';
 import { Deliverer } from './deliver.ts';
 import { Expander } from './expansion.ts';
 import { Retries } from './retry.ts';
-import { RETENTION_SWEEP_MS, SWEEP_INTERVAL_MS, workerRetryDelayMs } from './timing.ts';
+import {
+  CLOSE_AFTER_DRAIN_MS,
+  RETENTION_SWEEP_MS,
+  SWEEP_INTERVAL_MS,
+  workerRetryDelayMs,
+} from './timing.ts';
 import { unsubscribeTargets } from './unsubscribe.ts';
 import { type RedisClient, connectRedis } from '@volley/redis';
 
@@ -384,28 +389,55 @@ export class SenderEngine {
     const workers = [this.sendWorker, this.controlWorker].filter(
       (w): w is Worker => w !== undefined,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = Promise.all(workers.map((w) => w.close()));
-    const timedOut = await Promise.race([
-      graceful.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), deadlineMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    const drained = await settlesWithin(Promise.all(workers.map((w) => w.close())), deadlineMs);
+    if (!drained) {
       this.log.warn(
         { deadlineMs },
         'drain deadline passed; leaving unfinished batches to other senders',
       );
-      await Promise.all(workers.map((w) => w.close(true)));
     }
-    this.transport.close();
-    await this.shaper?.close();
-    this.watcher?.close();
-    await this.queues.close();
+    // Closing asks Redis (forced worker close, lease release, queue close): with Redis away
+    // it would wait for a reconnect that may never come, and the process would outlive every
+    // deadline. Past CLOSE_AFTER_DRAIN_MS the connections are dropped instead; what was not
+    // released lapses (job locks, connection leases) and is taken up by other senders.
+    const closed = await settlesWithin(
+      (async () => {
+        if (!drained) await Promise.all(workers.map((w) => w.close(true)));
+        this.transport.close();
+        await this.shaper?.close();
+        this.watcher?.close();
+        await this.queues.close();
+      })(),
+      CLOSE_AFTER_DRAIN_MS,
+    );
+    if (!closed) {
+      this.log.warn(
+        { closeMs: CLOSE_AFTER_DRAIN_MS },
+        'Redis did not answer while closing; connections dropped',
+      );
+      this.transport.close();
+      this.watcher?.close();
+      for (const w of workers) void w.disconnect().catch(() => undefined);
+    }
     this.queueRedis.disconnect();
     this.cancels?.disconnect();
     this.redis.disconnect();
+  }
+}
+
+/** True when `work` settles within `ms`; it is not awaited further (nor its failure) after. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

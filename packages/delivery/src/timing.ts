@@ -28,6 +28,14 @@ export const STATUS_TTL_MS = 1000;
 export const PARK_RECHECK_MS = 30_000;
 
 /**
+ * How long a stopping sender waits, after its drain (or drain deadline), for Redis to answer
+ * the close itself: forced worker close, lease release, queue close. Well under a second when
+ * Redis answers; past it the connections are dropped, so a sender whose Redis is gone still
+ * exits within the drain deadline and this (the local supervisor kills after 5 s).
+ */
+export const CLOSE_AFTER_DRAIN_MS = 2000;
+
+/**
  * How often each sender checks running campaigns for a window that needs refilling. Not
  * measured: chosen because the sweep only matters after a crash lost a refill request (recorded
  * outcomes ask for refills themselves), so a campaign then waits at most 5 s, once; the price

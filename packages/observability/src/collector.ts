@@ -35,6 +35,13 @@ export interface CollectorOptions {
   registry: Registry;
 }
 
+/**
+ * How long stopping waits for Redis once it is away (or after a webhook in flight timed out):
+ * closing takes well under a second when Redis answers. Then the collector exits anyway,
+ * within the grace the local supervisor gives before it kills (5 s).
+ */
+const STOP_WAIT_MS = 2000;
+
 export class Collector {
   private readonly cfg: CollectorConfig;
   private readonly log: Logger;
@@ -183,13 +190,37 @@ export class Collector {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.loop;
-    await this.worker?.close();
-    this.workerRedis?.disconnect();
-    await this.lock.release().catch(() => undefined);
+    const graceful = (async () => {
+      await this.loop;
+      await this.worker?.close();
+      await this.lock.release().catch(() => undefined);
+      await this.webhooks.close();
+      await this.queues.close();
+      return true;
+    })().catch(() => true);
+    // Every step asks Redis (the round in progress, the webhook worker's close, the lock's
+    // release), and with Redis gone would wait for a reconnect that may never come. So the
+    // wait ends STOP_WAIT_MS after Redis is (or goes) away, and at the latest once a webhook
+    // in flight has had its timeout and Redis STOP_WAIT_MS to take its result. Then the
+    // connections are dropped; the lock lapses by its own expiry, the webhook is retried.
+    const redisGone = new Promise<void>((resolve) => {
+      if (this.redis.status !== 'ready') resolve();
+      else this.redis.once('close', () => resolve());
+    });
+    const closed = await Promise.race([
+      graceful,
+      redisGone.then(() => sleep(STOP_WAIT_MS, false, { ref: false })),
+      sleep(this.cfg.webhookTimeoutMs + STOP_WAIT_MS, false, { ref: false }),
+    ]);
+    if (!closed) {
+      this.log.warn(
+        { stopWaitMs: STOP_WAIT_MS },
+        'Redis did not answer while stopping; connections dropped',
+      );
+      void this.worker?.disconnect().catch(() => undefined);
+    }
     this.watcher?.close();
-    await this.webhooks.close();
-    await this.queues.close();
+    this.workerRedis?.disconnect();
     this.redis.disconnect();
   }
 }

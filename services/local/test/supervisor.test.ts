@@ -82,6 +82,20 @@ function enginePids(r: LocalEngineRecord): number[] {
   return [r.pid, ...Object.values(r.pids ?? {})];
 }
 
+/** What the supervisor says when a service outlived the drain deadline and its grace. */
+const KILLED = /did not stop within \d+ ms .* and (was|were) killed/;
+
+/** Asserts that no service had to be killed, showing how each stopped when one was. */
+function stoppedByThemselves(engine: ChildHandle): void {
+  const stopping = engine.lines.filter((l) =>
+    /shutting down|stopped|drain deadline|exited|killed|\bclose/i.test(l),
+  );
+  assert.ok(
+    !engine.lines.some((l) => KILLED.test(l)),
+    `a service had to be killed:\n${stopping.join('\n')}`,
+  );
+}
+
 async function allGone(pids: number[]): Promise<void> {
   await waitUntil(() => pids.every((p) => !running(p)), `pids ${pids.join(', ')} to exit`, 20_000);
 }
@@ -115,7 +129,7 @@ test('a setting out of range stops the start before anything runs, with no banne
   assert.deepEqual(redisServersOf(join(dir, 'redis')), []);
 });
 
-test('a second start names the running engine and leaves it alone; Redis dying stops the engine', async () => {
+test('a second start names the running engine and leaves it alone; Redis dying stops the engine cleanly', async (t) => {
   const first = start('first');
   try {
     await ready(first);
@@ -132,9 +146,9 @@ test('a second start names the running engine and leaves it alone; Redis dying s
     assert.equal(r.pid, first.pid, 'the record names the first engine');
     assert.equal(r.state, 'running');
     assert.equal(r.pids?.redis, redisPid);
-    const said = second.lines.join('\n');
-    assert.match(said, new RegExp(`already running .*\\n.*pid ${first.pid}`));
-    assert.match(said, new RegExp(`API +${r.apiUrl?.replace(/\./g, '\\.')}`));
+    const answer = second.lines.join('\n');
+    assert.match(answer, new RegExp(`already running .*\\n.*pid ${first.pid}`));
+    assert.match(answer, new RegExp(`API +${r.apiUrl?.replace(/\./g, '\\.')}`));
     assert.equal((await fetch(`${r.apiUrl}/healthz`)).status, 200);
 
     // VOLLEY_METRICS_PORT is the api's, the next ports the other services', with no warning.
@@ -144,10 +158,16 @@ test('a second start names the running engine and leaves it alone; Redis dying s
     }
     assert.doesNotMatch(first.lines.join('\n'), /not a Volley setting/);
 
-    // Redis dies: the supervisor stops every service within the drain deadline and exits.
+    // Redis dies: every service stops by itself, within the drain deadline and the grace the
+    // supervisor gives after it (its own clock judges: past them it kills what still runs and
+    // says so), and the engine exits.
+    const killedAt = Date.now();
     process.kill(redisPid, 'SIGKILL');
     assert.equal(await first.exited, 1);
-    assert.match(first.lines.join('\n'), /redis-server \(pid \d+\) exited; stopping the engine/);
+    t.diagnostic(`the engine stopped ${Date.now() - killedAt} ms after Redis was killed`);
+    const said = first.lines.join('\n');
+    assert.match(said, /redis-server \(pid \d+\) exited; stopping the engine/);
+    stoppedByThemselves(first);
     await allGone(enginePids(r));
   } finally {
     await first.stop('SIGKILL');
@@ -211,5 +231,25 @@ test('a dead engine holds no lock: the next start stops its orphaned Redis and r
     next.child.kill('SIGINT');
     assert.equal(await next.exited, 0);
     await allGone(enginePids(r));
+  }
+});
+
+test('a sender that dies stops the engine cleanly: every other service stops by itself', async () => {
+  const engine = start('sender-dies');
+  await ready(engine);
+  await recorded(engine);
+  const r = record();
+  try {
+    const sender = r.pids?.sender;
+    assert.ok(sender && running(sender), 'the sender runs');
+    process.kill(sender, 'SIGKILL');
+    assert.equal(await engine.exited, 1);
+    const said = engine.lines.join('\n');
+    assert.match(said, /sender exited \(SIGKILL\); stopping the engine/);
+    stoppedByThemselves(engine);
+    assert.match(said, /stopped; \d+ messages were captured this run/);
+    await allGone(enginePids(r));
+  } finally {
+    await engine.stop('SIGKILL');
   }
 });
