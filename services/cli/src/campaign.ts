@@ -118,10 +118,18 @@ async function watch(
   id: string,
   intervalMs: number,
 ): Promise<Exit> {
-  const r = await watchCampaign(a.client, a.target.baseUrl, id, out, {
-    intervalMs,
-    interrupted: ctx.interrupted,
-  });
+  // Ctrl-C stops this watch only while it runs; the summary after it, and anything before,
+  // end on Ctrl-C as usual.
+  const claim = ctx.interrupts.claim();
+  let r;
+  try {
+    r = await watchCampaign(a.client, a.target.baseUrl, id, out, {
+      intervalMs,
+      interrupted: claim.interrupted,
+    });
+  } finally {
+    claim.release();
+  }
   if (r.interrupted) return 130;
   return r.status === 'completed' ? 0 : 1;
 }

@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as admin from './admin.ts';
 import * as campaign from './campaign.ts';
 import type { Env } from './config.ts';
-import type { CommandContext } from './context.ts';
+import type { CommandContext, Interrupts } from './context.ts';
 import { dnsCheckCommand, type DnsCheckOptions } from './dns/command.ts';
 import { keygenCommand, type KeygenOptions } from './dns/keygen.ts';
 import { CliError, Output, UsageError, type Streams } from './output.ts';
@@ -385,12 +385,12 @@ export async function runCli(
   argv: string[],
   streams: Streams,
   env: Env,
-  interrupted: Promise<void>,
+  interrupts: Interrupts,
 ): Promise<number> {
   const ctx: CommandContext = {
     env,
     streams,
-    interrupted,
+    interrupts,
     output: (asJson) => new Output(streams, { json: asJson, env }),
   };
   const state = { exit: 0 };

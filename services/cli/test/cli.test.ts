@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   ADMIN_KEY,
@@ -179,6 +181,34 @@ describe('exit status', () => {
       assert.equal(err.type, 'error', 'piped: the error is a JSON line too');
     }
   });
+
+  test(
+    'Ctrl-C outside a watch ends the CLI at once with 130: a list hung on an API that never answers',
+    { timeout: 30_000 },
+    async () => {
+      // Accepts the connection and never answers: the CLI waits on its request.
+      const sockets = new Set<Socket>();
+      const silent = createServer((s) => sockets.add(s));
+      const connected = once(silent, 'connection');
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      try {
+        const { port } = silent.address() as AddressInfo;
+        const child = spawnCli(['campaign', 'list'], {
+          ...engine.env,
+          VOLLEY_API_URL: `http://127.0.0.1:${port}`,
+        });
+        const done = finished(child);
+        await connected;
+        child.kill('SIGINT');
+        // One Ctrl-C is enough: without it the test times out waiting on the request.
+        const r = await done;
+        assert.equal(r.code, 130, r.stderr);
+      } finally {
+        for (const s of sockets) s.destroy();
+        silent.close();
+      }
+    },
+  );
 
   test('--help works on every command and exits 0', async () => {
     const top = await inProcess(['--help'], engine.env);

@@ -129,6 +129,8 @@ export async function inProcess(args: string[], env: Record<string, string>): Pr
   let err = '';
   stdout.on('data', (b: Buffer) => (out += b.toString()));
   stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await runCliHere(args, { stdout, stderr }, env, new Promise(() => {}));
+  // No Ctrl-C comes in this process: a claim never resolves.
+  const interrupts = { claim: () => ({ interrupted: new Promise<void>(() => {}), release() {} }) };
+  const code = await runCliHere(args, { stdout, stderr }, env, interrupts);
   return { code, stdout: out, stderr: err };
 }
