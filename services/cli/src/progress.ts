@@ -100,6 +100,49 @@ export function startBar(out: Output, total: number, format: string): Bar {
   };
 }
 
+/** A bar with lines of text under it, redrawn together. */
+export interface LiveView {
+  update(value: number, payload: Record<string, string>, lines: string[]): void;
+  /** Draws the last frame in its turn (see startBar) and stops; the frame stays on screen. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A bar on stderr with `rows` lines of text under it (counts, reasons), or nothing when the
+ * output is not live. One timer redraws the whole block, so the block keeps the bar's rate.
+ * cli-progress turns the terminal's line wrapping off while it draws, so a line wider than the
+ * terminal is cut at its edge (colour codes intact) and never pushes the block out of place.
+ */
+export function startLiveView(out: Output, total: number, format: string, rows: number): LiveView {
+  if (!out.live) return { update() {}, stop: async () => {} };
+  const multi = new cliProgress.MultiBar({
+    stream: out.streams.stderr,
+    format,
+    fps: REDRAWS_PER_SECOND,
+    hideCursor: true,
+    barsize: 24,
+    etaBuffer: 50,
+    clearOnComplete: false,
+  });
+  let lastFrameAt = 0;
+  multi.on('redraw-post', () => (lastFrameAt = Date.now()));
+  const bar = multi.create(Math.max(1, total), 0, {});
+  const texts = Array.from({ length: rows }, () =>
+    multi.create(1, 0, { text: '' }, { format: '{text}' }),
+  );
+  return {
+    update: (value, payload, lines) => {
+      bar.update(value, payload);
+      texts.forEach((t, i) => t.update(0, { text: lines[i] ?? '' }));
+    },
+    stop: async () => {
+      const wait = lastFrameAt + FRAME_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      multi.stop();
+    },
+  };
+}
+
 /** Follows a meter on a bar until stopped. */
 export function showUpload(out: Output, meter: Meter, size: number, label: string): Bar {
   const bar = startBar(

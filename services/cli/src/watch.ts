@@ -1,13 +1,13 @@
 /**
  * `volley campaign watch ID`: polls the campaign's statistics until it ends, with a bar, the
  * send rate, the ETA, the outcome counts and the commonest bounce and deferral reasons (the
- * latter tallied from the event stream as the watch reads it). Ctrl-C stops watching only: the
- * campaign goes on.
+ * latter tallied from the event stream as the watch reads it), all redrawn together in a
+ * terminal. Ctrl-C stops watching only: the campaign goes on.
  */
 import type { VolleyClient } from '@volley/api-client';
 import { ok } from './api.ts';
 import type { Output } from './output.ts';
-import { formatCount, formatDuration, startBar, type Bar } from './progress.ts';
+import { formatCount, formatDuration, startLiveView, type LiveView } from './progress.ts';
 
 const FINAL = new Set(['completed', 'cancelled']);
 /** Event pages read per poll at most, so a huge backlog of events never delays the view. */
@@ -86,6 +86,9 @@ class Deferrals {
   }
 }
 
+/** The lines of summaryLines: drawn under the live bar, or printed once the watch ends. */
+const SUMMARY_LINES = 3;
+
 function summaryLines(out: Output, s: Stats, deferrals: Record<string, number>): string[] {
   const c = s.counts;
   return [
@@ -113,7 +116,7 @@ export async function watchCampaign(
   const deferrals = new Deferrals(client, baseUrl, id);
   let interrupted = false;
   void opts.interrupted.then(() => (interrupted = true));
-  let bar: Bar | undefined;
+  let view: LiveView | undefined;
   let last: Stats | undefined;
   let lastJson = '';
   try {
@@ -121,7 +124,7 @@ export async function watchCampaign(
       const s = await fetchStats(client, baseUrl, id);
       await deferrals.poll();
       last = s;
-      const view = {
+      const progress = {
         type: 'progress',
         id: s.id,
         status: s.status,
@@ -132,21 +135,27 @@ export async function watchCampaign(
         reasons: { bounced: s.reasons.bounced, deferred: { ...deferrals.counts } },
       };
       if (out.live) {
-        bar ??= startBar(
+        view ??= startLiveView(
           out,
           s.counts.total,
           '{bar} {percentage}% | {done} of {total} | {rate}/s | ETA {etaText} | {status}',
+          SUMMARY_LINES,
         );
-        bar.update(s.progress.done, {
-          done: formatCount(s.progress.done),
-          rate: formatCount(s.rate.perSecond),
-          etaText: formatDuration(s.eta.seconds),
-          status: s.status,
-        });
+        // Polls come at --interval; the view's own timer draws, at most 10 times a second.
+        view.update(
+          s.progress.done,
+          {
+            done: formatCount(s.progress.done),
+            rate: formatCount(s.rate.perSecond),
+            etaText: formatDuration(s.eta.seconds),
+            status: s.status,
+          },
+          summaryLines(out, s, deferrals.counts),
+        );
       } else if (!out.human) {
-        const line = JSON.stringify({ ...view, at: undefined });
+        const line = JSON.stringify({ ...progress, at: undefined });
         // Only changes: a campaign paused overnight prints one line, not thousands.
-        if (line !== lastJson) out.json({ ...view, at: s.at });
+        if (line !== lastJson) out.json({ ...progress, at: s.at });
         lastJson = line;
       }
       if (FINAL.has(s.status) || interrupted) break;
@@ -154,9 +163,12 @@ export async function watchCampaign(
       if (interrupted) break;
     }
   } finally {
-    await bar?.stop();
+    await view?.stop();
   }
-  if (last && out.human) for (const l of summaryLines(out, last, deferrals.counts)) out.line(l);
+  // A live view leaves its last frame, the summary included, on the screen.
+  if (last && out.human && !out.live) {
+    for (const l of summaryLines(out, last, deferrals.counts)) out.line(l);
+  }
   if (interrupted) {
     out.note(
       `stopped watching; campaign ${id} goes on (${last?.status ?? 'unknown'}). ` +

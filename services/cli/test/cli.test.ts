@@ -22,8 +22,24 @@ let engine: Engine;
 
 const ESC = '\u001b';
 
+/** While set, the capture server defers busy@ (4.2.2), so a campaign with it keeps running. */
+let holdBusy = false;
+
 before(async () => {
-  engine = await startEngine(1);
+  engine = await startEngine(
+    1,
+    {},
+    {
+      // Deferred recipients come back within half a second, not minutes.
+      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '500ms' },
+      capture: {
+        onRecipient: (address) =>
+          address.startsWith('busy@') && holdBusy
+            ? { code: 452, message: '4.2.2 mailbox full' }
+            : undefined,
+      },
+    },
+  );
   file(engine.dir, 'body.html', '<p>Hi {{name}}</p>');
   file(engine.dir, 'campaign.yaml', DEFINITION);
 });
@@ -98,29 +114,39 @@ describe('volley campaign send (piped: JSON lines)', () => {
     assert.ok(events.every((e) => e.outcome === 'sent'));
   });
 
-  test('Ctrl-C stops the watch with status 130 and leaves the campaign as it was', async () => {
-    const draft = await engine.harness.create({ ...CAMPAIGN_DRAFT });
-    const child = spawnCli(['campaign', 'watch', draft, '--interval', '100'], engine.env);
-    const done = finished(child);
-    await new Promise<void>((resolve) => {
-      child.stdout?.on('data', (b: Buffer) => {
-        if (b.toString().includes('"progress"')) resolve();
-      });
+  test('Ctrl-C stops the watch of a running campaign with status 130; the campaign goes on to completion', async () => {
+    holdBusy = true;
+    const id = await engine.harness.create({
+      ...CAMPAIGN_RUNNING,
+      recipients: [{ email: 'busy@one.example' }, { email: 'ready@one.example' }],
     });
-    child.kill('SIGINT');
-    const r = await done;
-    assert.equal(r.code, 130, r.stderr);
-    assert.match(r.stderr, /goes on/);
-    assert.equal(await engine.harness.store.status(draft), 'draft');
+    try {
+      const child = spawnCli(['campaign', 'watch', id, '--interval', '100'], engine.env);
+      const done = finished(child);
+      await new Promise<void>((resolve) => {
+        child.stdout?.on('data', (b: Buffer) => {
+          if (b.toString().includes('"status":"running"')) resolve();
+        });
+      });
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, new RegExp(`campaign ${id} goes on \\(running\\)`));
+      // busy@ is still deferred: the campaign cannot have ended, and Ctrl-C did not stop it.
+      assert.equal(await engine.harness.store.status(id), 'running');
+    } finally {
+      holdBusy = false;
+    }
+    await engine.harness.completed(id);
+    assert.equal((await engine.harness.store.get(id))?.counts.sent, 2);
   });
 });
 
-const CAMPAIGN_DRAFT = {
+/** Started at once: its busy@ recipient is deferred while holdBusy is set (see the engine). */
+const CAMPAIGN_RUNNING = {
   from: 'Volley Test <news@sender.example>',
-  subject: 'Draft',
+  subject: 'Running',
   text: 'x',
-  draft: true,
-  recipients: [{ email: 'd@one.example' }],
 };
 
 describe('exit status', () => {

@@ -30,13 +30,16 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+type HarnessOptions = Parameters<Harness['start']>[0];
+
 export async function startEngine(
   senders = 1,
-  api: Parameters<Harness['start']>[0]['api'] = {},
+  api: HarnessOptions['api'] = {},
+  more: Pick<HarnessOptions, 'capture' | 'env'> = {},
 ): Promise<Engine> {
   const redis = await sharedRedis();
   const harness = new Harness(redis.redis, redis.url);
-  await harness.start({ senders, api: { adminKey: ADMIN_KEY, ...api } });
+  await harness.start({ senders, api: { adminKey: ADMIN_KEY, ...api }, ...more });
   const url = await harness.app.listen({ host: '127.0.0.1', port: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'volley-cli-'));
   return {

@@ -19,34 +19,69 @@ function tmux(...args: string[]): string {
 
 const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 
-/** Runs the CLI in a fresh tmux window; resolves to its exit status and the screen. */
-async function inTerminal(args: string[], env: Record<string, string> = {}) {
+/**
+ * The CLI running in a fresh tmux window: its screen now, and (`exited`) its exit status and
+ * last screen once it ends.
+ */
+function inTerminalWindow(args: string[], env: Record<string, string> = {}) {
   const rc = join(engine.dir, `rc-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const command = [process.execPath, ...TSX_NODE_ARGS, CLI, ...args].map(quote).join(' ');
   const vars = Object.entries({ ...engine.env, ...env })
     .map(([k, v]) => `${k}=${quote(v)}`)
     .join(' ');
   // The window stays open after the command so its screen can be read.
-  tmux(
+  const index = tmux(
     'new-window',
     '-d',
     '-P',
+    '-F',
+    '#{window_index}',
     `cd ${quote(ROOT)} && env ${vars} ${command}; echo $? > ${quote(rc)}; sleep 600`,
-  );
-  await waitUntil(
-    () => existsSync(rc) && readFileSync(rc, 'utf8').endsWith('\n'),
-    'the CLI to exit',
-    60_000,
-  );
-  const windows = tmux('list-windows', '-F', '#{window_index}').trim().split('\n');
-  const target = `:${windows.at(-1) ?? ''}`;
-  const screen = tmux('capture-pane', '-p', '-e', '-J', '-S', '-100', '-t', target);
-  tmux('kill-window', '-t', target);
-  return { code: Number(readFileSync(rc, 'utf8').trim()), screen };
+  ).trim();
+  const target = `:${index}`;
+  const screen = (): string => tmux('capture-pane', '-p', '-e', '-J', '-S', '-100', '-t', target);
+  const exited = async () => {
+    await waitUntil(
+      () => existsSync(rc) && readFileSync(rc, 'utf8').endsWith('\n'),
+      'the CLI to exit',
+      60_000,
+    );
+    const last = screen();
+    tmux('kill-window', '-t', target);
+    return { code: Number(readFileSync(rc, 'utf8').trim()), screen: last };
+  };
+  return { screen, exited };
 }
 
+/** Runs the CLI in a fresh tmux window; resolves to its exit status and the screen. */
+function inTerminal(args: string[], env: Record<string, string> = {}) {
+  return inTerminalWindow(args, env).exited();
+}
+
+/**
+ * Addresses the capture server answers for: gone@ bounces (5.1.1), busy@ is deferred (4.2.2)
+ * for as long as `holdBusy` is set, so a campaign with it stays running until the test lets go.
+ */
+let holdBusy = false;
+
 before(async () => {
-  engine = await startEngine(1);
+  engine = await startEngine(
+    1,
+    {},
+    {
+      // Deferred recipients come back within half a second, not minutes.
+      env: { VOLLEY_RETRY_BASE: '100ms', VOLLEY_RETRY_MAX: '500ms' },
+      capture: {
+        onRecipient(address) {
+          if (address.startsWith('gone@'))
+            return { code: 550, message: '5.1.1 <gone@four.example>: user unknown' };
+          if (address.startsWith('busy@') && holdBusy)
+            return { code: 452, message: '4.2.2 mailbox full' };
+          return undefined;
+        },
+      },
+    },
+  );
   socket = join(engine.dir, 'tmux.sock');
   file(engine.dir, 'body.html', '<p>Hi {{name}}</p>');
   file(engine.dir, 'campaign.yaml', DEFINITION);
@@ -86,6 +121,86 @@ test('in a terminal: upload and watch bars, coloured outcomes, invalid rows with
   assert.match(text, /top bounce reasons: -/);
   assert.ok(screen.includes(`${ESC}32m`), 'outcomes in colour');
 });
+
+test('in a terminal: the watch shows outcome counts and the top bounce and deferral reasons while it runs', async () => {
+  const list = file(
+    engine.dir,
+    'reasons.csv',
+    'email,name\ngone@four.example,G\nbusy@four.example,B\nfine@four.example,F\n',
+  );
+  holdBusy = true;
+  const run = inTerminalWindow(sendAndWatch(engine.dir, list));
+  try {
+    // busy@ is deferred until released, so the campaign cannot end: this is the live view.
+    let live = '';
+    await waitUntil(() => {
+      live = plain(run.screen());
+      return /top deferral reasons: \S+ \d/.test(live) && /top bounce reasons: \S+ 1/.test(live);
+    }, 'the live view to show a bounce and a deferral reason');
+    assert.match(live, /\| running\n/, live);
+    // The counts as the API has them at that moment (they may trail the events).
+    assert.match(
+      live,
+      /running: sent \d+, deferred \d+, bounced \d+, suppressed \d+, failed \d+, queued \d+/,
+      live,
+    );
+    assert.match(live, /top bounce reasons: userunknown 1/, live);
+    assert.match(live, /top deferral reasons: mailboxfull [1-9]/, live);
+  } finally {
+    holdBusy = false;
+  }
+  const { code, screen } = await run.exited();
+  const text = plain(screen);
+  assert.equal(code, 0, text);
+  assert.match(text, /100% \| 3 of 3 \| .*\| completed/);
+  assert.match(text, /completed: sent 2, deferred 0, bounced 1/);
+  assert.match(text, /top bounce reasons: userunknown 1/);
+  assert.match(text, /top deferral reasons: mailboxfull [1-9]/);
+});
+
+test('with --json the progress lines carry the outcome counts and the bounce and deferral reasons', async () => {
+  const list = file(
+    engine.dir,
+    'reasons-json.csv',
+    'email,name\ngone@five.example,G\nbusy@five.example,B\nfine@five.example,F\n',
+  );
+  holdBusy = true;
+  const run = inTerminalWindow([...sendAndWatch(engine.dir, list), '--json']);
+  try {
+    await waitUntil(
+      () =>
+        progressLines(run.screen()).some(
+          (p) =>
+            p.status === 'running' && p.counts.bounced === 1 && p.reasons.deferred['mailboxfull'],
+        ),
+      'a progress line of the running campaign with the bounce and a deferral reason',
+    );
+  } finally {
+    holdBusy = false;
+  }
+  const { code, screen } = await run.exited();
+  assert.equal(code, 0, screen);
+  assert.ok(!COLOUR.test(screen));
+  const last = progressLines(screen).at(-1);
+  assert.equal(last?.status, 'completed');
+  assert.equal(last?.counts.sent, 2);
+  assert.deepEqual(last?.reasons.bounced, { userunknown: 1 });
+  assert.ok((last?.reasons.deferred['mailboxfull'] ?? 0) >= 1, JSON.stringify(last));
+});
+
+interface Progress {
+  status: string;
+  counts: Record<string, number>;
+  reasons: { bounced: Record<string, number>; deferred: Record<string, number> };
+}
+
+/** The --json progress lines on a screen. */
+function progressLines(screen: string): Progress[] {
+  return plain(screen)
+    .split('\n')
+    .filter((l) => l.startsWith('{"type":"progress"'))
+    .map((l) => JSON.parse(l) as Progress);
+}
 
 test('in a terminal with NO_COLOR, or with --json, no colour codes; --json prints JSON lines', async () => {
   const noColour = await inTerminal(['campaign', 'list', '--limit', '3'], { NO_COLOR: '1' });
