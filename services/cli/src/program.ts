@@ -64,6 +64,7 @@ Environment:
   VOLLEY_DNS_SERVERS    dns check: DNS servers, ip or ip:port, comma-separated (default: the system's)
   VOLLEY_BOUNCE_DOMAIN  dns check: the return path's domain, whose MX must reach the bounce service
   VOLLEY_BOUNCE_MX      dns check: the host that MX names (default: the bounce domain)
+  VOLLEY_DKIM_KEYS      dns check: domain:selector:/path/key.pem, the keys to compare with
   NO_COLOR          no colours in a terminal
 
 Exit status: 0 done, 1 failed, 2 wrong usage, 130 interrupted.
@@ -334,7 +335,7 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
     .option('--ip <address>', 'a sending IP address (repeat for several)', ipList)
     .option(
       '--selector <selector>',
-      'a DKIM selector (repeat; default with --tenant: the ones Volley signs with)',
+      'a DKIM selector (repeat; default: the ones Volley signs with, from --tenant or VOLLEY_DKIM_KEYS)',
       repeated,
     )
     .option(

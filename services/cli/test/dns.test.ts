@@ -239,6 +239,29 @@ describe('volley dns check: each record wrong', () => {
     );
     expectStatus(bad.checks, { spf: 'fail' });
     assert.match(bad.by('spf').detail, /malformed: "ip4:300.1.1.1": not an IPv4 address/);
+    // The term that does not parse is dropped, the rest kept, the sending address added.
+    assert.deepEqual(bad.by('spf').publish, {
+      type: 'TXT',
+      name: 'badspf.example',
+      value: `v=spf1 ip4:${IP} -all`,
+    });
+  });
+
+  test('SPF permerror (an include of a domain without SPF): fail, with a record that needs no lookup', async () => {
+    const d = 'perm.example';
+    const r = await check(
+      fixture(d, {
+        [d]: {
+          mx: [{ preference: 10, exchange: `mx.${d}` }],
+          txt: [`v=spf1 ip4:192.0.2.0/24 include:nothing.${d} -all`],
+        },
+      }),
+    );
+    expectStatus(r.checks, { spf: 'fail', [`spf ${IP}`]: 'fail' });
+    assert.match(r.by('spf').detail, /permerror/);
+    const flat = { type: 'TXT', name: d, value: `v=spf1 ip4:192.0.2.0/24 ip4:${IP} ~all` };
+    assert.deepEqual(r.by('spf').publish, flat);
+    assert.deepEqual(r.by(`spf ${IP}`).publish, flat);
   });
 
   test('SPF over 10 DNS-querying terms across nested includes: fail with the count and a flattened record', async () => {
@@ -320,6 +343,10 @@ describe('volley dns check: each record wrong', () => {
     expectStatus(r.checks, { spf: 'fail', [`spf ${IP}`]: 'fail' });
     assert.match(r.by('spf').detail, /3 void lookups .*over the limit of 2/);
     assert.match(r.by(`spf ${IP}`).detail, /permerror .*more than 2 void lookups/);
+    // The void terms gone: the addresses the record passes, listed.
+    const flat = { type: 'TXT', name: d, value: `v=spf1 ip4:${IP} ~all` };
+    assert.deepEqual(r.by('spf').publish, flat);
+    assert.deepEqual(r.by(`spf ${IP}`).publish, flat);
   });
 
   test('SPF redirect=, exists with a macro, and mx with a CIDR are evaluated', async () => {
@@ -375,6 +402,90 @@ describe('volley dns check: each record wrong', () => {
     assert.match(r.by('dkim s4').detail, /RSA 1536 bits; use 2048 bits/);
     assert.match(r.by('dkim s5').detail, /v= must be DKIM1 and come first/);
     assert.match(r.by('dkim s6').detail, /not a 32-byte Ed25519 key/);
+    // No key is configured here: each fail gives the record's shape and where its key comes from.
+    for (const s of ['s1', 's2', 's3', 's5', 's6']) {
+      assert.deepEqual(r.by(`dkim ${s}`).publish, {
+        type: 'TXT',
+        name: `${s}._domainkey.keys.example`,
+        value: `v=DKIM1; k=rsa; p=<the p= value that \`volley dkim keygen keys.example ${s}\` prints>`,
+      });
+    }
+  });
+
+  test('keys of VOLLEY_DKIM_KEYS: checked without --selector, compared with the published key; a missing one gets its exact record', async () => {
+    const d = fixture('filekeys.example');
+    const pem = join(dir, 'filekeys.f1.pem');
+    const made = await cli(['dkim', 'keygen', d, 'f1', '--out', pem]);
+    assert.equal(made.code, 0, made.stderr);
+    const record = (jsonLines(made.stdout)[0] as { record: { value: string } }).record.value;
+    const run = async () => {
+      const r = await cli(
+        [
+          'dns',
+          'check',
+          d,
+          '--ip',
+          IP,
+          '--bounce-domain',
+          `bounces.${d}`,
+          '--bounce-host',
+          BOUNCE_HOST,
+        ],
+        { VOLLEY_DKIM_KEYS: `${d}:f1:${pem}` },
+      );
+      return { ...r, checks: jsonLines(r.stdout) as unknown as Check[] };
+    };
+
+    // Not published yet: the record to publish is the key file's, exactly.
+    const missing = await run();
+    expectStatus(missing.checks, { 'dkim f1': 'fail' });
+    assert.deepEqual(missing.checks.find((c) => c.check === 'dkim f1')?.publish, {
+      type: 'TXT',
+      name: `f1._domainkey.${d}`,
+      value: record,
+    });
+
+    zone[`f1._domainkey.${d}`] = { txt: [`v=DKIM1; k=rsa; p=${RSA4096}`] };
+    const other = await run();
+    expectStatus(other.checks, { 'dkim f1': 'fail' });
+    assert.match(
+      other.checks.find((c) => c.check === 'dkim f1')?.detail ?? '',
+      /not the one Volley signs with/,
+    );
+
+    zone[`f1._domainkey.${d}`] = { txt: [record] };
+    const ok = await run();
+    assert.equal(ok.code, 0, JSON.stringify(ok.checks));
+    assert.match(
+      ok.checks.find((c) => c.check === 'dkim f1')?.detail ?? '',
+      /RSA 2048 bits, matches the configured key/,
+    );
+  });
+
+  test('no selector, no tenant and no key files: every other check runs, and DKIM is reported as not checked', async () => {
+    const d = fixture('noselector.example');
+    const r = await cli([
+      'dns',
+      'check',
+      d,
+      '--ip',
+      IP,
+      '--bounce-domain',
+      `bounces.${d}`,
+      '--bounce-host',
+      BOUNCE_HOST,
+    ]);
+    const checks = jsonLines(r.stdout) as unknown as Check[];
+    assert.equal(r.code, 0, r.stderr);
+    expectStatus(checks, {
+      mx: 'pass',
+      spf: 'pass',
+      dkim: 'warn',
+      dmarc: 'pass',
+      [`ptr ${IP}`]: 'pass',
+      'bounce mx': 'pass',
+    });
+    assert.match(checks.find((c) => c.check === 'dkim')?.detail ?? '', /DKIM not checked/);
   });
 
   test('DMARC missing, p=none, several records, found at the organizational domain', async () => {
@@ -406,6 +517,25 @@ describe('volley dns check: each record wrong', () => {
     );
     expectStatus(two.checks, { dmarc: 'fail' });
     assert.match(two.by('dmarc').detail, /2 DMARC records, so none applies/);
+
+    // A broken record is replaced by one that keeps where its reports go.
+    const broken = await check(
+      fixture('brokendmarc.example', {
+        '_dmarc.brokendmarc.example': {
+          txt: [
+            'v=DMARC1; p=maybe; rua=mailto:agg@brokendmarc.example; ruf=mailto:f@report.example',
+          ],
+        },
+      }),
+    );
+    expectStatus(broken.checks, { dmarc: 'fail' });
+    assert.match(broken.by('dmarc').detail, /malformed DMARC record: p=maybe/);
+    assert.deepEqual(broken.by('dmarc').publish, {
+      type: 'TXT',
+      name: '_dmarc.brokendmarc.example',
+      value:
+        'v=DMARC1; p=none; adkim=r; aspf=r; rua=mailto:agg@brokendmarc.example; ruf=mailto:f@report.example',
+    });
 
     // news.org.example has no record of its own: the organizational domain's sp= applies.
     fixture('org.example', { '_dmarc.org.example': { txt: ['v=DMARC1; p=reject; sp=none'] } });
@@ -565,10 +695,9 @@ describe('volley dns check: each record wrong', () => {
 });
 
 describe('volley dns check: usage', () => {
-  test('no selector and no tenant, a bad --ip, a bad domain, a bad --dns-server: exit 2, nothing looked up', async () => {
+  test('a bad --ip, a bad domain, a bad --dns-server: exit 2, nothing looked up', async () => {
     const before = stub.queries.length;
     for (const args of [
-      ['dns', 'check', 'good.example'],
       ['dns', 'check', 'good.example', '--selector', 's1', '--ip', '1.2.3'],
       ['dns', 'check', 'not a domain', '--selector', 's1'],
       ['dns', 'check', 'good.example', '--selector', 's1', '--dns-server', 'dns.example.net'],

@@ -50,6 +50,19 @@ export async function runChecks(
     // SPF is checked on the return path's domain, which is the bounce domain when there is one.
     steps.push(['spf return-path', () => spfChecks(dns, returnPath, ips, 'spf return-path')]);
   }
+  if (plan.selectors.length === 0) {
+    steps.push([
+      'dkim',
+      () =>
+        Promise.resolve(
+          result(
+            'dkim',
+            'warn',
+            'DKIM not checked: no selector given (--selector S, or --tenant, or keys in VOLLEY_DKIM_KEYS)',
+          ),
+        ),
+    ]);
+  }
   for (const s of plan.selectors) {
     steps.push([
       `dkim ${s.selector}`,

@@ -3,7 +3,10 @@
  * each answered pass, warn or fail with a reason and, when it does not pass, the record to
  * publish. Exit status 1 when any check fails (warnings alone are 0).
  */
-import { loadDomainConfig } from '@volley/config';
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadDomainConfig, type DomainConfig } from '@volley/config';
+import { dkimRecordValue } from '@volley/domains';
 import { ok } from '../api.ts';
 import { adminTarget, clientFor, type Env } from '../config.ts';
 import type { CommandContext, Exit } from '../context.ts';
@@ -99,14 +102,61 @@ async function configured(
   };
 }
 
-/** VOLLEY_BOUNCE_DOMAIN and VOLLEY_BOUNCE_MX, as the API and the senders read them. */
-function bounceFromEnv(env: Env): { bounceDomain?: string; bounceHost?: string } {
-  let cfg;
+/** The sending domains' settings of this environment, as the API and the senders read them. */
+function envConfig(env: Env): DomainConfig {
   try {
-    cfg = loadDomainConfig(env);
+    return loadDomainConfig(env);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err), 'CLI_CONFIG');
   }
+}
+
+/**
+ * The DKIM record of a PEM private key file, as the senders sign with it: p= is the SPKI of an
+ * RSA key, the raw 32 bytes of an Ed25519 key (RFC 8463). Any size is read: judging it is the
+ * DKIM check's part, against what is published.
+ */
+function publicRecord(path: string): string {
+  const key = createPublicKey(readFileSync(path, 'utf8'));
+  const spki = key.export({ type: 'spki', format: 'der' });
+  if (key.asymmetricKeyType === 'ed25519')
+    return dkimRecordValue('ed25519', spki.subarray(-32).toString('base64'));
+  if (key.asymmetricKeyType === 'rsa') return dkimRecordValue('rsa', spki.toString('base64'));
+  throw new Error(`a ${String(key.asymmetricKeyType)} key; DKIM signs with RSA or Ed25519`);
+}
+
+/**
+ * The keys of VOLLEY_DKIM_KEYS that sign for `domain` (keys of the domain, else of the nearest
+ * parent, as the senders pick them), each with the record its private key publishes.
+ */
+function keysFromFiles(
+  cfg: DomainConfig,
+  domain: string,
+): Pick<Configured, 'dkimDomain' | 'selectors'> | undefined {
+  const covering = cfg.dkimKeys
+    .filter((k) => domain === k.domain || domain.endsWith(`.${k.domain}`))
+    .sort((a, b) => b.domain.length - a.domain.length);
+  const dkimDomain = covering[0]?.domain;
+  if (dkimDomain === undefined) return undefined;
+  return {
+    dkimDomain,
+    selectors: covering
+      .filter((k) => k.domain === dkimDomain)
+      .map((k) => {
+        try {
+          return { selector: k.selector, configured: { record: publicRecord(k.keyPath) } };
+        } catch (err) {
+          throw new CliError(
+            `VOLLEY_DKIM_KEYS: the key of ${k.selector}._domainkey.${k.domain} at ${k.keyPath}: ${err instanceof Error ? err.message : String(err)}`,
+            'CLI_CONFIG',
+          );
+        }
+      }),
+  };
+}
+
+/** VOLLEY_BOUNCE_DOMAIN and VOLLEY_BOUNCE_MX, as the API and the senders read them. */
+function bounceFromEnv(cfg: DomainConfig): { bounceDomain?: string; bounceHost?: string } {
   return {
     ...(cfg.bounceDomain ? { bounceDomain: cfg.bounceDomain } : {}),
     ...(cfg.bounceMx ? { bounceHost: cfg.bounceMx } : {}),
@@ -142,15 +192,13 @@ export async function dnsCheckCommand(
   };
   const out = ctx.output(o.json);
   const domain = domainName('DOMAIN', domainArg);
+  // The keys Volley signs with: the tenant's (admin API), else this environment's key files.
   const fromVolley = o.tenant ? await configured(ctx, o.tenant, domain) : undefined;
-  if (!o.selector.length && !fromVolley) {
-    throw new UsageError(
-      'give the DKIM selectors to check with --selector, or --tenant (with VOLLEY_ADMIN_KEY) to check the ones Volley signs with',
-    );
-  }
-  const keys = new Map(fromVolley?.selectors.map((s) => [s.selector, s]) ?? []);
+  const cfg = fromVolley ? undefined : envConfig(ctx.env);
+  const signing = fromVolley ?? (cfg && keysFromFiles(cfg, domain));
+  const keys = new Map(signing?.selectors.map((s) => [s.selector, s]) ?? []);
   // Flags first, then what the API is set up with, then this environment's settings.
-  const env = o.bounceDomain || fromVolley?.bounceDomain ? {} : bounceFromEnv(ctx.env);
+  const env = o.bounceDomain || fromVolley?.bounceDomain || !cfg ? {} : bounceFromEnv(cfg);
   const bounceDomain = o.bounceDomain
     ? domainName('--bounce-domain', o.bounceDomain)
     : (fromVolley?.bounceDomain ?? env.bounceDomain);
@@ -164,8 +212,8 @@ export async function dnsCheckCommand(
     ips: o.ip,
     selectors: o.selector.length
       ? o.selector.map((s) => keys.get(s) ?? { selector: s })
-      : (fromVolley?.selectors ?? []),
-    ...(fromVolley ? { dkimDomain: fromVolley.dkimDomain } : {}),
+      : (signing?.selectors ?? []),
+    ...(signing ? { dkimDomain: signing.dkimDomain } : {}),
     ...(bounceDomain ? { bounceDomain } : {}),
     ...(bounceHost ? { bounceHost } : {}),
   };

@@ -52,6 +52,13 @@ export async function dkimCheck(
     name,
     value: configured.record,
   };
+  // Without the configured key, a fail still says what to publish: the record's shape, with
+  // the key to fill in from `volley dkim keygen` (or `volley domain add`).
+  const mend: Publish = publish ?? {
+    type: 'TXT',
+    name,
+    value: `v=DKIM1; k=rsa; p=<the p= value that \`volley dkim keygen ${domain} ${selector}\` prints>`,
+  };
   const fix = publish
     ? ''
     : ' (publish the record `volley dkim keygen` or `volley domain add` printed)';
@@ -61,7 +68,7 @@ export async function dkimCheck(
       check,
       'fail',
       `${name} has no DKIM key record: signatures with s=${selector} cannot verify${fix}`,
-      publish,
+      mend,
     );
   }
   if (records.length > 1) {
@@ -69,25 +76,25 @@ export async function dkimCheck(
       check,
       'fail',
       `${name} has ${records.length} TXT records: verifiers may pick any, publish one${fix}`,
-      publish,
+      mend,
     );
   }
   const tags = parseTags(records[0] ?? '');
   const v = tags.values.get('v');
   if (tags.problems.length || (v !== undefined && (v !== 'DKIM1' || tags.first !== 'v'))) {
     const why = tags.problems[0] ?? 'v= must be DKIM1 and come first';
-    return result(check, 'fail', `${name}: malformed DKIM record: ${why}`, publish);
+    return result(check, 'fail', `${name}: malformed DKIM record: ${why}`, mend);
   }
   const k = (tags.values.get('k') ?? 'rsa').toLowerCase();
   const p = keyOf(records[0] ?? '');
   if (p === undefined)
-    return result(check, 'fail', `${name}: the record has no p= (public key)`, publish);
+    return result(check, 'fail', `${name}: the record has no p= (public key)`, mend);
   if (p === '') {
     return result(
       check,
       'fail',
       `${name}: p= is empty, the key is revoked: signatures with s=${selector} fail${fix}`,
-      publish,
+      mend,
     );
   }
   let size: string;
@@ -95,26 +102,21 @@ export async function dkimCheck(
   if (k === 'rsa') {
     const bits = rsaBits(p);
     if (bits === undefined)
-      return result(check, 'fail', `${name}: p= is not an RSA public key`, publish);
+      return result(check, 'fail', `${name}: p= is not an RSA public key`, mend);
     size = `RSA ${bits} bits`;
     if (bits < RSA_MIN_BITS) {
       return result(
         check,
         'fail',
         `${name}: ${size}; receivers ignore keys under ${RSA_MIN_BITS} bits (RFC 8301)`,
-        publish,
+        mend,
       );
     }
     if (bits < RSA_GOOD_BITS)
       weak = `${size}; use ${RSA_GOOD_BITS} bits (receivers are dropping shorter keys)`;
   } else if (k === 'ed25519') {
     if (Buffer.from(p, 'base64').length !== ED25519_BYTES) {
-      return result(
-        check,
-        'fail',
-        `${name}: p= is not a ${ED25519_BYTES}-byte Ed25519 key`,
-        publish,
-      );
+      return result(check, 'fail', `${name}: p= is not a ${ED25519_BYTES}-byte Ed25519 key`, mend);
     }
     size = 'Ed25519';
   } else {
@@ -122,7 +124,7 @@ export async function dkimCheck(
       check,
       'fail',
       `${name}: k=${k} is no key type receivers know (rsa or ed25519)`,
-      publish,
+      mend,
     );
   }
   if (configured) {
@@ -131,7 +133,7 @@ export async function dkimCheck(
         check,
         'fail',
         `${name}: the published key is not the one Volley signs with`,
-        publish,
+        mend,
       );
     }
   }

@@ -36,6 +36,23 @@ interface Found {
   policy?: Policy;
   /** Why there is no usable policy. */
   problem?: string;
+  /** The record that replaces an unusable one: where it was, keeping its report addresses. */
+  mend?: { name: string; value: string };
+}
+
+/**
+ * The starter record with the rua= and ruf= of `records` (the first of each): mending a broken
+ * record must not cut off the reports its owner reads.
+ */
+function withReports(records: string[]): string {
+  const kept = new Map<string, string>();
+  for (const r of records) {
+    for (const m of r.matchAll(/(?:^|;)\s*(ru[af])\s*=\s*([^;]*?)\s*(?=;|$)/gi)) {
+      const tag = (m[1] ?? '').toLowerCase();
+      if (m[2] && !kept.has(tag)) kept.set(tag, m[2]);
+    }
+  }
+  return [STARTER, ...[...kept].map(([tag, value]) => `${tag}=${value}`)].join('; ');
 }
 
 async function records(dns: Dns, name: string): Promise<string[]> {
@@ -56,7 +73,10 @@ async function findPolicy(dns: Dns, domain: string): Promise<Found> {
     };
   // RFC 7489 6.6.3: several records and none applies.
   if (found.length > 1)
-    return { problem: `${name} has ${found.length} DMARC records, so none applies` };
+    return {
+      problem: `${name} has ${found.length} DMARC records, so none applies`,
+      mend: { name, value: withReports(found) },
+    };
   const record = found[0] ?? '';
   const tags = parseTags(record);
   const p = tags.values.get('p')?.toLowerCase();
@@ -79,7 +99,10 @@ async function findPolicy(dns: Dns, domain: string): Promise<Found> {
             ? 'adkim= and aspf= are r or s'
             : undefined);
   if (problem || !p || !adkim || !aspf)
-    return { problem: `${name}: malformed DMARC record: ${problem ?? ''}` };
+    return {
+      problem: `${name}: malformed DMARC record: ${problem ?? ''}`,
+      mend: { name, value: withReports([record]) },
+    };
   const forSubdomain = name !== `_dmarc.${domain}`;
   return { policy: { name, record, policy: forSubdomain ? (sp ?? p) : p, adkim, aspf } };
 }
@@ -109,7 +132,10 @@ export async function dmarcChecks(
   senders: Senders,
 ): Promise<CheckResult[]> {
   const found = await findPolicy(dns, domain);
-  const publish = { type: 'TXT' as const, name: `_dmarc.${domain}`, value: STARTER };
+  const publish = {
+    type: 'TXT' as const,
+    ...(found.mend ?? { name: `_dmarc.${domain}`, value: STARTER }),
+  };
   if (!found.policy) {
     return [
       result(

@@ -44,6 +44,28 @@ function withAddresses(record: string | undefined, ips: readonly string[]): stri
   return [...terms.slice(0, at), ...missing, ...terms.slice(at)].join(' ');
 }
 
+/**
+ * A malformed record mended: the terms that parse kept in their order, the ones that do not
+ * dropped, `ips` added, and `~all` at the end when no all or redirect= is left.
+ */
+function repaired(record: string, ips: readonly string[]): string {
+  const kept = record
+    .split(' ')
+    .slice(1)
+    .filter((t) => {
+      if (t === '') return false;
+      try {
+        parseSpf(`v=spf1 ${t}`);
+        return true;
+      } catch (err) {
+        if (err instanceof SpfSyntaxError) return false;
+        throw err;
+      }
+    });
+  const closed = kept.some((t) => /^[+\-~?]?all$/i.test(t) || /^redirect=/i.test(t));
+  return withAddresses(['v=spf1', ...kept, ...(closed ? [] : ['~all'])].join(' '), ips);
+}
+
 /** Every term of several records in one, keeping the first record's all. */
 function merged(records: string[]): string {
   const terms: string[] = [];
@@ -91,19 +113,29 @@ export async function spfChecks(
     parseSpf(record);
   } catch (err) {
     if (!(err instanceof SpfSyntaxError)) throw err;
-    return [result(label, 'fail', `${domain}: SPF record malformed: ${err.message}`)];
+    return [
+      result(
+        label,
+        'fail',
+        `${domain}: SPF record malformed: ${err.message}`,
+        txt(repaired(record, ips)),
+      ),
+    ];
   }
   const out: CheckResult[] = [];
   // What a receiver walks for an address the record does not list: every term, so the most lookups.
   const probe = await walkSpf(dns, domain);
   const flattened = [...probe.ranges, ...ips.map(term)].filter((t, i, all) => all.indexOf(t) === i);
+  // The addresses the record passes today and the sending ones, without a single lookup: what
+  // mends a record over a lookup limit or one that ends in permerror.
+  const flat = txt(`v=spf1 ${flattened.join(' ')} ~all`);
   if (probe.lookups > LOOKUP_LIMIT) {
     out.push(
       result(
         label,
         'fail',
         `${domain}: ${probe.lookups} DNS-querying terms across includes, over the limit of ${LOOKUP_LIMIT} (receivers answer permerror); list the addresses instead of some includes`,
-        txt(`v=spf1 ${flattened.join(' ')} ~all`),
+        flat,
       ),
     );
   } else if (probe.voids > VOID_LIMIT) {
@@ -112,10 +144,14 @@ export async function spfChecks(
         label,
         'fail',
         `${domain}: ${probe.voids} void lookups (names with no records), over the limit of ${VOID_LIMIT} (receivers answer permerror); remove the terms that name them`,
+        flat,
       ),
     );
-  } else if (probe.result === 'permerror' || probe.result === 'temperror') {
-    out.push(result(label, 'fail', `${domain}: SPF ${probe.result}: ${probe.reason ?? 'unknown'}`));
+  } else if (probe.result === 'permerror') {
+    out.push(result(label, 'fail', `${domain}: SPF permerror: ${probe.reason ?? 'unknown'}`, flat));
+  } else if (probe.result === 'temperror') {
+    // A lookup failed on the way: a DNS problem to retry, not a record to change.
+    out.push(result(label, 'fail', `${domain}: SPF temperror: ${probe.reason ?? 'unknown'}`));
   } else if (probe.voids > 0) {
     out.push(
       result(
@@ -141,9 +177,11 @@ export async function spfChecks(
         `${label} ${ip}`,
         VERDICT[e.result],
         `${ip}: SPF ${e.result} for ${domain}${why}, ${e.lookups} lookups`,
-        e.result === 'permerror' || e.result === 'temperror'
+        e.result === 'temperror'
           ? undefined
-          : txt(withAddresses(record, [ip])),
+          : e.result === 'permerror'
+            ? flat
+            : txt(withAddresses(record, [ip])),
       ),
     );
   }
