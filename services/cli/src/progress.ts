@@ -72,7 +72,7 @@ export interface Bar {
 const FRAME_MS = 1000 / REDRAWS_PER_SECOND;
 
 /** A bar on stderr of `total` units; `format` uses cli-progress placeholders and the payload's. */
-export function startBar(out: Output, total: number, format: string): Bar {
+function startBar(out: Output, total: number, format: string): Bar {
   if (!out.live) return { update() {}, stop: async () => {} };
   const bar = new cliProgress.SingleBar({
     stream: out.streams.stderr,
