@@ -1,9 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from '@volley/testkit';
 import {
   ADMIN_KEY,
   DEFINITION,
@@ -235,6 +238,19 @@ describe('exit status', () => {
       }
     },
   );
+
+  test('the volley bin npm links (node_modules/.bin/volley) runs the CLI from any folder, with its exit status', async () => {
+    const bin = join(ROOT, 'node_modules/.bin/volley');
+    const run = (args: string[]) =>
+      finished(
+        spawn(bin, args, { cwd: tmpdir(), env: engine.env, stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
+    const help = await run(['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: volley \[options\] \[command\]/);
+    const wrong = await run(['campaign', 'launch']);
+    assert.equal(wrong.code, 2, wrong.stderr);
+  });
 
   test('--help works on every command and exits 0', async () => {
     const top = await inProcess(['--help'], engine.env);
