@@ -1,6 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@volley/redis';
@@ -102,6 +110,11 @@ async function allGone(pids: number[]): Promise<void> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'volley-supervisor-'));
+  // The engine's Redis keeps the port its state folder names. Without one it would take 6380,
+  // which the newcomer test's engine, running at the same time under --test-concurrency, also
+  // wants: whichever restarts second would find its port taken (seen in a loaded CI run).
+  mkdirSync(join(dir, 'redis'));
+  writeFileSync(join(dir, 'redis', 'port'), `${await freePort()}\n`);
   // The api's metrics port and the next three, for sender, bounce and collector.
   metricsBase = await freePortBlock(4);
   env = {
