@@ -3,7 +3,7 @@
  * the send path (its outcome counted, its reply timed) plus its share of a batch (active
  * gauge up and down, one batch of 50), with a realistic spread of providers and reasons.
  * `node --import tsx packages/metrics/bench/send-path.ts` prints µs per message; compare it
- * with the sender CPU per message of `npm run bench` (285 µs in the reference run).
+ * with the sender CPU per message of `npm run bench` (119 µs in the reference run, benchmarks/results/20261207T072019Z-full.md).
  */
 import { Registry } from 'prom-client';
 import { senderMetrics } from '../src/sender.ts';
@@ -42,5 +42,5 @@ const off = [run(false), run(false)];
 const min = (xs: number[]) => Math.min(...xs);
 const cost = min(on) - min(off);
 console.log(
-  `send-path metrics: ${min(on).toFixed(3)} µs/message with, ${min(off).toFixed(3)} µs without: ${cost.toFixed(3)} µs per message (${((cost / 285) * 100).toFixed(2)}% of the reference 285 µs of sender CPU per message)`,
+  `send-path metrics: ${min(on).toFixed(3)} µs/message with, ${min(off).toFixed(3)} µs without: ${cost.toFixed(3)} µs per message (${((cost / 119) * 100).toFixed(2)}% of the reference 119 µs of sender CPU per message)`,
 );
