@@ -253,6 +253,7 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
 
   const t = program.command('tenant').description('tenants (admin API, VOLLEY_ADMIN_KEY)');
   t.command('create')
+    .description('create a tenant')
     .argument('<id>')
     .option('-n, --name <name>', 'a display name')
     .action(
@@ -260,9 +261,9 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
         admin.tenantCreate(ctx, id, { ...o, json: json(cmd) }),
       ),
     );
-  t.command('list').action(
-    act((_o: unknown, cmd: Command) => admin.tenantList(ctx, { json: json(cmd) })),
-  );
+  t.command('list')
+    .description('every tenant')
+    .action(act((_o: unknown, cmd: Command) => admin.tenantList(ctx, { json: json(cmd) })));
 
   const k = program.command('key').description("tenants' API keys (admin API, VOLLEY_ADMIN_KEY)");
   k.command('create')
@@ -283,6 +284,7 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
       ),
     );
   k.command('revoke')
+    .description('revoke a key; it stops working on its next request')
     .argument('<keyId>')
     .action(
       act((keyId: string, _o: unknown, cmd: Command) =>
@@ -310,6 +312,7 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
       ),
     );
   d.command('list')
+    .description("a tenant's sending domains")
     .argument('<tenant>')
     .action(
       act((tenant: string, _o: unknown, cmd: Command) =>
@@ -317,6 +320,7 @@ function build(ctx: CommandContext, state: { exit: number }): Command {
       ),
     );
   d.command('remove')
+    .description('remove a sending domain and its keys')
     .argument('<tenant>')
     .argument('<domain>')
     .action(

@@ -117,6 +117,53 @@ describe('volley campaign send (piped: JSON lines)', () => {
     assert.ok(events.every((e) => e.outcome === 'sent'));
   });
 
+  test('a draft through its life: send without --start, upload more, start, pause, resume, cancel; each answers the status the API then holds', async () => {
+    holdBusy = true;
+    try {
+      const first = file(engine.dir, 'life.ndjson', '{"email":"busy@life.example"}\n');
+      const sent = await runCli(
+        ['campaign', 'send', join(engine.dir, 'campaign.yaml'), '--recipients', first],
+        engine.env,
+      );
+      assert.equal(sent.code, 0, sent.stderr);
+      const created = jsonLines(sent.stdout)[0];
+      assert.deepEqual([created?.type, created?.status], ['created', 'draft']);
+      const id = String(created?.id);
+      const shown = async (): Promise<Record<string, unknown> | undefined> =>
+        jsonLines((await runCli(['campaign', 'show', id], engine.env)).stdout)[0];
+
+      const more = file(engine.dir, 'life.csv', 'email,name\nok@life.example,Ok\n');
+      const up = await runCli(['campaign', 'upload', id, '--recipients', more], engine.env);
+      assert.equal(up.code, 0, up.stderr);
+      const uploaded = jsonLines(up.stdout).at(-1);
+      assert.deepEqual([uploaded?.type, uploaded?.added, uploaded?.total], ['upload', 1, 2]);
+      assert.equal((await shown())?.status, 'draft', 'an upload does not start a draft');
+
+      // busy@ is deferred while holdBusy is set: the campaign stays running until cancelled.
+      for (const [action, type, status] of [
+        ['start', 'started', 'running'],
+        ['pause', 'pause', 'paused'],
+        ['resume', 'resume', 'running'],
+        ['cancel', 'cancel', 'cancelled'],
+      ] as const) {
+        const r = await runCli(['campaign', action, id], engine.env);
+        assert.equal(r.code, 0, `${action}: ${r.stderr}`);
+        const line = jsonLines(r.stdout)[0];
+        assert.deepEqual([line?.type, line?.id, line?.status], [type, id, status], action);
+        assert.equal((await shown())?.status, status, `the API after ${action}`);
+      }
+      const counts = (await shown())?.counts as { total: number; cancelled: number };
+      assert.equal(counts.total, 2);
+      assert.ok(counts.cancelled >= 1, 'the deferred recipient is cancelled, not left waiting');
+      // A second cancel is a wrong state: 1, with the API's reason.
+      const again = await runCli(['campaign', 'cancel', id], engine.env);
+      assert.equal(again.code, 1);
+      assert.match(again.stdout + again.stderr, /409/);
+    } finally {
+      holdBusy = false;
+    }
+  });
+
   test('Ctrl-C stops the watch of a running campaign with status 130; the campaign goes on to completion', async () => {
     holdBusy = true;
     const id = await engine.harness.create({
@@ -278,8 +325,15 @@ describe('exit status', () => {
       ['domain', 'add'],
       ['domain', 'list'],
       ['domain', 'remove'],
+      ['dns', 'check'],
+      ['dkim', 'keygen'],
       ['campaign'],
       ['suppression'],
+      ['tenant'],
+      ['key'],
+      ['domain'],
+      ['dns'],
+      ['dkim'],
     ];
     for (const c of commands) {
       const r = await inProcess([...c, '--help'], engine.env);
