@@ -9,6 +9,13 @@ export interface Redraws {
   frames: number;
   /** The most frames in any one-second window. */
   maxPerSecond: number;
+  /**
+   * Seconds from the first frame to the last: the span the frames' mean rate is over ((frames
+   * - 1) / span). Over the upload's own seconds instead, the frame drawn as it starts and the
+   * one drawn after the API's answer add 2 / seconds to the rate (10.2 a second for a 2 s
+   * upload drawn every 100 ms).
+   */
+  spanSeconds: number;
 }
 
 const FRAME = Buffer.from('\u001b[1G');
@@ -45,5 +52,9 @@ export function countRedraws(screen: Buffer, timing: string): Redraws {
     while ((times[to] ?? 0) - (times[from] ?? 0) >= 1) from++;
     maxPerSecond = Math.max(maxPerSecond, to - from + 1);
   }
-  return { frames: times.length, maxPerSecond };
+  return {
+    frames: times.length,
+    maxPerSecond,
+    spanSeconds: (times.at(-1) ?? 0) - (times[0] ?? 0),
+  };
 }
