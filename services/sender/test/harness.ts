@@ -103,9 +103,9 @@ export class Harness {
     await Promise.all(this.senders.map((s) => s.waitForLine(/sender started/)));
   }
 
-  /** Starts one more sender process with the harness's environment. */
-  addSender(): ServiceProcess {
-    const p = spawnService('sender', this.senderEnv);
+  /** Starts one more sender process with the harness's environment, and `env` over it. */
+  addSender(env: Record<string, string> = {}): ServiceProcess {
+    const p = spawnService('sender', { ...this.senderEnv, ...env });
     this.senders.push(p);
     return p;
   }
