@@ -37,7 +37,7 @@ const USAGE = `usage: npm run test:repeat -- [RUNS] [--load] [--busy N] [--out D
   --out DIR  also write the summary to DIR/<start time>-test-repeat.md (DIR relative to the repository)
   FILTER     only test files whose path contains one of these`;
 
-/** A whole-suite run takes 2-5 minutes here; no run of the loop may outlive this. */
+/** A whole-suite run takes about 10 minutes here quiet and up to 25 loaded; no run of the loop may outlive this. */
 const RUN_LIMIT_MS = 30 * 60_000;
 
 function usage(message: string): never {
